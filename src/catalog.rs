@@ -1,0 +1,582 @@
+//! The catalog: the one table of what Skippy knows — target kinds, units,
+//! metrics (with their source and PromQL), status and event reasons, window
+//! functions, actions and the safety defaults. The checker, `explain`, the docs
+//! test, the engine and the language server all read these tables; nothing else
+//! lists them.
+//!
+//! Invariant: static data only, no behaviour beyond lookups.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What a policy selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Pods,
+    Deployments,
+    StatefulSets,
+    DaemonSets,
+    Nodes,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Pods,
+        Kind::Deployments,
+        Kind::StatefulSets,
+        Kind::DaemonSets,
+        Kind::Nodes,
+    ];
+
+    /// The word a policy uses: `select deployments`.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Kind::Pods => "pods",
+            Kind::Deployments => "deployments",
+            Kind::StatefulSets => "statefulsets",
+            Kind::DaemonSets => "daemonsets",
+            Kind::Nodes => "nodes",
+        }
+    }
+
+    pub fn from_keyword(word: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.keyword() == word)
+    }
+
+    pub fn is_workload(self) -> bool {
+        matches!(self, Kind::Deployments | Kind::StatefulSets | Kind::DaemonSets)
+    }
+
+    pub fn is_namespaced(self) -> bool {
+        self != Kind::Nodes
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.keyword())
+    }
+}
+
+/// A set of kinds, for "applies to".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Kinds(u8);
+
+impl Kinds {
+    pub const PODS: Kinds = Kinds(1);
+    pub const WORKLOADS: Kinds = Kinds(2 | 4 | 8);
+    pub const SCALABLE: Kinds = Kinds(2 | 4);
+    pub const DEPLOYMENTS: Kinds = Kinds(2);
+    pub const NODES: Kinds = Kinds(16);
+    pub const ALL: Kinds = Kinds(31);
+
+    pub const fn with(self, other: Kinds) -> Kinds {
+        Kinds(self.0 | other.0)
+    }
+
+    pub fn contains(self, kind: Kind) -> bool {
+        self.0 & kind.bit() != 0
+    }
+
+    /// "pods, deployments, statefulsets and daemonsets"
+    pub fn describe(self) -> String {
+        let names: Vec<&str> = Kind::ALL
+            .into_iter()
+            .filter(|k| self.contains(*k))
+            .map(Kind::keyword)
+            .collect();
+        match names.as_slice() {
+            [] => "nothing".into(),
+            [one] => one.to_string(),
+            [init @ .., last] => format!("{} and {last}", init.join(", ")),
+        }
+    }
+}
+
+/// The unit of a value. Canonical representations in the IR and the engine:
+/// percent in percentage points (85.0), ratio as a fraction (0.05), bytes,
+/// cores, durations in seconds, counts; rates are per second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    Percent,
+    Ratio,
+    Count,
+    Bytes,
+    Cores,
+    Duration,
+    Bool,
+}
+
+impl Unit {
+    pub const ALL: [Unit; 7] = [
+        Unit::Percent,
+        Unit::Ratio,
+        Unit::Count,
+        Unit::Bytes,
+        Unit::Cores,
+        Unit::Duration,
+        Unit::Bool,
+    ];
+
+    /// The word a `metric` declaration uses: `metric x: ratio = …`.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Unit::Percent => "percent",
+            Unit::Ratio => "ratio",
+            Unit::Count => "count",
+            Unit::Bytes => "bytes",
+            Unit::Cores => "cores",
+            Unit::Duration => "duration",
+            Unit::Bool => "bool",
+        }
+    }
+
+    pub fn from_keyword(word: &str) -> Option<Unit> {
+        Unit::ALL.into_iter().find(|u| u.keyword() == word)
+    }
+
+    /// "a percent", for messages.
+    pub fn described(self) -> &'static str {
+        match self {
+            Unit::Percent => "a percent",
+            Unit::Ratio => "a ratio",
+            Unit::Count => "a count",
+            Unit::Bytes => "a byte quantity",
+            Unit::Cores => "a CPU quantity",
+            Unit::Duration => "a duration",
+            Unit::Bool => "a boolean",
+        }
+    }
+
+    /// How a literal of this unit is written, for help lines.
+    pub fn example(self) -> &'static str {
+        match self {
+            Unit::Percent => "`85%` or `85`",
+            Unit::Ratio => "`0.05` or `5%`",
+            Unit::Count => "a whole number such as `3`",
+            Unit::Bytes => "`512Mi`, `2Gi` or `1G`",
+            Unit::Cores => "`0.5` or `500m`",
+            Unit::Duration => "`30s`, `5m`, `1h` or `1d`",
+            Unit::Bool => "`true` or `false`",
+        }
+    }
+}
+
+impl fmt::Display for Unit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.keyword())
+    }
+}
+
+/// Where the operator reads a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// The object's status in the Kubernetes API (pod, workload or node).
+    Status,
+    /// The object's metadata (creation time).
+    Metadata,
+    /// `metrics.k8s.io` from metrics-server, or Prometheus when configured.
+    MetricsServer,
+    /// A PromQL query of the user's.
+    Prometheus,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Source::Status => "Kubernetes status",
+            Source::Metadata => "Kubernetes metadata",
+            Source::MetricsServer => "metrics-server",
+            Source::Prometheus => "Prometheus",
+        })
+    }
+}
+
+/// Whether a series only grows (and resets) or goes up and down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Series {
+    Gauge,
+    Counter,
+}
+
+/// How a pod metric becomes a workload's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregation {
+    Average,
+    Sum,
+    /// True when it is true of every pod.
+    All,
+}
+
+/// A built-in metric.
+#[derive(Debug)]
+pub struct MetricInfo {
+    pub name: &'static str,
+    pub unit: Unit,
+    pub kinds: Kinds,
+    pub source: Source,
+    pub series: Series,
+    pub aggregation: Aggregation,
+    /// The query run when Prometheus is the configured source, with
+    /// `$namespace` (and, for nodes, `$node`) placeholders; `None` when the
+    /// value comes only from the Kubernetes API.
+    pub promql: Option<&'static str>,
+    pub description: &'static str,
+}
+
+pub static METRICS: &[MetricInfo] = &[
+    MetricInfo {
+        name: "memory_percent",
+        unit: Unit::Percent,
+        kinds: Kinds::PODS.with(Kinds::WORKLOADS).with(Kinds::NODES),
+        source: Source::MetricsServer,
+        series: Series::Gauge,
+        aggregation: Aggregation::Average,
+        promql: Some(
+            "100 * sum by (pod) (container_memory_working_set_bytes{namespace=\"$namespace\", container!=\"\"}) \
+             / sum by (pod) (kube_pod_container_resource_limits{namespace=\"$namespace\", resource=\"memory\"})",
+        ),
+        description: "Working-set memory as a percent of the memory limit (of allocatable memory on nodes).",
+    },
+    MetricInfo {
+        name: "memory_bytes",
+        unit: Unit::Bytes,
+        kinds: Kinds::PODS.with(Kinds::WORKLOADS).with(Kinds::NODES),
+        source: Source::MetricsServer,
+        series: Series::Gauge,
+        aggregation: Aggregation::Average,
+        promql: Some(
+            "sum by (pod) (container_memory_working_set_bytes{namespace=\"$namespace\", container!=\"\"})",
+        ),
+        description: "Working-set memory in bytes.",
+    },
+    MetricInfo {
+        name: "cpu_percent",
+        unit: Unit::Percent,
+        kinds: Kinds::PODS.with(Kinds::WORKLOADS).with(Kinds::NODES),
+        source: Source::MetricsServer,
+        series: Series::Gauge,
+        aggregation: Aggregation::Average,
+        promql: Some(
+            "100 * sum by (pod) (rate(container_cpu_usage_seconds_total{namespace=\"$namespace\", container!=\"\"}[5m])) \
+             / sum by (pod) (kube_pod_container_resource_limits{namespace=\"$namespace\", resource=\"cpu\"})",
+        ),
+        description: "CPU usage as a percent of the CPU limit (of allocatable CPU on nodes).",
+    },
+    MetricInfo {
+        name: "cpu_cores",
+        unit: Unit::Cores,
+        kinds: Kinds::PODS.with(Kinds::WORKLOADS).with(Kinds::NODES),
+        source: Source::MetricsServer,
+        series: Series::Gauge,
+        aggregation: Aggregation::Average,
+        promql: Some(
+            "sum by (pod) (rate(container_cpu_usage_seconds_total{namespace=\"$namespace\", container!=\"\"}[5m]))",
+        ),
+        description: "CPU usage in cores.",
+    },
+    MetricInfo {
+        name: "restarts",
+        unit: Unit::Count,
+        kinds: Kinds::PODS.with(Kinds::WORKLOADS),
+        source: Source::Status,
+        series: Series::Counter,
+        aggregation: Aggregation::Sum,
+        promql: None,
+        description: "Container restarts since the pod started (the sum of its containers' restart counts).",
+    },
+    MetricInfo {
+        name: "oom_kills",
+        unit: Unit::Count,
+        kinds: Kinds::PODS.with(Kinds::WORKLOADS),
+        source: Source::Status,
+        series: Series::Counter,
+        aggregation: Aggregation::Sum,
+        promql: None,
+        description: "Containers of the pod whose last termination was OOMKilled, counted as they happen.",
+    },
+    MetricInfo {
+        name: "ready",
+        unit: Unit::Bool,
+        kinds: Kinds::PODS.with(Kinds::WORKLOADS).with(Kinds::NODES),
+        source: Source::Status,
+        series: Series::Gauge,
+        aggregation: Aggregation::All,
+        promql: None,
+        description: "The Ready condition: of the pod, of every pod of a workload, of the node.",
+    },
+    MetricInfo {
+        name: "age",
+        unit: Unit::Duration,
+        kinds: Kinds::ALL,
+        source: Source::Metadata,
+        series: Series::Gauge,
+        aggregation: Aggregation::Average,
+        promql: None,
+        description: "Time since the object was created.",
+    },
+    MetricInfo {
+        name: "replicas",
+        unit: Unit::Count,
+        kinds: Kinds::SCALABLE,
+        source: Source::Status,
+        series: Series::Gauge,
+        aggregation: Aggregation::Sum,
+        promql: None,
+        description: "Desired replicas of the workload.",
+    },
+    MetricInfo {
+        name: "unavailable_replicas",
+        unit: Unit::Count,
+        kinds: Kinds::WORKLOADS,
+        source: Source::Status,
+        series: Series::Gauge,
+        aggregation: Aggregation::Sum,
+        promql: None,
+        description: "Replicas (or daemon pods) of the workload that are not available.",
+    },
+    MetricInfo {
+        name: "memory_pressure",
+        unit: Unit::Bool,
+        kinds: Kinds::NODES,
+        source: Source::Status,
+        series: Series::Gauge,
+        aggregation: Aggregation::All,
+        promql: None,
+        description: "The node's MemoryPressure condition.",
+    },
+    MetricInfo {
+        name: "disk_pressure",
+        unit: Unit::Bool,
+        kinds: Kinds::NODES,
+        source: Source::Status,
+        series: Series::Gauge,
+        aggregation: Aggregation::All,
+        promql: None,
+        description: "The node's DiskPressure condition.",
+    },
+    MetricInfo {
+        name: "pid_pressure",
+        unit: Unit::Bool,
+        kinds: Kinds::NODES,
+        source: Source::Status,
+        series: Series::Gauge,
+        aggregation: Aggregation::All,
+        promql: None,
+        description: "The node's PIDPressure condition.",
+    },
+];
+
+pub fn metric(name: &str) -> Option<&'static MetricInfo> {
+    METRICS.iter().find(|m| m.name == name)
+}
+
+/// A status reason a policy can test with `status is`.
+#[derive(Debug)]
+pub struct StatusInfo {
+    pub name: &'static str,
+    pub kinds: Kinds,
+    pub description: &'static str,
+}
+
+const POD_LIKE: Kinds = Kinds::PODS.with(Kinds::WORKLOADS);
+
+pub static STATUS_REASONS: &[StatusInfo] = &[
+    StatusInfo { name: "CrashLoopBackOff", kinds: POD_LIKE, description: "A container keeps crashing and Kubernetes backs off restarting it." },
+    StatusInfo { name: "ImagePullBackOff", kinds: POD_LIKE, description: "The image cannot be pulled and Kubernetes backs off retrying." },
+    StatusInfo { name: "ErrImagePull", kinds: POD_LIKE, description: "The last pull of the image failed." },
+    StatusInfo { name: "OOMKilled", kinds: POD_LIKE, description: "A container was killed for exceeding its memory limit." },
+    StatusInfo { name: "Error", kinds: POD_LIKE, description: "A container exited with an error." },
+    StatusInfo { name: "Pending", kinds: POD_LIKE, description: "The pod is accepted but not running yet." },
+    StatusInfo { name: "Unschedulable", kinds: POD_LIKE, description: "The scheduler cannot place the pod." },
+    StatusInfo { name: "NotReady", kinds: Kinds::ALL, description: "The pod (a pod of the workload, the node) is not Ready." },
+    StatusInfo { name: "Evicted", kinds: POD_LIKE, description: "The kubelet evicted the pod." },
+    StatusInfo { name: "ContainerCreating", kinds: POD_LIKE, description: "A container is still being created." },
+    StatusInfo { name: "MemoryPressure", kinds: Kinds::NODES, description: "The node reports MemoryPressure." },
+    StatusInfo { name: "DiskPressure", kinds: Kinds::NODES, description: "The node reports DiskPressure." },
+    StatusInfo { name: "PIDPressure", kinds: Kinds::NODES, description: "The node reports PIDPressure." },
+];
+
+pub fn status_reason(name: &str) -> Option<&'static StatusInfo> {
+    STATUS_REASONS.iter().find(|s| s.name == name)
+}
+
+/// Kubernetes event reasons the checker knows. Events are open-ended (any
+/// controller may emit its own), so an unknown reason is a warning, not an error.
+pub static EVENT_REASONS: &[(&str, &str)] = &[
+    ("BackOff", "The kubelet is backing off restarting a container or pulling an image."),
+    ("Failed", "A container or an image pull failed."),
+    ("FailedScheduling", "The scheduler could not place a pod."),
+    ("FailedMount", "A volume could not be mounted."),
+    ("FailedAttachVolume", "A volume could not be attached."),
+    ("FailedCreatePodSandBox", "The pod's sandbox could not be created."),
+    ("Unhealthy", "A liveness, readiness or startup probe failed."),
+    ("OOMKilling", "The kernel killed a process for lack of memory."),
+    ("Killing", "The kubelet is stopping a container."),
+    ("Evicted", "The kubelet evicted a pod."),
+    ("NodeNotReady", "The node stopped being Ready."),
+    ("SystemOOM", "The node ran out of memory."),
+    ("EvictionThresholdMet", "The node reached an eviction threshold."),
+    ("FailedCreate", "A controller could not create a pod."),
+    ("ProbeWarning", "A probe succeeded with a warning."),
+];
+
+/// A window function over a metric's recent samples.
+#[derive(Debug)]
+pub struct FunctionInfo {
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+pub static FUNCTIONS: &[FunctionInfo] = &[
+    FunctionInfo { name: "avg", description: "The average of the samples in the window." },
+    FunctionInfo { name: "max", description: "The largest sample in the window." },
+    FunctionInfo { name: "min", description: "The smallest sample in the window." },
+    FunctionInfo { name: "increase", description: "How much a counter grew in the window (resets counted as growth from zero)." },
+    FunctionInfo { name: "rate", description: "The per-second increase of a counter over the window." },
+    FunctionInfo { name: "trend", description: "The slope of the samples in the window by least squares, per minute." },
+    FunctionInfo { name: "predict", description: "The value predicted the window's length from now by linear extrapolation of the last window." },
+];
+
+/// What an action acts on when the policy selects `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Effect {
+    /// The selected object itself.
+    Itself,
+    /// The workload that owns the selected pod.
+    Owner,
+    /// The node the selected pod runs on.
+    Node,
+    /// Nothing in the cluster changes (notify, ask ai before its choice).
+    Nothing,
+}
+
+/// An action word: the kinds it applies to and how disruptive it is.
+#[derive(Debug)]
+pub struct ActionInfo {
+    /// How the action is written (its first words).
+    pub name: &'static str,
+    /// Kinds it acts on directly.
+    pub kinds: Kinds,
+    /// Kinds whose pods it acts on through the pod's owner or node.
+    pub via_pod: Option<Effect>,
+    /// Rank for "least disruptive first" (0 = changes nothing).
+    pub disruption: u8,
+    pub description: &'static str,
+}
+
+pub static ACTIONS: &[ActionInfo] = &[
+    ActionInfo { name: "notify", kinds: Kinds::ALL, via_pod: None, disruption: 0, description: "Records a Kubernetes Event and calls the configured webhooks." },
+    ActionInfo { name: "ask ai", kinds: Kinds::ALL, via_pod: None, disruption: 0, description: "Hands the case to the AI analyzer, which may only choose among the listed actions." },
+    ActionInfo { name: "scale up", kinds: Kinds::SCALABLE, via_pod: Some(Effect::Owner), disruption: 1, description: "Adds replicas through the scale subresource." },
+    ActionInfo { name: "set", kinds: Kinds::WORKLOADS, via_pod: Some(Effect::Owner), disruption: 2, description: "Changes the memory or CPU limit of the workload's containers (a rollout follows)." },
+    ActionInfo { name: "patch", kinds: Kinds::WORKLOADS, via_pod: Some(Effect::Owner), disruption: 3, description: "Applies a declared merge or strategic-merge patch to the workload." },
+    ActionInfo { name: "restart rolling", kinds: Kinds::WORKLOADS, via_pod: Some(Effect::Owner), disruption: 4, description: "A rollout restart of the workload: pods are replaced one by one." },
+    ActionInfo { name: "scale to", kinds: Kinds::SCALABLE, via_pod: Some(Effect::Owner), disruption: 5, description: "Sets the replica count through the scale subresource." },
+    ActionInfo { name: "scale down", kinds: Kinds::SCALABLE, via_pod: Some(Effect::Owner), disruption: 5, description: "Removes replicas through the scale subresource." },
+    ActionInfo { name: "restart", kinds: Kinds::PODS, via_pod: None, disruption: 6, description: "Deletes the pod so that its controller recreates it." },
+    ActionInfo { name: "delete", kinds: Kinds::PODS, via_pod: None, disruption: 7, description: "Deletes the pod (strategic delete)." },
+    ActionInfo { name: "rollback", kinds: Kinds::DEPLOYMENTS, via_pod: Some(Effect::Owner), disruption: 8, description: "Rolls the deployment back to its previous revision." },
+    ActionInfo { name: "cordon", kinds: Kinds::NODES, via_pod: Some(Effect::Node), disruption: 9, description: "Marks the node unschedulable." },
+    ActionInfo { name: "drain", kinds: Kinds::NODES, via_pod: Some(Effect::Node), disruption: 10, description: "Cordons the node and evicts its pods." },
+];
+
+pub fn action(name: &str) -> Option<&'static ActionInfo> {
+    ACTIONS.iter().find(|a| a.name == name)
+}
+
+/// The first words of every action, for "did you mean" and completion.
+pub fn action_words() -> impl Iterator<Item = &'static str> {
+    ["restart", "delete", "scale", "patch", "set", "rollback", "cordon", "drain", "notify", "ask"].into_iter()
+}
+
+/// The resources `set` can change, with the unit of their values.
+pub static RESOURCES: &[(&str, Unit)] = &[("memory_limit", Unit::Bytes), ("cpu_limit", Unit::Cores)];
+
+/// The modes of a policy; the first is the default (safe by default).
+pub static MODES: &[(&str, &str)] = &[
+    ("dryrun", "Records HealingActions but never changes the cluster."),
+    ("auto", "Executes the actions the safety controller approves."),
+    ("approve", "Records HealingActions and waits for a human approval."),
+    ("monitor", "Only evaluates and reports."),
+];
+
+/// Placeholders a PromQL template may use; the operator substitutes them.
+pub static PROMQL_PLACEHOLDERS: &[(&str, &str)] = &[
+    ("$namespace", "the namespace being evaluated"),
+    ("$pod", "a regular expression matching the selected pods' names"),
+    ("$node", "a regular expression matching the selected nodes' names"),
+    ("$workload", "the name of the workload being evaluated"),
+];
+
+// ---------------------------------------------------------------- safety defaults
+// The built-in safety configuration; `kubeskippy check --safety FILE` and the
+// operator's configuration override them.
+
+pub const PROTECTED_NAMESPACES: &[&str] = &[
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "cert-manager",
+    "ingress-nginx",
+    "monitoring",
+];
+
+/// Labels that protect an object from every action: `(key, value)`.
+pub const PROTECTED_LABELS: &[(&str, &str)] = &[("kubeskippy.io/protected", "true")];
+
+/// Actions never allowed on a kind: `(action, kind)`.
+pub const FORBIDDEN_ACTIONS: &[(&str, Kind)] = &[("delete", Kind::StatefulSets)];
+
+/// Kinds KubeSkippy never acts on; a policy that names one is an error.
+pub const FORBIDDEN_KINDS: &[&str] = &[
+    "persistentvolumes",
+    "persistentvolumeclaims",
+    "roles",
+    "clusterroles",
+    "rolebindings",
+    "clusterrolebindings",
+    "serviceaccounts",
+    "customresourcedefinitions",
+];
+
+/// Actions that always wait for a human approval.
+pub const APPROVAL_REQUIRED: &[&str] = &["cordon", "drain"];
+
+/// Scaling by more than this many replicas in one action needs approval.
+pub const MAX_AUTO_SCALE_STEP: u32 = 5;
+
+/// At most this many actions per policy per hour, whatever its `limit` says.
+pub const MAX_ACTIONS_PER_HOUR: u32 = 30;
+
+/// How often metric triggers are evaluated, in seconds.
+pub const EVALUATION_INTERVAL_SECONDS: u64 = 15;
+
+/// Fields a patch may never set, at any depth: identity, privileges and RBAC.
+pub const FORBIDDEN_PATCH_FIELDS: &[&str] = &[
+    "serviceAccount",
+    "serviceAccountName",
+    "automountServiceAccountToken",
+    "privileged",
+    "allowPrivilegeEscalation",
+    "capabilities",
+    "hostNetwork",
+    "hostPID",
+    "hostIPC",
+    "hostPath",
+    "roleRef",
+    "subjects",
+    "rules",
+    "ownerReferences",
+    "finalizers",
+];

@@ -1,0 +1,406 @@
+//! Rules and their conditions: metric resolution, window functions, units of
+//! thresholds, status and event reasons.
+
+use super::{units, Checker, PolicyContext};
+use crate::catalog::{self, Series, Unit};
+use crate::diagnostic::{closest, Code, Diagnostic};
+use crate::ir::{self, CmpOp, MetricExpr, Seconds, Threshold, Type, Window, WindowFn};
+use crate::syntax::ast;
+
+const DEFAULT_PRIORITY: u8 = 10;
+
+impl Checker<'_> {
+    pub(super) fn rule(&mut self, rule: &ast::Rule, ctx: &PolicyContext) -> Option<ir::Rule> {
+        let condition = self.condition(&rule.condition, ctx);
+        let hold = match &rule.for_duration {
+            Some(lit) => {
+                let hold = self.ok(units::duration(lit));
+                if let Some(hold) = hold {
+                    self.lint_hold(lit, hold);
+                }
+                Some(hold)
+            }
+            None => None,
+        };
+        let action = self.action(&rule.action, ctx);
+        let priority = match &rule.priority {
+            Some(lit) => self.priority(lit),
+            None => Some(DEFAULT_PRIORITY),
+        };
+        let (condition, action, priority) = (condition?, action?, priority?);
+        let hold = match hold {
+            Some(h) => Some(h?),
+            None => None,
+        };
+        let safety = super::classify(&action, ctx.kind, ctx.mode, self.config);
+        let fingerprint = self.program.fingerprint(&condition, hold, &action, priority);
+        Some(ir::Rule {
+            index: 0,
+            fingerprint,
+            condition,
+            hold,
+            action,
+            priority,
+            safety,
+        })
+    }
+
+    fn priority(&mut self, lit: &ast::Literal) -> Option<u8> {
+        let n = self.ok(units::count(lit))?;
+        if !(1..=20).contains(&n) {
+            self.report(
+                Diagnostic::new(Code::OutOfRange, lit.span, format!("priority {n} is out of range"))
+                    .label("expected 1 to 20")
+                    .help("priority 1 is the most urgent, 20 the least; the default is 10"),
+            );
+            return None;
+        }
+        Some(n as u8)
+    }
+
+    fn lint_hold(&mut self, lit: &ast::Literal, hold: Seconds) {
+        let interval = self.config.evaluation_interval_seconds;
+        if hold.0 < interval {
+            self.report(
+                Diagnostic::new(
+                    Code::ForShorterThanInterval,
+                    lit.span,
+                    format!("`for {}` is shorter than the evaluation interval ({interval}s)", lit.text()),
+                )
+                .label("the condition is only evaluated every interval")
+                .help(format!(
+                    "the rule fires at the first evaluation that sees it true; write `for {}` or more, or drop `for`",
+                    Seconds(interval)
+                )),
+            );
+        }
+    }
+
+    fn condition(&mut self, cond: &ast::Condition, ctx: &PolicyContext) -> Option<ir::Condition> {
+        match cond {
+            ast::Condition::Or(a, b) | ast::Condition::And(a, b) => {
+                let left = self.condition(a, ctx);
+                let right = self.condition(b, ctx);
+                let (left, right) = (Box::new(left?), Box::new(right?));
+                Some(if matches!(cond, ast::Condition::Or(..)) {
+                    ir::Condition::Or(left, right)
+                } else {
+                    ir::Condition::And(left, right)
+                })
+            }
+            ast::Condition::Not(inner, _) => {
+                Some(ir::Condition::Not(Box::new(self.condition(inner, ctx)?)))
+            }
+            ast::Condition::Paren(inner, _) => self.condition(inner, ctx),
+            ast::Condition::Status { reason, .. } => self.status(reason, ctx),
+            ast::Condition::Event {
+                reason,
+                op,
+                count,
+                within,
+                ..
+            } => {
+                self.event_reason(reason);
+                let count = self.ok(units::count(count));
+                let within = self.ok(units::duration(within));
+                Some(ir::Condition::Event {
+                    reason: reason.name.clone(),
+                    op: *op,
+                    count: count?,
+                    within: within?,
+                })
+            }
+            ast::Condition::Compare {
+                metric,
+                op,
+                op_span,
+                value,
+            } => {
+                let expr = self.metric_expr(metric, ctx)?;
+                let subject = format!("`{}`", self.program.render_expr(&expr));
+                let threshold = match (expr.ty, value) {
+                    (Type::Scalar(Unit::Bool), ast::Value::Bool(b, _)) => {
+                        if !matches!(op, CmpOp::Eq | CmpOp::Ne) {
+                            self.report(
+                                Diagnostic::new(
+                                    Code::InvalidOperator,
+                                    *op_span,
+                                    format!("`{}` does not apply to a boolean", op.as_str()),
+                                )
+                                .label(format!("{subject} is true or false"))
+                                .help(format!("compare with `==` or `!=`: `{} == {b}`", self.program.render_expr(&expr))),
+                            );
+                            return None;
+                        }
+                        Threshold::Bool(*b)
+                    }
+                    (Type::Scalar(Unit::Bool), ast::Value::Literal(lit)) => {
+                        self.report(
+                            Diagnostic::new(
+                                Code::UnitMismatch,
+                                lit.span,
+                                format!("expected `true` or `false`, found {}", units::looks_like(lit)),
+                            )
+                            .label(format!("{subject} is a boolean"))
+                            .help(format!("write `{} == true` or `== false`", self.program.render_expr(&expr))),
+                        );
+                        return None;
+                    }
+                    (ty, ast::Value::Bool(b, span)) => {
+                        self.report(
+                            Diagnostic::new(
+                                Code::UnitMismatch,
+                                *span,
+                                format!("expected {}, found `{b}`", describe_type(ty)),
+                            )
+                            .label(format!("{subject} is {}", describe_type(ty)))
+                            .help(format!("compare it with a number: {}", example(ty))),
+                        );
+                        return None;
+                    }
+                    (ty, ast::Value::Literal(lit)) => {
+                        let value = self.ok(units::resolve(lit, ty, Some(&subject)))?;
+                        self.lint_percent(lit, ty, value);
+                        Threshold::Number(value)
+                    }
+                };
+                Some(ir::Condition::Compare {
+                    expr,
+                    op: *op,
+                    threshold,
+                })
+            }
+        }
+    }
+
+    /// A bare number at most 1 compared with a percent is most likely a ratio.
+    fn lint_percent(&mut self, lit: &ast::Literal, ty: Type, value: f64) {
+        if ty == Type::Scalar(Unit::Percent) && lit.suffix.is_none() && value > 0.0 && value <= 1.0 {
+            let percent = value * 100.0;
+            self.report(
+                Diagnostic::new(
+                    Code::SuspiciousPercent,
+                    lit.span,
+                    format!("`{}` here means {}%, not {percent}%", lit.text(), lit.number),
+                )
+                .label("a bare number compared with a percent is in percent")
+                .suggest(format!("{percent}%"))
+                .help(format!("write `{percent}%` if you meant a fraction, or `{}%` to keep the meaning and silence this", lit.number)),
+            );
+        }
+    }
+
+    fn metric_expr(&mut self, expr: &ast::MetricExpr, ctx: &PolicyContext) -> Option<MetricExpr> {
+        match expr {
+            ast::MetricExpr::Metric(name) => {
+                let id = self.resolve_metric(name, ctx)?;
+                let unit = self.program.metric(id).unit;
+                Some(MetricExpr {
+                    metric: id,
+                    window: None,
+                    ty: Type::Scalar(unit),
+                })
+            }
+            ast::MetricExpr::Call {
+                function,
+                arg,
+                window,
+                ..
+            } => {
+                let func = WindowFn::from_name(&function.name);
+                if func.is_none() {
+                    let d = Diagnostic::new(
+                        Code::UnknownFunction,
+                        function.span,
+                        format!("unknown window function `{}`", function.name),
+                    )
+                    .label("expected a window function");
+                    let names = catalog::FUNCTIONS.iter().map(|f| f.name);
+                    let d = match closest(&function.name, names.clone()) {
+                        Some(s) => d.suggest(s),
+                        None => d.help(format!(
+                            "window functions: {}",
+                            names.map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                        )),
+                    };
+                    self.report(d);
+                }
+                let range = self.ok(units::duration(window));
+                let inner = match arg.as_ref() {
+                    ast::MetricExpr::Metric(name) => self.resolve_metric(name, ctx),
+                    ast::MetricExpr::Call { span, .. } => {
+                        self.report(
+                            Diagnostic::new(Code::InvalidFunction, *span, "window functions cannot be nested")
+                                .label("a window function takes a metric")
+                                .help("apply one function to a metric: `max(memory_percent, 10m)`"),
+                        );
+                        None
+                    }
+                };
+                let (func, range, id) = (func?, range?, inner?);
+                if range.0 == 0 {
+                    self.report(
+                        Diagnostic::new(Code::OutOfRange, window.span, "a window must be longer than 0s")
+                            .help("for example `avg(cpu_percent, 5m)`"),
+                    );
+                    return None;
+                }
+                let metric = self.program.metric(id);
+                let (unit, series, name) = (metric.unit, metric.series, metric.name.clone());
+                let arg_span = arg.span();
+                if unit == Unit::Bool {
+                    self.report(
+                        Diagnostic::new(
+                            Code::InvalidFunction,
+                            arg_span,
+                            format!("`{}` needs a numeric metric; `{name}` is a boolean", func.name()),
+                        )
+                        .help(format!("test the boolean directly, with `for`: `{name} == false for 5m`")),
+                    );
+                    return None;
+                }
+                if matches!(func, WindowFn::Increase | WindowFn::Rate) && series != Series::Counter {
+                    self.report(
+                        Diagnostic::new(
+                            Code::InvalidFunction,
+                            arg_span,
+                            format!("`{}` applies to counters; `{name}` is a gauge", func.name()),
+                        )
+                        .label("not a counter")
+                        .help(format!(
+                            "for a gauge use `trend({name}, …)` or `max({name}, …)`; for a declared metric compute the rate in its PromQL"
+                        )),
+                    );
+                    return None;
+                }
+                let ty = match func {
+                    WindowFn::Avg | WindowFn::Max | WindowFn::Min | WindowFn::Predict => {
+                        Type::Scalar(unit)
+                    }
+                    WindowFn::Increase => Type::Scalar(Unit::Count),
+                    WindowFn::Rate | WindowFn::Trend => Type::Rate(unit),
+                };
+                Some(MetricExpr {
+                    metric: id,
+                    window: Some(Window {
+                        function: func,
+                        range,
+                    }),
+                    ty,
+                })
+            }
+        }
+    }
+
+    fn resolve_metric(&mut self, name: &ast::Ident, ctx: &PolicyContext) -> Option<ir::MetricId> {
+        match self.metric_id(&name.name) {
+            Some(Ok(id)) => {
+                if let Some(info) = catalog::metric(&name.name) {
+                    if !info.kinds.contains(ctx.kind) {
+                        self.report(
+                            Diagnostic::new(
+                                Code::MetricNotForKind,
+                                name.span,
+                                format!("`{}` does not apply to {}", name.name, ctx.kind),
+                            )
+                            .label(format!("this policy selects {}", ctx.kind))
+                            .help(format!("`{}` applies to {}", name.name, info.kinds.describe())),
+                        );
+                        return None;
+                    }
+                }
+                Some(id)
+            }
+            // Declared with an error: that declaration's diagnostic says why.
+            Some(Err(())) => None,
+            None => {
+                let candidates: Vec<&str> = catalog::METRICS
+                    .iter()
+                    .map(|m| m.name)
+                    .chain(self.metrics.keys().map(String::as_str))
+                    .collect();
+                let d = Diagnostic::new(Code::UnknownMetric, name.span, format!("unknown metric `{}`", name.name))
+                    .label("not a built-in or declared metric");
+                let d = match closest(&name.name, candidates.iter().copied()) {
+                    Some(s) => d.suggest(s),
+                    None => d.help(format!(
+                        "declare it with PromQL: `metric {}: ratio = promql \"…\"`, or use a built-in such as `memory_percent`",
+                        name.name
+                    )),
+                };
+                self.report(d);
+                None
+            }
+        }
+    }
+
+    fn status(&mut self, reason: &ast::Ident, ctx: &PolicyContext) -> Option<ir::Condition> {
+        let Some(info) = catalog::status_reason(&reason.name) else {
+            let d = Diagnostic::new(
+                Code::UnknownStatus,
+                reason.span,
+                format!("unknown status reason `{}`", reason.name),
+            )
+            .label("not a status KubeSkippy knows");
+            let names = catalog::STATUS_REASONS
+                .iter()
+                .filter(|s| s.kinds.contains(ctx.kind))
+                .map(|s| s.name);
+            let d = match closest(&reason.name, names.clone()) {
+                Some(s) => d.suggest(s),
+                None => d.help(format!(
+                    "status reasons for {}: {}",
+                    ctx.kind,
+                    names.collect::<Vec<_>>().join(", ")
+                )),
+            };
+            self.report(d);
+            return None;
+        };
+        if !info.kinds.contains(ctx.kind) {
+            self.report(
+                Diagnostic::new(
+                    Code::StatusNotForKind,
+                    reason.span,
+                    format!("`{}` is not a status of {}", reason.name, ctx.kind),
+                )
+                .label(format!("this policy selects {}", ctx.kind))
+                .help(format!("`{}` applies to {}", reason.name, info.kinds.describe())),
+            );
+            return None;
+        }
+        Some(ir::Condition::Status(info.name.to_string()))
+    }
+
+    fn event_reason(&mut self, reason: &ast::Ident) {
+        if catalog::EVENT_REASONS.iter().any(|(r, _)| *r == reason.name) {
+            return;
+        }
+        let d = Diagnostic::new(
+            Code::UnknownEvent,
+            reason.span,
+            format!("`{}` is not an event reason KubeSkippy knows", reason.name),
+        )
+        .label("it will only match events with exactly this reason");
+        let names = catalog::EVENT_REASONS.iter().map(|(r, _)| *r);
+        let d = match closest(&reason.name, names) {
+            Some(s) => d.suggest(s),
+            None => d.help("controllers may emit their own reasons; check `kubectl get events` for the exact spelling"),
+        };
+        self.report(d);
+    }
+}
+
+fn describe_type(ty: Type) -> String {
+    match ty {
+        Type::Scalar(unit) => unit.described().to_string(),
+        Type::Rate(unit) => format!("a rate of {unit} per time"),
+    }
+}
+
+fn example(ty: Type) -> &'static str {
+    match ty {
+        Type::Scalar(unit) => unit.example(),
+        Type::Rate(_) => "`2%/min`",
+    }
+}

@@ -1,0 +1,232 @@
+//! The checker: name resolution, types and units, and the safety rules, lowering
+//! the AST to the typed [`ir`](crate::ir) and collecting every diagnostic of a
+//! file (not just the first).
+//!
+//! Invariants: pure (no I/O, no clock); never panics on any AST; a construct with
+//! an error is left out of the IR (so the IR of a file with errors is partial),
+//! and one mistake yields one diagnostic, not a cascade.
+
+mod action;
+mod budget;
+mod condition;
+mod declarations;
+mod lints;
+mod policy;
+mod select;
+mod units;
+
+pub use action::{classify, effect};
+pub use budget::{budget, Budget};
+
+use crate::catalog::{self, Kind};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::ir::{self, MetricId, PatchId, Program};
+use crate::safety::SafetyConfig;
+use crate::span::Span;
+use crate::syntax::{self, ast};
+use std::collections::HashMap;
+
+/// Everything the compiler knows about one source text.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub ast: ast::File,
+    /// The program lowered from what has no errors.
+    pub program: Program,
+    /// Syntax and check diagnostics, in source order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Where each policy and rule of `program` came from.
+    pub spans: SourceMap,
+}
+
+impl Compiled {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Source spans of the IR, kept outside it (see the IR's invariants).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceMap {
+    /// For each policy of the program: its name's span and its rules' spans.
+    pub policies: Vec<PolicySpans>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PolicySpans {
+    pub name: Span,
+    pub rules: Vec<Span>,
+}
+
+/// Parses and checks `source` against `config`.
+pub fn compile(source: &str, config: &SafetyConfig) -> Compiled {
+    let parsed = syntax::parse(source);
+    let mut checked = check(&parsed.file, source, config);
+    let mut diagnostics = parsed.diagnostics;
+    diagnostics.append(&mut checked.diagnostics);
+    diagnostics.sort_by_key(|d| (d.span.start, d.severity, d.code));
+    Compiled {
+        ast: parsed.file,
+        program: checked.program,
+        diagnostics,
+        spans: checked.spans,
+    }
+}
+
+/// What the checker returns for one AST.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    pub program: Program,
+    pub diagnostics: Vec<Diagnostic>,
+    pub spans: SourceMap,
+}
+
+/// Checks a parsed file. `source` is the text the AST was parsed from (embedded
+/// JSON and PromQL errors are located inside its strings).
+pub fn check(file: &ast::File, source: &str, config: &SafetyConfig) -> Checked {
+    let mut checker = Checker {
+        source,
+        config,
+        diagnostics: Vec::new(),
+        program: Program::default(),
+        spans: SourceMap::default(),
+        metrics: HashMap::new(),
+        patches: HashMap::new(),
+    };
+    checker.declarations(file);
+    let mut policy_names: HashMap<&str, Span> = HashMap::new();
+    for item in &file.items {
+        if let ast::Item::Policy(policy) = item {
+            checker.check_name(&policy.name, "policy");
+            if let Some(first) = policy_names.get(policy.name.name.as_str()) {
+                checker.report(duplicate(&policy.name, "policy", *first));
+                continue;
+            }
+            policy_names.insert(&policy.name.name, policy.name.span);
+            checker.policy(policy);
+        }
+    }
+    checker.unused();
+    Checked {
+        program: checker.program,
+        diagnostics: checker.diagnostics,
+        spans: checker.spans,
+    }
+}
+
+/// A declared metric or patch, as the rest of the file may refer to it.
+struct Declared<Id> {
+    span: Span,
+    /// `None` when the declaration has an error: references to it are not
+    /// errors of their own.
+    id: Option<Id>,
+    used: bool,
+}
+
+struct Checker<'a> {
+    source: &'a str,
+    config: &'a SafetyConfig,
+    diagnostics: Vec<Diagnostic>,
+    program: Program,
+    spans: SourceMap,
+    metrics: HashMap<String, Declared<MetricId>>,
+    patches: HashMap<String, Declared<PatchId>>,
+}
+
+/// What the rules of one policy are checked against.
+struct PolicyContext {
+    kind: Kind,
+    mode: ir::Mode,
+}
+
+impl Checker<'_> {
+    fn report(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    /// Reports the error of a `Result` and turns it into an `Option`.
+    fn ok<T>(&mut self, result: Result<T, Diagnostic>) -> Option<T> {
+        result.map_err(|d| self.report(d)).ok()
+    }
+
+    /// Names are `[a-z][a-z0-9_-]*`.
+    fn check_name(&mut self, name: &ast::Ident, what: &str) {
+        let valid = name.name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !valid {
+            let fixed: String = name
+                .name
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' })
+                .collect::<String>()
+                .trim_start_matches(|c: char| !c.is_ascii_lowercase())
+                .to_string();
+            let d = Diagnostic::new(
+                Code::InvalidName,
+                name.span,
+                format!("`{}` is not a valid {what} name", name.name),
+            )
+            .label("names are lowercase letters, digits, `_` and `-`, starting with a letter");
+            self.report(if fixed.is_empty() { d } else { d.suggest(fixed) });
+        }
+    }
+
+    /// The id of a metric by name: a declared one, or a built-in (added to the
+    /// program on first use).
+    fn metric_id(&mut self, name: &str) -> Option<Result<MetricId, ()>> {
+        if let Some(declared) = self.metrics.get_mut(name) {
+            declared.used = true;
+            return Some(declared.id.ok_or(()));
+        }
+        let info = catalog::metric(name)?;
+        if let Some(index) = self.program.metrics.iter().position(|m| m.builtin && m.name == name) {
+            return Some(Ok(MetricId(index)));
+        }
+        self.program.metrics.push(ir::Metric {
+            name: info.name.to_string(),
+            unit: info.unit,
+            series: info.series,
+            source: info.source,
+            promql: info.promql.map(str::to_string),
+            builtin: true,
+        });
+        Some(Ok(MetricId(self.program.metrics.len() - 1)))
+    }
+
+    fn unused(&mut self) {
+        let mut unused: Vec<Diagnostic> = Vec::new();
+        for (name, declared) in &self.metrics {
+            if !declared.used {
+                unused.push(
+                    Diagnostic::new(Code::UnusedMetric, declared.span, format!("metric `{name}` is never used"))
+                        .label("declared here")
+                        .help("use it in a rule, or remove it"),
+                );
+            }
+        }
+        for (name, declared) in &self.patches {
+            if !declared.used {
+                unused.push(
+                    Diagnostic::new(Code::UnusedPatch, declared.span, format!("patch `{name}` is never used"))
+                        .label("declared here")
+                        .help(format!("apply it in a rule (`then patch {name}`), or remove it")),
+                );
+            }
+        }
+        unused.sort_by_key(|d| d.span.start);
+        self.diagnostics.extend(unused);
+    }
+}
+
+fn duplicate(name: &ast::Ident, what: &str, first: Span) -> Diagnostic {
+    Diagnostic::new(
+        Code::DuplicateName,
+        name.span,
+        format!("{what} `{}` is defined twice", name.name),
+    )
+    .label("second definition")
+    .related(first, "first defined here")
+    .help(format!("rename one of them: {what} names are unique in a file"))
+}

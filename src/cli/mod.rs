@@ -1,0 +1,102 @@
+//! The command line: each subcommand's arguments and its `run`, which writes to
+//! the given streams and returns the exit status, so tests drive it without a
+//! process. Exit status: 0 success, 1 problems found, 2 usage or I/O error.
+
+pub mod check;
+pub mod explain;
+
+use crate::safety::SafetyConfig;
+use std::path::{Path, PathBuf};
+
+/// Exit status of a run that found no problem.
+pub const SUCCESS: u8 = 0;
+/// Exit status of a run that found errors (or, with `--deny-warnings`, warnings).
+pub const PROBLEMS: u8 = 1;
+/// Exit status of a usage or I/O error.
+pub const FAILURE: u8 = 2;
+
+/// A failure of the tool itself rather than of the user's policies.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: no such file or folder")]
+    Missing { path: PathBuf },
+    #[error("{path}: {source}")]
+    Safety {
+        path: PathBuf,
+        source: crate::safety::ConfigError,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The `.skippy` files named by `paths`: files as given, folders searched
+/// recursively, in a stable order. No paths means the current folder.
+pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
+    let default = [PathBuf::from(".")];
+    let paths = if paths.is_empty() { &default[..] } else { paths };
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            walk(path, &mut files)?;
+        } else if path.is_file() {
+            files.push(path.clone());
+        } else {
+            return Err(CliError::Missing { path: path.clone() });
+        }
+    }
+    Ok(files)
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), CliError> {
+    let read = |source| CliError::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(read)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(read)?;
+    entries.sort();
+    for path in entries {
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.') || n == "target");
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, files)?;
+        } else if path.extension().is_some_and(|e| e == "skippy") {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+pub fn read(path: &Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|source| CliError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The safety configuration: the file given, or the built-in defaults.
+pub fn safety_config(path: Option<&Path>) -> Result<SafetyConfig, CliError> {
+    let Some(path) = path else {
+        return Ok(SafetyConfig::default());
+    };
+    SafetyConfig::from_yaml(&read(path)?).map_err(|source| CliError::Safety {
+        path: path.to_path_buf(),
+        source,
+    })
+}

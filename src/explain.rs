@@ -1,0 +1,181 @@
+//! `kubeskippy explain`: the compiled program in readable form — each rule's
+//! typed condition and durations, the data each metric comes from (with the
+//! PromQL it runs), each action with what it acts on and its safety class, and
+//! each policy's worst-case disruption budget.
+
+use crate::catalog::{self, Effect, Kind};
+use crate::check::{self, Budget};
+use crate::ir::{self, Action, LabelOp, Namespaces, Program};
+use crate::safety::SafetyConfig;
+use std::fmt::Write;
+
+/// The explanation of `program` as plain text.
+pub fn explain(program: &Program, config: &SafetyConfig) -> String {
+    let mut out = String::new();
+    for (i, policy) in program.policies.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        policy_text(&mut out, program, policy, config);
+    }
+    let used = used_metrics(program);
+    if !used.is_empty() {
+        out.push_str("\nmetrics\n");
+        for id in used {
+            metric_text(&mut out, program.metric(id));
+        }
+    }
+    out
+}
+
+fn policy_text(out: &mut String, program: &Program, policy: &ir::Policy, config: &SafetyConfig) {
+    let _ = writeln!(out, "policy {}", policy.name);
+    let _ = writeln!(out, "  selects   {}", selector(&policy.selector));
+    let _ = writeln!(out, "  mode      {}{}", policy.mode.keyword(), mode_note(policy.mode));
+    let _ = writeln!(
+        out,
+        "  limit     {}",
+        policy.limit.map_or("none".to_string(), |l| format!("{} per {}", l.count, l.per))
+    );
+    let _ = writeln!(
+        out,
+        "  cooldown  {}",
+        policy.cooldown.map_or("none".to_string(), |c| format!("{c} per target"))
+    );
+    let _ = writeln!(out, "  budget    {}", budget_text(check::budget(policy, config)));
+    for rule in &policy.rules {
+        let _ = writeln!(out, "  rule {} (priority {})", rule.index + 1, rule.priority);
+        let _ = writeln!(out, "    when    {}", program.render_condition(&rule.condition));
+        let hold = match rule.hold {
+            Some(h) => format!("true at every evaluation for {h} ({} s)", h.0),
+            None => "true at one evaluation".to_string(),
+        };
+        let _ = writeln!(out, "    fires   {hold}");
+        let _ = writeln!(out, "    then    {}", program.render_action(&rule.action));
+        let _ = writeln!(out, "    acts on {}", acts_on(&rule.action, policy.selector.kind));
+        let _ = writeln!(out, "    safety  {}", rule.safety);
+        if let Action::AskAi(choices) = &rule.action {
+            for choice in choices {
+                let class = check::classify(choice, policy.selector.kind, policy.mode, config);
+                let _ = writeln!(out, "      may choose {} ({class})", program.render_action(choice));
+            }
+        }
+        if let Action::Patch(id) = rule.action {
+            let patch = program.patch(id);
+            let _ = writeln!(
+                out,
+                "    patch   {} {}",
+                match patch.patch_type {
+                    ir::PatchType::Merge => "merge",
+                    ir::PatchType::Strategic => "strategic",
+                },
+                patch.body
+            );
+        }
+    }
+}
+
+/// The catalog's description of the mode, after a dash.
+fn mode_note(mode: ir::Mode) -> String {
+    catalog::MODES
+        .iter()
+        .find(|(m, _)| *m == mode.keyword())
+        .map_or(String::new(), |(_, note)| format!(" — {note}"))
+}
+
+fn selector(selector: &ir::Selector) -> String {
+    let mut text = selector.kind.keyword().to_string();
+    match &selector.namespaces {
+        Namespaces::Own => text.push_str(" in the HealingPolicy's namespace"),
+        Namespaces::Named(names) => {
+            let _ = write!(text, " in {}", names.join(", "));
+        }
+        Namespaces::AnyExcept(protected) => {
+            let _ = write!(text, " in any namespace except {}", protected.join(", "));
+        }
+        Namespaces::ClusterScoped => {}
+    }
+    if !selector.labels.is_empty() {
+        let labels: Vec<String> = selector
+            .labels
+            .iter()
+            .map(|l| match &l.op {
+                LabelOp::Equals(v) => format!("{} = {v:?}", l.key),
+                LabelOp::NotEquals(v) => format!("{} != {v:?}", l.key),
+                LabelOp::In(vs) => format!(
+                    "{} in ({})",
+                    l.key,
+                    vs.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ")
+                ),
+                LabelOp::Exists => format!("{} exists", l.key),
+                LabelOp::NotExists => format!("not {} exists", l.key),
+            })
+            .collect();
+        let _ = write!(text, " where {}", labels.join(", "));
+    }
+    text
+}
+
+fn budget_text(budget: Budget) -> String {
+    if budget.is_unbounded() {
+        return format!(
+            "unbounded (no limit, no cooldown; only the safety configuration's cap of {} actions per hour applies)",
+            budget.global_cap
+        );
+    }
+    let per_hour = match budget.per_hour {
+        Some(n) => format!("at most {} actions per hour", n.min(budget.global_cap)),
+        None => format!("no policy limit (safety cap: {} per hour)", budget.global_cap),
+    };
+    let per_target = match budget.per_target_per_hour {
+        Some(n) => format!("at most {n} per target per hour"),
+        None => "unbounded per target".to_string(),
+    };
+    format!("{per_hour}, {per_target}")
+}
+
+fn acts_on(action: &Action, kind: Kind) -> String {
+    match check::effect(action, kind) {
+        Some(Effect::Itself) => format!("the selected {}", singular(kind)),
+        Some(Effect::Owner) => "the workload that owns the pod".to_string(),
+        Some(Effect::Node) => "the node the pod runs on".to_string(),
+        Some(Effect::Nothing) | None => match action {
+            Action::AskAi(_) => "whatever the AI analyzer chooses among the listed actions".into(),
+            _ => "nothing in the cluster (an Event and the configured webhooks)".into(),
+        },
+    }
+}
+
+fn singular(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Pods => "pod",
+        Kind::Deployments => "deployment",
+        Kind::StatefulSets => "statefulset",
+        Kind::DaemonSets => "daemonset",
+        Kind::Nodes => "node",
+    }
+}
+
+fn used_metrics(program: &Program) -> Vec<ir::MetricId> {
+    let mut ids = Vec::new();
+    for policy in &program.policies {
+        for rule in &policy.rules {
+            rule.condition.metrics(&mut ids);
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+fn metric_text(out: &mut String, metric: &ir::Metric) {
+    let series = match metric.series {
+        catalog::Series::Gauge => "gauge",
+        catalog::Series::Counter => "counter",
+    };
+    let _ = writeln!(out, "  {} ({}, {series}) from {}", metric.name, metric.unit, metric.source);
+    if let Some(promql) = &metric.promql {
+        let label = if metric.builtin { "with Prometheus" } else { "PromQL" };
+        let _ = writeln!(out, "    {label}: {promql}");
+    }
+}

@@ -1,0 +1,459 @@
+//! The typed, compiled form of a Skippy file: what the engine evaluates and the
+//! operator carries out.
+//!
+//! Invariants:
+//! - everything is resolved: metrics are indices into [`Program::metrics`],
+//!   patches into [`Program::patches`]; nothing here is re-parsed later;
+//! - every number is in its unit's canonical form (see [`crate::catalog::Unit`]):
+//!   percent in points, ratios as fractions, bytes, cores, seconds, rates per
+//!   second;
+//! - no source spans: the IR of a file equals the IR of the same file formatted
+//!   (the checker keeps spans aside for tools that need them);
+//! - serializable, so the operator can cache it and tools can print it as JSON.
+
+mod render;
+
+pub use render::{render_threshold, render_value};
+
+use crate::catalog::{Kind, Series, Source, Unit};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Program {
+    pub policies: Vec<Policy>,
+    pub metrics: Vec<Metric>,
+    pub patches: Vec<Patch>,
+}
+
+impl Program {
+    pub fn metric(&self, id: MetricId) -> &Metric {
+        &self.metrics[id.0]
+    }
+
+    pub fn patch(&self, id: PatchId) -> &Patch {
+        &self.patches[id.0]
+    }
+}
+
+/// An index into [`Program::metrics`]; valid for the program that made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct MetricId(pub usize);
+
+/// An index into [`Program::patches`]; valid for the program that made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PatchId(pub usize);
+
+/// A metric some rule reads: a built-in from the catalog or a declared one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    pub name: String,
+    pub unit: Unit,
+    pub series: Series,
+    pub source: Source,
+    /// The PromQL template with `$namespace`/`$pod`/`$node`/`$workload`
+    /// placeholders: always set for declared metrics; set for built-ins that
+    /// Prometheus can serve.
+    pub promql: Option<String>,
+    pub builtin: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Patch {
+    pub name: String,
+    pub patch_type: PatchType,
+    /// The parsed patch document.
+    pub body: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PatchType {
+    Merge,
+    Strategic,
+}
+
+/// A whole number of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Seconds(pub u64);
+
+impl fmt::Display for Seconds {
+    /// The largest exact unit: `90s` prints as `90s`, `3600s` as `1h`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+            if s >= size && s % size == 0 {
+                return write!(f, "{}{unit}", s / size);
+            }
+        }
+        write!(f, "{s}s")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    pub name: String,
+    pub selector: Selector,
+    pub mode: Mode,
+    pub limit: Option<Limit>,
+    pub cooldown: Option<Seconds>,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Auto,
+    DryRun,
+    Approve,
+    Monitor,
+}
+
+impl Mode {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Mode::Auto => "auto",
+            Mode::DryRun => "dryrun",
+            Mode::Approve => "approve",
+            Mode::Monitor => "monitor",
+        }
+    }
+
+    pub fn from_keyword(word: &str) -> Option<Mode> {
+        [Mode::Auto, Mode::DryRun, Mode::Approve, Mode::Monitor]
+            .into_iter()
+            .find(|m| m.keyword() == word)
+    }
+}
+
+/// `limit COUNT per PER`: at most `count` actions of the policy in any window of
+/// `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limit {
+    pub count: u32,
+    pub per: Seconds,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Selector {
+    pub kind: Kind,
+    pub namespaces: Namespaces,
+    pub labels: Vec<LabelSelector>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Namespaces {
+    /// No `in`: the namespace of the HealingPolicy that embeds the policy.
+    Own,
+    Named(Vec<String>),
+    /// `in any`: every namespace except these protected ones.
+    AnyExcept(Vec<String>),
+    /// Nodes are not namespaced.
+    ClusterScoped,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelSelector {
+    pub key: String,
+    pub op: LabelOp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LabelOp {
+    Equals(String),
+    NotEquals(String),
+    In(Vec<String>),
+    Exists,
+    NotExists,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    /// Position of the rule in its policy, from 0.
+    pub index: usize,
+    /// A stable identity of the rule's meaning (condition, `for`, action,
+    /// priority), so that state such as `for` timers survives edits elsewhere in
+    /// the policy.
+    pub fingerprint: String,
+    pub condition: Condition,
+    /// `for D`: how long the condition must hold before the rule fires.
+    pub hold: Option<Seconds>,
+    pub action: Action,
+    /// 1 (most urgent) to 20.
+    pub priority: u8,
+    pub safety: SafetyClass,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Condition {
+    Compare {
+        expr: MetricExpr,
+        op: CmpOp,
+        threshold: Threshold,
+    },
+    Status(String),
+    Event {
+        reason: String,
+        op: CmpOp,
+        count: u32,
+        within: Seconds,
+    },
+    And(Box<Condition>, Box<Condition>),
+    Or(Box<Condition>, Box<Condition>),
+    Not(Box<Condition>),
+}
+
+impl Condition {
+    /// Every metric the condition reads.
+    pub fn metrics(&self, out: &mut Vec<MetricId>) {
+        match self {
+            Condition::Compare { expr, .. } => out.push(expr.metric),
+            Condition::And(a, b) | Condition::Or(a, b) => {
+                a.metrics(out);
+                b.metrics(out);
+            }
+            Condition::Not(c) => c.metrics(out),
+            Condition::Status(_) | Condition::Event { .. } => {}
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CmpOp {
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    Eq,
+    Ne,
+}
+
+impl CmpOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+        }
+    }
+
+    pub fn holds(self, left: f64, right: f64) -> bool {
+        match self {
+            CmpOp::Gt => left > right,
+            CmpOp::Ge => left >= right,
+            CmpOp::Lt => left < right,
+            CmpOp::Le => left <= right,
+            CmpOp::Eq => left == right,
+            CmpOp::Ne => left != right,
+        }
+    }
+}
+
+/// A metric, possibly through a window function.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MetricExpr {
+    pub metric: MetricId,
+    pub window: Option<Window>,
+    /// The type of the expression's value.
+    pub ty: Type,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Window {
+    pub function: WindowFn,
+    pub range: Seconds,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowFn {
+    Avg,
+    Max,
+    Min,
+    Increase,
+    Rate,
+    Trend,
+    Predict,
+}
+
+impl WindowFn {
+    pub fn name(self) -> &'static str {
+        match self {
+            WindowFn::Avg => "avg",
+            WindowFn::Max => "max",
+            WindowFn::Min => "min",
+            WindowFn::Increase => "increase",
+            WindowFn::Rate => "rate",
+            WindowFn::Trend => "trend",
+            WindowFn::Predict => "predict",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<WindowFn> {
+        use WindowFn::*;
+        [Avg, Max, Min, Increase, Rate, Trend, Predict]
+            .into_iter()
+            .find(|f| f.name() == name)
+    }
+}
+
+/// The type of a value: a unit, or a unit per second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Type {
+    Scalar(Unit),
+    Rate(Unit),
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Type::Scalar(unit) => write!(f, "{unit}"),
+            Type::Rate(unit) => write!(f, "{unit} per second"),
+        }
+    }
+}
+
+/// The right-hand side of a comparison, in the canonical unit of the left.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Threshold {
+    Number(f64),
+    Bool(bool),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Delete the pod (`restart`, `restart immediate`) or roll the workload
+    /// (`restart rolling`).
+    Restart(RestartMode),
+    Delete,
+    Scale(Scale),
+    Patch(PatchId),
+    SetLimit {
+        resource: Resource,
+        value: LimitValue,
+        /// The ceiling, in the resource's canonical unit.
+        max: Option<f64>,
+    },
+    Rollback,
+    Cordon,
+    Drain,
+    Notify(String),
+    /// The AI analyzer chooses one of these (never `AskAi` itself).
+    AskAi(Vec<Action>),
+}
+
+impl Action {
+    /// The catalog's name of the action ("restart rolling", "scale up", …).
+    pub fn catalog_name(&self) -> &'static str {
+        match self {
+            Action::Restart(RestartMode::Immediate) => "restart",
+            Action::Restart(RestartMode::Rolling) => "restart rolling",
+            Action::Delete => "delete",
+            Action::Scale(Scale::Up { .. }) => "scale up",
+            Action::Scale(Scale::Down { .. }) => "scale down",
+            Action::Scale(Scale::To { .. }) => "scale to",
+            Action::Patch(_) => "patch",
+            Action::SetLimit { .. } => "set",
+            Action::Rollback => "rollback",
+            Action::Cordon => "cordon",
+            Action::Drain => "drain",
+            Action::Notify(_) => "notify",
+            Action::AskAi(_) => "ask ai",
+        }
+    }
+
+    /// Rank for "least disruptive first" (0 changes nothing).
+    pub fn disruption(&self) -> u8 {
+        crate::catalog::action(self.catalog_name()).map_or(u8::MAX, |info| info.disruption)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RestartMode {
+    Immediate,
+    Rolling,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scale {
+    Up { by: u32, max: Option<u32> },
+    Down { by: u32, min: Option<u32> },
+    To { replicas: u32 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Resource {
+    MemoryLimit,
+    CpuLimit,
+}
+
+impl Resource {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Resource::MemoryLimit => "memory_limit",
+            Resource::CpuLimit => "cpu_limit",
+        }
+    }
+
+    pub fn unit(self) -> Unit {
+        match self {
+            Resource::MemoryLimit => Unit::Bytes,
+            Resource::CpuLimit => Unit::Cores,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimitValue {
+    /// A new value in the resource's canonical unit.
+    Absolute(f64),
+    /// `current * FACTOR`
+    Factor(f64),
+}
+
+/// Whether an action may run on its own, as the static safety rules see it. The
+/// safety controller decides again at run time with what it then knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SafetyClass {
+    Auto,
+    NeedsApproval(String),
+    Forbidden(String),
+}
+
+impl fmt::Display for SafetyClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SafetyClass::Auto => f.write_str("auto"),
+            SafetyClass::NeedsApproval(why) => write!(f, "needs approval ({why})"),
+            SafetyClass::Forbidden(why) => write!(f, "forbidden ({why})"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_print_in_their_largest_exact_unit() {
+        let printed: Vec<String> = [0, 45, 90, 180, 3600, 5400, 86_400]
+            .map(|s| Seconds(s).to_string())
+            .into();
+        assert_eq!(printed, ["0s", "45s", "90s", "3m", "1h", "90m", "1d"]);
+    }
+}

@@ -1,0 +1,205 @@
+//! The IR back in Skippy's words, with values in their units: for `explain`,
+//! for the evidence of decisions and for rule fingerprints.
+
+use super::*;
+
+impl Program {
+    /// `max(memory_percent, 10m)`
+    pub fn render_expr(&self, expr: &MetricExpr) -> String {
+        let name = &self.metric(expr.metric).name;
+        match expr.window {
+            None => name.clone(),
+            Some(w) => format!("{}({name}, {})", w.function.name(), w.range),
+        }
+    }
+
+    /// A condition with the fewest parentheses that keep its meaning.
+    pub fn render_condition(&self, condition: &Condition) -> String {
+        self.render_prec(condition, 0)
+    }
+
+    fn render_prec(&self, condition: &Condition, outer: u8) -> String {
+        let (text, prec) = match condition {
+            Condition::Or(a, b) => (
+                format!("{} or {}", self.render_prec(a, 1), self.render_prec(b, 1)),
+                1,
+            ),
+            Condition::And(a, b) => (
+                format!("{} and {}", self.render_prec(a, 2), self.render_prec(b, 2)),
+                2,
+            ),
+            Condition::Not(c) => (format!("not {}", self.render_prec(c, 3)), 3),
+            Condition::Status(reason) => (format!("status is {reason}"), 4),
+            Condition::Event {
+                reason,
+                op,
+                count,
+                within,
+            } => (
+                format!("event {reason} count {} {count} within {within}", op.as_str()),
+                4,
+            ),
+            Condition::Compare {
+                expr,
+                op,
+                threshold,
+            } => (
+                format!(
+                    "{} {} {}",
+                    self.render_expr(expr),
+                    op.as_str(),
+                    render_threshold(*threshold, expr.ty)
+                ),
+                4,
+            ),
+        };
+        if prec < outer {
+            format!("({text})")
+        } else {
+            text
+        }
+    }
+
+    pub fn render_action(&self, action: &Action) -> String {
+        match action {
+            Action::Restart(RestartMode::Immediate) => "restart".into(),
+            Action::Restart(RestartMode::Rolling) => "restart rolling".into(),
+            Action::Delete => "delete".into(),
+            Action::Scale(Scale::Up { by, max }) => match max {
+                Some(max) => format!("scale up {by} max {max}"),
+                None => format!("scale up {by}"),
+            },
+            Action::Scale(Scale::Down { by, min }) => match min {
+                Some(min) => format!("scale down {by} min {min}"),
+                None => format!("scale down {by}"),
+            },
+            Action::Scale(Scale::To { replicas }) => format!("scale to {replicas}"),
+            Action::Patch(id) => format!("patch {}", self.patch(*id).name),
+            Action::SetLimit {
+                resource,
+                value,
+                max,
+            } => {
+                let unit = Type::Scalar(resource.unit());
+                let value = match value {
+                    LimitValue::Absolute(v) => render_value(*v, unit),
+                    LimitValue::Factor(f) => format!("current * {f}"),
+                };
+                match max {
+                    Some(max) => format!(
+                        "set {} = {value} max {}",
+                        resource.keyword(),
+                        render_value(*max, unit)
+                    ),
+                    None => format!("set {} = {value}", resource.keyword()),
+                }
+            }
+            Action::Rollback => "rollback".into(),
+            Action::Cordon => "cordon".into(),
+            Action::Drain => "drain".into(),
+            Action::Notify(text) => format!("notify {text:?}"),
+            Action::AskAi(candidates) => format!(
+                "ask ai among [{}]",
+                candidates
+                    .iter()
+                    .map(|a| self.render_action(a))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
+    /// A stable identity of a rule's meaning: the same for the same rule in any
+    /// layout, different when its condition, `for`, action or priority change.
+    pub fn fingerprint(
+        &self,
+        condition: &Condition,
+        hold: Option<Seconds>,
+        action: &Action,
+        priority: u8,
+    ) -> String {
+        let text = format!(
+            "{}|{}|{}|{priority}",
+            self.render_condition(condition),
+            hold.map_or(String::new(), |h| h.0.to_string()),
+            self.render_action(action),
+        );
+        format!("{:016x}", fnv1a(text.as_bytes()))
+    }
+}
+
+/// FNV-1a: tiny, and stable across Rust versions (unlike `DefaultHasher`).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+pub fn render_threshold(threshold: Threshold, ty: Type) -> String {
+    match threshold {
+        Threshold::Bool(b) => b.to_string(),
+        Threshold::Number(n) => render_value(n, ty),
+    }
+}
+
+/// A canonical value back in its unit: `85%`, `0.05`, `512Mi`, `500m`, `3m`,
+/// `2%/min`.
+pub fn render_value(value: f64, ty: Type) -> String {
+    match ty {
+        Type::Rate(unit) => {
+            let per_minute = value * 60.0;
+            format!("{}/min", render_value(per_minute, Type::Scalar(unit)))
+        }
+        Type::Scalar(unit) => match unit {
+            Unit::Percent => format!("{}%", number(value)),
+            Unit::Ratio => number(value),
+            Unit::Count => number(value),
+            Unit::Bool => (value != 0.0).to_string(),
+            Unit::Duration => Seconds(value.max(0.0) as u64).to_string(),
+            Unit::Cores => {
+                if value != 0.0 && value.abs() < 1.0 {
+                    format!("{}m", number(value * 1000.0))
+                } else {
+                    number(value)
+                }
+            }
+            Unit::Bytes => {
+                for (suffix, size) in [("Ti", 1u64 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)] {
+                    let size = size as f64;
+                    if value.abs() >= size && (value / size * 100.0).fract() == 0.0 {
+                        return format!("{}{suffix}", number(value / size));
+                    }
+                }
+                number(value)
+            }
+        },
+    }
+}
+
+/// A number without float noise: `85`, `0.05`, `1.5`.
+fn number(value: f64) -> String {
+    let rounded = (value * 1e6).round() / 1e6;
+    if rounded == rounded.trunc() && rounded.abs() < 1e15 {
+        format!("{}", rounded as i64)
+    } else {
+        format!("{rounded}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_print_in_their_units() {
+        let s = |v, u| render_value(v, Type::Scalar(u));
+        assert_eq!(s(85.0, Unit::Percent), "85%");
+        assert_eq!(s(0.05, Unit::Ratio), "0.05");
+        assert_eq!(s(2.0 * 1_073_741_824.0, Unit::Bytes), "2Gi");
+        assert_eq!(s(1.5 * 1_073_741_824.0, Unit::Bytes), "1.5Gi");
+        assert_eq!(s(1e9, Unit::Bytes), "1000000000");
+        assert_eq!(s(0.5, Unit::Cores), "500m");
+        assert_eq!(s(180.0, Unit::Duration), "3m");
+        assert_eq!(render_value(2.0 / 60.0, Type::Rate(Unit::Percent)), "2%/min");
+    }
+}

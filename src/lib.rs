@@ -1,0 +1,16 @@
+//! KubeSkippy: a Kubernetes operator that heals applications by policies written
+//! in Skippy, a small typed language.
+//!
+//! The pipeline, each stage a module: [`syntax`] parses text into an AST,
+//! [`check`] resolves and type-checks it against the [`catalog`] and the safety
+//! configuration into the typed [`ir`]. Everything here is pure: no I/O, no clock.
+
+pub mod diagnostic;
+pub mod span;
+pub mod syntax;
+pub mod catalog;
+pub mod ir;
+pub mod safety;
+pub mod check;
+pub mod cli;
+pub mod explain;

@@ -1,0 +1,56 @@
+//! The `kubeskippy` command.
+
+use clap::{Parser, Subcommand};
+use kubeskippy::cli;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+/// KubeSkippy heals Kubernetes applications by policies written in Skippy.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubeskippy",
+    version,
+    about,
+    long_about = "KubeSkippy heals Kubernetes applications by policies written in Skippy, a small \
+typed language:
+
+    policy checkout-memory {
+      select pods in shop where app = \"checkout\"
+      mode auto
+      cooldown 10m
+      when memory_percent > 85 for 3m then restart rolling
+    }
+
+The compiler checks policies against the catalog of metrics and the safety rules \
+before they touch a cluster.",
+    after_help = "Examples:
+  kubeskippy check policies/                    check every policy in a folder
+  kubeskippy explain policies/crashloop.skippy  show what a policy will do
+  kubeskippy check --format json a.skippy       diagnostics for tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check policy files and report every mistake, like a compiler
+    Check(cli::check::CheckArgs),
+    /// Explain what a policy file will do, rule by rule
+    Explain(cli::explain::ExplainArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    let status = match &cli.command {
+        Command::Check(args) => {
+            let tty = std::io::stdout().is_terminal();
+            cli::check::run(args, &mut out, &mut err, tty)
+        }
+        Command::Explain(args) => cli::explain::run(args, &mut out, &mut err),
+    };
+    ExitCode::from(status)
+}

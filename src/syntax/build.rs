@@ -1,0 +1,542 @@
+//! From pest's parse tree to the AST.
+//!
+//! The grammar guarantees the shape of each pair, so a shape this module does not
+//! expect is a bug in KubeSkippy, not in the user's file: it becomes a `Bug` that
+//! the parser reports as a diagnostic instead of panicking.
+
+use super::ast::*;
+use super::grammar::Rule;
+use crate::span::Span;
+use pest::iterators::{Pair, Pairs};
+
+/// A parse tree that does not have the shape the grammar promises.
+#[derive(Debug)]
+pub(crate) struct Bug(pub Span);
+
+type Built<T> = Result<T, Bug>;
+
+/// The meaningful children of a pair: keywords, punctuation and separators are
+/// dropped, since the rule they belong to already says what they were.
+struct Children<'i> {
+    inner: Pairs<'i, Rule>,
+    span: Span,
+    offset: usize,
+}
+
+impl<'i> Children<'i> {
+    fn of(pair: Pair<'i, Rule>, offset: usize) -> Children<'i> {
+        let span = Span::from(pair.as_span()).shifted(offset);
+        Children {
+            inner: pair.into_inner(),
+            span,
+            offset,
+        }
+    }
+
+    fn next(&mut self) -> Option<Pair<'i, Rule>> {
+        self.inner.by_ref().find(|p| !is_token(p.as_rule()))
+    }
+
+    fn expect(&mut self) -> Built<Pair<'i, Rule>> {
+        self.next().ok_or(Bug(self.span))
+    }
+
+    /// The next child if it is `rule`; otherwise leaves it in place.
+    fn take(&mut self, rule: Rule) -> Option<Pair<'i, Rule>> {
+        let mut peek = self.inner.clone();
+        let next = peek.find(|p| !is_token(p.as_rule()))?;
+        if next.as_rule() == rule {
+            self.inner = peek;
+            Some(next)
+        } else {
+            None
+        }
+    }
+
+    fn span_of(&self, pair: &Pair<'_, Rule>) -> Span {
+        Span::from(pair.as_span()).shifted(self.offset)
+    }
+}
+
+fn is_token(rule: Rule) -> bool {
+    use Rule::*;
+    matches!(
+        rule,
+        sep | EOI
+            | lbrace
+            | rbrace
+            | lparen
+            | rparen
+            | lbracket
+            | rbracket
+            | comma
+            | colon
+            | equals
+            | star
+            | slash
+            | kw_policy
+            | kw_metric
+            | kw_patch
+            | kw_promql
+            | kw_select
+            | kw_in
+            | kw_where
+            | kw_exists
+            | kw_mode
+            | kw_limit
+            | kw_per
+            | kw_cooldown
+            | kw_when
+            | kw_then
+            | kw_for
+            | kw_priority
+            | kw_and
+            | kw_or
+            | kw_status
+            | kw_is
+            | kw_event
+            | kw_count
+            | kw_within
+            | kw_scale
+            | kw_restart
+            | kw_delete
+            | kw_rollback
+            | kw_cordon
+            | kw_drain
+            | kw_up
+            | kw_down
+            | kw_to
+            | kw_max
+            | kw_min
+            | kw_set
+            | kw_current
+            | kw_notify
+            | kw_ask
+            | kw_ai
+            | kw_among
+    )
+}
+
+/// Builds the declarations of a `file` or `declaration` pair, whose spans are
+/// shifted by `offset` (the position of the parsed text in the whole file).
+pub(crate) fn items(pair: Pair<'_, Rule>, offset: usize) -> Built<Vec<Item>> {
+    let mut out = Vec::new();
+    let mut children = Children::of(pair, offset);
+    while let Some(child) = children.next() {
+        out.push(item(child, offset)?);
+    }
+    Ok(out)
+}
+
+fn item(pair: Pair<'_, Rule>, offset: usize) -> Built<Item> {
+    match pair.as_rule() {
+        Rule::policy => policy(pair, offset).map(Item::Policy),
+        Rule::metric_decl => {
+            let mut c = Children::of(pair, offset);
+            let span = c.span;
+            Ok(Item::Metric(MetricDecl {
+                name: ident(c.expect()?, offset),
+                unit: ident(c.expect()?, offset),
+                query: string(c.expect()?, offset)?,
+                span,
+            }))
+        }
+        Rule::patch_decl => {
+            let mut c = Children::of(pair, offset);
+            let span = c.span;
+            Ok(Item::Patch(PatchDecl {
+                name: ident(c.expect()?, offset),
+                patch_type: ident(c.expect()?, offset),
+                body: string(c.expect()?, offset)?,
+                span,
+            }))
+        }
+        _ => Err(Bug(Span::from(pair.as_span()).shifted(offset))),
+    }
+}
+
+fn policy(pair: Pair<'_, Rule>, offset: usize) -> Built<Policy> {
+    let mut c = Children::of(pair, offset);
+    let span = c.span;
+    let name = ident(c.expect()?, offset);
+    let mut statements = Vec::new();
+    while let Some(child) = c.next() {
+        statements.push(statement(child, offset)?);
+    }
+    Ok(Policy {
+        name,
+        statements,
+        span,
+        recovered: false,
+    })
+}
+
+/// Builds the statements of a `statement_line` pair.
+pub(crate) fn statement_line(pair: Pair<'_, Rule>, offset: usize) -> Built<Vec<Statement>> {
+    let mut c = Children::of(pair, offset);
+    let mut out = Vec::new();
+    while let Some(child) = c.next() {
+        out.push(statement(child, offset)?);
+    }
+    Ok(out)
+}
+
+fn statement(pair: Pair<'_, Rule>, offset: usize) -> Built<Statement> {
+    let mut outer = Children::of(pair, offset);
+    let pair = outer.expect()?;
+    let mut c = Children::of(pair.clone(), offset);
+    let span = c.span;
+    match pair.as_rule() {
+        Rule::select_stmt => {
+            let kind = ident(c.expect()?, offset);
+            let namespaces = match c.take(Rule::namespaces) {
+                Some(ns) => Some(namespaces(ns, offset)?),
+                None => None,
+            };
+            let mut labels = Vec::new();
+            while let Some(m) = c.next() {
+                labels.push(label_match(m, offset)?);
+            }
+            Ok(Statement::Select(Select {
+                kind,
+                namespaces,
+                labels,
+                span,
+            }))
+        }
+        Rule::mode_stmt => Ok(Statement::Mode(ident(c.expect()?, offset), span)),
+        Rule::limit_stmt => Ok(Statement::Limit {
+            count: literal(c.expect()?, offset)?,
+            per: literal(c.expect()?, offset)?,
+            span,
+        }),
+        Rule::cooldown_stmt => Ok(Statement::Cooldown(literal(c.expect()?, offset)?, span)),
+        Rule::when_rule => rule(pair, offset).map(Statement::Rule),
+        _ => Err(Bug(span)),
+    }
+}
+
+fn namespaces(pair: Pair<'_, Rule>, offset: usize) -> Built<Namespaces> {
+    let span = Span::from(pair.as_span()).shifted(offset);
+    let inner: Vec<_> = pair.into_inner().collect();
+    if inner.iter().any(|p| p.as_rule() == Rule::kw_any) {
+        return Ok(Namespaces::Any(span));
+    }
+    Ok(Namespaces::Named(
+        inner
+            .into_iter()
+            .filter(|p| p.as_rule() == Rule::namespace)
+            .map(|p| ident(p, offset))
+            .collect(),
+    ))
+}
+
+fn label_match(pair: Pair<'_, Rule>, offset: usize) -> Built<LabelMatch> {
+    let mut c = Children::of(pair, offset);
+    let span = c.span;
+    let first = c.expect()?;
+    if first.as_rule() == Rule::label_absent {
+        let mut inner = Children::of(first, offset);
+        return Ok(LabelMatch {
+            key: ident(inner.expect()?, offset),
+            op: LabelOp::NotExists,
+            span,
+        });
+    }
+    let key = ident(first, offset);
+    let op = match c.next() {
+        None => LabelOp::Exists,
+        Some(p) if p.as_rule() == Rule::label_in => {
+            let mut values = Vec::new();
+            let mut inner = Children::of(p, offset);
+            while let Some(s) = inner.next() {
+                values.push(string(s, offset)?);
+            }
+            LabelOp::In(values)
+        }
+        Some(p) => {
+            let mut inner = Children::of(p, offset);
+            let op = inner.expect()?;
+            let value = string(inner.expect()?, offset)?;
+            if op.as_str() == "!=" {
+                LabelOp::NotEquals(value)
+            } else {
+                LabelOp::Equals(value)
+            }
+        }
+    };
+    Ok(LabelMatch { key, op, span })
+}
+
+fn rule(pair: Pair<'_, Rule>, offset: usize) -> Built<super::ast::Rule> {
+    let mut c = Children::of(pair, offset);
+    let span = c.span;
+    let condition = condition(c.expect()?, offset)?;
+    let for_duration = match c.take(Rule::for_clause) {
+        Some(p) => Some(literal(Children::of(p, offset).expect()?, offset)?),
+        None => None,
+    };
+    let action = action(c.expect()?, offset)?;
+    let priority = match c.take(Rule::priority_clause) {
+        Some(p) => Some(literal(Children::of(p, offset).expect()?, offset)?),
+        None => None,
+    };
+    Ok(super::ast::Rule {
+        condition,
+        for_duration,
+        action,
+        priority,
+        span,
+    })
+}
+
+fn condition(pair: Pair<'_, Rule>, offset: usize) -> Built<Condition> {
+    let rule = pair.as_rule();
+    let mut c = Children::of(pair, offset);
+    let span = c.span;
+    match rule {
+        Rule::condition | Rule::conjunction => {
+            let mut left = condition(c.expect()?, offset)?;
+            while let Some(next) = c.next() {
+                let right = condition(next, offset)?;
+                left = if rule == Rule::condition {
+                    Condition::Or(Box::new(left), Box::new(right))
+                } else {
+                    Condition::And(Box::new(left), Box::new(right))
+                };
+            }
+            Ok(left)
+        }
+        Rule::negation => {
+            let first = c.expect()?;
+            match first.as_rule() {
+                Rule::kw_not => Ok(Condition::Not(
+                    Box::new(condition(c.expect()?, offset)?),
+                    span,
+                )),
+                // A parenthesised condition: the `(` was dropped as a token, so
+                // the first child is the inner condition itself.
+                Rule::condition => Ok(Condition::Paren(
+                    Box::new(condition(first, offset)?),
+                    span,
+                )),
+                _ => condition(first, offset),
+            }
+        }
+        Rule::status_cond => Ok(Condition::Status {
+            reason: ident(c.expect()?, offset),
+            span,
+        }),
+        Rule::event_cond => Ok(Condition::Event {
+            reason: ident(c.expect()?, offset),
+            op: cmp_op(c.expect()?)?,
+            count: literal(c.expect()?, offset)?,
+            within: literal(c.expect()?, offset)?,
+            span,
+        }),
+        Rule::comparison => {
+            let metric = metric_expr(c.expect()?, offset)?;
+            let op_pair = c.expect()?;
+            let op_span = c.span_of(&op_pair);
+            let op = cmp_op(op_pair)?;
+            let value_pair = c.expect()?;
+            let value = if value_pair.as_rule() == Rule::boolean {
+                Value::Bool(value_pair.as_str() == "true", c.span_of(&value_pair))
+            } else {
+                Value::Literal(literal(value_pair, offset)?)
+            };
+            Ok(Condition::Compare {
+                metric,
+                op,
+                op_span,
+                value,
+            })
+        }
+        _ => Err(Bug(span)),
+    }
+}
+
+fn cmp_op(pair: Pair<'_, Rule>) -> Built<CmpOp> {
+    Ok(match pair.as_str() {
+        ">" => CmpOp::Gt,
+        ">=" => CmpOp::Ge,
+        "<" => CmpOp::Lt,
+        "<=" => CmpOp::Le,
+        "==" => CmpOp::Eq,
+        _ => CmpOp::Ne,
+    })
+}
+
+fn metric_expr(pair: Pair<'_, Rule>, offset: usize) -> Built<MetricExpr> {
+    let mut c = Children::of(pair, offset);
+    let inner = c.expect()?;
+    match inner.as_rule() {
+        Rule::ident => Ok(MetricExpr::Metric(ident(inner, offset))),
+        Rule::call => {
+            let mut call = Children::of(inner, offset);
+            let span = call.span;
+            Ok(MetricExpr::Call {
+                function: ident(call.expect()?, offset),
+                arg: Box::new(metric_expr(call.expect()?, offset)?),
+                window: literal(call.expect()?, offset)?,
+                span,
+            })
+        }
+        _ => Err(Bug(c.span)),
+    }
+}
+
+fn action(pair: Pair<'_, Rule>, offset: usize) -> Built<Action> {
+    let mut outer = Children::of(pair, offset);
+    let pair = outer.expect()?;
+    let rule = pair.as_rule();
+    let mut c = Children::of(pair, offset);
+    let span = c.span;
+    Ok(match rule {
+        Rule::restart_action => Action::Restart {
+            mode: c.next().map(|m| ident(m, offset)),
+            span,
+        },
+        Rule::delete_action => Action::Delete(span),
+        Rule::rollback_action => Action::Rollback(span),
+        Rule::cordon_action => Action::Cordon(span),
+        Rule::drain_action => Action::Drain(span),
+        Rule::scale_action => {
+            let direction = c.expect()?;
+            let which = direction.as_rule();
+            let mut d = Children::of(direction, offset);
+            let amount = literal(d.expect()?, offset)?;
+            let bound = match d.next() {
+                Some(b) => Some(literal(b, offset)?),
+                None => None,
+            };
+            match which {
+                Rule::scale_up => Action::ScaleUp {
+                    by: amount,
+                    max: bound,
+                    span,
+                },
+                Rule::scale_down => Action::ScaleDown {
+                    by: amount,
+                    min: bound,
+                    span,
+                },
+                _ => Action::ScaleTo {
+                    replicas: amount,
+                    span,
+                },
+            }
+        }
+        Rule::patch_action => Action::Patch {
+            name: ident(c.expect()?, offset),
+            span,
+        },
+        Rule::set_action => {
+            let resource = ident(c.expect()?, offset);
+            let value_pair = c.expect()?;
+            let mut v = Children::of(value_pair, offset);
+            let inner = v.expect()?;
+            let value = if inner.as_rule() == Rule::set_factor {
+                let factor_span = v.span_of(&inner);
+                let mut f = Children::of(inner, offset);
+                SetValue::Factor(literal(f.expect()?, offset)?, factor_span)
+            } else {
+                SetValue::Absolute(literal(inner, offset)?)
+            };
+            let max = match c.next() {
+                Some(m) => Some(literal(m, offset)?),
+                None => None,
+            };
+            Action::Set {
+                resource,
+                value,
+                max,
+                span,
+            }
+        }
+        Rule::notify_action => Action::Notify {
+            message: string(c.expect()?, offset)?,
+            span,
+        },
+        Rule::ask_ai_action => {
+            let mut among = Vec::new();
+            let mut listed = false;
+            while let Some(a) = c.next() {
+                listed = true;
+                among.push(action(a, offset)?);
+            }
+            Action::AskAi {
+                among: listed.then_some(among),
+                span,
+            }
+        }
+        Rule::unknown_action => Action::Unknown {
+            name: ident(c.expect()?, offset),
+            span,
+        },
+        _ => return Err(Bug(span)),
+    })
+}
+
+fn ident(pair: Pair<'_, Rule>, offset: usize) -> Ident {
+    Ident {
+        name: pair.as_str().to_string(),
+        span: Span::from(pair.as_span()).shifted(offset),
+    }
+}
+
+fn literal(pair: Pair<'_, Rule>, offset: usize) -> Built<Literal> {
+    let span = Span::from(pair.as_span()).shifted(offset);
+    let mut number = None;
+    let mut suffix = None;
+    let mut per = None;
+    for part in pair.into_inner() {
+        match part.as_rule() {
+            Rule::number => number = Some(part.as_str().to_string()),
+            Rule::suffix => suffix = Some(part.as_str().to_string()),
+            Rule::per_unit => per = Some(part.as_str().to_string()),
+            _ => {}
+        }
+    }
+    Ok(Literal {
+        number: number.ok_or(Bug(span))?,
+        suffix,
+        per,
+        span,
+    })
+}
+
+fn string(pair: Pair<'_, Rule>, offset: usize) -> Built<StringLit> {
+    let span = Span::from(pair.as_span()).shifted(offset);
+    let raw = pair
+        .into_inner()
+        .find(|p| p.as_rule() == Rule::string_body)
+        .map(|p| p.as_str())
+        .unwrap_or("");
+    Ok(StringLit {
+        value: unescape(raw),
+        span,
+    })
+}
+
+/// `\"` and `\\` are the escapes; any other backslash stands for itself followed
+/// by the next character, so PromQL's own escapes (`\.`) pass through unchanged.
+fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(ch) = chars.next() {
+        if ch == '\\' {
+            match chars.next() {
+                Some(escaped @ ('"' | '\\')) => out.push(escaped),
+                Some(other) => {
+                    out.push('\\');
+                    out.push(other);
+                }
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}

@@ -1,0 +1,128 @@
+//! Parsing: `.skippy` text to an AST with spans, and syntax diagnostics.
+//!
+//! Invariants: pure (no I/O), never panics on any input, and always returns a
+//! tree — possibly partial — with every syntax error found. pest stops at the
+//! first error, so the parser recovers in two steps: each top-level declaration
+//! is parsed on its own, and a policy whose body does not parse is parsed again
+//! line by line, keeping the statements that do parse.
+
+pub mod ast;
+mod build;
+mod errors;
+mod scan;
+
+use crate::diagnostic::{Code, Diagnostic};
+use crate::span::Span;
+use ast::{File, Item};
+use pest::Parser as _;
+
+/// The pest parser generated from `grammar/skippy.pest`.
+mod grammar {
+    #[derive(pest_derive::Parser)]
+    #[grammar = "../grammar/skippy.pest"]
+    pub(crate) struct SkippyParser;
+}
+
+use grammar::{Rule, SkippyParser};
+
+/// The result of parsing one file: the tree of what parsed, and the errors.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    pub file: File,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses a whole `.skippy` text.
+pub fn parse(source: &str) -> Parsed {
+    let mut parsed = Parsed {
+        file: File {
+            items: Vec::new(),
+            comments: scan::comments(source),
+        },
+        diagnostics: Vec::new(),
+    };
+    for chunk in scan::declaration_chunks(source) {
+        parse_declaration(source, chunk, &mut parsed);
+    }
+    parsed
+}
+
+fn parse_declaration(source: &str, chunk: Span, parsed: &mut Parsed) {
+    let text = &source[chunk.start..chunk.end];
+    let error = match SkippyParser::parse(Rule::declaration, text) {
+        Ok(mut pairs) => match pairs.next().map(|pair| build::items(pair, chunk.start)) {
+            Some(Ok(items)) => {
+                parsed.file.items.extend(items);
+                return;
+            }
+            Some(Err(build::Bug(span))) => {
+                parsed.diagnostics.push(internal_error(span));
+                return;
+            }
+            None => return,
+        },
+        Err(error) => errors::syntax_error(&error, text, chunk.start),
+    };
+    if !recover_policy(source, chunk, &error, parsed) {
+        parsed.diagnostics.push(error);
+    }
+}
+
+/// Parses a policy whose body has an error line by line. Returns false when the
+/// chunk is not a policy with a readable header, so nothing could be recovered.
+fn recover_policy(source: &str, chunk: Span, error: &Diagnostic, parsed: &mut Parsed) -> bool {
+    let text = &source[chunk.start..chunk.end];
+    let Some((header_end, body)) = scan::policy_body(text) else {
+        return false;
+    };
+    // The header alone, closed, must parse: `policy NAME {` + `}`.
+    let header = format!("{}}}", &text[..header_end]);
+    let Ok(mut pairs) = SkippyParser::parse(Rule::declaration, &header) else {
+        return false;
+    };
+    let Some(Ok(mut items)) = pairs.next().map(|pair| build::items(pair, chunk.start)) else {
+        return false;
+    };
+    let Some(Item::Policy(mut policy)) = items.pop() else {
+        return false;
+    };
+    policy.recovered = true;
+    policy.span = chunk;
+
+    let mut line_errors = Vec::new();
+    let body_text = &text[body.start..body.end];
+    let mut line_start = body.start;
+    for line in body_text.split_inclusive('\n') {
+        let line_offset = chunk.start + line_start;
+        line_start += line.len();
+        let line = line.trim_end_matches(['\n', '\r']);
+        match SkippyParser::parse(Rule::statement_line, line) {
+            Ok(mut pairs) => {
+                if let Some(pair) = pairs.next() {
+                    match build::statement_line(pair, line_offset) {
+                        Ok(statements) => policy.statements.extend(statements),
+                        Err(build::Bug(span)) => line_errors.push(internal_error(span)),
+                    }
+                }
+            }
+            Err(e) => line_errors.push(errors::syntax_error(&e, line, line_offset)),
+        }
+    }
+    // The error of the whole declaration is the most precise one for its place
+    // (a missing `}` at the end, say); the line errors add the others.
+    parsed.diagnostics.push(error.clone());
+    parsed
+        .diagnostics
+        .extend(line_errors.into_iter().filter(|d| d.span.start != error.span.start));
+    parsed.file.items.push(Item::Policy(policy));
+    true
+}
+
+fn internal_error(span: Span) -> Diagnostic {
+    Diagnostic::new(
+        Code::Syntax,
+        span,
+        "KubeSkippy could not build a syntax tree for this declaration",
+    )
+    .help("this is a bug in KubeSkippy: please report it with the file that shows it")
+}

@@ -1,0 +1,125 @@
+//! The `kubeskippy` binary as a user runs it: exit statuses, the JSON shape of
+//! diagnostics, `explain` output, help texts, and the shared conformance corpus.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn kubeskippy(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kubeskippy"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn shared_corpus() -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    path.is_dir().then_some(path)
+}
+
+#[test]
+fn check_exits_0_on_a_clean_file_and_1_on_errors() {
+    let ok = kubeskippy(&["check", "tests/fixtures/clean.skippy"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
+    assert!(stdout(&ok).is_empty(), "a clean file prints nothing: {}", stdout(&ok));
+    assert_eq!(
+        String::from_utf8_lossy(&ok.stderr),
+        "checked 1 file: 0 errors, 0 warnings\n"
+    );
+    let bad = kubeskippy(&["check", "tests/fixtures/mistakes.skippy"]);
+    assert_eq!(bad.status.code(), Some(1));
+}
+
+#[test]
+fn check_exits_2_on_a_missing_file_or_bad_usage() {
+    let missing = kubeskippy(&["check", "no/such/file.skippy"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no/such/file.skippy"));
+    let usage = kubeskippy(&["check", "--format", "xml"]);
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn deny_warnings_turns_warnings_into_failure() {
+    let file = "tests/fixtures/warning.skippy";
+    assert_eq!(kubeskippy(&["check", file]).status.code(), Some(0));
+    assert_eq!(kubeskippy(&["check", "--deny-warnings", file]).status.code(), Some(1));
+}
+
+#[test]
+fn json_output_is_one_object_per_diagnostic_with_exact_positions() {
+    let out = kubeskippy(&["check", "--format", "json", "tests/fixtures/mistakes.skippy"]);
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    insta::assert_yaml_snapshot!("check_json", lines);
+}
+
+#[test]
+fn human_output_renders_like_rustc() {
+    let out = kubeskippy(&["check", "--color", "never", "tests/fixtures/mistakes.skippy"]);
+    insta::assert_snapshot!("check_human", stdout(&out));
+}
+
+#[test]
+fn a_safety_file_overrides_the_defaults() {
+    let file = "tests/fixtures/clean.skippy";
+    let out = kubeskippy(&["check", "--safety", "tests/fixtures/strict-safety.yaml", "--format", "json", file]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("\"code\":\"E0401\""), "{}", stdout(&out));
+    let broken = kubeskippy(&["check", "--safety", "tests/fixtures/clean.skippy", file]);
+    assert_eq!(broken.status.code(), Some(2));
+}
+
+#[test]
+fn explain_shows_the_compiled_policy() {
+    let out = kubeskippy(&["explain", "tests/fixtures/clean.skippy"]);
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!("explain_clean", stdout(&out));
+    if let Some(corpus) = shared_corpus() {
+        let full = corpus.join("valid/full-example.skippy");
+        let out = kubeskippy(&["explain", full.to_str().expect("utf-8 path")]);
+        insta::assert_snapshot!("explain_full_example", stdout(&out));
+    }
+}
+
+#[test]
+fn explain_refuses_a_file_with_errors() {
+    let out = kubeskippy(&["explain", "tests/fixtures/mistakes.skippy"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).is_empty());
+}
+
+#[test]
+fn help_is_complete_and_gives_examples() {
+    for args in [&["--help"][..], &["check", "--help"], &["explain", "--help"]] {
+        let out = kubeskippy(args);
+        assert_eq!(out.status.code(), Some(0));
+        let text = stdout(&out);
+        assert!(text.contains("Example"), "{args:?} has no example:\n{text}");
+        insta::assert_snapshot!(format!("help_{}", args[0].trim_start_matches('-')), text);
+    }
+}
+
+/// The shared conformance corpus, run by its own script against this binary.
+#[test]
+fn shared_corpus_passes_with_run_py() {
+    let Some(corpus) = shared_corpus() else {
+        eprintln!("SKIPPED: ../shared/corpus is not beside the project");
+        return;
+    };
+    let out = Command::new("python3")
+        .arg(corpus.join("run.py"))
+        .args(["--bin", env!("CARGO_BIN_EXE_kubeskippy")])
+        .arg(&corpus)
+        .output()
+        .expect("python3 runs");
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains(", 0 failed"), "{text}");
+}
