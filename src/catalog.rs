@@ -45,7 +45,10 @@ impl Kind {
     }
 
     pub fn is_workload(self) -> bool {
-        matches!(self, Kind::Deployments | Kind::StatefulSets | Kind::DaemonSets)
+        matches!(
+            self,
+            Kind::Deployments | Kind::StatefulSets | Kind::DaemonSets
+        )
     }
 
     pub fn is_namespaced(self) -> bool {
@@ -391,19 +394,71 @@ pub struct StatusInfo {
 const POD_LIKE: Kinds = Kinds::PODS.with(Kinds::WORKLOADS);
 
 pub static STATUS_REASONS: &[StatusInfo] = &[
-    StatusInfo { name: "CrashLoopBackOff", kinds: POD_LIKE, description: "A container keeps crashing and Kubernetes backs off restarting it." },
-    StatusInfo { name: "ImagePullBackOff", kinds: POD_LIKE, description: "The image cannot be pulled and Kubernetes backs off retrying." },
-    StatusInfo { name: "ErrImagePull", kinds: POD_LIKE, description: "The last pull of the image failed." },
-    StatusInfo { name: "OOMKilled", kinds: POD_LIKE, description: "A container was killed for exceeding its memory limit." },
-    StatusInfo { name: "Error", kinds: POD_LIKE, description: "A container exited with an error." },
-    StatusInfo { name: "Pending", kinds: POD_LIKE, description: "The pod is accepted but not running yet." },
-    StatusInfo { name: "Unschedulable", kinds: POD_LIKE, description: "The scheduler cannot place the pod." },
-    StatusInfo { name: "NotReady", kinds: Kinds::ALL, description: "The pod (a pod of the workload, the node) is not Ready." },
-    StatusInfo { name: "Evicted", kinds: POD_LIKE, description: "The kubelet evicted the pod." },
-    StatusInfo { name: "ContainerCreating", kinds: POD_LIKE, description: "A container is still being created." },
-    StatusInfo { name: "MemoryPressure", kinds: Kinds::NODES, description: "The node reports MemoryPressure." },
-    StatusInfo { name: "DiskPressure", kinds: Kinds::NODES, description: "The node reports DiskPressure." },
-    StatusInfo { name: "PIDPressure", kinds: Kinds::NODES, description: "The node reports PIDPressure." },
+    StatusInfo {
+        name: "CrashLoopBackOff",
+        kinds: POD_LIKE,
+        description: "A container keeps crashing and Kubernetes backs off restarting it.",
+    },
+    StatusInfo {
+        name: "ImagePullBackOff",
+        kinds: POD_LIKE,
+        description: "The image cannot be pulled and Kubernetes backs off retrying.",
+    },
+    StatusInfo {
+        name: "ErrImagePull",
+        kinds: POD_LIKE,
+        description: "The last pull of the image failed.",
+    },
+    StatusInfo {
+        name: "OOMKilled",
+        kinds: POD_LIKE,
+        description: "A container was killed for exceeding its memory limit.",
+    },
+    StatusInfo {
+        name: "Error",
+        kinds: POD_LIKE,
+        description: "A container exited with an error.",
+    },
+    StatusInfo {
+        name: "Pending",
+        kinds: POD_LIKE,
+        description: "The pod is accepted but not running yet.",
+    },
+    StatusInfo {
+        name: "Unschedulable",
+        kinds: POD_LIKE,
+        description: "The scheduler cannot place the pod.",
+    },
+    StatusInfo {
+        name: "NotReady",
+        kinds: Kinds::ALL,
+        description: "The pod (a pod of the workload, the node) is not Ready.",
+    },
+    StatusInfo {
+        name: "Evicted",
+        kinds: POD_LIKE,
+        description: "The kubelet evicted the pod.",
+    },
+    StatusInfo {
+        name: "ContainerCreating",
+        kinds: POD_LIKE,
+        description: "A container is still being created.",
+    },
+    StatusInfo {
+        name: "MemoryPressure",
+        kinds: Kinds::NODES,
+        description: "The node reports MemoryPressure.",
+    },
+    StatusInfo {
+        name: "DiskPressure",
+        kinds: Kinds::NODES,
+        description: "The node reports DiskPressure.",
+    },
+    StatusInfo {
+        name: "PIDPressure",
+        kinds: Kinds::NODES,
+        description: "The node reports PIDPressure.",
+    },
 ];
 
 pub fn status_reason(name: &str) -> Option<&'static StatusInfo> {
@@ -413,19 +468,34 @@ pub fn status_reason(name: &str) -> Option<&'static StatusInfo> {
 /// Kubernetes event reasons the checker knows. Events are open-ended (any
 /// controller may emit its own), so an unknown reason is a warning, not an error.
 pub static EVENT_REASONS: &[(&str, &str)] = &[
-    ("BackOff", "The kubelet is backing off restarting a container or pulling an image."),
+    (
+        "BackOff",
+        "The kubelet is backing off restarting a container or pulling an image.",
+    ),
     ("Failed", "A container or an image pull failed."),
     ("FailedScheduling", "The scheduler could not place a pod."),
     ("FailedMount", "A volume could not be mounted."),
     ("FailedAttachVolume", "A volume could not be attached."),
-    ("FailedCreatePodSandBox", "The pod's sandbox could not be created."),
-    ("Unhealthy", "A liveness, readiness or startup probe failed."),
-    ("OOMKilling", "The kernel killed a process for lack of memory."),
+    (
+        "FailedCreatePodSandBox",
+        "The pod's sandbox could not be created.",
+    ),
+    (
+        "Unhealthy",
+        "A liveness, readiness or startup probe failed.",
+    ),
+    (
+        "OOMKilling",
+        "The kernel killed a process for lack of memory.",
+    ),
     ("Killing", "The kubelet is stopping a container."),
     ("Evicted", "The kubelet evicted a pod."),
     ("NodeNotReady", "The node stopped being Ready."),
     ("SystemOOM", "The node ran out of memory."),
-    ("EvictionThresholdMet", "The node reached an eviction threshold."),
+    (
+        "EvictionThresholdMet",
+        "The node reached an eviction threshold.",
+    ),
     ("FailedCreate", "A controller could not create a pod."),
     ("ProbeWarning", "A probe succeeded with a warning."),
 ];
@@ -466,6 +536,8 @@ pub enum Effect {
 pub struct ActionInfo {
     /// How the action is written (its first words).
     pub name: &'static str,
+    /// Its parameters, as a user writes them.
+    pub usage: &'static str,
     /// Kinds it acts on directly.
     pub kinds: Kinds,
     /// Kinds whose pods it acts on through the pod's owner or node.
@@ -476,19 +548,112 @@ pub struct ActionInfo {
 }
 
 pub static ACTIONS: &[ActionInfo] = &[
-    ActionInfo { name: "notify", kinds: Kinds::ALL, via_pod: None, disruption: 0, description: "Records a Kubernetes Event and calls the configured webhooks." },
-    ActionInfo { name: "ask ai", kinds: Kinds::ALL, via_pod: None, disruption: 0, description: "Hands the case to the AI analyzer, which may only choose among the listed actions." },
-    ActionInfo { name: "scale up", kinds: Kinds::SCALABLE, via_pod: Some(Effect::Owner), disruption: 1, description: "Adds replicas through the scale subresource." },
-    ActionInfo { name: "set", kinds: Kinds::WORKLOADS, via_pod: Some(Effect::Owner), disruption: 2, description: "Changes the memory or CPU limit of the workload's containers (a rollout follows)." },
-    ActionInfo { name: "patch", kinds: Kinds::WORKLOADS, via_pod: Some(Effect::Owner), disruption: 3, description: "Applies a declared merge or strategic-merge patch to the workload." },
-    ActionInfo { name: "restart rolling", kinds: Kinds::WORKLOADS, via_pod: Some(Effect::Owner), disruption: 4, description: "A rollout restart of the workload: pods are replaced one by one." },
-    ActionInfo { name: "scale to", kinds: Kinds::SCALABLE, via_pod: Some(Effect::Owner), disruption: 5, description: "Sets the replica count through the scale subresource." },
-    ActionInfo { name: "scale down", kinds: Kinds::SCALABLE, via_pod: Some(Effect::Owner), disruption: 5, description: "Removes replicas through the scale subresource." },
-    ActionInfo { name: "restart", kinds: Kinds::PODS, via_pod: None, disruption: 6, description: "Deletes the pod so that its controller recreates it." },
-    ActionInfo { name: "delete", kinds: Kinds::PODS, via_pod: None, disruption: 7, description: "Deletes the pod (strategic delete)." },
-    ActionInfo { name: "rollback", kinds: Kinds::DEPLOYMENTS, via_pod: Some(Effect::Owner), disruption: 8, description: "Rolls the deployment back to its previous revision." },
-    ActionInfo { name: "cordon", kinds: Kinds::NODES, via_pod: Some(Effect::Node), disruption: 9, description: "Marks the node unschedulable." },
-    ActionInfo { name: "drain", kinds: Kinds::NODES, via_pod: Some(Effect::Node), disruption: 10, description: "Cordons the node and evicts its pods." },
+    ActionInfo {
+        name: "notify",
+        usage: "notify \"TEXT\"",
+        kinds: Kinds::ALL,
+        via_pod: None,
+        disruption: 0,
+        description: "Records a Kubernetes Event and calls the configured webhooks.",
+    },
+    ActionInfo {
+        name: "ask ai",
+        usage: "ask ai [among [ACTION, …]]",
+        kinds: Kinds::ALL,
+        via_pod: None,
+        disruption: 0,
+        description:
+            "Hands the case to the AI analyzer, which may only choose among the listed actions.",
+    },
+    ActionInfo {
+        name: "scale up",
+        usage: "scale up N [max M]",
+        kinds: Kinds::SCALABLE,
+        via_pod: Some(Effect::Owner),
+        disruption: 1,
+        description: "Adds replicas through the scale subresource.",
+    },
+    ActionInfo {
+        name: "set",
+        usage: "set memory_limit|cpu_limit = QUANTITY|current * FACTOR [max QUANTITY]",
+        kinds: Kinds::WORKLOADS,
+        via_pod: Some(Effect::Owner),
+        disruption: 2,
+        description:
+            "Changes the memory or CPU limit of the workload's containers (a rollout follows).",
+    },
+    ActionInfo {
+        name: "patch",
+        usage: "patch NAME",
+        kinds: Kinds::WORKLOADS,
+        via_pod: Some(Effect::Owner),
+        disruption: 3,
+        description: "Applies a declared merge or strategic-merge patch to the workload.",
+    },
+    ActionInfo {
+        name: "restart rolling",
+        usage: "restart rolling",
+        kinds: Kinds::WORKLOADS,
+        via_pod: Some(Effect::Owner),
+        disruption: 4,
+        description: "A rollout restart of the workload: pods are replaced one by one.",
+    },
+    ActionInfo {
+        name: "scale to",
+        usage: "scale to N",
+        kinds: Kinds::SCALABLE,
+        via_pod: Some(Effect::Owner),
+        disruption: 5,
+        description: "Sets the replica count through the scale subresource.",
+    },
+    ActionInfo {
+        name: "scale down",
+        usage: "scale down N [min M]",
+        kinds: Kinds::SCALABLE,
+        via_pod: Some(Effect::Owner),
+        disruption: 5,
+        description: "Removes replicas through the scale subresource.",
+    },
+    ActionInfo {
+        name: "restart",
+        usage: "restart [immediate]",
+        kinds: Kinds::PODS,
+        via_pod: None,
+        disruption: 6,
+        description: "Deletes the pod so that its controller recreates it.",
+    },
+    ActionInfo {
+        name: "delete",
+        usage: "delete",
+        kinds: Kinds::PODS,
+        via_pod: None,
+        disruption: 7,
+        description: "Deletes the pod (strategic delete).",
+    },
+    ActionInfo {
+        name: "rollback",
+        usage: "rollback",
+        kinds: Kinds::DEPLOYMENTS,
+        via_pod: Some(Effect::Owner),
+        disruption: 8,
+        description: "Rolls the deployment back to its previous revision.",
+    },
+    ActionInfo {
+        name: "cordon",
+        usage: "cordon",
+        kinds: Kinds::NODES,
+        via_pod: Some(Effect::Node),
+        disruption: 9,
+        description: "Marks the node unschedulable.",
+    },
+    ActionInfo {
+        name: "drain",
+        usage: "drain",
+        kinds: Kinds::NODES,
+        via_pod: Some(Effect::Node),
+        disruption: 10,
+        description: "Cordons the node and evicts its pods.",
+    },
 ];
 
 pub fn action(name: &str) -> Option<&'static ActionInfo> {
@@ -497,25 +662,45 @@ pub fn action(name: &str) -> Option<&'static ActionInfo> {
 
 /// The first words of every action, for "did you mean" and completion.
 pub fn action_words() -> impl Iterator<Item = &'static str> {
-    ["restart", "delete", "scale", "patch", "set", "rollback", "cordon", "drain", "notify", "ask"].into_iter()
+    [
+        "restart", "delete", "scale", "patch", "set", "rollback", "cordon", "drain", "notify",
+        "ask",
+    ]
+    .into_iter()
 }
 
 /// The resources `set` can change, with the unit of their values.
-pub static RESOURCES: &[(&str, Unit)] = &[("memory_limit", Unit::Bytes), ("cpu_limit", Unit::Cores)];
+pub static RESOURCES: &[(&str, Unit)] =
+    &[("memory_limit", Unit::Bytes), ("cpu_limit", Unit::Cores)];
 
 /// The modes of a policy; the first is the default (safe by default).
 pub static MODES: &[(&str, &str)] = &[
-    ("dryrun", "Records HealingActions but never changes the cluster."),
-    ("auto", "Executes the actions the safety controller approves."),
-    ("approve", "Records HealingActions and waits for a human approval."),
+    (
+        "dryrun",
+        "Records HealingActions but never changes the cluster.",
+    ),
+    (
+        "auto",
+        "Executes the actions the safety controller approves.",
+    ),
+    (
+        "approve",
+        "Records HealingActions and waits for a human approval.",
+    ),
     ("monitor", "Only evaluates and reports."),
 ];
 
 /// Placeholders a PromQL template may use; the operator substitutes them.
 pub static PROMQL_PLACEHOLDERS: &[(&str, &str)] = &[
     ("$namespace", "the namespace being evaluated"),
-    ("$pod", "a regular expression matching the selected pods' names"),
-    ("$node", "a regular expression matching the selected nodes' names"),
+    (
+        "$pod",
+        "a regular expression matching the selected pods' names",
+    ),
+    (
+        "$node",
+        "a regular expression matching the selected nodes' names",
+    ),
     ("$workload", "the name of the workload being evaluated"),
 ];
 

@@ -281,11 +281,10 @@ impl miette::Diagnostic for Report<'_> {
             self.diagnostic.label.clone(),
             self.diagnostic.span,
         );
-        let related = self
-            .diagnostic
-            .related
-            .iter()
-            .map(|(span, label)| miette::LabeledSpan::new_with_span(Some(label.clone()), *span));
+        let related =
+            self.diagnostic.related.iter().map(|(span, label)| {
+                miette::LabeledSpan::new_with_span(Some(label.clone()), *span)
+            });
         Some(Box::new(std::iter::once(primary).chain(related)))
     }
 }

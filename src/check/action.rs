@@ -10,7 +10,11 @@ use crate::span::Span;
 use crate::syntax::ast;
 
 impl Checker<'_> {
-    pub(super) fn action(&mut self, action: &ast::Action, ctx: &PolicyContext) -> Option<ir::Action> {
+    pub(super) fn action(
+        &mut self,
+        action: &ast::Action,
+        ctx: &PolicyContext,
+    ) -> Option<ir::Action> {
         let span = action.span();
         let lowered = match action {
             ast::Action::Restart { mode, .. } => {
@@ -54,8 +58,12 @@ impl Checker<'_> {
             ast::Action::Notify { message, .. } => {
                 if message.value.trim().is_empty() {
                     self.report(
-                        Diagnostic::new(Code::InvalidAction, message.span, "`notify` needs a message")
-                            .help("say what happened: `notify \"checkout keeps crashing\"`"),
+                        Diagnostic::new(
+                            Code::InvalidAction,
+                            message.span,
+                            "`notify` needs a message",
+                        )
+                        .help("say what happened: `notify \"checkout keeps crashing\"`"),
                     );
                     return None;
                 }
@@ -102,8 +110,12 @@ impl Checker<'_> {
         let n = self.ok(units::count(lit))?;
         if n < min {
             self.report(
-                Diagnostic::new(Code::OutOfRange, lit.span, format!("expected at least {min}, found {n}"))
-                    .help("scaling by 0 replicas changes nothing"),
+                Diagnostic::new(
+                    Code::OutOfRange,
+                    lit.span,
+                    format!("expected at least {min}, found {n}"),
+                )
+                .help("scaling by 0 replicas changes nothing"),
             );
             return None;
         }
@@ -115,10 +127,21 @@ impl Checker<'_> {
             declared.used = true;
             return declared.id;
         }
-        let d = Diagnostic::new(Code::UndefinedPatch, name.span, format!("no patch named `{}`", name.name))
-            .label("not declared in this file");
+        let d = Diagnostic::new(
+            Code::UndefinedPatch,
+            name.span,
+            format!("no patch named `{}`", name.name),
+        )
+        .label("not declared in this file");
         let d = match closest(&name.name, self.patches.keys().map(String::as_str)) {
-            Some(s) => d.suggest(s),
+            Some(s) => {
+                // The author meant that patch: it is not unused.
+                let s = s.to_string();
+                if let Some(declared) = self.patches.get_mut(&s) {
+                    declared.used = true;
+                }
+                d.suggest(s)
+            }
             None => d.help(format!(
                 "declare it: `patch {}: merge \"{{…json…}}\"`",
                 name.name
@@ -139,8 +162,12 @@ impl Checker<'_> {
             "memory_limit" => Some(Resource::MemoryLimit),
             "cpu_limit" => Some(Resource::CpuLimit),
             other => {
-                let d = Diagnostic::new(Code::UnknownResource, resource.span, format!("`set` cannot change `{other}`"))
-                    .label("expected `memory_limit` or `cpu_limit`");
+                let d = Diagnostic::new(
+                    Code::UnknownResource,
+                    resource.span,
+                    format!("`set` cannot change `{other}`"),
+                )
+                .label("expected `memory_limit` or `cpu_limit`");
                 let names = catalog::RESOURCES.iter().map(|(r, _)| *r);
                 let d = match closest(other, names) {
                     Some(s) => d.suggest(s),
@@ -168,8 +195,12 @@ impl Checker<'_> {
                 let f = self.ok(units::plain(lit))?;
                 if f <= 0.0 {
                     self.report(
-                        Diagnostic::new(Code::OutOfRange, lit.span, "the factor must be more than 0")
-                            .help("`current * 1.5` raises the limit by half"),
+                        Diagnostic::new(
+                            Code::OutOfRange,
+                            lit.span,
+                            "the factor must be more than 0",
+                        )
+                        .help("`current * 1.5` raises the limit by half"),
                     );
                     return None;
                 }
@@ -183,8 +214,12 @@ impl Checker<'_> {
         if let (LimitValue::Absolute(v), Some(m), Some(lit)) = (value_lowered, max_value, max) {
             if m < v {
                 self.report(
-                    Diagnostic::new(Code::InvalidAction, lit.span, "the `max` is below the value it bounds")
-                        .help("raise `max`, or drop it: an absolute value needs no ceiling"),
+                    Diagnostic::new(
+                        Code::InvalidAction,
+                        lit.span,
+                        "the `max` is below the value it bounds",
+                    )
+                    .help("raise `max`, or drop it: an absolute value needs no ceiling"),
                 );
                 return None;
             }
@@ -202,7 +237,11 @@ impl Checker<'_> {
                         "add a ceiling: `set {} = current * {} max {}`",
                         resource_value.keyword(),
                         f,
-                        if resource_value == Resource::MemoryLimit { "2Gi" } else { "2" }
+                        if resource_value == Resource::MemoryLimit {
+                            "2Gi"
+                        } else {
+                            "2"
+                        }
                     )),
                 );
             }
@@ -215,14 +254,22 @@ impl Checker<'_> {
     }
 
     fn unknown_action(&mut self, name: &ast::Ident) {
-        let d = Diagnostic::new(Code::UnknownAction, name.span, format!("unknown action `{}`", name.name))
-            .label("not an action");
+        let d = Diagnostic::new(
+            Code::UnknownAction,
+            name.span,
+            format!("unknown action `{}`", name.name),
+        )
+        .label("not an action");
         let d = match closest(&name.name, catalog::action_words()) {
             Some(s) => d.suggest(s),
-            None => d.help(
-                "actions: `restart`, `restart rolling`, `delete`, `scale up|down|to N`, `patch NAME`, \
-                 `set memory_limit|cpu_limit = …`, `rollback`, `cordon`, `drain`, `notify \"…\"`, `ask ai`",
-            ),
+            None => d.help(format!(
+                "actions: {}",
+                catalog::ACTIONS
+                    .iter()
+                    .map(|a| format!("`{}`", a.usage))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
         };
         self.report(d);
     }
@@ -269,13 +316,19 @@ impl Checker<'_> {
                     Some(Effect::Node) => help.push_str(" (and to pods, through their node)"),
                     _ => {}
                 }
-                if matches!(action, ir::Action::Restart(RestartMode::Immediate)) && kind.is_workload() {
+                if matches!(action, ir::Action::Restart(RestartMode::Immediate))
+                    && kind.is_workload()
+                {
                     help = "restart a workload with `restart rolling`".into();
                 }
                 self.report(
-                    Diagnostic::new(Code::ActionNotForKind, span, format!("`{name}` does not apply to {kind}"))
-                        .label(format!("this policy selects {kind}"))
-                        .help(help),
+                    Diagnostic::new(
+                        Code::ActionNotForKind,
+                        span,
+                        format!("`{name}` does not apply to {kind}"),
+                    )
+                    .label(format!("this policy selects {kind}"))
+                    .help(help),
                 );
                 None
             }

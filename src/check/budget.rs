@@ -49,5 +49,8 @@ pub fn budget(policy: &Policy, config: &SafetyConfig) -> Budget {
 /// Whether the policy can change the cluster without a person in the loop.
 pub(super) fn acts_unattended(policy: &Policy) -> bool {
     matches!(policy.mode, Mode::Auto | Mode::DryRun)
-        && policy.rules.iter().any(|r| r.action.disruption() > 0 || matches!(r.action, crate::ir::Action::AskAi(_)))
+        && policy
+            .rules
+            .iter()
+            .any(|r| r.action.disruption() > 0 || matches!(r.action, crate::ir::Action::AskAi(_)))
 }

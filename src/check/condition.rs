@@ -33,7 +33,9 @@ impl Checker<'_> {
             None => None,
         };
         let safety = super::classify(&action, ctx.kind, ctx.mode, self.config);
-        let fingerprint = self.program.fingerprint(&condition, hold, &action, priority);
+        let fingerprint = self
+            .program
+            .fingerprint(&condition, hold, &action, priority);
         Some(ir::Rule {
             index: 0,
             fingerprint,
@@ -49,9 +51,13 @@ impl Checker<'_> {
         let n = self.ok(units::count(lit))?;
         if !(1..=20).contains(&n) {
             self.report(
-                Diagnostic::new(Code::OutOfRange, lit.span, format!("priority {n} is out of range"))
-                    .label("expected 1 to 20")
-                    .help("priority 1 is the most urgent, 20 the least; the default is 10"),
+                Diagnostic::new(
+                    Code::OutOfRange,
+                    lit.span,
+                    format!("priority {n} is out of range"),
+                )
+                .label("expected 1 to 20")
+                .help("priority 1 is the most urgent, 20 the least; the default is 10"),
             );
             return None;
         }
@@ -128,7 +134,10 @@ impl Checker<'_> {
                                     format!("`{}` does not apply to a boolean", op.as_str()),
                                 )
                                 .label(format!("{subject} is true or false"))
-                                .help(format!("compare with `==` or `!=`: `{} == {b}`", self.program.render_expr(&expr))),
+                                .help(format!(
+                                    "compare with `==` or `!=`: `{} == {b}`",
+                                    self.program.render_expr(&expr)
+                                )),
                             );
                             return None;
                         }
@@ -139,10 +148,16 @@ impl Checker<'_> {
                             Diagnostic::new(
                                 Code::UnitMismatch,
                                 lit.span,
-                                format!("expected `true` or `false`, found {}", units::looks_like(lit)),
+                                format!(
+                                    "expected `true` or `false`, found {}",
+                                    units::looks_like(lit)
+                                ),
                             )
                             .label(format!("{subject} is a boolean"))
-                            .help(format!("write `{} == true` or `== false`", self.program.render_expr(&expr))),
+                            .help(format!(
+                                "write `{} == true` or `== false`",
+                                self.program.render_expr(&expr)
+                            )),
                         );
                         return None;
                     }
@@ -175,7 +190,8 @@ impl Checker<'_> {
 
     /// A bare number at most 1 compared with a percent is most likely a ratio.
     fn lint_percent(&mut self, lit: &ast::Literal, ty: Type, value: f64) {
-        if ty == Type::Scalar(Unit::Percent) && lit.suffix.is_none() && value > 0.0 && value <= 1.0 {
+        if ty == Type::Scalar(Unit::Percent) && lit.suffix.is_none() && value > 0.0 && value <= 1.0
+        {
             let percent = value * 100.0;
             self.report(
                 Diagnostic::new(
@@ -220,7 +236,10 @@ impl Checker<'_> {
                         Some(s) => d.suggest(s),
                         None => d.help(format!(
                             "window functions: {}",
-                            names.map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                            names
+                                .map(|n| format!("`{n}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         )),
                     };
                     self.report(d);
@@ -230,9 +249,13 @@ impl Checker<'_> {
                     ast::MetricExpr::Metric(name) => self.resolve_metric(name, ctx),
                     ast::MetricExpr::Call { span, .. } => {
                         self.report(
-                            Diagnostic::new(Code::InvalidFunction, *span, "window functions cannot be nested")
-                                .label("a window function takes a metric")
-                                .help("apply one function to a metric: `max(memory_percent, 10m)`"),
+                            Diagnostic::new(
+                                Code::InvalidFunction,
+                                *span,
+                                "window functions cannot be nested",
+                            )
+                            .label("a window function takes a metric")
+                            .help("apply one function to a metric: `max(memory_percent, 10m)`"),
                         );
                         None
                     }
@@ -240,8 +263,12 @@ impl Checker<'_> {
                 let (func, range, id) = (func?, range?, inner?);
                 if range.0 == 0 {
                     self.report(
-                        Diagnostic::new(Code::OutOfRange, window.span, "a window must be longer than 0s")
-                            .help("for example `avg(cpu_percent, 5m)`"),
+                        Diagnostic::new(
+                            Code::OutOfRange,
+                            window.span,
+                            "a window must be longer than 0s",
+                        )
+                        .help("for example `avg(cpu_percent, 5m)`"),
                     );
                     return None;
                 }
@@ -253,13 +280,19 @@ impl Checker<'_> {
                         Diagnostic::new(
                             Code::InvalidFunction,
                             arg_span,
-                            format!("`{}` needs a numeric metric; `{name}` is a boolean", func.name()),
+                            format!(
+                                "`{}` needs a numeric metric; `{name}` is a boolean",
+                                func.name()
+                            ),
                         )
-                        .help(format!("test the boolean directly, with `for`: `{name} == false for 5m`")),
+                        .help(format!(
+                            "test the boolean directly, with `for`: `{name} == false for 5m`"
+                        )),
                     );
                     return None;
                 }
-                if matches!(func, WindowFn::Increase | WindowFn::Rate) && series != Series::Counter {
+                if matches!(func, WindowFn::Increase | WindowFn::Rate) && series != Series::Counter
+                {
                     self.report(
                         Diagnostic::new(
                             Code::InvalidFunction,
@@ -304,7 +337,11 @@ impl Checker<'_> {
                                 format!("`{}` does not apply to {}", name.name, ctx.kind),
                             )
                             .label(format!("this policy selects {}", ctx.kind))
-                            .help(format!("`{}` applies to {}", name.name, info.kinds.describe())),
+                            .help(format!(
+                                "`{}` applies to {}",
+                                name.name,
+                                info.kinds.describe()
+                            )),
                         );
                         return None;
                     }
@@ -319,9 +356,19 @@ impl Checker<'_> {
                     .map(|m| m.name)
                     .chain(self.metrics.keys().map(String::as_str))
                     .collect();
-                let d = Diagnostic::new(Code::UnknownMetric, name.span, format!("unknown metric `{}`", name.name))
-                    .label("not a built-in or declared metric");
-                let d = match closest(&name.name, candidates.iter().copied()) {
+                let d = Diagnostic::new(
+                    Code::UnknownMetric,
+                    name.span,
+                    format!("unknown metric `{}`", name.name),
+                )
+                .label("not a built-in or declared metric");
+                let suggestion =
+                    closest(&name.name, candidates.iter().copied()).map(str::to_string);
+                // The author meant that metric: it is not unused.
+                if let Some(declared) = suggestion.as_ref().and_then(|s| self.metrics.get_mut(s)) {
+                    declared.used = true;
+                }
+                let d = match suggestion {
                     Some(s) => d.suggest(s),
                     None => d.help(format!(
                         "declare it with PromQL: `metric {}: ratio = promql \"…\"`, or use a built-in such as `memory_percent`",
@@ -365,7 +412,11 @@ impl Checker<'_> {
                     format!("`{}` is not a status of {}", reason.name, ctx.kind),
                 )
                 .label(format!("this policy selects {}", ctx.kind))
-                .help(format!("`{}` applies to {}", reason.name, info.kinds.describe())),
+                .help(format!(
+                    "`{}` applies to {}",
+                    reason.name,
+                    info.kinds.describe()
+                )),
             );
             return None;
         }
@@ -373,7 +424,10 @@ impl Checker<'_> {
     }
 
     fn event_reason(&mut self, reason: &ast::Ident) {
-        if catalog::EVENT_REASONS.iter().any(|(r, _)| *r == reason.name) {
+        if catalog::EVENT_REASONS
+            .iter()
+            .any(|(r, _)| *r == reason.name)
+        {
             return;
         }
         let d = Diagnostic::new(

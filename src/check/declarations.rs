@@ -98,7 +98,10 @@ impl Checker<'_> {
                 .map_or(text.len(), |n| start + 1 + n);
             search = end.max(start + 1);
             let placeholder = &text[start..end];
-            if catalog::PROMQL_PLACEHOLDERS.iter().any(|(p, _)| *p == placeholder) {
+            if catalog::PROMQL_PLACEHOLDERS
+                .iter()
+                .any(|(p, _)| *p == placeholder)
+            {
                 substituted.replace_range(start..end, &"x".repeat(end - start));
                 continue;
             }
@@ -118,7 +121,10 @@ impl Checker<'_> {
                 Some(s) => d.suggest(s),
                 None => d.help(format!(
                     "placeholders: {}",
-                    known.map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+                    known
+                        .map(|p| format!("`{p}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
             };
             self.report(d);
@@ -212,15 +218,21 @@ impl Checker<'_> {
                         format!("invalid JSON in patch: {error}"),
                     )
                     .label("the JSON breaks here")
-                    .help("a patch is a JSON object in a Skippy string: write `\\\"` for each quote"),
+                    .help(
+                        "a patch is a JSON object in a Skippy string: write `\\\"` for each quote",
+                    ),
                 );
                 return None;
             }
         };
         if !value.is_object() {
             self.report(
-                Diagnostic::new(Code::InvalidPatchJson, body.span, "a patch must be a JSON object")
-                    .help("for example `\"{\\\"spec\\\":{\\\"replicas\\\":3}}\"`"),
+                Diagnostic::new(
+                    Code::InvalidPatchJson,
+                    body.span,
+                    "a patch must be a JSON object",
+                )
+                .help("for example `\"{\\\"spec\\\":{\\\"replicas\\\":3}}\"`"),
             );
             return None;
         }

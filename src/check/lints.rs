@@ -16,11 +16,16 @@ impl Checker<'_> {
         policy: &ir::Policy,
         rule_spans: &[Span],
         limit_span: Option<Span>,
+        statements_ok: bool,
     ) {
         self.lint_shadowed(policy, rule_spans);
         self.lint_flapping(policy, rule_spans);
-        self.lint_cooldown(ast_policy, policy, rule_spans);
-        self.lint_budget(ast_policy, policy, limit_span);
+        // A `limit` or `cooldown` with an error is missing from `policy`: the
+        // lints about them would only echo that error.
+        if statements_ok {
+            self.lint_cooldown(ast_policy, policy, rule_spans);
+            self.lint_budget(ast_policy, policy, limit_span);
+        }
         self.lint_approval(policy, rule_spans);
     }
 
@@ -58,7 +63,10 @@ impl Checker<'_> {
                 if !matches!(down.action, Action::Scale(Scale::Down { .. })) {
                     continue;
                 }
-                let (Some((e1, a)), Some((e2, b))) = (single_compare(&up.condition), single_compare(&down.condition)) else {
+                let (Some((e1, a)), Some((e2, b))) = (
+                    single_compare(&up.condition),
+                    single_compare(&down.condition),
+                ) else {
                     continue;
                 };
                 if e1 != e2 || separated(a, b) {
@@ -80,7 +88,7 @@ impl Checker<'_> {
     }
 
     fn lint_cooldown(&mut self, ast_policy: &ast::Policy, policy: &ir::Policy, spans: &[Span]) {
-        if policy.cooldown.is_some() {
+        if policy.cooldown.is_some_and(|c| c.0 > 0) {
             return;
         }
         for (rule, span) in policy.rules.iter().zip(spans) {
@@ -96,7 +104,10 @@ impl Checker<'_> {
                     Diagnostic::new(
                         Code::NoCooldown,
                         *span,
-                        format!("`{name}` without a cooldown in policy `{}`", ast_policy.name.name),
+                        format!(
+                            "`{name}` without a cooldown in policy `{}`",
+                            ast_policy.name.name
+                        ),
                     )
                     .label(format!("can `{name}` the same target at every evaluation"))
                     .help("add `cooldown 10m` to the policy"),
@@ -105,7 +116,12 @@ impl Checker<'_> {
         }
     }
 
-    fn lint_budget(&mut self, ast_policy: &ast::Policy, policy: &ir::Policy, limit_span: Option<Span>) {
+    fn lint_budget(
+        &mut self,
+        ast_policy: &ast::Policy,
+        policy: &ir::Policy,
+        limit_span: Option<Span>,
+    ) {
         let b = budget::budget(policy, self.config);
         if b.is_unbounded() && budget::acts_unattended(policy) {
             self.report(
@@ -194,8 +210,14 @@ mod tests {
     fn thresholds_need_a_gap_of_positive_width() {
         assert!(separated((CmpOp::Gt, 80.0), (CmpOp::Lt, 20.0)));
         assert!(!separated((CmpOp::Gt, 80.0), (CmpOp::Lt, 80.0)), "touching");
-        assert!(!separated((CmpOp::Gt, 80.0), (CmpOp::Lt, 90.0)), "overlapping");
-        assert!(!separated((CmpOp::Gt, 80.0), (CmpOp::Gt, 10.0)), "same direction");
+        assert!(
+            !separated((CmpOp::Gt, 80.0), (CmpOp::Lt, 90.0)),
+            "overlapping"
+        );
+        assert!(
+            !separated((CmpOp::Gt, 80.0), (CmpOp::Gt, 10.0)),
+            "same direction"
+        );
         assert!(separated((CmpOp::Lt, 2.0), (CmpOp::Gt, 5.0)));
     }
 }

@@ -96,7 +96,6 @@ pub fn check(file: &ast::File, source: &str, config: &SafetyConfig) -> Checked {
     let mut policy_names: HashMap<&str, Span> = HashMap::new();
     for item in &file.items {
         if let ast::Item::Policy(policy) = item {
-            checker.check_name(&policy.name, "policy");
             if let Some(first) = policy_names.get(policy.name.name.as_str()) {
                 checker.report(duplicate(&policy.name, "policy", *first));
                 continue;
@@ -143,6 +142,10 @@ impl Checker<'_> {
         self.diagnostics.push(diagnostic);
     }
 
+    fn error_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+
     /// Reports the error of a `Result` and turns it into an `Option`.
     fn ok<T>(&mut self, result: Result<T, Diagnostic>) -> Option<T> {
         result.map_err(|d| self.report(d)).ok()
@@ -159,7 +162,13 @@ impl Checker<'_> {
             let fixed: String = name
                 .name
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '-'
+                    }
+                })
                 .collect::<String>()
                 .trim_start_matches(|c: char| !c.is_ascii_lowercase())
                 .to_string();
@@ -169,7 +178,11 @@ impl Checker<'_> {
                 format!("`{}` is not a valid {what} name", name.name),
             )
             .label("names are lowercase letters, digits, `_` and `-`, starting with a letter");
-            self.report(if fixed.is_empty() { d } else { d.suggest(fixed) });
+            self.report(if fixed.is_empty() {
+                d
+            } else {
+                d.suggest(fixed)
+            });
         }
     }
 
@@ -181,7 +194,12 @@ impl Checker<'_> {
             return Some(declared.id.ok_or(()));
         }
         let info = catalog::metric(name)?;
-        if let Some(index) = self.program.metrics.iter().position(|m| m.builtin && m.name == name) {
+        if let Some(index) = self
+            .program
+            .metrics
+            .iter()
+            .position(|m| m.builtin && m.name == name)
+        {
             return Some(Ok(MetricId(index)));
         }
         self.program.metrics.push(ir::Metric {
@@ -200,18 +218,28 @@ impl Checker<'_> {
         for (name, declared) in &self.metrics {
             if !declared.used {
                 unused.push(
-                    Diagnostic::new(Code::UnusedMetric, declared.span, format!("metric `{name}` is never used"))
-                        .label("declared here")
-                        .help("use it in a rule, or remove it"),
+                    Diagnostic::new(
+                        Code::UnusedMetric,
+                        declared.span,
+                        format!("metric `{name}` is never used"),
+                    )
+                    .label("declared here")
+                    .help("use it in a rule, or remove it"),
                 );
             }
         }
         for (name, declared) in &self.patches {
             if !declared.used {
                 unused.push(
-                    Diagnostic::new(Code::UnusedPatch, declared.span, format!("patch `{name}` is never used"))
-                        .label("declared here")
-                        .help(format!("apply it in a rule (`then patch {name}`), or remove it")),
+                    Diagnostic::new(
+                        Code::UnusedPatch,
+                        declared.span,
+                        format!("patch `{name}` is never used"),
+                    )
+                    .label("declared here")
+                    .help(format!(
+                        "apply it in a rule (`then patch {name}`), or remove it"
+                    )),
                 );
             }
         }
@@ -228,5 +256,54 @@ fn duplicate(name: &ast::Ident, what: &str, first: Span) -> Diagnostic {
     )
     .label("second definition")
     .related(first, "first defined here")
-    .help(format!("rename one of them: {what} names are unique in a file"))
+    .help(format!(
+        "rename one of them: {what} names are unique in a file"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(source: &str) -> Vec<&'static str> {
+        compile(source, &SafetyConfig::default())
+            .diagnostics
+            .iter()
+            .map(|d| d.code.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn an_invalid_limit_or_cooldown_is_one_error_not_a_budget_warning() {
+        for statement in ["limit 5m per 1h", "cooldown 10", "limit 0 per 1h"] {
+            let source = format!(
+                "policy a {{\n  select pods\n  {statement}\n  when restarts > 3 then restart\n}}\n"
+            );
+            let found = codes(&source);
+            assert_eq!(found.len(), 1, "{statement}: {found:?}");
+        }
+    }
+
+    #[test]
+    fn a_misspelt_reference_does_not_also_make_the_declaration_unused() {
+        let source = "patch debug-logging: merge \"{}\"\nmetric errors: ratio = promql \"up\"\npolicy a {\n  select deployments\n  cooldown 5m\n  when erors > 1% then patch debug-loging\n}\n";
+        assert_eq!(codes(source), ["E0101", "E0104"]);
+    }
+
+    #[test]
+    fn a_policy_with_any_error_is_left_out_of_the_program() {
+        let config = SafetyConfig::default();
+        for source in [
+            "policy Bad {\n  select pods\n  cooldown 1m\n  when restarts > 3 then restart\n}\n",
+            "policy a {\n  select pods\n  select nodes\n  cooldown 1m\n  when restarts > 3 then restart\n}\n",
+            "policy a {\n  select pods\n}\n",
+        ] {
+            let compiled = compile(source, &config);
+            assert!(compiled.has_errors(), "{source}");
+            assert!(compiled.program.policies.is_empty(), "{source}");
+        }
+        let good =
+            "policy a {\n  select pods\n  cooldown 1m\n  when restarts > 3 then restart\n}\n";
+        assert_eq!(compile(good, &config).program.policies.len(), 1);
+    }
 }

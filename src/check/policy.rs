@@ -10,6 +10,10 @@ use crate::syntax::ast;
 
 impl Checker<'_> {
     pub(super) fn policy(&mut self, policy: &ast::Policy) {
+        // A policy with any error is left out of the program; counting errors
+        // is the one reliable way to know, whichever check reported it.
+        let errors_before = self.error_count();
+        self.check_name(&policy.name, "policy");
         let mut select: Option<(&ast::Select, Span)> = None;
         let mut mode: Option<(Mode, Span)> = None;
         let mut limit: Option<(Option<Limit>, Span)> = None;
@@ -20,7 +24,9 @@ impl Checker<'_> {
         for statement in &policy.statements {
             let span = statement.span();
             let first = match statement {
-                ast::Statement::Select(s) => select.replace((s, span)).map(|(_, first)| (first, "select")),
+                ast::Statement::Select(s) => select
+                    .replace((s, span))
+                    .map(|(_, first)| (first, "select")),
                 ast::Statement::Mode(word, _) => {
                     let parsed = self.mode(word);
                     mode_ok &= parsed.is_some();
@@ -29,11 +35,15 @@ impl Checker<'_> {
                 }
                 ast::Statement::Limit { count, per, .. } => {
                     let parsed = self.limit(count, per);
-                    limit.replace((parsed, span)).map(|(_, first)| (first, "limit"))
+                    limit
+                        .replace((parsed, span))
+                        .map(|(_, first)| (first, "limit"))
                 }
                 ast::Statement::Cooldown(lit, _) => {
                     let parsed = self.ok(units::duration(lit));
-                    cooldown.replace((parsed, span)).map(|(_, first)| (first, "cooldown"))
+                    cooldown
+                        .replace((parsed, span))
+                        .map(|(_, first)| (first, "cooldown"))
                 }
                 ast::Statement::Rule(rule) => {
                     rules.push(rule);
@@ -116,11 +126,17 @@ impl Checker<'_> {
             cooldown: cooldown_value,
             rules: lowered,
         };
-        self.lint_policy(policy, &ir_policy, &rule_spans, limit.map(|(_, s)| s));
         let statements_ok = mode_ok
             && limit.is_none_or(|(l, _)| l.is_some())
             && cooldown.is_none_or(|(c, _)| c.is_some());
-        if rules_ok && statements_ok && !policy.recovered {
+        self.lint_policy(
+            policy,
+            &ir_policy,
+            &rule_spans,
+            limit.map(|(_, s)| s),
+            statements_ok,
+        );
+        if rules_ok && self.error_count() == errors_before && !policy.recovered {
             self.program.policies.push(ir_policy);
             self.spans.policies.push(PolicySpans {
                 name: policy.name.span,
@@ -167,14 +183,21 @@ impl Checker<'_> {
         if let Some(mode) = Mode::from_keyword(&word.name) {
             return Some(mode);
         }
-        let d = Diagnostic::new(Code::UnknownMode, word.span, format!("unknown mode `{}`", word.name))
-            .label("expected a mode");
+        let d = Diagnostic::new(
+            Code::UnknownMode,
+            word.span,
+            format!("unknown mode `{}`", word.name),
+        )
+        .label("expected a mode");
         let names = MODES.iter().map(|(m, _)| *m);
         let d = match closest(&word.name, names.clone()) {
             Some(s) => d.suggest(s),
             None => d.help(format!(
                 "modes: {} (default `dryrun`)",
-                names.map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+                names
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         };
         self.report(d);
@@ -187,15 +210,23 @@ impl Checker<'_> {
         let (n, per_value) = (n?, per_value?);
         if n == 0 {
             self.report(
-                Diagnostic::new(Code::OutOfRange, count.span, "`limit 0` allows no action at all")
-                    .help("use `mode monitor` for a policy that only reports"),
+                Diagnostic::new(
+                    Code::OutOfRange,
+                    count.span,
+                    "`limit 0` allows no action at all",
+                )
+                .help("use `mode monitor` for a policy that only reports"),
             );
             return None;
         }
         if per_value.0 == 0 {
             self.report(
-                Diagnostic::new(Code::OutOfRange, per.span, "the window of a `limit` must be longer than 0s")
-                    .help("for example `limit 5 per 1h`"),
+                Diagnostic::new(
+                    Code::OutOfRange,
+                    per.span,
+                    "the window of a `limit` must be longer than 0s",
+                )
+                .help("for example `limit 5 per 1h`"),
             );
             return None;
         }

@@ -31,7 +31,11 @@ impl Checker<'_> {
             return Some(kind);
         }
         let lower = word.name.to_ascii_lowercase();
-        let plural = if lower.ends_with('s') { lower.clone() } else { format!("{lower}s") };
+        let plural = if lower.ends_with('s') {
+            lower.clone()
+        } else {
+            format!("{lower}s")
+        };
         if catalog::FORBIDDEN_KINDS.contains(&plural.as_str()) {
             self.report(
                 Diagnostic::new(
@@ -44,8 +48,12 @@ impl Checker<'_> {
             );
             return None;
         }
-        let d = Diagnostic::new(Code::UnknownKind, word.span, format!("unknown kind `{}`", word.name))
-            .label("expected a kind");
+        let d = Diagnostic::new(
+            Code::UnknownKind,
+            word.span,
+            format!("unknown kind `{}`", word.name),
+        )
+        .label("expected a kind");
         let keywords = Kind::ALL.map(Kind::keyword);
         let d = match closest(&plural, keywords) {
             Some(s) => d.suggest(s),
@@ -88,7 +96,18 @@ impl Checker<'_> {
                 let mut ok = true;
                 let mut out: Vec<String> = Vec::new();
                 for name in names {
-                    if self.config.is_protected_namespace(&name.name) {
+                    if let Err(problem) = namespace_name(&name.name) {
+                        ok = false;
+                        self.report(
+                            Diagnostic::new(
+                                Code::InvalidName,
+                                name.span,
+                                format!("`{}` is not a valid namespace name", name.name),
+                            )
+                            .label(problem)
+                            .help("a namespace name is up to 63 lowercase letters, digits and `-`, starting and ending with a letter or digit"),
+                        );
+                    } else if self.config.is_protected_namespace(&name.name) {
                         ok = false;
                         self.report(
                             Diagnostic::new(
@@ -159,7 +178,9 @@ impl Checker<'_> {
                     format!("this selects only objects labelled `{key}`, which are protected"),
                 )
                 .label("nothing selected here can ever be acted on")
-                .help("protected objects are never touched; remove the label match or the protection"),
+                .help(
+                    "protected objects are never touched; remove the label match or the protection",
+                ),
             );
             return None;
         }
@@ -170,7 +191,25 @@ impl Checker<'_> {
             ast::LabelOp::Exists => ir::LabelOp::Exists,
             ast::LabelOp::NotExists => ir::LabelOp::NotExists,
         };
-        Some(ir::LabelSelector { key: key.clone(), op })
+        Some(ir::LabelSelector {
+            key: key.clone(),
+            op,
+        })
+    }
+}
+
+/// Kubernetes' rule for namespace names: a DNS label.
+fn namespace_name(name: &str) -> Result<(), &'static str> {
+    let chars_ok = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let edges_ok = !name.starts_with('-') && !name.ends_with('-');
+    if name.is_empty() || name.len() > 63 {
+        Err("1 to 63 characters")
+    } else if chars_ok && edges_ok {
+        Ok(())
+    } else {
+        Err("lowercase letters, digits and `-` only")
     }
 }
 
@@ -185,7 +224,9 @@ fn label_key(key: &str) -> Result<(), &'static str> {
             && prefix.len() <= 253
             && prefix.split('.').all(|part| {
                 !part.is_empty()
-                    && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                     && !part.starts_with('-')
                     && !part.ends_with('-')
             });

@@ -2,6 +2,10 @@
 //! place it stands in: `500m` is 500 minutes where a duration is expected and
 //! half a core where cores are, and an error where neither fits.
 
+// A literal's error is a whole Diagnostic: errors are the rare path, built once
+// and moved once, so boxing them would only add noise.
+#![allow(clippy::result_large_err)]
+
 use crate::catalog::Unit;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::ir::{Seconds, Type};
@@ -23,7 +27,13 @@ const DECIMAL: &[(&str, f64)] = &[
     ("P", 1e15),
     ("E", 1e18),
 ];
-const DURATIONS: &[(&str, u64)] = &[("s", 1), ("m", 60), ("h", 3_600), ("d", 86_400), ("w", 604_800)];
+const DURATIONS: &[(&str, u64)] = &[
+    ("s", 1),
+    ("m", 60),
+    ("h", 3_600),
+    ("d", 86_400),
+    ("w", 604_800),
+];
 
 /// Spellings people reach for, and the suffix Skippy uses instead.
 const ALIASES: &[(&str, &str)] = &[
@@ -89,7 +99,11 @@ fn number(lit: &Literal) -> Result<f64, Diagnostic> {
         .ok()
         .filter(|n| n.is_finite())
         .ok_or_else(|| {
-            Diagnostic::new(Code::OutOfRange, lit.span, format!("`{}` is not a number Skippy can represent", lit.number))
+            Diagnostic::new(
+                Code::OutOfRange,
+                lit.span,
+                format!("`{}` is not a number Skippy can represent", lit.number),
+            )
         })
 }
 
@@ -174,7 +188,11 @@ fn scalar(lit: &Literal, unit: Unit, subject: Option<&str>) -> Result<f64, Diagn
             None if s == "m" || s == "%" || DURATIONS.iter().any(|(d, _)| *d == s) => {
                 Err(mismatch(lit, ty, subject))
             }
-            None => Err(unknown_suffix(lit, s, "a byte quantity such as `512Mi` or `2Gi`")),
+            None => Err(unknown_suffix(
+                lit,
+                s,
+                "a byte quantity such as `512Mi` or `2Gi`",
+            )),
         },
         (Unit::Cores, None) => Ok(n),
         (Unit::Cores, Some("m")) => Ok(n / 1000.0),
@@ -189,7 +207,9 @@ fn scalar(lit: &Literal, unit: Unit, subject: Option<&str>) -> Result<f64, Diagn
 }
 
 fn is_known_suffix(s: &str) -> bool {
-    s == "%" || s == "m" || DURATIONS.iter().chain([]).any(|(d, _)| *d == s)
+    s == "%"
+        || s == "m"
+        || DURATIONS.iter().any(|(d, _)| *d == s)
         || BINARY.iter().chain(DECIMAL).any(|(b, _)| *b == s)
 }
 
@@ -209,8 +229,10 @@ fn expected_duration(lit: &Literal) -> Diagnostic {
     )
     .label("this should be a duration");
     if lit.suffix.is_none() && lit.per.is_none() {
-        d.suggest(format!("{}m", lit.number))
-            .help(format!("add a unit: `{0}s`, `{0}m`, `{0}h` or `{0}d`", lit.number))
+        d.suggest(format!("{}m", lit.number)).help(format!(
+            "add a unit: `{0}s`, `{0}m`, `{0}h` or `{0}d`",
+            lit.number
+        ))
     } else {
         d.help("write a duration such as `30s`, `5m`, `1h` or `1d`")
     }
@@ -232,7 +254,11 @@ fn duration_value(lit: &Literal, n: f64) -> Result<Seconds, Diagnostic> {
         if is_known_suffix(suffix) {
             return Err(expected_duration(lit));
         }
-        return Err(unknown_suffix(lit, suffix, "a duration such as `30s`, `5m` or `1h`"));
+        return Err(unknown_suffix(
+            lit,
+            suffix,
+            "a duration such as `30s`, `5m` or `1h`",
+        ));
     };
     let seconds = n * *size as f64;
     if seconds < 0.0 {
@@ -325,16 +351,28 @@ mod tests {
     #[test]
     fn percent_literals_convert_to_ratios() {
         let five = lit("5", Some("%"), None);
-        assert_eq!(resolve(&five, Type::Scalar(Unit::Ratio), None).unwrap(), 0.05);
-        assert_eq!(resolve(&five, Type::Scalar(Unit::Percent), None).unwrap(), 5.0);
+        assert_eq!(
+            resolve(&five, Type::Scalar(Unit::Ratio), None).unwrap(),
+            0.05
+        );
+        assert_eq!(
+            resolve(&five, Type::Scalar(Unit::Percent), None).unwrap(),
+            5.0
+        );
         let bare = lit("85", None, None);
-        assert_eq!(resolve(&bare, Type::Scalar(Unit::Percent), None).unwrap(), 85.0);
+        assert_eq!(
+            resolve(&bare, Type::Scalar(Unit::Percent), None).unwrap(),
+            85.0
+        );
     }
 
     #[test]
     fn byte_suffixes_are_kubernetes_quantities() {
         let gi = lit("1.5", Some("Gi"), None);
-        assert_eq!(resolve(&gi, Type::Scalar(Unit::Bytes), None).unwrap(), 1.5 * 1_073_741_824.0);
+        assert_eq!(
+            resolve(&gi, Type::Scalar(Unit::Bytes), None).unwrap(),
+            1.5 * 1_073_741_824.0
+        );
         let g = lit("1", Some("G"), None);
         assert_eq!(resolve(&g, Type::Scalar(Unit::Bytes), None).unwrap(), 1e9);
         let gb = resolve(&lit("1", Some("GB"), None), Type::Scalar(Unit::Bytes), None).unwrap_err();
@@ -348,7 +386,9 @@ mod tests {
         let v = resolve(&r, Type::Rate(Unit::Percent), None).unwrap();
         assert!((v - 2.0 / 60.0).abs() < 1e-12);
         assert_eq!(
-            resolve(&r, Type::Scalar(Unit::Percent), None).unwrap_err().code,
+            resolve(&r, Type::Scalar(Unit::Percent), None)
+                .unwrap_err()
+                .code,
             Code::UnitMismatch
         );
     }
@@ -356,8 +396,14 @@ mod tests {
     #[test]
     fn durations_are_whole_seconds_with_a_unit() {
         assert_eq!(duration(&lit("1.5", Some("m"), None)).unwrap(), Seconds(90));
-        assert_eq!(duration(&lit("5", None, None)).unwrap_err().code, Code::ExpectedDuration);
-        assert_eq!(duration(&lit("0.5", Some("s"), None)).unwrap_err().code, Code::OutOfRange);
+        assert_eq!(
+            duration(&lit("5", None, None)).unwrap_err().code,
+            Code::ExpectedDuration
+        );
+        assert_eq!(
+            duration(&lit("0.5", Some("s"), None)).unwrap_err().code,
+            Code::OutOfRange
+        );
         let min = duration(&lit("5", Some("min"), None)).unwrap_err();
         assert_eq!(min.suggestion.unwrap().replacement, "5m");
     }
@@ -365,7 +411,13 @@ mod tests {
     #[test]
     fn counts_are_whole() {
         assert_eq!(count(&lit("3", None, None)).unwrap(), 3);
-        assert_eq!(count(&lit("2.5", None, None)).unwrap_err().code, Code::ExpectedWholeNumber);
-        assert_eq!(count(&lit("-1", None, None)).unwrap_err().code, Code::OutOfRange);
+        assert_eq!(
+            count(&lit("2.5", None, None)).unwrap_err().code,
+            Code::ExpectedWholeNumber
+        );
+        assert_eq!(
+            count(&lit("-1", None, None)).unwrap_err().code,
+            Code::OutOfRange
+        );
     }
 }

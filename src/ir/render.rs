@@ -36,7 +36,10 @@ impl Program {
                 count,
                 within,
             } => (
-                format!("event {reason} count {} {count} within {within}", op.as_str()),
+                format!(
+                    "event {reason} count {} {count} within {within}",
+                    op.as_str()
+                ),
                 4,
             ),
             Condition::Compare {
@@ -164,13 +167,27 @@ pub fn render_value(value: f64, ty: Type) -> String {
                 }
             }
             Unit::Bytes => {
-                for (suffix, size) in [("Ti", 1u64 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)] {
-                    let size = size as f64;
-                    if value.abs() >= size && (value / size * 100.0).fract() == 0.0 {
-                        return format!("{}{suffix}", number(value / size));
-                    }
-                }
-                number(value)
+                // The shortest exact Kubernetes quantity: `1G` rather than
+                // `976562.5Ki`, `1.5Gi` rather than `1610612736`.
+                let suffixes = [
+                    ("Ki", 1024.0),
+                    ("Mi", 1_048_576.0),
+                    ("Gi", 1_073_741_824.0),
+                    ("Ti", 1_099_511_627_776.0),
+                    ("k", 1e3),
+                    ("M", 1e6),
+                    ("G", 1e9),
+                    ("T", 1e12),
+                ];
+                suffixes
+                    .iter()
+                    .filter(|(_, size)| {
+                        value.abs() >= *size && (value / size * 100.0).fract() == 0.0
+                    })
+                    .map(|(suffix, size)| format!("{}{suffix}", number(value / size)))
+                    .chain(std::iter::once(number(value)))
+                    .min_by_key(String::len)
+                    .unwrap_or_default()
             }
         },
     }
@@ -197,9 +214,14 @@ mod tests {
         assert_eq!(s(0.05, Unit::Ratio), "0.05");
         assert_eq!(s(2.0 * 1_073_741_824.0, Unit::Bytes), "2Gi");
         assert_eq!(s(1.5 * 1_073_741_824.0, Unit::Bytes), "1.5Gi");
-        assert_eq!(s(1e9, Unit::Bytes), "1000000000");
+        assert_eq!(s(1e9, Unit::Bytes), "1G");
+        assert_eq!(s(512.0 * 1_048_576.0, Unit::Bytes), "512Mi");
+        assert_eq!(s(1000.5, Unit::Bytes), "1000.5");
         assert_eq!(s(0.5, Unit::Cores), "500m");
         assert_eq!(s(180.0, Unit::Duration), "3m");
-        assert_eq!(render_value(2.0 / 60.0, Type::Rate(Unit::Percent)), "2%/min");
+        assert_eq!(
+            render_value(2.0 / 60.0, Type::Rate(Unit::Percent)),
+            "2%/min"
+        );
     }
 }

@@ -74,11 +74,18 @@ pub struct Policy {
     pub recovered: bool,
 }
 
+// Statements are built once per parse and never moved in a hot loop, so the
+// size of the largest variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement {
     Select(Select),
     Mode(Ident, Span),
-    Limit { count: Literal, per: Literal, span: Span },
+    Limit {
+        count: Literal,
+        per: Literal,
+        span: Span,
+    },
     Cooldown(Literal, Span),
     Rule(Rule),
 }
@@ -248,7 +255,9 @@ impl StringLit {
     /// an error inside embedded JSON or PromQL points into the file.
     pub fn source_offset(&self, source: &str, index: usize) -> usize {
         let inner_start = self.span.start + 1;
-        let raw = source.get(inner_start..self.span.end.saturating_sub(1)).unwrap_or("");
+        let raw = source
+            .get(inner_start..self.span.end.saturating_sub(1))
+            .unwrap_or("");
         let mut unescaped = 0;
         let mut chars = raw.char_indices().peekable();
         while let Some((offset, ch)) = chars.next() {

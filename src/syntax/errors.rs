@@ -10,7 +10,11 @@ use pest::error::{ErrorVariant, InputLocation};
 
 /// Turns pest's error for `text` (which starts at `offset` in the file) into a
 /// diagnostic located in the file.
-pub(crate) fn syntax_error(error: &pest::error::Error<Rule>, text: &str, offset: usize) -> Diagnostic {
+pub(crate) fn syntax_error(
+    error: &pest::error::Error<Rule>,
+    text: &str,
+    offset: usize,
+) -> Diagnostic {
     let pos = match error.location {
         InputLocation::Pos(pos) => pos,
         InputLocation::Span((start, _)) => start,
@@ -42,8 +46,9 @@ pub(crate) fn syntax_error(error: &pest::error::Error<Rule>, text: &str, offset:
     } else {
         format!("`{found}`")
     };
-    let mut diagnostic = Diagnostic::new(Code::Syntax, span, format!("{message}, found {found_text}"))
-        .label(format!("expected {expected} here"));
+    let mut diagnostic =
+        Diagnostic::new(Code::Syntax, span, format!("{message}, found {found_text}"))
+            .label(format!("expected {expected} here"));
     if let Some(suggestion) = keyword_suggestion(&positives, found) {
         diagnostic = diagnostic.suggest(suggestion);
     } else if let Some(help) = help_for(&positives) {
@@ -115,7 +120,9 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         kw_policy => &["`policy`"],
         kw_metric => &["`metric`"],
         kw_patch | patch_action => &["`patch`"],
-        statement | statement_line => &["a statement (`select`, `mode`, `limit`, `cooldown` or `when`)"],
+        statement | statement_line => {
+            &["a statement (`select`, `mode`, `limit`, `cooldown` or `when`)"]
+        }
         sep => &["end of line"],
         EOI => &["end of file"],
         rbrace => &["`}`"],
@@ -220,24 +227,30 @@ fn keyword_suggestion(positives: &[Rule], found: &str) -> Option<&'static str> {
     closest(found, keywords).filter(|keyword| *keyword != found)
 }
 
-fn help_for(positives: &[Rule]) -> Option<&'static str> {
+fn help_for(positives: &[Rule]) -> Option<String> {
     if positives.contains(&Rule::kw_then) {
-        return Some("a rule reads `when CONDITION [for DURATION] then ACTION [priority N]`");
+        return Some(
+            "a rule reads `when CONDITION [for DURATION] then ACTION [priority N]`".into(),
+        );
     }
     if positives.contains(&Rule::action) {
-        return Some(
-            "actions: `restart [rolling|immediate]`, `delete`, `scale up|down|to N`, `patch NAME`, \
-             `set memory_limit|cpu_limit = VALUE`, `rollback`, `cordon`, `drain`, `notify \"TEXT\"`, `ask ai`",
-        );
+        let usages: Vec<String> = crate::catalog::ACTIONS
+            .iter()
+            .map(|a| format!("`{}`", a.usage))
+            .collect();
+        return Some(format!("actions: {}", usages.join(", ")));
     }
     if positives.contains(&Rule::condition) || positives.contains(&Rule::negation) {
         return Some(
             "a condition is a comparison (`memory_percent > 85`), `status is REASON` or \
-             `event REASON count > N within DURATION`, joined by `and`, `or`, `not`",
+             `event REASON count > N within DURATION`, joined by `and`, `or`, `not`"
+                .into(),
         );
     }
     if positives.contains(&Rule::statement) {
-        return Some("each statement of a policy ends at the end of its line, at `;` or at `}`");
+        return Some(
+            "each statement of a policy ends at the end of its line, at `;` or at `}`".into(),
+        );
     }
     None
 }

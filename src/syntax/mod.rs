@@ -111,9 +111,11 @@ fn recover_policy(source: &str, chunk: Span, error: &Diagnostic, parsed: &mut Pa
     // The error of the whole declaration is the most precise one for its place
     // (a missing `}` at the end, say); the line errors add the others.
     parsed.diagnostics.push(error.clone());
-    parsed
-        .diagnostics
-        .extend(line_errors.into_iter().filter(|d| d.span.start != error.span.start));
+    parsed.diagnostics.extend(
+        line_errors
+            .into_iter()
+            .filter(|d| d.span.start != error.span.start),
+    );
     parsed.file.items.push(Item::Policy(policy));
     true
 }
@@ -125,4 +127,114 @@ fn internal_error(span: Span) -> Diagnostic {
         "KubeSkippy could not build a syntax tree for this declaration",
     )
     .help("this is a bug in KubeSkippy: please report it with the file that shows it")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::Code;
+
+    fn errors(source: &str) -> Vec<(usize, Code, String)> {
+        let index = crate::span::LineIndex::new(source);
+        parse(source)
+            .diagnostics
+            .into_iter()
+            .map(|d| (index.line_col(source, d.span.start).line, d.code, d.message))
+            .collect()
+    }
+
+    #[test]
+    fn a_valid_file_parses_without_diagnostics() {
+        let parsed = parse(
+            "# c\npolicy a {\n  select pods; mode auto\n  when restarts > 3 then restart  # t\n}\n",
+        );
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+        let [Item::Policy(policy)] = parsed.file.items.as_slice() else {
+            panic!("one policy expected: {:?}", parsed.file.items);
+        };
+        assert_eq!(policy.statements.len(), 3);
+        assert_eq!(parsed.file.comments.len(), 2);
+    }
+
+    #[test]
+    fn errors_in_several_rules_are_all_reported() {
+        let source = "policy a {\n  select pods\n  when restarts > 3 restart\n  when ready == false for 2m then\n  when restarts > 5 then delete\n}\n";
+        let found = errors(source);
+        let lines: Vec<usize> = found.iter().map(|(line, _, _)| *line).collect();
+        assert_eq!(lines, [3, 4], "{found:?}");
+        assert_eq!(
+            found[0].2,
+            "expected `then` after the condition, found `restart`"
+        );
+        // The rules that parse are kept.
+        let parsed = parse(source);
+        let Item::Policy(policy) = &parsed.file.items[0] else {
+            panic!("a policy");
+        };
+        assert!(policy.recovered);
+        assert_eq!(policy.statements.len(), 2);
+    }
+
+    #[test]
+    fn an_error_in_one_declaration_does_not_hide_the_next() {
+        let source = "policy a {\n  select pods in\n}\npolicy b {\n  select pods\n  when x > then restart\n}\n";
+        let lines: Vec<usize> = errors(source).iter().map(|(line, _, _)| *line).collect();
+        assert_eq!(lines, [2, 6]);
+    }
+
+    #[test]
+    fn a_missing_closing_brace_is_reported_where_the_file_ends() {
+        let source = "policy a {\n  select pods\n  when restarts > 3 then restart\n";
+        let found = errors(source);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].2.contains("`}`"), "{found:?}");
+    }
+
+    #[test]
+    fn an_unterminated_string_says_so() {
+        let found =
+            errors("policy a {\n  select pods\n  when restarts > 3 then notify \"oops\n}\n");
+        assert_eq!(found[0].1, Code::UnterminatedString, "{found:?}");
+        assert_eq!(found[0].0, 3);
+    }
+
+    #[test]
+    fn a_misspelt_keyword_gets_a_suggestion() {
+        let parsed = parse("polcy a {\n}\n");
+        let d = &parsed.diagnostics[0];
+        assert_eq!(d.help.as_deref(), Some("did you mean `policy`?"), "{d:?}");
+        let parsed = parse("policy a {\n  selct pods\n}\n");
+        let d = &parsed.diagnostics[0];
+        assert_eq!(d.help.as_deref(), Some("did you mean `select`?"), "{d:?}");
+    }
+
+    #[test]
+    fn spans_point_into_the_whole_file() {
+        let source = "policy a {\n  select pods\n}\n\npolicy b {\n  select nodes\n}\n";
+        let parsed = parse(source);
+        let Item::Policy(b) = &parsed.file.items[1] else {
+            panic!("a policy");
+        };
+        assert_eq!(&source[b.name.span.start..b.name.span.end], "b");
+        let ast::Statement::Select(select) = &b.statements[0] else {
+            panic!("a select");
+        };
+        assert_eq!(
+            &source[select.kind.span.start..select.kind.span.end],
+            "nodes"
+        );
+    }
+
+    #[test]
+    fn strings_keep_promql_escapes_and_unescape_quotes() {
+        let source = r#"metric m: ratio = promql "a{b=~\"x\\.y\"}""#;
+        let parsed = parse(source);
+        let Item::Metric(metric) = &parsed.file.items[0] else {
+            panic!("a metric: {:?}", parsed.diagnostics);
+        };
+        assert_eq!(metric.query.value, r#"a{b=~"x\.y"}"#);
+        // Index 6 of the value is the `x`; its source offset is past `\"`.
+        let offset = metric.query.source_offset(source, 6);
+        assert_eq!(&source[offset..offset + 1], "x");
+    }
 }

