@@ -31,33 +31,63 @@ pub fn explain(program: &Program, config: &SafetyConfig) -> String {
 fn policy_text(out: &mut String, program: &Program, policy: &ir::Policy, config: &SafetyConfig) {
     let _ = writeln!(out, "policy {}", policy.name);
     let _ = writeln!(out, "  selects   {}", selector(&policy.selector));
-    let _ = writeln!(out, "  mode      {}{}", policy.mode.keyword(), mode_note(policy.mode));
+    let _ = writeln!(
+        out,
+        "  mode      {}{}",
+        policy.mode.keyword(),
+        mode_note(policy.mode)
+    );
     let _ = writeln!(
         out,
         "  limit     {}",
-        policy.limit.map_or("none".to_string(), |l| format!("{} per {}", l.count, l.per))
+        policy
+            .limit
+            .map_or("none".to_string(), |l| format!("{} per {}", l.count, l.per))
     );
     let _ = writeln!(
         out,
         "  cooldown  {}",
-        policy.cooldown.map_or("none".to_string(), |c| format!("{c} per target"))
+        policy
+            .cooldown
+            .map_or("none".to_string(), |c| format!("{c} per target"))
     );
-    let _ = writeln!(out, "  budget    {}", budget_text(check::budget(policy, config)));
+    let _ = writeln!(
+        out,
+        "  budget    {}",
+        budget_text(check::budget(policy, config))
+    );
     for rule in &policy.rules {
-        let _ = writeln!(out, "  rule {} (priority {})", rule.index + 1, rule.priority);
-        let _ = writeln!(out, "    when    {}", program.render_condition(&rule.condition));
+        let _ = writeln!(
+            out,
+            "  rule {} (priority {})",
+            rule.index + 1,
+            rule.priority
+        );
+        let _ = writeln!(
+            out,
+            "    when    {}",
+            program.render_condition(&rule.condition)
+        );
         let hold = match rule.hold {
             Some(h) => format!("true at every evaluation for {h} ({} s)", h.0),
             None => "true at one evaluation".to_string(),
         };
         let _ = writeln!(out, "    fires   {hold}");
         let _ = writeln!(out, "    then    {}", program.render_action(&rule.action));
-        let _ = writeln!(out, "    acts on {}", acts_on(&rule.action, policy.selector.kind));
+        let _ = writeln!(
+            out,
+            "    acts on {}",
+            acts_on(&rule.action, policy.selector.kind)
+        );
         let _ = writeln!(out, "    safety  {}", rule.safety);
         if let Action::AskAi(choices) = &rule.action {
             for choice in choices {
                 let class = check::classify(choice, policy.selector.kind, policy.mode, config);
-                let _ = writeln!(out, "      may choose {} ({class})", program.render_action(choice));
+                let _ = writeln!(
+                    out,
+                    "      may choose {} ({class})",
+                    program.render_action(choice)
+                );
             }
         }
         if let Action::Patch(id) = rule.action {
@@ -105,7 +135,10 @@ fn selector(selector: &ir::Selector) -> String {
                 LabelOp::In(vs) => format!(
                     "{} in ({})",
                     l.key,
-                    vs.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ")
+                    vs.iter()
+                        .map(|v| format!("{v:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 LabelOp::Exists => format!("{} exists", l.key),
                 LabelOp::NotExists => format!("not {} exists", l.key),
@@ -125,7 +158,10 @@ fn budget_text(budget: Budget) -> String {
     }
     let per_hour = match budget.per_hour {
         Some(n) => format!("at most {} actions per hour", n.min(budget.global_cap)),
-        None => format!("no policy limit (safety cap: {} per hour)", budget.global_cap),
+        None => format!(
+            "no policy limit (safety cap: {} per hour)",
+            budget.global_cap
+        ),
     };
     let per_target = match budget.per_target_per_hour {
         Some(n) => format!("at most {n} per target per hour"),
@@ -173,9 +209,17 @@ fn metric_text(out: &mut String, metric: &ir::Metric) {
         catalog::Series::Gauge => "gauge",
         catalog::Series::Counter => "counter",
     };
-    let _ = writeln!(out, "  {} ({}, {series}) from {}", metric.name, metric.unit, metric.source);
+    let _ = writeln!(
+        out,
+        "  {} ({}, {series}) from {}",
+        metric.name, metric.unit, metric.source
+    );
     if let Some(promql) = &metric.promql {
-        let label = if metric.builtin { "with Prometheus" } else { "PromQL" };
+        let label = if metric.builtin {
+            "with Prometheus"
+        } else {
+            "PromQL"
+        };
         let _ = writeln!(out, "    {label}: {promql}");
     }
 }

@@ -5,12 +5,13 @@
 //! [`check`] resolves and type-checks it against the [`catalog`] and the safety
 //! configuration into the typed [`ir`]. Everything here is pure: no I/O, no clock.
 
-pub mod diagnostic;
-pub mod span;
-pub mod syntax;
 pub mod catalog;
-pub mod ir;
-pub mod safety;
 pub mod check;
 pub mod cli;
+pub mod diagnostic;
 pub mod explain;
+pub mod fmt;
+pub mod ir;
+pub mod safety;
+pub mod span;
+pub mod syntax;

@@ -25,6 +25,7 @@ The compiler checks policies against the catalog of metrics and the safety rules
 before they touch a cluster.",
     after_help = "Examples:
   kubeskippy check policies/                    check every policy in a folder
+  kubeskippy fmt policies/                      format policies in place
   kubeskippy explain policies/crashloop.skippy  show what a policy will do
   kubeskippy check --format json a.skippy       diagnostics for tools"
 )]
@@ -37,6 +38,8 @@ struct Cli {
 enum Command {
     /// Check policy files and report every mistake, like a compiler
     Check(cli::check::CheckArgs),
+    /// Rewrite policy files in the canonical layout, keeping comments
+    Fmt(cli::fmt::FmtArgs),
     /// Explain what a policy file will do, rule by rule
     Explain(cli::explain::ExplainArgs),
 }
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
             let tty = std::io::stdout().is_terminal();
             cli::check::run(args, &mut out, &mut err, tty)
         }
+        Command::Fmt(args) => cli::fmt::run(args, &mut out, &mut err),
         Command::Explain(args) => cli::explain::run(args, &mut out, &mut err),
     };
     ExitCode::from(status)

@@ -25,7 +25,11 @@ fn shared_corpus() -> Option<PathBuf> {
 fn check_exits_0_on_a_clean_file_and_1_on_errors() {
     let ok = kubeskippy(&["check", "tests/fixtures/clean.skippy"]);
     assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
-    assert!(stdout(&ok).is_empty(), "a clean file prints nothing: {}", stdout(&ok));
+    assert!(
+        stdout(&ok).is_empty(),
+        "a clean file prints nothing: {}",
+        stdout(&ok)
+    );
     assert_eq!(
         String::from_utf8_lossy(&ok.stderr),
         "checked 1 file: 0 errors, 0 warnings\n"
@@ -47,12 +51,22 @@ fn check_exits_2_on_a_missing_file_or_bad_usage() {
 fn deny_warnings_turns_warnings_into_failure() {
     let file = "tests/fixtures/warning.skippy";
     assert_eq!(kubeskippy(&["check", file]).status.code(), Some(0));
-    assert_eq!(kubeskippy(&["check", "--deny-warnings", file]).status.code(), Some(1));
+    assert_eq!(
+        kubeskippy(&["check", "--deny-warnings", file])
+            .status
+            .code(),
+        Some(1)
+    );
 }
 
 #[test]
 fn json_output_is_one_object_per_diagnostic_with_exact_positions() {
-    let out = kubeskippy(&["check", "--format", "json", "tests/fixtures/mistakes.skippy"]);
+    let out = kubeskippy(&[
+        "check",
+        "--format",
+        "json",
+        "tests/fixtures/mistakes.skippy",
+    ]);
     let lines: Vec<serde_json::Value> = stdout(&out)
         .lines()
         .map(|l| serde_json::from_str(l).expect("each line is JSON"))
@@ -62,16 +76,32 @@ fn json_output_is_one_object_per_diagnostic_with_exact_positions() {
 
 #[test]
 fn human_output_renders_like_rustc() {
-    let out = kubeskippy(&["check", "--color", "never", "tests/fixtures/mistakes.skippy"]);
+    let out = kubeskippy(&[
+        "check",
+        "--color",
+        "never",
+        "tests/fixtures/mistakes.skippy",
+    ]);
     insta::assert_snapshot!("check_human", stdout(&out));
 }
 
 #[test]
 fn a_safety_file_overrides_the_defaults() {
     let file = "tests/fixtures/clean.skippy";
-    let out = kubeskippy(&["check", "--safety", "tests/fixtures/strict-safety.yaml", "--format", "json", file]);
+    let out = kubeskippy(&[
+        "check",
+        "--safety",
+        "tests/fixtures/strict-safety.yaml",
+        "--format",
+        "json",
+        file,
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert!(stdout(&out).contains("\"code\":\"E0401\""), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("\"code\":\"E0401\""),
+        "{}",
+        stdout(&out)
+    );
     let broken = kubeskippy(&["check", "--safety", "tests/fixtures/clean.skippy", file]);
     assert_eq!(broken.status.code(), Some(2));
 }
@@ -97,7 +127,12 @@ fn explain_refuses_a_file_with_errors() {
 
 #[test]
 fn help_is_complete_and_gives_examples() {
-    for args in [&["--help"][..], &["check", "--help"], &["explain", "--help"]] {
+    for args in [
+        &["--help"][..],
+        &["check", "--help"],
+        &["fmt", "--help"],
+        &["explain", "--help"],
+    ] {
         let out = kubeskippy(args);
         assert_eq!(out.status.code(), Some(0));
         let text = stdout(&out);
@@ -122,4 +157,41 @@ fn shared_corpus_passes_with_run_py() {
     let text = stdout(&out);
     assert!(out.status.success(), "{text}");
     assert!(text.contains(", 0 failed"), "{text}");
+}
+
+#[test]
+fn fmt_rewrites_files_and_check_mode_changes_nothing() {
+    let dir = std::env::temp_dir().join(format!("kubeskippy-fmt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("messy.skippy");
+    let messy = "policy   a {select pods in shop ; mode auto\n  cooldown 10m\n limit 1 per 1h\nwhen restarts>3 then restart # why\n}\n";
+    std::fs::write(&file, messy).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+
+    let check = kubeskippy(&["fmt", "--check", path]);
+    assert_eq!(check.status.code(), Some(1));
+    assert_eq!(stdout(&check), format!("would reformat {path}\n"));
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("read"),
+        messy,
+        "--check writes nothing"
+    );
+
+    let fmt = kubeskippy(&["fmt", path]);
+    assert_eq!(fmt.status.code(), Some(0));
+    let formatted = std::fs::read_to_string(&file).expect("read");
+    assert_eq!(
+        formatted,
+        "policy a {\n  select pods in shop\n  mode auto\n  cooldown 10m\n  limit 1 per 1h\n  when restarts > 3 then restart  # why\n}\n"
+    );
+    assert_eq!(kubeskippy(&["fmt", "--check", path]).status.code(), Some(0));
+
+    std::fs::write(&file, "policy a {\n  when\n}\n").expect("write");
+    let broken = kubeskippy(&["fmt", path]);
+    assert_eq!(broken.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("read"),
+        "policy a {\n  when\n}\n"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -115,7 +115,7 @@ impl Checker<'_> {
                     lit.span,
                     format!("expected at least {min}, found {n}"),
                 )
-                .help("scaling by 0 replicas changes nothing"),
+                .help(format!("replica counts and steps here are at least {min}")),
             );
             return None;
         }
@@ -299,11 +299,11 @@ impl Checker<'_> {
                     .map(|f| f.kind)
                     .collect();
                 if !risky.is_empty() {
-                    let kinds: Vec<&str> = risky.iter().map(|k| k.keyword()).collect();
+                    let kinds: Vec<&str> = risky.iter().map(|k| article(*k)).collect();
                     self.report(
-                        Diagnostic::new(Code::MaybeForbidden, span, format!("`{name}` acts on the pod's owner, which may be one of {}", kinds.join(", ")))
+                        Diagnostic::new(Code::MaybeForbidden, span, format!("`{name}` acts on the pod's owner, which may be {}", kinds.join(" or ")))
                             .label("decided at run time")
-                            .help(format!("`{name}` on {} is forbidden: the safety controller will block it for pods they own", kinds.join(", "))),
+                            .help(format!("`{name}` on {} is forbidden: the safety controller will block it for the pods it owns", kinds.join(" or "))),
                     );
                 }
                 Some(())
@@ -333,6 +333,16 @@ impl Checker<'_> {
                 None
             }
         }
+    }
+}
+
+fn article(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Pods => "a pod",
+        Kind::Deployments => "a deployment",
+        Kind::StatefulSets => "a statefulset",
+        Kind::DaemonSets => "a daemonset",
+        Kind::Nodes => "a node",
     }
 }
 

@@ -163,7 +163,7 @@ impl Checker<'_> {
                 .name
                 .chars()
                 .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                         c.to_ascii_lowercase()
                     } else {
                         '-'

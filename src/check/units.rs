@@ -168,7 +168,12 @@ pub(crate) fn resolve(lit: &Literal, ty: Type, subject: Option<&str>) -> Result<
                 )
                 .help("a rate is per `s`, `min`, `h` or `d`, as in `2%/min`"));
             };
-            Ok(scalar(lit, unit, subject)? / seconds)
+            // A rate of a count need not be whole: `0.5/s`.
+            let value = match (unit, lit.suffix.as_deref()) {
+                (Unit::Count, None) => number(lit)?,
+                _ => scalar(lit, unit, subject)?,
+            };
+            Ok(value / seconds)
         }
     }
 }

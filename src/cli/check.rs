@@ -59,7 +59,12 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write, tty: bool
     }
 }
 
-fn check_all(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write, tty: bool) -> Result<u8, CliError> {
+fn check_all(
+    args: &CheckArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    tty: bool,
+) -> Result<u8, CliError> {
     let config = safety_config(args.safety.as_deref())?;
     let files = collect_files(&args.paths)?;
     let color = match args.color {
@@ -80,7 +85,9 @@ fn check_all(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write, tty: bo
         }
         let written = match args.format {
             Format::Human if compiled.diagnostics.is_empty() => Ok(()),
-            Format::Human => out.write_all(render(&compiled.diagnostics, &name, &source, color).as_bytes()),
+            Format::Human => {
+                out.write_all(render(&compiled.diagnostics, &name, &source, color).as_bytes())
+            }
             Format::Json => {
                 let lines = LineIndex::new(&source);
                 compiled.diagnostics.iter().try_for_each(|d| {

@@ -27,18 +27,22 @@ pub struct ExplainArgs {
 }
 
 pub fn run(args: &ExplainArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    let (source, config) = match read(&args.file).and_then(|s| Ok((s, safety_config(args.safety.as_deref())?))) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            let _ = writeln!(err, "error: {e}");
-            return FAILURE;
-        }
-    };
+    let (source, config) =
+        match read(&args.file).and_then(|s| Ok((s, safety_config(args.safety.as_deref())?))) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                let _ = writeln!(err, "error: {e}");
+                return FAILURE;
+            }
+        };
     let compiled = compile(&source, &config);
     if compiled.has_errors() {
         let name = args.file.display().to_string();
         let _ = err.write_all(render(&compiled.diagnostics, &name, &source, false).as_bytes());
-        let _ = writeln!(err, "error: {name} has errors; fix them to see its explanation");
+        let _ = writeln!(
+            err,
+            "error: {name} has errors; fix them to see its explanation"
+        );
         return PROBLEMS;
     }
     let text = if args.json {

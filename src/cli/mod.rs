@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod explain;
+pub mod fmt;
 
 use crate::safety::SafetyConfig;
 use std::path::{Path, PathBuf};
@@ -41,7 +42,11 @@ pub enum CliError {
 /// recursively, in a stable order. No paths means the current folder.
 pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     let default = [PathBuf::from(".")];
-    let paths = if paths.is_empty() { &default[..] } else { paths };
+    let paths = if paths.is_empty() {
+        &default[..]
+    } else {
+        paths
+    };
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {

@@ -73,7 +73,10 @@ pub enum ConfigError {
     #[error("invalid safety configuration: {0}")]
     Yaml(#[from] serde_yaml::Error),
     #[error("invalid safety configuration: `{field}` {problem}")]
-    Invalid { field: &'static str, problem: String },
+    Invalid {
+        field: &'static str,
+        problem: String,
+    },
 }
 
 impl SafetyConfig {

@@ -316,10 +316,7 @@ fn condition(pair: Pair<'_, Rule>, offset: usize) -> Built<Condition> {
                 )),
                 // A parenthesised condition: the `(` was dropped as a token, so
                 // the first child is the inner condition itself.
-                Rule::condition => Ok(Condition::Paren(
-                    Box::new(condition(first, offset)?),
-                    span,
-                )),
+                Rule::condition => Ok(Condition::Paren(Box::new(condition(first, offset)?), span)),
                 _ => condition(first, offset),
             }
         }

@@ -32,8 +32,11 @@ pub(crate) fn syntax_error(
     let found = found_at(text, pos);
     let span = Span::new(pos, pos + found.len()).shifted(offset);
     let expected = describe_all(&positives);
+    let at_end = pos >= text.trim_end().len();
     let message = if positives.contains(&Rule::kw_then) {
         "expected `then` after the condition".to_string()
+    } else if at_end && positives.contains(&Rule::rbrace) {
+        "expected `}` to close the policy".to_string()
     } else {
         format!("expected {expected}")
     };
@@ -49,7 +52,12 @@ pub(crate) fn syntax_error(
     let mut diagnostic =
         Diagnostic::new(Code::Syntax, span, format!("{message}, found {found_text}"))
             .label(format!("expected {expected} here"));
-    if let Some(suggestion) = keyword_suggestion(&positives, found) {
+    let reserved = ["when", "then", "for", "and", "or", "not", "priority"];
+    if positives.contains(&Rule::ident) && reserved.contains(&found) {
+        diagnostic = diagnostic.help(format!("`{found}` is a reserved word: choose another name"));
+    } else if at_end && positives.contains(&Rule::rbrace) {
+        diagnostic = diagnostic.help("every `{` needs its `}`: add one after the policy's last statement");
+    } else if let Some(suggestion) = keyword_suggestion(&positives, found) {
         diagnostic = diagnostic.suggest(suggestion);
     } else if let Some(help) = help_for(&positives) {
         diagnostic = diagnostic.help(help);
