@@ -20,8 +20,19 @@ fn every_library_policy_explains() {
     for path in paths {
         let source = std::fs::read_to_string(&path).expect("readable");
         let compiled = compile(&source, &config);
-        assert!(!compiled.has_errors(), "{}: {:?}", path.display(), compiled.diagnostics);
-        let name = path.file_stem().and_then(|s| s.to_str()).expect("utf-8 name");
-        insta::assert_snapshot!(format!("explain_{name}"), explain(&compiled.program, &config));
+        assert!(
+            !compiled.has_errors(),
+            "{}: {:?}",
+            path.display(),
+            compiled.diagnostics
+        );
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("utf-8 name");
+        insta::assert_snapshot!(
+            format!("explain_{name}"),
+            explain(&compiled.program, &config)
+        );
     }
 }

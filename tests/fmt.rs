@@ -190,4 +190,3 @@ proptest! {
         invariants(text).map_err(|e| TestCaseError::fail(format!("{e}\n--- generated\n{text}")))?;
     }
 }
-

@@ -26,8 +26,10 @@ struct CodeLine {
 
 #[derive(Clone, Copy, PartialEq)]
 enum Role {
-    /// A `metric` or `patch` declaration, or a policy's header `policy NAME {`.
+    /// A `metric` or `patch` declaration.
     Declaration,
+    /// A policy's header, `policy NAME {`.
+    Header,
     /// A statement inside a policy body.
     Statement,
     /// A policy's closing `}`.
@@ -51,7 +53,8 @@ pub(super) fn file(file: &File, source: &str) -> String {
     let mut trailing: Vec<Vec<&Comment>> = lines.iter().map(|_| Vec::new()).collect();
     let mut at_end = Vec::new();
     for comment in &file.comments {
-        // Lines are in source order, so both searches are binary.
+        // Lines are in source order (as the parser gives items, statements
+        // and comments), so both searches are binary.
         let before = lines.partition_point(|line| line.end <= comment.span.start);
         if let Some(prev) = before.checked_sub(1) {
             if same_line(source, lines[prev].end, comment.span.start) {
@@ -69,11 +72,11 @@ pub(super) fn file(file: &File, source: &str) -> String {
     let mut out = Writer::new(source);
     let mut prev_role = None;
     for ((line, above), after) in lines.iter().zip(&leading).zip(&trailing) {
-        let after_header = prev_role == Some(Role::Declaration);
+        let after_header = prev_role == Some(Role::Header);
         // The first element of a group decides how it is separated from what
         // comes before; the rest of the group keeps the author's blank lines.
         let (first, indent) = match line.role {
-            Role::Declaration => (Blank::Always, ""),
+            Role::Declaration | Role::Header => (Blank::Always, ""),
             Role::Statement | Role::Close if after_header => (Blank::Never, INDENT),
             Role::Statement | Role::Close => (Blank::AsWritten, INDENT),
         };
@@ -119,7 +122,7 @@ fn code_lines(file: &File, source: &str) -> Vec<CodeLine> {
                 lines.push(CodeLine {
                     start: policy.span.start,
                     end: policy.name.span.end,
-                    role: Role::Declaration,
+                    role: Role::Header,
                     text: format!("policy {} {{", policy.name.name),
                 });
                 for statement in &policy.statements {

@@ -6,8 +6,8 @@
 //! about lines, indentation or comments; `layout` does.
 
 use crate::syntax::ast::{
-    Action, Condition, LabelMatch, LabelOp, MetricDecl, MetricExpr, Namespaces, PatchDecl, Rule,
-    Select, SetValue, Statement, StringLit, Value,
+    Action, Condition, LabelMatch, LabelOp, Literal, MetricDecl, MetricExpr, Namespaces, PatchDecl,
+    Rule, Select, SetValue, Statement, StringLit, Value,
 };
 
 /// `metric NAME: UNIT = promql "QUERY"`
@@ -218,7 +218,8 @@ fn action(action_node: &Action, source: &str) -> String {
     }
 }
 
-fn bounded(mut out: String, keyword: &str, bound: &Option<crate::syntax::ast::Literal>) -> String {
+/// `out` followed by ` max N` or ` min N` when the bound is given.
+fn bounded(mut out: String, keyword: &str, bound: &Option<Literal>) -> String {
     if let Some(bound) = bound {
         out.push(' ');
         out.push_str(keyword);

@@ -71,6 +71,10 @@ fn statements_separated_by_semicolons_get_a_line_each() {
         "policy a { select pods; when restarts > 3 then delete }\n",
         "policy a {\n  select pods\n  when restarts > 3 then delete\n}\n",
     );
+    check(
+        "policy a { select pods; };\n;\npatch p: merge \"{}\";  # c\n",
+        "policy a {\n  select pods\n}\n\npatch p: merge \"{}\"  # c\n",
+    );
 }
 
 #[test]

@@ -25,7 +25,7 @@ struct Children<'i> {
 
 impl<'i> Children<'i> {
     fn of(pair: Pair<'i, Rule>, offset: usize) -> Children<'i> {
-        let span = Span::from(pair.as_span()).shifted(offset);
+        let span = code_span(&pair).shifted(offset);
         Children {
             inner: pair.into_inner(),
             span,
@@ -56,6 +56,36 @@ impl<'i> Children<'i> {
     fn span_of(&self, pair: &Pair<'_, Rule>) -> Span {
         Span::from(pair.as_span()).shifted(self.offset)
     }
+}
+
+/// The span of a pair without the blanks and comment that pest's implicit
+/// whitespace leaves at its end when an optional last part is absent (the span
+/// of `when … then delete  # why` must stop at `delete`). Only one-line pairs can
+/// end in a comment: a multi-line pair (a policy) ends with its `}`.
+fn code_span(pair: &Pair<'_, Rule>) -> Span {
+    let span = Span::from(pair.as_span());
+    let text = pair.as_str();
+    let code = if text.contains('\n') {
+        text
+    } else {
+        let mut in_string = false;
+        let mut escaped = false;
+        let mut cut = text.len();
+        for (i, c) in text.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if in_string => escaped = true,
+                '"' => in_string = !in_string,
+                '#' if !in_string => {
+                    cut = i;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        &text[..cut]
+    };
+    Span::new(span.start, span.start + code.trim_end().len())
 }
 
 fn is_token(rule: Rule) -> bool {
@@ -236,9 +266,15 @@ fn label_match(pair: Pair<'_, Rule>, offset: usize) -> Built<LabelMatch> {
     let span = c.span;
     let first = c.expect()?;
     if first.as_rule() == Rule::label_absent {
-        let mut inner = Children::of(first, offset);
+        // `not` is a keyword pair the generic children keep (negation needs
+        // it), so the key is found by its rule.
+        let first_span = Span::from(first.as_span()).shifted(offset);
+        let key = first
+            .into_inner()
+            .find(|p| p.as_rule() == Rule::label_key)
+            .ok_or(Bug(first_span))?;
         return Ok(LabelMatch {
-            key: ident(inner.expect()?, offset),
+            key: ident(key, offset),
             op: LabelOp::NotExists,
             span,
         });

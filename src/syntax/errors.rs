@@ -56,7 +56,8 @@ pub(crate) fn syntax_error(
     if positives.contains(&Rule::ident) && reserved.contains(&found) {
         diagnostic = diagnostic.help(format!("`{found}` is a reserved word: choose another name"));
     } else if at_end && positives.contains(&Rule::rbrace) {
-        diagnostic = diagnostic.help("every `{` needs its `}`: add one after the policy's last statement");
+        diagnostic =
+            diagnostic.help("every `{` needs its `}`: add one after the policy's last statement");
     } else if let Some(suggestion) = keyword_suggestion(&positives, found) {
         diagnostic = diagnostic.suggest(suggestion);
     } else if let Some(help) = help_for(&positives) {

@@ -226,6 +226,29 @@ mod tests {
     }
 
     #[test]
+    fn not_exists_keeps_its_key_and_spans_stop_before_comments() {
+        let source = "policy a {\n  select pods where not app exists  # no app label\n  when restarts > 1 then delete  # why\n}\n";
+        let parsed = parse(source);
+        let Item::Policy(policy) = &parsed.file.items[0] else {
+            panic!("a policy: {:?}", parsed.diagnostics);
+        };
+        let ast::Statement::Select(select) = &policy.statements[0] else {
+            panic!("a select");
+        };
+        assert_eq!(select.labels[0].key.name, "app");
+        assert_eq!(select.labels[0].op, ast::LabelOp::NotExists);
+        assert_eq!(
+            &source[select.span.start..select.span.end],
+            "select pods where not app exists"
+        );
+        let rule = policy.statements[1].span();
+        assert_eq!(
+            &source[rule.start..rule.end],
+            "when restarts > 1 then delete"
+        );
+    }
+
+    #[test]
     fn strings_keep_promql_escapes_and_unescape_quotes() {
         let source = r#"metric m: ratio = promql "a{b=~\"x\\.y\"}""#;
         let parsed = parse(source);

@@ -120,14 +120,9 @@ fn is_punctuation(token: &str) -> bool {
 
 impl Gen {
     fn suffix(&mut self) -> String {
-        (0..1 + self.c.pick(5))
-            .map(|_| {
-                char::from(
-                    self.c
-                        .one(&["a", "b", "k", "z", "0", "7", "_", "-"])
-                        .as_bytes()[0],
-                )
-            })
+        let len = 1 + self.c.pick(5);
+        (0..len)
+            .map(|_| self.c.one(&["a", "b", "k", "z", "0", "7", "_", "-"]))
             .collect()
     }
 
