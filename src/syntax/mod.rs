@@ -49,6 +49,21 @@ pub fn parse(source: &str) -> Parsed {
 
 fn parse_declaration(source: &str, chunk: Span, parsed: &mut Parsed) {
     let text = &source[chunk.start..chunk.end];
+    if let Some(line) = scan::too_deep(text) {
+        parsed.diagnostics.push(
+            Diagnostic::new(
+                Code::Syntax,
+                line.shifted(chunk.start),
+                format!(
+                    "this line nests more than {} levels deep",
+                    scan::MAX_NESTING
+                ),
+            )
+            .label("too deep to parse safely")
+            .help("split the condition into several rules"),
+        );
+        return;
+    }
     let error = match SkippyParser::parse(Rule::declaration, text) {
         Ok(mut pairs) => match pairs.next().map(|pair| build::items(pair, chunk.start)) {
             Some(Ok(items)) => {

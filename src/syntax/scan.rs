@@ -61,7 +61,11 @@ pub(crate) fn declaration_chunks(source: &str) -> Vec<Span> {
             b'}' => depth = depth.saturating_sub(1),
             b'\n' => line_start = i + 1,
             b' ' | b'\t' | b'\r' => {}
-            _ if i == line_start || source[line_start..i].trim().is_empty() => {
+            // Only ASCII letters start a keyword, and slicing at them is safe:
+            // a byte of a multi-byte character is never one.
+            _ if b.is_ascii_alphabetic()
+                && (i == line_start || source[line_start..i].trim().is_empty()) =>
+            {
                 let word_end = source[i..]
                     .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
                     .map_or(source.len(), |n| i + n);
@@ -86,6 +90,38 @@ pub(crate) fn declaration_chunks(source: &str) -> Vec<Span> {
     }
     chunks.retain(|chunk| has_code(&source[chunk.start..chunk.end]));
     chunks
+}
+
+/// The deepest nesting of one line allowed: parsing, checking and printing a
+/// condition recurse once per level, and the stack is finite.
+pub(crate) const MAX_NESTING: usize = 100;
+
+/// The first line of `text` nested deeper than [`MAX_NESTING`] (brackets, or
+/// `and`/`or`/`not` words, which nest the condition tree as deeply), as a span.
+pub(crate) fn too_deep(text: &str) -> Option<Span> {
+    let mut line_start = 0;
+    for line in text.split_inclusive('\n') {
+        let code = line.split('#').next().unwrap_or("");
+        let mut depth = 0usize;
+        let mut deepest = 0usize;
+        for c in code.chars() {
+            match c {
+                '(' | '[' => depth += 1,
+                ')' | ']' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            deepest = deepest.max(depth);
+        }
+        let words = code
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| matches!(*w, "and" | "or" | "not"))
+            .count();
+        if deepest.max(words) > MAX_NESTING {
+            return Some(Span::new(line_start, line_start + line.trim_end().len()));
+        }
+        line_start += line.len();
+    }
+    None
 }
 
 /// Whether `text` holds anything but blanks and comments.
