@@ -747,17 +747,14 @@ fn edge_cases_never_panic() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Formerly BUG 1: any non-ASCII character outside a string or a comment panicked in
-/// `syntax::scan::declaration_chunks`. Its byte loop evaluates the guard
-/// `i == line_start || source[line_start..i].trim().is_empty()` for every byte
-/// that is not `"`, `#`, a brace, a newline or a blank, including the second
-/// byte of a multi-byte character, where `source[line_start..i]` is not on a
-/// char boundary ("byte index 1 is not a char boundary; it is inside 'é'").
-/// Minimal input: `é` (one character). A name, label or unit with an accent,
-/// a pasted non-breaking space or a BOM takes the compiler (and so `check`,
-/// the operator, the LSP) down. Inside strings and comments it is fine.
+/// A regression test (BUG 1 of the no-panic test, fixed in e84b9cd): any
+/// non-ASCII character outside a string or a comment panicked in
+/// `syntax::scan::declaration_chunks`, whose byte loop sliced
+/// `source[line_start..i]` at the second byte of a multi-byte character ("byte
+/// index 1 is not a char boundary; it is inside 'é'"). Minimal input: `é`. A
+/// name, label or unit with an accent, a pasted non-breaking space or a BOM took
+/// the compiler (and so `check`, the operator, the LSP) down.
 #[test]
-
 fn non_ascii_outside_strings_and_comments() {
     let inputs = [
         "é",
@@ -790,6 +787,17 @@ fn nested(shape: &str, depth: usize) -> String {
         "not" => format!(
             "when {}memory_percent > 50 then restart",
             "not ".repeat(depth)
+        ),
+        // A `#` in a string earlier on the line: not a comment.
+        "parens-after-hash" => format!(
+            "when restarts > 5 then notify \"#\"; when {}memory_percent > 50{} then restart",
+            "(".repeat(depth),
+            ")".repeat(depth)
+        ),
+        "not-parens" => format!(
+            "when {}memory_percent > 50{} then restart",
+            "not (".repeat(depth),
+            ")".repeat(depth)
         ),
         "and" => format!(
             "when memory_percent > 50{} then restart",
@@ -837,7 +845,7 @@ fn moderate_nesting_fits_in_the_default_stack() {
         ("not", 60),
         ("and", 120),
         ("or", 120),
-        ("ask-ai", 100),
+        ("ask-ai", 40),
         ("calls", 300),
     ] {
         if let Err(message) = compile_on_stack(nested(shape, depth), DEFAULT_STACK) {
@@ -889,16 +897,16 @@ fn nesting_child() {
     compile_on_stack(nested(shape, depth), DEFAULT_STACK).expect("compile");
 }
 
-/// Formerly BUG 2: nesting of 500 (what a generated or hostile file may hold) overflowed
-/// the stack, which aborts the process (the operator, the LSP): the AST builder
-/// (`syntax::build::condition`, `syntax::build::action`) and the checker
-/// (`check::Checker::condition`) recurse once per level with no depth limit.
-/// pest itself stops safely (its stack guard reports a syntax error). With a
-/// 2 MiB stack, a debug build overflows from 54 nested parentheses, 161 `not`,
-/// 280 nested `ask ai among [`, 383 `and`/`or` in one condition; a release
-/// build from 305, 914, 1059 and 1265.
+/// A regression test (BUG 2 of the no-panic test, fixed in e84b9cd): nesting
+/// of 500 overflowed the stack, which aborts the process (the operator, the
+/// LSP): the AST builder (`syntax::build::condition`, `syntax::build::action`)
+/// and the checker (`check::Checker::condition`) recurse once per level with no
+/// depth limit (pest itself stops safely: its stack guard reports a syntax
+/// error). With a 2 MiB stack, a debug build overflowed from 54 nested
+/// parentheses, 161 `not`, 280 nested `ask ai among [`, 383 `and`/`or` in one
+/// condition; a release build from 305, 914, 1059 and 1265. A line nested more
+/// than 100 levels deep is now a syntax error before pest sees it.
 #[test]
-
 fn deep_nesting_does_not_overflow_the_stack() {
     let failures: Vec<String> = [
         ("parens", 500),
@@ -912,4 +920,43 @@ fn deep_nesting_does_not_overflow_the_stack() {
     .filter_map(|(shape, depth)| survives_in_child(shape, depth).err())
     .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The deepest nesting the parser accepts (40 brackets and 100 `and`/`or`/
+/// `not` on one line, see `syntax::scan::too_deep`) must fit in a 2 MiB stack,
+/// in every build.
+///
+/// Formerly BUG 3: with one limit of 100, a debug build overflowed a 2 MiB
+/// stack from 54 nested parentheses (each level costs about 12 KiB of stack in
+/// `syntax::build::condition`, unoptimised); the bracket limit is now 40.
+#[test]
+fn nesting_at_the_limit_fits_in_the_default_stack() {
+    let failures: Vec<String> = [
+        ("parens", 40),
+        ("not-parens", 40),
+        ("not", 100),
+        ("ask-ai", 40),
+        ("and", 100),
+        ("or", 100),
+        ("calls", 40),
+    ]
+    .into_iter()
+    .filter_map(|(shape, depth)| survives_in_child(shape, depth).err())
+    .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Formerly BUG 4: the nesting limit (`syntax::scan::too_deep`) was bypassed by
+/// a `#` inside a string earlier on the same line: `too_deep` cut each line at its
+/// first `#` (`line.split('#')`) without knowing strings, so the nesting after
+/// it is not counted, and deep nesting overflows the stack again (process
+/// abort). Minimal input (release build, 2 MiB stack; 54 in a debug build):
+/// `policy p { select pods where app = "#"; when ` + 312 × `(` +
+/// `memory_percent > 1` + 312 × `)` + ` then restart }`. The same split also
+/// makes `(`, `[` and the words `and`/`or`/`not` inside strings count as
+/// nesting (a `notify` message with 101 `(` is rejected). Fix: skip strings
+/// in `too_deep` as `declaration_chunks` does.
+#[test]
+fn nesting_limit_holds_after_a_hash_in_a_string() {
+    survives_in_child("parens-after-hash", 500).unwrap();
 }

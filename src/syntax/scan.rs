@@ -92,16 +92,32 @@ pub(crate) fn declaration_chunks(source: &str) -> Vec<Span> {
     chunks
 }
 
-/// The deepest nesting of one line allowed: parsing, checking and printing a
-/// condition recurse once per level, and the stack is finite.
-pub(crate) const MAX_NESTING: usize = 100;
+/// The deepest bracket nesting of one line allowed: parsing, building and
+/// checking recurse once per level, and a debug build on a 2 MiB thread stack
+/// overflows past about 54 parentheses.
+pub(crate) const MAX_NESTING: usize = 40;
 
-/// The first line of `text` nested deeper than [`MAX_NESTING`] (brackets, or
-/// `and`/`or`/`not` words, which nest the condition tree as deeply), as a span.
+/// The most `and`/`or`/`not` words one line may hold: each nests the
+/// condition tree one level deeper (cheaper levels than brackets).
+const MAX_OPERATORS: usize = 100;
+
+/// The first line of `text` nested too deeply (brackets outside strings and
+/// comments, or `and`/`or`/`not` words), as a span.
 pub(crate) fn too_deep(text: &str) -> Option<Span> {
     let mut line_start = 0;
     for line in text.split_inclusive('\n') {
-        let code = line.split('#').next().unwrap_or("");
+        let mut code = String::with_capacity(line.len());
+        let (mut in_string, mut escaped) = (false, false);
+        for c in line.chars() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if in_string => escaped = true,
+                '"' => in_string = !in_string,
+                '#' if !in_string => break,
+                _ if in_string => {}
+                _ => code.push(c),
+            }
+        }
         let mut depth = 0usize;
         let mut deepest = 0usize;
         for c in code.chars() {
@@ -116,7 +132,7 @@ pub(crate) fn too_deep(text: &str) -> Option<Span> {
             .split(|c: char| !c.is_ascii_alphanumeric())
             .filter(|w| matches!(*w, "and" | "or" | "not"))
             .count();
-        if deepest.max(words) > MAX_NESTING {
+        if deepest > MAX_NESTING || words > MAX_OPERATORS {
             return Some(Span::new(line_start, line_start + line.trim_end().len()));
         }
         line_start += line.len();
@@ -233,6 +249,31 @@ mod tests {
         assert_eq!(chunk_texts(source).len(), 2, "a string ends at its line");
         let source = "policy a {\n  # policy b {\n}\n";
         assert_eq!(chunk_texts(source).len(), 1);
+    }
+
+    #[test]
+    fn nesting_counts_only_code() {
+        let deep = format!(
+            "when {}x > 1{} then restart",
+            "(".repeat(41),
+            ")".repeat(41)
+        );
+        assert!(too_deep(&deep).is_some());
+        let quoted = format!("when x > 1 then notify \"{}\"", "(".repeat(200));
+        assert!(
+            too_deep(&quoted).is_none(),
+            "brackets in strings do not nest"
+        );
+        let hidden = format!(
+            "select pods where app = \"#\"; when {}x > 1{} then restart",
+            "(".repeat(41),
+            ")".repeat(41)
+        );
+        assert!(
+            too_deep(&hidden).is_some(),
+            "a # in a string does not end the code"
+        );
+        assert!(too_deep(&format!("when {} then x", "(".repeat(41)).replace('(', "# (")).is_none());
     }
 
     #[test]

@@ -1,0 +1,18 @@
+//! Fuzzes the whole front end: arbitrary bytes, made UTF-8 lossily, through
+//! `check::compile` (scanning, pest, AST building, checking). The invariant
+//! under test: `compile` never panics and never overflows the stack.
+
+#![no_main]
+
+use kubeskippy::check::compile;
+use kubeskippy::safety::SafetyConfig;
+use libfuzzer_sys::fuzz_target;
+use std::sync::LazyLock;
+
+static CONFIG: LazyLock<SafetyConfig> = LazyLock::new(SafetyConfig::default);
+
+fuzz_target!(|data: &[u8]| {
+    let source = String::from_utf8_lossy(data);
+    let compiled = compile(&source, &CONFIG);
+    std::hint::black_box(compiled.has_errors());
+});
