@@ -123,7 +123,8 @@ impl Checker<'_> {
                 value,
             } => {
                 let expr = self.metric_expr(metric, ctx)?;
-                let subject = format!("`{}`", self.program.render_expr(&expr));
+                // Only messages name the metric: render it only for them.
+                let subject = |program: &ir::Program| format!("`{}`", program.render_expr(&expr));
                 let threshold = match (expr.ty, value) {
                     (Type::Scalar(Unit::Bool), ast::Value::Bool(b, _)) => {
                         if !matches!(op, CmpOp::Eq | CmpOp::Ne) {
@@ -133,7 +134,7 @@ impl Checker<'_> {
                                     *op_span,
                                     format!("`{}` does not apply to a boolean", op.as_str()),
                                 )
-                                .label(format!("{subject} is true or false"))
+                                .label(format!("{} is true or false", subject(&self.program)))
                                 .help(format!(
                                     "compare with `==` or `!=`: `{} == {b}`",
                                     self.program.render_expr(&expr)
@@ -153,7 +154,7 @@ impl Checker<'_> {
                                     units::looks_like(lit)
                                 ),
                             )
-                            .label(format!("{subject} is a boolean"))
+                            .label(format!("{} is a boolean", subject(&self.program)))
                             .help(format!(
                                 "write `{} == true` or `== false`",
                                 self.program.render_expr(&expr)
@@ -168,13 +169,30 @@ impl Checker<'_> {
                                 *span,
                                 format!("expected {}, found `{b}`", describe_type(ty)),
                             )
-                            .label(format!("{subject} is {}", describe_type(ty)))
+                            .label(format!(
+                                "{} is {}",
+                                subject(&self.program),
+                                describe_type(ty)
+                            ))
                             .help(format!("compare it with a number: {}", example(ty))),
                         );
                         return None;
                     }
                     (ty, ast::Value::Literal(lit)) => {
-                        let value = self.ok(units::resolve(lit, ty, Some(&subject)))?;
+                        let value = match units::resolve(lit, ty, None) {
+                            Ok(value) => value,
+                            Err(mut d) => {
+                                if d.code == Code::UnitMismatch {
+                                    d.label = Some(format!(
+                                        "{} is {}",
+                                        subject(&self.program),
+                                        describe_type(ty)
+                                    ));
+                                }
+                                self.report(d);
+                                return None;
+                            }
+                        };
                         self.lint_percent(lit, ty, value);
                         Threshold::Number(value)
                     }

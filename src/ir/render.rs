@@ -114,6 +114,9 @@ impl Program {
 
     /// A stable identity of a rule's meaning: the same for the same rule in any
     /// layout, different when its condition, `for`, action or priority change.
+    /// The condition is hashed by structure (metric names, not ids, so that
+    /// declaring another metric changes no fingerprint); the tags below are part
+    /// of persisted state and must not change.
     pub fn fingerprint(
         &self,
         condition: &Condition,
@@ -121,21 +124,85 @@ impl Program {
         action: &Action,
         priority: u8,
     ) -> String {
-        let text = format!(
-            "{}|{}|{}|{priority}",
-            self.render_condition(condition),
-            hold.map_or(String::new(), |h| h.0.to_string()),
-            self.render_action(action),
-        );
-        format!("{:016x}", fnv1a(text.as_bytes()))
+        let mut hash = Fnv::default();
+        self.hash_condition(&mut hash, condition);
+        hash.bytes(&hold.map_or(u64::MAX, |h| h.0).to_le_bytes());
+        hash.bytes(self.render_action(action).as_bytes());
+        hash.bytes(&[priority]);
+        format!("{:016x}", hash.0)
+    }
+
+    fn hash_condition(&self, hash: &mut Fnv, condition: &Condition) {
+        match condition {
+            Condition::Or(a, b) | Condition::And(a, b) => {
+                hash.bytes(if matches!(condition, Condition::Or(..)) {
+                    b"|"
+                } else {
+                    b"&"
+                });
+                self.hash_condition(hash, a);
+                self.hash_condition(hash, b);
+            }
+            Condition::Not(c) => {
+                hash.bytes(b"!");
+                self.hash_condition(hash, c);
+            }
+            Condition::Status(reason) => {
+                hash.bytes(b"s");
+                hash.bytes(reason.as_bytes());
+            }
+            Condition::Event {
+                reason,
+                op,
+                count,
+                within,
+            } => {
+                hash.bytes(b"e");
+                hash.bytes(reason.as_bytes());
+                hash.bytes(op.as_str().as_bytes());
+                hash.bytes(&count.to_le_bytes());
+                hash.bytes(&within.0.to_le_bytes());
+            }
+            Condition::Compare {
+                expr,
+                op,
+                threshold,
+            } => {
+                hash.bytes(b"c");
+                hash.bytes(self.metric(expr.metric).name.as_bytes());
+                if let Some(w) = expr.window {
+                    hash.bytes(w.function.name().as_bytes());
+                    hash.bytes(&w.range.0.to_le_bytes());
+                }
+                hash.bytes(op.as_str().as_bytes());
+                match threshold {
+                    Threshold::Number(n) => hash.bytes(&n.to_bits().to_le_bytes()),
+                    Threshold::Bool(b) => hash.bytes(&[u8::from(*b)]),
+                }
+            }
+        }
+        // Ends each node, so that `a` + `bc` and `ab` + `c` differ.
+        hash.bytes(b";");
     }
 }
 
 /// FNV-1a: tiny, and stable across Rust versions (unlike `DefaultHasher`).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn bytes(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        // A separator, so that consecutive fields cannot run into each other.
+        self.0 = (self.0 ^ 0xff).wrapping_mul(0x0000_0100_0000_01b3);
+    }
 }
 
 pub fn render_threshold(threshold: Threshold, ty: Type) -> String {

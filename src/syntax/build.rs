@@ -19,18 +19,24 @@ type Built<T> = Result<T, Bug>;
 /// dropped, since the rule they belong to already says what they were.
 struct Children<'i> {
     inner: Pairs<'i, Rule>,
-    span: Span,
+    /// The parent's span as pest has it; trimmed only when asked for, since
+    /// most nodes never need their own span.
+    raw: pest::Span<'i>,
     offset: usize,
 }
 
 impl<'i> Children<'i> {
     fn of(pair: Pair<'i, Rule>, offset: usize) -> Children<'i> {
-        let span = code_span(&pair).shifted(offset);
         Children {
+            raw: pair.as_span(),
             inner: pair.into_inner(),
-            span,
             offset,
         }
+    }
+
+    /// The parent's span in the file, without trailing blanks and comment.
+    fn span(&self) -> Span {
+        code_span(self.raw).shifted(self.offset)
     }
 
     fn next(&mut self) -> Option<Pair<'i, Rule>> {
@@ -38,7 +44,7 @@ impl<'i> Children<'i> {
     }
 
     fn expect(&mut self) -> Built<Pair<'i, Rule>> {
-        self.next().ok_or(Bug(self.span))
+        self.next().ok_or_else(|| Bug(self.span()))
     }
 
     /// The next child if it is `rule`; otherwise leaves it in place.
@@ -62,10 +68,14 @@ impl<'i> Children<'i> {
 /// whitespace leaves at its end when an optional last part is absent (the span
 /// of `when … then delete  # why` must stop at `delete`). Only one-line pairs can
 /// end in a comment: a multi-line pair (a policy) ends with its `}`.
-fn code_span(pair: &Pair<'_, Rule>) -> Span {
-    let span = Span::from(pair.as_span());
-    let text = pair.as_str();
-    let code = if text.contains('\n') {
+fn code_span(raw: pest::Span<'_>) -> Span {
+    let span = Span::from(raw);
+    let text = raw.as_str();
+    // Most pairs end in code: only a pair that ends in a blank can have
+    // swallowed a comment (a comment runs to the end of the line, whose
+    // newline is never inside a one-line pair) or trailing blanks.
+    let ends_in_code = !text.ends_with([' ', '\t']) && !text.contains('#');
+    let code = if ends_in_code || text.contains('\n') {
         text
     } else {
         let mut in_string = false;
@@ -163,7 +173,7 @@ fn item(pair: Pair<'_, Rule>, offset: usize) -> Built<Item> {
         Rule::policy => policy(pair, offset).map(Item::Policy),
         Rule::metric_decl => {
             let mut c = Children::of(pair, offset);
-            let span = c.span;
+            let span = c.span();
             Ok(Item::Metric(MetricDecl {
                 name: ident(c.expect()?, offset),
                 unit: ident(c.expect()?, offset),
@@ -173,7 +183,7 @@ fn item(pair: Pair<'_, Rule>, offset: usize) -> Built<Item> {
         }
         Rule::patch_decl => {
             let mut c = Children::of(pair, offset);
-            let span = c.span;
+            let span = c.span();
             Ok(Item::Patch(PatchDecl {
                 name: ident(c.expect()?, offset),
                 patch_type: ident(c.expect()?, offset),
@@ -187,7 +197,7 @@ fn item(pair: Pair<'_, Rule>, offset: usize) -> Built<Item> {
 
 fn policy(pair: Pair<'_, Rule>, offset: usize) -> Built<Policy> {
     let mut c = Children::of(pair, offset);
-    let span = c.span;
+    let span = c.span();
     let name = ident(c.expect()?, offset);
     let mut statements = Vec::new();
     while let Some(child) = c.next() {
@@ -215,7 +225,7 @@ fn statement(pair: Pair<'_, Rule>, offset: usize) -> Built<Statement> {
     let mut outer = Children::of(pair, offset);
     let pair = outer.expect()?;
     let mut c = Children::of(pair.clone(), offset);
-    let span = c.span;
+    let span = c.span();
     match pair.as_rule() {
         Rule::select_stmt => {
             let kind = ident(c.expect()?, offset);
@@ -263,7 +273,7 @@ fn namespaces(pair: Pair<'_, Rule>, offset: usize) -> Built<Namespaces> {
 
 fn label_match(pair: Pair<'_, Rule>, offset: usize) -> Built<LabelMatch> {
     let mut c = Children::of(pair, offset);
-    let span = c.span;
+    let span = c.span();
     let first = c.expect()?;
     if first.as_rule() == Rule::label_absent {
         // `not` is a keyword pair the generic children keep (negation needs
@@ -306,7 +316,7 @@ fn label_match(pair: Pair<'_, Rule>, offset: usize) -> Built<LabelMatch> {
 
 fn rule(pair: Pair<'_, Rule>, offset: usize) -> Built<super::ast::Rule> {
     let mut c = Children::of(pair, offset);
-    let span = c.span;
+    let span = c.span();
     let condition = condition(c.expect()?, offset)?;
     let for_duration = match c.take(Rule::for_clause) {
         Some(p) => Some(literal(Children::of(p, offset).expect()?, offset)?),
@@ -329,7 +339,7 @@ fn rule(pair: Pair<'_, Rule>, offset: usize) -> Built<super::ast::Rule> {
 fn condition(pair: Pair<'_, Rule>, offset: usize) -> Built<Condition> {
     let rule = pair.as_rule();
     let mut c = Children::of(pair, offset);
-    let span = c.span;
+    let span = c.span();
     match rule {
         Rule::condition | Rule::conjunction => {
             let mut left = condition(c.expect()?, offset)?;
@@ -407,7 +417,7 @@ fn metric_expr(pair: Pair<'_, Rule>, offset: usize) -> Built<MetricExpr> {
         Rule::ident => Ok(MetricExpr::Metric(ident(inner, offset))),
         Rule::call => {
             let mut call = Children::of(inner, offset);
-            let span = call.span;
+            let span = call.span();
             Ok(MetricExpr::Call {
                 function: ident(call.expect()?, offset),
                 arg: Box::new(metric_expr(call.expect()?, offset)?),
@@ -415,7 +425,7 @@ fn metric_expr(pair: Pair<'_, Rule>, offset: usize) -> Built<MetricExpr> {
                 span,
             })
         }
-        _ => Err(Bug(c.span)),
+        _ => Err(Bug(c.span())),
     }
 }
 
@@ -424,7 +434,7 @@ fn action(pair: Pair<'_, Rule>, offset: usize) -> Built<Action> {
     let pair = outer.expect()?;
     let rule = pair.as_rule();
     let mut c = Children::of(pair, offset);
-    let span = c.span;
+    let span = c.span();
     Ok(match rule {
         Rule::restart_action => Action::Restart {
             mode: c.next().map(|m| ident(m, offset)),

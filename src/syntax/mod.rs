@@ -55,8 +55,9 @@ fn parse_declaration(source: &str, chunk: Span, parsed: &mut Parsed) {
                 Code::Syntax,
                 line.shifted(chunk.start),
                 format!(
-                    "this line nests more than {} levels deep",
-                    scan::MAX_NESTING
+                    "this line nests too deeply (more than {} brackets or {} `and`/`or`/`not`)",
+                    scan::MAX_NESTING,
+                    scan::MAX_OPERATORS
                 ),
             )
             .label("too deep to parse safely")

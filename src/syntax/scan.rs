@@ -10,15 +10,36 @@ use super::ast::Comment;
 
 /// The comments of `source`, in order.
 pub(crate) fn comments(source: &str) -> Vec<Comment> {
+    let bytes = source.as_bytes();
     let mut out = Vec::new();
-    for_each_code_char(source, |event| {
-        if let Event::Comment(span) = event {
-            out.push(Comment {
-                text: source[span.start..span.end].to_string(),
-                span,
-            });
+    let mut i = 0;
+    let mut in_string = false;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if in_string => i += 1,
+            b'"' => in_string = !in_string,
+            b'\n' => in_string = false,
+            b'#' if !in_string => {
+                let end = bytes[i..]
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(bytes.len(), |n| i + n);
+                let code_end = if end > i && bytes[end - 1] == b'\r' {
+                    end - 1
+                } else {
+                    end
+                };
+                out.push(Comment {
+                    text: source[i..code_end].to_string(),
+                    span: Span::new(i, code_end),
+                });
+                i = end;
+                continue;
+            }
+            _ => {}
         }
-    });
+        i += 1;
+    }
     out
 }
 
@@ -63,9 +84,7 @@ pub(crate) fn declaration_chunks(source: &str) -> Vec<Span> {
             b' ' | b'\t' | b'\r' => {}
             // Only ASCII letters start a keyword, and slicing at them is safe:
             // a byte of a multi-byte character is never one.
-            _ if b.is_ascii_alphabetic()
-                && (i == line_start || source[line_start..i].trim().is_empty()) =>
-            {
+            _ if b.is_ascii_alphabetic() && only_blanks_since(bytes, line_start, i) => {
                 let word_end = source[i..]
                     .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
                     .map_or(source.len(), |n| i + n);
@@ -99,45 +118,70 @@ pub(crate) const MAX_NESTING: usize = 40;
 
 /// The most `and`/`or`/`not` words one line may hold: each nests the
 /// condition tree one level deeper (cheaper levels than brackets).
-const MAX_OPERATORS: usize = 100;
+pub(crate) const MAX_OPERATORS: usize = 100;
 
 /// The first line of `text` nested too deeply (brackets outside strings and
 /// comments, or `and`/`or`/`not` words), as a span.
 pub(crate) fn too_deep(text: &str) -> Option<Span> {
     let mut line_start = 0;
     for line in text.split_inclusive('\n') {
-        let mut code = String::with_capacity(line.len());
-        let (mut in_string, mut escaped) = (false, false);
-        for c in line.chars() {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' if in_string => escaped = true,
-                '"' => in_string = !in_string,
-                '#' if !in_string => break,
-                _ if in_string => {}
-                _ => code.push(c),
-            }
-        }
-        let mut depth = 0usize;
-        let mut deepest = 0usize;
-        for c in code.chars() {
-            match c {
-                '(' | '[' => depth += 1,
-                ')' | ']' => depth = depth.saturating_sub(1),
-                _ => {}
-            }
-            deepest = deepest.max(depth);
-        }
-        let words = code
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .filter(|w| matches!(*w, "and" | "or" | "not"))
-            .count();
-        if deepest > MAX_NESTING || words > MAX_OPERATORS {
+        if line_too_deep(line) {
             return Some(Span::new(line_start, line_start + line.trim_end().len()));
         }
         line_start += line.len();
     }
     None
+}
+
+fn line_too_deep(line: &str) -> bool {
+    let (mut depth, mut deepest, mut operators) = (0usize, 0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    let mut word_start = None;
+    let bytes = line.as_bytes();
+    // Bytes are enough: every character that matters is ASCII, and a byte of
+    // a multi-byte character is never one of them.
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        if b.is_ascii_alphanumeric() {
+            word_start.get_or_insert(i);
+            continue;
+        }
+        if let Some(start) = word_start.take() {
+            operators += usize::from(matches!(&bytes[start..i], b"and" | b"or" | b"not"));
+        }
+        match b {
+            b'"' => in_string = true,
+            b'#' => break,
+            b'(' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b')' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if let Some(start) = word_start {
+        operators += usize::from(matches!(&bytes[start..], b"and" | b"or" | b"not"));
+    }
+    deepest > MAX_NESTING || operators > MAX_OPERATORS
+}
+
+/// Whether `bytes[start..end]` holds only blanks. Called for the first letter of
+/// each word; words past the first of a line stop at their first non-blank, so
+/// a line is scanned about once.
+fn only_blanks_since(bytes: &[u8], start: usize, end: usize) -> bool {
+    bytes[start..end]
+        .iter()
+        .rev()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\r'))
 }
 
 /// Whether `text` holds anything but blanks and comments.
@@ -154,13 +198,11 @@ pub(crate) fn has_code(text: &str) -> bool {
 pub(crate) fn policy_body(chunk: &str) -> Option<(usize, Span)> {
     let mut open = None;
     let mut close = None;
-    for_each_code_char(chunk, |event| {
-        if let Event::Code(offset, ch) = event {
-            if ch == '{' && open.is_none() {
-                open = Some(offset);
-            } else if ch == '}' && open.is_some() {
-                close = Some(offset);
-            }
+    for_each_code_byte(chunk, |offset, b| {
+        if b == b'{' && open.is_none() {
+            open = Some(offset);
+        } else if b == b'}' && open.is_some() {
+            close = Some(offset);
         }
     });
     let open = open?;
@@ -168,45 +210,29 @@ pub(crate) fn policy_body(chunk: &str) -> Option<(usize, Span)> {
     Some((open + 1, Span::new(open + 1, end)))
 }
 
-enum Event {
-    Code(usize, char),
-    Comment(Span),
-}
-
-fn for_each_code_char(source: &str, mut f: impl FnMut(Event)) {
-    let mut chars = source.char_indices().peekable();
+/// Calls `f` with the offset of each byte of code in `source`, skipping
+/// strings and comments. Bytes are enough: every character that matters here
+/// is ASCII, and no byte of a multi-byte character is ASCII.
+fn for_each_code_byte(source: &str, mut f: impl FnMut(usize, u8)) {
+    let bytes = source.as_bytes();
+    let mut i = 0;
     let mut in_string = false;
-    while let Some((i, ch)) = chars.next() {
-        if in_string {
-            match ch {
-                '\\' => {
-                    chars.next();
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'\\' if in_string => i += 1,
+            b'"' => in_string = !in_string,
+            b'\n' => in_string = false,
+            b'#' if !in_string => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
                 }
-                '"' | '\n' => in_string = false,
-                _ => {}
+                continue;
             }
-            continue;
+            _ if in_string => {}
+            _ => f(i, b),
         }
-        match ch {
-            '"' => in_string = true,
-            '#' => {
-                let mut end = source.len();
-                while let Some(&(j, c)) = chars.peek() {
-                    if c == '\n' {
-                        end = j;
-                        break;
-                    }
-                    chars.next();
-                }
-                let end = if source[i..end].ends_with('\r') {
-                    end - 1
-                } else {
-                    end
-                };
-                f(Event::Comment(Span::new(i, end)));
-            }
-            _ => f(Event::Code(i, ch)),
-        }
+        i += 1;
     }
 }
 
