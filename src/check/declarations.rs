@@ -215,7 +215,9 @@ impl Checker<'_> {
                     Diagnostic::new(
                         Code::InvalidPatchJson,
                         crate::span::Span::new(at, end.min(body.span.end)),
-                        format!("invalid JSON in patch: {error}"),
+                        // serde_json ends its message with a position inside the
+                        // JSON; the span already points at it in the file.
+                        format!("invalid JSON in patch: {}", json_message(&error)),
                     )
                     .label("the JSON breaks here")
                     .help(
@@ -281,6 +283,14 @@ fn forbidden_fields(value: &serde_json::Value, forbidden: &[String], out: &mut V
             }
         }
         _ => {}
+    }
+}
+
+fn json_message(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
     }
 }
 

@@ -307,3 +307,49 @@ mod tests {
         assert_eq!(compile(good, &config).program.policies.len(), 1);
     }
 }
+
+#[cfg(test)]
+mod fingerprint_tests {
+    use super::*;
+
+    fn fingerprints(source: &str) -> Vec<String> {
+        let compiled = compile(source, &SafetyConfig::default());
+        assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
+        compiled.program.policies[0]
+            .rules
+            .iter()
+            .map(|r| r.fingerprint.clone())
+            .collect()
+    }
+
+    const BASE: &str = "policy a {\n  select pods\n  cooldown 5m\n  when memory_percent > 85 for 3m then restart\n  when restarts > 3 then restart\n}\n";
+
+    #[test]
+    fn the_same_meaning_keeps_its_fingerprint() {
+        let base = fingerprints(BASE);
+        assert_ne!(base[0], base[1]);
+        // Another layout, `85%` for `85`, and a rule moved: same fingerprints.
+        let moved = "policy a { select pods; cooldown 5m\n when restarts>3 then restart\n when memory_percent > 85% for 3m then restart }\n";
+        let moved = fingerprints(moved);
+        assert_eq!(
+            (moved[1].clone(), moved[0].clone()),
+            (base[0].clone(), base[1].clone())
+        );
+        // A declaration elsewhere shifts metric ids, not fingerprints.
+        let declared = format!("metric errors: ratio = promql \"up\"\n{BASE}policy b {{\n  select pods\n  cooldown 5m\n  when errors > 1% then restart\n}}\n");
+        assert_eq!(fingerprints(&declared), base);
+    }
+
+    #[test]
+    fn a_different_meaning_changes_the_fingerprint() {
+        let base = fingerprints(BASE);
+        for changed in [
+            BASE.replace("> 85", "> 86"),
+            BASE.replace("for 3m", "for 4m"),
+            BASE.replace("for 3m then restart", "for 3m then restart rolling"),
+            BASE.replace("for 3m then restart", "for 3m then restart priority 2"),
+        ] {
+            assert_ne!(fingerprints(&changed)[0], base[0], "{changed}");
+        }
+    }
+}

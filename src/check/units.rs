@@ -110,6 +110,9 @@ fn number(lit: &Literal) -> Result<f64, Diagnostic> {
 /// The unknown-suffix error, with the suffix Skippy uses when the one written is
 /// a common alias (`5min` → `5m`, `1GB` → `1G`).
 fn unknown_suffix(lit: &Literal, suffix: &str, expected: &str) -> Diagnostic {
+    if let Some(d) = exponent(lit, suffix) {
+        return d;
+    }
     let d = Diagnostic::new(
         Code::UnknownUnit,
         lit.span,
@@ -120,6 +123,30 @@ fn unknown_suffix(lit: &Literal, suffix: &str, expected: &str) -> Diagnostic {
         Some((_, canonical)) => d.suggest(format!("{}{canonical}", lit.number)),
         None => d.help(format!("write {expected}")),
     }
+}
+
+/// `1e9`: Skippy has no exponents (Kubernetes quantities use suffixes).
+fn exponent(lit: &Literal, suffix: &str) -> Option<Diagnostic> {
+    let digits = suffix.strip_prefix(['e', 'E'])?;
+    let power: i32 = digits.parse().ok().filter(|p: &i32| (0..=18).contains(p))?;
+    let value = lit.number.parse::<f64>().ok()? * 10f64.powi(power);
+    let d = Diagnostic::new(
+        Code::UnknownUnit,
+        lit.span,
+        format!(
+            "`{}` is written with an exponent, which Skippy does not read",
+            lit.text()
+        ),
+    )
+    .label("no exponents");
+    Some(if value.fract() == 0.0 && value.abs() < 1e18 {
+        d.suggest(format!("{}", value as i64)).help(format!(
+            "write `{}`, or a quantity suffix such as `1G` for bytes",
+            value as i64
+        ))
+    } else {
+        d.help("write the number in full, or with a quantity suffix such as `1G` or `500m`")
+    })
 }
 
 fn mismatch(lit: &Literal, expected: Type, subject: Option<&str>) -> Diagnostic {
@@ -411,6 +438,16 @@ mod tests {
         );
         let min = duration(&lit("5", Some("min"), None)).unwrap_err();
         assert_eq!(min.suggestion.unwrap().replacement, "5m");
+    }
+
+    #[test]
+    fn exponents_are_explained_with_the_number_in_full() {
+        let err =
+            resolve(&lit("1", Some("e9"), None), Type::Scalar(Unit::Bytes), None).unwrap_err();
+        assert_eq!(err.code, Code::UnknownUnit);
+        assert_eq!(err.suggestion.unwrap().replacement, "1000000000");
+        let err = duration(&lit("1", Some("e3"), None)).unwrap_err();
+        assert!(err.message.contains("exponent"), "{}", err.message);
     }
 
     #[test]
