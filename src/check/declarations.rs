@@ -142,13 +142,23 @@ impl Checker<'_> {
         match promql_parser::parser::parse(&substituted) {
             Ok(_) => true,
             Err(message) => {
+                let (span, label) = match promql_error_at(text, &message) {
+                    Some((start, end)) => (
+                        crate::span::Span::new(
+                            query.source_offset(self.source, start),
+                            query.source_offset(self.source, end),
+                        ),
+                        "the query breaks here",
+                    ),
+                    None => (query.span, "this query does not parse"),
+                };
                 self.report(
                     Diagnostic::new(
                         Code::InvalidPromql,
-                        query.span,
+                        span,
                         format!("invalid PromQL: {}", message.trim()),
                     )
-                    .label("this query does not parse")
+                    .label(label)
                     .help("check the query in Prometheus' expression browser; placeholders such as `$namespace` are filled in by KubeSkippy"),
                 );
                 false
@@ -266,6 +276,44 @@ impl Checker<'_> {
     }
 }
 
+/// Where in `query` promql-parser's error is, when its message says: it gives
+/// no positions, but it names the bad token (`'rat'`, `syntax: 5mm`) or an
+/// unclosed bracket, which can be found again.
+fn promql_error_at(query: &str, message: &str) -> Option<(usize, usize)> {
+    if message.contains("unclosed left") || message.contains("end of input") {
+        return unclosed_bracket(query).map(|at| (at, at + 1));
+    }
+    let token = message
+        .split('\'')
+        .nth(1)
+        .or_else(|| message.rsplit_once(": ").map(|(_, t)| t.trim()))
+        .filter(|t| !t.is_empty())?;
+    let start = query.find(token)?;
+    Some((start, start + token.len()))
+}
+
+/// The first `(`, `{` or `[` of `query` that is never closed (outside strings).
+fn unclosed_bracket(query: &str) -> Option<usize> {
+    let mut open = Vec::new();
+    let mut quote = None;
+    let mut escaped = false;
+    for (i, c) in query.char_indices() {
+        match (quote, c) {
+            (Some(_), _) if escaped => escaped = false,
+            (Some(_), '\\') => escaped = true,
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'' | '`') => quote = Some(c),
+            (None, '(' | '{' | '[') => open.push(i),
+            (None, ')' | '}' | ']') => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    open.first().copied()
+}
+
 /// The forbidden keys of `value`, at any depth, in document order.
 fn forbidden_fields(value: &serde_json::Value, forbidden: &[String], out: &mut Vec<String>) {
     match value {
@@ -302,4 +350,29 @@ fn json_index(text: &str, line: usize, column: usize) -> usize {
         .map(str::len)
         .sum();
     (line_start + column.saturating_sub(1)).min(text.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn promql_errors_are_found_in_the_query() {
+        let q = "rat(x[5m])";
+        assert_eq!(
+            promql_error_at(q, "unknown function with name 'rat'"),
+            Some((0, 3))
+        );
+        let q = "rate(x[5mm])";
+        assert_eq!(
+            promql_error_at(q, "bad number or duration syntax: 5mm"),
+            Some((7, 10))
+        );
+        let q = "sum(rate(x{a=\"(\"}[5m])";
+        assert_eq!(
+            promql_error_at(q, "unclosed left parenthesis"),
+            Some((3, 4))
+        );
+        assert_eq!(promql_error_at("x + ", "invalid promql query"), None);
+    }
 }
