@@ -513,7 +513,7 @@ pub static FUNCTIONS: &[FunctionInfo] = &[
     FunctionInfo { name: "min", description: "The smallest sample in the window." },
     FunctionInfo { name: "increase", description: "How much a counter grew in the window (resets counted as growth from zero)." },
     FunctionInfo { name: "rate", description: "The per-second increase of a counter over the window." },
-    FunctionInfo { name: "trend", description: "The slope of the samples in the window by least squares, per minute." },
+    FunctionInfo { name: "trend", description: "The slope of the samples in the window by least squares (compare with a rate such as `2%/min`; the IR holds it per second)." },
     FunctionInfo { name: "predict", description: "The value predicted the window's length from now by linear extrapolation of the last window." },
 ];
 
@@ -764,4 +764,5 @@ pub const FORBIDDEN_PATCH_FIELDS: &[&str] = &[
     "rules",
     "ownerReferences",
     "finalizers",
+    "replicas",
 ];

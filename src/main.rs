@@ -27,7 +27,9 @@ before they touch a cluster.",
   kubeskippy check policies/                    check every policy in a folder
   kubeskippy fmt policies/                      format policies in place
   kubeskippy explain policies/crashloop.skippy  show what a policy will do
-  kubeskippy check --format json a.skippy       diagnostics for tools"
+  kubeskippy check --format json a.skippy       diagnostics for tools
+
+Logging goes to stderr; set KUBESKIPPY_LOG (e.g. `debug`, `kubeskippy=trace`) to see more."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -46,6 +48,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
     let status = match &cli.command {
@@ -57,4 +60,17 @@ fn main() -> ExitCode {
         Command::Explain(args) => cli::explain::run(args, &mut out, &mut err),
     };
     ExitCode::from(status)
+}
+
+/// Log lines go to stderr, so they never mix with the output a tool reads;
+/// `KUBESKIPPY_LOG` takes tracing's filter syntax and defaults to warnings.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KUBESKIPPY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .without_time()
+        .try_init();
 }

@@ -93,6 +93,12 @@ impl Checker<'_> {
         let mut search = 0;
         while let Some(found) = text[search..].find('$') {
             let start = search + found;
+            // Only `$` before a letter is a placeholder: a regular expression's
+            // end anchor (`=~"/api/.*$"`) is PromQL's own.
+            if !text[start + 1..].starts_with(|c: char| c.is_ascii_alphabetic()) {
+                search = start + 1;
+                continue;
+            }
             let end = text[start + 1..]
                 .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                 .map_or(text.len(), |n| start + 1 + n);
@@ -136,6 +142,14 @@ impl Checker<'_> {
             self.report(
                 Diagnostic::new(Code::InvalidPromql, query.span, "the PromQL query is empty")
                     .help("write the query that returns the metric, one series per pod"),
+            );
+            return false;
+        }
+        if let Some(problem) = promql_too_complex(&substituted) {
+            self.report(
+                Diagnostic::new(Code::InvalidPromql, query.span, format!("the PromQL query is {problem}"))
+                    .label("too complex to check safely")
+                    .help("a metric's query is one expression over a few series; split anything larger into recording rules in Prometheus"),
             );
             return false;
         }
@@ -249,16 +263,24 @@ impl Checker<'_> {
             return None;
         }
         let mut forbidden = Vec::new();
-        forbidden_fields(&value, &self.config.forbidden_patch_fields, &mut forbidden);
+        let rules = PatchRules {
+            fields: &self.config.forbidden_patch_fields,
+            protected_labels: self
+                .config
+                .protected_labels
+                .keys()
+                .map(String::as_str)
+                .collect(),
+        };
+        rules.scan(&value, &mut forbidden);
         if forbidden.is_empty() {
             return Some(value);
         }
-        for field in forbidden {
-            let quoted = format!("\"{field}\"");
-            let span = match body.value.find(&quoted) {
-                Some(index) => crate::span::Span::new(
-                    body.source_offset(self.source, index),
-                    body.source_offset(self.source, index + quoted.len()),
+        for (field, why) in forbidden {
+            let span = match key_position(&body.value, &field) {
+                Some((start, end)) => crate::span::Span::new(
+                    body.source_offset(self.source, start),
+                    body.source_offset(self.source, end),
                 ),
                 None => body.span,
             };
@@ -269,11 +291,120 @@ impl Checker<'_> {
                     format!("patches may not set `{field}`"),
                 )
                 .label("forbidden by the safety configuration")
-                .help("patches may not change identity, privileges or RBAC (`forbiddenPatchFields` in the safety configuration)"),
+                .help(why),
             );
         }
         None
     }
+}
+
+/// What a patch may not touch, and why.
+struct PatchRules<'a> {
+    fields: &'a [String],
+    protected_labels: Vec<&'a str>,
+}
+
+impl PatchRules<'_> {
+    /// The forbidden keys of `value`, at any depth, in document order, each
+    /// with the reason a user reads.
+    fn scan(&self, value: &serde_json::Value, out: &mut Vec<(String, &'static str)>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, inner) in map {
+                    if let Some(why) = self.why_forbidden(key) {
+                        if !out.iter().any(|(k, _)| k == key) {
+                            out.push((key.clone(), why));
+                        }
+                    }
+                    self.scan(inner, out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for inner in items {
+                    self.scan(inner, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn why_forbidden(&self, key: &str) -> Option<&'static str> {
+        if key.starts_with('$') {
+            return Some("strategic-merge directives (`$patch: replace`, `$patch: delete`, …) can remove whole lists; patches may only set values");
+        }
+        if self.protected_labels.contains(&key) {
+            return Some(
+                "a patch may not add or remove the label that protects objects from KubeSkippy",
+            );
+        }
+        if !self.fields.iter().any(|f| f == key) {
+            return None;
+        }
+        Some(if key == "replicas" {
+            "scaling belongs to `scale up|down|to`, which the safety rules bound; a patch would bypass them"
+        } else {
+            "patches may not change identity, privileges, ownership or RBAC (`forbiddenPatchFields` in the safety configuration)"
+        })
+    }
+}
+
+/// The position of `"key"` used as an object key (followed by `:`) in `json`.
+fn key_position(json: &str, key: &str) -> Option<(usize, usize)> {
+    let quoted = format!("\"{key}\"");
+    let mut from = 0;
+    while let Some(found) = json[from..].find(&quoted) {
+        let start = from + found;
+        let end = start + quoted.len();
+        if json[end..].trim_start().starts_with(':') {
+            return Some((start, end));
+        }
+        from = end;
+    }
+    None
+}
+
+/// Why a PromQL text is too large or too deep to hand to the parser (which
+/// recurses per bracket and is quadratic in runs of unary operators), if it is.
+fn promql_too_complex(query: &str) -> Option<String> {
+    const MAX_LEN: usize = 16 * 1024;
+    const MAX_DEPTH: usize = 40;
+    const MAX_OPERATOR_RUN: usize = 8;
+    if query.len() > MAX_LEN {
+        return Some(format!("longer than {} KiB", MAX_LEN / 1024));
+    }
+    let (mut depth, mut deepest, mut run, mut longest_run) = (0usize, 0usize, 0usize, 0usize);
+    let mut quote = None;
+    let mut escaped = false;
+    for c in query.chars() {
+        match (quote, c) {
+            (Some(_), _) if escaped => escaped = false,
+            (Some(_), '\\') => escaped = true,
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'' | '`') => quote = Some(c),
+            (None, '(' | '{' | '[') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (None, ')' | '}' | ']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if quote.is_none() && matches!(c, '-' | '+') {
+            run += 1;
+            longest_run = longest_run.max(run);
+        } else if !c.is_whitespace() {
+            run = 0;
+        }
+    }
+    if deepest > MAX_DEPTH {
+        return Some(format!("nested more than {MAX_DEPTH} brackets deep"));
+    }
+    if longest_run > MAX_OPERATOR_RUN {
+        return Some(format!(
+            "a run of more than {MAX_OPERATOR_RUN} `+`/`-` signs"
+        ));
+    }
+    None
 }
 
 /// Where in `query` promql-parser's error is, when its message says: it gives
@@ -312,26 +443,6 @@ fn unclosed_bracket(query: &str) -> Option<usize> {
         }
     }
     open.first().copied()
-}
-
-/// The forbidden keys of `value`, at any depth, in document order.
-fn forbidden_fields(value: &serde_json::Value, forbidden: &[String], out: &mut Vec<String>) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for (key, inner) in map {
-                if forbidden.iter().any(|f| f == key) && !out.contains(key) {
-                    out.push(key.clone());
-                }
-                forbidden_fields(inner, forbidden, out);
-            }
-        }
-        serde_json::Value::Array(items) => {
-            for inner in items {
-                forbidden_fields(inner, forbidden, out);
-            }
-        }
-        _ => {}
-    }
 }
 
 fn json_message(error: &serde_json::Error) -> String {
@@ -374,5 +485,21 @@ mod tests {
             Some((3, 4))
         );
         assert_eq!(promql_error_at("x + ", "invalid promql query"), None);
+    }
+
+    #[test]
+    fn huge_or_deep_promql_is_refused_before_parsing() {
+        let deep = format!("{}up{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(promql_too_complex(&deep).is_some());
+        assert!(promql_too_complex(&format!("{}1", "-".repeat(100_000))).is_some());
+        assert!(promql_too_complex(&format!("{}1", "-".repeat(20))).is_some());
+        let fine = "sum by (pod) (rate(x{a=\"((((\"}[5m])) - -1";
+        assert_eq!(promql_too_complex(fine), None);
+    }
+
+    #[test]
+    fn patch_keys_are_found_as_keys_not_values() {
+        let json = r#"{"a":"privileged","privileged" : true}"#;
+        assert_eq!(key_position(json, "privileged"), Some((18, 30)));
     }
 }

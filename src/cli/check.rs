@@ -67,6 +67,7 @@ fn check_all(
 ) -> Result<u8, CliError> {
     let config = safety_config(args.safety.as_deref())?;
     let files = collect_files(&args.paths)?;
+    tracing::debug!(files = files.len(), safety = ?args.safety, "checking");
     let color = match args.color {
         Color::Auto => tty,
         Color::Always => true,
@@ -75,8 +76,17 @@ fn check_all(
     let (mut errors, mut warnings) = (0usize, 0usize);
     for path in &files {
         let source = read(path)?;
+        let started = std::time::Instant::now();
         let compiled = compile(&source, &config);
         let name = path.display().to_string();
+        tracing::debug!(
+            file = %name,
+            bytes = source.len(),
+            policies = compiled.program.policies.len(),
+            diagnostics = compiled.diagnostics.len(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "checked"
+        );
         for d in &compiled.diagnostics {
             match d.severity {
                 Severity::Error => errors += 1,

@@ -35,6 +35,7 @@ pub fn run(args: &FmtArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
 fn format_all(args: &FmtArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, CliError> {
     let mut status = SUCCESS;
     let mut changed = 0usize;
+    let mut failed = 0usize;
     let files = collect_files(&args.paths)?;
     for path in &files {
         let source = read(path)?;
@@ -45,6 +46,7 @@ fn format_all(args: &FmtArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
                 let _ = err.write_all(render(&diagnostics, &name, &source, false).as_bytes());
                 let _ = writeln!(err, "error: {name} has syntax errors and was not formatted");
                 status = PROBLEMS;
+                failed += 1;
                 continue;
             }
         };
@@ -68,6 +70,11 @@ fn format_all(args: &FmtArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
     } else {
         "changed"
     };
-    let _ = writeln!(err, "{} of {} files {verb}", changed, files.len());
+    let skipped = if failed > 0 {
+        format!(", {failed} not formatted because of syntax errors")
+    } else {
+        String::new()
+    };
+    let _ = writeln!(err, "{changed} of {} files {verb}{skipped}", files.len());
     Ok(status)
 }

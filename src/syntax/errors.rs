@@ -206,7 +206,7 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         kw_ask | ask_ai_action => &["`ask`"],
         kw_ai => &["`ai`"],
         kw_among => &["`among`"],
-        WHITESPACE | COMMENT | ident_char | reserved | value => &[],
+        WHITESPACE | COMMENT | ident_char | reserved | value | action_keyword => &[],
     }
 }
 

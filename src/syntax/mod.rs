@@ -265,6 +265,27 @@ mod tests {
     }
 
     #[test]
+    fn an_action_word_written_wrongly_is_a_syntax_error_not_an_unknown_action() {
+        for (action, message) in [
+            ("scale up", "expected a number, found end of line"),
+            ("notify hello", "expected a string, found `hello`"),
+            ("set memory_limit 2Gi", "expected `=`, found `2Gi`"),
+        ] {
+            let source =
+                format!("policy a {{\n  select pods\n  when restarts > 3 then {action}\n}}\n");
+            let found = errors(&source);
+            assert_eq!(found.len(), 1, "{action}: {found:?}");
+            assert_eq!(found[0].2, message, "{action}");
+        }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_whitespace() {
+        let parsed = parse("\u{feff}policy a {\n  select pods\n}\n");
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+    }
+
+    #[test]
     fn strings_keep_promql_escapes_and_unescape_quotes() {
         let source = r#"metric m: ratio = promql "a{b=~\"x\\.y\"}""#;
         let parsed = parse(source);
