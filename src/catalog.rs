@@ -669,6 +669,22 @@ pub fn action_words() -> impl Iterator<Item = &'static str> {
     .into_iter()
 }
 
+/// Kubernetes quantity suffixes for bytes: binary first, then decimal.
+pub static BYTE_SUFFIXES: &[(&str, f64)] = &[
+    ("Ki", 1024.0),
+    ("Mi", 1_048_576.0),
+    ("Gi", 1_073_741_824.0),
+    ("Ti", 1_099_511_627_776.0),
+    ("Pi", 1_125_899_906_842_624.0),
+    ("Ei", 1_152_921_504_606_846_976.0),
+    ("k", 1e3),
+    ("M", 1e6),
+    ("G", 1e9),
+    ("T", 1e12),
+    ("P", 1e15),
+    ("E", 1e18),
+];
+
 /// The resources `set` can change, with the unit of their values.
 pub static RESOURCES: &[(&str, Unit)] =
     &[("memory_limit", Unit::Bytes), ("cpu_limit", Unit::Cores)];

@@ -195,3 +195,38 @@ fn fmt_rewrites_files_and_check_mode_changes_nothing() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The README's 30-second example shows real output: run its file through the
+/// binary and compare with what the README prints.
+#[test]
+fn readme_example_output_is_real() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let block_after = |marker: &str| -> String {
+        let start = readme
+            .find(marker)
+            .unwrap_or_else(|| panic!("README has {marker:?}"));
+        let rest = &readme[start..];
+        let open = rest.find("```\n").expect("a code block") + 4;
+        let close = rest[open..].find("```").expect("its end") + open;
+        rest[open..close].to_string()
+    };
+    let source = block_after("Save this as `typo.skippy`");
+    let shown = block_after("and check it:");
+    let expected = shown
+        .strip_prefix("$ kubeskippy check typo.skippy\n")
+        .expect("the block starts with the command");
+
+    let dir = std::env::temp_dir().join(format!("kubeskippy-readme-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("typo.skippy"), &source).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_kubeskippy"))
+        .args(["check", "--color", "never", "typo.skippy"])
+        .current_dir(&dir)
+        .output()
+        .expect("the binary runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    let actual = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(actual, expected, "update the README's example output");
+    assert_eq!(out.status.code(), Some(1));
+}

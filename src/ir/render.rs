@@ -236,17 +236,7 @@ pub fn render_value(value: f64, ty: Type) -> String {
             Unit::Bytes => {
                 // The shortest exact Kubernetes quantity: `1G` rather than
                 // `976562.5Ki`, `1.5Gi` rather than `1610612736`.
-                let suffixes = [
-                    ("Ki", 1024.0),
-                    ("Mi", 1_048_576.0),
-                    ("Gi", 1_073_741_824.0),
-                    ("Ti", 1_099_511_627_776.0),
-                    ("k", 1e3),
-                    ("M", 1e6),
-                    ("G", 1e9),
-                    ("T", 1e12),
-                ];
-                suffixes
+                crate::catalog::BYTE_SUFFIXES
                     .iter()
                     .filter(|(_, size)| {
                         value.abs() >= *size && (value / size * 100.0).fract() == 0.0
@@ -284,6 +274,7 @@ mod tests {
         assert_eq!(s(1e9, Unit::Bytes), "1G");
         assert_eq!(s(512.0 * 1_048_576.0, Unit::Bytes), "512Mi");
         assert_eq!(s(1000.5, Unit::Bytes), "1000.5");
+        assert_eq!(s(10.0 * 1_152_921_504_606_846_976.0, Unit::Bytes), "10Ei");
         assert_eq!(s(0.5, Unit::Cores), "500m");
         assert_eq!(s(180.0, Unit::Duration), "3m");
         assert_eq!(
