@@ -86,6 +86,34 @@ impl Kinds {
         self.0 & kind.bit() != 0
     }
 
+    pub const NONE: Kinds = Kinds(0);
+
+    /// The set of one kind.
+    pub fn of(kind: Kind) -> Kinds {
+        Kinds(kind.bit())
+    }
+
+    pub fn intersect(self, other: Kinds) -> Kinds {
+        Kinds(self.0 & other.0)
+    }
+
+    pub fn without(self, kind: Kind) -> Kinds {
+        Kinds(self.0 & !kind.bit())
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    /// The kinds of the set, in [`Kind::ALL`]'s order.
+    pub fn iter(self) -> impl Iterator<Item = Kind> {
+        Kind::ALL.into_iter().filter(move |k| self.contains(*k))
+    }
+
     /// "pods, deployments, statefulsets and daemonsets"
     pub fn describe(self) -> String {
         let names: Vec<&str> = Kind::ALL
@@ -218,6 +246,21 @@ pub enum Aggregation {
     Sum,
     /// True when it is true of every pod.
     All,
+}
+
+impl Aggregation {
+    /// How a metric of `unit` is aggregated when nothing else is said (declared
+    /// metrics): the average for percent, ratio, bytes, cores and durations,
+    /// the sum for counts, all for booleans, as the built-ins do.
+    pub fn for_unit(unit: Unit) -> Aggregation {
+        match unit {
+            Unit::Count => Aggregation::Sum,
+            Unit::Bool => Aggregation::All,
+            Unit::Percent | Unit::Ratio | Unit::Bytes | Unit::Cores | Unit::Duration => {
+                Aggregation::Average
+            }
+        }
+    }
 }
 
 /// A built-in metric.
@@ -379,8 +422,58 @@ pub static METRICS: &[MetricInfo] = &[
     },
 ];
 
+impl MetricInfo {
+    /// How a workload's value is made of its pods' values, for a policy
+    /// selecting `kind`: `None` unless `kind` is a workload and the metric is a
+    /// pod's (`age` is the workload's own creation time; `replicas` and
+    /// `unavailable_replicas` are the workload's own status).
+    pub fn aggregated_on(&self, kind: Kind) -> Option<Aggregation> {
+        let of_pods = self.kinds.contains(Kind::Pods) && self.source != Source::Metadata;
+        (kind.is_workload() && of_pods).then_some(self.aggregation)
+    }
+}
+
 pub fn metric(name: &str) -> Option<&'static MetricInfo> {
     METRICS.iter().find(|m| m.name == name)
+}
+
+/// The node queries of the built-in metrics Prometheus can serve for nodes:
+/// cAdvisor's root cgroup (`id="/"`, the whole node) over kube-state-metrics'
+/// allocatable, by the `node` label, as metrics-server measures a node. A
+/// metric's `promql` is the pod query; it would read pods, not nodes.
+pub static NODE_PROMQL: &[(&str, &str)] = &[
+    (
+        "memory_percent",
+        "100 * sum by (node) (container_memory_working_set_bytes{id=\"/\", node=~\"$node\"}) \
+         / sum by (node) (kube_node_status_allocatable{resource=\"memory\", node=~\"$node\"})",
+    ),
+    (
+        "memory_bytes",
+        "sum by (node) (container_memory_working_set_bytes{id=\"/\", node=~\"$node\"})",
+    ),
+    (
+        "cpu_percent",
+        "100 * sum by (node) (rate(container_cpu_usage_seconds_total{id=\"/\", node=~\"$node\"}[5m])) \
+         / sum by (node) (kube_node_status_allocatable{resource=\"cpu\", node=~\"$node\"})",
+    ),
+    (
+        "cpu_cores",
+        "sum by (node) (rate(container_cpu_usage_seconds_total{id=\"/\", node=~\"$node\"}[5m]))",
+    ),
+];
+
+/// The PromQL of a built-in metric for a policy selecting `kind`: the pod
+/// query for pods and for workloads (the engine aggregates the pods' series by
+/// owner, see [`MetricInfo::aggregation`]), the node query for nodes; `None`
+/// when Prometheus does not serve the metric for that kind.
+pub fn builtin_promql(metric: &MetricInfo, kind: Kind) -> Option<&'static str> {
+    match kind {
+        Kind::Nodes => NODE_PROMQL
+            .iter()
+            .find(|(name, _)| *name == metric.name)
+            .map(|(_, query)| *query),
+        _ => metric.promql,
+    }
 }
 
 /// A status reason a policy can test with `status is`.

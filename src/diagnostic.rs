@@ -109,6 +109,8 @@ codes! {
     UnknownEvent = ("W0111", Warning, "unknown event reason"),
     UnboundedGrowth = ("W0112", Warning, "resource limit can grow without bound"),
     MaybeForbidden = ("W0113", Warning, "may be forbidden at run time"),
+    RatioAboveOne = ("W0114", Warning, "ratio threshold above 1"),
+    ScaleDownWithoutFloor = ("W0115", Warning, "scale down without a floor"),
 }
 
 impl fmt::Display for Code {

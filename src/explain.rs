@@ -3,10 +3,9 @@
 //! PromQL it runs), each action with what it acts on and its safety class, and
 //! each policy's worst-case disruption budget.
 
-use crate::catalog::{self, Effect, Kind};
-use crate::check::{self, Budget};
-use crate::ir::{self, Action, LabelOp, Namespaces, Program};
-use crate::safety::SafetyConfig;
+use crate::catalog::{self, Aggregation, Effect, Kind};
+use crate::ir::{self, Action, LabelOp, Mode, Namespaces, Program};
+use crate::safety::{self, join_or, Budget, SafetyConfig};
 use std::fmt::Write;
 
 /// The explanation of `program` as plain text.
@@ -21,8 +20,8 @@ pub fn explain(program: &Program, config: &SafetyConfig) -> String {
     let used = used_metrics(program);
     if !used.is_empty() {
         out.push_str("\nmetrics\n");
-        for id in used {
-            metric_text(&mut out, program.metric(id));
+        for metric in used.into_iter().filter_map(|id| program.metric(id)) {
+            metric_text(&mut out, metric);
         }
     }
     out
@@ -51,11 +50,12 @@ fn policy_text(out: &mut String, program: &Program, policy: &ir::Policy, config:
             .cooldown
             .map_or("none".to_string(), |c| format!("{c} per target"))
     );
-    let _ = writeln!(
-        out,
-        "  budget    {}",
-        budget_text(check::budget(policy, config))
-    );
+    let budget = if policy.mode == Mode::Monitor {
+        "none (mode monitor never acts)".to_string()
+    } else {
+        budget_text(safety::budget(policy, config))
+    };
+    let _ = writeln!(out, "  budget    {budget}");
     for rule in &policy.rules {
         let _ = writeln!(
             out,
@@ -77,21 +77,22 @@ fn policy_text(out: &mut String, program: &Program, policy: &ir::Policy, config:
         let _ = writeln!(
             out,
             "    acts on {}",
-            acts_on(&rule.action, policy.selector.kind)
+            acts_on(&rule.action, rule.effect, &policy.selector)
         );
         let _ = writeln!(out, "    safety  {}", rule.safety);
-        if let Action::AskAi(choices) = &rule.action {
-            for choice in choices {
-                let class = check::classify(choice, policy.selector.kind, policy.mode, config);
-                let _ = writeln!(
-                    out,
-                    "      may choose {} ({class})",
-                    program.render_action(choice)
-                );
-            }
+        for choice in rule.action.choices() {
+            let _ = writeln!(
+                out,
+                "      may choose {} ({}; acts on {})",
+                program.render_action(&choice.action),
+                choice.safety,
+                acts_on(&choice.action, choice.effect, &policy.selector)
+            );
         }
-        if let Action::Patch(id) = rule.action {
-            let patch = program.patch(id);
+        if let Some(patch) = match rule.action {
+            Action::Patch(id) => program.patch(id),
+            _ => None,
+        } {
             let _ = writeln!(
                 out,
                 "    patch   {} {}",
@@ -152,12 +153,12 @@ fn selector(selector: &ir::Selector) -> String {
 fn budget_text(budget: Budget) -> String {
     if budget.is_unbounded() {
         return format!(
-            "unbounded (no limit, no cooldown; only the safety configuration's cap of {} actions per hour applies)",
-            budget.global_cap
+            "unbounded (no limit, no cooldown; only the safety configuration's cap of {} applies)",
+            actions_per_hour(budget.global_cap)
         );
     }
     let per_hour = match budget.per_hour {
-        Some(n) => format!("at most {} actions per hour", n.min(budget.global_cap)),
+        Some(n) => format!("at most {}", actions_per_hour(n.min(budget.global_cap))),
         None => format!(
             "no policy limit (safety cap: {} per hour)",
             budget.global_cap
@@ -170,12 +171,24 @@ fn budget_text(budget: Budget) -> String {
     format!("{per_hour}, {per_target}")
 }
 
-fn acts_on(action: &Action, kind: Kind) -> String {
-    match check::effect(action, kind) {
-        Some(Effect::Itself) => format!("the selected {}", singular(kind)),
-        Some(Effect::Owner) => "the workload that owns the pod".to_string(),
-        Some(Effect::Node) => "the node the pod runs on".to_string(),
-        Some(Effect::Nothing) | None => match action {
+/// "1 action per hour", "5 actions per hour"
+fn actions_per_hour(n: u64) -> String {
+    let noun = if n == 1 { "action" } else { "actions" };
+    format!("{n} {noun} per hour")
+}
+
+fn acts_on(action: &Action, effect: Effect, selector: &ir::Selector) -> String {
+    match effect {
+        Effect::Itself => format!("the selected {}", singular(selector.kind)),
+        Effect::Owner => {
+            let owners: Vec<&str> = safety::landing_kinds(action, selector)
+                .iter()
+                .map(singular)
+                .collect();
+            format!("the {} that owns the pod", join_or(&owners, "or"))
+        }
+        Effect::Node => "the node the pod runs on".to_string(),
+        Effect::Nothing => match action {
             Action::AskAi(_) => "whatever the AI analyzer chooses among the listed actions".into(),
             _ => "nothing in the cluster (an Event and the configured webhooks)".into(),
         },
@@ -209,9 +222,19 @@ fn metric_text(out: &mut String, metric: &ir::Metric) {
         catalog::Series::Gauge => "gauge",
         catalog::Series::Counter => "counter",
     };
+    let how = |aggregation| match aggregation {
+        Aggregation::Average => "the average over their pods",
+        Aggregation::Sum => "the sum over their pods",
+        Aggregation::All => "true when true of all their pods",
+    };
+    let kind = match (metric.kind, metric.aggregation) {
+        (Some(kind), Some(aggregation)) => format!(" for {kind}, {}", how(aggregation)),
+        (Some(kind), None) => format!(" for {kind}"),
+        (None, _) => String::new(),
+    };
     let _ = writeln!(
         out,
-        "  {} ({}, {series}) from {}",
+        "  {}{kind} ({}, {series}) from {}",
         metric.name, metric.unit, metric.source
     );
     if let Some(promql) = &metric.promql {

@@ -3,36 +3,67 @@
 //!
 //! Invariants:
 //! - everything is resolved: metrics are indices into [`Program::metrics`],
-//!   patches into [`Program::patches`]; nothing here is re-parsed later;
+//!   patches into [`Program::patches`] (the checker never makes a foreign one;
+//!   the accessors still return `Option`, as a program read back from JSON is
+//!   data), status reasons are the catalog's, actions carry what they act on
+//!   and their safety class; nothing here is re-parsed or looked up by name
+//!   later;
 //! - every number is in its unit's canonical form (see [`crate::catalog::Unit`]):
 //!   percent in points, ratios as fractions, bytes, cores, seconds, rates per
 //!   second;
 //! - no source spans: the IR of a file equals the IR of the same file formatted
 //!   (the checker keeps spans aside for tools that need them);
-//! - serializable, so the operator can cache it and tools can print it as JSON.
+//! - serializable, so the operator can cache it and tools can print it as JSON,
+//!   with its schema [`VERSION`].
 
+mod action;
 mod render;
+mod status;
 
+pub use action::{Action, Choice, LimitValue, Resource, RestartMode, SafetyClass, Scale};
 pub use render::{render_threshold, render_value};
+pub use status::StatusReason;
 
-use crate::catalog::{Kind, Series, Source, Unit};
+use crate::catalog::{Aggregation, Effect, Kind, Series, Source, Unit};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// The version of the IR's schema. A consumer of serialized IR (the operator's
+/// cache, tools reading `kubeskippy explain --json`) compares it with the
+/// `version` it reads and recompiles on a mismatch; it changes whenever a
+/// field changes meaning or shape.
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Program {
+    /// The schema version this program was written with: [`VERSION`].
+    pub version: u32,
     pub policies: Vec<Policy>,
     pub metrics: Vec<Metric>,
     pub patches: Vec<Patch>,
 }
 
+impl Default for Program {
+    fn default() -> Self {
+        Program {
+            version: VERSION,
+            policies: Vec::new(),
+            metrics: Vec::new(),
+            patches: Vec::new(),
+        }
+    }
+}
+
 impl Program {
-    pub fn metric(&self, id: MetricId) -> &Metric {
-        &self.metrics[id.0]
+    /// The metric of `id`; `None` for an id of another program (a program read
+    /// from JSON is data, and its ids are not trusted).
+    pub fn metric(&self, id: MetricId) -> Option<&Metric> {
+        self.metrics.get(id.0)
     }
 
-    pub fn patch(&self, id: PatchId) -> &Patch {
-        &self.patches[id.0]
+    /// The patch of `id`; `None` for an id of another program.
+    pub fn patch(&self, id: PatchId) -> Option<&Patch> {
+        self.patches.get(id.0)
     }
 }
 
@@ -45,15 +76,28 @@ pub struct MetricId(pub usize);
 pub struct PatchId(pub usize);
 
 /// A metric some rule reads: a built-in from the catalog or a declared one.
+///
+/// A built-in has one entry per kind of policy that reads it, because where
+/// its value comes from depends on the kind (a node's memory is not a pod's);
+/// a declared metric has one entry, whose query the user wrote for every kind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metric {
     pub name: String,
     pub unit: Unit,
     pub series: Series,
     pub source: Source,
+    /// How a workload's value is made of its pods' values (the engine groups
+    /// the pods' series by owner): set for a built-in pod metric read for a
+    /// workload, and for a declared metric (whose series are per pod, or per
+    /// node); `None` where the target's own value is read (a pod's, a node's,
+    /// a workload's own status such as `unavailable_replicas`).
+    pub aggregation: Option<Aggregation>,
+    /// The kind of target this entry is read for: `Some` for a built-in,
+    /// `None` for a declared metric (the same query for every kind).
+    pub kind: Option<Kind>,
     /// The PromQL template with `$namespace`/`$pod`/`$node`/`$workload`
-    /// placeholders: always set for declared metrics; set for built-ins that
-    /// Prometheus can serve.
+    /// placeholders, for this entry's kind: always set for declared metrics;
+    /// set for built-ins that Prometheus can serve for that kind.
     pub promql: Option<String>,
     pub builtin: bool,
 }
@@ -181,8 +225,12 @@ pub struct Rule {
     /// `for D`: how long the condition must hold before the rule fires.
     pub hold: Option<Seconds>,
     pub action: Action,
+    /// What the action acts on: the selected object, a selected pod's owner or
+    /// node, or nothing (`notify`, `ask ai`, whose choices say theirs).
+    pub effect: Effect,
     /// 1 (most urgent) to 20.
     pub priority: u8,
+    /// For `ask ai`, the strictest class of its choices.
     pub safety: SafetyClass,
 }
 
@@ -194,7 +242,7 @@ pub enum Condition {
         op: CmpOp,
         threshold: Threshold,
     },
-    Status(String),
+    Status(StatusReason),
     Event {
         reason: String,
         op: CmpOp,
@@ -327,122 +375,6 @@ impl fmt::Display for Type {
 pub enum Threshold {
     Number(f64),
     Bool(bool),
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Action {
-    /// Delete the pod (`restart`, `restart immediate`) or roll the workload
-    /// (`restart rolling`).
-    Restart(RestartMode),
-    Delete,
-    Scale(Scale),
-    Patch(PatchId),
-    SetLimit {
-        resource: Resource,
-        value: LimitValue,
-        /// The ceiling, in the resource's canonical unit.
-        max: Option<f64>,
-    },
-    Rollback,
-    Cordon,
-    Drain,
-    Notify(String),
-    /// The AI analyzer chooses one of these (never `AskAi` itself).
-    AskAi(Vec<Action>),
-}
-
-impl Action {
-    /// The catalog's name of the action ("restart rolling", "scale up", …).
-    pub fn catalog_name(&self) -> &'static str {
-        match self {
-            Action::Restart(RestartMode::Immediate) => "restart",
-            Action::Restart(RestartMode::Rolling) => "restart rolling",
-            Action::Delete => "delete",
-            Action::Scale(Scale::Up { .. }) => "scale up",
-            Action::Scale(Scale::Down { .. }) => "scale down",
-            Action::Scale(Scale::To { .. }) => "scale to",
-            Action::Patch(_) => "patch",
-            Action::SetLimit { .. } => "set",
-            Action::Rollback => "rollback",
-            Action::Cordon => "cordon",
-            Action::Drain => "drain",
-            Action::Notify(_) => "notify",
-            Action::AskAi(_) => "ask ai",
-        }
-    }
-
-    /// Rank for "least disruptive first" (0 changes nothing).
-    pub fn disruption(&self) -> u8 {
-        crate::catalog::action(self.catalog_name()).map_or(u8::MAX, |info| info.disruption)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RestartMode {
-    Immediate,
-    Rolling,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scale {
-    Up { by: u32, max: Option<u32> },
-    Down { by: u32, min: Option<u32> },
-    To { replicas: u32 },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Resource {
-    MemoryLimit,
-    CpuLimit,
-}
-
-impl Resource {
-    pub fn keyword(self) -> &'static str {
-        match self {
-            Resource::MemoryLimit => "memory_limit",
-            Resource::CpuLimit => "cpu_limit",
-        }
-    }
-
-    pub fn unit(self) -> Unit {
-        match self {
-            Resource::MemoryLimit => Unit::Bytes,
-            Resource::CpuLimit => Unit::Cores,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LimitValue {
-    /// A new value in the resource's canonical unit.
-    Absolute(f64),
-    /// `current * FACTOR`
-    Factor(f64),
-}
-
-/// Whether an action may run on its own, as the static safety rules see it. The
-/// safety controller decides again at run time with what it then knows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SafetyClass {
-    Auto,
-    NeedsApproval(String),
-    Forbidden(String),
-}
-
-impl fmt::Display for SafetyClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SafetyClass::Auto => f.write_str("auto"),
-            SafetyClass::NeedsApproval(why) => write!(f, "needs approval ({why})"),
-            SafetyClass::Forbidden(why) => write!(f, "forbidden ({why})"),
-        }
-    }
 }
 
 #[cfg(test)]

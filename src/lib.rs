@@ -3,15 +3,19 @@
 //!
 //! The pipeline, each stage a module: [`syntax`] parses text into an AST,
 //! [`check`] resolves and type-checks it against the [`catalog`] and the safety
-//! configuration into the typed [`ir`]. Everything here is pure: no I/O, no clock.
+//! configuration into the typed [`ir`]; the [`engine`] evaluates it against
+//! observations, and [`sim`] makes observations for tests and simulations.
+//! Everything here is pure: no I/O, no clock.
 
 pub mod catalog;
 pub mod check;
 pub mod cli;
 pub mod diagnostic;
+pub mod engine;
 pub mod explain;
 pub mod fmt;
 pub mod ir;
 pub mod safety;
+pub mod sim;
 pub mod span;
 pub mod syntax;

@@ -36,3 +36,75 @@ fn every_library_policy_explains() {
         );
     }
 }
+
+fn explained(source: &str) -> String {
+    let config = SafetyConfig::default();
+    let compiled = compile(source, &config);
+    assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
+    explain(&compiled.program, &config)
+}
+
+fn budget_line(text: &str) -> &str {
+    text.lines()
+        .find(|l| l.trim_start().starts_with("budget"))
+        .expect("a budget line")
+        .trim()
+}
+
+#[test]
+fn a_monitor_policy_has_no_budget() {
+    let text = explained(
+        "policy watch {\n  select pods in shop\n  mode monitor\n  when restarts > 3 then restart\n}\n",
+    );
+    assert_eq!(
+        budget_line(&text),
+        "budget    none (mode monitor never acts)"
+    );
+}
+
+#[test]
+fn one_action_is_singular() {
+    let text = explained(
+        "policy rare {\n  select pods in shop\n  limit 1 per 1h\n  cooldown 1h\n  when restarts > 3 then restart\n}\n",
+    );
+    assert_eq!(
+        budget_line(&text),
+        "budget    at most 1 action per hour, at most 1 per target per hour"
+    );
+    let text = explained(
+        "policy often {\n  select pods in shop\n  limit 2 per 1h\n  cooldown 1h\n  when restarts > 3 then restart\n}\n",
+    );
+    assert!(
+        budget_line(&text).starts_with("budget    at most 2 actions per hour"),
+        "{text}"
+    );
+}
+
+#[test]
+fn each_ai_choice_says_its_class_and_what_it_acts_on() {
+    let text = explained(
+        "policy triage {\n  select pods in shop\n  mode auto\n  limit 5 per 1h\n  cooldown 10m\n  when restarts > 3 then ask ai among [scale up 1 max 4, drain]\n}\n",
+    );
+    assert!(
+        text.contains("safety  needs approval (`drain` always needs approval)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("may choose scale up 1 max 4 (auto; acts on the deployment or statefulset that owns the pod)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("may choose drain (needs approval (`drain` always needs approval); acts on the node the pod runs on)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn node_metrics_show_the_node_query() {
+    let text = explained(
+        "policy hot-nodes {\n  select nodes\n  mode approve\n  cooldown 1h\n  when cpu_percent > 90 for 10m then cordon\n}\n",
+    );
+    assert!(text.contains("cpu_percent for nodes"), "{text}");
+    assert!(text.contains("by (node)"), "{text}");
+    assert!(!text.contains("by (pod)"), "{text}");
+}

@@ -159,6 +159,13 @@ fn select(kind: Kind, i: usize) -> String {
         (_, 4) => format!(" where team = \"t{}\"", i % 13),
         _ => String::new(),
     };
+    // Pod policies `delete`, which the default safety configuration forbids on
+    // a StatefulSet's pods (W0113): they select none.
+    let labels = match (kind, labels.is_empty()) {
+        (Kind::Pods, true) => " where not statefulset.kubernetes.io/pod-name exists".to_string(),
+        (Kind::Pods, false) => format!("{labels}, not statefulset.kubernetes.io/pod-name exists"),
+        _ => labels,
+    };
     format!("select {}{namespaces}{labels}", kind.keyword())
 }
 

@@ -1,20 +1,23 @@
-//! Actions: which kinds each applies to, its typed parameters, and its static
-//! safety class.
+//! Actions: their typed parameters, and whether each can act on what the
+//! policy selects under the safety configuration (the rules themselves are in
+//! [`crate::safety`], shared with the safety controller).
 
 use super::{units, Checker, PolicyContext};
-use crate::catalog::{self, Effect, Kind};
+use crate::catalog::{self, Effect, Kind, Kinds};
 use crate::diagnostic::{closest, Code, Diagnostic};
-use crate::ir::{self, LimitValue, Mode, Resource, RestartMode, SafetyClass, Scale, Type};
-use crate::safety::SafetyConfig;
+use crate::ir::{self, LimitValue, Resource, RestartMode, Scale, Type};
+use crate::safety::{self, join_or, Forbidden, STATEFULSET_POD_LABEL};
 use crate::span::Span;
 use crate::syntax::ast;
 
 impl Checker<'_> {
+    /// The lowered action and what it acts on, or `None` after reporting why
+    /// it cannot be taken.
     pub(super) fn action(
         &mut self,
         action: &ast::Action,
         ctx: &PolicyContext,
-    ) -> Option<ir::Action> {
+    ) -> Option<(ir::Action, Effect)> {
         let span = action.span();
         let lowered = match action {
             ast::Action::Restart { mode, .. } => {
@@ -30,19 +33,37 @@ impl Checker<'_> {
             ast::Action::Cordon(_) => ir::Action::Cordon,
             ast::Action::Drain(_) => ir::Action::Drain,
             ast::Action::ScaleUp { by, max, .. } => {
-                let by = self.replicas(by, 1);
-                let max = max.as_ref().map(|m| self.replicas(m, 1));
+                let by_value = self.replicas(by, 1);
+                let max_value = max.as_ref().map(|m| self.replicas(m, 1));
+                let (by_value, max_value) =
+                    (by_value?, max_value.map_or(Some(None), |m| m.map(Some))?);
+                if let (Some(ceiling), Some(lit)) = (max_value, max) {
+                    if ceiling < by_value {
+                        self.report(
+                            Diagnostic::new(
+                                Code::InvalidAction,
+                                lit.span,
+                                format!("`max {ceiling}` is below the step of {by_value} it bounds"),
+                            )
+                            .label("no workload could ever be scaled up by this rule")
+                            .help(format!("`max` is the most replicas after scaling: at least {by_value}, such as `scale up {by_value} max 10`")),
+                        );
+                        return None;
+                    }
+                }
                 ir::Action::Scale(Scale::Up {
-                    by: by?,
-                    max: max.map_or(Some(None), |m| m.map(Some))?,
+                    by: by_value,
+                    max: max_value,
                 })
             }
             ast::Action::ScaleDown { by, min, .. } => {
-                let by = self.replicas(by, 1);
-                let min = min.as_ref().map(|m| self.replicas(m, 0));
+                let by_value = self.replicas(by, 1);
+                let min_value = min.as_ref().map(|m| self.replicas(m, 0));
+                let (by_value, min_value) =
+                    (by_value?, min_value.map_or(Some(None), |m| m.map(Some))?);
                 ir::Action::Scale(Scale::Down {
-                    by: by?,
-                    min: min.map_or(Some(None), |m| m.map(Some))?,
+                    by: by_value,
+                    min: min_value,
                 })
             }
             ast::Action::ScaleTo { replicas, .. } => ir::Action::Scale(Scale::To {
@@ -73,9 +94,9 @@ impl Checker<'_> {
                 let Some(among) = among else {
                     // Filled with the policy's other actions once all its rules
                     // are known (see `Checker::policy`).
-                    return Some(ir::Action::AskAi(Vec::new()));
+                    return Some((ir::Action::AskAi(Vec::new()), Effect::Nothing));
                 };
-                let mut candidates: Vec<ir::Action> = Vec::new();
+                let mut candidates: Vec<ir::Choice> = Vec::new();
                 let mut ok = true;
                 for candidate in among {
                     if let ast::Action::AskAi { span, .. } = candidate {
@@ -87,23 +108,52 @@ impl Checker<'_> {
                         continue;
                     }
                     match self.action(candidate, ctx) {
-                        Some(a) if !candidates.contains(&a) => candidates.push(a),
-                        Some(_) => {}
+                        Some((a, _)) if candidates.iter().any(|c| c.action == a) => {}
+                        Some((a, effect)) => candidates.push(self.choice(a, effect, ctx)),
                         None => ok = false,
                     }
                 }
                 if !ok {
                     return None;
                 }
-                return Some(ir::Action::AskAi(candidates));
+                return Some((ir::Action::AskAi(candidates), Effect::Nothing));
             }
             ast::Action::Unknown { name, .. } => {
                 self.unknown_action(name);
                 return None;
             }
         };
-        self.applies(&lowered, ctx.kind, span)?;
-        Some(lowered)
+        let effect = self.applies(&lowered, ctx, span)?;
+        if let ir::Action::Scale(Scale::Down { by, min: None }) = lowered {
+            self.report(
+                Diagnostic::new(
+                    Code::ScaleDownWithoutFloor,
+                    span,
+                    format!("`scale down {by}` has no floor"),
+                )
+                .label("firing again and again, it can remove every replica")
+                .suggest(format!("scale down {by} min 1"))
+                .help(format!(
+                    "add the fewest replicas to keep: `scale down {by} min 1`"
+                )),
+            );
+        }
+        Some((lowered, effect))
+    }
+
+    /// An AI choice, classified for the policy.
+    pub(super) fn choice(
+        &self,
+        action: ir::Action,
+        effect: Effect,
+        ctx: &PolicyContext,
+    ) -> ir::Choice {
+        let safety = safety::classify(&action, ctx.selector, ctx.mode, self.config);
+        ir::Choice {
+            action,
+            effect,
+            safety,
+        }
     }
 
     fn replicas(&mut self, lit: &ast::Literal, min: u32) -> Option<u32> {
@@ -274,115 +324,140 @@ impl Checker<'_> {
         self.report(d);
     }
 
-    /// Whether `action` can act on `kind`: an error when it can only break a
-    /// rule, a warning when it may at run time (a pod's owner is not known yet).
-    fn applies(&mut self, action: &ir::Action, kind: Kind, span: Span) -> Option<()> {
+    /// What `action` acts on in the policy, or `None` after an error: it
+    /// cannot act there (E0304), or the safety configuration forbids it
+    /// wherever it can land (E0402). Where it is forbidden on some of the kinds
+    /// it may land on, a warning says the safety controller decides (W0113).
+    fn applies(&mut self, action: &ir::Action, ctx: &PolicyContext, span: Span) -> Option<Effect> {
         let name = action.catalog_name();
-        if self.config.is_forbidden(name, kind) {
+        let kind = ctx.kind();
+        let Some(effect) = safety::effect(action, kind) else {
+            // The configuration may name this very pair (`delete` on
+            // statefulsets): say it is forbidden, which is what the author
+            // must know first.
+            if self.config.is_forbidden(name, kind) {
+                self.report(forbidden_pair(name, kind, span));
+            } else {
+                self.not_for_kind(action, kind, span);
+            }
+            return None;
+        };
+        let landing = safety::landing_kinds(action, ctx.selector);
+        if effect == Effect::Owner && landing.is_empty() {
+            let info = catalog::action(name)?;
             self.report(
-                Diagnostic::new(Code::ForbiddenAction, span, format!("`{name}` on {kind} is never allowed"))
-                    .label("forbidden by the safety configuration")
-                    .help(format!(
-                        "choose a gentler action such as `restart rolling` or `notify`; `{name}` on {kind} is in the safety configuration's `forbiddenActions`"
-                    )),
+                Diagnostic::new(
+                    Code::ActionNotForKind,
+                    span,
+                    format!(
+                        "`{name}` acts on the pod's owner, which here can only be {}",
+                        join_or(&articles(safety::owner_kinds(ctx.selector)), "or")
+                    ),
+                )
+                .label(format!("the `select` requires `{STATEFULSET_POD_LABEL}`"))
+                .help(format!("`{name}` applies to {}", info.kinds.describe())),
             );
             return None;
         }
-        let info = catalog::action(name)?;
-        match effect(action, kind) {
-            Some(Effect::Owner) => {
-                let risky: Vec<Kind> = self
-                    .config
-                    .forbidden_actions
-                    .iter()
-                    .filter(|f| f.action == name && f.kind.is_workload())
-                    .map(|f| f.kind)
-                    .collect();
-                if !risky.is_empty() {
-                    let kinds: Vec<&str> = risky.iter().map(|k| article(*k)).collect();
-                    self.report(
-                        Diagnostic::new(Code::MaybeForbidden, span, format!("`{name}` acts on the pod's owner, which may be {}", kinds.join(" or ")))
-                            .label("decided at run time")
-                            .help(format!("`{name}` on {} is forbidden: the safety controller will block it for the pods it owns", kinds.join(" or "))),
-                    );
-                }
-                Some(())
+        match safety::forbidden(action, ctx.selector, self.config) {
+            Forbidden::No => {}
+            Forbidden::Always(_) if self.config.is_forbidden(name, kind) => {
+                self.report(forbidden_pair(name, kind, span));
+                return None;
             }
-            Some(_) => Some(()),
-            None => {
-                let mut help = format!("`{name}` applies to {}", info.kinds.describe());
-                match info.via_pod {
-                    Some(Effect::Owner) => help.push_str(" (and to pods, through their owner)"),
-                    Some(Effect::Node) => help.push_str(" (and to pods, through their node)"),
-                    _ => {}
-                }
-                if matches!(action, ir::Action::Restart(RestartMode::Immediate))
-                    && kind.is_workload()
-                {
-                    help = "restart a workload with `restart rolling`".into();
-                }
+            Forbidden::Always(why) => {
+                let message = match effect {
+                    Effect::Node => format!("`{name}` acts on the pod's node, and {why}"),
+                    Effect::Owner => format!(
+                        "`{name}` acts on the pod's owner, which can only be {}, and {why}",
+                        join_or(&articles(landing), "or")
+                    ),
+                    _ => why,
+                };
                 self.report(
-                    Diagnostic::new(
-                        Code::ActionNotForKind,
-                        span,
-                        format!("`{name}` does not apply to {kind}"),
-                    )
-                    .label(format!("this policy selects {kind}"))
-                    .help(help),
+                    Diagnostic::new(Code::ForbiddenAction, span, message)
+                    .label("forbidden by the safety configuration wherever it lands")
+                    .help("choose a gentler action such as `notify`, or change the safety configuration's `forbiddenActions`"),
                 );
-                None
+                return None;
             }
+            Forbidden::OnSome(kinds) => self.report(maybe_forbidden(name, effect, &kinds, span)),
         }
+        Some(effect)
+    }
+
+    fn not_for_kind(&mut self, action: &ir::Action, kind: Kind, span: Span) {
+        let name = action.catalog_name();
+        let Some(info) = catalog::action(name) else {
+            return;
+        };
+        let mut help = format!("`{name}` applies to {}", info.kinds.describe());
+        match info.via_pod {
+            Some(Effect::Owner) => help.push_str(" (and to pods, through their owner)"),
+            Some(Effect::Node) => help.push_str(" (and to pods, through their node)"),
+            _ => {}
+        }
+        if matches!(action, ir::Action::Restart(RestartMode::Immediate)) && kind.is_workload() {
+            help = "restart a workload with `restart rolling`".into();
+        }
+        self.report(
+            Diagnostic::new(
+                Code::ActionNotForKind,
+                span,
+                format!("`{name}` does not apply to {kind}"),
+            )
+            .label(format!("this policy selects {kind}"))
+            .help(help),
+        );
     }
 }
 
-fn article(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Pods => "a pod",
-        Kind::Deployments => "a deployment",
-        Kind::StatefulSets => "a statefulset",
-        Kind::DaemonSets => "a daemonset",
-        Kind::Nodes => "a node",
-    }
+/// E0402 for an entry of `forbiddenActions` that names the action and the
+/// selected kind.
+fn forbidden_pair(name: &str, kind: Kind, span: Span) -> Diagnostic {
+    Diagnostic::new(Code::ForbiddenAction, span, format!("`{name}` on {kind} is never allowed"))
+        .label("forbidden by the safety configuration")
+        .help(format!(
+            "choose a gentler action such as `restart rolling` or `notify`; `{name}` on {kind} is in the safety configuration's `forbiddenActions`"
+        ))
 }
 
-/// What `action` acts on for a policy selecting `kind`, or `None` when it cannot.
-pub fn effect(action: &ir::Action, kind: Kind) -> Option<Effect> {
-    if matches!(action, ir::Action::Notify(_) | ir::Action::AskAi(_)) {
-        return Some(Effect::Nothing);
-    }
-    let info = catalog::action(action.catalog_name())?;
-    if info.kinds.contains(kind) {
-        Some(Effect::Itself)
-    } else if kind == Kind::Pods {
-        info.via_pod
+/// W0113: forbidden on some of the kinds the action may reach; the safety
+/// controller blocks it there at run time.
+fn maybe_forbidden(name: &str, effect: Effect, kinds: &[Kind], span: Span) -> Diagnostic {
+    let set = kinds.iter().fold(Kinds::NONE, |s, k| s.with(Kinds::of(*k)));
+    let owners = join_or(&articles(set), "or");
+    let plural = join_or(&kinds.iter().map(|k| k.keyword()).collect::<Vec<_>>(), "or");
+    let (message, blocked) = match effect {
+        Effect::Owner => (
+            format!("`{name}` acts on the pod's owner, which may be {owners}"),
+            format!("`{name}` on {plural} is forbidden: the safety controller will block it for the pods they own"),
+        ),
+        _ => (
+            format!("`{name}` on pods owned by {owners} is forbidden, and this policy may select such pods"),
+            format!("the safety controller will block `{name}` for the pods {owners} owns"),
+        ),
+    };
+    let help = if kinds.contains(&Kind::StatefulSets) {
+        format!("{blocked}; to leave StatefulSet pods out, add `where not {STATEFULSET_POD_LABEL} exists` to the `select`")
     } else {
-        None
-    }
+        blocked
+    };
+    Diagnostic::new(Code::MaybeForbidden, span, message)
+        .label("decided at run time")
+        .help(help)
 }
 
-/// The static safety class of `action` in a policy of `kind` and `mode`. The
-/// safety controller calls this again at run time for the AI's choices.
-pub fn classify(action: &ir::Action, kind: Kind, mode: Mode, config: &SafetyConfig) -> SafetyClass {
-    let name = action.catalog_name();
-    if config.is_forbidden(name, kind) {
-        return SafetyClass::Forbidden(format!("`{name}` on {kind} is forbidden"));
-    }
-    if config.needs_approval(name) {
-        return SafetyClass::NeedsApproval(format!("`{name}` always needs approval"));
-    }
-    let step = config.max_auto_scale_step;
-    match action {
-        ir::Action::Scale(Scale::Up { by, .. } | Scale::Down { by, .. }) if *by > step => {
-            return SafetyClass::NeedsApproval(format!("scaling by more than {step} replicas"));
-        }
-        ir::Action::Scale(Scale::To { replicas: 0 }) => {
-            return SafetyClass::NeedsApproval("scaling to zero".into());
-        }
-        _ => {}
-    }
-    if mode == Mode::Approve {
-        return SafetyClass::NeedsApproval("the policy's mode is `approve`".into());
-    }
-    SafetyClass::Auto
+/// "a deployment", "a statefulset", … for each kind of the set.
+fn articles(kinds: Kinds) -> Vec<&'static str> {
+    kinds
+        .iter()
+        .map(|kind| match kind {
+            Kind::Pods => "a pod",
+            Kind::Deployments => "a deployment",
+            Kind::StatefulSets => "a statefulset",
+            Kind::DaemonSets => "a daemonset",
+            Kind::Nodes => "a node",
+        })
+        .collect()
 }

@@ -2,20 +2,24 @@
 //! thresholds, status and event reasons.
 
 use super::{units, Checker, PolicyContext};
-use crate::catalog::{self, Series, Unit};
+use crate::catalog::{self, Unit};
 use crate::diagnostic::{closest, Code, Diagnostic};
-use crate::ir::{self, CmpOp, MetricExpr, Seconds, Threshold, Type, Window, WindowFn};
+use crate::ir::{self, CmpOp, SafetyClass, Seconds, StatusReason, Threshold, Type};
 use crate::syntax::ast;
 
 const DEFAULT_PRIORITY: u8 = 10;
 
 impl Checker<'_> {
+    /// A rule, without what depends on the policy's other rules: its index,
+    /// safety class and fingerprint are set by `Checker::finish_rules`.
     pub(super) fn rule(&mut self, rule: &ast::Rule, ctx: &PolicyContext) -> Option<ir::Rule> {
         let condition = self.condition(&rule.condition, ctx);
         let hold = match &rule.for_duration {
             Some(lit) => {
                 let hold = self.ok(units::duration(lit));
-                if let Some(hold) = hold {
+                // Status and event triggers react to watch events, not to the
+                // evaluation tick: any `for` is meaningful for them.
+                if let (Some(hold), true) = (hold, compares_metric(&rule.condition)) {
                     self.lint_hold(lit, hold);
                 }
                 Some(hold)
@@ -27,23 +31,20 @@ impl Checker<'_> {
             Some(lit) => self.priority(lit),
             None => Some(DEFAULT_PRIORITY),
         };
-        let (condition, action, priority) = (condition?, action?, priority?);
+        let (condition, (action, effect), priority) = (condition?, action?, priority?);
         let hold = match hold {
             Some(h) => Some(h?),
             None => None,
         };
-        let safety = super::classify(&action, ctx.kind, ctx.mode, self.config);
-        let fingerprint = self
-            .program
-            .fingerprint(&condition, hold, &action, priority);
         Some(ir::Rule {
             index: 0,
-            fingerprint,
+            fingerprint: String::new(),
             condition,
             hold,
             action,
+            effect,
             priority,
-            safety,
+            safety: SafetyClass::Auto,
         })
     }
 
@@ -108,12 +109,23 @@ impl Checker<'_> {
             } => {
                 self.event_reason(reason);
                 let count = self.ok(units::count(count));
-                let within = self.ok(units::duration(within));
+                let within_value = self.ok(units::duration(within));
+                if within_value == Some(Seconds(0)) {
+                    self.report(
+                        Diagnostic::new(
+                            Code::OutOfRange,
+                            within.span,
+                            "`within 0s` counts no events at all",
+                        )
+                        .help("count the events of a window longer than 0s, such as `within 10m`"),
+                    );
+                    return None;
+                }
                 Some(ir::Condition::Event {
                     reason: reason.name.clone(),
                     op: *op,
                     count: count?,
-                    within: within?,
+                    within: within_value?,
                 })
             }
             ast::Condition::Compare {
@@ -194,6 +206,7 @@ impl Checker<'_> {
                             }
                         };
                         self.lint_percent(lit, ty, value);
+                        self.lint_ratio(lit, ty, value);
                         Threshold::Number(value)
                     }
                 };
@@ -224,183 +237,29 @@ impl Checker<'_> {
         }
     }
 
-    fn metric_expr(&mut self, expr: &ast::MetricExpr, ctx: &PolicyContext) -> Option<MetricExpr> {
-        match expr {
-            ast::MetricExpr::Metric(name) => {
-                let id = self.resolve_metric(name, ctx)?;
-                let unit = self.program.metric(id).unit;
-                Some(MetricExpr {
-                    metric: id,
-                    window: None,
-                    ty: Type::Scalar(unit),
-                })
-            }
-            ast::MetricExpr::Call {
-                function,
-                arg,
-                window,
-                ..
-            } => {
-                let func = WindowFn::from_name(&function.name);
-                if func.is_none() {
-                    let d = Diagnostic::new(
-                        Code::UnknownFunction,
-                        function.span,
-                        format!("unknown window function `{}`", function.name),
-                    )
-                    .label("expected a window function");
-                    let names = catalog::FUNCTIONS.iter().map(|f| f.name);
-                    let d = match closest(&function.name, names.clone()) {
-                        Some(s) => d.suggest(s),
-                        None => d.help(format!(
-                            "window functions: {}",
-                            names
-                                .map(|n| format!("`{n}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )),
-                    };
-                    self.report(d);
-                }
-                let range = self.ok(units::duration(window));
-                let inner = match arg.as_ref() {
-                    ast::MetricExpr::Metric(name) => self.resolve_metric(name, ctx),
-                    ast::MetricExpr::Call { span, .. } => {
-                        self.report(
-                            Diagnostic::new(
-                                Code::InvalidFunction,
-                                *span,
-                                "window functions cannot be nested",
-                            )
-                            .label("a window function takes a metric")
-                            .help("apply one function to a metric: `max(memory_percent, 10m)`"),
-                        );
-                        None
-                    }
-                };
-                let (func, range, id) = (func?, range?, inner?);
-                if range.0 == 0 {
-                    self.report(
-                        Diagnostic::new(
-                            Code::OutOfRange,
-                            window.span,
-                            "a window must be longer than 0s",
-                        )
-                        .help("for example `avg(cpu_percent, 5m)`"),
-                    );
-                    return None;
-                }
-                let metric = self.program.metric(id);
-                let (unit, series, name) = (metric.unit, metric.series, metric.name.clone());
-                let arg_span = arg.span();
-                if unit == Unit::Bool {
-                    self.report(
-                        Diagnostic::new(
-                            Code::InvalidFunction,
-                            arg_span,
-                            format!(
-                                "`{}` needs a numeric metric; `{name}` is a boolean",
-                                func.name()
-                            ),
-                        )
-                        .help(format!(
-                            "test the boolean directly, with `for`: `{name} == false for 5m`"
-                        )),
-                    );
-                    return None;
-                }
-                if matches!(func, WindowFn::Increase | WindowFn::Rate) && series != Series::Counter
-                {
-                    self.report(
-                        Diagnostic::new(
-                            Code::InvalidFunction,
-                            arg_span,
-                            format!("`{}` applies to counters; `{name}` is a gauge", func.name()),
-                        )
-                        .label("not a counter")
-                        .help(format!(
-                            "for a gauge use `trend({name}, …)` or `max({name}, …)`; for a declared metric compute the rate in its PromQL"
-                        )),
-                    );
-                    return None;
-                }
-                let ty = match func {
-                    WindowFn::Avg | WindowFn::Max | WindowFn::Min | WindowFn::Predict => {
-                        Type::Scalar(unit)
-                    }
-                    WindowFn::Increase => Type::Scalar(Unit::Count),
-                    WindowFn::Rate | WindowFn::Trend => Type::Rate(unit),
-                };
-                Some(MetricExpr {
-                    metric: id,
-                    window: Some(Window {
-                        function: func,
-                        range,
-                    }),
-                    ty,
-                })
-            }
-        }
-    }
-
-    fn resolve_metric(&mut self, name: &ast::Ident, ctx: &PolicyContext) -> Option<ir::MetricId> {
-        match self.metric_id(&name.name) {
-            Some(Ok(id)) => {
-                if let Some(info) = catalog::metric(&name.name) {
-                    if !info.kinds.contains(ctx.kind) {
-                        self.report(
-                            Diagnostic::new(
-                                Code::MetricNotForKind,
-                                name.span,
-                                format!("`{}` does not apply to {}", name.name, ctx.kind),
-                            )
-                            .label(format!("this policy selects {}", ctx.kind))
-                            .help(format!(
-                                "`{}` applies to {}",
-                                name.name,
-                                info.kinds.describe()
-                            )),
-                        );
-                        return None;
-                    }
-                }
-                Some(id)
-            }
-            // Declared with an error: that declaration's diagnostic says why.
-            Some(Err(())) => None,
-            None => {
-                let candidates: Vec<&str> = catalog::METRICS
-                    .iter()
-                    .map(|m| m.name)
-                    .chain(self.metrics.keys().map(String::as_str))
-                    .collect();
-                let d = Diagnostic::new(
-                    Code::UnknownMetric,
-                    name.span,
-                    format!("unknown metric `{}`", name.name),
+    /// A bare number above 1 compared with a ratio is most likely a percent.
+    fn lint_ratio(&mut self, lit: &ast::Literal, ty: Type, value: f64) {
+        if ty == Type::Scalar(Unit::Ratio) && lit.suffix.is_none() && value > 1.0 {
+            let percent = format!("{}%", lit.number);
+            self.report(
+                Diagnostic::new(
+                    Code::RatioAboveOne,
+                    lit.span,
+                    format!(
+                        "`{}` here means {}, not {percent}: a ratio of 1 is 100%",
+                        lit.text(),
+                        ir::render_value(value * 100.0, Type::Scalar(Unit::Percent))
+                    ),
                 )
-                .label("not a built-in or declared metric");
-                let suggestion =
-                    closest(&name.name, candidates.iter().copied()).map(str::to_string);
-                // The author meant that metric: it is not unused.
-                if let Some(declared) = suggestion.as_ref().and_then(|s| self.metrics.get_mut(s)) {
-                    declared.used = true;
-                }
-                let d = match suggestion {
-                    Some(s) => d.suggest(s),
-                    None => d.help(format!(
-                        "declare it with PromQL: `metric {}: ratio = promql \"…\"`, or use a built-in such as `memory_percent`",
-                        name.name
-                    )),
-                };
-                self.report(d);
-                None
-            }
+                .label("a bare number compared with a ratio is a fraction")
+                .suggest(percent.clone())
+                .help(format!("write `{percent}` if you meant a percent")),
+            );
         }
     }
 
     fn status(&mut self, reason: &ast::Ident, ctx: &PolicyContext) -> Option<ir::Condition> {
-        let Some(info) = catalog::status_reason(&reason.name) else {
+        let Some(status) = StatusReason::new(&reason.name) else {
             let d = Diagnostic::new(
                 Code::UnknownStatus,
                 reason.span,
@@ -409,27 +268,28 @@ impl Checker<'_> {
             .label("not a status KubeSkippy knows");
             let names = catalog::STATUS_REASONS
                 .iter()
-                .filter(|s| s.kinds.contains(ctx.kind))
+                .filter(|s| s.kinds.contains(ctx.kind()))
                 .map(|s| s.name);
             let d = match closest(&reason.name, names.clone()) {
                 Some(s) => d.suggest(s),
                 None => d.help(format!(
                     "status reasons for {}: {}",
-                    ctx.kind,
+                    ctx.kind(),
                     names.collect::<Vec<_>>().join(", ")
                 )),
             };
             self.report(d);
             return None;
         };
-        if !info.kinds.contains(ctx.kind) {
+        let info = status.info();
+        if !info.kinds.contains(ctx.kind()) {
             self.report(
                 Diagnostic::new(
                     Code::StatusNotForKind,
                     reason.span,
-                    format!("`{}` is not a status of {}", reason.name, ctx.kind),
+                    format!("`{}` is not a status of {}", reason.name, ctx.kind()),
                 )
-                .label(format!("this policy selects {}", ctx.kind))
+                .label(format!("this policy selects {}", ctx.kind()))
                 .help(format!(
                     "`{}` applies to {}",
                     reason.name,
@@ -438,7 +298,7 @@ impl Checker<'_> {
             );
             return None;
         }
-        Some(ir::Condition::Status(info.name.to_string()))
+        Some(ir::Condition::Status(status))
     }
 
     fn event_reason(&mut self, reason: &ast::Ident) {
@@ -460,6 +320,19 @@ impl Checker<'_> {
             None => d.help("controllers may emit their own reasons; check `kubectl get events` for the exact spelling"),
         };
         self.report(d);
+    }
+}
+
+/// Whether a condition compares a metric anywhere: only those are evaluated
+/// on the interval's tick.
+fn compares_metric(condition: &ast::Condition) -> bool {
+    match condition {
+        ast::Condition::Compare { .. } => true,
+        ast::Condition::Or(a, b) | ast::Condition::And(a, b) => {
+            compares_metric(a) || compares_metric(b)
+        }
+        ast::Condition::Not(inner, _) | ast::Condition::Paren(inner, _) => compares_metric(inner),
+        ast::Condition::Status { .. } | ast::Condition::Event { .. } => false,
     }
 }
 

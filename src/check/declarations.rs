@@ -67,6 +67,8 @@ impl Checker<'_> {
                     unit,
                     series: Series::Gauge,
                     source: Source::Prometheus,
+                    aggregation: Some(catalog::Aggregation::for_unit(unit)),
+                    kind: None,
                     promql: Some(decl.query.value.clone()),
                     builtin: false,
                 });

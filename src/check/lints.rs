@@ -2,9 +2,10 @@
 //! shadowed rules, flapping thresholds, disruptive actions without a cooldown,
 //! unbounded budgets, approval in `auto` mode, bounds above the safety caps.
 
-use super::{budget, Checker};
+use super::Checker;
 use crate::diagnostic::{Code, Diagnostic};
-use crate::ir::{self, Action, CmpOp, Condition, SafetyClass, Scale, Threshold};
+use crate::ir::{self, Action, CmpOp, Condition, Mode, Policy, SafetyClass, Scale, Threshold};
+use crate::safety;
 use crate::span::Span;
 use crate::syntax::ast;
 
@@ -20,6 +21,11 @@ impl Checker<'_> {
     ) {
         self.lint_shadowed(policy, rule_spans);
         self.lint_flapping(policy, rule_spans);
+        // The lints below are about what actions do; a policy in `monitor`
+        // never acts.
+        if policy.mode == Mode::Monitor {
+            return;
+        }
         // A `limit` or `cooldown` with an error is missing from `policy`: the
         // lints about them would only echo that error.
         if statements_ok {
@@ -94,7 +100,7 @@ impl Checker<'_> {
         for (rule, span) in policy.rules.iter().zip(spans) {
             let disruptive = |a: &Action| matches!(a, Action::Delete | Action::Drain);
             let hit = match &rule.action {
-                Action::AskAi(choices) => choices.iter().find(|a| disruptive(a)),
+                Action::AskAi(choices) => choices.iter().map(|c| &c.action).find(|a| disruptive(a)),
                 a if disruptive(a) => Some(a),
                 _ => None,
             };
@@ -122,8 +128,8 @@ impl Checker<'_> {
         policy: &ir::Policy,
         limit_span: Option<Span>,
     ) {
-        let b = budget::budget(policy, self.config);
-        if b.is_unbounded() && budget::acts_unattended(policy) {
+        let b = safety::budget(policy, self.config);
+        if b.is_unbounded() && would_act_unattended(policy) {
             self.report(
                 Diagnostic::new(
                     Code::UnboundedBudget,
@@ -157,6 +163,33 @@ impl Checker<'_> {
             return;
         }
         for (rule, span) in policy.rules.iter().zip(spans) {
+            if let Action::AskAi(choices) = &rule.action {
+                let waiting: Vec<String> = choices
+                    .iter()
+                    .filter_map(|c| match &c.safety {
+                        SafetyClass::NeedsApproval(why) => Some(format!(
+                            "`{}` ({why})",
+                            self.program.render_action(&c.action)
+                        )),
+                        _ => None,
+                    })
+                    .collect();
+                if !waiting.is_empty() {
+                    self.report(
+                        Diagnostic::new(
+                            Code::ApprovalInAutoMode,
+                            *span,
+                            format!(
+                                "the AI may choose actions that wait for approval although the policy's mode is `auto`: {}",
+                                waiting.join(", ")
+                            ),
+                        )
+                        .label("its choice may wait for a person")
+                        .help("say so with `mode approve`, or list only choices the safety configuration allows on their own"),
+                    );
+                }
+                continue;
+            }
             if let SafetyClass::NeedsApproval(why) = &rule.safety {
                 self.report(
                     Diagnostic::new(
@@ -170,6 +203,20 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// Whether the policy would change the cluster with no person in the loop: in
+/// `auto`, or in `dryrun`, which records but does not act and is one word away
+/// from `auto` (the budget lint is about what happens once it is switched),
+/// with a rule whose action changes something.
+fn would_act_unattended(policy: &Policy) -> bool {
+    matches!(policy.mode, Mode::Auto | Mode::DryRun)
+        && policy.rules.iter().any(|r| changes_cluster(&r.action))
+}
+
+/// Whether an action (for `ask ai`, one of its choices) changes the cluster.
+fn changes_cluster(action: &Action) -> bool {
+    action.disruption() > 0 || action.choices().iter().any(|c| changes_cluster(&c.action))
 }
 
 /// The metric and bound of a condition that is one comparison.

@@ -1,5 +1,5 @@
 //! The checker: name resolution, types and units, and the safety rules, lowering
-//! the AST to the typed [`ir`](crate::ir) and collecting every diagnostic of a
+//! the AST to the typed [`crate::ir`] and collecting every diagnostic of a
 //! file (not just the first).
 //!
 //! Invariants: pure (no I/O, no clock); never panics on any AST; a construct with
@@ -7,16 +7,17 @@
 //! and one mistake yields one diagnostic, not a cascade.
 
 mod action;
-mod budget;
 mod condition;
 mod declarations;
 mod lints;
+#[cfg(test)]
+mod lowering_tests;
+mod metric;
 mod policy;
+#[cfg(test)]
+mod safety_tests;
 mod select;
 mod units;
-
-pub use action::{classify, effect};
-pub use budget::{budget, Budget};
 
 use crate::catalog::{self, Kind};
 use crate::diagnostic::{Code, Diagnostic};
@@ -132,9 +133,16 @@ struct Checker<'a> {
 }
 
 /// What the rules of one policy are checked against.
-struct PolicyContext {
-    kind: Kind,
+struct PolicyContext<'a> {
+    selector: &'a ir::Selector,
     mode: ir::Mode,
+}
+
+impl PolicyContext<'_> {
+    /// The kind the policy selects.
+    fn kind(&self) -> Kind {
+        self.selector.kind
+    }
 }
 
 impl Checker<'_> {
@@ -186,9 +194,10 @@ impl Checker<'_> {
         }
     }
 
-    /// The id of a metric by name: a declared one, or a built-in (added to the
-    /// program on first use).
-    fn metric_id(&mut self, name: &str) -> Option<Result<MetricId, ()>> {
+    /// The id of a metric by name, read by a policy selecting `kind`: a
+    /// declared one, or a built-in (added to the program on first use by a
+    /// policy of that kind, with the query for that kind).
+    fn metric_id(&mut self, name: &str, kind: Kind) -> Option<Result<MetricId, ()>> {
         if let Some(declared) = self.metrics.get_mut(name) {
             declared.used = true;
             return Some(declared.id.ok_or(()));
@@ -198,7 +207,7 @@ impl Checker<'_> {
             .program
             .metrics
             .iter()
-            .position(|m| m.builtin && m.name == name)
+            .position(|m| m.builtin && m.name == name && m.kind == Some(kind))
         {
             return Some(Ok(MetricId(index)));
         }
@@ -207,7 +216,9 @@ impl Checker<'_> {
             unit: info.unit,
             series: info.series,
             source: info.source,
-            promql: info.promql.map(str::to_string),
+            aggregation: info.aggregated_on(kind),
+            kind: Some(kind),
+            promql: catalog::builtin_promql(info, kind).map(str::to_string),
             builtin: true,
         });
         Some(Ok(MetricId(self.program.metrics.len() - 1)))

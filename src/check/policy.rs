@@ -5,6 +5,7 @@ use super::{units, Checker, PolicyContext, PolicySpans};
 use crate::catalog::MODES;
 use crate::diagnostic::{closest, Code, Diagnostic};
 use crate::ir::{self, Limit, Mode, Seconds};
+use crate::safety;
 use crate::span::Span;
 use crate::syntax::ast;
 
@@ -97,7 +98,7 @@ impl Checker<'_> {
             return;
         };
         let context = PolicyContext {
-            kind: selector.kind,
+            selector: &selector,
             mode: mode_value,
         };
         let mut lowered = Vec::new();
@@ -112,10 +113,8 @@ impl Checker<'_> {
                 None => rules_ok = false,
             }
         }
-        for (index, rule) in lowered.iter_mut().enumerate() {
-            rule.index = index;
-        }
-        rules_ok &= self.fill_ai_candidates(&mut lowered, &rule_spans);
+        rules_ok &= self.fill_ai_candidates(&mut lowered, &rule_spans, &context);
+        self.finish_rules(&mut lowered, &context);
         let limit_value = limit.and_then(|(l, _)| l);
         let cooldown_value = cooldown.and_then(|(c, _)| c);
         let ir_policy = ir::Policy {
@@ -145,18 +144,22 @@ impl Checker<'_> {
         }
     }
 
-    /// `ask ai` without `among` may choose among the policy's other actions.
-    /// Returns false when one has nothing to choose from.
-    fn fill_ai_candidates(&mut self, rules: &mut [ir::Rule], spans: &[Span]) -> bool {
-        let others: Vec<ir::Action> = rules
-            .iter()
-            .filter(|r| !matches!(r.action, ir::Action::AskAi(_)))
-            .fold(Vec::new(), |mut acc, r| {
-                if !acc.contains(&r.action) {
-                    acc.push(r.action.clone());
-                }
-                acc
-            });
+    /// `ask ai` without `among` may choose among the policy's other actions,
+    /// each classified as its own rule is. Returns false when one has nothing
+    /// to choose from.
+    fn fill_ai_candidates(
+        &mut self,
+        rules: &mut [ir::Rule],
+        spans: &[Span],
+        ctx: &PolicyContext,
+    ) -> bool {
+        let mut others: Vec<ir::Choice> = Vec::new();
+        for rule in rules.iter() {
+            let is_new = !others.iter().any(|c| c.action == rule.action);
+            if is_new && !matches!(rule.action, ir::Action::AskAi(_)) {
+                others.push(self.choice(rule.action.clone(), rule.effect, ctx));
+            }
+        }
         let mut ok = true;
         for (rule, span) in rules.iter_mut().zip(spans) {
             let ir::Action::AskAi(candidates) = &mut rule.action else {
@@ -177,6 +180,19 @@ impl Checker<'_> {
             *candidates = others.clone();
         }
         ok
+    }
+
+    /// What depends on a rule's final action, known once `ask ai` has its
+    /// choices: its position, its safety class (for `ask ai`, the strictest of
+    /// its choices') and its fingerprint (which covers the choices).
+    fn finish_rules(&self, rules: &mut [ir::Rule], ctx: &PolicyContext) {
+        for (index, rule) in rules.iter_mut().enumerate() {
+            rule.index = index;
+            rule.safety = safety::classify(&rule.action, ctx.selector, ctx.mode, self.config);
+            rule.fingerprint =
+                self.program
+                    .fingerprint(&rule.condition, rule.hold, &rule.action, rule.priority);
+        }
     }
 
     fn mode(&mut self, word: &ast::Ident) -> Option<Mode> {

@@ -96,7 +96,7 @@ impl Checker<'_> {
                 let mut ok = true;
                 let mut out: Vec<String> = Vec::new();
                 for name in names {
-                    if let Err(problem) = namespace_name(&name.name) {
+                    if let Err(problem) = crate::safety::namespace_name(&name.name) {
                         ok = false;
                         self.report(
                             Diagnostic::new(
@@ -195,21 +195,6 @@ impl Checker<'_> {
             key: key.clone(),
             op,
         })
-    }
-}
-
-/// Kubernetes' rule for namespace names: a DNS label.
-fn namespace_name(name: &str) -> Result<(), &'static str> {
-    let chars_ok = name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    let edges_ok = !name.starts_with('-') && !name.ends_with('-');
-    if name.is_empty() || name.len() > 63 {
-        Err("1 to 63 characters")
-    } else if chars_ok && edges_ok {
-        Ok(())
-    } else {
-        Err("lowercase letters, digits and `-` only")
     }
 }
 

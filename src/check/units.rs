@@ -6,27 +6,11 @@
 // and moved once, so boxing them would only add noise.
 #![allow(clippy::result_large_err)]
 
-use crate::catalog::Unit;
+use crate::catalog::{Unit, BYTE_SUFFIXES};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::ir::{Seconds, Type};
 use crate::syntax::ast::Literal;
 
-const BINARY: &[(&str, f64)] = &[
-    ("Ki", 1024.0),
-    ("Mi", 1_048_576.0),
-    ("Gi", 1_073_741_824.0),
-    ("Ti", 1_099_511_627_776.0),
-    ("Pi", 1_125_899_906_842_624.0),
-    ("Ei", 1_152_921_504_606_846_976.0),
-];
-const DECIMAL: &[(&str, f64)] = &[
-    ("k", 1e3),
-    ("M", 1e6),
-    ("G", 1e9),
-    ("T", 1e12),
-    ("P", 1e15),
-    ("E", 1e18),
-];
 const DURATIONS: &[(&str, u64)] = &[
     ("s", 1),
     ("m", 60),
@@ -86,7 +70,7 @@ pub(crate) fn looks_like(lit: &Literal) -> String {
         Some("%") => format!("the percent `{text}`"),
         Some("m") => format!("the duration `{text}`"),
         Some(s) if DURATIONS.iter().any(|(d, _)| *d == s) => format!("the duration `{text}`"),
-        Some(s) if BINARY.iter().chain(DECIMAL).any(|(b, _)| *b == s) => {
+        Some(s) if BYTE_SUFFIXES.iter().any(|(b, _)| *b == s) => {
             format!("the byte quantity `{text}`")
         }
         Some(_) => format!("`{text}`"),
@@ -215,7 +199,7 @@ fn scalar(lit: &Literal, unit: Unit, subject: Option<&str>) -> Result<f64, Diagn
         (Unit::Ratio, Some("%")) => Ok(n / 100.0),
         (Unit::Count, None) => whole(lit, n).map(|w| w as f64),
         (Unit::Bytes, None) => Ok(n),
-        (Unit::Bytes, Some(s)) => match BINARY.iter().chain(DECIMAL).find(|(b, _)| *b == s) {
+        (Unit::Bytes, Some(s)) => match BYTE_SUFFIXES.iter().find(|(b, _)| *b == s) {
             Some((_, factor)) => Ok(n * factor),
             None if s == "m" || s == "%" || DURATIONS.iter().any(|(d, _)| *d == s) => {
                 Err(mismatch(lit, ty, subject))
@@ -228,7 +212,7 @@ fn scalar(lit: &Literal, unit: Unit, subject: Option<&str>) -> Result<f64, Diagn
         },
         (Unit::Cores, None) => Ok(n),
         (Unit::Cores, Some("m")) => Ok(n / 1000.0),
-        (Unit::Duration, _) => duration_value(lit, n).map(|s| s.0 as f64),
+        (Unit::Duration, _) => duration_threshold(lit, n),
         (Unit::Percent | Unit::Ratio | Unit::Count | Unit::Cores | Unit::Bool, Some(s))
             if !is_known_suffix(s) =>
         {
@@ -242,7 +226,7 @@ fn is_known_suffix(s: &str) -> bool {
     s == "%"
         || s == "m"
         || DURATIONS.iter().any(|(d, _)| *d == s)
-        || BINARY.iter().chain(DECIMAL).any(|(b, _)| *b == s)
+        || BYTE_SUFFIXES.iter().any(|(b, _)| *b == s)
 }
 
 /// A duration literal: `for`, `within`, `cooldown`, windows.
@@ -270,6 +254,30 @@ fn expected_duration(lit: &Literal) -> Diagnostic {
     }
 }
 
+/// A duration compared with a duration metric, in seconds: there a fraction of
+/// a second (`0.5s`) and milliseconds (`500ms`) make sense, as for a latency;
+/// `for`, `within`, `cooldown` and windows stay whole seconds, the engine's
+/// precision.
+fn duration_threshold(lit: &Literal, n: f64) -> Result<f64, Diagnostic> {
+    let size = match lit.suffix.as_deref() {
+        Some("ms") => 0.001,
+        Some(suffix) => match DURATIONS.iter().find(|(d, _)| *d == suffix) {
+            Some((_, size)) => *size as f64,
+            None => return duration_value(lit, n).map(|s| s.0 as f64),
+        },
+        None => return duration_value(lit, n).map(|s| s.0 as f64),
+    };
+    let seconds = n * size;
+    if seconds < 0.0 {
+        return Err(Diagnostic::new(
+            Code::OutOfRange,
+            lit.span,
+            format!("a duration cannot be negative, found `{}`", lit.text()),
+        ));
+    }
+    Ok(seconds)
+}
+
 fn duration_value(lit: &Literal, n: f64) -> Result<Seconds, Diagnostic> {
     let Some(suffix) = lit.suffix.as_deref() else {
         return Err(expected_duration(lit));
@@ -281,7 +289,7 @@ fn duration_value(lit: &Literal, n: f64) -> Result<Seconds, Diagnostic> {
                 lit.span,
                 format!("`{}` is shorter than a second", lit.text()),
             )
-            .help("durations are whole seconds"));
+            .help("`for`, `within`, `cooldown` and windows are whole seconds; milliseconds are only for comparisons with a duration metric"));
         }
         if is_known_suffix(suffix) {
             return Err(expected_duration(lit));
@@ -438,6 +446,40 @@ mod tests {
         );
         let min = duration(&lit("5", Some("min"), None)).unwrap_err();
         assert_eq!(min.suggestion.unwrap().replacement, "5m");
+    }
+
+    #[test]
+    fn duration_thresholds_may_be_fractions_of_a_second() {
+        let seconds = Type::Scalar(Unit::Duration);
+        assert_eq!(
+            resolve(&lit("0.5", Some("s"), None), seconds, None).unwrap(),
+            0.5
+        );
+        assert_eq!(
+            resolve(&lit("500", Some("ms"), None), seconds, None).unwrap(),
+            0.5
+        );
+        assert_eq!(
+            resolve(&lit("2", Some("m"), None), seconds, None).unwrap(),
+            120.0
+        );
+        assert_eq!(
+            resolve(&lit("-1", Some("s"), None), seconds, None)
+                .unwrap_err()
+                .code,
+            Code::OutOfRange
+        );
+        assert_eq!(
+            resolve(&lit("5", None, None), seconds, None)
+                .unwrap_err()
+                .code,
+            Code::ExpectedDuration
+        );
+        // `for` and windows stay whole seconds.
+        assert_eq!(
+            duration(&lit("500", Some("ms"), None)).unwrap_err().code,
+            Code::OutOfRange
+        );
     }
 
     #[test]

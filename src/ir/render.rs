@@ -6,11 +6,17 @@ use super::*;
 impl Program {
     /// `max(memory_percent, 10m)`
     pub fn render_expr(&self, expr: &MetricExpr) -> String {
-        let name = &self.metric(expr.metric).name;
+        let name = self.metric_name(expr.metric);
         match expr.window {
-            None => name.clone(),
+            None => name.to_string(),
             Some(w) => format!("{}({name}, {})", w.function.name(), w.range),
         }
+    }
+
+    /// The name of a metric, or `?` for an id of another program (rendering
+    /// is for people and must not fail on a damaged program).
+    fn metric_name(&self, id: MetricId) -> &str {
+        self.metric(id).map_or("?", |m| m.name.as_str())
     }
 
     /// A condition with the fewest parentheses that keep its meaning.
@@ -29,7 +35,7 @@ impl Program {
                 2,
             ),
             Condition::Not(c) => (format!("not {}", self.render_prec(c, 3)), 3),
-            Condition::Status(reason) => (format!("status is {reason}"), 4),
+            Condition::Status(reason) => (format!("status is {}", reason.name()), 4),
             Condition::Event {
                 reason,
                 op,
@@ -77,7 +83,9 @@ impl Program {
                 None => format!("scale down {by}"),
             },
             Action::Scale(Scale::To { replicas }) => format!("scale to {replicas}"),
-            Action::Patch(id) => format!("patch {}", self.patch(*id).name),
+            Action::Patch(id) => {
+                format!("patch {}", self.patch(*id).map_or("?", |p| p.name.as_str()))
+            }
             Action::SetLimit {
                 resource,
                 value,
@@ -101,11 +109,11 @@ impl Program {
             Action::Cordon => "cordon".into(),
             Action::Drain => "drain".into(),
             Action::Notify(text) => format!("notify {text:?}"),
-            Action::AskAi(candidates) => format!(
+            Action::AskAi(choices) => format!(
                 "ask ai among [{}]",
-                candidates
+                choices
                     .iter()
-                    .map(|a| self.render_action(a))
+                    .map(|c| self.render_action(&c.action))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -149,7 +157,7 @@ impl Program {
             }
             Condition::Status(reason) => {
                 hash.bytes(b"s");
-                hash.bytes(reason.as_bytes());
+                hash.bytes(reason.name().as_bytes());
             }
             Condition::Event {
                 reason,
@@ -169,7 +177,7 @@ impl Program {
                 threshold,
             } => {
                 hash.bytes(b"c");
-                hash.bytes(self.metric(expr.metric).name.as_bytes());
+                hash.bytes(self.metric_name(expr.metric).as_bytes());
                 if let Some(w) = expr.window {
                     hash.bytes(w.function.name().as_bytes());
                     hash.bytes(&w.range.0.to_le_bytes());
@@ -225,6 +233,12 @@ pub fn render_value(value: f64, ty: Type) -> String {
             Unit::Ratio => number(value),
             Unit::Count => number(value),
             Unit::Bool => (value != 0.0).to_string(),
+            // A duration metric may be compared with a fraction of a second
+            // (`0.5s`, `500ms`); `for` and windows are whole seconds.
+            Unit::Duration if value.fract() != 0.0 && value.abs() < 1.0 => {
+                format!("{}ms", number(value * 1000.0))
+            }
+            Unit::Duration if value.fract() != 0.0 => format!("{}s", number(value)),
             Unit::Duration => Seconds(value.max(0.0) as u64).to_string(),
             Unit::Cores => {
                 if value != 0.0 && value.abs() < 1.0 {
@@ -277,6 +291,8 @@ mod tests {
         assert_eq!(s(10.0 * 1_152_921_504_606_846_976.0, Unit::Bytes), "10Ei");
         assert_eq!(s(0.5, Unit::Cores), "500m");
         assert_eq!(s(180.0, Unit::Duration), "3m");
+        assert_eq!(s(0.5, Unit::Duration), "500ms");
+        assert_eq!(s(1.5, Unit::Duration), "1.5s");
         assert_eq!(
             render_value(2.0 / 60.0, Type::Rate(Unit::Percent)),
             "2%/min"

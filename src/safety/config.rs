@@ -2,6 +2,7 @@
 //! YAML file (`kubeskippy check --safety FILE`, the operator's config map).
 
 use crate::catalog::{self, Kind};
+use crate::diagnostic::closest;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -87,21 +88,45 @@ impl SafetyConfig {
         } else {
             serde_yaml::from_str(text)?
         };
-        if config.evaluation_interval_seconds == 0 {
-            return Err(ConfigError::Invalid {
-                field: "evaluationIntervalSeconds",
-                problem: "must be at least 1".into(),
-            });
-        }
-        for forbidden in &config.forbidden_actions {
-            if catalog::action(&forbidden.action).is_none() {
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Every value is one the checker and the safety controller can use: a
+    /// misspelt action would otherwise forbid or gate nothing, silently.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (field, value) in [
+            (
+                "evaluationIntervalSeconds",
+                self.evaluation_interval_seconds,
+            ),
+            ("maxActionsPerHour", u64::from(self.max_actions_per_hour)),
+            ("maxAutoScaleStep", u64::from(self.max_auto_scale_step)),
+        ] {
+            if value == 0 {
                 return Err(ConfigError::Invalid {
-                    field: "forbiddenActions",
-                    problem: format!("names an unknown action `{}`", forbidden.action),
+                    field,
+                    problem: "is 0; it must be at least 1".into(),
                 });
             }
         }
-        Ok(config)
+        let actions = self.forbidden_actions.iter().map(|f| f.action.as_str());
+        known_actions("forbiddenActions", actions)?;
+        known_actions(
+            "approvalRequired",
+            self.approval_required.iter().map(String::as_str),
+        )?;
+        for namespace in &self.protected_namespaces {
+            if let Err(problem) = namespace_name(namespace) {
+                return Err(ConfigError::Invalid {
+                    field: "protectedNamespaces",
+                    problem: format!(
+                        "names `{namespace}`, which is not a namespace name ({problem})"
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     pub fn is_protected_namespace(&self, namespace: &str) -> bool {
@@ -116,6 +141,50 @@ impl SafetyConfig {
 
     pub fn needs_approval(&self, action: &str) -> bool {
         self.approval_required.iter().any(|a| a == action)
+    }
+}
+
+/// Every name is an action of the catalog (`restart rolling`, `scale down`, …).
+fn known_actions<'a>(
+    field: &'static str,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<(), ConfigError> {
+    for name in names {
+        if catalog::action(name).is_some() {
+            continue;
+        }
+        let known = catalog::ACTIONS.iter().map(|a| a.name);
+        let hint = match closest(name, known.clone()) {
+            Some(s) => format!("; did you mean `{s}`?"),
+            None => format!(
+                "; actions are {}",
+                known
+                    .map(|a| format!("`{a}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        return Err(ConfigError::Invalid {
+            field,
+            problem: format!("names an unknown action `{name}`{hint}"),
+        });
+    }
+    Ok(())
+}
+
+/// Kubernetes' rule for namespace names: a DNS label (RFC 1123), with the
+/// reason a name is not one.
+pub fn namespace_name(name: &str) -> Result<(), &'static str> {
+    let chars_ok = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let edges_ok = !name.starts_with('-') && !name.ends_with('-');
+    if name.is_empty() || name.len() > 63 {
+        Err("1 to 63 characters")
+    } else if chars_ok && edges_ok {
+        Ok(())
+    } else {
+        Err("lowercase letters, digits and `-` only, starting and ending with a letter or digit")
     }
 }
 
@@ -138,5 +207,49 @@ mod tests {
         let err = SafetyConfig::from_yaml("forbiddenActions: [{action: explode, kind: pods}]")
             .expect_err("unknown action");
         assert!(err.to_string().contains("explode"), "{err}");
+    }
+
+    /// Each invalid value is refused with the field, the value and a fix.
+    #[test]
+    fn invalid_values_name_their_field_and_value() {
+        let cases = [
+            (
+                "approvalRequired: [cordon, drian]",
+                "`approvalRequired` names an unknown action `drian`; did you mean `drain`?",
+            ),
+            (
+                "forbiddenActions: [{action: scale-down, kind: statefulsets}]",
+                "`forbiddenActions` names an unknown action `scale-down`; did you mean `scale down`?",
+            ),
+            ("maxActionsPerHour: 0", "`maxActionsPerHour` is 0; it must be at least 1"),
+            ("maxAutoScaleStep: 0", "`maxAutoScaleStep` is 0; it must be at least 1"),
+            (
+                "evaluationIntervalSeconds: 0",
+                "`evaluationIntervalSeconds` is 0; it must be at least 1",
+            ),
+            (
+                "protectedNamespaces: [kube-system, Payments]",
+                "`protectedNamespaces` names `Payments`, which is not a namespace name",
+            ),
+            (
+                "protectedNamespaces: [\"\"]",
+                "`protectedNamespaces` names ``, which is not a namespace name (1 to 63 characters)",
+            ),
+        ];
+        for (yaml, expected) in cases {
+            let err = SafetyConfig::from_yaml(yaml).expect_err(yaml);
+            assert!(
+                err.to_string().contains(expected),
+                "{yaml}: expected {expected:?} in {err}"
+            );
+        }
+        let fine =
+            "approvalRequired: [cordon, drain, scale to, restart rolling]\nmaxAutoScaleStep: 1\n";
+        assert!(SafetyConfig::from_yaml(fine).is_ok());
+    }
+
+    #[test]
+    fn the_defaults_are_valid() {
+        assert!(SafetyConfig::default().validate().is_ok());
     }
 }

@@ -53,7 +53,12 @@ pub(crate) fn syntax_error(
         Diagnostic::new(Code::Syntax, span, format!("{message}, found {found_text}"))
             .label(format!("expected {expected} here"));
     let reserved = ["when", "then", "for", "and", "or", "not", "priority"];
-    if positives.contains(&Rule::ident) && reserved.contains(&found) {
+    let continues_a_rule = ["then", "for", "and", "or", "priority"].contains(&found);
+    if positives.contains(&Rule::statement) && continues_a_rule {
+        diagnostic = diagnostic.help(format!(
+            "a rule fits on one line: join this `{found}` to the line before it"
+        ));
+    } else if positives.contains(&Rule::ident) && reserved.contains(&found) {
         diagnostic = diagnostic.help(format!("`{found}` is a reserved word: choose another name"));
     } else if at_end && positives.contains(&Rule::rbrace) {
         diagnostic =

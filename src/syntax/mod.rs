@@ -280,6 +280,21 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_split_over_two_lines_says_to_join_them() {
+        let parsed = parse("policy a {\n  select pods\n  when restarts > 3\n  then restart\n}\n");
+        let help: Vec<_> = parsed
+            .diagnostics
+            .iter()
+            .filter_map(|d| d.help.clone())
+            .collect();
+        assert!(
+            help.iter().any(|h| h.contains("join this `then`")),
+            "{:?}",
+            parsed.diagnostics
+        );
+    }
+
+    #[test]
     fn a_byte_order_mark_is_whitespace() {
         let parsed = parse("\u{feff}policy a {\n  select pods\n}\n");
         assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);

@@ -1,8 +1,9 @@
 //! A policy's worst-case disruption budget: the most actions per hour, and per
-//! target per hour, that its `limit` and `cooldown` allow.
+//! target per hour, that its `limit` and `cooldown` allow. `explain` shows it;
+//! the safety controller enforces the same arithmetic at run time.
 
-use crate::ir::{Mode, Policy};
-use crate::safety::SafetyConfig;
+use super::SafetyConfig;
+use crate::ir::Policy;
 
 const HOUR: u64 = 3_600;
 
@@ -44,13 +45,4 @@ pub fn budget(policy: &Policy, config: &SafetyConfig) -> Budget {
         per_target_per_hour,
         global_cap: u64::from(config.max_actions_per_hour),
     }
-}
-
-/// Whether the policy can change the cluster without a person in the loop.
-pub(super) fn acts_unattended(policy: &Policy) -> bool {
-    matches!(policy.mode, Mode::Auto | Mode::DryRun)
-        && policy
-            .rules
-            .iter()
-            .any(|r| r.action.disruption() > 0 || matches!(r.action, crate::ir::Action::AskAi(_)))
 }
