@@ -1,0 +1,180 @@
+//! Samples of one metric on one target, and the normal form the window
+//! functions compute on.
+//!
+//! Observations arrive as they come: out of order, twice for the same instant
+//! (two sources, a retried scrape), or with NaN/±∞ (Prometheus' stale marker is
+//! a NaN; a division by zero upstream gives ∞). [`Series::new`] turns any of
+//! that into a [`Series`]: finite values only, sorted by time, one value per
+//! instant. Every window function then works on a sorted, deduplicated slice,
+//! so none of them has to guard against disorder again.
+
+use crate::ir::Seconds;
+
+/// One observation of a metric.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// When it was observed, in whole seconds (only differences matter).
+    pub at: i64,
+    /// The value in the metric's canonical unit (see [`crate::catalog::Unit`]):
+    /// percent in percentage points, ratios as fractions, bytes, cores, seconds.
+    pub value: f64,
+}
+
+impl Sample {
+    /// A sample at `at` seconds with `value`.
+    pub fn new(at: i64, value: f64) -> Sample {
+        Sample { at, value }
+    }
+}
+
+/// Samples in normal form: finite values only, strictly increasing times.
+///
+/// Build one with [`Series::new`]; the invariant holds for every value of this
+/// type because the field is private.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Series {
+    samples: Vec<Sample>,
+}
+
+impl Series {
+    /// Normalizes raw samples: drops non-finite values, sorts by time and keeps
+    /// one sample per instant.
+    ///
+    /// Non-finite values are dropped *before* duplicates are resolved: a NaN
+    /// means "no value here", so it must not hide a finite sample at the same
+    /// instant. Of several finite samples at one instant the one given last
+    /// wins: callers append in arrival order, so a later sample for the same
+    /// instant is a correction (a re-scrape, a second source that caught up).
+    /// Keeping one per instant matters for counters: two different values at
+    /// one instant would otherwise look like a reset or a jump in zero time.
+    pub fn new(samples: impl IntoIterator<Item = Sample>) -> Series {
+        let mut finite: Vec<Sample> = samples
+            .into_iter()
+            .filter(|s| s.value.is_finite())
+            .collect();
+        // Stable: samples at one instant stay in the order they were given, so
+        // "the last one wins" below is well defined. Linear on sorted input,
+        // the common case.
+        finite.sort_by_key(|s| s.at);
+        let mut samples: Vec<Sample> = Vec::with_capacity(finite.len());
+        for sample in finite {
+            match samples.last_mut() {
+                Some(last) if last.at == sample.at => *last = sample,
+                _ => samples.push(sample),
+            }
+        }
+        Series { samples }
+    }
+
+    /// All samples, sorted by strictly increasing time.
+    pub fn samples(&self) -> &[Sample] {
+        &self.samples
+    }
+
+    /// The samples in the window `(now - range, now]`, still in normal form.
+    ///
+    /// Half-open like Prometheus' range selectors: a sample exactly `range`
+    /// old belongs to the previous window, so consecutive windows of one rule
+    /// never count a sample twice. Binary search, so one normalized series can
+    /// serve every window of every rule on the target cheaply.
+    pub fn window(&self, range: Seconds, now: i64) -> &[Sample] {
+        // i128: `now - range` overflows i64 for extreme arguments, and the
+        // engine must not panic (debug) or wrap (release) on any input.
+        let start = i128::from(now) - i128::from(range.0);
+        let end = i128::from(now);
+        let from = self.samples.partition_point(|s| i128::from(s.at) <= start);
+        let to = self.samples.partition_point(|s| i128::from(s.at) <= end);
+        // `from <= to` because start <= end and the slice is sorted; `get`
+        // keeps even a broken invariant from panicking.
+        self.samples.get(from..to).unwrap_or(&[])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn times(samples: &[Sample]) -> Vec<i64> {
+        samples.iter().map(|s| s.at).collect()
+    }
+
+    #[test]
+    fn sorts_by_time() {
+        let series = Series::new([
+            Sample::new(30, 3.0),
+            Sample::new(10, 1.0),
+            Sample::new(20, 2.0),
+        ]);
+        assert_eq!(
+            series.samples(),
+            &[
+                Sample::new(10, 1.0),
+                Sample::new(20, 2.0),
+                Sample::new(30, 3.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn drops_non_finite_values() {
+        let series = Series::new([
+            Sample::new(10, f64::NAN),
+            Sample::new(20, f64::INFINITY),
+            Sample::new(30, f64::NEG_INFINITY),
+            Sample::new(40, 4.0),
+        ]);
+        assert_eq!(series.samples(), &[Sample::new(40, 4.0)]);
+    }
+
+    #[test]
+    fn the_last_sample_given_for_an_instant_wins() {
+        let series = Series::new([
+            Sample::new(10, 1.0),
+            Sample::new(20, 2.0),
+            Sample::new(10, 5.0),
+        ]);
+        assert_eq!(
+            series.samples(),
+            &[Sample::new(10, 5.0), Sample::new(20, 2.0)]
+        );
+    }
+
+    #[test]
+    fn a_nan_does_not_hide_a_finite_sample_at_the_same_instant() {
+        let series = Series::new([Sample::new(10, 1.0), Sample::new(10, f64::NAN)]);
+        assert_eq!(series.samples(), &[Sample::new(10, 1.0)]);
+    }
+
+    #[test]
+    fn window_is_open_at_the_start_and_closed_at_now() {
+        let series = Series::new((0..=6).map(|i| Sample::new(i * 10, i as f64)));
+        // (60 - 30, 60] = (30, 60]: 30 is out, 60 is in.
+        assert_eq!(times(series.window(Seconds(30), 60)), vec![40, 50, 60]);
+        // Samples after `now` (a clock skew upstream) are not in the window.
+        assert_eq!(times(series.window(Seconds(30), 45)), vec![20, 30, 40]);
+    }
+
+    #[test]
+    fn empty_windows() {
+        let series = Series::new([Sample::new(10, 1.0)]);
+        assert!(series.window(Seconds(0), 10).is_empty());
+        assert!(series.window(Seconds(5), 100).is_empty());
+        assert!(Series::default().window(Seconds(60), 0).is_empty());
+    }
+
+    #[test]
+    fn extreme_arguments_do_not_overflow() {
+        let series = Series::new([Sample::new(i64::MIN, 1.0), Sample::new(i64::MAX, 2.0)]);
+        assert_eq!(
+            times(series.window(Seconds(u64::MAX), i64::MIN)),
+            vec![i64::MIN]
+        );
+        // i64::MAX - u64::MAX = i64::MIN exactly: that sample is on the open
+        // end of the window, so it is out.
+        assert_eq!(
+            times(series.window(Seconds(u64::MAX), i64::MAX)),
+            vec![i64::MAX]
+        );
+        assert_eq!(times(series.window(Seconds(1), i64::MAX)), vec![i64::MAX]);
+    }
+}
