@@ -15,5 +15,11 @@
 //!   is `None` (unknown), never a panic and never a non-finite number, so that
 //!   missing data stays unknown (LANGUAGE.md §4) instead of becoming a value.
 
+mod decide;
+pub mod observation;
 pub mod series;
+pub mod state;
+pub mod truth;
 pub mod window;
+
+pub use decide::{evaluate, Block, Context, Decision, Evaluation, WaitReason, Waiting};

@@ -1,0 +1,363 @@
+//! One evaluation: every rule of every policy on every target it selects, the
+//! `for` timers advanced, and per target at most one decision — the most
+//! urgent rule's action, a tie handed to the AI, or a block by `limit` or
+//! `cooldown`. Deterministic: policies, targets and rules are visited in order.
+
+use super::observation::{Observations, Target, TargetId};
+use super::state::{State, Taken, Timer, TimerKey};
+use super::truth::{self, Truth, Verdict};
+use crate::ir::{Action, LabelOp, Namespaces, Policy, Program};
+use serde::Serialize;
+
+/// What the engine needs besides the program, the observations and the state.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Seconds between evaluations: an unknown condition holds its timer for
+    /// at most two of them.
+    pub interval: i64,
+    /// The namespace of the HealingPolicy that embeds the program (what a
+    /// `select` without `in` means).
+    pub home_namespace: Option<String>,
+    /// Namespaces no policy acts in, even `in any`.
+    pub protected_namespaces: Vec<String>,
+    /// Labels that protect an object from every action.
+    pub protected_labels: Vec<(String, String)>,
+}
+
+/// What a policy decided for one target.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "decision", rename_all = "kebab-case")]
+pub enum Decision {
+    /// Carry out `action` (subject to the safety controller and the mode).
+    Act {
+        policy: String,
+        rule: usize,
+        target: TargetId,
+        action: Action,
+        evidence: Vec<String>,
+    },
+    /// Hand the case to the AI analyzer, which may only choose a candidate.
+    Ambiguous {
+        policy: String,
+        rules: Vec<usize>,
+        target: TargetId,
+        candidates: Vec<Action>,
+        evidence: Vec<String>,
+    },
+    /// A rule fired but `limit` or `cooldown` holds it back.
+    Blocked {
+        policy: String,
+        rule: usize,
+        target: TargetId,
+        by: Block,
+        evidence: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Block {
+    /// The policy took `limit` actions within the limit's window.
+    Limit,
+    /// The target was acted on less than `cooldown` ago.
+    Cooldown,
+}
+
+/// Why a rule did not fire although it might soon.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Waiting {
+    pub policy: String,
+    pub rule: usize,
+    pub target: TargetId,
+    pub why: WaitReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WaitReason {
+    /// True, but not yet for its `for` duration.
+    Holding { since: i64, needed: u64 },
+    /// Unknown: these metrics had no data.
+    Unknown { missing: Vec<String> },
+}
+
+/// The result of one evaluation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Evaluation {
+    pub decisions: Vec<Decision>,
+    pub waiting: Vec<Waiting>,
+    pub state: State,
+}
+
+/// Evaluates `program` against `observations` at `now`, from `state`.
+pub fn evaluate(
+    program: &Program,
+    observations: &Observations,
+    now: i64,
+    state: &State,
+    context: &Context,
+) -> Evaluation {
+    let mut targets: Vec<&Target> = observations.targets.iter().collect();
+    targets.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut out = Evaluation {
+        decisions: Vec::new(),
+        waiting: Vec::new(),
+        state: State {
+            timers: Default::default(),
+            history: state.history.clone(),
+        },
+    };
+    for policy in &program.policies {
+        for target in targets.iter().filter(|t| selects(policy, t, context)) {
+            evaluate_target(program, policy, target, now, state, context, &mut out);
+        }
+    }
+    prune_history(program, now, &mut out.state);
+    out
+}
+
+fn evaluate_target(
+    program: &Program,
+    policy: &Policy,
+    target: &Target,
+    now: i64,
+    previous: &State,
+    context: &Context,
+    out: &mut Evaluation,
+) {
+    let mut fired: Vec<(usize, Verdict, Option<i64>)> = Vec::new();
+    for rule in &policy.rules {
+        let verdict = truth::evaluate(program, &rule.condition, target, now);
+        let key = TimerKey {
+            policy: policy.name.clone(),
+            rule: rule.fingerprint.clone(),
+            target: target.id.clone(),
+        };
+        let timer = advance(
+            previous.timers.get(&key).copied(),
+            verdict.truth,
+            now,
+            context.interval,
+        );
+        if let Some(timer) = timer {
+            out.state.timers.insert(key, timer);
+        }
+        match (verdict.truth, timer) {
+            (Truth::True, Some(t)) => {
+                let held = now - t.since;
+                let needed = rule.hold.map_or(0, |h| h.0);
+                if u64::try_from(held).unwrap_or(0) >= needed {
+                    fired.push((rule.index, verdict, rule.hold.map(|_| held)));
+                } else {
+                    out.waiting.push(Waiting {
+                        policy: policy.name.clone(),
+                        rule: rule.index,
+                        target: target.id.clone(),
+                        why: WaitReason::Holding {
+                            since: t.since,
+                            needed,
+                        },
+                    });
+                }
+            }
+            (Truth::Unknown, _) => out.waiting.push(Waiting {
+                policy: policy.name.clone(),
+                rule: rule.index,
+                target: target.id.clone(),
+                why: WaitReason::Unknown {
+                    missing: verdict.missing.clone(),
+                },
+            }),
+            _ => {}
+        }
+    }
+    let Some(most_urgent) = fired
+        .iter()
+        .map(|(i, _, _)| policy.rules[*i].priority)
+        .min()
+    else {
+        return;
+    };
+    let top: Vec<&(usize, Verdict, Option<i64>)> = fired
+        .iter()
+        .filter(|(i, _, _)| policy.rules[*i].priority == most_urgent)
+        .collect();
+    let evidence: Vec<String> = top
+        .iter()
+        .flat_map(|(_, verdict, held)| {
+            let mut lines = verdict.seen.clone();
+            if let Some(held) = held {
+                lines.push(format!(
+                    "for {}",
+                    crate::ir::Seconds(u64::try_from(*held).unwrap_or(0))
+                ));
+            }
+            lines
+        })
+        .collect();
+    let first_rule = top[0].0;
+    if let Some(block) = blocked(policy, &target.id, now, &out.state) {
+        out.decisions.push(Decision::Blocked {
+            policy: policy.name.clone(),
+            rule: first_rule,
+            target: target.id.clone(),
+            by: block,
+            evidence,
+        });
+        return;
+    }
+    let mut candidates: Vec<Action> = Vec::new();
+    let mut asks_ai = false;
+    for (i, _, _) in &top {
+        match &policy.rules[*i].action {
+            Action::AskAi(choices) => {
+                asks_ai = true;
+                for choice in choices {
+                    if !candidates.contains(&choice.action) {
+                        candidates.push(choice.action.clone());
+                    }
+                }
+            }
+            action => {
+                if !candidates.contains(action) {
+                    candidates.push(action.clone());
+                }
+            }
+        }
+    }
+    let decision = if !asks_ai && candidates.len() == 1 {
+        Decision::Act {
+            policy: policy.name.clone(),
+            rule: first_rule,
+            target: target.id.clone(),
+            action: candidates.remove(0),
+            evidence,
+        }
+    } else {
+        Decision::Ambiguous {
+            policy: policy.name.clone(),
+            rules: top.iter().map(|(i, _, _)| *i).collect(),
+            target: target.id.clone(),
+            candidates,
+            evidence,
+        }
+    };
+    out.decisions.push(decision);
+    out.state.history.push(Taken {
+        policy: policy.name.clone(),
+        target: target.id.clone(),
+        at: now,
+    });
+    // After a decision the fired rules start over: `for 3m` must hold for
+    // another three minutes before they fire again.
+    for (i, _, _) in &top {
+        out.state.timers.remove(&TimerKey {
+            policy: policy.name.clone(),
+            rule: policy.rules[*i].fingerprint.clone(),
+            target: target.id.clone(),
+        });
+    }
+}
+
+/// The `for` timer after an evaluation: true advances (or starts) it, false
+/// resets it, unknown holds it for at most two evaluations.
+fn advance(timer: Option<Timer>, truth: Truth, now: i64, interval: i64) -> Option<Timer> {
+    match (truth, timer) {
+        (Truth::False, _) => None,
+        (Truth::True, Some(t)) => Some(Timer {
+            since: t.since,
+            unknown_since: None,
+        }),
+        (Truth::True, None) => Some(Timer {
+            since: now,
+            unknown_since: None,
+        }),
+        (Truth::Unknown, None) => None,
+        (Truth::Unknown, Some(t)) => {
+            // Unknown at two consecutive evaluations (the first, and one
+            // interval later) holds; the third resets.
+            let unknown_since = t.unknown_since.unwrap_or(now);
+            (now - unknown_since < 2 * interval).then_some(Timer {
+                since: t.since,
+                unknown_since: Some(unknown_since),
+            })
+        }
+    }
+}
+
+fn blocked(policy: &Policy, target: &TargetId, now: i64, state: &State) -> Option<Block> {
+    if let Some(cooldown) = policy.cooldown {
+        let window = i64::try_from(cooldown.0).unwrap_or(i64::MAX);
+        let recent = state
+            .history
+            .iter()
+            .any(|t| t.policy == policy.name && t.target == *target && now - t.at < window);
+        if recent {
+            return Some(Block::Cooldown);
+        }
+    }
+    if let Some(limit) = policy.limit {
+        let window = i64::try_from(limit.per.0).unwrap_or(i64::MAX);
+        let taken = state
+            .history
+            .iter()
+            .filter(|t| t.policy == policy.name && now - t.at < window)
+            .count();
+        if taken >= limit.count as usize {
+            return Some(Block::Limit);
+        }
+    }
+    None
+}
+
+/// Keeps only the history a `limit` or `cooldown` can still count.
+fn prune_history(program: &Program, now: i64, state: &mut State) {
+    let longest = program
+        .policies
+        .iter()
+        .flat_map(|p| [p.cooldown.map(|c| c.0), p.limit.map(|l| l.per.0)])
+        .flatten()
+        .max()
+        .unwrap_or(0);
+    let longest = i64::try_from(longest).unwrap_or(i64::MAX);
+    state.history.retain(|t| now - t.at < longest);
+}
+
+/// Whether `policy` selects `target`: its kind, namespaces and labels, never a
+/// protected namespace or a protected object.
+fn selects(policy: &Policy, target: &Target, context: &Context) -> bool {
+    let selector = &policy.selector;
+    if target.id.kind != selector.kind {
+        return false;
+    }
+    let namespace = target.id.namespace.as_deref();
+    if namespace.is_some_and(|ns| context.protected_namespaces.iter().any(|p| p == ns)) {
+        return false;
+    }
+    let protected = context
+        .protected_labels
+        .iter()
+        .any(|(k, v)| target.labels.get(k) == Some(v));
+    if protected {
+        return false;
+    }
+    let in_scope = match &selector.namespaces {
+        Namespaces::Own => namespace.is_some() && namespace == context.home_namespace.as_deref(),
+        Namespaces::Named(names) => namespace.is_some_and(|ns| names.iter().any(|n| n == ns)),
+        Namespaces::AnyExcept(except) => {
+            !namespace.is_some_and(|ns| except.iter().any(|n| n == ns))
+        }
+        Namespaces::ClusterScoped => namespace.is_none(),
+    };
+    in_scope
+        && selector.labels.iter().all(|l| {
+            let value = target.labels.get(&l.key);
+            match &l.op {
+                LabelOp::Equals(v) => value == Some(v),
+                LabelOp::NotEquals(v) => value != Some(v),
+                LabelOp::In(vs) => value.is_some_and(|x| vs.contains(x)),
+                LabelOp::Exists => value.is_some(),
+                LabelOp::NotExists => value.is_none(),
+            }
+        })
+}

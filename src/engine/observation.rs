@@ -1,0 +1,74 @@
+//! What the engine is given: the targets a policy may select, each with its
+//! labels, metric samples, current status reasons and recent events.
+//!
+//! The observation layer (the operator's `observe/`, or the simulator) fills
+//! these in; for a workload it has already aggregated its pods' samples as the
+//! catalog says (average, sum or all), so the engine reads every value by the
+//! metric's name on the target itself.
+
+use super::series::Series;
+use crate::catalog::Kind;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// Which object a target is. Ordered, so that every evaluation visits targets
+/// in the same order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TargetId {
+    pub kind: Kind,
+    /// `None` for nodes.
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl fmt::Display for TargetId {
+    /// `pods/shop/checkout-7d9f`, `nodes/worker-1`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{}/{ns}/{}", self.kind, self.name),
+            None => write!(f, "{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// A Kubernetes event on the target (for a workload: on it or its pods).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub reason: String,
+    /// When it (last) happened, in seconds.
+    pub at: i64,
+    /// How many times, as Kubernetes folds repeats into one event.
+    pub count: u32,
+}
+
+/// One object as observed now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub id: TargetId,
+    pub labels: BTreeMap<String, String>,
+    /// Samples by metric name, in the metric's canonical unit.
+    pub metrics: BTreeMap<String, Series>,
+    /// Status reasons that hold now (`CrashLoopBackOff`, `MemoryPressure`, …).
+    pub statuses: BTreeSet<String>,
+    pub events: Vec<Event>,
+}
+
+impl Target {
+    /// A target with nothing observed yet.
+    pub fn new(id: TargetId) -> Target {
+        Target {
+            id,
+            labels: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+            statuses: BTreeSet::new(),
+            events: Vec::new(),
+        }
+    }
+}
+
+/// Everything observed at one moment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observations {
+    pub targets: Vec<Target>,
+}

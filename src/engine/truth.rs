@@ -1,0 +1,212 @@
+//! A condition evaluated against one target: three-valued (Kleene) logic, where
+//! missing data is `Unknown`, never `true` and never silently `false`.
+
+use super::observation::Target;
+use super::window;
+use crate::ir::{self, render_threshold, render_value, Condition, Program, Threshold, Type};
+
+/// How long a metric's latest sample stands for its current value: past this,
+/// the metric is unknown (as a Prometheus series goes stale after 5 minutes).
+pub const STALENESS_SECONDS: i64 = 300;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Truth {
+    True,
+    False,
+    Unknown,
+}
+
+impl Truth {
+    fn and(self, other: Truth) -> Truth {
+        match (self, other) {
+            (Truth::False, _) | (_, Truth::False) => Truth::False,
+            (Truth::True, Truth::True) => Truth::True,
+            _ => Truth::Unknown,
+        }
+    }
+
+    fn or(self, other: Truth) -> Truth {
+        match (self, other) {
+            (Truth::True, _) | (_, Truth::True) => Truth::True,
+            (Truth::False, Truth::False) => Truth::False,
+            _ => Truth::Unknown,
+        }
+    }
+
+    fn not(self) -> Truth {
+        match self {
+            Truth::True => Truth::False,
+            Truth::False => Truth::True,
+            Truth::Unknown => Truth::Unknown,
+        }
+    }
+
+    fn of(b: bool) -> Truth {
+        if b {
+            Truth::True
+        } else {
+            Truth::False
+        }
+    }
+}
+
+/// The outcome of a condition, with what was seen: the values that made it
+/// what it is ("memory_percent=87.3% > 85%") and the metrics that had no data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub truth: Truth,
+    pub seen: Vec<String>,
+    pub missing: Vec<String>,
+}
+
+/// Evaluates `condition` on `target` at `now`.
+pub fn evaluate(program: &Program, condition: &Condition, target: &Target, now: i64) -> Verdict {
+    let mut verdict = Verdict {
+        truth: Truth::Unknown,
+        seen: Vec::new(),
+        missing: Vec::new(),
+    };
+    verdict.truth = eval(program, condition, target, now, &mut verdict);
+    verdict
+}
+
+fn eval(
+    program: &Program,
+    condition: &Condition,
+    target: &Target,
+    now: i64,
+    v: &mut Verdict,
+) -> Truth {
+    match condition {
+        // Both sides are evaluated even when one decides, so the evidence and
+        // the missing metrics are complete and do not depend on order.
+        Condition::And(a, b) => {
+            let left = eval(program, a, target, now, v);
+            left.and(eval(program, b, target, now, v))
+        }
+        Condition::Or(a, b) => {
+            let left = eval(program, a, target, now, v);
+            left.or(eval(program, b, target, now, v))
+        }
+        Condition::Not(c) => eval(program, c, target, now, v).not(),
+        Condition::Status(reason) => {
+            let holds = target.statuses.contains(reason.name());
+            if holds {
+                v.seen.push(format!("status is {}", reason.name()));
+            }
+            Truth::of(holds)
+        }
+        Condition::Event {
+            reason,
+            op,
+            count,
+            within,
+        } => {
+            let from = now.saturating_sub(i64::try_from(within.0).unwrap_or(i64::MAX));
+            let seen: u64 = target
+                .events
+                .iter()
+                .filter(|e| e.reason == *reason && e.at > from && e.at <= now)
+                .map(|e| u64::from(e.count))
+                .sum();
+            let holds = op.holds(seen as f64, f64::from(*count));
+            v.seen.push(format!(
+                "event {reason} count={seen} {} {count} within {within}",
+                op.as_str()
+            ));
+            Truth::of(holds)
+        }
+        Condition::Compare {
+            expr,
+            op,
+            threshold,
+        } => {
+            let name = program.render_expr(expr);
+            let Some(value) = metric_value(program, expr, target, now) else {
+                if !v.missing.contains(&name) {
+                    v.missing.push(name);
+                }
+                return Truth::Unknown;
+            };
+            let holds = match threshold {
+                Threshold::Number(n) => op.holds(value, *n),
+                Threshold::Bool(b) => op.holds(value, if *b { 1.0 } else { 0.0 }),
+            };
+            let shown = match (threshold, expr.ty) {
+                (Threshold::Bool(_), _) => (value != 0.0).to_string(),
+                (_, ty) => render_value(value, ty),
+            };
+            v.seen.push(format!(
+                "{name}={shown} {} {}",
+                op.as_str(),
+                render_threshold(*threshold, expr.ty)
+            ));
+            Truth::of(holds)
+        }
+    }
+}
+
+/// The value of a metric expression on `target` now, or `None` when unknown.
+fn metric_value(
+    program: &Program,
+    expr: &ir::MetricExpr,
+    target: &Target,
+    now: i64,
+) -> Option<f64> {
+    let metric = program.metric(expr.metric)?;
+    let series = target.metrics.get(&metric.name)?;
+    match expr.window {
+        Some(w) => window::apply_series(w.function, w.range, series, now),
+        None => {
+            let latest = series.samples().iter().rev().find(|s| s.at <= now)?;
+            (now - latest.at <= STALENESS_SECONDS).then_some(latest.value)
+        }
+    }
+    .filter(|value| value.is_finite())
+    // A bool metric's value is 0 or 1; anything else from a source is unknown.
+    .filter(|value| {
+        expr.ty != Type::Scalar(crate::catalog::Unit::Bool) || *value == 0.0 || *value == 1.0
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Truth::{False, True, Unknown};
+
+    #[test]
+    fn kleene_truth_tables() {
+        // Written out, not computed: these are the tables of LANGUAGE.md §4.
+        let and = [
+            (True, True, True),
+            (True, False, False),
+            (True, Unknown, Unknown),
+            (False, True, False),
+            (False, False, False),
+            (False, Unknown, False),
+            (Unknown, True, Unknown),
+            (Unknown, False, False),
+            (Unknown, Unknown, Unknown),
+        ];
+        for (a, b, want) in and {
+            assert_eq!(a.and(b), want, "{a:?} and {b:?}");
+        }
+        let or = [
+            (True, True, True),
+            (True, False, True),
+            (True, Unknown, True),
+            (False, True, True),
+            (False, False, False),
+            (False, Unknown, Unknown),
+            (Unknown, True, True),
+            (Unknown, False, Unknown),
+            (Unknown, Unknown, Unknown),
+        ];
+        for (a, b, want) in or {
+            assert_eq!(a.or(b), want, "{a:?} or {b:?}");
+        }
+        assert_eq!(
+            [True.not(), False.not(), Unknown.not()],
+            [False, True, Unknown]
+        );
+    }
+}

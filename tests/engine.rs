@@ -1,0 +1,378 @@
+//! The engine on a virtual clock: `for` timers, three-valued logic, priority,
+//! ties, `ask ai`, `limit` and `cooldown`, selection — each against a program
+//! compiled from real Skippy source.
+
+use kubeskippy::catalog::Kind;
+use kubeskippy::check::compile;
+use kubeskippy::engine::observation::{Event, Observations, Target, TargetId};
+use kubeskippy::engine::series::{Sample, Series};
+use kubeskippy::engine::state::State;
+use kubeskippy::engine::{evaluate, Block, Context, Decision, Evaluation, WaitReason};
+use kubeskippy::ir::{Action, Program, RestartMode, Scale};
+use kubeskippy::safety::SafetyConfig;
+
+const INTERVAL: i64 = 15;
+
+fn program(source: &str) -> Program {
+    let compiled = compile(source, &SafetyConfig::default());
+    assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
+    compiled.program
+}
+
+fn context() -> Context {
+    let safety = SafetyConfig::default();
+    Context {
+        interval: INTERVAL,
+        home_namespace: Some("shop".into()),
+        protected_namespaces: safety.protected_namespaces.clone(),
+        protected_labels: safety.protected_labels.into_iter().collect(),
+    }
+}
+
+fn pod(name: &str) -> Target {
+    let mut target = Target::new(TargetId {
+        kind: Kind::Pods,
+        namespace: Some("shop".into()),
+        name: name.into(),
+    });
+    target.labels.insert("app".into(), "checkout".into());
+    target
+}
+
+/// A pod whose metric has had `value` at every interval up to `now`.
+fn with_metric(mut target: Target, metric: &str, samples: &[(i64, f64)]) -> Target {
+    let series = Series::new(samples.iter().map(|&(at, v)| Sample::new(at, v)));
+    target.metrics.insert(metric.into(), series);
+    target
+}
+
+fn observe(targets: Vec<Target>) -> Observations {
+    Observations { targets }
+}
+
+/// Runs one evaluation per interval from `start` to `end` (inclusive), with
+/// observations made by `at(now)`, and returns each time's evaluation.
+fn run(
+    program: &Program,
+    start: i64,
+    end: i64,
+    mut at: impl FnMut(i64) -> Observations,
+) -> Vec<(i64, Evaluation)> {
+    let mut state = State::default();
+    let mut out = Vec::new();
+    let mut now = start;
+    while now <= end {
+        let evaluation = evaluate(program, &at(now), now, &state, &context());
+        state = evaluation.state.clone();
+        out.push((now, evaluation));
+        now += INTERVAL;
+    }
+    out
+}
+
+fn fired_at(runs: &[(i64, Evaluation)]) -> Vec<i64> {
+    runs.iter()
+        .filter(|(_, e)| {
+            e.decisions
+                .iter()
+                .any(|d| matches!(d, Decision::Act { .. }))
+        })
+        .map(|(t, _)| *t)
+        .collect()
+}
+
+const MEMORY: &str = "policy memory {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when memory_percent > 85 for 1m then restart rolling\n}\n";
+
+#[test]
+fn for_fires_exactly_when_the_condition_has_held_for_its_duration() {
+    let program = program(MEMORY);
+    // 90% from t=0 on: true at 0, 15, 30, 45, 60 → held 60s at t=60.
+    let runs = run(&program, 0, 90, |now| {
+        let samples: Vec<(i64, f64)> = (0..=now).step_by(15).map(|t| (t, 90.0)).collect();
+        observe(vec![with_metric(pod("a"), "memory_percent", &samples)])
+    });
+    assert_eq!(fired_at(&runs), [60]);
+    let (_, evaluation) = &runs[4];
+    let Decision::Act {
+        action, evidence, ..
+    } = &evaluation.decisions[0]
+    else {
+        panic!("an action: {:?}", evaluation.decisions);
+    };
+    assert_eq!(*action, Action::Restart(RestartMode::Rolling));
+    assert_eq!(evidence, &["memory_percent=90% > 85%", "for 1m"]);
+}
+
+#[test]
+fn false_resets_the_timer() {
+    let program = program(MEMORY);
+    // True except one false sample at t=45: the timer restarts at t=60.
+    let runs = run(&program, 0, 150, |now| {
+        let samples: Vec<(i64, f64)> = (0..=now)
+            .step_by(15)
+            .map(|t| (t, if t == 45 { 50.0 } else { 90.0 }))
+            .collect();
+        observe(vec![with_metric(pod("a"), "memory_percent", &samples)])
+    });
+    assert_eq!(fired_at(&runs), [120]);
+}
+
+#[test]
+fn unknown_holds_the_timer_for_two_intervals_then_resets_and_never_fires() {
+    let program = program(MEMORY);
+    // The metric is missing entirely from `from` to `to` (a source outage).
+    let gap = |from: i64, to: i64| {
+        move |now: i64| {
+            let target = if now >= from && now <= to {
+                pod("a")
+            } else {
+                let samples: Vec<(i64, f64)> = (0..=now)
+                    .step_by(15)
+                    .filter(|t| *t < from || *t > to)
+                    .map(|t| (t, 90.0))
+                    .collect();
+                with_metric(pod("a"), "memory_percent", &samples)
+            };
+            observe(vec![target])
+        }
+    };
+    // Unknown at 45 and 60 (two intervals): held, so true since 0 → fires at
+    // 75, the first known evaluation past 60s.
+    let runs = run(&program, 0, 90, gap(45, 60));
+    assert_eq!(fired_at(&runs), [75]);
+    let waiting = &runs[3].1.waiting;
+    assert!(
+        waiting.iter().any(
+            |w| matches!(&w.why, WaitReason::Unknown { missing } if missing == &["memory_percent"])
+        ),
+        "{waiting:?}"
+    );
+    // Unknown at 45, 60 and 75 (three intervals): reset; true again from 90,
+    // so it fires at 150.
+    let runs = run(&program, 0, 165, gap(45, 75));
+    assert_eq!(fired_at(&runs), [150]);
+}
+
+#[test]
+fn the_state_survives_a_serialize_and_deserialize() {
+    let program = program(MEMORY);
+    let obs = |now: i64| {
+        let samples: Vec<(i64, f64)> = (0..=now).step_by(15).map(|t| (t, 90.0)).collect();
+        observe(vec![with_metric(pod("a"), "memory_percent", &samples)])
+    };
+    let mut state = State::default();
+    for now in [0, 15, 30] {
+        state = evaluate(&program, &obs(now), now, &state, &context()).state;
+    }
+    // The operator restarts here: the state comes back from JSON.
+    let json = serde_json::to_string(&state).expect("serializes");
+    let restored: State = serde_json::from_str(&json).expect("deserializes");
+    assert_eq!(restored, state);
+    let at_45 = evaluate(&program, &obs(45), 45, &restored, &context());
+    assert!(at_45.decisions.is_empty(), "not yet: held 45s");
+    let at_60 = evaluate(&program, &obs(60), 60, &at_45.state, &context());
+    assert_eq!(
+        at_60.decisions.len(),
+        1,
+        "fires at 60s, neither reset nor early"
+    );
+    // And the action is remembered: the cooldown holds after another restart.
+    let json = serde_json::to_string(&at_60.state).expect("serializes");
+    let restored: State = serde_json::from_str(&json).expect("deserializes");
+    let mut state = restored;
+    for now in (75..=120).step_by(15) {
+        let e = evaluate(&program, &obs(now), now, &state, &context());
+        assert!(
+            e.decisions
+                .iter()
+                .all(|d| !matches!(d, Decision::Act { .. })),
+            "no second action within the cooldown"
+        );
+        state = e.state;
+    }
+}
+
+#[test]
+fn the_most_urgent_priority_wins_and_a_tie_is_ambiguous() {
+    let source = "policy p {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when restarts > 3 then restart priority 5\n  when restarts > 2 then delete\n  when restarts > 1 then notify \"crashing\"\n}\n";
+    let program = program(source);
+    let obs = observe(vec![with_metric(pod("a"), "restarts", &[(0, 4.0)])]);
+    let e = evaluate(&program, &obs, 0, &State::default(), &context());
+    let [Decision::Act { rule, action, .. }] = e.decisions.as_slice() else {
+        panic!("{:?}", e.decisions);
+    };
+    assert_eq!(
+        (*rule, action),
+        (0, &Action::Restart(RestartMode::Immediate))
+    );
+
+    let tie = "policy p {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when restarts > 3 then restart\n  when restarts > 2 then delete\n}\n";
+    let program = self::program(tie);
+    let e = evaluate(&program, &obs, 0, &State::default(), &context());
+    let [Decision::Ambiguous {
+        rules, candidates, ..
+    }] = e.decisions.as_slice()
+    else {
+        panic!("{:?}", e.decisions);
+    };
+    assert_eq!(rules, &[0, 1]);
+    assert_eq!(
+        candidates,
+        &[Action::Restart(RestartMode::Immediate), Action::Delete]
+    );
+}
+
+#[test]
+fn ask_ai_hands_over_its_choices() {
+    let source = "policy p {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when restarts > 3 then ask ai among [restart, scale up 1 max 5]\n}\n";
+    let program = program(source);
+    let obs = observe(vec![with_metric(pod("a"), "restarts", &[(0, 4.0)])]);
+    let e = evaluate(&program, &obs, 0, &State::default(), &context());
+    let [Decision::Ambiguous {
+        candidates,
+        evidence,
+        ..
+    }] = e.decisions.as_slice()
+    else {
+        panic!("{:?}", e.decisions);
+    };
+    assert_eq!(
+        candidates,
+        &[
+            Action::Restart(RestartMode::Immediate),
+            Action::Scale(Scale::Up {
+                by: 1,
+                max: Some(5)
+            })
+        ]
+    );
+    assert_eq!(evidence, &["restarts=4 > 3"]);
+}
+
+#[test]
+fn limit_and_cooldown_block_and_say_so() {
+    let source = "policy p {\n  select pods where app = \"checkout\"\n  limit 2 per 1h\n  cooldown 5m\n  when restarts > 3 then restart\n}\n";
+    let program = program(source);
+    let crashing = |names: &[&str]| {
+        observe(
+            names
+                .iter()
+                .map(|n| with_metric(pod(n), "restarts", &[(0, 9.0), (600, 9.0), (1200, 9.0)]))
+                .collect(),
+        )
+    };
+    let e = evaluate(
+        &program,
+        &crashing(&["a", "b", "c"]),
+        0,
+        &State::default(),
+        &context(),
+    );
+    let kinds: Vec<_> = e
+        .decisions
+        .iter()
+        .map(|d| match d {
+            Decision::Act { target, .. } => format!("act {}", target.name),
+            Decision::Blocked { target, by, .. } => format!("blocked {} by {by:?}", target.name),
+            Decision::Ambiguous { .. } => "ambiguous".into(),
+        })
+        .collect();
+    assert_eq!(kinds, ["act a", "act b", "blocked c by Limit"]);
+    // Two minutes later, a is in its cooldown.
+    let e = evaluate(&program, &crashing(&["a"]), 120, &e.state, &context());
+    assert!(
+        matches!(
+            e.decisions.as_slice(),
+            [Decision::Blocked {
+                by: Block::Cooldown,
+                ..
+            }]
+        ),
+        "{:?}",
+        e.decisions
+    );
+}
+
+#[test]
+fn protected_and_unselected_targets_are_never_touched() {
+    let program = program(MEMORY);
+    let samples = [(0, 99.0), (60, 99.0)];
+    let mut protected = with_metric(pod("protected"), "memory_percent", &samples);
+    protected
+        .labels
+        .insert("kubeskippy.io/protected".into(), "true".into());
+    let mut other_app = with_metric(pod("other"), "memory_percent", &samples);
+    other_app.labels.insert("app".into(), "search".into());
+    let mut elsewhere = with_metric(pod("elsewhere"), "memory_percent", &samples);
+    elsewhere.id.namespace = Some("web".into());
+    let obs = observe(vec![protected, other_app, elsewhere]);
+    let mut state = State::default();
+    for now in [0, 60, 120] {
+        let e = evaluate(&program, &obs, now, &state, &context());
+        assert!(e.decisions.is_empty(), "{:?}", e.decisions);
+        assert!(e.state.timers.is_empty());
+        state = e.state;
+    }
+}
+
+#[test]
+fn status_and_event_conditions_read_the_target() {
+    let source = "policy p {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when status is CrashLoopBackOff and event BackOff count > 3 within 5m then restart\n}\n";
+    let program = program(source);
+    let mut target = pod("a");
+    target.statuses.insert("CrashLoopBackOff".into());
+    target.events.push(Event {
+        reason: "BackOff".into(),
+        at: 100,
+        count: 3,
+    });
+    target.events.push(Event {
+        reason: "BackOff".into(),
+        at: -400,
+        count: 10,
+    });
+    let e = evaluate(
+        &program,
+        &observe(vec![target.clone()]),
+        200,
+        &State::default(),
+        &context(),
+    );
+    assert!(e.decisions.is_empty(), "3 recent events, not more than 3");
+    target.events.push(Event {
+        reason: "BackOff".into(),
+        at: 150,
+        count: 1,
+    });
+    let e = evaluate(
+        &program,
+        &observe(vec![target]),
+        200,
+        &State::default(),
+        &context(),
+    );
+    let [Decision::Act { evidence, .. }] = e.decisions.as_slice() else {
+        panic!("{:?}", e.decisions);
+    };
+    assert_eq!(
+        evidence,
+        &[
+            "status is CrashLoopBackOff",
+            "event BackOff count=4 > 3 within 5m"
+        ]
+    );
+}
+
+#[test]
+fn a_stale_metric_is_unknown_and_unknown_never_fires() {
+    let source = "policy p {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when memory_percent > 85 or not (memory_percent > 85) then restart\n}\n";
+    let program = program(source);
+    // The last sample is older than the staleness window: unknown, and
+    // `x or not x` is unknown too under Kleene logic.
+    let obs = observe(vec![with_metric(pod("a"), "memory_percent", &[(0, 99.0)])]);
+    let e = evaluate(&program, &obs, 1_000, &State::default(), &context());
+    assert!(e.decisions.is_empty(), "{:?}", e.decisions);
+    assert!(
+        matches!(&e.waiting[0].why, WaitReason::Unknown { missing } if missing == &["memory_percent"])
+    );
+}
