@@ -375,23 +375,16 @@ fn promql_too_complex(query: &str) -> Option<String> {
         return Some(format!("longer than {} KiB", MAX_LEN / 1024));
     }
     let (mut depth, mut deepest, mut run, mut longest_run) = (0usize, 0usize, 0usize, 0usize);
-    let mut quote = None;
-    let mut escaped = false;
-    for c in query.chars() {
-        match (quote, c) {
-            (Some(_), _) if escaped => escaped = false,
-            (Some(_), '\\') => escaped = true,
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'' | '`') => quote = Some(c),
-            (None, '(' | '{' | '[') => {
+    for (_, c) in outside_quotes(query) {
+        match c {
+            '(' | '{' | '[' => {
                 depth += 1;
                 deepest = deepest.max(depth);
             }
-            (None, ')' | '}' | ']') => depth = depth.saturating_sub(1),
+            ')' | '}' | ']' => depth = depth.saturating_sub(1),
             _ => {}
         }
-        if quote.is_none() && matches!(c, '-' | '+') {
+        if matches!(c, '-' | '+') {
             run += 1;
             longest_run = longest_run.max(run);
         } else if !c.is_whitespace() {
@@ -425,20 +418,41 @@ fn promql_error_at(query: &str, message: &str) -> Option<(usize, usize)> {
     Some((start, start + token.len()))
 }
 
+/// The characters of a PromQL text outside its quoted strings (`"…"`, `'…'`,
+/// `` `…` ``), with their byte offsets; the quotes themselves are left out.
+fn outside_quotes(query: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+    let mut quote = None;
+    let mut escaped = false;
+    query.char_indices().filter(move |&(_, c)| match quote {
+        Some(_) if escaped => {
+            escaped = false;
+            false
+        }
+        Some(_) if c == '\\' => {
+            escaped = true;
+            false
+        }
+        Some(q) => {
+            if c == q {
+                quote = None;
+            }
+            false
+        }
+        None if matches!(c, '"' | '\'' | '`') => {
+            quote = Some(c);
+            false
+        }
+        None => true,
+    })
+}
+
 /// The first `(`, `{` or `[` of `query` that is never closed (outside strings).
 fn unclosed_bracket(query: &str) -> Option<usize> {
     let mut open = Vec::new();
-    let mut quote = None;
-    let mut escaped = false;
-    for (i, c) in query.char_indices() {
-        match (quote, c) {
-            (Some(_), _) if escaped => escaped = false,
-            (Some(_), '\\') => escaped = true,
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'' | '`') => quote = Some(c),
-            (None, '(' | '{' | '[') => open.push(i),
-            (None, ')' | '}' | ']') => {
+    for (i, c) in outside_quotes(query) {
+        match c {
+            '(' | '{' | '[' => open.push(i),
+            ')' | '}' | ']' => {
                 open.pop();
             }
             _ => {}

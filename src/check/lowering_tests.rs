@@ -7,13 +7,15 @@ use crate::catalog::{self, Aggregation, Kind};
 use crate::ir::{self, Condition, MetricId, PatchId, Program, Threshold};
 use crate::safety::SafetyConfig;
 
-fn program(source: &str) -> Program {
+/// The program of a source that must compile without errors.
+pub(super) fn program(source: &str) -> Program {
     let compiled = compile(source, &SafetyConfig::default());
     assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
     compiled.program
 }
 
-fn codes(source: &str) -> Vec<&'static str> {
+/// The codes of a source's diagnostics, in order.
+pub(super) fn codes(source: &str) -> Vec<&'static str> {
     compile(source, &SafetyConfig::default())
         .diagnostics
         .iter()

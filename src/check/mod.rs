@@ -274,15 +274,8 @@ fn duplicate(name: &ast::Ident, what: &str, first: Span) -> Diagnostic {
 
 #[cfg(test)]
 mod tests {
+    use super::lowering_tests::codes;
     use super::*;
-
-    fn codes(source: &str) -> Vec<&'static str> {
-        compile(source, &SafetyConfig::default())
-            .diagnostics
-            .iter()
-            .map(|d| d.code.as_str())
-            .collect()
-    }
 
     #[test]
     fn an_invalid_limit_or_cooldown_is_one_error_not_a_budget_warning() {
