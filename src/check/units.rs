@@ -308,13 +308,21 @@ fn duration_value(lit: &Literal, n: f64) -> Result<Seconds, Diagnostic> {
             format!("a duration cannot be negative, found `{}`", lit.text()),
         ));
     }
-    if seconds.fract() != 0.0 || seconds > u32::MAX as f64 {
+    if seconds > u32::MAX as f64 {
+        return Err(Diagnostic::new(
+            Code::OutOfRange,
+            lit.span,
+            format!("`{}` is too long a duration", lit.text()),
+        )
+        .help("durations are at most 4294967295s, about 136 years"));
+    }
+    if seconds.fract() != 0.0 {
         return Err(Diagnostic::new(
             Code::OutOfRange,
             lit.span,
             format!("`{}` is not a whole number of seconds", lit.text()),
         )
-        .help("durations are whole seconds, at most about 136 years"));
+        .help("durations here are whole seconds: write `90s` rather than `1.5s`"));
     }
     Ok(Seconds(seconds as u64))
 }
@@ -446,6 +454,8 @@ mod tests {
         );
         let min = duration(&lit("5", Some("min"), None)).unwrap_err();
         assert_eq!(min.suggestion.unwrap().replacement, "5m");
+        let huge = duration(&lit("4294967296", Some("s"), None)).unwrap_err();
+        assert!(huge.message.contains("too long"), "{}", huge.message);
     }
 
     #[test]
