@@ -27,6 +27,7 @@ before they touch a cluster.",
   kubeskippy check policies/                    check every policy in a folder
   kubeskippy fmt policies/                      format policies in place
   kubeskippy explain policies/crashloop.skippy  show what a policy will do
+  kubeskippy test policies/                     run the policies' unit tests
   kubeskippy check --format json a.skippy       diagnostics for tools
 
 Logging goes to stderr; set KUBESKIPPY_LOG (e.g. `debug`, `kubeskippy=trace`) to see more."
@@ -44,6 +45,8 @@ enum Command {
     Fmt(cli::fmt::FmtArgs),
     /// Explain what a policy file will do, rule by rule
     Explain(cli::explain::ExplainArgs),
+    /// Run policy unit tests (`*.skippy-test.yaml`): expected decisions over time
+    Test(cli::test::TestArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         }
         Command::Fmt(args) => cli::fmt::run(args, &mut out, &mut err),
         Command::Explain(args) => cli::explain::run(args, &mut out, &mut err),
+        Command::Test(args) => cli::test::run(args, &mut out, &mut err),
     };
     ExitCode::from(status)
 }

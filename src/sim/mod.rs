@@ -5,3 +5,4 @@
 //! given, so the same input always produces the same output.
 
 pub mod notation;
+pub mod unit_test;

@@ -1,0 +1,209 @@
+//! `kubeskippy test`: run policy unit tests (`*.skippy-test.yaml`) and report
+//! each case like `cargo test`.
+
+use super::{read, safety_config, CliError, FAILURE, PROBLEMS, SUCCESS};
+use crate::sim::unit_test::{self, Outcome, EXTENSION};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// How `test` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Like `cargo test`: a line per case, then the failures' diffs.
+    #[default]
+    Human,
+    /// One JSON object per case and line, then one with the totals.
+    Json,
+}
+
+/// The arguments of `kubeskippy test`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "Example:
+  kubeskippy test policies/
+  kubeskippy test --format json policies/crashloop.skippy-test.yaml
+
+A test file (policies/crashloop.skippy-test.yaml) names its policy (default:
+its own name without `-test.yaml`), an evaluation interval, and cases: targets
+with input series in a compact notation ('50+5x10', '0 1 _ 3', 'stale'),
+status and event timelines, and the decisions expected at given times
+(`decisions: []` for none). The engine runs on a virtual clock exactly as the
+operator would; each case prints ok or FAILED with a diff of expected and
+actual decisions, and the last line reads `N passed, M failed`.
+
+Exit status: 0 all passed, 1 a case failed, 2 usage, I/O or format error.")]
+pub struct TestArgs {
+    /// Test files or folders; folders are searched for `*.skippy-test.yaml`
+    /// files [default: the current folder]
+    pub paths: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// A safety configuration (YAML) overriding the built-in defaults
+    #[arg(long, value_name = "FILE")]
+    pub safety: Option<PathBuf>,
+}
+
+/// Runs `test`.
+pub fn run(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    match run_all(args, out, err) {
+        Ok(status) => status,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            FAILURE
+        }
+    }
+}
+
+fn run_all(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, CliError> {
+    let config = safety_config(args.safety.as_deref())?;
+    let files = collect_test_files(&args.paths)?;
+    let write = |source| CliError::Write {
+        path: PathBuf::from("<stdout>"),
+        source,
+    };
+    let (mut passed, mut failed, mut broken) = (0usize, 0usize, 0usize);
+    let mut failures: Vec<(String, String)> = Vec::new();
+    for path in &files {
+        let name = path.display().to_string();
+        let text = match read(path) {
+            Ok(text) => text,
+            Err(e) => {
+                let _ = writeln!(err, "error: {e}");
+                broken += 1;
+                continue;
+            }
+        };
+        let file = match unit_test::parse(&text) {
+            Ok(file) => file,
+            Err(e) => {
+                let sep = if e.location.is_some() { ":" } else { ": " };
+                let _ = writeln!(err, "error: {name}{sep}{e}");
+                broken += 1;
+                continue;
+            }
+        };
+        let policy = unit_test::policy_path(path, &file);
+        let source = match read(&policy) {
+            Ok(source) => source,
+            Err(e) => {
+                let _ = writeln!(err, "error: {name}: {e}");
+                broken += 1;
+                continue;
+            }
+        };
+        let reports = unit_test::run(&file, &source, &policy.display().to_string(), &config);
+        for report in reports {
+            let ok = report.outcome == Outcome::Passed;
+            if ok {
+                passed += 1;
+            } else {
+                failed += 1;
+            }
+            match args.format {
+                Format::Human => {
+                    writeln!(
+                        out,
+                        "test {name} :: {} ... {}",
+                        report.name,
+                        if ok { "ok" } else { "FAILED" }
+                    )
+                    .map_err(write)?;
+                    if !ok {
+                        failures.push((
+                            format!("{name} :: {}", report.name),
+                            unit_test::render_failure(&report.outcome),
+                        ));
+                    }
+                }
+                Format::Json => {
+                    let (mismatches, policy_errors) = match &report.outcome {
+                        Outcome::Passed => (&[][..], None),
+                        Outcome::Failed(m) => (m.as_slice(), None),
+                        Outcome::PolicyErrors(text) => (&[][..], Some(text.as_str())),
+                    };
+                    let line = serde_json::json!({
+                        "file": name,
+                        "name": report.name,
+                        "passed": ok,
+                        "mismatches": mismatches,
+                        "policy_errors": policy_errors,
+                    });
+                    writeln!(out, "{line}").map_err(write)?;
+                }
+            }
+        }
+    }
+    match args.format {
+        Format::Human => {
+            if !failures.is_empty() {
+                writeln!(out, "\nfailures:").map_err(write)?;
+                for (title, diff) in &failures {
+                    write!(out, "\n---- {title} ----\n{diff}").map_err(write)?;
+                }
+            }
+            writeln!(out, "\n{passed} passed, {failed} failed").map_err(write)?;
+        }
+        Format::Json => {
+            let line = serde_json::json!({"passed": passed, "failed": failed, "errors": broken});
+            writeln!(out, "{line}").map_err(write)?;
+        }
+    }
+    Ok(if broken > 0 {
+        FAILURE
+    } else if failed > 0 {
+        PROBLEMS
+    } else {
+        SUCCESS
+    })
+}
+
+/// The test files named by `paths`: files as given, folders searched
+/// recursively for `*.skippy-test.yaml`, in a stable order. No paths means
+/// the current folder.
+pub fn collect_test_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
+    let default = [PathBuf::from(".")];
+    let paths = if paths.is_empty() {
+        &default[..]
+    } else {
+        paths
+    };
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            walk(path, &mut files)?;
+        } else if path.is_file() {
+            files.push(path.clone());
+        } else {
+            return Err(CliError::Missing { path: path.clone() });
+        }
+    }
+    Ok(files)
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), CliError> {
+    let read = |source| CliError::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(read)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(read)?;
+    entries.sort();
+    for path in entries {
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if file_name.starts_with('.') || file_name == "target" {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, files)?;
+        } else if file_name.ends_with(EXTENSION) {
+            files.push(path);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,959 @@
+//! Policy unit tests (`kubeskippy test`): a YAML file of input series, status
+//! and event timelines per target, and the decisions expected at given times,
+//! in the spirit of `promtool test rules`.
+//!
+//! Pure: [`parse`] reads the test file's text, [`run`] evaluates it against a
+//! policy's source on a virtual clock with [`crate::engine::evaluate`]. Reading
+//! files is the caller's business (see [`policy_path`]).
+//!
+//! Semantics:
+//! - A series has one point per interval from t = 0; at an evaluation at `now`
+//!   the points up to `now` are visible. `_` is a missing sample; `stale` (and
+//!   every following `_` until the next value) removes the metric from the
+//!   target, so both its current value and its windows are unknown.
+//! - A status holds at the intervals whose point is `1`; `0`, `_` and the
+//!   intervals past the end of its timeline mean it does not.
+//! - Events are visible from their `at` on.
+//! - The engine runs at t = 0, interval, 2·interval, … up to the last expected
+//!   time, carrying its state over. At each expected time the decisions of
+//!   that evaluation are compared with the expected ones, in any order.
+
+use crate::catalog::Kind;
+use crate::check::compile;
+use crate::diagnostic::render;
+use crate::engine::observation::{Event, Observations, Target, TargetId};
+use crate::engine::series::{Sample, Series};
+use crate::engine::state::State;
+use crate::engine::{evaluate, Block, Context, Decision};
+use crate::ir::{Program, Seconds};
+use crate::safety::SafetyConfig;
+use crate::sim::notation::{self, Point};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The suffix of a policy unit-test file.
+pub const EXTENSION: &str = ".skippy-test.yaml";
+
+/// The most evaluations one case may ask for (a week at 1s is 604,800), so
+/// that a typo in an `at` cannot keep the runner busy for hours.
+pub const MAX_EVALUATIONS: u64 = 1_000_000;
+
+/// A whole test file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestFile {
+    /// The policy file, relative to the test file; see [`policy_path`].
+    #[serde(default)]
+    pub policy: Option<String>,
+    /// Seconds between evaluations (and between the points of a series).
+    #[serde(default = "default_interval", deserialize_with = "duration")]
+    pub interval: Seconds,
+    /// The HealingPolicy's namespace: what `select` without `in` means.
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// The test cases, run independently.
+    pub tests: Vec<TestCase>,
+}
+
+fn default_interval() -> Seconds {
+    Seconds(15)
+}
+
+fn default_namespace() -> String {
+    "default".into()
+}
+
+/// One test case: targets observed over time and the decisions expected.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestCase {
+    /// What the case shows, printed in the report.
+    pub name: String,
+    /// The objects the policies may select.
+    #[serde(default)]
+    pub targets: Vec<TargetInput>,
+    /// The decisions expected at given times.
+    pub expect: Vec<Expectation>,
+}
+
+/// One target and its timelines.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetInput {
+    /// `KIND/NAMESPACE/NAME`, or `nodes/NAME`.
+    #[serde(deserialize_with = "target_id")]
+    pub target: TargetId,
+    /// The object's labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Metric series by name, in the series notation and the metric's
+    /// canonical unit.
+    #[serde(default, deserialize_with = "series_map")]
+    pub series: BTreeMap<String, Vec<Point>>,
+    /// Status timelines by reason: `1` where the status holds.
+    #[serde(default, deserialize_with = "status_map")]
+    pub status: BTreeMap<String, Vec<bool>>,
+    /// Events on the target.
+    #[serde(default)]
+    pub events: Vec<EventInput>,
+}
+
+/// One event of a target's timeline.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventInput {
+    /// When it happened.
+    #[serde(deserialize_with = "duration")]
+    pub at: Seconds,
+    /// Its reason (`BackOff`, `OOMKilling`, …).
+    pub reason: String,
+    /// How many times, as Kubernetes folds repeats.
+    #[serde(default = "one")]
+    pub count: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// The decisions expected at one evaluation.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    /// The evaluation's time; a multiple of the interval.
+    #[serde(deserialize_with = "duration")]
+    pub at: Seconds,
+    /// Every decision of that evaluation; empty for "nothing decided".
+    pub decisions: Vec<ExpectedDecision>,
+}
+
+/// One expected decision.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "RawDecision")]
+pub struct ExpectedDecision {
+    /// What is decided.
+    pub kind: ExpectedKind,
+    /// On which object.
+    pub target: TargetId,
+    /// Narrows the match to one policy, by its name.
+    pub policy: Option<String>,
+    /// Narrows the match to one rule, 1-based as `explain` numbers them.
+    pub rule: Option<usize>,
+}
+
+/// What an expected decision decides.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExpectedKind {
+    /// An action, as `Program::render_action` prints it.
+    Act(String),
+    /// A case handed to the AI with these candidates (in any order).
+    Ambiguous(Vec<String>),
+    /// A rule held back by `limit` or `cooldown`.
+    Blocked(Block),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDecision {
+    #[serde(default)]
+    act: Option<String>,
+    #[serde(default)]
+    ambiguous: Option<Vec<String>>,
+    #[serde(default)]
+    blocked: Option<String>,
+    #[serde(deserialize_with = "target_id")]
+    target: TargetId,
+    #[serde(default)]
+    policy: Option<String>,
+    #[serde(default)]
+    rule: Option<usize>,
+}
+
+impl TryFrom<RawDecision> for ExpectedDecision {
+    type Error = String;
+
+    fn try_from(raw: RawDecision) -> Result<Self, Self::Error> {
+        let kind = match (raw.act, raw.ambiguous, raw.blocked) {
+            (Some(act), None, None) => ExpectedKind::Act(normalize(&act)),
+            (None, Some(candidates), None) => {
+                ExpectedKind::Ambiguous(candidates.iter().map(|c| normalize(c)).collect())
+            }
+            (None, None, Some(by)) => ExpectedKind::Blocked(match by.trim() {
+                "cooldown" => Block::Cooldown,
+                "limit" => Block::Limit,
+                other => {
+                    return Err(format!(
+                        "`blocked: {other}`: expected `cooldown` or `limit`"
+                    ))
+                }
+            }),
+            _ => {
+                return Err(
+                    "an expected decision has exactly one of `act`, `ambiguous` or `blocked`"
+                        .into(),
+                )
+            }
+        };
+        if raw.rule == Some(0) {
+            return Err("rules are numbered from 1, as `kubeskippy explain` shows them".into());
+        }
+        Ok(ExpectedDecision {
+            kind,
+            target: raw.target,
+            policy: raw.policy,
+            rule: raw.rule,
+        })
+    }
+}
+
+/// Collapses runs of whitespace, so `restart  rolling` matches `restart rolling`.
+fn normalize(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A YAML scalar: the notation and durations may be written as numbers.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl Scalar {
+    fn text(self) -> String {
+        match self {
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(f) => f.to_string(),
+            Scalar::Text(s) => s,
+        }
+    }
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Seconds, D::Error> {
+    let text = Scalar::deserialize(d)?.text();
+    parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+fn target_id<'de, D: Deserializer<'de>>(d: D) -> Result<TargetId, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_target(&text).map_err(serde::de::Error::custom)
+}
+
+fn series_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Vec<Point>>, D::Error> {
+    let raw = BTreeMap::<String, Scalar>::deserialize(d)?;
+    raw.into_iter()
+        .map(|(name, text)| {
+            let text = text.text();
+            notation::parse(&text)
+                .map(|points| (name.clone(), points))
+                .map_err(|e| serde::de::Error::custom(format!("series `{name}`: {e}")))
+        })
+        .collect()
+}
+
+fn status_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Vec<bool>>, D::Error> {
+    let raw = BTreeMap::<String, Scalar>::deserialize(d)?;
+    raw.into_iter()
+        .map(|(name, text)| {
+            let text = text.text();
+            let points = notation::parse(&text)
+                .map_err(|e| serde::de::Error::custom(format!("status `{name}`: {e}")))?;
+            let holds = points
+                .into_iter()
+                .map(|p| match p {
+                    Point::Value(1.0) => Ok(true),
+                    Point::Value(0.0) => Ok(false),
+                    Point::Missing | Point::Stale => Ok(false),
+                    Point::Value(v) => Err(serde::de::Error::custom(format!(
+                        "status `{name}`: `{v}`: a status timeline holds 1 (holds), 0 or `_` (does not)"
+                    ))),
+                })
+                .collect::<Result<Vec<bool>, D::Error>>()?;
+            Ok((name, holds))
+        })
+        .collect()
+}
+
+/// Reads a Skippy duration: `15s`, `3m`, `1h`, `2d`, or several of them run
+/// together (`1m15s`); `0` alone is zero.
+pub fn parse_duration(text: &str) -> Result<Seconds, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(Seconds(0));
+    }
+    let bad = || format!("`{text}`: expected a duration such as `15s`, `3m` or `1m15s`");
+    if text.is_empty() {
+        return Err(bad());
+    }
+    let mut total: u64 = 0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(bad());
+        }
+        let (number, after) = rest.split_at(digits);
+        let unit_len = after.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let (unit, after) = after.split_at(unit_len);
+        let size = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3_600,
+            "d" => 86_400,
+            _ => return Err(bad()),
+        };
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        total = n
+            .checked_mul(size)
+            .and_then(|s| total.checked_add(s))
+            .filter(|&s| s <= u64::from(u32::MAX))
+            .ok_or_else(|| format!("`{text}`: the duration is too long"))?;
+        rest = after;
+    }
+    Ok(Seconds(total))
+}
+
+/// Reads a target: `KIND/NAMESPACE/NAME`, or `nodes/NAME`.
+pub fn parse_target(text: &str) -> Result<TargetId, String> {
+    let parts: Vec<&str> = text.trim().split('/').collect();
+    let kind_word = parts.first().copied().unwrap_or_default();
+    let Some(kind) = Kind::from_keyword(kind_word) else {
+        let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.keyword()).collect();
+        return Err(format!(
+            "`{text}`: unknown kind `{kind_word}`; expected one of {}",
+            kinds.join(", ")
+        ));
+    };
+    let empty = parts.iter().any(|p| p.is_empty());
+    match (kind, parts.as_slice()) {
+        (Kind::Nodes, [_, name]) if !empty => Ok(TargetId {
+            kind,
+            namespace: None,
+            name: (*name).to_string(),
+        }),
+        (Kind::Nodes, _) => Err(format!("`{text}`: a node is written `nodes/NAME`")),
+        (_, [_, namespace, name]) if !empty => Ok(TargetId {
+            kind,
+            namespace: Some((*namespace).to_string()),
+            name: (*name).to_string(),
+        }),
+        _ => Err(format!(
+            "`{text}`: a namespaced target is written `{}/NAMESPACE/NAME`",
+            kind.keyword()
+        )),
+    }
+}
+
+/// A test file that cannot be read as one: where and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}{message}", location.map_or(String::new(), |(l, c)| format!("{l}:{c}: ")))]
+pub struct FormatError {
+    /// 1-based line and column, when known.
+    pub location: Option<(usize, usize)>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Parses and validates a test file.
+pub fn parse(text: &str) -> Result<TestFile, FormatError> {
+    let file: TestFile = serde_yaml::from_str(text).map_err(|e| {
+        let location = e.location().map(|l| (l.line(), l.column()));
+        let mut message = e.to_string();
+        // serde_yaml ends its message with the location, which leads here.
+        if let Some((line, column)) = location {
+            let suffix = format!(" at line {line} column {column}");
+            if let Some(at) = message.find(&suffix) {
+                message.replace_range(at..at + suffix.len(), "");
+            }
+        }
+        FormatError { location, message }
+    })?;
+    if file.interval.0 == 0 {
+        return Err(FormatError {
+            location: None,
+            message: "`interval` must be longer than 0s".into(),
+        });
+    }
+    for case in &file.tests {
+        for expected in &case.expect {
+            if expected.at.0 / file.interval.0 > MAX_EVALUATIONS {
+                return Err(FormatError {
+                    location: None,
+                    message: format!(
+                        "test `{}`: `at: {}` is more than {MAX_EVALUATIONS} evaluations away",
+                        case.name,
+                        show_duration(expected.at)
+                    ),
+                });
+            }
+            if !expected.at.0.is_multiple_of(file.interval.0) {
+                return Err(FormatError {
+                    location: None,
+                    message: format!(
+                        "test `{}`: `at: {}` is not a multiple of the interval {}",
+                        case.name,
+                        show_duration(expected.at),
+                        show_duration(file.interval)
+                    ),
+                });
+            }
+        }
+    }
+    Ok(file)
+}
+
+/// The policy file a test file tests: its `policy:` relative to the test
+/// file's folder, or the test file's name without `-test.yaml`.
+pub fn policy_path(test_path: &Path, file: &TestFile) -> PathBuf {
+    let folder = test_path.parent().unwrap_or(Path::new(""));
+    match &file.policy {
+        Some(policy) => folder.join(policy),
+        None => {
+            let name = test_path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let stem = name.strip_suffix("-test.yaml").unwrap_or(&name);
+            folder.join(stem)
+        }
+    }
+}
+
+/// The outcome of one test case.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Every expected time matched.
+    Passed,
+    /// These times did not match.
+    Failed(Vec<Mismatch>),
+    /// The policy file has errors: its diagnostics, rendered.
+    PolicyErrors(String),
+}
+
+/// One case's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseReport {
+    /// The case's name.
+    pub name: String,
+    /// Whether it passed, and if not why.
+    pub outcome: Outcome,
+}
+
+/// The decisions at one expected time, when they differ from the expected.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Mismatch {
+    /// The evaluation's time.
+    #[serde(serialize_with = "serialize_duration")]
+    pub at: Seconds,
+    /// Expected decisions no actual decision matched.
+    pub missing: Vec<String>,
+    /// Actual decisions no expected decision matched.
+    pub unexpected: Vec<Shown>,
+    /// Actual decisions that matched, for context.
+    pub matched: Vec<Shown>,
+}
+
+/// An actual decision as the report shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Shown {
+    /// What, on which target, by which policy and rule.
+    pub decision: String,
+    /// What made it fire.
+    pub evidence: Vec<String>,
+}
+
+/// Runs every case of `file` against the policy `source` (named `policy_name`
+/// in diagnostics), with the protected namespaces and labels of `config`.
+pub fn run(
+    file: &TestFile,
+    source: &str,
+    policy_name: &str,
+    config: &SafetyConfig,
+) -> Vec<CaseReport> {
+    let compiled = compile(source, config);
+    if compiled.has_errors() {
+        let rendered = render(&compiled.diagnostics, policy_name, source, false);
+        return file
+            .tests
+            .iter()
+            .map(|case| CaseReport {
+                name: case.name.clone(),
+                outcome: Outcome::PolicyErrors(rendered.clone()),
+            })
+            .collect();
+    }
+    let interval = i64::try_from(file.interval.0).unwrap_or(i64::MAX);
+    let context = Context {
+        interval,
+        home_namespace: Some(file.namespace.clone()),
+        protected_namespaces: config.protected_namespaces.clone(),
+        protected_labels: config
+            .protected_labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    };
+    file.tests
+        .iter()
+        .map(|case| CaseReport {
+            name: case.name.clone(),
+            outcome: run_case(&compiled.program, case, interval, &context),
+        })
+        .collect()
+}
+
+fn run_case(program: &Program, case: &TestCase, interval: i64, context: &Context) -> Outcome {
+    let mut expected: BTreeMap<i64, Vec<&ExpectedDecision>> = BTreeMap::new();
+    for e in &case.expect {
+        let at = i64::try_from(e.at.0).unwrap_or(i64::MAX);
+        expected.entry(at).or_default().extend(e.decisions.iter());
+    }
+    let Some(&last) = expected.keys().next_back() else {
+        return Outcome::Passed;
+    };
+    let mut state = State::default();
+    let mut mismatches = Vec::new();
+    let mut step: i64 = 0;
+    loop {
+        let now = step.saturating_mul(interval);
+        if now > last {
+            break;
+        }
+        let observations = observe(case, step, interval);
+        let evaluation = evaluate(program, &observations, now, &state, context);
+        if let Some(wanted) = expected.get(&now) {
+            if let Some(m) = compare(program, now, wanted, &evaluation.decisions) {
+                mismatches.push(m);
+            }
+        }
+        state = evaluation.state;
+        step += 1;
+    }
+    if mismatches.is_empty() {
+        Outcome::Passed
+    } else {
+        Outcome::Failed(mismatches)
+    }
+}
+
+/// What the targets look like at evaluation `step` (at `step · interval`).
+fn observe(case: &TestCase, step: i64, interval: i64) -> Observations {
+    let now = step.saturating_mul(interval);
+    let index = usize::try_from(step).unwrap_or(usize::MAX);
+    let targets = case
+        .targets
+        .iter()
+        .map(|input| {
+            let mut target = Target::new(input.target.clone());
+            target.labels = input.labels.clone();
+            for (name, points) in &input.series {
+                let visible = &points[..points.len().min(index.saturating_add(1))];
+                // Stale until the next value: the latest non-missing point.
+                let stale = visible
+                    .iter()
+                    .rev()
+                    .find(|p| !matches!(p, Point::Missing))
+                    .is_some_and(|p| matches!(p, Point::Stale));
+                if stale {
+                    continue;
+                }
+                let samples = visible.iter().enumerate().filter_map(|(i, p)| match p {
+                    Point::Value(v) => Some(Sample::new(
+                        i64::try_from(i)
+                            .unwrap_or(i64::MAX)
+                            .saturating_mul(interval),
+                        *v,
+                    )),
+                    _ => None,
+                });
+                target.metrics.insert(name.clone(), Series::new(samples));
+            }
+            for (reason, holds) in &input.status {
+                if holds.get(index).copied().unwrap_or(false) {
+                    target.statuses.insert(reason.clone());
+                }
+            }
+            target.events = input
+                .events
+                .iter()
+                .map(|e| Event {
+                    reason: e.reason.clone(),
+                    at: i64::try_from(e.at.0).unwrap_or(i64::MAX),
+                    count: e.count,
+                })
+                .filter(|e| e.at <= now)
+                .collect();
+            target
+        })
+        .collect();
+    Observations { targets }
+}
+
+fn matches(program: &Program, expected: &ExpectedDecision, actual: &Decision) -> bool {
+    let (policy, rules, target) = match actual {
+        Decision::Act {
+            policy,
+            rule,
+            target,
+            ..
+        }
+        | Decision::Blocked {
+            policy,
+            rule,
+            target,
+            ..
+        } => (policy, std::slice::from_ref(rule), target),
+        Decision::Ambiguous {
+            policy,
+            rules,
+            target,
+            ..
+        } => (policy, rules.as_slice(), target),
+    };
+    if *target != expected.target
+        || expected.policy.as_ref().is_some_and(|p| p != policy)
+        || expected.rule.is_some_and(|r| !rules.contains(&(r - 1)))
+    {
+        return false;
+    }
+    match (&expected.kind, actual) {
+        (ExpectedKind::Act(act), Decision::Act { action, .. }) => {
+            *act == program.render_action(action)
+        }
+        (ExpectedKind::Ambiguous(wanted), Decision::Ambiguous { candidates, .. }) => {
+            let mut wanted = wanted.clone();
+            let mut actual: Vec<String> = candidates
+                .iter()
+                .map(|c| program.render_action(c))
+                .collect();
+            wanted.sort();
+            actual.sort();
+            wanted == actual
+        }
+        (ExpectedKind::Blocked(want), Decision::Blocked { by, .. }) => want == by,
+        _ => false,
+    }
+}
+
+/// Matches expected to actual decisions one to one (Kuhn's augmenting paths,
+/// so a broad expectation never steals the only match of a narrow one).
+fn compare(
+    program: &Program,
+    now: i64,
+    expected: &[&ExpectedDecision],
+    actual: &[Decision],
+) -> Option<Mismatch> {
+    let edges: Vec<Vec<usize>> = expected
+        .iter()
+        .map(|e| {
+            (0..actual.len())
+                .filter(|&j| matches(program, e, &actual[j]))
+                .collect()
+        })
+        .collect();
+    let mut owner: Vec<Option<usize>> = vec![None; actual.len()];
+    for i in 0..expected.len() {
+        let mut seen = vec![false; actual.len()];
+        augment(i, &edges, &mut owner, &mut seen);
+    }
+    let matched_expected: Vec<bool> = (0..expected.len())
+        .map(|i| owner.contains(&Some(i)))
+        .collect();
+    if matched_expected.iter().all(|m| *m) && owner.iter().all(Option::is_some) {
+        return None;
+    }
+    let missing = expected
+        .iter()
+        .zip(&matched_expected)
+        .filter(|(_, m)| !**m)
+        .map(|(e, _)| describe_expected(e))
+        .collect();
+    let (matched, unexpected): (Vec<_>, Vec<_>) =
+        actual.iter().zip(&owner).partition(|(_, o)| o.is_some());
+    Some(Mismatch {
+        at: Seconds(u64::try_from(now).unwrap_or(0)),
+        missing,
+        unexpected: unexpected
+            .into_iter()
+            .map(|(d, _)| describe_actual(program, d))
+            .collect(),
+        matched: matched
+            .into_iter()
+            .map(|(d, _)| describe_actual(program, d))
+            .collect(),
+    })
+}
+
+fn augment(i: usize, edges: &[Vec<usize>], owner: &mut [Option<usize>], seen: &mut [bool]) -> bool {
+    for &j in &edges[i] {
+        if seen[j] {
+            continue;
+        }
+        seen[j] = true;
+        let free = match owner[j] {
+            None => true,
+            Some(k) => augment(k, edges, owner, seen),
+        };
+        if free {
+            owner[j] = Some(i);
+            return true;
+        }
+    }
+    false
+}
+
+fn describe_expected(e: &ExpectedDecision) -> String {
+    let what = match &e.kind {
+        ExpectedKind::Act(act) => format!("act: {act}"),
+        ExpectedKind::Ambiguous(c) => format!("ambiguous: [{}]", c.join(", ")),
+        ExpectedKind::Blocked(Block::Cooldown) => "blocked: cooldown".into(),
+        ExpectedKind::Blocked(Block::Limit) => "blocked: limit".into(),
+    };
+    let mut text = format!("{what} on {}", e.target);
+    if let Some(policy) = &e.policy {
+        let _ = write!(text, " (policy {policy})");
+    }
+    if let Some(rule) = e.rule {
+        let _ = write!(text, " (rule {rule})");
+    }
+    text
+}
+
+fn describe_actual(program: &Program, d: &Decision) -> Shown {
+    let (what, target, policy, rules, evidence) = match d {
+        Decision::Act {
+            policy,
+            rule,
+            target,
+            action,
+            evidence,
+        } => (
+            format!("act: {}", program.render_action(action)),
+            target,
+            policy,
+            vec![*rule],
+            evidence,
+        ),
+        Decision::Ambiguous {
+            policy,
+            rules,
+            target,
+            candidates,
+            evidence,
+        } => (
+            format!(
+                "ambiguous: [{}]",
+                candidates
+                    .iter()
+                    .map(|c| program.render_action(c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            target,
+            policy,
+            rules.clone(),
+            evidence,
+        ),
+        Decision::Blocked {
+            policy,
+            rule,
+            target,
+            by,
+            evidence,
+        } => (
+            format!(
+                "blocked: {}",
+                match by {
+                    Block::Cooldown => "cooldown",
+                    Block::Limit => "limit",
+                }
+            ),
+            target,
+            policy,
+            vec![*rule],
+            evidence,
+        ),
+    };
+    let rules: Vec<String> = rules.iter().map(|r| (r + 1).to_string()).collect();
+    let rule_word = if rules.len() == 1 { "rule" } else { "rules" };
+    Shown {
+        decision: format!(
+            "{what} on {target} (policy {policy}, {rule_word} {})",
+            rules.join(", ")
+        ),
+        evidence: evidence.clone(),
+    }
+}
+
+fn serialize_duration<S: serde::Serializer>(at: &Seconds, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&show_duration(*at))
+}
+
+/// A duration as a test file writes it: `0s`, `45s`, `3m`, `15m30s`, `1h2m`.
+pub fn show_duration(seconds: Seconds) -> String {
+    let mut rest = seconds.0;
+    if rest == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if rest >= size {
+            let _ = write!(out, "{}{unit}", rest / size);
+            rest %= size;
+        }
+    }
+    out
+}
+
+fn show(shown: &Shown) -> String {
+    if shown.evidence.is_empty() {
+        shown.decision.clone()
+    } else {
+        format!(
+            "{}\n      evidence: {}",
+            shown.decision,
+            shown.evidence.join("; ")
+        )
+    }
+}
+
+/// The failure report of one case: expected vs actual at each failing time.
+pub fn render_failure(outcome: &Outcome) -> String {
+    let mut out = String::new();
+    match outcome {
+        Outcome::Passed => {}
+        Outcome::PolicyErrors(rendered) => {
+            out.push_str("the policy file has errors:\n");
+            out.push_str(rendered);
+        }
+        Outcome::Failed(mismatches) => {
+            for m in mismatches {
+                let _ = writeln!(out, "at {}:", show_duration(m.at));
+                for line in &m.missing {
+                    let _ = writeln!(out, "  - expected {line}");
+                }
+                for shown in &m.unexpected {
+                    let _ = writeln!(out, "  + actual   {}", show(shown));
+                }
+                if m.unexpected.is_empty() && m.matched.is_empty() {
+                    let _ = writeln!(out, "  + actual   no decision");
+                }
+                for shown in &m.matched {
+                    let _ = writeln!(out, "    matched  {}", show(shown));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("15s"), Ok(Seconds(15)));
+        assert_eq!(parse_duration("1m15s"), Ok(Seconds(75)));
+        assert_eq!(parse_duration("2h"), Ok(Seconds(7200)));
+        assert_eq!(parse_duration("0"), Ok(Seconds(0)));
+        assert!(parse_duration("15").is_err());
+        assert!(parse_duration("1.5m").is_err());
+        assert!(parse_duration("").is_err());
+        for s in [0, 45, 180, 930, 3720, 90_061] {
+            let shown = show_duration(Seconds(s));
+            assert_eq!(parse_duration(&shown), Ok(Seconds(s)), "{shown}");
+        }
+        assert_eq!(show_duration(Seconds(930)), "15m30s");
+    }
+
+    #[test]
+    fn targets() {
+        assert_eq!(
+            parse_target("pods/shop/a").map(|t| t.to_string()),
+            Ok("pods/shop/a".to_string())
+        );
+        assert_eq!(
+            parse_target("nodes/worker-1").map(|t| t.to_string()),
+            Ok("nodes/worker-1".to_string())
+        );
+        assert!(parse_target("pods/a").is_err());
+        assert!(parse_target("nodes/a/b").is_err());
+        assert!(parse_target("pod/shop/a").is_err());
+    }
+
+    #[test]
+    fn default_policy_path() {
+        let file = parse("tests: []").unwrap();
+        assert_eq!(
+            policy_path(Path::new("policies/crashloop.skippy-test.yaml"), &file),
+            PathBuf::from("policies/crashloop.skippy")
+        );
+    }
+
+    const POLICY: &str = "policy p {\n  select pods where app exists\n  cooldown 10m\n  when event BackOff count >= 3 within 1m then restart\n  when memory_percent > 90 for 30s then delete\n}\n";
+
+    fn run_one(yaml: &str, policy: &str) -> Outcome {
+        let file = parse(yaml).unwrap();
+        let mut reports = run(&file, policy, "p.skippy", &SafetyConfig::default());
+        assert_eq!(reports.len(), 1);
+        reports.remove(0).outcome
+    }
+
+    #[test]
+    fn events_are_visible_from_their_time_on() {
+        let yaml = "namespace: shop\ntests:\n  - name: x\n    targets:\n      - target: pods/shop/a\n        labels: {app: a}\n        events:\n          - {at: 30s, reason: BackOff, count: 3}\n    expect:\n      - at: 15s\n        decisions: []\n      - at: 30s\n        decisions: [{act: restart, target: pods/shop/a, rule: 1}]\n";
+        assert_eq!(run_one(yaml, POLICY), Outcome::Passed);
+    }
+
+    #[test]
+    fn stale_makes_a_metric_unknown_until_the_next_value() {
+        // Without `stale` the last sample would stand for 5 minutes and the
+        // rule would fire at 30s.
+        let yaml = "namespace: shop\ntests:\n  - name: x\n    targets:\n      - target: pods/shop/a\n        labels: {app: a}\n        series: {memory_percent: '95 stale _ _ 95 95 95'}\n    expect:\n      - at: 30s\n        decisions: []\n      - at: 1m\n        decisions: []\n      - at: 1m30s\n        decisions: [{act: delete, target: pods/shop/a}]\n";
+        assert_eq!(run_one(yaml, POLICY), Outcome::Passed);
+    }
+
+    #[test]
+    fn a_wrong_expectation_reports_missing_and_unexpected_decisions() {
+        let yaml = "namespace: shop\ntests:\n  - name: x\n    targets:\n      - target: pods/shop/a\n        labels: {app: a}\n        series: {memory_percent: '95x10'}\n    expect:\n      - at: 30s\n        decisions: [{act: restart, target: pods/shop/a}]\n";
+        let Outcome::Failed(mismatches) = run_one(yaml, POLICY) else {
+            panic!("a failure");
+        };
+        assert_eq!(mismatches.len(), 1);
+        assert_eq!(mismatches[0].missing, ["act: restart on pods/shop/a"]);
+        assert_eq!(
+            mismatches[0].unexpected,
+            [Shown {
+                decision: "act: delete on pods/shop/a (policy p, rule 2)".into(),
+                evidence: vec!["memory_percent=95% > 90%".into(), "for 30s".into()],
+            }]
+        );
+    }
+
+    #[test]
+    fn a_policy_with_errors_fails_every_case_with_its_diagnostics() {
+        let yaml = "tests:\n  - name: x\n    expect: []\n";
+        let Outcome::PolicyErrors(rendered) = run_one(
+            yaml,
+            "policy p {\n  select pods\n  when bogus > 1 then restart\n}\n",
+        ) else {
+            panic!("policy errors");
+        };
+        assert!(rendered.contains("p.skippy"), "{rendered}");
+        assert!(render_failure(&Outcome::PolicyErrors(rendered))
+            .starts_with("the policy file has errors"));
+    }
+
+    #[test]
+    fn format_errors_have_a_location() {
+        let e = parse("tests:\n  - name: x\n    expect: []\n    bogus: 1\n").unwrap_err();
+        assert!(e.location.is_some(), "{e}");
+        let e = parse("interval: 15s\ntests:\n  - name: x\n    expect:\n      - at: 20s\n        decisions: []\n")
+            .unwrap_err();
+        assert!(e.message.contains("multiple"), "{e}");
+    }
+}
