@@ -4,10 +4,11 @@
 //! `cooldown`. Deterministic: policies, targets and rules are visited in order.
 
 use super::observation::{Observations, Target, TargetId};
-use super::state::{State, Taken, Timer, TimerKey};
+use super::state::{State, Taken, Timer};
 use super::truth::{self, Truth, Verdict};
 use crate::ir::{Action, LabelOp, Namespaces, Policy, Program};
 use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
 
 /// What the engine needs besides the program, the observations and the state.
 #[derive(Debug, Clone)]
@@ -98,7 +99,11 @@ pub fn evaluate(
     context: &Context,
 ) -> Evaluation {
     let mut targets: Vec<&Target> = observations.targets.iter().collect();
-    targets.sort_by(|a, b| a.id.cmp(&b.id));
+    // Observations usually arrive in order (a reflector's store, the
+    // simulator); checking is linear, sorting is not.
+    if !targets.is_sorted_by(|a, b| a.id <= b.id) {
+        targets.sort_by(|a, b| a.id.cmp(&b.id));
+    }
     let mut out = Evaluation {
         decisions: Vec::new(),
         waiting: Vec::new(),
@@ -107,9 +112,33 @@ pub fn evaluate(
             history: state.history.clone(),
         },
     };
+    // Most policies select by `label = value`: index the targets by their
+    // labels once, so a policy visits its candidates, not every target.
+    let mut by_label: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    for (i, target) in targets.iter().enumerate() {
+        for (key, value) in &target.labels {
+            by_label.entry((key, value)).or_default().push(i);
+        }
+    }
+    let everyone: Vec<usize> = (0..targets.len()).collect();
     for policy in &program.policies {
-        for target in targets.iter().filter(|t| selects(policy, t, context)) {
-            evaluate_target(program, policy, target, now, state, context, &mut out);
+        let candidates = policy
+            .selector
+            .labels
+            .iter()
+            .find_map(|l| match &l.op {
+                LabelOp::Equals(value) => Some(
+                    by_label
+                        .get(&(l.key.as_str(), value.as_str()))
+                        .map_or(&[][..], Vec::as_slice),
+                ),
+                _ => None,
+            })
+            .unwrap_or(&everyone);
+        for target in candidates.iter().map(|&i| targets[i]) {
+            if selects(policy, target, context) {
+                evaluate_target(program, policy, target, now, state, context, &mut out);
+            }
         }
     }
     prune_history(program, now, &mut out.state);
@@ -126,21 +155,20 @@ fn evaluate_target(
     out: &mut Evaluation,
 ) {
     let mut fired: Vec<(usize, Verdict, Option<i64>)> = Vec::new();
+    // This target's timers under this policy, looked up once for all rules.
+    let previous_timers = previous
+        .timers
+        .get(&policy.name)
+        .and_then(|by_target| by_target.get(&target.id));
+    let mut timers: BTreeMap<String, Timer> = BTreeMap::new();
     for rule in &policy.rules {
-        let verdict = truth::evaluate(program, &rule.condition, target, now);
-        let key = TimerKey {
-            policy: policy.name.clone(),
-            rule: rule.fingerprint.clone(),
-            target: target.id.clone(),
-        };
-        let timer = advance(
-            previous.timers.get(&key).copied(),
-            verdict.truth,
-            now,
-            context.interval,
-        );
+        let verdict = truth::evaluate(program, &rule.condition, target, now, false);
+        let previous_timer = previous_timers
+            .and_then(|t| t.get(&rule.fingerprint))
+            .copied();
+        let timer = advance(previous_timer, verdict.truth, now, context.interval);
         if let Some(timer) = timer {
-            out.state.timers.insert(key, timer);
+            timers.insert(rule.fingerprint.clone(), timer);
         }
         match (verdict.truth, timer) {
             (Truth::True, Some(t)) => {
@@ -171,6 +199,13 @@ fn evaluate_target(
             _ => {}
         }
     }
+    if !timers.is_empty() {
+        out.state
+            .timers
+            .entry(policy.name.clone())
+            .or_default()
+            .insert(target.id.clone(), timers);
+    }
     let Some(most_urgent) = fired
         .iter()
         .map(|(i, _, _)| policy.rules[*i].priority)
@@ -182,10 +217,12 @@ fn evaluate_target(
         .iter()
         .filter(|(i, _, _)| policy.rules[*i].priority == most_urgent)
         .collect();
+    // Evidence is formatted only now, for the rules that decide.
     let evidence: Vec<String> = top
         .iter()
-        .flat_map(|(_, verdict, held)| {
-            let mut lines = verdict.seen.clone();
+        .flat_map(|(i, _, held)| {
+            let rule = &policy.rules[*i];
+            let mut lines = truth::evaluate(program, &rule.condition, target, now, true).seen;
             if let Some(held) = held {
                 lines.push(format!(
                     "for {}",
@@ -251,11 +288,8 @@ fn evaluate_target(
     // After a decision the fired rules start over: `for 3m` must hold for
     // another three minutes before they fire again.
     for (i, _, _) in &top {
-        out.state.timers.remove(&TimerKey {
-            policy: policy.name.clone(),
-            rule: policy.rules[*i].fingerprint.clone(),
-            target: target.id.clone(),
-        });
+        out.state
+            .clear_timer(&policy.name, &policy.rules[*i].fingerprint, &target.id);
     }
 }
 

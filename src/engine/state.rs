@@ -12,10 +12,47 @@ pub struct State {
     /// or unknown for less than two intervals. Serialized as a list: JSON maps
     /// only have string keys.
     #[serde(with = "timer_list")]
-    pub timers: BTreeMap<TimerKey, Timer>,
+    pub timers: Timers,
     /// Actions taken (and cases handed to the AI), newest last: what `limit`
     /// and `cooldown` count.
     pub history: Vec<Taken>,
+}
+
+/// Timers by policy name, then target, then rule fingerprint: nested, so the
+/// engine looks a timer up by reference without building a key per rule and
+/// target.
+pub type Timers = BTreeMap<String, BTreeMap<TargetId, BTreeMap<String, Timer>>>;
+
+impl State {
+    /// The timer of (policy, rule fingerprint, target), if it runs.
+    pub fn timer(&self, policy: &str, rule: &str, target: &TargetId) -> Option<Timer> {
+        self.timers.get(policy)?.get(target)?.get(rule).copied()
+    }
+
+    pub(crate) fn clear_timer(&mut self, policy: &str, rule: &str, target: &TargetId) {
+        let Some(by_target) = self.timers.get_mut(policy) else {
+            return;
+        };
+        let Some(by_rule) = by_target.get_mut(target) else {
+            return;
+        };
+        by_rule.remove(rule);
+        if by_rule.is_empty() {
+            by_target.remove(target);
+        }
+        if by_target.is_empty() {
+            self.timers.remove(policy);
+        }
+    }
+
+    /// How many timers run.
+    pub fn timer_count(&self) -> usize {
+        self.timers
+            .values()
+            .flat_map(|t| t.values())
+            .map(|r| r.len())
+            .sum()
+    }
 }
 
 /// A timer belongs to (policy, rule, target object): never to metric labels,
@@ -44,9 +81,8 @@ pub struct Taken {
 }
 
 mod timer_list {
-    use super::{Timer, TimerKey};
+    use super::{Timer, TimerKey, Timers};
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use std::collections::BTreeMap;
 
     #[derive(Serialize, Deserialize)]
     struct Entry {
@@ -56,24 +92,35 @@ mod timer_list {
         timer: Timer,
     }
 
-    pub fn serialize<S: Serializer>(
-        map: &BTreeMap<TimerKey, Timer>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        let entries: Vec<Entry> = map
-            .iter()
-            .map(|(key, timer)| Entry {
-                key: key.clone(),
-                timer: *timer,
-            })
-            .collect();
+    pub fn serialize<S: Serializer>(timers: &Timers, s: S) -> Result<S::Ok, S::Error> {
+        let mut entries = Vec::new();
+        for (policy, by_target) in timers {
+            for (target, by_rule) in by_target {
+                for (rule, timer) in by_rule {
+                    entries.push(Entry {
+                        key: TimerKey {
+                            policy: policy.clone(),
+                            rule: rule.clone(),
+                            target: target.clone(),
+                        },
+                        timer: *timer,
+                    });
+                }
+            }
+        }
         entries.serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<BTreeMap<TimerKey, Timer>, D::Error> {
-        let entries = Vec::<Entry>::deserialize(d)?;
-        Ok(entries.into_iter().map(|e| (e.key, e.timer)).collect())
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timers, D::Error> {
+        let mut timers = Timers::new();
+        for e in Vec::<Entry>::deserialize(d)? {
+            timers
+                .entry(e.key.policy)
+                .or_default()
+                .entry(e.key.target)
+                .or_default()
+                .insert(e.key.rule, e.timer);
+        }
+        Ok(timers)
     }
 }

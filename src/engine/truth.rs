@@ -59,89 +59,117 @@ pub struct Verdict {
     pub missing: Vec<String>,
 }
 
-/// Evaluates `condition` on `target` at `now`.
-pub fn evaluate(program: &Program, condition: &Condition, target: &Target, now: i64) -> Verdict {
+/// Evaluates `condition` on `target` at `now`. With `evidence`, `seen` holds
+/// the values that decided it; without, nothing is formatted (most conditions
+/// are false most of the time, and formatting would be most of their cost).
+pub fn evaluate(
+    program: &Program,
+    condition: &Condition,
+    target: &Target,
+    now: i64,
+    evidence: bool,
+) -> Verdict {
     let mut verdict = Verdict {
         truth: Truth::Unknown,
         seen: Vec::new(),
         missing: Vec::new(),
     };
-    verdict.truth = eval(program, condition, target, now, &mut verdict);
+    let truth = Eval {
+        program,
+        target,
+        now,
+        evidence,
+        verdict: &mut verdict,
+    }
+    .condition(condition);
+    verdict.truth = truth;
     verdict
 }
 
-fn eval(
-    program: &Program,
-    condition: &Condition,
-    target: &Target,
+struct Eval<'a> {
+    program: &'a Program,
+    target: &'a Target,
     now: i64,
-    v: &mut Verdict,
-) -> Truth {
-    match condition {
-        // Both sides are evaluated even when one decides, so the evidence and
-        // the missing metrics are complete and do not depend on order.
-        Condition::And(a, b) => {
-            let left = eval(program, a, target, now, v);
-            left.and(eval(program, b, target, now, v))
-        }
-        Condition::Or(a, b) => {
-            let left = eval(program, a, target, now, v);
-            left.or(eval(program, b, target, now, v))
-        }
-        Condition::Not(c) => eval(program, c, target, now, v).not(),
-        Condition::Status(reason) => {
-            let holds = target.statuses.contains(reason.name());
-            if holds {
-                v.seen.push(format!("status is {}", reason.name()));
+    evidence: bool,
+    verdict: &'a mut Verdict,
+}
+
+impl Eval<'_> {
+    fn condition(&mut self, condition: &Condition) -> Truth {
+        let (program, target, now) = (self.program, self.target, self.now);
+        match condition {
+            // Both sides are evaluated even when one decides, so the evidence
+            // and the missing metrics are complete and do not depend on order.
+            Condition::And(a, b) => {
+                let left = self.condition(a);
+                left.and(self.condition(b))
             }
-            Truth::of(holds)
-        }
-        Condition::Event {
-            reason,
-            op,
-            count,
-            within,
-        } => {
-            let from = now.saturating_sub(i64::try_from(within.0).unwrap_or(i64::MAX));
-            let seen: u64 = target
-                .events
-                .iter()
-                .filter(|e| e.reason == *reason && e.at > from && e.at <= now)
-                .map(|e| u64::from(e.count))
-                .sum();
-            let holds = op.holds(seen as f64, f64::from(*count));
-            v.seen.push(format!(
-                "event {reason} count={seen} {} {count} within {within}",
-                op.as_str()
-            ));
-            Truth::of(holds)
-        }
-        Condition::Compare {
-            expr,
-            op,
-            threshold,
-        } => {
-            let name = program.render_expr(expr);
-            let Some(value) = metric_value(program, expr, target, now) else {
-                if !v.missing.contains(&name) {
-                    v.missing.push(name);
+            Condition::Or(a, b) => {
+                let left = self.condition(a);
+                left.or(self.condition(b))
+            }
+            Condition::Not(c) => self.condition(c).not(),
+            Condition::Status(reason) => {
+                let holds = target.statuses.contains(reason.name());
+                if holds && self.evidence {
+                    self.verdict
+                        .seen
+                        .push(format!("status is {}", reason.name()));
                 }
-                return Truth::Unknown;
-            };
-            let holds = match threshold {
-                Threshold::Number(n) => op.holds(value, *n),
-                Threshold::Bool(b) => op.holds(value, if *b { 1.0 } else { 0.0 }),
-            };
-            let shown = match (threshold, expr.ty) {
-                (Threshold::Bool(_), _) => (value != 0.0).to_string(),
-                (_, ty) => render_value(value, ty),
-            };
-            v.seen.push(format!(
-                "{name}={shown} {} {}",
-                op.as_str(),
-                render_threshold(*threshold, expr.ty)
-            ));
-            Truth::of(holds)
+                Truth::of(holds)
+            }
+            Condition::Event {
+                reason,
+                op,
+                count,
+                within,
+            } => {
+                let from = now.saturating_sub(i64::try_from(within.0).unwrap_or(i64::MAX));
+                let seen: u64 = target
+                    .events
+                    .iter()
+                    .filter(|e| e.reason == *reason && e.at > from && e.at <= now)
+                    .map(|e| u64::from(e.count))
+                    .sum();
+                let holds = op.holds(seen as f64, f64::from(*count));
+                if self.evidence {
+                    self.verdict.seen.push(format!(
+                        "event {reason} count={seen} {} {count} within {within}",
+                        op.as_str()
+                    ));
+                }
+                Truth::of(holds)
+            }
+            Condition::Compare {
+                expr,
+                op,
+                threshold,
+            } => {
+                let Some(value) = metric_value(program, expr, target, now) else {
+                    let name = program.render_expr(expr);
+                    if !self.verdict.missing.contains(&name) {
+                        self.verdict.missing.push(name);
+                    }
+                    return Truth::Unknown;
+                };
+                let holds = match threshold {
+                    Threshold::Number(n) => op.holds(value, *n),
+                    Threshold::Bool(b) => op.holds(value, if *b { 1.0 } else { 0.0 }),
+                };
+                if self.evidence {
+                    let shown = match (threshold, expr.ty) {
+                        (Threshold::Bool(_), _) => (value != 0.0).to_string(),
+                        (_, ty) => render_value(value, ty),
+                    };
+                    self.verdict.seen.push(format!(
+                        "{}={shown} {} {}",
+                        program.render_expr(expr),
+                        op.as_str(),
+                        render_threshold(*threshold, expr.ty)
+                    ));
+                }
+                Truth::of(holds)
+            }
         }
     }
 }
