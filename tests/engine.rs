@@ -180,7 +180,10 @@ fn the_state_survives_a_serialize_and_deserialize() {
     let json = serde_json::to_string(&at_60.state).expect("serializes");
     let restored: State = serde_json::from_str(&json).expect("deserializes");
     let mut state = restored;
-    for now in (75..=120).step_by(15) {
+    // The timer started over after the action, so the rule fires again at 120
+    // (held 60s since 60): the restored history must block it by cooldown.
+    let mut blocked = false;
+    for now in (75..=135).step_by(15) {
         let e = evaluate(&program, &obs(now), now, &state, &context());
         assert!(
             e.decisions
@@ -188,8 +191,21 @@ fn the_state_survives_a_serialize_and_deserialize() {
                 .all(|d| !matches!(d, Decision::Act { .. })),
             "no second action within the cooldown"
         );
+        blocked |= e.decisions.iter().any(|d| {
+            matches!(
+                d,
+                Decision::Blocked {
+                    by: Block::Cooldown,
+                    ..
+                }
+            )
+        });
         state = e.state;
     }
+    assert!(
+        blocked,
+        "the rule fired again and the cooldown held it back"
+    );
 }
 
 #[test]
@@ -375,4 +391,88 @@ fn a_stale_metric_is_unknown_and_unknown_never_fires() {
     assert!(
         matches!(&e.waiting[0].why, WaitReason::Unknown { missing } if missing == &["memory_percent"])
     );
+}
+
+#[test]
+fn a_target_missing_from_an_evaluation_keeps_its_timer_like_unknown_data() {
+    let program = program(MEMORY);
+    let run_with_gap = |missing: &[i64]| {
+        let missing = missing.to_vec();
+        run(&program, 0, 150, move |now| {
+            if missing.contains(&now) {
+                return observe(vec![]);
+            }
+            let samples: Vec<(i64, f64)> = (0..=now).step_by(15).map(|t| (t, 90.0)).collect();
+            observe(vec![with_metric(pod("a"), "memory_percent", &samples)])
+        })
+    };
+    // Absent once (a watch cache not synced after a restart): the timer holds.
+    assert_eq!(fired_at(&run_with_gap(&[30])), [60]);
+    // Absent three times in a row: the timer resets, and restarts at 75.
+    assert_eq!(fired_at(&run_with_gap(&[30, 45, 60])), [135]);
+}
+
+#[test]
+fn absurd_timestamps_and_state_never_panic_or_fire() {
+    let program = program(MEMORY);
+    let ancient = observe(vec![with_metric(
+        pod("a"),
+        "memory_percent",
+        &[(i64::MIN, 99.0)],
+    )]);
+    let e = evaluate(&program, &ancient, 100, &State::default(), &context());
+    assert!(
+        e.decisions.is_empty(),
+        "a sample from the dawn of time is stale"
+    );
+    let future = observe(vec![with_metric(
+        pod("a"),
+        "memory_percent",
+        &[(i64::MAX, 99.0)],
+    )]);
+    let e = evaluate(&program, &future, i64::MAX, &State::default(), &context());
+    assert!(
+        e.decisions.is_empty(),
+        "a first true evaluation does not fire a `for 1m` rule"
+    );
+    // A persisted state from the future neither panics nor blocks forever.
+    let mut state = e.state.clone();
+    state.history.push(kubeskippy::engine::state::Taken {
+        policy: "memory".into(),
+        target: pod("a").id,
+        at: i64::MAX,
+    });
+    let e = evaluate(&program, &future, i64::MIN, &state, &context());
+    assert!(e.state.history.is_empty(), "future records are dropped");
+}
+
+#[test]
+fn in_any_skips_protected_namespaces_and_not_equals_matches_a_missing_label() {
+    let source = "policy p {\n  select pods in any where tier != \"db\"\n  cooldown 10m\n  when restarts > 3 then restart\n}\n";
+    let program = program(source);
+    let crashing = |name: &str, namespace: &str, tier: Option<&str>| {
+        let mut target = with_metric(pod(name), "restarts", &[(0, 9.0)]);
+        target.id.namespace = Some(namespace.into());
+        if let Some(tier) = tier {
+            target.labels.insert("tier".into(), tier.into());
+        }
+        target
+    };
+    let obs = observe(vec![
+        crashing("system", "kube-system", None),
+        crashing("db", "shop", Some("db")),
+        crashing("web", "shop", Some("web")),
+        crashing("unlabelled", "web", None),
+    ]);
+    let e = evaluate(&program, &obs, 0, &State::default(), &context());
+    let mut acted: Vec<&str> = e
+        .decisions
+        .iter()
+        .filter_map(|d| match d {
+            Decision::Act { target, .. } => Some(target.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    acted.sort();
+    assert_eq!(acted, ["unlabelled", "web"]);
 }

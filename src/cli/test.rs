@@ -57,6 +57,10 @@ pub fn run(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
 fn run_all(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, CliError> {
     let config = safety_config(args.safety.as_deref())?;
     let files = collect_test_files(&args.paths)?;
+    if files.is_empty() {
+        let _ = writeln!(err, "error: no `*.skippy-test.yaml` files found");
+        return Ok(FAILURE);
+    }
     let write = |source| CliError::Write {
         path: PathBuf::from("<stdout>"),
         source,
@@ -119,7 +123,9 @@ fn run_all(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
                     let (mismatches, policy_errors) = match &report.outcome {
                         Outcome::Passed => (&[][..], None),
                         Outcome::Failed(m) => (m.as_slice(), None),
-                        Outcome::PolicyErrors(text) => (&[][..], Some(text.as_str())),
+                        Outcome::PolicyErrors(text) | Outcome::Invalid(text) => {
+                            (&[][..], Some(text.as_str()))
+                        }
                     };
                     let line = serde_json::json!({
                         "file": name,

@@ -8,7 +8,7 @@ use super::state::{State, Taken, Timer};
 use super::truth::{self, Truth, Verdict};
 use crate::ir::{Action, LabelOp, Namespaces, Policy, Program};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What the engine needs besides the program, the observations and the state.
 #[derive(Debug, Clone)]
@@ -121,6 +121,7 @@ pub fn evaluate(
         }
     }
     let everyone: Vec<usize> = (0..targets.len()).collect();
+    let mut seen: HashSet<(&str, &TargetId)> = HashSet::new();
     for policy in &program.policies {
         let candidates = policy
             .selector
@@ -137,12 +138,52 @@ pub fn evaluate(
             .unwrap_or(&everyone);
         for target in candidates.iter().map(|&i| targets[i]) {
             if selects(policy, target, context) {
+                seen.insert((policy.name.as_str(), &target.id));
                 evaluate_target(program, policy, target, now, state, context, &mut out);
             }
         }
     }
+    carry_over_unseen(program, state, &seen, now, context.interval, &mut out.state);
     prune_history(program, now, &mut out.state);
     out
+}
+
+/// Timers of targets this evaluation did not see (a watch cache not synced
+/// yet, an observation gap) are treated as unknown: held for two evaluations,
+/// then reset — never dropped at once, which would make a restart forget them.
+/// Timers of policies or rules no longer in the program go.
+fn carry_over_unseen(
+    program: &Program,
+    previous: &State,
+    seen: &HashSet<(&str, &TargetId)>,
+    now: i64,
+    interval: i64,
+    state: &mut State,
+) {
+    for (policy_name, by_target) in &previous.timers {
+        let Some(policy) = program.policies.iter().find(|p| &p.name == policy_name) else {
+            continue;
+        };
+        for (target, by_rule) in by_target {
+            if seen.contains(&(policy_name.as_str(), target)) {
+                continue;
+            }
+            let kept: BTreeMap<String, Timer> = by_rule
+                .iter()
+                .filter(|(rule, _)| policy.rules.iter().any(|r| &r.fingerprint == *rule))
+                .filter_map(|(rule, timer)| {
+                    advance(Some(*timer), Truth::Unknown, now, interval).map(|t| (rule.clone(), t))
+                })
+                .collect();
+            if !kept.is_empty() {
+                state
+                    .timers
+                    .entry(policy_name.clone())
+                    .or_default()
+                    .insert(target.clone(), kept);
+            }
+        }
+    }
 }
 
 fn evaluate_target(
@@ -172,7 +213,7 @@ fn evaluate_target(
         }
         match (verdict.truth, timer) {
             (Truth::True, Some(t)) => {
-                let held = now - t.since;
+                let held = now.saturating_sub(t.since);
                 let needed = rule.hold.map_or(0, |h| h.0);
                 if u64::try_from(held).unwrap_or(0) >= needed {
                     fired.push((rule.index, verdict, rule.hold.map(|_| held)));
@@ -311,7 +352,7 @@ fn advance(timer: Option<Timer>, truth: Truth, now: i64, interval: i64) -> Optio
             // Unknown at two consecutive evaluations (the first, and one
             // interval later) holds; the third resets.
             let unknown_since = t.unknown_since.unwrap_or(now);
-            (now - unknown_since < 2 * interval).then_some(Timer {
+            (now.saturating_sub(unknown_since) < interval.saturating_mul(2)).then_some(Timer {
                 since: t.since,
                 unknown_since: Some(unknown_since),
             })
@@ -322,10 +363,9 @@ fn advance(timer: Option<Timer>, truth: Truth, now: i64, interval: i64) -> Optio
 fn blocked(policy: &Policy, target: &TargetId, now: i64, state: &State) -> Option<Block> {
     if let Some(cooldown) = policy.cooldown {
         let window = i64::try_from(cooldown.0).unwrap_or(i64::MAX);
-        let recent = state
-            .history
-            .iter()
-            .any(|t| t.policy == policy.name && t.target == *target && now - t.at < window);
+        let recent = state.history.iter().any(|t| {
+            t.policy == policy.name && t.target == *target && now.saturating_sub(t.at) < window
+        });
         if recent {
             return Some(Block::Cooldown);
         }
@@ -335,7 +375,7 @@ fn blocked(policy: &Policy, target: &TargetId, now: i64, state: &State) -> Optio
         let taken = state
             .history
             .iter()
-            .filter(|t| t.policy == policy.name && now - t.at < window)
+            .filter(|t| t.policy == policy.name && now.saturating_sub(t.at) < window)
             .count();
         if taken >= limit.count as usize {
             return Some(Block::Limit);
@@ -354,7 +394,11 @@ fn prune_history(program: &Program, now: i64, state: &mut State) {
         .max()
         .unwrap_or(0);
     let longest = i64::try_from(longest).unwrap_or(i64::MAX);
-    state.history.retain(|t| now - t.at < longest);
+    // A record from the future (a clock jump, a corrupted state) counts for
+    // nothing: it would block forever and never age out.
+    state
+        .history
+        .retain(|t| t.at <= now && now.saturating_sub(t.at) < longest);
 }
 
 /// Whether `policy` selects `target`: its kind, namespaces and labels, never a

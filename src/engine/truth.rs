@@ -187,7 +187,7 @@ fn metric_value(
         Some(w) => window::apply_series(w.function, w.range, series, now),
         None => {
             let latest = series.samples().iter().rev().find(|s| s.at <= now)?;
-            (now - latest.at <= STALENESS_SECONDS).then_some(latest.value)
+            (now.saturating_sub(latest.at) <= STALENESS_SECONDS).then_some(latest.value)
         }
     }
     .filter(|value| value.is_finite())

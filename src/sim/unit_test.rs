@@ -371,6 +371,21 @@ pub fn parse(text: &str) -> Result<TestFile, FormatError> {
         }
         FormatError { location, message }
     })?;
+    if file.tests.is_empty() {
+        return Err(FormatError {
+            location: None,
+            message: "the file has no tests: add one under `tests:`".into(),
+        });
+    }
+    if let Some(case) = file.tests.iter().find(|c| c.expect.is_empty()) {
+        return Err(FormatError {
+            location: None,
+            message: format!(
+                "test `{}` expects nothing: add at least one `at:` with its `decisions` (an empty list asserts that nothing is decided)",
+                case.name
+            ),
+        });
+    }
     if file.interval.0 == 0 {
         return Err(FormatError {
             location: None,
@@ -431,6 +446,9 @@ pub enum Outcome {
     Failed(Vec<Mismatch>),
     /// The policy file has errors: its diagnostics, rendered.
     PolicyErrors(String),
+    /// The case's input cannot test the policy (a series of no metric, a
+    /// status that does not exist): a typo would otherwise pass silently.
+    Invalid(String),
 }
 
 /// One case's result.
@@ -500,9 +518,43 @@ pub fn run(
         .iter()
         .map(|case| CaseReport {
             name: case.name.clone(),
-            outcome: run_case(&compiled.program, case, interval, &context),
+            outcome: match invalid_input(&compiled.program, case) {
+                Some(problem) => Outcome::Invalid(problem),
+                None => run_case(&compiled.program, case, interval, &context),
+            },
         })
         .collect()
+}
+
+/// A series named after no metric, or a status no target can have: the input
+/// a typo makes, which would otherwise test nothing and pass.
+fn invalid_input(program: &Program, case: &TestCase) -> Option<String> {
+    let metrics: Vec<&str> = program
+        .metrics
+        .iter()
+        .map(|m| m.name.as_str())
+        .chain(crate::catalog::METRICS.iter().map(|m| m.name))
+        .collect();
+    let statuses = crate::catalog::STATUS_REASONS.iter().map(|s| s.name);
+    for target in &case.targets {
+        for name in target.series.keys() {
+            if !metrics.contains(&name.as_str()) {
+                let hint = crate::diagnostic::closest(name, metrics.iter().copied())
+                    .map_or(String::new(), |s| format!("; did you mean `{s}`?"));
+                return Some(format!(
+                    "series `{name}` is not a metric of the policy or the catalog{hint}"
+                ));
+            }
+        }
+        for name in target.status.keys() {
+            if !statuses.clone().any(|s| s == name) {
+                let hint = crate::diagnostic::closest(name, statuses.clone())
+                    .map_or(String::new(), |s| format!("; did you mean `{s}`?"));
+                return Some(format!("status `{name}` is not a status reason{hint}"));
+            }
+        }
+    }
+    None
 }
 
 fn run_case(program: &Program, case: &TestCase, interval: i64, context: &Context) -> Outcome {
@@ -829,6 +881,11 @@ pub fn render_failure(outcome: &Outcome) -> String {
             out.push_str("the policy file has errors:\n");
             out.push_str(rendered);
         }
+        Outcome::Invalid(problem) => {
+            out.push_str("the test's input is invalid: ");
+            out.push_str(problem);
+            out.push('\n');
+        }
         Outcome::Failed(mismatches) => {
             for m in mismatches {
                 let _ = writeln!(out, "at {}:", show_duration(m.at));
@@ -886,8 +943,40 @@ mod tests {
     }
 
     #[test]
+    fn a_file_or_case_that_tests_nothing_is_an_error() {
+        let empty = parse("tests: []").unwrap_err();
+        assert!(empty.message.contains("no tests"), "{}", empty.message);
+        let nothing = parse("tests:\n  - name: x\n    expect: []\n").unwrap_err();
+        assert!(
+            nothing.message.contains("expects nothing"),
+            "{}",
+            nothing.message
+        );
+    }
+
+    #[test]
+    fn a_misspelt_series_or_status_is_invalid_input_not_a_pass() {
+        let policy = "policy p {\n  select pods where app = \"a\"\n  cooldown 5m\n  when memory_percent > 85 then restart\n}\n";
+        for (input, word) in [
+            ("series: {memroy_percent: '90'}", "memroy_percent"),
+            ("status: {CrashLoop: '1'}", "CrashLoop"),
+        ] {
+            let yaml = format!("tests:\n  - name: x\n    targets:\n      - target: pods/default/a\n        {input}\n    expect:\n      - at: 0s\n        decisions: []\n");
+            let Outcome::Invalid(problem) = run_one(&yaml, policy) else {
+                panic!("{word}: invalid input expected");
+            };
+            assert!(
+                problem.contains(word) && problem.contains("did you mean"),
+                "{problem}"
+            );
+        }
+    }
+
+    #[test]
     fn default_policy_path() {
-        let file = parse("tests: []").unwrap();
+        let file =
+            parse("tests:\n  - name: x\n    expect:\n      - at: 0s\n        decisions: []\n")
+                .unwrap();
         assert_eq!(
             policy_path(Path::new("policies/crashloop.skippy-test.yaml"), &file),
             PathBuf::from("policies/crashloop.skippy")
@@ -936,7 +1025,7 @@ mod tests {
 
     #[test]
     fn a_policy_with_errors_fails_every_case_with_its_diagnostics() {
-        let yaml = "tests:\n  - name: x\n    expect: []\n";
+        let yaml = "tests:\n  - name: x\n    expect:\n      - at: 0s\n        decisions: []\n";
         let Outcome::PolicyErrors(rendered) = run_one(
             yaml,
             "policy p {\n  select pods\n  when bogus > 1 then restart\n}\n",
