@@ -476,3 +476,29 @@ fn in_any_skips_protected_namespaces_and_not_equals_matches_a_missing_label() {
     acted.sort();
     assert_eq!(acted, ["unlabelled", "web"]);
 }
+
+#[test]
+fn a_target_observed_twice_is_decided_once() {
+    let source = "policy p {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when restarts > 3 then restart\n}\n";
+    let program = program(source);
+    let twice = with_metric(pod("a"), "restarts", &[(0, 9.0)]);
+    let obs = observe(vec![twice.clone(), twice]);
+    let e = evaluate(&program, &obs, 0, &State::default(), &context());
+    assert_eq!(e.decisions.len(), 1, "{:?}", e.decisions);
+}
+
+#[test]
+fn evidence_inside_not_says_so_and_history_is_kept_only_for_limits_and_cooldowns() {
+    let source = "policy p {\n  select pods where app = \"checkout\"\n  when not (memory_percent > 85) then notify \"calm\"\n}\n";
+    let program = program(source);
+    let obs = observe(vec![with_metric(pod("a"), "memory_percent", &[(0, 50.0)])]);
+    let e = evaluate(&program, &obs, 0, &State::default(), &context());
+    let [Decision::Act { evidence, .. }] = e.decisions.as_slice() else {
+        panic!("{:?}", e.decisions);
+    };
+    assert_eq!(evidence, &["not (memory_percent=50% > 85%)"]);
+    assert!(
+        e.state.history.is_empty(),
+        "no limit, no cooldown: nothing to remember"
+    );
+}

@@ -101,8 +101,11 @@ pub fn evaluate(
     let mut targets: Vec<&Target> = observations.targets.iter().collect();
     // Observations usually arrive in order (a reflector's store, the
     // simulator); checking is linear, sorting is not.
-    if !targets.is_sorted_by(|a, b| a.id <= b.id) {
+    if !targets.is_sorted_by(|a, b| a.id < b.id) {
         targets.sort_by(|a, b| a.id.cmp(&b.id));
+        // One object observed twice (two sources racing) is evaluated once:
+        // twice would decide twice and overwrite its own timers.
+        targets.dedup_by(|a, b| a.id == b.id);
     }
     let mut out = Evaluation {
         decisions: Vec::new(),
@@ -321,11 +324,15 @@ fn evaluate_target(
         }
     };
     out.decisions.push(decision);
-    out.state.history.push(Taken {
-        policy: policy.name.clone(),
-        target: target.id.clone(),
-        at: now,
-    });
+    // Only `limit` and `cooldown` read the history: a policy with neither
+    // leaves none, so the state stays small.
+    if policy.limit.is_some() || policy.cooldown.is_some() {
+        out.state.history.push(Taken {
+            policy: policy.name.clone(),
+            target: target.id.clone(),
+            at: now,
+        });
+    }
     // After a decision the fired rules start over: `for 3m` must hold for
     // another three minutes before they fire again.
     for (i, _, _) in &top {
@@ -384,21 +391,27 @@ fn blocked(policy: &Policy, target: &TargetId, now: i64, state: &State) -> Optio
     None
 }
 
-/// Keeps only the history a `limit` or `cooldown` can still count.
+/// Keeps only the history a `limit` or `cooldown` can still count: each
+/// record as long as its own policy's longest window.
 fn prune_history(program: &Program, now: i64, state: &mut State) {
-    let longest = program
-        .policies
-        .iter()
-        .flat_map(|p| [p.cooldown.map(|c| c.0), p.limit.map(|l| l.per.0)])
-        .flatten()
-        .max()
-        .unwrap_or(0);
-    let longest = i64::try_from(longest).unwrap_or(i64::MAX);
+    let window = |name: &str| {
+        program
+            .policies
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| {
+                [p.cooldown.map(|c| c.0), p.limit.map(|l| l.per.0)]
+                    .into_iter()
+                    .flatten()
+                    .max()
+            })
+            .map_or(0, |w| i64::try_from(w).unwrap_or(i64::MAX))
+    };
     // A record from the future (a clock jump, a corrupted state) counts for
     // nothing: it would block forever and never age out.
     state
         .history
-        .retain(|t| t.at <= now && now.saturating_sub(t.at) < longest);
+        .retain(|t| t.at <= now && now.saturating_sub(t.at) < window(&t.policy));
 }
 
 /// Whether `policy` selects `target`: its kind, namespaces and labels, never a

@@ -108,7 +108,16 @@ impl Eval<'_> {
                 let left = self.condition(a);
                 left.or(self.condition(b))
             }
-            Condition::Not(c) => self.condition(c).not(),
+            Condition::Not(c) => {
+                // What was seen inside a `not` held the other way round: say so.
+                let start = self.verdict.seen.len();
+                let truth = self.condition(c).not();
+                if self.evidence && self.verdict.seen.len() > start {
+                    let inner = self.verdict.seen.split_off(start).join(", ");
+                    self.verdict.seen.push(format!("not ({inner})"));
+                }
+                truth
+            }
             Condition::Status(reason) => {
                 let holds = target.statuses.contains(reason.name());
                 if holds && self.evidence {
