@@ -60,11 +60,11 @@ fn observations(now: i64) -> Observations {
             target.labels.insert("app".into(), format!("app-{app}"));
             let times = (now - HISTORY..=now).step_by(INTERVAL as usize);
             let series = |base: f64, spread: f64| {
-                Series::new(
+                std::sync::Arc::new(Series::new(
                     times
                         .clone()
                         .map(|t| Sample::new(t, base + spread * noise(seed, t))),
-                )
+                ))
             };
             target
                 .metrics

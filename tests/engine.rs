@@ -42,7 +42,9 @@ fn pod(name: &str) -> Target {
 /// A pod whose metric has had `value` at every interval up to `now`.
 fn with_metric(mut target: Target, metric: &str, samples: &[(i64, f64)]) -> Target {
     let series = Series::new(samples.iter().map(|&(at, v)| Sample::new(at, v)));
-    target.metrics.insert(metric.into(), series);
+    target
+        .metrics
+        .insert(metric.into(), std::sync::Arc::new(series));
     target
 }
 

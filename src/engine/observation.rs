@@ -11,6 +11,7 @@ use crate::catalog::Kind;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 /// Which object a target is. Ordered, so that every evaluation visits targets
 /// in the same order.
@@ -47,8 +48,10 @@ pub struct Event {
 pub struct Target {
     pub id: TargetId,
     pub labels: BTreeMap<String, String>,
-    /// Samples by metric name, in the metric's canonical unit.
-    pub metrics: BTreeMap<String, Series>,
+    /// Samples by metric name, in the metric's canonical unit. Shared, so
+    /// consecutive evaluations (the operator's cycles, a test's steps) reuse a
+    /// series instead of copying it.
+    pub metrics: BTreeMap<String, Arc<Series>>,
     /// Status reasons that hold now (`CrashLoopBackOff`, `MemoryPressure`, …).
     pub statuses: BTreeSet<String>,
     pub events: Vec<Event>,

@@ -195,7 +195,10 @@ fn metric_value(
     match expr.window {
         Some(w) => window::apply_series(w.function, w.range, series, now),
         None => {
-            let latest = series.samples().iter().rev().find(|s| s.at <= now)?;
+            // Samples are sorted (see `Series`): the latest at or before `now`
+            // by binary search, whatever lies after it.
+            let samples = series.samples();
+            let latest = samples.get(samples.partition_point(|s| s.at <= now).checked_sub(1)?)?;
             (now.saturating_sub(latest.at) <= STALENESS_SECONDS).then_some(latest.value)
         }
     }

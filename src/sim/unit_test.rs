@@ -32,6 +32,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The suffix of a policy unit-test file.
 pub const EXTENSION: &str = ".skippy-test.yaml";
@@ -566,6 +567,7 @@ fn run_case(program: &Program, case: &TestCase, interval: i64, context: &Context
     let Some(&last) = expected.keys().next_back() else {
         return Outcome::Passed;
     };
+    let prepared = Prepared::new(case, interval);
     let mut state = State::default();
     let mut mismatches = Vec::new();
     let mut step: i64 = 0;
@@ -574,7 +576,7 @@ fn run_case(program: &Program, case: &TestCase, interval: i64, context: &Context
         if now > last {
             break;
         }
-        let observations = observe(case, step, interval);
+        let observations = observe(case, &prepared, step, interval);
         let evaluation = evaluate(program, &observations, now, &state, context);
         if let Some(wanted) = expected.get(&now) {
             if let Some(m) = compare(program, now, wanted, &evaluation.decisions) {
@@ -592,36 +594,76 @@ fn run_case(program: &Program, case: &TestCase, interval: i64, context: &Context
 }
 
 /// What the targets look like at evaluation `step` (at `step · interval`).
-fn observe(case: &TestCase, step: i64, interval: i64) -> Observations {
+/// A target's series prepared once per case: every sample as a shared
+/// series (the engine never reads past `now`), and for each step whether the
+/// series is stale there. Rebuilding the visible prefix at every step made a
+/// run quadratic in its length.
+struct Prepared {
+    series: Vec<Vec<(String, Arc<Series>, Vec<bool>)>>,
+}
+
+impl Prepared {
+    fn new(case: &TestCase, interval: i64) -> Prepared {
+        let series = case
+            .targets
+            .iter()
+            .map(|input| {
+                input
+                    .series
+                    .iter()
+                    .map(|(name, points)| {
+                        let samples = points.iter().enumerate().filter_map(|(i, p)| match p {
+                            Point::Value(v) => Some(Sample::new(
+                                i64::try_from(i)
+                                    .unwrap_or(i64::MAX)
+                                    .saturating_mul(interval),
+                                *v,
+                            )),
+                            _ => None,
+                        });
+                        // Stale until the next value: the latest non-missing
+                        // point at or before each step.
+                        let mut stale = false;
+                        let stale_at = points
+                            .iter()
+                            .map(|p| {
+                                match p {
+                                    Point::Stale => stale = true,
+                                    Point::Value(_) => stale = false,
+                                    Point::Missing => {}
+                                }
+                                stale
+                            })
+                            .collect();
+                        (name.clone(), Arc::new(Series::new(samples)), stale_at)
+                    })
+                    .collect()
+            })
+            .collect();
+        Prepared { series }
+    }
+}
+
+fn observe(case: &TestCase, prepared: &Prepared, step: i64, interval: i64) -> Observations {
     let now = step.saturating_mul(interval);
     let index = usize::try_from(step).unwrap_or(usize::MAX);
     let targets = case
         .targets
         .iter()
-        .map(|input| {
+        .zip(&prepared.series)
+        .map(|(input, series)| {
             let mut target = Target::new(input.target.clone());
             target.labels = input.labels.clone();
-            for (name, points) in &input.series {
-                let visible = &points[..points.len().min(index.saturating_add(1))];
-                // Stale until the next value: the latest non-missing point.
-                let stale = visible
-                    .iter()
-                    .rev()
-                    .find(|p| !matches!(p, Point::Missing))
-                    .is_some_and(|p| matches!(p, Point::Stale));
-                if stale {
-                    continue;
+            for (name, samples, stale_at) in series {
+                // Past the end of a series its last point still decides.
+                let stale = stale_at
+                    .get(index)
+                    .or(stale_at.last())
+                    .copied()
+                    .unwrap_or(false);
+                if !stale {
+                    target.metrics.insert(name.clone(), Arc::clone(samples));
                 }
-                let samples = visible.iter().enumerate().filter_map(|(i, p)| match p {
-                    Point::Value(v) => Some(Sample::new(
-                        i64::try_from(i)
-                            .unwrap_or(i64::MAX)
-                            .saturating_mul(interval),
-                        *v,
-                    )),
-                    _ => None,
-                });
-                target.metrics.insert(name.clone(), Series::new(samples));
             }
             for (reason, holds) in &input.status {
                 if holds.get(index).copied().unwrap_or(false) {
