@@ -599,8 +599,12 @@ fn run_case(program: &Program, case: &TestCase, interval: i64, context: &Context
 /// series is stale there. Rebuilding the visible prefix at every step made a
 /// run quadratic in its length.
 struct Prepared {
-    series: Vec<Vec<(String, Arc<Series>, Vec<bool>)>>,
+    /// Per target, in the case's order: its series.
+    series: Vec<Vec<PreparedSeries>>,
 }
+
+/// A metric's name, all its samples, and whether it is stale at each step.
+type PreparedSeries = (String, Arc<Series>, Vec<bool>);
 
 impl Prepared {
     fn new(case: &TestCase, interval: i64) -> Prepared {
