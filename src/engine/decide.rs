@@ -124,8 +124,10 @@ pub fn evaluate(
         }
     }
     let everyone: Vec<usize> = (0..targets.len()).collect();
-    let mut seen: HashSet<(&str, &TargetId)> = HashSet::new();
-    for policy in &program.policies {
+    // Visited (policy, target) pairs by index: hashing two integers per pair
+    // costs a fraction of hashing their names.
+    let mut seen: HashSet<(usize, usize)> = HashSet::new();
+    for (policy_index, policy) in program.policies.iter().enumerate() {
         let candidates = policy
             .selector
             .labels
@@ -139,14 +141,22 @@ pub fn evaluate(
                 _ => None,
             })
             .unwrap_or(&everyone);
-        for target in candidates.iter().map(|&i| targets[i]) {
+        for (target_index, target) in candidates.iter().map(|&i| (i, targets[i])) {
             if selects(policy, target, context) {
-                seen.insert((policy.name.as_str(), &target.id));
+                seen.insert((policy_index, target_index));
                 evaluate_target(program, policy, target, now, state, context, &mut out);
             }
         }
     }
-    carry_over_unseen(program, state, &seen, now, context.interval, &mut out.state);
+    carry_over_unseen(
+        program,
+        &targets,
+        state,
+        &seen,
+        now,
+        context.interval,
+        &mut out.state,
+    );
     prune_history(program, now, &mut out.state);
     out
 }
@@ -157,18 +167,25 @@ pub fn evaluate(
 /// Timers of policies or rules no longer in the program go.
 fn carry_over_unseen(
     program: &Program,
+    targets: &[&Target],
     previous: &State,
-    seen: &HashSet<(&str, &TargetId)>,
+    seen: &HashSet<(usize, usize)>,
     now: i64,
     interval: i64,
     state: &mut State,
 ) {
     for (policy_name, by_target) in &previous.timers {
-        let Some(policy) = program.policies.iter().find(|p| &p.name == policy_name) else {
+        let Some(policy_index) = program.policies.iter().position(|p| &p.name == policy_name)
+        else {
             continue;
         };
+        let policy = &program.policies[policy_index];
         for (target, by_rule) in by_target {
-            if seen.contains(&(policy_name.as_str(), target)) {
+            // `targets` is sorted and free of duplicates.
+            let visited = targets
+                .binary_search_by(|t| t.id.cmp(target))
+                .is_ok_and(|i| seen.contains(&(policy_index, i)));
+            if visited {
                 continue;
             }
             let kept: BTreeMap<String, Timer> = by_rule
