@@ -2,19 +2,10 @@
 //! diagnostics, `explain` output, help texts, and the shared conformance corpus.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn kubeskippy(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kubeskippy"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+mod common;
+use common::*;
 
 fn shared_corpus() -> Option<PathBuf> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");

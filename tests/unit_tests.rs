@@ -3,23 +3,9 @@
 //! error that names the file.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn kubeskippy(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kubeskippy"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+mod common;
+use common::*;
 
 #[test]
 fn the_policy_library_passes_its_unit_tests() {

@@ -9,6 +9,7 @@
 //! for the same `n` and checks with no errors and no warnings under the default
 //! safety configuration (the `no_panic` test asserts it).
 
+use kubeskippy::catalog::Kind;
 use std::fmt::Write as _;
 
 /// Rules in every generated policy.
@@ -24,34 +25,14 @@ patch debug-logging: merge "{\"spec\":{\"template\":{\"metadata\":{\"annotations
 patch more-workers: strategic "{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"app\",\"env\":[{\"name\":\"WORKERS\",\"value\":\"8\"}]}]}}}}"
 "#;
 
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    Pods,
-    Deployments,
-    StatefulSets,
-    DaemonSets,
-    Nodes,
-}
-
-impl Kind {
-    fn of(i: usize) -> Kind {
-        match i % 10 {
-            0..=4 => Kind::Pods,
-            5 | 6 => Kind::Deployments,
-            7 => Kind::StatefulSets,
-            8 => Kind::DaemonSets,
-            _ => Kind::Nodes,
-        }
-    }
-
-    fn keyword(self) -> &'static str {
-        match self {
-            Kind::Pods => "pods",
-            Kind::Deployments => "deployments",
-            Kind::StatefulSets => "statefulsets",
-            Kind::DaemonSets => "daemonsets",
-            Kind::Nodes => "nodes",
-        }
+/// The kind of the `i`-th generated policy: half pods, then workloads and nodes.
+fn kind_of(i: usize) -> Kind {
+    match i % 10 {
+        0..=4 => Kind::Pods,
+        5 | 6 => Kind::Deployments,
+        7 => Kind::StatefulSets,
+        8 => Kind::DaemonSets,
+        _ => Kind::Nodes,
     }
 }
 
@@ -81,7 +62,7 @@ pub fn generate(policies: usize) -> String {
 }
 
 fn policy(out: &mut String, i: usize) {
-    let kind = Kind::of(i);
+    let kind = kind_of(i);
     // Nodes (cordon, drain) need approval, so never `auto`; pods only use
     // cordon and drain when the mode is not `auto`.
     let mode = match kind {

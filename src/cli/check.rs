@@ -66,7 +66,7 @@ fn check_all(
     tty: bool,
 ) -> Result<u8, CliError> {
     let config = safety_config(args.safety.as_deref())?;
-    let files = collect_files(&args.paths)?;
+    let files = collect_files(&args.paths, super::POLICY_SUFFIX)?;
     tracing::debug!(files = files.len(), safety = ?args.safety, "checking");
     let color = match args.color {
         Color::Auto => tty,

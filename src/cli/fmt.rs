@@ -36,7 +36,7 @@ fn format_all(args: &FmtArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
     let mut status = SUCCESS;
     let mut changed = 0usize;
     let mut failed = 0usize;
-    let files = collect_files(&args.paths)?;
+    let files = collect_files(&args.paths, super::POLICY_SUFFIX)?;
     for path in &files {
         let source = read(path)?;
         let name = path.display().to_string();

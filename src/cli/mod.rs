@@ -39,9 +39,13 @@ pub enum CliError {
     },
 }
 
-/// The `.skippy` files named by `paths`: files as given, folders searched
-/// recursively, in a stable order. No paths means the current folder.
-pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
+/// Policy files: what `check` and `fmt` look for in folders.
+pub const POLICY_SUFFIX: &str = ".skippy";
+
+/// The files named by `paths`: files as given, folders searched recursively for
+/// names ending in `suffix` (`.skippy`, `.skippy-test.yaml`), in a stable
+/// order. No paths means the current folder.
+pub fn collect_files(paths: &[PathBuf], suffix: &str) -> Result<Vec<PathBuf>, CliError> {
     let default = [PathBuf::from(".")];
     let paths = if paths.is_empty() {
         &default[..]
@@ -51,7 +55,7 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
-            walk(path, &mut files)?;
+            walk(path, suffix, &mut files)?;
         } else if path.is_file() {
             files.push(path.clone());
         } else {
@@ -61,7 +65,7 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     Ok(files)
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), CliError> {
+fn walk(dir: &Path, suffix: &str, files: &mut Vec<PathBuf>) -> Result<(), CliError> {
     let read = |source| CliError::Read {
         path: dir.to_path_buf(),
         source,
@@ -73,16 +77,16 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), CliError> {
         .map_err(read)?;
     entries.sort();
     for path in entries {
-        let hidden = path
+        let name = path
             .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.') || n == "target");
-        if hidden {
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        if name.starts_with('.') || name == "target" {
             continue;
         }
         if path.is_dir() {
-            walk(&path, files)?;
-        } else if path.extension().is_some_and(|e| e == "skippy") {
+            walk(&path, suffix, files)?;
+        } else if name.ends_with(suffix) {
             files.push(path);
         }
     }

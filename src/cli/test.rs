@@ -4,7 +4,7 @@
 use super::{read, safety_config, CliError, FAILURE, PROBLEMS, SUCCESS};
 use crate::sim::unit_test::{self, Outcome, EXTENSION};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// How `test` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -56,7 +56,7 @@ pub fn run(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
 
 fn run_all(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, CliError> {
     let config = safety_config(args.safety.as_deref())?;
-    let files = collect_test_files(&args.paths)?;
+    let files = super::collect_files(&args.paths, EXTENSION)?;
     if files.is_empty() {
         let _ = writeln!(err, "error: no `*.skippy-test.yaml` files found");
         return Ok(FAILURE);
@@ -161,55 +161,4 @@ fn run_all(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
     } else {
         SUCCESS
     })
-}
-
-/// The test files named by `paths`: files as given, folders searched
-/// recursively for `*.skippy-test.yaml`, in a stable order. No paths means
-/// the current folder.
-pub fn collect_test_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
-    let default = [PathBuf::from(".")];
-    let paths = if paths.is_empty() {
-        &default[..]
-    } else {
-        paths
-    };
-    let mut files = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            walk(path, &mut files)?;
-        } else if path.is_file() {
-            files.push(path.clone());
-        } else {
-            return Err(CliError::Missing { path: path.clone() });
-        }
-    }
-    Ok(files)
-}
-
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), CliError> {
-    let read = |source| CliError::Read {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(read)?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .map_err(read)?;
-    entries.sort();
-    for path in entries {
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if file_name.starts_with('.') || file_name == "target" {
-            continue;
-        }
-        if path.is_dir() {
-            walk(&path, files)?;
-        } else if file_name.ends_with(EXTENSION) {
-            files.push(path);
-        }
-    }
-    Ok(())
 }
