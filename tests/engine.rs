@@ -504,3 +504,86 @@ fn evidence_inside_not_says_so_and_history_is_kept_only_for_limits_and_cooldowns
         "no limit, no cooldown: nothing to remember"
     );
 }
+
+#[test]
+fn pods_of_one_workload_roll_it_once_and_its_cooldown_holds_for_every_pod() {
+    let source = "policy p {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when memory_percent > 90% then restart rolling\n}\n";
+    let program = program(source);
+    let owner = TargetId {
+        kind: Kind::Deployments,
+        namespace: Some("shop".into()),
+        name: "checkout".into(),
+    };
+    let leaking = |names: &[&str]| {
+        observe(
+            names
+                .iter()
+                .map(|n| {
+                    let mut p = with_metric(pod(n), "memory_percent", &[(0, 95.0), (300, 95.0)]);
+                    p.owner = Some(owner.clone());
+                    p
+                })
+                .collect(),
+        )
+    };
+    let e = evaluate(
+        &program,
+        &leaking(&["a", "b", "c"]),
+        0,
+        &State::default(),
+        &context(),
+    );
+    let shown: Vec<String> = e
+        .decisions
+        .iter()
+        .map(|d| match d {
+            Decision::Act { target, object, .. } => format!("act {} on {object}", target.name),
+            Decision::Blocked { target, by, .. } => {
+                format!("blocked {} by {}", target.name, by.as_str())
+            }
+            Decision::Ambiguous { .. } => "ambiguous".into(),
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "act a on deployments/shop/checkout",
+            "blocked b by same-object",
+            "blocked c by same-object"
+        ]
+    );
+    // Five minutes later the rolled pods are new, but the Deployment is still
+    // in its cooldown, whichever of its pods asks.
+    let e = evaluate(&program, &leaking(&["d"]), 300, &e.state, &context());
+    assert!(
+        matches!(
+            e.decisions.as_slice(),
+            [Decision::Blocked {
+                by: Block::Cooldown,
+                ..
+            }]
+        ),
+        "{:?}",
+        e.decisions
+    );
+}
+
+#[test]
+fn cordon_lands_on_the_pods_node() {
+    let source =
+        "policy p {\n  select pods where app = \"checkout\"\n  when restarts > 3 then cordon\n}\n";
+    let program = program(source);
+    let mut p = with_metric(pod("a"), "restarts", &[(0, 9.0)]);
+    p.node = Some("worker-2".into());
+    let e = evaluate(
+        &program,
+        &observe(vec![p]),
+        0,
+        &State::default(),
+        &context(),
+    );
+    match e.decisions.as_slice() {
+        [Decision::Act { object, .. }] => assert_eq!(object.to_string(), "nodes/worker-2"),
+        other => panic!("{other:?}"),
+    }
+}

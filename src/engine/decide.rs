@@ -35,6 +35,9 @@ pub enum Decision {
         rule: usize,
         target: TargetId,
         action: Action,
+        /// What the action lands on: `target` itself, or the pod's owner or
+        /// node (see [`Target::acted_on`]).
+        object: TargetId,
         evidence: Vec<String>,
     },
     /// Hand the case to the AI analyzer, which may only choose a candidate.
@@ -60,8 +63,22 @@ pub enum Decision {
 pub enum Block {
     /// The policy took `limit` actions within the limit's window.
     Limit,
-    /// The target was acted on less than `cooldown` ago.
+    /// The object was acted on less than `cooldown` ago.
     Cooldown,
+    /// This evaluation already decided an action of this policy on the same
+    /// object: another pod of the same workload or on the same node, which
+    /// must not roll a Deployment three times for its three pods.
+    SameObject,
+}
+
+impl Block {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Block::Limit => "limit",
+            Block::Cooldown => "cooldown",
+            Block::SameObject => "same-object",
+        }
+    }
 }
 
 /// Why a rule did not fire although it might soon.
@@ -141,10 +158,20 @@ pub fn evaluate(
                 _ => None,
             })
             .unwrap_or(&everyone);
+        // The objects this policy's decisions of this evaluation act on.
+        let mut decided: HashSet<TargetId> = HashSet::new();
         for (target_index, target) in candidates.iter().map(|&i| (i, targets[i])) {
             if selects(policy, target, context) {
                 seen.insert((policy_index, target_index));
-                evaluate_target(program, policy, target, now, state, context, &mut out);
+                let visit = Visit {
+                    program,
+                    policy,
+                    target,
+                    now,
+                    previous: state,
+                    context,
+                };
+                evaluate_target(&visit, &mut decided, &mut out);
             }
         }
     }
@@ -206,15 +233,25 @@ fn carry_over_unseen(
     }
 }
 
-fn evaluate_target(
-    program: &Program,
-    policy: &Policy,
-    target: &Target,
+/// One policy on one target at one evaluation.
+struct Visit<'a> {
+    program: &'a Program,
+    policy: &'a Policy,
+    target: &'a Target,
     now: i64,
-    previous: &State,
-    context: &Context,
-    out: &mut Evaluation,
-) {
+    previous: &'a State,
+    context: &'a Context,
+}
+
+fn evaluate_target(visit: &Visit, decided: &mut HashSet<TargetId>, out: &mut Evaluation) {
+    let Visit {
+        program,
+        policy,
+        target,
+        now,
+        previous,
+        context,
+    } = *visit;
     let mut fired: Vec<(usize, Verdict, Option<i64>)> = Vec::new();
     // This target's timers under this policy, looked up once for all rules.
     let previous_timers = previous
@@ -294,16 +331,6 @@ fn evaluate_target(
         })
         .collect();
     let first_rule = top[0].0;
-    if let Some(block) = blocked(policy, &target.id, now, &out.state) {
-        out.decisions.push(Decision::Blocked {
-            policy: policy.name.clone(),
-            rule: first_rule,
-            target: target.id.clone(),
-            by: block,
-            evidence,
-        });
-        return;
-    }
     let mut candidates: Vec<Action> = Vec::new();
     let mut asks_ai = false;
     for (i, _, _) in &top {
@@ -323,12 +350,36 @@ fn evaluate_target(
             }
         }
     }
-    let decision = if !asks_ai && candidates.len() == 1 {
+    let decides_alone = !asks_ai && candidates.len() == 1;
+    // A case for the AI is keyed on the target: which object its choice will
+    // land on is not known yet.
+    let object = if decides_alone {
+        target.acted_on(policy.rules[first_rule].effect)
+    } else {
+        target.id.clone()
+    };
+    let block = if decided.contains(&object) {
+        Some(Block::SameObject)
+    } else {
+        blocked(policy, &object, now, &out.state)
+    };
+    if let Some(block) = block {
+        out.decisions.push(Decision::Blocked {
+            policy: policy.name.clone(),
+            rule: first_rule,
+            target: target.id.clone(),
+            by: block,
+            evidence,
+        });
+        return;
+    }
+    let decision = if decides_alone {
         Decision::Act {
             policy: policy.name.clone(),
             rule: first_rule,
             target: target.id.clone(),
             action: candidates.remove(0),
+            object: object.clone(),
             evidence,
         }
     } else {
@@ -346,10 +397,11 @@ fn evaluate_target(
     if policy.limit.is_some() || policy.cooldown.is_some() {
         out.state.history.push(Taken {
             policy: policy.name.clone(),
-            target: target.id.clone(),
+            target: object.clone(),
             at: now,
         });
     }
+    decided.insert(object);
     // After a decision the fired rules start over: `for 3m` must hold for
     // another three minutes before they fire again.
     for (i, _, _) in &top {
@@ -384,11 +436,12 @@ fn advance(timer: Option<Timer>, truth: Truth, now: i64, interval: i64) -> Optio
     }
 }
 
-fn blocked(policy: &Policy, target: &TargetId, now: i64, state: &State) -> Option<Block> {
+/// Whether `limit` or `cooldown` holds back an action on `object`.
+fn blocked(policy: &Policy, object: &TargetId, now: i64, state: &State) -> Option<Block> {
     if let Some(cooldown) = policy.cooldown {
         let window = i64::try_from(cooldown.0).unwrap_or(i64::MAX);
         let recent = state.history.iter().any(|t| {
-            t.policy == policy.name && t.target == *target && now.saturating_sub(t.at) < window
+            t.policy == policy.name && t.target == *object && now.saturating_sub(t.at) < window
         });
         if recent {
             return Some(Block::Cooldown);

@@ -7,7 +7,7 @@
 //! metric's name on the target itself.
 
 use super::series::Series;
-use crate::catalog::Kind;
+use crate::catalog::{Effect, Kind};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -55,6 +55,12 @@ pub struct Target {
     /// Status reasons that hold now (`CrashLoopBackOff`, `MemoryPressure`, …).
     pub statuses: BTreeSet<String>,
     pub events: Vec<Event>,
+    /// For a pod: the workload that controls it (a ReplicaSet's Deployment,
+    /// not the ReplicaSet), which `restart rolling`, `scale` and `rollback`
+    /// act on. `None` for a bare pod or when not known.
+    pub owner: Option<TargetId>,
+    /// For a pod: the node it runs on, which `cordon` and `drain` act on.
+    pub node: Option<String>,
 }
 
 impl Target {
@@ -66,6 +72,26 @@ impl Target {
             metrics: BTreeMap::new(),
             statuses: BTreeSet::new(),
             events: Vec::new(),
+            owner: None,
+            node: None,
+        }
+    }
+
+    /// The object an action with `effect` lands on when this target is
+    /// selected. A pod whose owner or node is not known stands for it, so a
+    /// cooldown still holds per pod rather than not at all.
+    pub fn acted_on(&self, effect: Effect) -> TargetId {
+        match effect {
+            Effect::Owner => self.owner.clone().unwrap_or_else(|| self.id.clone()),
+            Effect::Node => match &self.node {
+                Some(node) => TargetId {
+                    kind: Kind::Nodes,
+                    namespace: None,
+                    name: node.clone(),
+                },
+                None => self.id.clone(),
+            },
+            Effect::Itself | Effect::Nothing => self.id.clone(),
         }
     }
 }

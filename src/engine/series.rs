@@ -88,6 +88,28 @@ impl Series {
         // keeps even a broken invariant from panicking.
         self.samples.get(from..to).unwrap_or(&[])
     }
+
+    /// Appends a sample as a live source produces them, keeping the normal
+    /// form: a non-finite value is dropped, a sample at the last instant
+    /// replaces it (a correction), an older one is dropped (it arrived too
+    /// late to be in order). Amortized O(1), so a long run appends cheaply.
+    pub fn push(&mut self, sample: Sample) {
+        if !sample.value.is_finite() {
+            return;
+        }
+        match self.samples.last_mut() {
+            Some(last) if last.at == sample.at => *last = sample,
+            Some(last) if last.at > sample.at => {}
+            _ => self.samples.push(sample),
+        }
+    }
+
+    /// Forgets the samples older than `at`: what no window can read any more.
+    /// Linear in the samples kept, so callers trim in batches.
+    pub fn forget_before(&mut self, at: i64) {
+        let old = self.samples.partition_point(|s| s.at < at);
+        self.samples.drain(..old);
+    }
 }
 
 #[cfg(test)]
@@ -152,6 +174,28 @@ mod tests {
         assert_eq!(times(series.window(Seconds(30), 60)), vec![40, 50, 60]);
         // Samples after `now` (a clock skew upstream) are not in the window.
         assert_eq!(times(series.window(Seconds(30), 45)), vec![20, 30, 40]);
+    }
+
+    #[test]
+    fn push_keeps_the_normal_form() {
+        let mut series = Series::new([Sample::new(10, 1.0)]);
+        series.push(Sample::new(20, 2.0));
+        series.push(Sample::new(20, 3.0));
+        series.push(Sample::new(15, 9.0));
+        series.push(Sample::new(30, f64::NAN));
+        series.push(Sample::new(40, 4.0));
+        assert_eq!(
+            series.samples(),
+            &[
+                Sample::new(10, 1.0),
+                Sample::new(20, 3.0),
+                Sample::new(40, 4.0)
+            ]
+        );
+        series.forget_before(20);
+        assert_eq!(times(series.samples()), vec![20, 40]);
+        series.forget_before(i64::MAX);
+        assert!(series.samples().is_empty());
     }
 
     #[test]

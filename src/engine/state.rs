@@ -76,6 +76,9 @@ pub struct Timer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Taken {
     pub policy: String,
+    /// The object acted on (a pod's owner or node where the action lands
+    /// there), so that a cooldown holds for the object, whichever pod led
+    /// to it.
     pub target: TargetId,
     pub at: i64,
 }

@@ -99,6 +99,12 @@ pub struct TargetInput {
     /// Events on the target.
     #[serde(default)]
     pub events: Vec<EventInput>,
+    /// For a pod: the workload that controls it, `KIND/NAMESPACE/NAME`.
+    #[serde(default, deserialize_with = "optional_target_id")]
+    pub owner: Option<TargetId>,
+    /// For a pod: the node it runs on.
+    #[serde(default)]
+    pub node: Option<String>,
 }
 
 /// One event of a target's timeline.
@@ -184,9 +190,10 @@ impl TryFrom<RawDecision> for ExpectedDecision {
             (None, None, Some(by)) => ExpectedKind::Blocked(match by.trim() {
                 "cooldown" => Block::Cooldown,
                 "limit" => Block::Limit,
+                "same-object" => Block::SameObject,
                 other => {
                     return Err(format!(
-                        "`blocked: {other}`: expected `cooldown` or `limit`"
+                        "`blocked: {other}`: expected `cooldown`, `limit` or `same-object`"
                     ))
                 }
             }),
@@ -241,6 +248,10 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Seconds, D::Error> {
 fn target_id<'de, D: Deserializer<'de>>(d: D) -> Result<TargetId, D::Error> {
     let text = String::deserialize(d)?;
     parse_target(&text).map_err(serde::de::Error::custom)
+}
+
+fn optional_target_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<TargetId>, D::Error> {
+    target_id(d).map(Some)
 }
 
 fn series_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Vec<Point>>, D::Error> {
@@ -658,6 +669,8 @@ fn observe(case: &TestCase, prepared: &Prepared, step: i64, interval: i64) -> Ob
         .map(|(input, series)| {
             let mut target = Target::new(input.target.clone());
             target.labels = input.labels.clone();
+            target.owner = input.owner.clone();
+            target.node = input.node.clone();
             for (name, samples, stale_at) in series {
                 // Past the end of a series its last point still decides.
                 let stale = stale_at
@@ -807,8 +820,7 @@ fn describe_expected(e: &ExpectedDecision) -> String {
     let what = match &e.kind {
         ExpectedKind::Act(act) => format!("act: {act}"),
         ExpectedKind::Ambiguous(c) => format!("ambiguous: [{}]", c.join(", ")),
-        ExpectedKind::Blocked(Block::Cooldown) => "blocked: cooldown".into(),
-        ExpectedKind::Blocked(Block::Limit) => "blocked: limit".into(),
+        ExpectedKind::Blocked(by) => format!("blocked: {}", by.as_str()),
     };
     let mut text = format!("{what} on {}", e.target);
     if let Some(policy) = &e.policy {
@@ -827,9 +839,14 @@ fn describe_actual(program: &Program, d: &Decision) -> Shown {
             rule,
             target,
             action,
+            object,
             evidence,
         } => (
-            format!("act: {}", program.render_action(action)),
+            if object == target {
+                format!("act: {}", program.render_action(action))
+            } else {
+                format!("act: {} ({object})", program.render_action(action))
+            },
             target,
             policy,
             vec![*rule],
@@ -862,13 +879,7 @@ fn describe_actual(program: &Program, d: &Decision) -> Shown {
             by,
             evidence,
         } => (
-            format!(
-                "blocked: {}",
-                match by {
-                    Block::Cooldown => "cooldown",
-                    Block::Limit => "limit",
-                }
-            ),
+            format!("blocked: {}", by.as_str()),
             target,
             policy,
             vec![*rule],
