@@ -118,8 +118,29 @@ pub enum PatchType {
 }
 
 /// A whole number of seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub struct Seconds(pub u64);
+
+impl Seconds {
+    /// Spelled in every unit it spans, as a clock reads: `0s`, `45s`,
+    /// `14m45s`, `1h2m`. Display gives the single unit a policy writes.
+    pub fn spelled(self) -> String {
+        let mut rest = self.0;
+        if rest == 0 {
+            return "0s".into();
+        }
+        let mut out = String::new();
+        for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+            if rest >= size {
+                out.push_str(&format!("{}{unit}", rest / size));
+                rest %= size;
+            }
+        }
+        out
+    }
+}
 
 impl fmt::Display for Seconds {
     /// The largest exact unit: `90s` prints as `90s`, `3600s` as `1h`.

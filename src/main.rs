@@ -28,6 +28,7 @@ before they touch a cluster.",
   kubeskippy fmt policies/                      format policies in place
   kubeskippy explain policies/crashloop.skippy  show what a policy will do
   kubeskippy test policies/                     run the policies' unit tests
+  kubeskippy simulate examples/scenarios/demo.yaml   watch policies heal a simulated cluster
   kubeskippy check --format json a.skippy       diagnostics for tools
 
 Logging goes to stderr; set KUBESKIPPY_LOG (e.g. `debug`, `kubeskippy=trace`) to see more."
@@ -47,6 +48,8 @@ enum Command {
     Explain(cli::explain::ExplainArgs),
     /// Run policy unit tests (`*.skippy-test.yaml`): expected decisions over time
     Test(cli::test::TestArgs),
+    /// Run policies against a simulated cluster with injected faults
+    Simulate(cli::simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +65,10 @@ fn main() -> ExitCode {
         Command::Fmt(args) => cli::fmt::run(args, &mut out, &mut err),
         Command::Explain(args) => cli::explain::run(args, &mut out, &mut err),
         Command::Test(args) => cli::test::run(args, &mut out, &mut err),
+        Command::Simulate(args) => {
+            let bar = std::io::stderr().is_terminal();
+            cli::simulate::run(args, &mut out, &mut err, bar)
+        }
     };
     ExitCode::from(status)
 }

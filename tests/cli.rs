@@ -123,6 +123,8 @@ fn help_is_complete_and_gives_examples() {
         &["check", "--help"],
         &["fmt", "--help"],
         &["explain", "--help"],
+        &["test", "--help"],
+        &["simulate", "--help"],
     ] {
         let out = kubeskippy(args);
         assert_eq!(out.status.code(), Some(0));

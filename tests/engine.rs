@@ -587,3 +587,23 @@ fn cordon_lands_on_the_pods_node() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn evidence_is_rounded_but_never_to_the_threshold_it_beat() {
+    let program = program("policy p {\n  select pods where app = \"checkout\"\n  when memory_percent > 85% then notify \"m\"\n}\n");
+    let evidence = |value: f64| {
+        let e = evaluate(
+            &program,
+            &observe(vec![with_metric(pod("a"), "memory_percent", &[(0, value)])]),
+            0,
+            &State::default(),
+            &context(),
+        );
+        match e.decisions.as_slice() {
+            [Decision::Act { evidence, .. }] => evidence.join("; "),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(evidence(91.345354), "memory_percent=91.35% > 85%");
+    assert_eq!(evidence(85.001), "memory_percent=85.001% > 85%");
+}

@@ -324,7 +324,7 @@ fn evaluate_target(visit: &Visit, decided: &mut HashSet<TargetId>, out: &mut Eva
             if let Some(held) = held {
                 lines.push(format!(
                     "for {}",
-                    crate::ir::Seconds(u64::try_from(*held).unwrap_or(0))
+                    crate::ir::Seconds(u64::try_from(*held).unwrap_or(0)).spelled()
                 ));
             }
             lines

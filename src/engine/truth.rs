@@ -166,15 +166,24 @@ impl Eval<'_> {
                     Threshold::Bool(b) => op.holds(value, if *b { 1.0 } else { 0.0 }),
                 };
                 if self.evidence {
+                    let limit = render_threshold(*threshold, expr.ty);
                     let shown = match (threshold, expr.ty) {
                         (Threshold::Bool(_), _) => (value != 0.0).to_string(),
-                        (_, ty) => render_value(value, ty),
+                        (_, ty) => {
+                            // Rounded for people, unless rounding would make
+                            // the value look equal to the threshold it beat.
+                            let short = render_value(for_display(value), ty);
+                            if short == limit {
+                                render_value(value, ty)
+                            } else {
+                                short
+                            }
+                        }
                     };
                     self.verdict.seen.push(format!(
-                        "{}={shown} {} {}",
+                        "{}={shown} {} {limit}",
                         program.render_expr(expr),
                         op.as_str(),
-                        render_threshold(*threshold, expr.ty)
                     ));
                 }
                 Truth::of(holds)
@@ -207,6 +216,18 @@ fn metric_value(
     .filter(|value| {
         expr.ty != Type::Scalar(crate::catalog::Unit::Bool) || *value == 0.0 || *value == 1.0
     })
+}
+
+/// An observed value rounded to what a person reads: two decimals, or four
+/// significant digits below 1 (ratios, per-second rates).
+fn for_display(value: f64) -> f64 {
+    let magnitude = value.abs();
+    if magnitude >= 1.0 || magnitude == 0.0 {
+        (value * 100.0).round() / 100.0
+    } else {
+        let scale = 10f64.powi(3 - magnitude.log10().floor() as i32);
+        (value * scale).round() / scale
+    }
 }
 
 #[cfg(test)]
@@ -248,5 +269,14 @@ mod tests {
             [True.not(), False.not(), Unknown.not()],
             [False, True, Unknown]
         );
+    }
+
+    #[test]
+    fn evidence_values_are_rounded_for_people() {
+        assert_eq!(super::for_display(91.345354), 91.35);
+        assert_eq!(super::for_display(0.081125), 0.08113);
+        assert_eq!(super::for_display(-0.0001234567), -0.0001235);
+        assert_eq!(super::for_display(0.0), 0.0);
+        assert_eq!(super::for_display(1e300), 1e300);
     }
 }

@@ -359,30 +359,11 @@ pub fn parse_target(text: &str) -> Result<TargetId, String> {
     }
 }
 
-/// A test file that cannot be read as one: where and why.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{}{message}", location.map_or(String::new(), |(l, c)| format!("{l}:{c}: ")))]
-pub struct FormatError {
-    /// 1-based line and column, when known.
-    pub location: Option<(usize, usize)>,
-    /// What is wrong.
-    pub message: String,
-}
+pub use super::FormatError;
 
 /// Parses and validates a test file.
 pub fn parse(text: &str) -> Result<TestFile, FormatError> {
-    let file: TestFile = serde_yaml::from_str(text).map_err(|e| {
-        let location = e.location().map(|l| (l.line(), l.column()));
-        let mut message = e.to_string();
-        // serde_yaml ends its message with the location, which leads here.
-        if let Some((line, column)) = location {
-            let suffix = format!(" at line {line} column {column}");
-            if let Some(at) = message.find(&suffix) {
-                message.replace_range(at..at + suffix.len(), "");
-            }
-        }
-        FormatError { location, message }
-    })?;
+    let file: TestFile = super::from_yaml(text)?;
     if file.tests.is_empty() {
         return Err(FormatError {
             location: None,
@@ -903,18 +884,7 @@ fn serialize_duration<S: serde::Serializer>(at: &Seconds, s: S) -> Result<S::Ok,
 
 /// A duration as a test file writes it: `0s`, `45s`, `3m`, `15m30s`, `1h2m`.
 pub fn show_duration(seconds: Seconds) -> String {
-    let mut rest = seconds.0;
-    if rest == 0 {
-        return "0s".into();
-    }
-    let mut out = String::new();
-    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
-        if rest >= size {
-            let _ = write!(out, "{}{unit}", rest / size);
-            rest %= size;
-        }
-    }
-    out
+    seconds.spelled()
 }
 
 fn show(shown: &Shown) -> String {

@@ -1,0 +1,526 @@
+//! `kubeskippy simulate`: policies against a scenario on a virtual clock.
+//!
+//! Each step the world advances (faults progress, samples are recorded), the
+//! engine evaluates exactly as the operator would, and each decision is
+//! carried out as the policy's mode says: `auto` acts on the world, `dryrun`
+//! records, `approve` waits for a person, `monitor` only observes; a case for
+//! the AI is recorded as handed over (the simulator runs no model). Pure and
+//! deterministic: the same scenario, policies and seed give the same report.
+
+use super::scenario::Scenario;
+use super::world::{Applied, Incident, IncidentOutcome, World};
+use crate::engine::state::State;
+use crate::engine::{evaluate, Block, Context, Decision};
+use crate::ir::{Mode, Program, SafetyClass, Seconds};
+use crate::sim::unit_test::show_duration;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+
+/// What the command line may override.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub until: Option<Seconds>,
+    pub seed: Option<u64>,
+}
+
+/// One line of the timeline: a decision and what came of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    /// Seconds since the start.
+    pub at: i64,
+    pub policy: String,
+    /// 1-based, as `explain` numbers rules.
+    pub rules: Vec<usize>,
+    pub target: String,
+    /// The action as the policy writes it; for the AI, its candidates.
+    pub action: String,
+    pub evidence: Vec<String>,
+    pub outcome: Outcome,
+    /// The incidents this entry's action healed (filled in when they close).
+    pub healed: Vec<Healed>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "detail")]
+pub enum Outcome {
+    /// Carried out on the object; what it did.
+    Done(String),
+    /// The object was gone by the time the action ran.
+    Missing(String),
+    DryRun,
+    /// `mode approve`, or an action the safety rules hold for a person.
+    AwaitingApproval(String),
+    Monitored,
+    /// Handed to the AI analyzer, which may choose only among the candidates;
+    /// what then happens to its choice, by the policy's mode.
+    HandedToAi(String),
+    /// Held back by `limit`, `cooldown`, or another pod of the same object.
+    Blocked(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Healed {
+    pub fault: String,
+    pub object: String,
+    /// Seconds from the fault's start to its healing.
+    pub after: i64,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub scenario: String,
+    pub seed: u64,
+    pub interval: i64,
+    pub until: i64,
+    pub policies: usize,
+    pub pods_at_start: usize,
+    pub timeline: Vec<Entry>,
+    pub incidents: Vec<Incident>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Summary {
+    pub faults_injected: usize,
+    pub faults_by_kind: BTreeMap<String, usize>,
+    pub faults_healed: usize,
+    pub faults_recovered: usize,
+    pub faults_crashed: usize,
+    pub faults_open: usize,
+    /// Seconds; `None` when nothing was healed.
+    pub time_to_heal_median: Option<i64>,
+    pub time_to_heal_p95: Option<i64>,
+    pub actions_taken: usize,
+    pub actions_by_type: BTreeMap<String, usize>,
+    pub handed_to_ai: usize,
+    pub blocked: usize,
+    pub blocked_by: BTreeMap<String, usize>,
+    pub dry_run_records: usize,
+    pub awaiting_approval: usize,
+}
+
+/// Runs `programs` against `scenario`, each with its own engine state as the
+/// operator keeps one per HealingPolicy. `progress` hears (step, steps) now
+/// and then, for a progress bar.
+pub fn run(
+    scenario: &Scenario,
+    programs: &[Program],
+    protected_namespaces: &[String],
+    protected_labels: &[(String, String)],
+    options: &Options,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Report {
+    let seed = options.seed.unwrap_or(scenario.seed);
+    let until = options.until.unwrap_or(scenario.duration);
+    let interval = i64::try_from(scenario.interval.0.max(1)).unwrap_or(i64::MAX);
+    let steps = until.0 / scenario.interval.0.max(1);
+    let context = Context {
+        interval,
+        home_namespace: Some(scenario.namespace.clone()),
+        protected_namespaces: protected_namespaces.to_vec(),
+        protected_labels: protected_labels.to_vec(),
+    };
+    let mut world = World::new(scenario, programs, seed);
+    let pods_at_start = world.pod_count();
+    let mut states: Vec<State> = vec![State::default(); programs.len()];
+    let mut timeline: Vec<Entry> = Vec::new();
+    // A block holds for many evaluations; the timeline shows its first.
+    let mut blocked_before: HashSet<(String, String, &'static str)> = HashSet::new();
+    for step in 0..=steps {
+        let now = i64::try_from(step)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(interval);
+        if step % 256 == 0 {
+            progress(step, steps);
+        }
+        world.step(now);
+        let observations = world.take_observations();
+        let evaluations: Vec<_> = programs
+            .iter()
+            .zip(&states)
+            .map(|(program, state)| evaluate(program, &observations, now, state, &context))
+            .collect();
+        world.restore(observations);
+        let mut blocked_now = HashSet::new();
+        for ((program, state), evaluation) in programs.iter().zip(&mut states).zip(evaluations) {
+            *state = evaluation.state;
+            for decision in evaluation.decisions {
+                let Some(entry) = carry_out(program, &mut world, decision, now, timeline.len())
+                else {
+                    continue;
+                };
+                if let Outcome::Blocked(by) = &entry.outcome {
+                    let key = (entry.policy.clone(), entry.target.clone(), block_word(by));
+                    let first = !blocked_before.contains(&key);
+                    blocked_now.insert(key);
+                    if !first {
+                        continue;
+                    }
+                }
+                timeline.push(entry);
+            }
+        }
+        blocked_before = blocked_now;
+    }
+    progress(steps, steps);
+    let incidents = world.finish();
+    for incident in &incidents {
+        if let (IncidentOutcome::Healed { by }, Some(closed)) = (incident.outcome, incident.closed)
+        {
+            if let Some(entry) = timeline.get_mut(by) {
+                entry.healed.push(Healed {
+                    fault: incident.fault.clone(),
+                    object: incident.object.to_string(),
+                    after: closed - incident.opened,
+                });
+            }
+        }
+    }
+    let summary = summarize(&timeline, &incidents);
+    Report {
+        scenario: scenario.name.clone(),
+        seed,
+        interval,
+        until: i64::try_from(until.0).unwrap_or(i64::MAX),
+        policies: programs.iter().map(|p| p.policies.len()).sum(),
+        pods_at_start,
+        timeline,
+        incidents,
+        summary,
+    }
+}
+
+fn block_word(by: &str) -> &'static str {
+    match by {
+        "limit" => "limit",
+        "cooldown" => "cooldown",
+        _ => "same-object",
+    }
+}
+
+fn carry_out(
+    program: &Program,
+    world: &mut World,
+    decision: Decision,
+    now: i64,
+    index: usize,
+) -> Option<Entry> {
+    let policy_of = |name: &str| program.policies.iter().find(|p| p.name == name);
+    match decision {
+        Decision::Act {
+            policy,
+            rule,
+            target,
+            action,
+            object,
+            evidence,
+        } => {
+            let p = policy_of(&policy)?;
+            let safety = p.rules.get(rule).map(|r| &r.safety);
+            let outcome = match (p.mode, safety) {
+                (Mode::DryRun, _) => Outcome::DryRun,
+                (Mode::Monitor, _) => Outcome::Monitored,
+                (Mode::Approve, _) => Outcome::AwaitingApproval("mode approve".into()),
+                (Mode::Auto, Some(SafetyClass::NeedsApproval(why))) => {
+                    Outcome::AwaitingApproval(why.clone())
+                }
+                (Mode::Auto, Some(SafetyClass::Forbidden(why))) => {
+                    Outcome::Blocked(format!("forbidden: {why}"))
+                }
+                (Mode::Auto, _) => match world.apply(program, &action, &object, now, index) {
+                    Applied::Done(what) => Outcome::Done(if object == target {
+                        what
+                    } else {
+                        format!("{object}: {what}")
+                    }),
+                    Applied::Missing => Outcome::Missing(format!("{object} is gone")),
+                },
+            };
+            Some(Entry {
+                at: now,
+                policy,
+                rules: vec![rule + 1],
+                target: target.to_string(),
+                action: program.render_action(&action),
+                evidence,
+                outcome,
+                healed: Vec::new(),
+            })
+        }
+        Decision::Ambiguous {
+            policy,
+            rules,
+            target,
+            candidates,
+            evidence,
+        } => {
+            let then = match policy_of(&policy)?.mode {
+                Mode::Auto => "its choice then runs",
+                Mode::DryRun => "its choice is then recorded as a dry run",
+                Mode::Approve => "its choice then waits for approval",
+                Mode::Monitor => "its choice is then recorded only",
+            };
+            Some(Entry {
+                at: now,
+                policy,
+                rules: rules.iter().map(|r| r + 1).collect(),
+                target: target.to_string(),
+                action: format!(
+                    "ask ai among [{}]",
+                    candidates
+                        .iter()
+                        .map(|c| program.render_action(c))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                evidence,
+                outcome: Outcome::HandedToAi(then.into()),
+                healed: Vec::new(),
+            })
+        }
+        Decision::Blocked {
+            policy,
+            rule,
+            target,
+            by,
+            evidence,
+        } => {
+            let p = policy_of(&policy)?;
+            let action = p
+                .rules
+                .get(rule)
+                .map_or_else(String::new, |r| program.render_action(&r.action));
+            Some(Entry {
+                at: now,
+                policy,
+                rules: vec![rule + 1],
+                target: target.to_string(),
+                action,
+                evidence,
+                outcome: Outcome::Blocked(
+                    match by {
+                        Block::Limit => "limit",
+                        Block::Cooldown => "cooldown",
+                        Block::SameObject => "same-object",
+                    }
+                    .into(),
+                ),
+                healed: Vec::new(),
+            })
+        }
+    }
+}
+
+fn summarize(timeline: &[Entry], incidents: &[Incident]) -> Summary {
+    let mut s = Summary {
+        faults_injected: incidents.len(),
+        ..Summary::default()
+    };
+    let mut heal_times: Vec<i64> = Vec::new();
+    for incident in incidents {
+        *s.faults_by_kind.entry(incident.fault.clone()).or_default() += 1;
+        match incident.outcome {
+            IncidentOutcome::Healed { .. } => {
+                s.faults_healed += 1;
+                if let Some(closed) = incident.closed {
+                    heal_times.push(closed - incident.opened);
+                }
+            }
+            IncidentOutcome::Recovered => s.faults_recovered += 1,
+            IncidentOutcome::Crashed => s.faults_crashed += 1,
+            IncidentOutcome::Open => s.faults_open += 1,
+        }
+    }
+    heal_times.sort_unstable();
+    s.time_to_heal_median = percentile(&heal_times, 50);
+    s.time_to_heal_p95 = percentile(&heal_times, 95);
+    for entry in timeline {
+        match &entry.outcome {
+            Outcome::Done(_) => {
+                s.actions_taken += 1;
+                let kind = action_kind(&entry.action);
+                *s.actions_by_type.entry(kind).or_default() += 1;
+            }
+            Outcome::HandedToAi(_) => s.handed_to_ai += 1,
+            Outcome::Blocked(by) => {
+                s.blocked += 1;
+                *s.blocked_by.entry(by.clone()).or_default() += 1;
+            }
+            Outcome::DryRun => s.dry_run_records += 1,
+            Outcome::AwaitingApproval(_) => s.awaiting_approval += 1,
+            Outcome::Missing(_) | Outcome::Monitored => {}
+        }
+    }
+    s
+}
+
+/// The nearest-rank percentile of sorted values.
+fn percentile(sorted: &[i64], p: usize) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (p * sorted.len()).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied()
+}
+
+/// The action's words without its arguments: `scale up 2 max 10` counts as
+/// `scale up`, `notify "…"` as `notify`.
+fn action_kind(action: &str) -> String {
+    let words: Vec<&str> = action.split_whitespace().collect();
+    match words.as_slice() {
+        ["restart", "rolling", ..] => "restart rolling".into(),
+        ["scale", dir, ..] => format!("scale {dir}"),
+        ["set", resource, ..] => format!("set {resource}"),
+        [first, ..] => (*first).to_string(),
+        [] => String::new(),
+    }
+}
+
+/// The report for people: a timeline, then the summary table.
+pub fn render(report: &Report) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "simulate {}: {} at {} steps, seed {}, {} policies, {} pods at the start",
+        report.scenario,
+        show_duration(seconds(report.until)),
+        show_duration(seconds(report.interval)),
+        report.seed,
+        report.policies,
+        report.pods_at_start,
+    );
+    let _ = writeln!(out);
+    if report.timeline.is_empty() {
+        let _ = writeln!(out, "no decisions");
+    }
+    for entry in &report.timeline {
+        let rules: Vec<String> = entry.rules.iter().map(|r| r.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "{:>8}  {}  {} (rule {})",
+            show_duration(seconds(entry.at)),
+            entry.target,
+            entry.policy,
+            rules.join(", ")
+        );
+        let _ = writeln!(out, "          {}", entry.action);
+        if !entry.evidence.is_empty() {
+            let _ = writeln!(out, "          because {}", entry.evidence.join("; "));
+        }
+        let _ = writeln!(out, "          → {}", describe(&entry.outcome));
+        for h in &entry.healed {
+            let _ = writeln!(
+                out,
+                "          ✓ healed {} on {} after {}",
+                h.fault,
+                h.object,
+                show_duration(seconds(h.after))
+            );
+        }
+    }
+    let s = &report.summary;
+    let _ = writeln!(out);
+    let _ = writeln!(out, "summary");
+    let rows: Vec<(&str, String, String)> = vec![
+        (
+            "faults injected",
+            s.faults_injected.to_string(),
+            list(&s.faults_by_kind),
+        ),
+        ("faults healed", s.faults_healed.to_string(), String::new()),
+        (
+            "time to heal",
+            s.time_to_heal_median
+                .map_or("-".into(), |m| show_duration(seconds(m))),
+            s.time_to_heal_p95.map_or(String::new(), |p| {
+                format!("median; p95 {}", show_duration(seconds(p)))
+            }),
+        ),
+        (
+            "recovered alone",
+            s.faults_recovered.to_string(),
+            String::new(),
+        ),
+        ("crashed first", s.faults_crashed.to_string(), String::new()),
+        ("still open", s.faults_open.to_string(), String::new()),
+        (
+            "actions taken",
+            s.actions_taken.to_string(),
+            list(&s.actions_by_type),
+        ),
+        (
+            "handed to the AI",
+            s.handed_to_ai.to_string(),
+            String::new(),
+        ),
+        ("blocked", s.blocked.to_string(), list(&s.blocked_by)),
+        (
+            "dry-run records",
+            s.dry_run_records.to_string(),
+            String::new(),
+        ),
+        (
+            "awaiting approval",
+            s.awaiting_approval.to_string(),
+            String::new(),
+        ),
+    ];
+    for (label, value, detail) in rows {
+        let line = format!("  {label:<18} {value:>6}  {detail}");
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    out
+}
+
+fn describe(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Done(what) => format!("done: {what}"),
+        Outcome::Missing(why) => format!("not carried out: {why}"),
+        Outcome::DryRun => "dry-run: recorded, not carried out".into(),
+        Outcome::AwaitingApproval(why) => format!("awaiting approval ({why})"),
+        Outcome::Monitored => "monitor: recorded only".into(),
+        Outcome::HandedToAi(then) => format!(
+            "handed to the AI analyzer, which may only choose among these; {then} (the simulator runs no model)"
+        ),
+        Outcome::Blocked(by) => format!("blocked by {by}"),
+    }
+}
+
+fn list(counts: &BTreeMap<String, usize>) -> String {
+    counts
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn seconds(s: i64) -> Seconds {
+    Seconds(u64::try_from(s).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        assert_eq!(percentile(&[], 50), None);
+        assert_eq!(percentile(&[7], 95), Some(7));
+        let v: Vec<i64> = (1..=20).collect();
+        assert_eq!(percentile(&v, 50), Some(10));
+        assert_eq!(percentile(&v, 95), Some(19));
+    }
+
+    #[test]
+    fn action_kinds() {
+        assert_eq!(action_kind("scale up 2 max 10"), "scale up");
+        assert_eq!(action_kind("restart rolling"), "restart rolling");
+        assert_eq!(action_kind("notify \"x y\""), "notify");
+        assert_eq!(
+            action_kind("set memory_limit to current * 1.5 max 2Gi"),
+            "set memory_limit"
+        );
+    }
+}

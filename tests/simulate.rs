@@ -1,0 +1,287 @@
+//! `kubeskippy simulate`: the demo end to end through the binary, and each
+//! fault generator and action effect on a small scenario of its own.
+
+mod common;
+
+use common::{kubeskippy, stderr, stdout};
+use kubeskippy::check::compile;
+use kubeskippy::ir::Program;
+use kubeskippy::safety::SafetyConfig;
+use kubeskippy::sim::scenario;
+use kubeskippy::sim::simulate::{self, Options, Outcome, Report};
+use kubeskippy::sim::world::IncidentOutcome;
+
+const DEMO: &str = "examples/scenarios/demo.yaml";
+
+fn program(source: &str) -> Program {
+    let compiled = compile(source, &SafetyConfig::default());
+    assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
+    compiled.program
+}
+
+fn simulate(scenario_yaml: &str, policies: &[&str]) -> Report {
+    let scenario = scenario::parse(scenario_yaml).expect("a valid scenario");
+    let programs: Vec<Program> = policies.iter().map(|p| program(p)).collect();
+    simulate::run(
+        &scenario,
+        &programs,
+        &[],
+        &[],
+        &Options::default(),
+        &mut |_, _| {},
+    )
+}
+
+fn outcomes(report: &Report) -> Vec<String> {
+    report
+        .timeline
+        .iter()
+        .map(|e| {
+            let what = match &e.outcome {
+                Outcome::Done(what) => format!("done: {what}"),
+                other => format!("{other:?}"),
+            };
+            format!("{} {} {} -> {what}", e.at, e.target, e.action)
+        })
+        .collect()
+}
+
+#[test]
+fn the_demo_heals_itself() {
+    let output = kubeskippy(&["simulate", DEMO]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    insta::assert_snapshot!("simulate_demo", text);
+    // What the README promises of it.
+    for shown in [
+        "✓ healed crashloop",
+        "✓ healed memory leak",
+        "✓ healed cpu overload",
+        "handed to the AI analyzer",
+    ] {
+        assert!(text.contains(shown), "the demo no longer shows `{shown}`");
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run_and_another_seed_another() {
+    let run = |seed: &str| {
+        let output = kubeskippy(&["simulate", "--format", "json", "--seed", seed, DEMO]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+    };
+    let first = run("7");
+    assert_eq!(first, run("7"));
+    assert_ne!(first, run("8"), "chaos ignores the seed");
+    let json: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(json["seed"], 7);
+    assert!(json["summary"]["faults_healed"].as_u64().unwrap() > 0);
+    assert!(json["timeline"].as_array().unwrap().len() > 3);
+}
+
+#[test]
+fn until_shortens_the_run() {
+    let output = kubeskippy(&["simulate", "--until", "10m", "--format", "json", DEMO]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["until"], 600);
+    let last = json["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["at"].as_i64())
+        .max();
+    assert!(last.is_none_or(|at| at <= 600));
+}
+
+#[test]
+fn a_broken_scenario_or_policy_is_reported_not_run() {
+    let dir = std::env::temp_dir().join(format!("kubeskippy-sim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("s.yaml");
+    std::fs::write(
+        &scenario,
+        "name: s\npolicies: [p.skippy]\nworkloads:\n  - name: web\n    replicas: lots\n",
+    )
+    .unwrap();
+    let output = kubeskippy(&["simulate", scenario.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("s.yaml:5:"), "{}", stderr(&output));
+
+    std::fs::write(
+        &scenario,
+        "name: s\npolicies: [p.skippy]\nworkloads:\n  - name: web\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("p.skippy"),
+        "policy p {\n  select pods\n  when memory_percnt > 90% then restart\n}\n",
+    )
+    .unwrap();
+    let output = kubeskippy(&["simulate", scenario.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("memory_percent"),
+        "{}",
+        stderr(&output)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+const LEAKY: &str = "name: leak\nnamespace: shop\nduration: 1h\nworkloads:\n  - name: cart\n    replicas: 2\n    baseline: { memory_percent: 40 }\n    faults:\n      - memory_leak: { per_minute: 3 }\n";
+
+#[test]
+fn an_unhealed_leak_ends_in_oom_kills() {
+    let report = simulate(
+        LEAKY,
+        &["policy watch {\n  select pods\n  mode monitor\n  limit 1 per 1h\n  cooldown 1h\n  when memory_percent > 99% then notify \"x\"\n}\n"],
+    );
+    // 40% + 3%/min reaches the limit after 20 minutes: each of the 2 pods is
+    // killed at 20m, 40m and 60m (the run's last step), and its leak starts
+    // over each time.
+    let crashed = report
+        .incidents
+        .iter()
+        .filter(|i| i.outcome == IncidentOutcome::Crashed)
+        .count();
+    assert_eq!(crashed, 6, "{:#?}", report.incidents);
+    assert_eq!(report.summary.faults_healed, 0);
+}
+
+#[test]
+fn a_rolling_restart_heals_a_leak_once_for_all_pods_of_the_deployment() {
+    // The policy selects pods: both pods fire together, the Deployment is
+    // rolled once, and the second pod's decision is blocked as the same object.
+    let report = simulate(
+        LEAKY,
+        &["policy leak {\n  select pods where app = \"cart\"\n  mode auto\n  limit 5 per 1h\n  cooldown 10m\n  when memory_percent > 80% then restart rolling\n}\n"],
+    );
+    let lines = outcomes(&report);
+    assert_eq!(
+        lines[..2],
+        [
+            "810 pods/shop/cart-1 restart rolling -> done: deployments/shop/cart: rolled 2 pods",
+            "810 pods/shop/cart-2 restart rolling -> Blocked(\"same-object\")",
+        ],
+        "{lines:#?}"
+    );
+    assert_eq!(report.summary.faults_crashed, 0);
+    assert!(report.summary.faults_healed >= 2);
+    assert_eq!(report.timeline[0].healed.len(), 2);
+}
+
+#[test]
+fn a_raised_memory_limit_lowers_memory_percent() {
+    let report = simulate(
+        LEAKY,
+        &["policy limits {\n  select deployments where app = \"cart\"\n  mode auto\n  limit 2 per 1h\n  cooldown 30m\n  when memory_percent > 80% then set memory_limit = current * 2 max 2Gi\n}\n"],
+    );
+    let lines = outcomes(&report);
+    assert_eq!(
+        lines[0],
+        "810 deployments/shop/cart set memory_limit = current * 2 max 2Gi -> done: memory_limit 512Mi → 1024Mi for every pod",
+        "{lines:#?}"
+    );
+    // At 80% of 512Mi the pods now use 40% of 1Gi: the rule is quiet until
+    // the leak has grown to 80% of 1Gi, 160 points of the old limit, at
+    // 40 + 3 × 40.25 min: 2415 s, inside the 30-minute cooldown.
+    assert_eq!(
+        lines[1],
+        "2415 deployments/shop/cart set memory_limit = current * 2 max 2Gi -> Blocked(\"cooldown\")",
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn scaling_up_divides_the_load() {
+    let scenario = "name: cpu\nnamespace: shop\nduration: 30m\nworkloads:\n  - name: search\n    replicas: 2\n    faults:\n      - cpu_sine: { min: 100, max: 100, period: 10m }\n";
+    let report = simulate(
+        scenario,
+        &["policy cpu {\n  select deployments where app = \"search\"\n  mode auto\n  limit 5 per 1h\n  cooldown 5m\n  when cpu_percent > 80% then scale up 2 max 10\n}\n"],
+    );
+    let lines = outcomes(&report);
+    // 100% on 2 replicas is 50% on 4: one scale-up heals the overload.
+    assert_eq!(
+        lines,
+        ["0 deployments/shop/search scale up 2 max 10 -> done: replicas 2 → 4"]
+    );
+    assert_eq!(report.summary.faults_healed, 1);
+    assert_eq!(report.summary.time_to_heal_median, Some(15));
+}
+
+#[test]
+fn dry_run_records_and_changes_nothing() {
+    let report = simulate(
+        LEAKY,
+        &["policy leak {\n  select deployments where app = \"cart\"\n  mode dryrun\n  limit 5 per 1h\n  cooldown 10m\n  when memory_percent > 80% then restart rolling\n}\n"],
+    );
+    assert!(report.summary.dry_run_records > 0);
+    assert_eq!(report.summary.actions_taken, 0);
+    assert_eq!(report.summary.faults_healed, 0);
+    assert_eq!(report.summary.faults_crashed, 6);
+}
+
+#[test]
+fn a_bad_release_crash_loops_until_a_rollback() {
+    let scenario = "name: release\nnamespace: shop\nduration: 30m\nworkloads:\n  - name: api\n    replicas: 2\n    faults:\n      - crashloop: { after: 5m, cause: release }\n";
+    let restart = "policy restart {\n  select pods where app = \"api\"\n  mode auto\n  limit 2 per 1h\n  cooldown 5m\n  when status is CrashLoopBackOff for 1m then restart\n}\n";
+    let report = simulate(scenario, &[restart]);
+    // Restarting a pod of a bad release does not help: the new pod crashes too.
+    assert_eq!(report.summary.faults_healed, 0);
+    assert_eq!(report.summary.faults_open, 1);
+    assert!(report.summary.blocked_by.contains_key("limit"));
+
+    let rollback = "policy rollback {\n  select deployments where app = \"api\"\n  mode auto\n  limit 1 per 1h\n  cooldown 30m\n  when unavailable_replicas > 0 for 2m then rollback\n}\n";
+    let report = simulate(scenario, &[rollback]);
+    let lines = outcomes(&report);
+    assert_eq!(
+        lines,
+        ["420 deployments/shop/api rollback -> done: rolled back; 2 pods replaced"]
+    );
+    assert_eq!(report.summary.faults_healed, 1);
+    assert_eq!(report.summary.time_to_heal_median, Some(120));
+}
+
+#[test]
+fn chaos_is_seeded() {
+    let scenario = "name: chaos\nnamespace: shop\nduration: 6h\nseed: 1\nworkloads:\n  - name: web\n    replicas: 4\n    faults:\n      - chaos: { every: 20m }\n";
+    let policy = "policy crash {\n  select pods where app = \"web\"\n  mode auto\n  limit 20 per 1h\n  cooldown 5m\n  when status is CrashLoopBackOff for 1m then restart\n}\n";
+    let a = simulate(scenario, &[policy]);
+    let b = simulate(scenario, &[policy]);
+    assert_eq!(a, b);
+    // About 6h / 20m = 18 failures; a seeded run has some of each kind.
+    let kinds = &a.summary.faults_by_kind;
+    assert!(
+        kinds.get("crashloop").copied().unwrap_or(0) > 2,
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.get("pod killed").copied().unwrap_or(0) > 2,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        a.summary.faults_healed, kinds["crashloop"],
+        "every crashloop is healed by the policy"
+    );
+}
+
+/// The README's excerpt of the demo is real: every line it shows is in the
+/// demo's output.
+#[test]
+fn the_readme_shows_the_demo_as_it_runs() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let start = readme
+        .find("outcome, then a summary:\n\n```\n")
+        .expect("the README shows the demo");
+    let block = &readme[start..];
+    let block = &block[block.find("```\n").unwrap() + 4..];
+    let block = &block[..block.find("```").unwrap()];
+    let output = stdout(&kubeskippy(&["simulate", DEMO]));
+    for line in block.lines().filter(|l| l.trim() != "…") {
+        assert!(
+            output.lines().any(|o| o == line),
+            "the README shows a line the demo does not print:\n{line}"
+        );
+    }
+}
