@@ -285,3 +285,36 @@ fn the_readme_shows_the_demo_as_it_runs() {
         );
     }
 }
+
+/// The standard library ships in `dryrun` (or `approve`, or notify-only
+/// `auto`): simulated, it records and notifies, and heals nothing by itself.
+#[test]
+fn the_library_in_its_shipped_modes_only_records() {
+    let output = kubeskippy(&[
+        "simulate",
+        "--format",
+        "json",
+        "examples/scenarios/library.yaml",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let summary = &json["summary"];
+    assert!(
+        summary["dry_run_records"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
+    assert!(
+        summary["awaiting_approval"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
+    assert!(summary["handed_to_ai"].as_u64().unwrap() > 0, "{summary}");
+    let kinds: Vec<&String> = summary["actions_by_type"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert!(kinds.iter().all(|k| *k == "notify"), "{kinds:?}");
+    // A notification changes nothing, so it is never credited with a fault
+    // that passed by itself.
+    assert_eq!(summary["faults_healed"], 0, "{summary}");
+}

@@ -3,6 +3,7 @@
 
 use super::observation::Target;
 use super::window;
+use crate::catalog::Unit;
 use crate::ir::{self, render_threshold, render_value, Condition, Program, Threshold, Type};
 
 /// How long a metric's latest sample stands for its current value: past this,
@@ -169,6 +170,10 @@ impl Eval<'_> {
                     let limit = render_threshold(*threshold, expr.ty);
                     let shown = match (threshold, expr.ty) {
                         (Threshold::Bool(_), _) => (value != 0.0).to_string(),
+                        (_, Type::Scalar(Unit::Duration)) if value.fract() == 0.0 => {
+                            // An age of 3465 s reads better as 57m45s.
+                            ir::Seconds(value.max(0.0) as u64).spelled()
+                        }
                         (_, ty) => {
                             // Rounded for people, unless rounding would make
                             // the value look equal to the threshold it beat.

@@ -619,6 +619,18 @@ impl World {
         now: i64,
         entry: usize,
     ) -> Applied {
+        // What changes nothing in the simulated cluster heals nothing: it
+        // must not be credited with a fault that then passes by itself.
+        match action {
+            Action::Notify(message) => return Applied::Done(format!("notified: {message:?}")),
+            Action::Patch(id) => {
+                return Applied::Done(format!(
+                    "patch `{}` applied (no simulated effect)",
+                    program.patch(*id).map_or("?", |p| p.name.as_str())
+                ))
+            }
+            _ => {}
+        }
         self.touch(object, entry);
         match object.kind {
             Kind::Pods => {
@@ -630,10 +642,6 @@ impl World {
                         let new = self.replace_pod(p, now);
                         Applied::Done(format!("replaced by {new}"))
                     }
-                    Action::Patch(id) => Applied::Done(format!(
-                        "patch `{}` applied (no simulated effect)",
-                        program.patch(*id).map_or("?", |p| p.name.as_str())
-                    )),
                     Action::SetLimit {
                         resource,
                         value,
@@ -697,10 +705,6 @@ impl World {
                         value,
                         max,
                     } => self.set_limit(w, *resource, *value, *max),
-                    Action::Patch(id) => Applied::Done(format!(
-                        "patch `{}` applied (no simulated effect)",
-                        program.patch(*id).map_or("?", |p| p.name.as_str())
-                    )),
                     other => Applied::Done(format!(
                         "{} on a workload has no simulated effect",
                         other.catalog_name()
