@@ -1026,6 +1026,29 @@ mod tests {
     }
 
     #[test]
+    fn pods_of_one_owner_share_its_rolling_restart_and_cooldown() {
+        let policy = "policy p {\n  select pods where app exists\n  cooldown 10m\n  when memory_percent > 90% then restart rolling\n}\n";
+        let pod = |name: &str| {
+            format!("      - target: pods/shop/{name}\n        labels: {{app: a}}\n        owner: deployments/shop/a\n        series: {{memory_percent: '95x10'}}\n")
+        };
+        let yaml = format!(
+            "namespace: shop\ntests:\n  - name: x\n    targets:\n{}{}    expect:\n      - at: 0s\n        decisions:\n          - {{act: restart rolling, target: pods/shop/a-1}}\n          - {{blocked: same-object, target: pods/shop/a-2}}\n      - at: 15s\n        decisions:\n          - {{blocked: cooldown, target: pods/shop/a-1}}\n          - {{blocked: cooldown, target: pods/shop/a-2}}\n",
+            pod("a-1"),
+            pod("a-2")
+        );
+        assert_eq!(run_one(&yaml, policy), Outcome::Passed);
+        // The failure report names the object an action lands on.
+        let wrong = yaml.replace("blocked: same-object", "act: restart rolling");
+        let Outcome::Failed(mismatches) = run_one(&wrong, policy) else {
+            panic!("a failure");
+        };
+        assert_eq!(
+            mismatches[0].unexpected[0].decision,
+            "blocked: same-object on pods/shop/a-2 (policy p, rule 1)"
+        );
+    }
+
+    #[test]
     fn stale_makes_a_metric_unknown_until_the_next_value() {
         // Without `stale` the last sample would stand for 5 minutes and the
         // rule would fire at 30s.
