@@ -80,8 +80,7 @@ fn bench(c: &mut Criterion) {
         simulate::run(
             &scenario,
             &programs,
-            &[],
-            &[],
+            &SafetyConfig::default(),
             &Options::default(),
             &mut |_, _| {},
         )

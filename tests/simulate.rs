@@ -25,8 +25,7 @@ fn simulate(scenario_yaml: &str, policies: &[&str]) -> Report {
     simulate::run(
         &scenario,
         &programs,
-        &[],
-        &[],
+        &SafetyConfig::default(),
         &Options::default(),
         &mut |_, _| {},
     )
@@ -317,4 +316,108 @@ fn the_library_in_its_shipped_modes_only_records() {
     // A notification changes nothing, so it is never credited with a fault
     // that passed by itself.
     assert_eq!(summary["faults_healed"], 0, "{summary}");
+}
+
+/// Review regressions: a fault is credited to an action only when the action
+/// itself ends it.
+#[test]
+fn an_action_is_not_credited_with_what_passed_by_itself() {
+    // A rolling restart does nothing for load; the swing comes down alone.
+    let scenario = "name: t\nnamespace: shop\nduration: 1h\nworkloads:\n  - name: web\n    replicas: 2\n    faults:\n      - cpu_sine: { min: 20, max: 150, period: 40m }\n";
+    let report = simulate(
+        scenario,
+        &["policy roll {\n  select deployments where app = \"web\"\n  mode auto\n  limit 5 per 1h\n  cooldown 30m\n  when cpu_percent > 90% then restart rolling\n}\n"],
+    );
+    assert!(report.summary.actions_taken > 0);
+    assert_eq!(report.summary.faults_healed, 0, "{:#?}", report.incidents);
+    assert!(report.summary.faults_recovered > 0);
+    // A raised memory limit buys time but does not end a leak.
+    let report = simulate(
+        LEAKY,
+        &["policy limits {\n  select deployments where app = \"cart\"\n  mode auto\n  limit 2 per 1h\n  cooldown 30m\n  when memory_percent > 80% then set memory_limit = current * 2 max 2Gi\n}\n"],
+    );
+    assert_eq!(report.summary.faults_healed, 0, "{:#?}", report.incidents);
+}
+
+#[test]
+fn overlapping_crash_faults_leave_no_incident_open_forever() {
+    let scenario = "name: t\nnamespace: shop\nduration: 30m\nworkloads:\n  - name: web\n    replicas: 2\n    faults:\n      - crashloop: { after: 2m, pods: 2 }\n      - crashloop: { after: 135s, cause: release }\n";
+    let report = simulate(
+        scenario,
+        &["policy restart {\n  select pods where app = \"web\"\n  mode auto\n  limit 5 per 1h\n  cooldown 5m\n  when status is CrashLoopBackOff for 1m then restart\n}\n"],
+    );
+    // The transient crash loops end with their pods; only the bad release,
+    // which restarting cannot end, is still open.
+    let open: Vec<&str> = report
+        .incidents
+        .iter()
+        .filter(|i| i.outcome == IncidentOutcome::Open)
+        .map(|i| i.fault.as_str())
+        .collect();
+    assert_eq!(open, ["bad release"], "{:#?}", report.incidents);
+}
+
+#[test]
+fn scale_bounds_never_move_the_count_the_wrong_way() {
+    let scenario = "name: t\nnamespace: shop\nduration: 0s\nworkloads:\n  - name: web\n    replicas: 8\n    baseline: { cpu_percent: 95 }\n  - name: api\n    replicas: 2\n    baseline: { cpu_percent: 5 }\n";
+    let report = simulate(
+        scenario,
+        &[
+            "policy up {\n  select deployments where app = \"web\"\n  mode auto\n  limit 5 per 1h\n  cooldown 5m\n  when cpu_percent > 90% then scale up 2 max 4\n}\n",
+            "policy down {\n  select deployments where app = \"api\"\n  mode auto\n  limit 5 per 1h\n  cooldown 5m\n  when cpu_percent < 10% then scale down 1 min 5\n}\n",
+        ],
+    );
+    assert_eq!(
+        outcomes(&report),
+        [
+            "0 deployments/shop/web scale up 2 max 4 -> done: replicas 8 → 8",
+            "0 deployments/shop/api scale down 1 min 5 -> done: replicas 2 → 2",
+        ]
+    );
+}
+
+#[test]
+fn what_the_object_does_not_allow_is_refused_as_the_safety_controller_would() {
+    // `rollback` applies to Deployments only; the pods here are a DaemonSet's.
+    let scenario = "name: t\nnamespace: shop\nduration: 5m\nworkloads:\n  - name: agent\n    kind: daemonset\n    replicas: 2\n    faults:\n      - crashloop: { after: 1m, cause: release }\n  - name: db\n    kind: statefulset\n    replicas: 1\n    faults:\n      - crashloop: { after: 1m }\n";
+    let report = simulate(
+        scenario,
+        &[
+            "policy rb {\n  select pods where app = \"agent\"\n  mode auto\n  cooldown 1h\n  when status is CrashLoopBackOff for 1m then rollback\n}\n",
+            // The default safety configuration forbids deleting a
+            // StatefulSet's pods; the checker warns (W0113), the controller
+            // refuses.
+            "policy del {\n  select pods where app = \"db\"\n  mode auto\n  cooldown 1h\n  when status is CrashLoopBackOff for 1m then delete\n}\n",
+        ],
+    );
+    let refused: Vec<String> = report
+        .timeline
+        .iter()
+        .filter_map(|e| match &e.outcome {
+            Outcome::Refused(why) => Some(format!("{}: {why}", e.target)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            "pods/shop/agent-1: `rollback` does not apply to daemonsets",
+            "pods/shop/db-1: `delete` on pods owned by a statefulset is forbidden",
+        ],
+        "{:#?}",
+        outcomes(&report)
+    );
+    assert_eq!(report.summary.blocked_by.get("safety"), Some(&2));
+    assert_eq!(report.summary.faults_healed, 0);
+}
+
+#[test]
+fn too_long_a_run_is_refused_before_it_starts() {
+    let output = kubeskippy(&["simulate", "--until", "3650d", DEMO]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("pod-steps") || stderr(&output).contains("intervals"),
+        "{}",
+        stderr(&output)
+    );
 }

@@ -86,18 +86,15 @@ fn simulate(
     let scenario = match scenario::parse(&text) {
         Ok(s) => s,
         Err(e) => {
-            let _ = writeln!(err, "error: {name}:{e}");
+            // A located error reads `file:line:column: message`.
+            let sep = if e.location.is_some() { ":" } else { ": " };
+            let _ = writeln!(err, "error: {name}{sep}{e}");
             return Ok(FAILURE);
         }
     };
     if let Some(until) = args.until {
-        if until.0 / scenario.interval.0.max(1) > scenario::MAX_STEPS {
-            let _ = writeln!(
-                err,
-                "error: --until {until} is more than {} steps of {}",
-                scenario::MAX_STEPS,
-                scenario.interval
-            );
+        if let Err(why) = scenario::check_size(&scenario, until) {
+            let _ = writeln!(err, "error: --until {until}: {why}");
             return Ok(FAILURE);
         }
     }
@@ -128,21 +125,12 @@ fn simulate(
         );
         return Ok(PROBLEMS);
     }
-    let protected_labels: Vec<(String, String)> =
-        config.protected_labels.clone().into_iter().collect();
     let options = Options {
         until: args.until,
         seed: args.seed,
     };
     let report = with_progress(progress_bar, |progress| {
-        simulate::run(
-            &scenario,
-            &programs,
-            &config.protected_namespaces,
-            &protected_labels,
-            &options,
-            progress,
-        )
+        simulate::run(&scenario, &programs, &config, &options, progress)
     });
     write_report(&report, args.format, out)?;
     Ok(SUCCESS)

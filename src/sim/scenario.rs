@@ -32,6 +32,14 @@ use std::collections::BTreeMap;
 /// machine busy for hours; a typo must not).
 pub const MAX_STEPS: u64 = 2_000_000;
 
+/// The most pod-steps (pods at the start × steps) a run may ask for: well
+/// under a minute of work, where a 24-hour run of 100 pods at 15 s is 576,000
+/// and a week of them 4 million.
+pub const MAX_POD_STEPS: u64 = 20_000_000;
+
+/// The most replicas a workload may have or be scaled to.
+pub const MAX_REPLICAS: u32 = 1_000;
+
 /// A whole scenario.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -306,58 +314,107 @@ impl WorkloadSpec {
 /// Parses and validates a scenario.
 pub fn parse(text: &str) -> Result<Scenario, FormatError> {
     let scenario: Scenario = super::from_yaml(text)?;
-    let invalid = |message: String| FormatError {
+    validate(&scenario).map_err(|message| FormatError {
         location: None,
         message,
-    };
+    })?;
+    Ok(scenario)
+}
+
+fn validate(scenario: &Scenario) -> Result<(), String> {
     if scenario.interval.0 == 0 {
-        return Err(invalid("`interval` must be longer than 0s".into()));
+        return Err("`interval` must be longer than 0s".into());
     }
-    if scenario.duration.0 / scenario.interval.0 > MAX_STEPS {
-        return Err(invalid(format!(
-            "`duration` is more than {MAX_STEPS} intervals: use a longer `interval` or a shorter run"
-        )));
-    }
+    check_size(scenario, scenario.duration)?;
     if scenario.nodes.is_empty() {
-        return Err(invalid(
-            "`nodes` is empty: pods need a node to run on".into(),
-        ));
+        return Err("`nodes` is empty: pods need a node to run on".into());
+    }
+    let mut nodes = std::collections::BTreeSet::new();
+    if let Some(twice) = scenario.nodes.iter().find(|n| !nodes.insert(n.as_str())) {
+        return Err(format!("node `{twice}` is named twice"));
     }
     if scenario.workloads.is_empty() {
-        return Err(invalid("the scenario has no `workloads`".into()));
+        return Err("the scenario has no `workloads`".into());
     }
     let mut names = std::collections::BTreeSet::new();
     for w in &scenario.workloads {
-        if !names.insert((scenario.namespace_of(w), w.name.as_str())) {
-            return Err(invalid(format!(
-                "workload `{}` is defined twice in namespace `{}`",
-                w.name,
+        let name = &w.name;
+        if !names.insert((scenario.namespace_of(w), name.as_str())) {
+            return Err(format!(
+                "workload `{name}` is defined twice in namespace `{}`",
                 scenario.namespace_of(w)
-            )));
+            ));
         }
-        if w.replicas > 1_000 {
-            return Err(invalid(format!(
-                "workload `{}`: {} replicas is more than the simulator's 1000",
-                w.name, w.replicas
-            )));
+        if w.replicas > MAX_REPLICAS {
+            return Err(format!(
+                "workload `{name}`: {} replicas is more than the simulator's {MAX_REPLICAS}",
+                w.replicas
+            ));
         }
         if !(w.cpu_limit.is_finite() && w.cpu_limit > 0.0) {
-            return Err(invalid(format!(
-                "workload `{}`: `cpu_limit` must be a positive number of cores",
-                w.name
-            )));
+            return Err(format!(
+                "workload `{name}`: `cpu_limit` must be a positive number of cores"
+            ));
         }
-        if let Some((metric, value)) = w.baseline.iter().find(|(_, v)| !v.is_finite()) {
-            return Err(invalid(format!(
-                "workload `{}`: baseline `{metric}` is {value}, not a number",
-                w.name
-            )));
+        if let Some((metric, value)) = w
+            .baseline
+            .iter()
+            .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
+        {
+            return Err(format!(
+                "workload `{name}`: baseline `{metric}` is {value}: a baseline is a number, 0 or more"
+            ));
+        }
+        if w.baseline
+            .get("memory_percent")
+            .is_some_and(|m| *m >= 100.0)
+        {
+            return Err(format!(
+                "workload `{name}`: a baseline `memory_percent` at or above 100 would OOM-kill its pods at every step"
+            ));
         }
         for fault in &w.faults {
-            validate_fault(w, fault).map_err(invalid)?;
+            validate_fault(w, fault)?;
+        }
+        let leaks = w
+            .faults
+            .iter()
+            .filter(|f| matches!(f, Fault::MemoryLeak { .. }))
+            .count();
+        let sines = w
+            .faults
+            .iter()
+            .filter(|f| matches!(f, Fault::CpuSine { .. }))
+            .count();
+        if leaks > 1 || sines > 1 {
+            return Err(format!(
+                "workload `{name}`: at most one `memory_leak` and one `cpu_sine` per workload"
+            ));
         }
     }
-    Ok(scenario)
+    Ok(())
+}
+
+/// Whether a run of `until` is small enough to finish in about a minute.
+pub fn check_size(scenario: &Scenario, until: Seconds) -> Result<(), String> {
+    let steps = until.0 / scenario.interval.0.max(1);
+    if steps > MAX_STEPS {
+        return Err(format!(
+            "{until} is more than {MAX_STEPS} intervals of {}: use a longer `interval` or a shorter run",
+            scenario.interval
+        ));
+    }
+    let pods: u64 = scenario
+        .workloads
+        .iter()
+        .map(|w| u64::from(w.replicas))
+        .sum();
+    if steps.saturating_mul(pods.max(1)) > MAX_POD_STEPS {
+        return Err(format!(
+            "{pods} pods for {steps} steps is more than {MAX_POD_STEPS} pod-steps: use fewer pods, a longer `interval` or a shorter run"
+        ));
+    }
+    Ok(())
 }
 
 fn validate_fault(w: &WorkloadSpec, fault: &Fault) -> Result<(), String> {
@@ -369,9 +426,16 @@ fn validate_fault(w: &WorkloadSpec, fault: &Fault) -> Result<(), String> {
             ))
         }
         Fault::CpuSine {
-            min, max, period, ..
+            min,
+            max,
+            period,
+            hot,
         } => {
-            if !(min.is_finite() && max.is_finite() && 0.0 <= *min && min <= max) {
+            if !(hot.is_finite() && *hot > 0.0) {
+                Err(format!(
+                    "workload `{name}`: `cpu_sine` needs a positive `hot` line"
+                ))
+            } else if !(min.is_finite() && max.is_finite() && 0.0 <= *min && min <= max) {
                 Err(format!(
                     "workload `{name}`: `cpu_sine` needs 0 <= min <= max"
                 ))
@@ -387,11 +451,13 @@ fn validate_fault(w: &WorkloadSpec, fault: &Fault) -> Result<(), String> {
             "workload `{name}`: `chaos` needs `every` longer than 0s"
         )),
         Fault::Degrade { metric, to, .. } => {
-            if !to.is_finite() {
-                Err(format!("workload `{name}`: `degrade` needs a number `to`"))
-            } else if matches!(metric.as_str(), "memory_percent" | "cpu_percent") {
+            if !(to.is_finite() && *to >= 0.0) {
                 Err(format!(
-                    "workload `{name}`: `degrade` is for metrics the pods report as given (such as `error_rate`); memory and CPU have `memory_leak` and `cpu_sine`"
+                    "workload `{name}`: `degrade` needs a number `to`, 0 or more"
+                ))
+            } else if crate::catalog::METRICS.iter().any(|m| m.name == metric) {
+                Err(format!(
+                    "workload `{name}`: `degrade` is for declared metrics the pods report as given (such as `error_rate`); `{metric}` is built in and follows the simulated pod (memory and CPU have `memory_leak` and `cpu_sine`)"
                 ))
             } else {
                 Ok(())
@@ -472,5 +538,28 @@ mod tests {
         assert!(e.message.contains("more than"), "{e}");
         let e = parse("name: t\nworkloads:\n  - name: w\n    faults:\n      - cpu_sine: { min: 90, max: 20, period: 10m }\n").unwrap_err();
         assert!(e.message.contains("min <= max"), "{e}");
+        let bad = |yaml: &str, expected: &str| {
+            let e = parse(yaml).unwrap_err();
+            assert!(e.message.contains(expected), "{yaml}: {e}");
+        };
+        bad("name: t\nworkloads:\n  - name: w\n    faults:\n      - cpu_sine: { min: 9, max: 20, period: 10m, hot: .nan }\n", "positive `hot`");
+        bad("name: t\nworkloads:\n  - name: w\n    faults:\n      - memory_leak: { per_minute: 1 }\n      - memory_leak: { per_minute: 2 }\n", "at most one");
+        bad("name: t\nworkloads:\n  - name: w\n    faults:\n      - degrade: { metric: restarts, to: 5, after: 1m }\n", "built in");
+        bad(
+            "name: t\nnodes: [a, a]\nworkloads:\n  - name: w\n",
+            "named twice",
+        );
+        bad(
+            "name: t\nworkloads:\n  - name: w\n    baseline: { error_rate: -1 }\n",
+            "0 or more",
+        );
+        bad(
+            "name: t\nworkloads:\n  - name: w\n    baseline: { memory_percent: 120 }\n",
+            "OOM-kill",
+        );
+        bad(
+            "name: t\nduration: 30d\nworkloads:\n  - name: w\n    replicas: 1000\n",
+            "pod-steps",
+        );
     }
 }

@@ -12,6 +12,7 @@ use super::world::{Applied, Incident, IncidentOutcome, World};
 use crate::engine::state::State;
 use crate::engine::{evaluate, Block, Context, Decision};
 use crate::ir::{Mode, Program, SafetyClass, Seconds};
+use crate::safety::SafetyConfig;
 use crate::sim::unit_test::show_duration;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -56,6 +57,9 @@ pub enum Outcome {
     HandedToAi(String),
     /// Held back by `limit`, `cooldown`, or another pod of the same object.
     Blocked(String),
+    /// Refused by the safety controller where the object turned out to be
+    /// of a kind the action does not apply to or that forbids it.
+    Refused(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -76,6 +80,8 @@ pub struct Report {
     pub policies: usize,
     pub pods_at_start: usize,
     pub timeline: Vec<Entry>,
+    /// Entries past [`MAX_TIMELINE`], counted in the summary but not kept.
+    pub timeline_omitted: usize,
     pub incidents: Vec<Incident>,
     pub summary: Summary,
 }
@@ -87,6 +93,8 @@ pub struct Summary {
     pub faults_healed: usize,
     pub faults_recovered: usize,
     pub faults_crashed: usize,
+    /// Ended because their pod was scaled away.
+    pub faults_gone: usize,
     pub faults_open: usize,
     /// Seconds; `None` when nothing was healed.
     pub time_to_heal_median: Option<i64>,
@@ -100,14 +108,19 @@ pub struct Summary {
     pub awaiting_approval: usize,
 }
 
+/// The most timeline entries a report keeps; the summary counts them all.
+/// A policy that notifies at every step of a long run would otherwise fill
+/// memory with copies of one line.
+pub const MAX_TIMELINE: usize = 100_000;
+
 /// Runs `programs` against `scenario`, each with its own engine state as the
-/// operator keeps one per HealingPolicy. `progress` hears (step, steps) now
-/// and then, for a progress bar.
+/// operator keeps one per HealingPolicy, under the safety configuration's
+/// protected namespaces and labels and its forbidden actions. `progress`
+/// hears (step, steps) at every step, for a progress bar.
 pub fn run(
     scenario: &Scenario,
     programs: &[Program],
-    protected_namespaces: &[String],
-    protected_labels: &[(String, String)],
+    config: &SafetyConfig,
     options: &Options,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Report {
@@ -118,22 +131,22 @@ pub fn run(
     let context = Context {
         interval,
         home_namespace: Some(scenario.namespace.clone()),
-        protected_namespaces: protected_namespaces.to_vec(),
-        protected_labels: protected_labels.to_vec(),
+        protected_namespaces: config.protected_namespaces.clone(),
+        protected_labels: config.protected_labels.clone().into_iter().collect(),
     };
     let mut world = World::new(scenario, programs, seed);
     let pods_at_start = world.pod_count();
     let mut states: Vec<State> = vec![State::default(); programs.len()];
     let mut timeline: Vec<Entry> = Vec::new();
+    let mut entries = 0usize;
+    let mut summary = Summary::default();
     // A block holds for many evaluations; the timeline shows its first.
     let mut blocked_before: HashSet<(String, String, &'static str)> = HashSet::new();
     for step in 0..=steps {
         let now = i64::try_from(step)
             .unwrap_or(i64::MAX)
             .saturating_mul(interval);
-        if step % 256 == 0 {
-            progress(step, steps);
-        }
+        progress(step, steps);
         world.step(now);
         let observations = world.take_observations();
         let evaluations: Vec<_> = programs
@@ -146,7 +159,7 @@ pub fn run(
         for ((program, state), evaluation) in programs.iter().zip(&mut states).zip(evaluations) {
             *state = evaluation.state;
             for decision in evaluation.decisions {
-                let Some(entry) = carry_out(program, &mut world, decision, now, timeline.len())
+                let Some(entry) = carry_out(program, config, &mut world, decision, now, entries)
                 else {
                     continue;
                 };
@@ -158,12 +171,15 @@ pub fn run(
                         continue;
                     }
                 }
-                timeline.push(entry);
+                count(&mut summary, &entry);
+                entries += 1;
+                if timeline.len() < MAX_TIMELINE {
+                    timeline.push(entry);
+                }
             }
         }
         blocked_before = blocked_now;
     }
-    progress(steps, steps);
     let incidents = world.finish();
     for incident in &incidents {
         if let (IncidentOutcome::Healed { by }, Some(closed)) = (incident.outcome, incident.closed)
@@ -177,7 +193,7 @@ pub fn run(
             }
         }
     }
-    let summary = summarize(&timeline, &incidents);
+    summarize_incidents(&mut summary, &incidents);
     Report {
         scenario: scenario.name.clone(),
         seed,
@@ -185,6 +201,7 @@ pub fn run(
         until: i64::try_from(until.0).unwrap_or(i64::MAX),
         policies: programs.iter().map(|p| p.policies.len()).sum(),
         pods_at_start,
+        timeline_omitted: entries - timeline.len(),
         timeline,
         incidents,
         summary,
@@ -201,6 +218,7 @@ fn block_word(by: &str) -> &'static str {
 
 fn carry_out(
     program: &Program,
+    config: &SafetyConfig,
     world: &mut World,
     decision: Decision,
     now: i64,
@@ -228,13 +246,15 @@ fn carry_out(
                 (Mode::Auto, Some(SafetyClass::Forbidden(why))) => {
                     Outcome::Blocked(format!("forbidden: {why}"))
                 }
-                (Mode::Auto, _) => match world.apply(program, &action, &object, now, index) {
+                (Mode::Auto, _) => match world.apply(program, config, &action, &object, now, index)
+                {
                     Applied::Done(what) => Outcome::Done(if object == target {
                         what
                     } else {
                         format!("{object}: {what}")
                     }),
                     Applied::Missing => Outcome::Missing(format!("{object} is gone")),
+                    Applied::Refused(why) => Outcome::Refused(why),
                 },
             };
             Some(Entry {
@@ -312,11 +332,31 @@ fn carry_out(
     }
 }
 
-fn summarize(timeline: &[Entry], incidents: &[Incident]) -> Summary {
-    let mut s = Summary {
-        faults_injected: incidents.len(),
-        ..Summary::default()
-    };
+fn count(s: &mut Summary, entry: &Entry) {
+    match &entry.outcome {
+        Outcome::Done(_) => {
+            s.actions_taken += 1;
+            *s.actions_by_type
+                .entry(action_kind(&entry.action))
+                .or_default() += 1;
+        }
+        Outcome::HandedToAi(_) => s.handed_to_ai += 1,
+        Outcome::Blocked(by) => {
+            s.blocked += 1;
+            *s.blocked_by.entry(by.clone()).or_default() += 1;
+        }
+        Outcome::Refused(_) => {
+            s.blocked += 1;
+            *s.blocked_by.entry("safety".into()).or_default() += 1;
+        }
+        Outcome::DryRun => s.dry_run_records += 1,
+        Outcome::AwaitingApproval(_) => s.awaiting_approval += 1,
+        Outcome::Missing(_) | Outcome::Monitored => {}
+    }
+}
+
+fn summarize_incidents(s: &mut Summary, incidents: &[Incident]) {
+    s.faults_injected = incidents.len();
     let mut heal_times: Vec<i64> = Vec::new();
     for incident in incidents {
         *s.faults_by_kind.entry(incident.fault.clone()).or_default() += 1;
@@ -329,30 +369,13 @@ fn summarize(timeline: &[Entry], incidents: &[Incident]) -> Summary {
             }
             IncidentOutcome::Recovered => s.faults_recovered += 1,
             IncidentOutcome::Crashed => s.faults_crashed += 1,
+            IncidentOutcome::Gone => s.faults_gone += 1,
             IncidentOutcome::Open => s.faults_open += 1,
         }
     }
     heal_times.sort_unstable();
     s.time_to_heal_median = percentile(&heal_times, 50);
     s.time_to_heal_p95 = percentile(&heal_times, 95);
-    for entry in timeline {
-        match &entry.outcome {
-            Outcome::Done(_) => {
-                s.actions_taken += 1;
-                let kind = action_kind(&entry.action);
-                *s.actions_by_type.entry(kind).or_default() += 1;
-            }
-            Outcome::HandedToAi(_) => s.handed_to_ai += 1,
-            Outcome::Blocked(by) => {
-                s.blocked += 1;
-                *s.blocked_by.entry(by.clone()).or_default() += 1;
-            }
-            Outcome::DryRun => s.dry_run_records += 1,
-            Outcome::AwaitingApproval(_) => s.awaiting_approval += 1,
-            Outcome::Missing(_) | Outcome::Monitored => {}
-        }
-    }
-    s
 }
 
 /// The nearest-rank percentile of sorted values.
@@ -420,6 +443,13 @@ pub fn render(report: &Report) -> String {
             );
         }
     }
+    if report.timeline_omitted > 0 {
+        let _ = writeln!(
+            out,
+            "… and {} more decisions (the timeline keeps the first {MAX_TIMELINE}; the summary counts all)",
+            report.timeline_omitted
+        );
+    }
     let s = &report.summary;
     let _ = writeln!(out);
     let _ = writeln!(out, "summary");
@@ -444,6 +474,7 @@ pub fn render(report: &Report) -> String {
             String::new(),
         ),
         ("crashed first", s.faults_crashed.to_string(), String::new()),
+        ("scaled away", s.faults_gone.to_string(), String::new()),
         ("still open", s.faults_open.to_string(), String::new()),
         (
             "actions taken",
@@ -485,6 +516,7 @@ fn describe(outcome: &Outcome) -> String {
             "handed to the AI analyzer, which may only choose among these; {then} (the simulator runs no model)"
         ),
         Outcome::Blocked(by) => format!("blocked by {by}"),
+        Outcome::Refused(why) => format!("refused by the safety controller: {why}"),
     }
 }
 

@@ -4,15 +4,17 @@
 //! The world keeps its observations as the engine reads them ([`Target`]s
 //! with their series), appending one sample per metric and step, so that a
 //! day-long run neither copies nor rebuilds a series. Faults become
-//! [`Incident`]s: opened when the fault starts, closed when an action heals
-//! it, when it passes by itself, or when the pod crashes first.
+//! [`Incident`]s: opened when the fault starts, closed when an action ends it
+//! (healed, credited to that action), when it passes by itself or Kubernetes
+//! ends it, when its pod is scaled away, or when the pod crashes first.
 
 use super::rng::Rng;
 use super::scenario::{Cause, Fault, Scenario, WorkloadSpec};
 use crate::catalog::{self, Aggregation, Kind};
 use crate::engine::observation::{Event, Observations, Target, TargetId};
 use crate::engine::series::{Sample, Series};
-use crate::ir::{Action, LimitValue, Program, Resource, RestartMode, Scale};
+use crate::ir::{Action, LimitValue, Program, Resource, Scale};
+use crate::safety::SafetyConfig;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -26,6 +28,9 @@ const BACKOFF_MAX: i64 = 300;
 /// is kept, so trimming every step would make a run quadratic.
 const TRIM_EVERY: u64 = 64;
 
+/// The most replicas a workload may be scaled to, as the scenario allows.
+pub const MAX_REPLICAS: u32 = super::scenario::MAX_REPLICAS;
+
 /// A fault as it happened to one object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Incident {
@@ -36,10 +41,6 @@ pub struct Incident {
     pub opened: i64,
     pub closed: Option<i64>,
     pub outcome: IncidentOutcome,
-    /// The timeline entry of the last action that touched the object while
-    /// the incident was open.
-    #[serde(skip)]
-    touched_by: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -54,6 +55,8 @@ pub enum IncidentOutcome {
     Recovered,
     /// The pod was OOM-killed before anything healed it.
     Crashed,
+    /// Its pod was scaled away: the fault ended, but nothing healed it.
+    Gone,
 }
 
 /// What an applied action did, for the timeline.
@@ -62,6 +65,8 @@ pub enum Applied {
     Done(String),
     /// The object is gone (replaced or scaled away since the decision).
     Missing,
+    /// The safety controller would refuse it: why.
+    Refused(String),
 }
 
 pub struct World {
@@ -90,6 +95,8 @@ struct Workload {
     id: TargetId,
     target: Target,
     replicas: u32,
+    /// Pods running now (kept, not counted: every pod's CPU share reads it).
+    running: u32,
     initial_replicas: u32,
     memory_limit: f64,
     cpu_limit: f64,
@@ -101,6 +108,9 @@ struct Workload {
     /// Per fault: the next random failure (chaos).
     next_chaos: Vec<i64>,
     overload: Option<usize>,
+    /// The action that last lowered the per-pod CPU of an open overload, and
+    /// when: credited if the overload ends at the very next step.
+    overload_fix: Option<(usize, i64)>,
     /// The open degradation: its incident, metric, start and target value.
     degrade: Option<Degradation>,
 }
@@ -203,6 +213,7 @@ impl World {
                 id,
                 target,
                 replicas: spec.replicas,
+                running: 0,
                 initial_replicas: spec.replicas.max(1),
                 memory_limit: spec.memory_limit,
                 cpu_limit: spec.cpu_limit,
@@ -211,6 +222,7 @@ impl World {
                 started: vec![false; spec.faults.len()],
                 next_chaos,
                 overload: None,
+                overload_fix: None,
                 degrade: None,
                 spec: spec.clone(),
             });
@@ -333,8 +345,8 @@ impl World {
                             let id = self.pods[p].target.id.clone();
                             let incident = self.open("pod killed", id, now);
                             self.close(incident, now, IncidentOutcome::Recovered);
-                            self.replace_pod(p, now);
-                        } else if self.pods[p].crash.is_none() {
+                            self.replace_pod(p, now, IncidentOutcome::Recovered);
+                        } else {
                             self.start_crashloop(p, now, true);
                         }
                     }
@@ -349,6 +361,11 @@ impl World {
     }
 
     fn start_crashloop(&mut self, p: usize, now: i64, own_incident: bool) {
+        // A pod already crash-looping keeps its incident: overwriting it
+        // would leave the first one open forever.
+        if self.pods[p].crash.is_some() {
+            return;
+        }
         let incident = own_incident.then(|| {
             let id = self.pods[p].target.id.clone();
             self.open("crashloop", id, now)
@@ -367,13 +384,12 @@ impl World {
             opened: now,
             closed: None,
             outcome: IncidentOutcome::Open,
-            touched_by: None,
         });
         self.incidents.len() - 1
     }
 
-    /// Closes an open incident. An incident an action touched and that ends
-    /// otherwise than by a crash was healed by that action.
+    /// Closes an open incident: `Healed` only where an action ends it
+    /// itself, never for what merely happened after an action.
     fn close(&mut self, incident: usize, now: i64, outcome: IncidentOutcome) {
         let Some(i) = self.incidents.get_mut(incident) else {
             return;
@@ -382,10 +398,7 @@ impl World {
             return;
         }
         i.closed = Some(now);
-        i.outcome = match (outcome, i.touched_by) {
-            (IncidentOutcome::Recovered, Some(by)) => IncidentOutcome::Healed { by },
-            (outcome, _) => outcome,
-        };
+        i.outcome = outcome;
     }
 
     fn advance_pod(&mut self, p: usize, now: i64) {
@@ -406,7 +419,9 @@ impl World {
         let leaking = self.pods[p]
             .leak
             .as_ref()
-            .filter(|l| now >= l.start)
+            // Below its limit, or the pod is OOM-killed at every step anyway
+            // and no leak is to blame.
+            .filter(|l| now >= l.start && base < limit)
             .map(|l| (l.start, l.rate, l.incident.is_none()));
         if let Some((start, rate, first)) = leaking {
             if first {
@@ -502,7 +517,7 @@ impl World {
                     .copied()
                     .unwrap_or(10.0)
             });
-        let running = self.pods_of(w).count().max(1) as f64;
+        let running = f64::from(workload.running.max(1));
         per_pod_percent / 100.0 * workload.spec.cpu_limit * f64::from(workload.initial_replicas)
             / running
     }
@@ -553,15 +568,26 @@ impl World {
             _ => None,
         });
         if let Some(hot) = hot {
-            let cpu = 100.0 * self.cpu_cores(w, now) / self.workloads[w].cpu_limit;
-            match (cpu > hot, self.workloads[w].overload) {
+            // Without pods there is no load to measure.
+            let overloaded = !pods.is_empty()
+                && 100.0 * self.cpu_cores(w, now) / self.workloads[w].cpu_limit > hot;
+            match (overloaded, self.workloads[w].overload) {
                 (true, None) => {
                     let id = self.workloads[w].id.clone();
                     self.workloads[w].overload = Some(self.open("cpu overload", id, now));
                 }
                 (false, Some(incident)) => {
-                    self.workloads[w].overload = None;
-                    self.close(incident, now, IncidentOutcome::Recovered);
+                    let workload = &mut self.workloads[w];
+                    workload.overload = None;
+                    let fix = workload.overload_fix.take();
+                    let outcome = match fix {
+                        Some((by, at)) if now - at <= self.interval => {
+                            IncidentOutcome::Healed { by }
+                        }
+                        _ if pods.is_empty() => IncidentOutcome::Gone,
+                        _ => IncidentOutcome::Recovered,
+                    };
+                    self.close(incident, now, outcome);
                 }
                 _ => {}
             }
@@ -610,17 +636,20 @@ impl World {
         }
     }
 
-    /// Carries out `action` on `object` at `now` for timeline entry `entry`.
+    /// Carries out `action` on `object` at `now` for timeline entry `entry`,
+    /// as the safety controller and the executor would: an action that does
+    /// not apply to the object's kind, or that `config` forbids there, is
+    /// refused.
     pub fn apply(
         &mut self,
         program: &Program,
+        config: &SafetyConfig,
         action: &Action,
         object: &TargetId,
         now: i64,
         entry: usize,
     ) -> Applied {
-        // What changes nothing in the simulated cluster heals nothing: it
-        // must not be credited with a fault that then passes by itself.
+        let name = action.catalog_name();
         match action {
             Action::Notify(message) => return Applied::Done(format!("notified: {message:?}")),
             Action::Patch(id) => {
@@ -631,24 +660,32 @@ impl World {
             }
             _ => {}
         }
-        self.touch(object, entry);
+        let applies = catalog::action(name).is_some_and(|info| info.kinds.contains(object.kind));
+        if !applies {
+            return Applied::Refused(format!("`{name}` does not apply to {}", object.kind));
+        }
+        if config.is_forbidden(name, object.kind) {
+            return Applied::Refused(format!("`{name}` on {} is forbidden", object.kind));
+        }
+        let healed = IncidentOutcome::Healed { by: entry };
         match object.kind {
             Kind::Pods => {
                 let Some(p) = self.pods.iter().position(|p| &p.target.id == object) else {
                     return Applied::Missing;
                 };
+                // What a pod's owner forbids for its pods (`delete` on a
+                // StatefulSet's pods) is decided now that the owner is known.
+                let owner = self.workloads[self.pods[p].workload].id.kind;
+                if config.is_forbidden(name, owner) {
+                    return Applied::Refused(format!(
+                        "`{name}` on pods owned by a {} is forbidden",
+                        owner.keyword().trim_end_matches('s')
+                    ));
+                }
                 match action {
                     Action::Restart(_) | Action::Delete => {
-                        let new = self.replace_pod(p, now);
+                        let new = self.replace_pod(p, now, healed);
                         Applied::Done(format!("replaced by {new}"))
-                    }
-                    Action::SetLimit {
-                        resource,
-                        value,
-                        max,
-                    } => {
-                        let w = self.pods[p].workload;
-                        self.set_limit(w, *resource, *value, *max)
                     }
                     other => Applied::Done(format!(
                         "{} on a pod has no simulated effect",
@@ -673,9 +710,15 @@ impl World {
                         let moved = on_node.len();
                         // Replace from the back so earlier indices stay valid.
                         for p in on_node.into_iter().rev() {
-                            self.replace_pod(p, now);
+                            self.replace_pod(p, now, healed);
                         }
-                        Applied::Done(format!("drained: {moved} pods moved"))
+                        if self.nodes.iter().all(|n| n.cordoned) {
+                            Applied::Done(format!(
+                                "drained: {moved} pods replaced, but every node is cordoned, so they run on cordoned nodes"
+                            ))
+                        } else {
+                            Applied::Done(format!("drained: {moved} pods moved"))
+                        }
                     }
                     other => Applied::Done(format!(
                         "{} on a node has no simulated effect",
@@ -688,23 +731,23 @@ impl World {
                     return Applied::Missing;
                 };
                 match action {
-                    Action::Restart(RestartMode::Rolling) | Action::Restart(_) => {
-                        let n = self.roll(w, now);
+                    Action::Restart(_) => {
+                        let n = self.roll(w, now, entry);
                         Applied::Done(format!("rolled {n} pods"))
                     }
                     Action::Rollback => {
                         if let Some(incident) = self.workloads[w].bad_release.take() {
-                            self.close(incident, now, IncidentOutcome::Recovered);
+                            self.close(incident, now, healed);
                         }
-                        let n = self.roll(w, now);
+                        let n = self.roll(w, now, entry);
                         Applied::Done(format!("rolled back; {n} pods replaced"))
                     }
-                    Action::Scale(scale) => self.scale(w, *scale, now),
+                    Action::Scale(scale) => self.scale(w, *scale, now, entry),
                     Action::SetLimit {
                         resource,
                         value,
                         max,
-                    } => self.set_limit(w, *resource, *value, *max),
+                    } => self.set_limit(w, *resource, *value, *max, now, entry),
                     other => Applied::Done(format!(
                         "{} on a workload has no simulated effect",
                         other.catalog_name()
@@ -714,53 +757,33 @@ impl World {
         }
     }
 
-    /// Marks the open incidents an action on `object` reaches: the object's
-    /// own, and those of its pods (a workload's, a node's).
-    fn touch(&mut self, object: &TargetId, entry: usize) {
-        let pods: Vec<TargetId> = match object.kind {
-            Kind::Pods => Vec::new(),
-            Kind::Nodes => self
-                .pods
-                .iter()
-                .filter(|p| self.nodes[p.node].target.id == *object)
-                .map(|p| p.target.id.clone())
-                .collect(),
-            _ => self
-                .pods
-                .iter()
-                .filter(|p| self.workloads[p.workload].id == *object)
-                .map(|p| p.target.id.clone())
-                .collect(),
-        };
-        for incident in &mut self.incidents {
-            if incident.closed.is_none()
-                && (incident.object == *object || pods.contains(&incident.object))
-            {
-                incident.touched_by = Some(entry);
-            }
-        }
-    }
-
-    fn roll(&mut self, w: usize, now: i64) -> usize {
+    /// Replaces every pod of the workload (a rolling restart, a rollback);
+    /// a degradation ends with its pods.
+    fn roll(&mut self, w: usize, now: i64, entry: usize) -> usize {
+        let healed = IncidentOutcome::Healed { by: entry };
         let pods: Vec<usize> = self.pods_of(w).collect();
         let n = pods.len();
         for p in pods.into_iter().rev() {
-            self.replace_pod(p, now);
+            self.replace_pod(p, now, healed);
         }
         if let Some(d) = self.workloads[w].degrade.take() {
-            self.close(d.incident, now, IncidentOutcome::Recovered);
+            self.close(d.incident, now, healed);
         }
         n
     }
 
-    fn scale(&mut self, w: usize, scale: Scale, now: i64) -> Applied {
+    fn scale(&mut self, w: usize, scale: Scale, now: i64, entry: usize) -> Applied {
         let before = self.workloads[w].replicas;
+        // `scale up` never removes replicas and `scale down` never adds
+        // any, even when the count is already beyond the bound.
         let after = match scale {
-            Scale::Up { by, max } => before.saturating_add(by).min(max.unwrap_or(u32::MAX)),
-            Scale::Down { by, min } => before.saturating_sub(by).max(min.unwrap_or(0)),
+            Scale::Up { by, max } => {
+                before.max(before.saturating_add(by).min(max.unwrap_or(u32::MAX)))
+            }
+            Scale::Down { by, min } => before.min(before.saturating_sub(by).max(min.unwrap_or(0))),
             Scale::To { replicas } => replicas,
         }
-        .min(1_000);
+        .min(MAX_REPLICAS);
         self.workloads[w].replicas = after;
         for slot in before..after {
             self.start_pod(w, slot, now);
@@ -770,7 +793,10 @@ impl World {
             .filter(|&p| self.pods[p].slot >= after)
             .collect();
         for p in gone.into_iter().rev() {
-            self.remove_pod(p, now);
+            self.remove_pod(p, now, IncidentOutcome::Gone);
+        }
+        if after > before && self.workloads[w].overload.is_some() {
+            self.workloads[w].overload_fix = Some((entry, now));
         }
         Applied::Done(format!("replicas {before} → {after}"))
     }
@@ -781,6 +807,8 @@ impl World {
         resource: Resource,
         value: LimitValue,
         max: Option<f64>,
+        now: i64,
+        entry: usize,
     ) -> Applied {
         let workload = &mut self.workloads[w];
         let current = match resource {
@@ -796,6 +824,11 @@ impl World {
         if after.is_finite() && after > 0.0 {
             *current = after;
         }
+        let raised_cpu = resource == Resource::CpuLimit && *current > before;
+        let after = *current;
+        if raised_cpu && workload.overload.is_some() {
+            workload.overload_fix = Some((entry, now));
+        }
         let show = |v: f64| match resource {
             Resource::MemoryLimit => format!("{:.0}Mi", v / 1_048_576.0),
             Resource::CpuLimit => format!("{v:.2} cores"),
@@ -804,31 +837,35 @@ impl World {
             "{} {} → {} for every pod",
             resource.keyword(),
             show(before),
-            show(*current)
+            show(after)
         ))
     }
 
     /// Replaces pod `p` by a new one in the same slot, as its controller
-    /// does after a delete; returns the new pod's name.
-    fn replace_pod(&mut self, p: usize, now: i64) -> String {
+    /// does after a delete, ending its incidents with `ended`; returns the
+    /// new pod's name.
+    fn replace_pod(&mut self, p: usize, now: i64, ended: IncidentOutcome) -> String {
         let (w, slot) = (self.pods[p].workload, self.pods[p].slot);
-        self.remove_pod(p, now);
+        self.remove_pod(p, now, ended);
         self.start_pod(w, slot, now)
     }
 
-    fn remove_pod(&mut self, p: usize, now: i64) {
+    fn remove_pod(&mut self, p: usize, now: i64, ended: IncidentOutcome) {
         let pod = self.pods.remove(p);
+        let workload = &mut self.workloads[pod.workload];
+        workload.running = workload.running.saturating_sub(1);
         let open = [
             pod.leak.and_then(|l| l.incident),
             pod.crash.and_then(|c| c.incident),
         ];
         for incident in open.into_iter().flatten() {
-            self.close(incident, now, IncidentOutcome::Recovered);
+            self.close(incident, now, ended);
         }
     }
 
     fn start_pod(&mut self, w: usize, slot: u32, now: i64) -> String {
         let workload = &mut self.workloads[w];
+        workload.running += 1;
         let name = format!("{}-{}", workload.spec.name, workload.next_pod);
         workload.next_pod += 1;
         let mut target = Target::new(TargetId {
