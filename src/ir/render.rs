@@ -69,6 +69,15 @@ impl Program {
         }
     }
 
+    /// Actions as a list reads them: `rollback, restart rolling`.
+    pub fn render_actions(&self, actions: &[Action]) -> String {
+        actions
+            .iter()
+            .map(|a| self.render_action(a))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     pub fn render_action(&self, action: &Action) -> String {
         match action {
             Action::Restart(RestartMode::Immediate) => "restart".into(),

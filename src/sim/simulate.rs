@@ -286,14 +286,7 @@ fn carry_out(
                 policy,
                 rules: rules.iter().map(|r| r + 1).collect(),
                 target: target.to_string(),
-                action: format!(
-                    "ask ai among [{}]",
-                    candidates
-                        .iter()
-                        .map(|c| program.render_action(c))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                action: format!("ask ai among [{}]", program.render_actions(&candidates)),
                 evidence,
                 outcome: Outcome::HandedToAi(then.into()),
                 healed: Vec::new(),

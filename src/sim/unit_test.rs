@@ -840,14 +840,7 @@ fn describe_actual(program: &Program, d: &Decision) -> Shown {
             candidates,
             evidence,
         } => (
-            format!(
-                "ambiguous: [{}]",
-                candidates
-                    .iter()
-                    .map(|c| program.render_action(c))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            format!("ambiguous: [{}]", program.render_actions(candidates)),
             target,
             policy,
             rules.clone(),
