@@ -47,6 +47,8 @@ enum Command {
     Explain(cli::explain::ExplainArgs),
     /// Run policy unit tests (`*.skippy-test.yaml`): expected decisions over time
     Test(cli::test::TestArgs),
+    /// Start the language server (LSP over stdin/stdout), for editors
+    Lsp(cli::lsp::LspArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +64,11 @@ fn main() -> ExitCode {
         Command::Fmt(args) => cli::fmt::run(args, &mut out, &mut err),
         Command::Explain(args) => cli::explain::run(args, &mut out, &mut err),
         Command::Test(args) => cli::test::run(args, &mut out, &mut err),
+        Command::Lsp(args) => {
+            // The server writes stdout from its own thread: release the lock.
+            drop(out);
+            cli::lsp::run(args, &mut err)
+        }
     };
     ExitCode::from(status)
 }
