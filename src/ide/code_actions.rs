@@ -1,5 +1,5 @@
 //! Quick fixes: apply a diagnostic's "did you mean" suggestion; add the
-//! missing `cooldown` that the no-cooldown lint asks for.
+//! missing `cooldown` that the no-cooldown and unbounded-budget lints ask for.
 
 use super::diagnostics::to_analysis;
 use crate::check::Compiled;
@@ -27,7 +27,8 @@ pub fn code_actions(text: &str, compiled: &Compiled, range: TextRange) -> Vec<Co
                 preferred: true,
             });
         }
-        if diagnostic.code == Code::NoCooldown {
+        // The unbounded-budget lint asks for a cooldown (and a limit) too.
+        if matches!(diagnostic.code, Code::NoCooldown | Code::UnboundedBudget) {
             let Some(policy) = policy_at(compiled, diagnostic.span.start) else {
                 continue;
             };

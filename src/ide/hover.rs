@@ -156,7 +156,8 @@ fn metric_markdown(metric: &MetricInfo) -> String {
         metric.kinds.describe()
     );
     if let Some(aggregation) = metric.aggregated_on(Kind::Deployments) {
-        let _ = writeln!(md, "- on a workload: {aggregation:?} of its pods");
+        let how = format!("{aggregation:?}").to_lowercase();
+        let _ = writeln!(md, "- on a workload: the {how} of its pods");
     }
     if let Some(promql) = metric.promql {
         let _ = write!(

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds the VS Code extension from a clean checkout: installs the locked
+# dependencies, compiles the TypeScript and packages lsp/vscode/skippy.vsix.
+set -euo pipefail
+cd "$(dirname "$0")"
+command -v npm >/dev/null || { echo "npm is missing: the extension needs Node.js 20 and npm" >&2; exit 1; }
+npm ci --no-audit --no-fund
+npm run compile
+npx --no-install vsce package --skip-license --allow-missing-repository -o skippy.vsix
+test -s skippy.vsix
+echo "built $(pwd)/skippy.vsix"

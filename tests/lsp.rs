@@ -1,0 +1,430 @@
+//! The language server as an editor sees it: the built `kubeskippy lsp`
+//! driven over its real JSON-RPC stdio protocol, responses asserted with insta
+//! snapshots.
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::Duration;
+
+const URI: &str = "file:///work/checkout.skippy";
+
+const POLICY: &str = r#"metric queue_depth: count = promql "sum by (pod) (rabbitmq_queue_messages_ready{namespace=\"$namespace\"})"
+patch debug-logging: merge "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"log\":\"debug\"}}}}}"
+
+policy checkout {
+  select deployments in shop where app = "checkout"
+  mode auto
+  limit 5 per 1h
+  when memory_precent > 85 for 3m then restart rolling
+  when   queue_depth>100 then patch debug-logging
+}
+
+policy crashes {
+  select pods in shop
+  limit 5 per 1h
+  when status is CrashLoopBackOff for 1m then delete
+}
+"#;
+
+/// A client of one `kubeskippy lsp` process.
+struct Client {
+    child: Child,
+    stdin: ChildStdin,
+    messages: Receiver<Value>,
+    /// Notifications received while waiting for a response.
+    notifications: Vec<Value>,
+    next_id: i64,
+}
+
+impl Client {
+    fn start() -> Client {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kubeskippy"))
+            .arg("lsp")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("kubeskippy lsp starts");
+        let stdin = child.stdin.take().expect("stdin is piped");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (sender, messages) = mpsc::channel();
+        // A thread reads, so that a silent server fails the test by timeout
+        // instead of hanging it.
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            while let Some(message) = read_message(&mut reader) {
+                if sender.send(message).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut client = Client {
+            child,
+            stdin,
+            messages,
+            notifications: Vec::new(),
+            next_id: 0,
+        };
+        let init = client.request(
+            "initialize",
+            json!({ "capabilities": {}, "processId": null }),
+        );
+        insta::assert_yaml_snapshot!("initialize", init);
+        client.notify("initialized", json!({}));
+        client
+    }
+
+    fn send(&mut self, message: Value) {
+        let body = message.to_string();
+        write!(self.stdin, "Content-Length: {}\r\n\r\n{body}", body.len())
+            .expect("the server reads");
+        self.stdin.flush().expect("the server reads");
+    }
+
+    fn receive(&mut self) -> Value {
+        self.messages
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the server answers in time")
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        self.send(json!({ "jsonrpc": "2.0", "method": method, "params": params }));
+    }
+
+    /// The result of a request (or its error, for a failed one).
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
+        loop {
+            let message = self.receive();
+            if message["id"] == json!(id) {
+                return match message.get("error") {
+                    Some(error) => json!({ "error": error }),
+                    None => message["result"].clone(),
+                };
+            }
+            self.notifications.push(message);
+        }
+    }
+
+    /// The next diagnostics published for `uri` at `version`.
+    fn diagnostics(&mut self, uri: &str, version: i64) -> Value {
+        let matches = |m: &Value| {
+            m["method"] == "textDocument/publishDiagnostics"
+                && m["params"]["uri"] == uri
+                && m["params"]["version"] == version
+        };
+        if let Some(i) = self.notifications.iter().position(matches) {
+            return self.notifications.remove(i)["params"]["diagnostics"].clone();
+        }
+        loop {
+            let message = self.receive();
+            if matches(&message) {
+                return message["params"]["diagnostics"].clone();
+            }
+            self.notifications.push(message);
+        }
+    }
+
+    fn open(&mut self, uri: &str, language: &str, text: &str) {
+        self.notify(
+            "textDocument/didOpen",
+            json!({ "textDocument": { "uri": uri, "languageId": language, "version": 1, "text": text } }),
+        );
+    }
+
+    fn at(
+        &mut self,
+        method: &str,
+        uri: &str,
+        (line, character): (u32, u32),
+        extra: Value,
+    ) -> Value {
+        let mut params = json!({
+            "textDocument": { "uri": uri },
+            "position": { "line": line, "character": character },
+        });
+        if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
+            params.extend(extra.clone());
+        }
+        self.request(method, params)
+    }
+
+    fn shutdown(mut self) {
+        assert_eq!(self.request("shutdown", Value::Null), Value::Null);
+        self.notify("exit", Value::Null);
+        let status = self.child.wait().expect("the server exits");
+        assert!(status.success(), "exit status {status}");
+    }
+}
+
+fn read_message(reader: &mut impl BufRead) -> Option<Value> {
+    let mut length = None;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).ok()? == 0 {
+            return None;
+        }
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some(value) = header.strip_prefix("Content-Length: ") {
+            length = value.parse::<usize>().ok();
+        }
+    }
+    let mut body = vec![0; length?];
+    reader.read_exact(&mut body).ok()?;
+    serde_json::from_slice(&body).ok()
+}
+
+/// The 0-based (line, UTF-16 column) of the `n`-th `needle` in `text`, plus `shift` columns.
+fn position(text: &str, needle: &str, shift: u32) -> (u32, u32) {
+    let offset = text.find(needle).expect("needle in text");
+    let before = &text[..offset];
+    let line = before.matches('\n').count() as u32;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .unwrap_or("")
+        .encode_utf16()
+        .count() as u32;
+    (line, column + shift)
+}
+
+/// Only the labels of a completion list, to keep snapshots readable.
+fn labels(completions: &Value) -> Vec<String> {
+    completions
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|i| i["label"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_session_over_stdio() {
+    let mut client = Client::start();
+    client.open(URI, "skippy", POLICY);
+    insta::assert_yaml_snapshot!("diagnostics_on_open", client.diagnostics(URI, 1));
+
+    // Fix the typo with an incremental change: the error goes, warnings stay.
+    let (line, column) = position(POLICY, "memory_precent", 0);
+    client.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": { "uri": URI, "version": 2 },
+            "contentChanges": [{
+                "range": {
+                    "start": { "line": line, "character": column + 8 },
+                    "end": { "line": line, "character": column + 10 }
+                },
+                "text": "er"
+            }]
+        }),
+    );
+    let fixed = POLICY.replace("memory_precent", "memory_percent");
+    insta::assert_yaml_snapshot!("diagnostics_after_change", client.diagnostics(URI, 2));
+
+    let after_then = position(&fixed, "restart rolling", 0);
+    let completion = client.at("textDocument/completion", URI, after_then, json!({}));
+    insta::assert_yaml_snapshot!("completion_actions_for_deployments", labels(&completion));
+    let first = &completion[0];
+    insta::assert_yaml_snapshot!("completion_item", first);
+
+    let metric = position(&fixed, "memory_percent", 3);
+    insta::assert_yaml_snapshot!(
+        "hover_metric",
+        client.at("textDocument/hover", URI, metric, json!({}))
+    );
+    let action = position(&fixed, "delete\n", 1);
+    insta::assert_yaml_snapshot!(
+        "hover_action",
+        client.at("textDocument/hover", URI, action, json!({}))
+    );
+
+    let patch_use = position(&fixed, "debug-logging\n}", 2);
+    insta::assert_yaml_snapshot!(
+        "definition_of_patch",
+        client.at("textDocument/definition", URI, patch_use, json!({}))
+    );
+    insta::assert_yaml_snapshot!(
+        "references_of_patch",
+        client.at(
+            "textDocument/references",
+            URI,
+            patch_use,
+            json!({ "context": { "includeDeclaration": true } })
+        )
+    );
+    insta::assert_yaml_snapshot!(
+        "rename_patch",
+        client.at(
+            "textDocument/rename",
+            URI,
+            patch_use,
+            json!({ "newName": "more-logs" })
+        )
+    );
+
+    let formatting = client.request(
+        "textDocument/formatting",
+        json!({ "textDocument": { "uri": URI }, "options": { "tabSize": 2, "insertSpaces": true } }),
+    );
+    insta::assert_yaml_snapshot!("formatting", formatting);
+
+    let crashes = position(&fixed, "when status", 0);
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({
+            "textDocument": { "uri": URI },
+            "range": {
+                "start": { "line": crashes.0, "character": 0 },
+                "end": { "line": crashes.0, "character": 10 }
+            },
+            "context": { "diagnostics": [] }
+        }),
+    );
+    insta::assert_yaml_snapshot!("code_action_cooldown", actions);
+
+    let symbols = client.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": URI } }),
+    );
+    insta::assert_yaml_snapshot!("document_symbols", symbols);
+    let tokens = client.request(
+        "textDocument/semanticTokens/full",
+        json!({ "textDocument": { "uri": URI } }),
+    );
+    let data = tokens["data"].as_array().map_or(0, Vec::len);
+    assert_eq!(data % 5, 0, "five numbers per token");
+    assert!(data > 100, "{tokens}");
+
+    client.shutdown();
+}
+
+#[test]
+fn did_you_mean_is_a_quick_fix() {
+    let mut client = Client::start();
+    client.open(URI, "skippy", POLICY);
+    let typo = position(POLICY, "memory_precent", 0);
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({
+            "textDocument": { "uri": URI },
+            "range": { "start": { "line": typo.0, "character": typo.1 }, "end": { "line": typo.0, "character": typo.1 } },
+            "context": { "diagnostics": [] }
+        }),
+    );
+    insta::assert_yaml_snapshot!("code_action_did_you_mean", actions);
+    client.shutdown();
+}
+
+#[test]
+fn a_file_with_a_syntax_error_gets_diagnostics_for_the_rest() {
+    let text = "policy a {\n  select pods\n  when cpu_percent >> 80 then restart\n  when status is CrashLoopBakOff then restart\n}\n\npolicy b {\n  select nodes\n  when memory_pressure == true then cordn\n}\n";
+    let mut client = Client::start();
+    client.open(URI, "skippy", text);
+    let diagnostics = client.diagnostics(URI, 1);
+    let codes: Vec<&str> = diagnostics
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|d| d["code"].as_str().unwrap_or(""))
+        .collect();
+    assert!(codes.contains(&"E0001"), "{codes:?}");
+    assert!(
+        codes.contains(&"E0102"),
+        "the rule after the broken line is checked: {codes:?}"
+    );
+    assert!(
+        codes.contains(&"E0103"),
+        "the next policy is checked: {codes:?}"
+    );
+    insta::assert_yaml_snapshot!("diagnostics_with_syntax_error", diagnostics);
+    client.shutdown();
+}
+
+#[test]
+fn diagnostics_of_healing_policy_yaml_point_into_the_yaml() {
+    let yaml = "\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: not-a-policy
+data:
+  policy: |
+    policy x { nonsense }
+---
+apiVersion: kubeskippy.io/v1alpha1
+kind: HealingPolicy
+metadata:
+  name: checkout
+  namespace: shop
+spec:
+  # The policy, in Skippy.
+  policy: |
+    policy checkout {
+      select pods where app = \"checkout\"
+
+      when memory_precent > 85 for 3m then restart rolling
+    }
+";
+    let uri = "file:///work/checkout.yaml";
+    let mut client = Client::start();
+    client.open(uri, "yaml", yaml);
+    let diagnostics = client.diagnostics(uri, 1);
+    let unknown = diagnostics
+        .as_array()
+        .and_then(|all| all.iter().find(|d| d["code"] == "E0101"))
+        .expect("the unknown metric is reported");
+    // Line 20 (1-based) of the YAML file, column 12 (1-based): after the
+    // block's 4 spaces and the policy's own 2 and `when `.
+    assert_eq!(
+        unknown["range"]["start"],
+        json!({ "line": 19, "character": 11 })
+    );
+    assert_eq!(
+        unknown["range"]["end"],
+        json!({ "line": 19, "character": 25 })
+    );
+    insta::assert_yaml_snapshot!("diagnostics_in_yaml", diagnostics);
+
+    let hover = client.at("textDocument/hover", uri, (19, 44), json!({}));
+    assert!(hover["contents"]["value"]
+        .as_str()
+        .is_some_and(|md| md.starts_with("**restart rolling**")));
+    assert_eq!(
+        hover["range"]["start"],
+        json!({ "line": 19, "character": 43 })
+    );
+    client.shutdown();
+}
+
+/// The TextMate grammar of the VS Code extension highlights every keyword of
+/// the language's grammar.
+#[test]
+fn textmate_grammar_knows_every_keyword() {
+    let pest = std::fs::read_to_string("grammar/skippy.pest").expect("the grammar");
+    let textmate = std::fs::read_to_string("lsp/vscode/grammar/skippy.tmLanguage.json")
+        .expect("the TextMate grammar");
+    let _: Value = serde_json::from_str(&textmate).expect("the TextMate grammar is JSON");
+    for line in pest.lines().filter(|l| l.starts_with("kw_")) {
+        let keyword = line
+            .split('"')
+            .nth(1)
+            .expect("a keyword rule quotes its word");
+        assert!(
+            textmate.contains(&format!("|{keyword}|"))
+                || textmate.contains(&format!("({keyword}|"))
+                || textmate.contains(&format!("|{keyword})")),
+            "the TextMate grammar does not highlight `{keyword}`"
+        );
+    }
+}
