@@ -428,3 +428,32 @@ fn textmate_grammar_knows_every_keyword() {
         );
     }
 }
+
+/// The examples of `docs/lsp.md` check clean, the YAML one through the
+/// embedding the server uses.
+#[test]
+fn docs_examples_check_clean() {
+    use kubeskippy::ide::{self, embedded, Ide};
+    use kubeskippy_lsp::{Analysis, DocumentKind, Source};
+    let doc = std::fs::read_to_string("docs/lsp.md").expect("docs/lsp.md");
+    let block = |fence: &str| -> Vec<String> {
+        doc.split(&format!("```{fence}\n"))
+            .skip(1)
+            .map(|rest| rest.split("```").next().unwrap_or("").to_string())
+            .collect()
+    };
+    let config = kubeskippy::safety::SafetyConfig::default();
+    let skippy = block("skippy");
+    assert!(!skippy.is_empty(), "docs/lsp.md shows a policy");
+    for text in &skippy {
+        assert_eq!(ide::diagnostics(text, &config), [], "{text}");
+    }
+    for yaml in block("yaml") {
+        assert_eq!(embedded::policies(&yaml).len(), 1, "{yaml}");
+        let source = Source {
+            text: &yaml,
+            kind: DocumentKind::Yaml,
+        };
+        assert_eq!(Ide::default().diagnostics(source), [], "{yaml}");
+    }
+}

@@ -19,4 +19,6 @@ pub use analysis::*;
 pub use convert::diagnostics as lsp_diagnostics;
 pub use document::Document;
 pub use line_index::LineIndex;
+/// The protocol types, re-exported so callers use the server's version.
+pub use lsp_types;
 pub use server::{capabilities, run_stdio, serve, Config};

@@ -307,4 +307,16 @@ mod tests {
         assert_eq!(hover_at(POLICY, "{\n  select"), "");
         assert!(hover("", 5, &SafetyConfig::default()).is_none());
     }
+
+    #[test]
+    fn literals_in_every_unit_they_may_stand_for() {
+        let millis = literal("500m").unwrap_or_default();
+        assert!(
+            millis.contains("duration: 30000 s") && millis.contains("cores: 0.5"),
+            "{millis}"
+        );
+        let bytes = literal("1.5Gi").unwrap_or_default();
+        assert!(bytes.contains("bytes: 1610612736"), "{bytes}");
+        assert_eq!(literal("85"), None);
+    }
 }
