@@ -10,6 +10,8 @@
 
 mod code_actions;
 mod completion;
+#[cfg(test)]
+mod completion_tests;
 mod context;
 mod declared;
 mod diagnostics;
