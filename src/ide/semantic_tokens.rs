@@ -4,61 +4,13 @@
 use super::declared::declarations;
 use super::lexer::{lex, Lexeme};
 use crate::catalog;
+use crate::syntax::keywords;
 use kubeskippy_lsp::{Token, TokenKind};
 use std::collections::HashSet;
 
-/// Every keyword of the grammar (`grammar/skippy.pest`, the `kw_` rules).
-const KEYWORDS: &[&str] = &[
-    "policy",
-    "metric",
-    "patch",
-    "promql",
-    "select",
-    "in",
-    "any",
-    "where",
-    "exists",
-    "mode",
-    "limit",
-    "per",
-    "cooldown",
-    "when",
-    "then",
-    "for",
-    "priority",
-    "and",
-    "or",
-    "not",
-    "status",
-    "is",
-    "event",
-    "count",
-    "within",
-    "restart",
-    "rolling",
-    "immediate",
-    "delete",
-    "scale",
-    "up",
-    "down",
-    "to",
-    "max",
-    "min",
-    "set",
-    "current",
-    "rollback",
-    "cordon",
-    "drain",
-    "notify",
-    "ask",
-    "ai",
-    "among",
-    "true",
-    "false",
-];
-
 pub fn semantic_tokens(text: &str) -> Vec<Token> {
     let declared: HashSet<&str> = declarations(text).iter().map(|d| d.name).collect();
+    let keywords: HashSet<&str> = keywords().chain(["true", "false"]).collect();
     let tokens = lex(text);
     let mut out = Vec::with_capacity(tokens.len());
     let mut prev_word: Option<&str> = None;
@@ -75,7 +27,14 @@ pub fn semantic_tokens(text: &str) -> Vec<Token> {
             Lexeme::Punct => Some(TokenKind::Operator),
             Lexeme::Word => {
                 let next = tokens.get(i + 1).map(|t| t.text(text));
-                Some(word_kind(word, prev_word, next, line_first_word, &declared))
+                Some(word_kind(
+                    word,
+                    prev_word,
+                    next,
+                    line_first_word,
+                    &keywords,
+                    &declared,
+                ))
             }
         };
         match token.kind {
@@ -105,6 +64,7 @@ fn word_kind(
     prev: Option<&str>,
     next: Option<&str>,
     first: Option<&str>,
+    keywords: &HashSet<&str>,
     declared: &HashSet<&str>,
 ) -> TokenKind {
     match prev {
@@ -118,7 +78,7 @@ fn word_kind(
     if next == Some("(") && catalog::FUNCTIONS.iter().any(|f| f.name == word) {
         return TokenKind::Function;
     }
-    if KEYWORDS.contains(&word) {
+    if keywords.contains(word) {
         return TokenKind::Keyword;
     }
     if catalog::metric(word).is_some() || declared.contains(word) {
