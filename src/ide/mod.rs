@@ -268,3 +268,87 @@ fn symbol_to_yaml(e: &Embedded, s: Symbol) -> Symbol {
         ..s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const YAML: &str = "\
+kind: HealingPolicy
+apiVersion: kubeskippy.io/v1alpha1
+spec:
+  policy: |
+    policy p {
+      select pods
+      mode auto
+      limit 5 per 1h
+      when status is CrashLoopBakOff then delete
+    }
+";
+
+    fn yaml() -> Source<'static> {
+        Source {
+            text: YAML,
+            kind: DocumentKind::Yaml,
+        }
+    }
+
+    fn apply(text: &str, edits: &[TextEdit]) -> String {
+        let mut out = text.to_string();
+        for edit in edits.iter().rev() {
+            out.replace_range(edit.range.clone(), &edit.new_text);
+        }
+        out
+    }
+
+    #[test]
+    fn quick_fixes_in_yaml_edit_the_yaml() {
+        let ide = Ide::default();
+        let rule = YAML.find("      when").expect("the rule");
+        let actions = ide.code_actions(yaml(), rule..rule + 40);
+        let titles: Vec<&str> = actions.iter().map(|a| a.title.as_str()).collect();
+        assert_eq!(titles, ["Replace with `CrashLoopBackOff`"]);
+        let fixed = apply(YAML, &actions[0].edits);
+        assert!(fixed.contains("status is CrashLoopBackOff then"), "{fixed}");
+
+        // Now that the rule checks, the missing cooldown is reported and fixed.
+        let source = Source {
+            text: &fixed,
+            kind: DocumentKind::Yaml,
+        };
+        let actions = ide.code_actions(source, 0..fixed.len());
+        assert_eq!(actions[0].title, "Add `cooldown 10m` to policy `p`");
+        let fixed = apply(&fixed, &actions[0].edits);
+        assert!(
+            fixed.contains("      limit 5 per 1h\n      cooldown 10m\n      when"),
+            "the inserted line carries the block's indentation:\n{fixed}"
+        );
+        let source = Source {
+            text: &fixed,
+            kind: DocumentKind::Yaml,
+        };
+        let codes: Vec<String> = ide
+            .diagnostics(source)
+            .into_iter()
+            .map(|d| d.code)
+            .collect();
+        assert_eq!(codes, ["W0113"]);
+    }
+
+    #[test]
+    fn outline_and_completion_in_yaml() {
+        let symbols = Ide::default().symbols(yaml());
+        assert_eq!(&YAML[symbols[0].selection_range.clone()], "p");
+        let after_then = YAML.find("delete").expect("the action");
+        let labels: Vec<String> = Ide::default()
+            .completions(yaml(), after_then)
+            .into_iter()
+            .map(|c| c.label)
+            .collect();
+        assert!(labels.contains(&"delete".to_string()), "{labels:?}");
+        assert!(
+            Ide::default().completions(yaml(), 3).is_empty(),
+            "outside the policy"
+        );
+    }
+}
