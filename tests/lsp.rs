@@ -67,9 +67,14 @@ impl Client {
             notifications: Vec::new(),
             next_id: 0,
         };
-        let init = client.request(
+        let mut init = client.request(
             "initialize",
             json!({ "capabilities": {}, "processId": null }),
+        );
+        // The version changes with every release; the snapshot keeps the rest.
+        assert_eq!(
+            init["serverInfo"]["version"].take(),
+            env!("CARGO_PKG_VERSION")
         );
         insta::assert_yaml_snapshot!("initialize", init);
         client.notify("initialized", json!({}));

@@ -13,7 +13,7 @@ use crate::document::Document;
 use crossbeam_channel::RecvTimeoutError;
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
 use lsp_types::notification::{
-    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Notification as _,
+    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Exit, Notification as _,
     PublishDiagnostics,
 };
 use lsp_types::request::{
@@ -33,12 +33,17 @@ pub struct Config {
     /// How long a document must stay unchanged before its diagnostics are
     /// published again.
     pub debounce: Duration,
+    /// The name and version the server gives the editor (`serverInfo`).
+    pub name: String,
+    pub version: String,
 }
 
 impl Default for Config {
     fn default() -> Config {
         Config {
             debounce: Duration::from_millis(150),
+            name: env!("CARGO_PKG_NAME").into(),
+            version: env!("CARGO_PKG_VERSION").into(),
         }
     }
 }
@@ -97,8 +102,15 @@ pub fn serve(
     analysis: &dyn Analysis,
     config: Config,
 ) -> Result<(), Box<dyn Error + Send + Sync>> {
-    let capabilities = serde_json::to_value(capabilities())?;
-    connection.initialize(capabilities)?;
+    let (id, _params) = connection.initialize_start()?;
+    let result = lsp::InitializeResult {
+        capabilities: capabilities(),
+        server_info: Some(lsp::ServerInfo {
+            name: config.name.clone(),
+            version: Some(config.version.clone()),
+        }),
+    };
+    connection.initialize_finish(id, serde_json::to_value(result)?)?;
     let mut server = Server {
         connection,
         analysis,
@@ -190,6 +202,9 @@ impl Server<'_> {
 
     fn notify(&mut self, notification: Notification) -> Result<(), Box<dyn Error + Send + Sync>> {
         match notification.method.as_str() {
+            // After `shutdown`, `handle_shutdown` consumes `exit`; one that
+            // comes first ends the session as a failure, as the protocol says.
+            Exit::METHOD => return Err("the editor sent `exit` without `shutdown`".into()),
             DidOpenTextDocument::METHOD => {
                 let Ok(params) =
                     serde_json::from_value::<lsp::DidOpenTextDocumentParams>(notification.params)

@@ -45,7 +45,11 @@ impl Client {
     fn start(debounce: Duration) -> (Client, thread::JoinHandle<()>) {
         let (server, client) = Connection::memory();
         let handle = thread::spawn(move || {
-            serve(&server, &BangLanguage, Config { debounce }).expect("the session ends cleanly");
+            let config = Config {
+                debounce,
+                ..Config::default()
+            };
+            serve(&server, &BangLanguage, config).expect("the session ends cleanly");
         });
         let mut client = Client {
             connection: client,
@@ -218,4 +222,40 @@ fn a_panicking_analysis_fails_one_request_not_the_session() {
     );
     assert_eq!(closed["error"]["code"], json!(-32602));
     client.shutdown(handle);
+}
+
+#[test]
+fn exit_without_shutdown_ends_the_session_as_a_failure() {
+    let (server, client) = Connection::memory();
+    let handle = thread::spawn(move || serve(&server, &BangLanguage, Config::default()).is_err());
+    client
+        .sender
+        .send(Message::Request(Request::new(
+            RequestId::from(1),
+            "initialize".into(),
+            json!({ "capabilities": {} }),
+        )))
+        .expect("the server is running");
+    let response = client
+        .receiver
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the server answers");
+    let Message::Response(response) = response else {
+        panic!("expected the initialize response, got {response:?}");
+    };
+    let result = response.result.expect("initialize succeeds");
+    assert_eq!(result["serverInfo"]["name"], "kubeskippy-lsp");
+    for method in ["initialized", "exit"] {
+        client
+            .sender
+            .send(Message::Notification(Notification::new(
+                method.into(),
+                json!({}),
+            )))
+            .expect("the server is running");
+    }
+    assert!(
+        handle.join().expect("the server thread ends"),
+        "serve reports the early exit"
+    );
 }

@@ -27,7 +27,12 @@ pub fn run(args: &LspArgs, err: &mut dyn Write) -> u8 {
         }
     };
     let ide = Ide { config };
-    match kubeskippy_lsp::run_stdio(&ide, kubeskippy_lsp::Config::default()) {
+    let server = kubeskippy_lsp::Config {
+        name: "kubeskippy".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        ..Default::default()
+    };
+    match kubeskippy_lsp::run_stdio(&ide, server) {
         Ok(()) => SUCCESS,
         Err(e) => {
             let _ = writeln!(err, "error: the language server stopped: {e}");
