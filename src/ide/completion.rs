@@ -11,6 +11,7 @@ use super::context::{enclosing_policy, policy_kind};
 use super::declared::{declarations, metric_unit, DeclKind, Declared};
 use super::lexer::{lex, Lexeme, Tok};
 use crate::catalog::{self, Kind, Unit};
+use crate::check::units::DURATIONS;
 use kubeskippy_lsp::{Completion, CompletionKind};
 
 const TOP_LEVEL: &[(&str, &str)] = &[
@@ -48,8 +49,6 @@ const STATEMENTS: &[(&str, &str)] = &[
     ),
 ];
 
-const DURATIONS: &[(&str, u64)] = &[("s", 1), ("m", 60), ("h", 3_600), ("d", 86_400)];
-
 /// Proposals at byte `offset` of `text`.
 pub fn completions(text: &str, offset: usize) -> Vec<Completion> {
     let offset = kubeskippy_lsp::line_index::floor_char_boundary(text, offset);
@@ -57,10 +56,9 @@ pub fn completions(text: &str, offset: usize) -> Vec<Completion> {
     let line = &text[line_start..offset];
     let mut tokens = lex(line);
     if let Some(last) = tokens.last() {
+        // The lexer ends an unclosed string at the end of the line.
         let inside_string = last.kind == Lexeme::String
-            && (last.end - last.start < 2
-                || !last.text(line).ends_with('"')
-                || last.end > line.len());
+            && (last.end - last.start < 2 || !last.text(line).ends_with('"'));
         if last.kind == Lexeme::Comment || inside_string {
             return Vec::new();
         }

@@ -95,7 +95,10 @@ fn actions_for_the_kind_and_their_words() {
 
 #[test]
 fn suffixes_after_a_number() {
-    assert_eq!(labels("policy p {\n cooldown 5|"), ["5s", "5m", "5h", "5d"]);
+    assert_eq!(
+        labels("policy p {\n cooldown 5|"),
+        ["5s", "5m", "5h", "5d", "5w"]
+    );
     assert_eq!(labels("policy p {\n when memory_percent > 85|"), ["85%"]);
     assert_eq!(labels("policy p {\n when cpu_cores > 500|"), ["500m"]);
     assert!(labels("policy p {\n when memory_bytes >= 1|").contains(&"1Gi".to_string()));
