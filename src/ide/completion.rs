@@ -7,8 +7,8 @@
 //! bracket scan up to the cursor — never a parse — so it answers in
 //! microseconds on large files and works while the file does not parse.
 
-use super::context::{enclosing_policy, policy_kind};
-use super::declared::{declarations, metric_unit, DeclKind, Declared};
+use super::context::{enclosing_policy, expected_unit, policy_kind};
+use super::declared::{declarations, DeclKind, Declared};
 use super::lexer::{lex, Lexeme, Tok};
 use crate::catalog::{self, Kind, Unit};
 use crate::check::units::DURATIONS;
@@ -373,11 +373,8 @@ impl Context<'_> {
         if !number.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
             return Vec::new();
         }
-        let unit = match self.prev() {
-            Some("for" | "cooldown" | "within" | "per" | ",") => Some(Unit::Duration),
-            _ => self.compared_unit(),
-        };
-        let Some(unit) = unit else {
+        let words: Vec<&str> = self.words().collect();
+        let Some(unit) = expected_unit(&words, &self.declared) else {
             return Vec::new();
         };
         let suffixes: Vec<(String, String)> = match unit {
@@ -410,28 +407,6 @@ impl Context<'_> {
                 )
             })
             .collect()
-    }
-
-    /// The unit of what a number being typed is compared with or assigned to:
-    /// the nearest metric or resource before the operator.
-    fn compared_unit(&self) -> Option<Unit> {
-        let prev = self.prev()?;
-        if !matches!(
-            prev,
-            ">" | ">=" | "<" | "<=" | "==" | "!=" | "=" | "max" | "min"
-        ) {
-            return None;
-        }
-        self.statement.iter().rev().find_map(|t| {
-            let word = self.text(t);
-            if let Some(m) = catalog::metric(word) {
-                return Some(m.unit);
-            }
-            if let Some((_, unit)) = catalog::RESOURCES.iter().find(|(r, _)| *r == word) {
-                return Some(*unit);
-            }
-            metric_unit(&self.declared, word).and_then(Unit::from_keyword)
-        })
     }
 }
 

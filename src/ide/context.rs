@@ -2,7 +2,8 @@
 //! works on the half-typed line at the cursor: the policy around it and the
 //! kind that policy selects.
 
-use crate::catalog::Kind;
+use super::declared::{metric_unit, Declared};
+use crate::catalog::{self, Kind, Unit};
 
 /// The offset of the `{` of the policy around `offset`, if any.
 ///
@@ -64,6 +65,33 @@ pub(crate) fn policy_kind(text: &str, brace: usize) -> Option<Kind> {
     None
 }
 
+/// The unit of a literal that follows `words` (the words of its statement
+/// before it): a duration after `for`, `cooldown`, `within`, `per` or a
+/// window's comma; after a comparison or `=`, the unit of the nearest metric
+/// or resource before it (in the action, only the action's own words count).
+pub(crate) fn expected_unit(words: &[&str], declared: &[Declared<'_>]) -> Option<Unit> {
+    let then = words.iter().position(|w| *w == "then");
+    match *words.last()? {
+        "for" | "cooldown" | "within" | "per" => return Some(Unit::Duration),
+        "," if then.is_none() => return Some(Unit::Duration),
+        ">" | ">=" | "<" | "<=" | "==" | "!=" | "=" | "max" | "min" => {}
+        _ => return None,
+    }
+    let scope = then.map_or(words, |i| &words[i + 1..]);
+    scope.iter().rev().find_map(|word| {
+        if then.is_none() {
+            if let Some(m) = catalog::metric(word) {
+                return Some(m.unit);
+            }
+            return metric_unit(declared, word).and_then(Unit::from_keyword);
+        }
+        catalog::RESOURCES
+            .iter()
+            .find(|(r, _)| r == word)
+            .map(|(_, unit)| *unit)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +107,22 @@ mod tests {
         assert_eq!(policy_kind(text, brace), Some(Kind::Deployments));
         assert_eq!(enclosing_policy(text, text.len()), None);
         assert_eq!(enclosing_policy(text, 0), None);
+    }
+
+    #[test]
+    fn the_unit_a_literal_must_have() {
+        let unit = |words: &str| {
+            let words: Vec<&str> = words.split(' ').collect();
+            expected_unit(&words, &[])
+        };
+        assert_eq!(unit("when memory_percent > 1 for"), Some(Unit::Duration));
+        assert_eq!(unit("when avg(cpu_cores ,"), Some(Unit::Duration));
+        assert_eq!(unit("when cpu_cores >"), Some(Unit::Cores));
+        assert_eq!(
+            unit("when cpu_cores > 1 then set memory_limit = 1Gi max"),
+            Some(Unit::Bytes)
+        );
+        assert_eq!(unit("when memory_percent > 1 then scale up 2 max"), None);
+        assert_eq!(unit("limit"), None);
     }
 }

@@ -3,6 +3,7 @@
 //! function, status or event reason, mode; a duration in seconds and a
 //! quantity in bytes or cores.
 
+use super::context::expected_unit;
 use super::declared::{declarations, DeclKind};
 use super::lexer::{lex, Lexeme, Tok};
 use crate::catalog::{self, Effect, Kind, MetricInfo, Unit};
@@ -30,7 +31,17 @@ pub fn hover(text: &str, offset: usize, config: &SafetyConfig) -> Option<Hover> 
     let word = token.text(line);
     let range = line_start + token.start..line_start + token.end;
     let markdown = match token.kind {
-        Lexeme::Number => literal(word)?,
+        Lexeme::Number => {
+            let statement_start = tokens[..index]
+                .iter()
+                .rposition(|t| matches!(t.text(line), ";" | "{" | "}"))
+                .map_or(0, |i| i + 1);
+            let before: Vec<&str> = tokens[statement_start..index]
+                .iter()
+                .map(|t| t.text(line))
+                .collect();
+            literal(word, expected_unit(&before, &declarations(text)))?
+        }
         Lexeme::Word => {
             let neighbours = Neighbours::of(&tokens, index, line);
             word_markdown(text, word, &neighbours, offset, config)?
@@ -224,8 +235,9 @@ fn rule_safety(text: &str, offset: usize, config: &SafetyConfig) -> Option<Strin
         })
 }
 
-/// A literal's value in the units it may stand for.
-fn literal(word: &str) -> Option<String> {
+/// A literal's value in `unit`, or, where the context does not tell the
+/// unit, in each unit its suffix may stand for (`500m`: 0.5 cores or 30000 s).
+fn literal(word: &str, unit: Option<Unit>) -> Option<String> {
     let split = word
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(word.len());
@@ -239,16 +251,28 @@ fn literal(word: &str) -> Option<String> {
         per: None,
         span: Default::default(),
     };
-    let mut lines = Vec::new();
-    if let Ok(seconds) = units::duration(&lit) {
-        lines.push(format!("duration: {} s", seconds.0));
-    }
-    if let Ok(cores) = units::resolve(&lit, Type::Scalar(Unit::Cores), None) {
-        lines.push(format!("cores: {cores}"));
-    }
-    if let Ok(bytes) = units::resolve(&lit, Type::Scalar(Unit::Bytes), None) {
-        lines.push(format!("bytes: {bytes}"));
-    }
+    let candidates = match unit {
+        Some(unit) => vec![unit],
+        None => vec![Unit::Duration, Unit::Cores, Unit::Bytes],
+    };
+    let lines: Vec<String> = candidates
+        .into_iter()
+        .filter_map(|unit| {
+            let value = match unit {
+                // Durations in `for`, `cooldown` and windows are whole seconds.
+                Unit::Duration => units::duration(&lit).map(|s| s.0 as f64).ok()?,
+                _ => units::resolve(&lit, Type::Scalar(unit), None).ok()?,
+            };
+            Some(match unit {
+                Unit::Duration => format!("duration: {value} s"),
+                Unit::Percent => format!("percent: {value} %"),
+                Unit::Ratio => format!("ratio: {value}"),
+                Unit::Bytes => format!("bytes: {value}"),
+                Unit::Cores => format!("cores: {value}"),
+                Unit::Count | Unit::Bool => format!("{}: {value}", unit.keyword()),
+            })
+        })
+        .collect();
     if lines.is_empty() {
         return None;
     }
@@ -299,7 +323,11 @@ mod tests {
 
     #[test]
     fn literals_words_and_nothing() {
-        assert!(hover_at(POLICY, "3m then").contains("duration: 180 s"));
+        let hold = hover_at(POLICY, "3m then");
+        assert!(
+            hold.contains("duration: 180 s") && !hold.contains("cores"),
+            "{hold}"
+        );
         assert!(hover_at(POLICY, "avg(").contains("window function"));
         assert!(hover_at(POLICY, "OOMKilled").contains("status reason"));
         assert!(hover_at(POLICY, "fix\n}").contains("merge patch"));
@@ -310,13 +338,15 @@ mod tests {
 
     #[test]
     fn literals_in_every_unit_they_may_stand_for() {
-        let millis = literal("500m").unwrap_or_default();
+        let millis = literal("500m", None).unwrap_or_default();
         assert!(
             millis.contains("duration: 30000 s") && millis.contains("cores: 0.5"),
             "{millis}"
         );
-        let bytes = literal("1.5Gi").unwrap_or_default();
+        let bytes = literal("1.5Gi", None).unwrap_or_default();
         assert!(bytes.contains("bytes: 1610612736"), "{bytes}");
-        assert_eq!(literal("85"), None);
+        assert_eq!(literal("85", None), None);
+        let ratio = literal("5%", Some(Unit::Ratio)).unwrap_or_default();
+        assert!(ratio.contains("ratio: 0.05"), "{ratio}");
     }
 }
