@@ -9,45 +9,15 @@
 
 use super::context::{enclosing_policy, expected_unit, policy_kind};
 use super::declared::{declarations, DeclKind, Declared};
+use super::keywords::doc as keyword_doc;
 use super::lexer::{lex, Lexeme, Tok};
 use crate::catalog::{self, Kind, Unit};
 use crate::check::units::DURATIONS;
 use kubeskippy_lsp::{Completion, CompletionKind};
 
-const TOP_LEVEL: &[(&str, &str)] = &[
-    (
-        "policy",
-        "policy NAME { … }: what to watch and how to heal it",
-    ),
-    (
-        "metric",
-        "metric NAME: UNIT = promql \"QUERY\": a custom metric",
-    ),
-    (
-        "patch",
-        "patch NAME: merge|strategic \"JSON\": a named patch",
-    ),
-];
+const TOP_LEVEL: &[&str] = &["policy", "metric", "patch"];
 
-const STATEMENTS: &[(&str, &str)] = &[
-    (
-        "select",
-        "select KIND [in NS, … | in any] [where LABEL-MATCH, …]",
-    ),
-    ("mode", "mode auto|dryrun|approve|monitor (default dryrun)"),
-    (
-        "limit",
-        "limit N per DURATION: at most N actions per rolling window",
-    ),
-    (
-        "cooldown",
-        "cooldown DURATION: per target, no second action within it",
-    ),
-    (
-        "when",
-        "when CONDITION [for DURATION] then ACTION [priority N]",
-    ),
-];
+const STATEMENTS: &[&str] = &["select", "mode", "limit", "cooldown", "when"];
 
 /// Proposals at byte `offset` of `text`.
 pub fn completions(text: &str, offset: usize) -> Vec<Completion> {
@@ -97,12 +67,9 @@ pub fn completions(text: &str, offset: usize) -> Vec<Completion> {
             .iter()
             .map(|(name, doc)| item(name, CompletionKind::Value, None, Some(doc)))
             .collect(),
-        (Some("limit"), _) if statement.len() == 2 => keywords(&[("per", "limit N per DURATION")]),
+        (Some("limit"), _) if statement.len() == 2 => keywords(&["per"]),
         (Some("metric"), None) => cx.metric_declaration(),
-        (Some("patch"), None) if cx.prev() == Some(":") => keywords(&[
-            ("merge", "a JSON merge patch (RFC 7386)"),
-            ("strategic", "a Kubernetes strategic merge patch"),
-        ]),
+        (Some("patch"), None) if cx.prev() == Some(":") => keywords(&["merge", "strategic"]),
         (Some("when"), _) => cx.rule(),
         _ => Vec::new(),
     }
@@ -137,13 +104,22 @@ impl Context<'_> {
                 .collect();
         }
         match self.prev() {
-            Some("in") => keywords(&[("any", "every namespace except the protected ones")]),
+            Some("in") => keywords(&["any"]),
             Some("where" | "," | "=" | "!=" | "not") => Vec::new(),
-            _ if self.words().any(|w| w == "where") => Vec::new(),
-            _ => keywords(&[
-                ("in", "in NS, … | in any"),
-                ("where", "where LABEL-MATCH, …"),
-            ]),
+            // After a label key: how to match it.
+            _ if self.words().any(|w| w == "where") => {
+                let n = self.statement.len();
+                let after_key = n >= 2
+                    && self.statement[n - 1].kind == Lexeme::Word
+                    && matches!(self.text(&self.statement[n - 2]), "where" | ",");
+                if after_key {
+                    keywords(&["exists", "in"])
+                } else {
+                    Vec::new()
+                }
+            }
+            _ if self.words().any(|w| w == "in") => keywords(&["where"]),
+            _ => keywords(&["in", "where"]),
         }
     }
 
@@ -160,7 +136,7 @@ impl Context<'_> {
                     )
                 })
                 .collect(),
-            Some("=") => keywords(&[("promql", "promql \"QUERY\"")]),
+            Some("=") => keywords(&["promql"]),
             _ => Vec::new(),
         }
     }
@@ -189,14 +165,10 @@ impl Context<'_> {
                         Some(f.description),
                     )
                 }));
-                items.extend(keywords(&[
-                    ("status", "status is REASON: a pod, workload or node state"),
-                    ("event", "event REASON count OP N within DURATION"),
-                    ("not", "negation (unknown stays unknown)"),
-                ]));
+                items.extend(keywords(&["status", "event", "not"]));
                 items
             }
-            "status" => keywords(&[("is", "status is REASON")]),
+            "status" => keywords(&["is"]),
             "is" => catalog::STATUS_REASONS
                 .iter()
                 .filter(|s| self.kind.is_none_or(|k| s.kinds.contains(k)))
@@ -226,7 +198,7 @@ impl Context<'_> {
                 && self.statement.len() >= 2
                 && self.text(&self.statement[self.statement.len() - 2]) == "event" =>
             {
-                keywords(&[("count", "event REASON count OP N within DURATION")])
+                keywords(&["count"])
             }
             _ if matches!(prev.kind, Lexeme::Number)
                 || matches!(self.text(prev), "true" | "false" | ")") =>
@@ -242,19 +214,11 @@ impl Context<'_> {
                     && self.words().any(|w| w == "count")
                     && !self.words().any(|w| w == "within");
                 if after_count {
-                    keywords(&[("within", "within DURATION")])
+                    keywords(&["within"])
                 } else if after_for {
-                    keywords(&[("then", "then ACTION")])
+                    keywords(&["then"])
                 } else {
-                    keywords(&[
-                        (
-                            "for",
-                            "for DURATION: true at every evaluation for that long",
-                        ),
-                        ("then", "then ACTION"),
-                        ("and", "both (Kleene logic)"),
-                        ("or", "either (Kleene logic)"),
-                    ])
+                    keywords(&["for", "then", "and", "or"])
                 }
             }
             _ => Vec::new(),
@@ -305,30 +269,18 @@ impl Context<'_> {
             [] if tokens.is_empty() || self.prev().is_some_and(|p| p == "[" || p == ",") => {
                 self.actions()
             }
-            ["restart"] => keywords(&[
-                ("rolling", "a rollout restart of the owning workload"),
-                (
-                    "immediate",
-                    "delete the pod now; its controller recreates it",
-                ),
-            ]),
-            ["scale"] => keywords(&[
-                ("up", "scale up N [max M]"),
-                ("down", "scale down N [min M]"),
-                ("to", "scale to N"),
-            ]),
-            ["scale", "up", _] => keywords(&[("max", "the most replicas to scale up to")]),
-            ["scale", "down", _] => keywords(&[("min", "the fewest replicas to scale down to")]),
+            ["restart"] => keywords(&["rolling", "immediate"]),
+            ["scale"] => keywords(&["up", "down", "to"]),
+            ["scale", "up", _] => keywords(&["max"]),
+            ["scale", "down", _] => keywords(&["min"]),
             ["set"] => catalog::RESOURCES
                 .iter()
                 .map(|(name, unit)| item(name, CompletionKind::Value, Some(unit.keyword()), None))
                 .collect(),
-            ["set", _] => keywords(&[("=", "set RESOURCE = QUANTITY | current * FACTOR")]),
-            ["set", _, "="] => {
-                keywords(&[("current", "current * FACTOR: relative to the current limit")])
-            }
-            ["ask"] => keywords(&[("ai", "ask ai [among [ACTION, …]]")]),
-            ["ask", "ai"] => keywords(&[("among", "among [ACTION, …]: the AI's only choices")]),
+            ["set", _] => keywords(&["="]),
+            ["set", _, "="] => keywords(&["current"]),
+            ["ask"] => keywords(&["ai"]),
+            ["ask", "ai"] => keywords(&["among"]),
             ["patch"] => self
                 .declared
                 .iter()
@@ -344,7 +296,7 @@ impl Context<'_> {
                 .collect(),
             [] => Vec::new(),
             _ if words.contains(&"priority") => Vec::new(),
-            _ => keywords(&[("priority", "priority N: 1 (most urgent) to 20, default 10")]),
+            _ => keywords(&["priority"]),
         }
     }
 
@@ -420,9 +372,9 @@ fn item(label: &str, kind: CompletionKind, detail: Option<&str>, doc: Option<&st
     }
 }
 
-fn keywords(words: &[(&str, &str)]) -> Vec<Completion> {
+fn keywords(words: &[&str]) -> Vec<Completion> {
     words
         .iter()
-        .map(|(word, doc)| item(word, CompletionKind::Keyword, Some(doc), None))
+        .map(|word| item(word, CompletionKind::Keyword, keyword_doc(word), None))
         .collect()
 }

@@ -14,6 +14,12 @@ fn labels(text: &str) -> Vec<String> {
 
 #[test]
 fn keywords_in_context() {
+    assert_eq!(
+        labels("policy p { select pods where app |"),
+        ["exists", "in"]
+    );
+    assert_eq!(labels("policy p { select pods |"), ["in", "where"]);
+    assert_eq!(labels("policy p { select pods in shop |"), ["where"]);
     assert_eq!(labels("|"), ["policy", "metric", "patch"]);
     assert_eq!(
         labels("policy p {\n  |\n}"),

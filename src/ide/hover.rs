@@ -5,6 +5,7 @@
 
 use super::context::expected_unit;
 use super::declared::{declarations, DeclKind};
+use super::keywords::doc as keyword_doc;
 use super::lexer::{lex, Lexeme, Tok};
 use crate::catalog::{self, Effect, Kind, MetricInfo, Unit};
 use crate::check::{compile, units};
@@ -151,10 +152,12 @@ fn word_markdown(
         let action = candidates
             .into_iter()
             .flatten()
-            .find_map(|name| catalog::action(&name))?;
-        return Some(action_markdown(text, action, offset, config));
+            .find_map(|name| catalog::action(&name));
+        if let Some(action) = action {
+            return Some(action_markdown(text, action, offset, config));
+        }
     }
-    None
+    keyword_doc(word).map(|doc| format!("**{word}** — {doc}"))
 }
 
 fn metric_markdown(metric: &MetricInfo) -> String {
@@ -332,6 +335,8 @@ mod tests {
         assert!(hover_at(POLICY, "OOMKilled").contains("status reason"));
         assert!(hover_at(POLICY, "fix\n}").contains("merge patch"));
         assert!(hover_at(POLICY, "auto").contains("mode auto"));
+        assert!(hover_at(POLICY, "cooldown").starts_with("**cooldown** — cooldown DURATION"));
+        assert!(hover_at(POLICY, "for 3m").contains("unknown data holds the timer"));
         assert_eq!(hover_at(POLICY, "{\n  select"), "");
         assert!(hover("", 5, &SafetyConfig::default()).is_none());
     }

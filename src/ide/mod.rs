@@ -17,6 +17,7 @@ mod declared;
 mod diagnostics;
 pub mod embedded;
 mod hover;
+mod keywords;
 mod lexer;
 mod navigation;
 mod semantic_tokens;
