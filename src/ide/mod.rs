@@ -31,7 +31,6 @@ pub use symbols::symbols;
 
 use crate::check::compile;
 use crate::safety::SafetyConfig;
-use crate::syntax::parse;
 use embedded::Embedded;
 use kubeskippy_lsp::line_index::floor_char_boundary;
 use kubeskippy_lsp::{
@@ -60,17 +59,10 @@ pub fn code_actions(text: &str, range: TextRange, config: &SafetyConfig) -> Vec<
     code_actions::code_actions(text, &compile(text, config), range)
 }
 
-/// The canonical form of `text`, or `None` when it does not parse.
+/// The canonical form of `text` (as `kubeskippy fmt` writes it), or `None`
+/// when it does not parse.
 pub fn format(text: &str) -> Option<String> {
-    let parsed = parse(text);
-    if parsed
-        .diagnostics
-        .iter()
-        .any(crate::diagnostic::Diagnostic::is_error)
-    {
-        return None;
-    }
-    Some(crate::fmt::format_file(&parsed.file, text))
+    crate::fmt::format(text).ok()
 }
 
 impl Analysis for Ide {
