@@ -24,10 +24,12 @@ pub enum DocumentKind {
 /// One document as the analysis sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Source<'a> {
+    /// The whole text, as the editor has it now.
     pub text: &'a str,
     pub kind: DocumentKind,
 }
 
+/// How bad a diagnostic is (the protocol's four levels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
     Error,
@@ -49,12 +51,14 @@ pub struct Diagnostic {
     pub related: Vec<Related>,
 }
 
+/// Another place that explains a diagnostic, with what to read there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Related {
     pub range: TextRange,
     pub message: String,
 }
 
+/// What a completion proposes, for the editor's icon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CompletionKind {
     Keyword,
@@ -88,6 +92,7 @@ pub struct Hover {
     pub markdown: String,
 }
 
+/// What an outline entry is, for the editor's icon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SymbolKind {
     Policy,
@@ -148,12 +153,14 @@ impl TokenKind {
     ];
 }
 
+/// A span of text and how to colour it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
     pub range: TextRange,
     pub kind: TokenKind,
 }
 
+/// Replace `range` with `new_text`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TextEdit {
     pub range: TextRange,

@@ -5,15 +5,18 @@ use crate::analysis::{DocumentKind, Source, TextRange};
 use crate::line_index::{floor_char_boundary, LineIndex};
 use lsp_types::{Position, Range, TextDocumentContentChangeEvent};
 
+/// One open document.
 #[derive(Debug, Clone)]
 pub struct Document {
     text: String,
+    /// The editor's version of the text, echoed with its diagnostics.
     pub version: i32,
     pub kind: DocumentKind,
     index: LineIndex,
 }
 
 impl Document {
+    /// A document opened with `text` at `version`.
     pub fn new(text: String, version: i32, kind: DocumentKind) -> Document {
         let index = LineIndex::new(&text);
         Document {
@@ -24,10 +27,12 @@ impl Document {
         }
     }
 
+    /// The current text.
     pub fn text(&self) -> &str {
         &self.text
     }
 
+    /// The document as an [`crate::Analysis`] reads it.
     pub fn source(&self) -> Source<'_> {
         Source {
             text: &self.text,
@@ -49,10 +54,12 @@ impl Document {
         self.index = LineIndex::new(&self.text);
     }
 
+    /// The byte offset of an editor position (clamped into the text).
     pub fn offset(&self, position: Position) -> usize {
         self.index.offset(&self.text, position)
     }
 
+    /// The editor position of a byte offset (clamped into the text).
     pub fn position(&self, offset: usize) -> Position {
         self.index.position(&self.text, offset)
     }
@@ -65,6 +72,7 @@ impl Document {
         Range::new(self.position(start), self.position(end))
     }
 
+    /// The byte range of an editor range, in order.
     pub fn byte_range(&self, range: Range) -> TextRange {
         let a = self.offset(range.start);
         let b = self.offset(range.end);

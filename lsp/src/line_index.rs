@@ -15,6 +15,7 @@ pub struct LineIndex {
 }
 
 impl LineIndex {
+    /// Indexes `text`; the index is only valid for that text.
     pub fn new(text: &str) -> LineIndex {
         let mut line_starts = Vec::with_capacity(text.len() / 32 + 1);
         line_starts.push(0);

@@ -41,6 +41,7 @@ use kubeskippy_lsp::{
 /// Skippy's implementation of the language server's [`Analysis`].
 #[derive(Debug, Clone, Default)]
 pub struct Ide {
+    /// The safety configuration policies are checked against.
     pub config: SafetyConfig,
 }
 

@@ -8,6 +8,7 @@ use crate::syntax::keywords;
 use kubeskippy_lsp::{Token, TokenKind};
 use std::collections::HashSet;
 
+/// The tokens of `text` to colour, in order.
 pub fn semantic_tokens(text: &str) -> Vec<Token> {
     let declared: HashSet<&str> = declarations(text).iter().map(|d| d.name).collect();
     let keywords: HashSet<&str> = keywords().chain(["true", "false"]).collect();

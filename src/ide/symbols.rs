@@ -7,6 +7,7 @@ use kubeskippy_lsp::{Symbol, SymbolKind};
 /// Longest rule text shown in the outline before it is cut.
 const MAX_NAME: usize = 60;
 
+/// The outline of `text`: declarations, and each policy with its statements.
 pub fn symbols(text: &str) -> Vec<Symbol> {
     let parsed = parse(text);
     parsed
