@@ -462,3 +462,60 @@ fn docs_examples_check_clean() {
         assert_eq!(Ide::default().diagnostics(source), [], "{yaml}");
     }
 }
+
+/// Typing a policy one character at a time, asking for completion and hover
+/// after each: every request answers, and the diagnostics published at the
+/// end are those of the whole text (so the incremental changes added up to it).
+#[test]
+fn typing_a_policy_character_by_character() {
+    let text = "policy typed {\n  select pods in shop\n  cooldown 10m\n  when restarts > 3 for 2m then delete\n}\n";
+    let mut client = Client::start();
+    client.open(URI, "skippy", "");
+    let _ = client.diagnostics(URI, 1);
+    let (mut line, mut character) = (0u32, 0u32);
+    for (i, ch) in text.chars().enumerate() {
+        let version = i as i64 + 2;
+        client.notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": { "uri": URI, "version": version },
+                "contentChanges": [{
+                    "range": {
+                        "start": { "line": line, "character": character },
+                        "end": { "line": line, "character": character }
+                    },
+                    "text": ch.to_string()
+                }]
+            }),
+        );
+        if ch == '\n' {
+            line += 1;
+            character = 0;
+        } else {
+            character += ch.len_utf16() as u32;
+        }
+        for method in ["textDocument/completion", "textDocument/hover"] {
+            let answer = client.at(method, URI, (line, character), json!({}));
+            assert!(answer.get("error").is_none(), "{method} at {i}: {answer}");
+        }
+    }
+    let last = text.chars().count() as i64 + 1;
+    let codes: Vec<String> = client
+        .diagnostics(URI, last)
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|d| d["code"].as_str().unwrap_or("").to_string())
+        .collect();
+    let expected: Vec<String> = kubeskippy::ide::diagnostics(text, &Default::default())
+        .into_iter()
+        .map(|d| d.code)
+        .collect();
+    assert_eq!(codes, expected);
+    let formatted = client.request(
+        "textDocument/formatting",
+        json!({ "textDocument": { "uri": URI }, "options": { "tabSize": 2, "insertSpaces": true } }),
+    );
+    assert_eq!(formatted, json!([]), "the typed text is already formatted");
+    client.shutdown();
+}
