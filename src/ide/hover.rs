@@ -3,7 +3,7 @@
 //! function, status or event reason, mode; a duration in seconds and a
 //! quantity in bytes or cores.
 
-use super::context::expected_unit;
+use super::context::{enclosing_policy, expected_unit, policy_kind};
 use super::declared::{declarations, DeclKind};
 use super::keywords::doc as keyword_doc;
 use super::lexer::{lex, Lexeme, Tok};
@@ -112,7 +112,8 @@ fn word_markdown(
         _ => {}
     }
     if let Some(metric) = catalog::metric(word) {
-        return Some(metric_markdown(metric));
+        let kind = enclosing_policy(text, offset).and_then(|brace| policy_kind(text, brace));
+        return Some(metric_markdown(metric, kind));
     }
     let declared = declarations(text);
     if let Some(d) = declared.iter().find(|d| d.name == word) {
@@ -160,7 +161,7 @@ fn word_markdown(
     keyword_doc(word).map(|doc| format!("**{word}** — {doc}"))
 }
 
-fn metric_markdown(metric: &MetricInfo) -> String {
+fn metric_markdown(metric: &MetricInfo, kind: Option<Kind>) -> String {
     let mut md = format!(
         "**{}** — {}\n\n{}\n\n- source: {}\n- applies to: {}\n",
         metric.name,
@@ -173,14 +174,35 @@ fn metric_markdown(metric: &MetricInfo) -> String {
         let how = format!("{aggregation:?}").to_lowercase();
         let _ = writeln!(md, "- on a workload: the {how} of its pods");
     }
-    if let Some(promql) = metric.promql {
-        let _ = write!(
-            md,
-            "\nWith Prometheus, for pods and workloads:\n```promql\n{promql}\n```\n"
-        );
-    }
-    if let Some((_, promql)) = catalog::NODE_PROMQL.iter().find(|(n, _)| *n == metric.name) {
-        let _ = write!(md, "\nFor nodes:\n```promql\n{promql}\n```\n");
+    match kind {
+        // The query this policy runs: the node query on nodes, the pod query
+        // (aggregated by owner on workloads) otherwise.
+        Some(kind) => match catalog::builtin_promql(metric, kind) {
+            Some(promql) => {
+                let _ = write!(
+                    md,
+                    "\nWith Prometheus, for this policy's {kind}:\n```promql\n{promql}\n```\n"
+                );
+            }
+            None => {
+                let _ = write!(md, "\nPrometheus does not serve it for {kind}.\n");
+            }
+        },
+        None => {
+            for kind in [Kind::Pods, Kind::Nodes] {
+                if let Some(promql) = catalog::builtin_promql(metric, kind) {
+                    let whom = if kind == Kind::Nodes {
+                        "nodes"
+                    } else {
+                        "pods and workloads"
+                    };
+                    let _ = write!(
+                        md,
+                        "\nWith Prometheus, for {whom}:\n```promql\n{promql}\n```\n"
+                    );
+                }
+            }
+        }
     }
     md
 }
