@@ -8,6 +8,7 @@ cd "$(dirname "$0")"
 command -v npm >/dev/null || { echo "npm is missing: the extension needs Node.js 20 and npm" >&2; exit 1; }
 npm ci --no-audit --no-fund
 npm run compile
+node out/test/grammar.js
 npx --no-install vsce package --skip-license --allow-missing-repository -o skippy.vsix
 test -s skippy.vsix
 echo "built $(pwd)/skippy.vsix"
