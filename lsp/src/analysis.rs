@@ -72,7 +72,8 @@ pub enum CompletionKind {
 }
 
 /// One completion proposal. The editor filters proposals by the word at the
-/// cursor, so a language may return more than match.
+/// cursor, so a language may return more than match; it keeps the order in
+/// which they are returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completion {
     pub label: String,

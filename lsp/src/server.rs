@@ -274,10 +274,16 @@ impl Server<'_> {
             Completion::METHOD => {
                 let p: lsp::CompletionParams = parse(params)?;
                 let (doc, offset) = self.at(&p.text_document_position)?;
+                // The analysis' order is meaningful (actions least disruptive
+                // first, say); without a sort text editors sort by label.
                 let items: Vec<_> = analysis
                     .completions(doc.source(), offset)
                     .iter()
-                    .map(convert::completion)
+                    .enumerate()
+                    .map(|(i, c)| lsp::CompletionItem {
+                        sort_text: Some(format!("{i:05}")),
+                        ..convert::completion(c)
+                    })
                     .collect();
                 to_json(lsp::CompletionResponse::Array(items))
             }
