@@ -37,10 +37,25 @@ pub fn code_actions(text: &str, compiled: &Compiled, range: TextRange) -> Vec<Co
                 continue;
             }
             cooldown_added.push(policy.span.start);
-            if let Some(edit) = add_cooldown(text, policy) {
+            // `cooldown 0s` counts as none: set it rather than add a second.
+            let existing = policy.statements.iter().find_map(|s| match s {
+                Statement::Cooldown(value, _) => Some(value.span),
+                _ => None,
+            });
+            let ((verb, preposition), edit) = match existing {
+                Some(span) => (
+                    ("Set", "in"),
+                    Some(TextEdit {
+                        range: span.start..span.end,
+                        new_text: DEFAULT_COOLDOWN.to_string(),
+                    }),
+                ),
+                None => (("Add", "to"), add_cooldown(text, policy)),
+            };
+            if let Some(edit) = edit {
                 actions.push(CodeAction {
                     title: format!(
-                        "Add `cooldown {DEFAULT_COOLDOWN}` to policy `{}`",
+                        "{verb} `cooldown {DEFAULT_COOLDOWN}` {preposition} policy `{}`",
                         policy.name.name
                     ),
                     edits: vec![edit],
@@ -142,5 +157,18 @@ mod tests {
         );
         let again = compile(&fixed, &SafetyConfig::default());
         assert!(again.diagnostics.iter().all(|d| d.code != Code::NoCooldown));
+    }
+
+    #[test]
+    fn a_zero_cooldown_is_set_not_repeated() {
+        let text = "policy p {\n  select pods\n  cooldown 0s\n  when restarts > 3 then delete\n}\n";
+        let compiled = compile(text, &SafetyConfig::default());
+        let actions = code_actions(text, &compiled, 0..text.len());
+        let fix = actions
+            .iter()
+            .find(|a| a.title.starts_with("Set"))
+            .expect("a fix");
+        let fixed = apply(text, fix);
+        assert!(fixed.contains("  cooldown 10m\n  when"), "{fixed}");
     }
 }
