@@ -1,9 +1,9 @@
 // The Skippy extension: starts `kubeskippy lsp` and connects VS Code to it.
 // Everything the user sees (diagnostics, completion, hover, ...) comes from
-// the server; this file only decides how to start it and which documents to
-// send it.
+// the server; this file only decides how to start it, which documents to send
+// it, and when to start it again (settings changed, or the user asks).
 
-import { workspace, ExtensionContext, window } from "vscode";
+import { commands, workspace, ExtensionContext, window } from "vscode";
 import {
   LanguageClient,
   LanguageClientOptions,
@@ -13,7 +13,7 @@ import {
 
 let client: LanguageClient | undefined;
 
-export async function activate(context: ExtensionContext): Promise<void> {
+function createClient(): { client: LanguageClient; command: string } {
   const config = workspace.getConfiguration("skippy");
   const command = config.get<string>("server.path", "kubeskippy");
   const args = ["lsp", ...config.get<string[]>("server.extraArgs", [])];
@@ -39,17 +39,43 @@ export async function activate(context: ExtensionContext): Promise<void> {
     documentSelector,
     outputChannelName: "Skippy",
   };
+  return { client: new LanguageClient("skippy", "Skippy", serverOptions, clientOptions), command };
+}
 
-  client = new LanguageClient("skippy", "Skippy", serverOptions, clientOptions);
+async function start(): Promise<void> {
+  const created = createClient();
+  client = created.client;
   try {
     await client.start();
   } catch (error) {
     window.showErrorMessage(
-      `Skippy: could not start \`${command} lsp\` (${error}). ` +
+      `Skippy: could not start \`${created.command} lsp\` (${error}). ` +
         "Install kubeskippy or set `skippy.server.path`."
     );
   }
-  context.subscriptions.push(client);
+}
+
+async function restart(): Promise<void> {
+  if (client) {
+    const old = client;
+    client = undefined;
+    await old.stop().catch(() => undefined);
+  }
+  await start();
+}
+
+export async function activate(context: ExtensionContext): Promise<void> {
+  context.subscriptions.push(
+    commands.registerCommand("skippy.restartServer", restart),
+    // The server's path and arguments are read at start: a change needs a restart.
+    workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration("skippy")) {
+        void restart();
+      }
+    }),
+    { dispose: () => void client?.stop() }
+  );
+  await start();
 }
 
 export async function deactivate(): Promise<void> {
