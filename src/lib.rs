@@ -14,6 +14,7 @@ pub mod diagnostic;
 pub mod engine;
 pub mod explain;
 pub mod fmt;
+pub mod ide;
 pub mod ir;
 pub mod safety;
 pub mod sim;

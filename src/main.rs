@@ -46,6 +46,8 @@ enum Command {
     Fmt(cli::fmt::FmtArgs),
     /// Explain what a policy file will do, rule by rule
     Explain(cli::explain::ExplainArgs),
+    /// Start the language server (LSP over stdin/stdout), for editors
+    Lsp(cli::lsp::LspArgs),
     /// Run policy unit tests (`*.skippy-test.yaml`): expected decisions over time
     Test(cli::test::TestArgs),
     /// Run policies against a simulated cluster with injected faults
@@ -64,6 +66,11 @@ fn main() -> ExitCode {
         }
         Command::Fmt(args) => cli::fmt::run(args, &mut out, &mut err),
         Command::Explain(args) => cli::explain::run(args, &mut out, &mut err),
+        Command::Lsp(args) => {
+            // The server writes stdout from its own thread: release the lock.
+            drop(out);
+            cli::lsp::run(args, &mut err)
+        }
         Command::Test(args) => cli::test::run(args, &mut out, &mut err),
         Command::Simulate(args) => {
             let bar = std::io::stderr().is_terminal();

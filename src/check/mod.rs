@@ -17,7 +17,7 @@ mod policy;
 #[cfg(test)]
 mod safety_tests;
 mod select;
-mod units;
+pub(crate) mod units;
 
 use crate::catalog::{self, Kind};
 use crate::diagnostic::{Code, Diagnostic};
@@ -56,6 +56,14 @@ pub struct SourceMap {
 pub struct PolicySpans {
     pub name: Span,
     pub rules: Vec<Span>,
+}
+
+/// Whether `name` is a valid policy, metric or patch name: `[a-z][a-z0-9_-]*`.
+pub fn is_valid_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 /// Parses and checks `source` against `config`.
@@ -161,12 +169,7 @@ impl Checker<'_> {
 
     /// Names are `[a-z][a-z0-9_-]*`.
     fn check_name(&mut self, name: &ast::Ident, what: &str) {
-        let valid = name.name.starts_with(|c: char| c.is_ascii_lowercase())
-            && name
-                .name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-        if !valid {
+        if !is_valid_name(&name.name) {
             let fixed: String = name
                 .name
                 .chars()

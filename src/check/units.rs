@@ -11,7 +11,7 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::ir::{Seconds, Type};
 use crate::syntax::ast::Literal;
 
-const DURATIONS: &[(&str, u64)] = &[
+pub(crate) const DURATIONS: &[(&str, u64)] = &[
     ("s", 1),
     ("m", 60),
     ("h", 3_600),

@@ -25,6 +25,18 @@ mod grammar {
 
 use grammar::{Rule, SkippyParser};
 
+/// The grammar, for what tools read from it (its keywords).
+const GRAMMAR: &str = include_str!("../../grammar/skippy.pest");
+
+/// Every keyword of the language: the words of the grammar's `kw_` rules, read
+/// from the grammar itself so that editors' lists never drift from it.
+pub fn keywords() -> impl Iterator<Item = &'static str> {
+    GRAMMAR
+        .lines()
+        .filter(|line| line.starts_with("kw_"))
+        .filter_map(|line| line.split('"').nth(1))
+}
+
 /// The result of parsing one file: the tree of what parsed, and the errors.
 #[derive(Debug, Clone, Default)]
 pub struct Parsed {

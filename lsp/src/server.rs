@@ -1,0 +1,450 @@
+//! The server loop: requests and notifications from the editor, answered from
+//! the document store through an [`Analysis`].
+//!
+//! Invariants: one thread, so requests see every change sent before them;
+//! diagnostics are published on open at once and after changes once the
+//! document has been quiet for [`Config::debounce`] (typing a word costs one
+//! check, not one per key); a panic inside the analysis becomes an error
+//! response to that one request, never the end of the session.
+
+use crate::analysis::{Analysis, DocumentKind};
+use crate::convert;
+use crate::document::Document;
+use crossbeam_channel::RecvTimeoutError;
+use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
+use lsp_types::notification::{
+    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Exit, Notification as _,
+    PublishDiagnostics,
+};
+use lsp_types::request::{
+    CodeActionRequest, Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest,
+    PrepareRenameRequest, References, Rename, Request as _, SemanticTokensFullRequest,
+};
+use lsp_types::{self as lsp, Url};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::error::Error;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+/// Settings of a session.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How long a document must stay unchanged before its diagnostics are
+    /// published again.
+    pub debounce: Duration,
+    /// The name and version the server gives the editor (`serverInfo`).
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            debounce: Duration::from_millis(150),
+            name: env!("CARGO_PKG_NAME").into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+/// Serves the protocol on stdin and stdout until the editor says `exit`.
+pub fn run_stdio(
+    analysis: &dyn Analysis,
+    config: Config,
+) -> Result<(), Box<dyn Error + Send + Sync>> {
+    let (connection, io_threads) = Connection::stdio();
+    serve(&connection, analysis, config)?;
+    drop(connection);
+    io_threads.join()?;
+    Ok(())
+}
+
+/// What the server offers, announced in the `initialize` response.
+pub fn capabilities() -> lsp::ServerCapabilities {
+    lsp::ServerCapabilities {
+        text_document_sync: Some(lsp::TextDocumentSyncCapability::Kind(
+            lsp::TextDocumentSyncKind::INCREMENTAL,
+        )),
+        completion_provider: Some(lsp::CompletionOptions::default()),
+        hover_provider: Some(lsp::HoverProviderCapability::Simple(true)),
+        definition_provider: Some(lsp::OneOf::Left(true)),
+        references_provider: Some(lsp::OneOf::Left(true)),
+        rename_provider: Some(lsp::OneOf::Right(lsp::RenameOptions {
+            prepare_provider: Some(true),
+            work_done_progress_options: Default::default(),
+        })),
+        document_formatting_provider: Some(lsp::OneOf::Left(true)),
+        document_symbol_provider: Some(lsp::OneOf::Left(true)),
+        code_action_provider: Some(lsp::CodeActionProviderCapability::Options(
+            lsp::CodeActionOptions {
+                code_action_kinds: Some(vec![lsp::CodeActionKind::QUICKFIX]),
+                ..Default::default()
+            },
+        )),
+        semantic_tokens_provider: Some(
+            lsp::SemanticTokensServerCapabilities::SemanticTokensOptions(
+                lsp::SemanticTokensOptions {
+                    legend: convert::token_legend(),
+                    full: Some(lsp::SemanticTokensFullOptions::Bool(true)),
+                    range: None,
+                    work_done_progress_options: Default::default(),
+                },
+            ),
+        ),
+        ..Default::default()
+    }
+}
+
+/// Runs the initialize handshake, then the session, on `connection`.
+pub fn serve(
+    connection: &Connection,
+    analysis: &dyn Analysis,
+    config: Config,
+) -> Result<(), Box<dyn Error + Send + Sync>> {
+    let (id, _params) = connection.initialize_start()?;
+    let result = lsp::InitializeResult {
+        capabilities: capabilities(),
+        server_info: Some(lsp::ServerInfo {
+            name: config.name.clone(),
+            version: Some(config.version.clone()),
+        }),
+    };
+    connection.initialize_finish(id, serde_json::to_value(result)?)?;
+    let mut server = Server {
+        connection,
+        analysis,
+        config,
+        documents: HashMap::new(),
+        pending: HashMap::new(),
+    };
+    server.run()
+}
+
+struct Server<'a> {
+    connection: &'a Connection,
+    analysis: &'a dyn Analysis,
+    config: Config,
+    documents: HashMap<Url, Document>,
+    /// Documents changed since their diagnostics were published, and when to
+    /// publish them.
+    pending: HashMap<Url, Instant>,
+}
+
+impl Server<'_> {
+    fn run(&mut self) -> Result<(), Box<dyn Error + Send + Sync>> {
+        loop {
+            let next = self.pending.values().min().copied();
+            let message = match next {
+                Some(deadline) => match self.connection.receiver.recv_deadline(deadline) {
+                    Ok(message) => message,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.publish_due(Instant::now());
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                },
+                None => match self.connection.receiver.recv() {
+                    Ok(message) => message,
+                    Err(_) => return Ok(()),
+                },
+            };
+            match message {
+                Message::Request(request) => {
+                    if self.connection.handle_shutdown(&request)? {
+                        return Ok(());
+                    }
+                    let response = self.respond(request);
+                    self.connection.sender.send(response.into())?;
+                }
+                Message::Notification(notification) => self.notify(notification)?,
+                Message::Response(_) => {}
+            }
+        }
+    }
+
+    fn publish_due(&mut self, now: Instant) {
+        let due: Vec<Url> = self
+            .pending
+            .iter()
+            .filter(|(_, deadline)| **deadline <= now)
+            .map(|(uri, _)| uri.clone())
+            .collect();
+        for uri in due {
+            self.pending.remove(&uri);
+            self.publish(&uri);
+        }
+    }
+
+    fn publish(&self, uri: &Url) {
+        let Some(doc) = self.documents.get(uri) else {
+            return;
+        };
+        let analysis = self.analysis;
+        let diagnostics = catch_unwind(AssertUnwindSafe(|| analysis.diagnostics(doc.source())))
+            .unwrap_or_else(|_| {
+                tracing::error!("the analysis panicked computing diagnostics of {uri}");
+                Vec::new()
+            });
+        let params = lsp::PublishDiagnosticsParams {
+            uri: uri.clone(),
+            diagnostics: convert::diagnostics(doc, uri, &diagnostics),
+            version: Some(doc.version),
+        };
+        self.send_notification::<PublishDiagnostics>(params);
+    }
+
+    fn send_notification<N: lsp_types::notification::Notification>(&self, params: N::Params) {
+        let notification = Notification::new(N::METHOD.to_string(), params);
+        // A closed channel means the editor is gone; the loop ends on its own.
+        let _ = self.connection.sender.send(notification.into());
+    }
+
+    fn notify(&mut self, notification: Notification) -> Result<(), Box<dyn Error + Send + Sync>> {
+        match notification.method.as_str() {
+            // After `shutdown`, `handle_shutdown` consumes `exit`; one that
+            // comes first ends the session as a failure, as the protocol says.
+            Exit::METHOD => return Err("the editor sent `exit` without `shutdown`".into()),
+            DidOpenTextDocument::METHOD => {
+                let Ok(params) =
+                    serde_json::from_value::<lsp::DidOpenTextDocumentParams>(notification.params)
+                else {
+                    return Ok(());
+                };
+                let item = params.text_document;
+                let kind = document_kind(&item.language_id, &item.uri);
+                self.documents.insert(
+                    item.uri.clone(),
+                    Document::new(item.text, item.version, kind),
+                );
+                self.pending.remove(&item.uri);
+                self.publish(&item.uri);
+            }
+            DidChangeTextDocument::METHOD => {
+                let Ok(params) =
+                    serde_json::from_value::<lsp::DidChangeTextDocumentParams>(notification.params)
+                else {
+                    return Ok(());
+                };
+                let uri = params.text_document.uri;
+                if let Some(doc) = self.documents.get_mut(&uri) {
+                    for change in params.content_changes {
+                        doc.apply_change(change);
+                    }
+                    doc.version = params.text_document.version;
+                    self.pending
+                        .insert(uri, Instant::now() + self.config.debounce);
+                }
+            }
+            DidCloseTextDocument::METHOD => {
+                let Ok(params) =
+                    serde_json::from_value::<lsp::DidCloseTextDocumentParams>(notification.params)
+                else {
+                    return Ok(());
+                };
+                let uri = params.text_document.uri;
+                self.documents.remove(&uri);
+                self.pending.remove(&uri);
+                // Clear what the editor shows for a file no longer open.
+                self.send_notification::<PublishDiagnostics>(lsp::PublishDiagnosticsParams {
+                    uri,
+                    diagnostics: Vec::new(),
+                    version: None,
+                });
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn respond(&self, request: Request) -> Response {
+        let id = request.id.clone();
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.handle(request)));
+        match outcome {
+            Ok(Ok(result)) => Response::new_ok(id, result),
+            Ok(Err((code, message))) => Response::new_err(id, code as i32, message),
+            Err(_) => internal_error(id),
+        }
+    }
+
+    fn handle(&self, request: Request) -> Result<Value, (ErrorCode, String)> {
+        let analysis = self.analysis;
+        let params = request.params;
+        match request.method.as_str() {
+            Completion::METHOD => {
+                let p: lsp::CompletionParams = parse(params)?;
+                let (doc, offset) = self.at(&p.text_document_position)?;
+                // The analysis' order is meaningful (actions least disruptive
+                // first, say); without a sort text editors sort by label.
+                let items: Vec<_> = analysis
+                    .completions(doc.source(), offset)
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| lsp::CompletionItem {
+                        sort_text: Some(format!("{i:05}")),
+                        ..convert::completion(c)
+                    })
+                    .collect();
+                to_json(lsp::CompletionResponse::Array(items))
+            }
+            HoverRequest::METHOD => {
+                let p: lsp::HoverParams = parse(params)?;
+                let (doc, offset) = self.at(&p.text_document_position_params)?;
+                to_json(analysis.hover(doc.source(), offset).map(|h| lsp::Hover {
+                    contents: lsp::HoverContents::Markup(convert::markdown(&h.markdown)),
+                    range: Some(doc.range(&h.range)),
+                }))
+            }
+            GotoDefinition::METHOD => {
+                let p: lsp::GotoDefinitionParams = parse(params)?;
+                let (doc, offset) = self.at(&p.text_document_position_params)?;
+                let uri = &p.text_document_position_params.text_document.uri;
+                to_json(analysis.definition(doc.source(), offset).map(|range| {
+                    lsp::GotoDefinitionResponse::Scalar(lsp::Location::new(
+                        uri.clone(),
+                        doc.range(&range),
+                    ))
+                }))
+            }
+            References::METHOD => {
+                let p: lsp::ReferenceParams = parse(params)?;
+                let (doc, offset) = self.at(&p.text_document_position)?;
+                let uri = &p.text_document_position.text_document.uri;
+                let locations: Vec<_> = analysis
+                    .references(doc.source(), offset, p.context.include_declaration)
+                    .iter()
+                    .map(|range| lsp::Location::new(uri.clone(), doc.range(range)))
+                    .collect();
+                to_json(locations)
+            }
+            PrepareRenameRequest::METHOD => {
+                let p: lsp::TextDocumentPositionParams = parse(params)?;
+                let (doc, offset) = self.at(&p)?;
+                match analysis.prepare_rename(doc.source(), offset) {
+                    Ok(range) => to_json(lsp::PrepareRenameResponse::Range(doc.range(&range))),
+                    Err(why) => Err((ErrorCode::RequestFailed, why)),
+                }
+            }
+            Rename::METHOD => {
+                let p: lsp::RenameParams = parse(params)?;
+                let (doc, offset) = self.at(&p.text_document_position)?;
+                let uri = p.text_document_position.text_document.uri.clone();
+                match analysis.rename(doc.source(), offset, &p.new_name) {
+                    Ok(edits) => {
+                        let changes = HashMap::from([(uri, convert::text_edits(doc, &edits))]);
+                        to_json(lsp::WorkspaceEdit::new(changes))
+                    }
+                    Err(why) => Err((ErrorCode::RequestFailed, why)),
+                }
+            }
+            Formatting::METHOD => {
+                let p: lsp::DocumentFormattingParams = parse(params)?;
+                let doc = self.document(&p.text_document.uri)?;
+                let edits = analysis.format(doc.source()).and_then(|formatted| {
+                    (formatted != doc.text()).then(|| {
+                        vec![lsp::TextEdit::new(
+                            doc.range(&(0..doc.text().len())),
+                            formatted,
+                        )]
+                    })
+                });
+                to_json(edits.unwrap_or_default())
+            }
+            DocumentSymbolRequest::METHOD => {
+                let p: lsp::DocumentSymbolParams = parse(params)?;
+                let doc = self.document(&p.text_document.uri)?;
+                let symbols: Vec<_> = analysis
+                    .symbols(doc.source())
+                    .iter()
+                    .map(|s| convert::symbol(doc, s))
+                    .collect();
+                to_json(lsp::DocumentSymbolResponse::Nested(symbols))
+            }
+            SemanticTokensFullRequest::METHOD => {
+                let p: lsp::SemanticTokensParams = parse(params)?;
+                let doc = self.document(&p.text_document.uri)?;
+                let tokens = analysis.semantic_tokens(doc.source());
+                to_json(lsp::SemanticTokensResult::Tokens(lsp::SemanticTokens {
+                    result_id: None,
+                    data: convert::semantic_tokens(doc, &tokens),
+                }))
+            }
+            CodeActionRequest::METHOD => {
+                let p: lsp::CodeActionParams = parse(params)?;
+                let uri = p.text_document.uri;
+                let doc = self.document(&uri)?;
+                let range = doc.byte_range(p.range);
+                let actions: Vec<_> = analysis
+                    .code_actions(doc.source(), range)
+                    .iter()
+                    .map(|action| {
+                        let edits = convert::text_edits(doc, &action.edits);
+                        lsp::CodeActionOrCommand::CodeAction(lsp::CodeAction {
+                            title: action.title.clone(),
+                            kind: Some(lsp::CodeActionKind::QUICKFIX),
+                            diagnostics: action
+                                .fixes
+                                .as_ref()
+                                .map(|d| vec![convert::diagnostic(doc, &uri, d)]),
+                            edit: Some(lsp::WorkspaceEdit::new(HashMap::from([(
+                                uri.clone(),
+                                edits,
+                            )]))),
+                            is_preferred: action.preferred.then_some(true),
+                            ..Default::default()
+                        })
+                    })
+                    .collect();
+                to_json(actions)
+            }
+            method => Err((
+                ErrorCode::MethodNotFound,
+                format!("unsupported request: {method}"),
+            )),
+        }
+    }
+
+    fn document(&self, uri: &Url) -> Result<&Document, (ErrorCode, String)> {
+        self.documents.get(uri).ok_or_else(|| {
+            (
+                ErrorCode::InvalidParams,
+                format!("document not open: {uri}"),
+            )
+        })
+    }
+
+    fn at(
+        &self,
+        position: &lsp::TextDocumentPositionParams,
+    ) -> Result<(&Document, usize), (ErrorCode, String)> {
+        let doc = self.document(&position.text_document.uri)?;
+        Ok((doc, doc.offset(position.position)))
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(params: Value) -> Result<T, (ErrorCode, String)> {
+    serde_json::from_value(params).map_err(|e| (ErrorCode::InvalidParams, e.to_string()))
+}
+
+fn to_json<T: serde::Serialize>(value: T) -> Result<Value, (ErrorCode, String)> {
+    serde_json::to_value(value).map_err(|e| (ErrorCode::InternalError, e.to_string()))
+}
+
+fn internal_error(id: RequestId) -> Response {
+    Response::new_err(
+        id,
+        ErrorCode::InternalError as i32,
+        "the language server failed on this request; the log has the details".into(),
+    )
+}
+
+/// Which language a document is in: by the editor's language id, else by the
+/// file's extension, else Skippy.
+fn document_kind(language_id: &str, uri: &Url) -> DocumentKind {
+    match language_id {
+        "skippy" => DocumentKind::Skippy,
+        "yaml" => DocumentKind::Yaml,
+        _ if uri.path().ends_with(".yaml") || uri.path().ends_with(".yml") => DocumentKind::Yaml,
+        _ => DocumentKind::Skippy,
+    }
+}

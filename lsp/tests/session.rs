@@ -1,0 +1,261 @@
+//! The server loop against a test double language, over an in-memory
+//! connection: the handshake, sync, debouncing, errors and shutdown.
+
+use kubeskippy_lsp::{serve, Analysis, Config, Diagnostic, Hover, Severity, Source};
+use lsp_server::{Connection, Message, Notification, Request, RequestId, Response};
+use serde_json::{json, Value};
+use std::thread;
+use std::time::Duration;
+
+/// A test double: every `!` is an error, hovering anywhere on `boom` panics.
+struct BangLanguage;
+
+impl Analysis for BangLanguage {
+    fn diagnostics(&self, source: Source<'_>) -> Vec<Diagnostic> {
+        source
+            .text
+            .match_indices('!')
+            .map(|(i, _)| Diagnostic {
+                range: i..i + 1,
+                severity: Severity::Error,
+                code: "T1".into(),
+                message: "bang".into(),
+                related: Vec::new(),
+            })
+            .collect()
+    }
+
+    fn hover(&self, source: Source<'_>, offset: usize) -> Option<Hover> {
+        if source.text.contains("boom") {
+            panic!("the double panics on purpose");
+        }
+        Some(Hover {
+            range: offset..offset + 100,
+            markdown: format!("offset {offset}"),
+        })
+    }
+}
+
+struct Client {
+    connection: Connection,
+    next_id: i32,
+}
+
+impl Client {
+    fn start(debounce: Duration) -> (Client, thread::JoinHandle<()>) {
+        let (server, client) = Connection::memory();
+        let handle = thread::spawn(move || {
+            let config = Config {
+                debounce,
+                ..Config::default()
+            };
+            serve(&server, &BangLanguage, config).expect("the session ends cleanly");
+        });
+        let mut client = Client {
+            connection: client,
+            next_id: 0,
+        };
+        let result = client.request("initialize", json!({ "capabilities": {} }));
+        assert_eq!(
+            result["result"]["capabilities"]["textDocumentSync"],
+            json!(2)
+        );
+        client.notify("initialized", json!({}));
+        (client, handle)
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = RequestId::from(self.next_id);
+        self.send(Message::Request(Request::new(
+            id.clone(),
+            method.into(),
+            params,
+        )));
+        loop {
+            match self.receive() {
+                Message::Response(Response {
+                    id: got,
+                    result,
+                    error,
+                }) if got == id => {
+                    return json!({ "result": result, "error": error });
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    fn notify(&self, method: &str, params: Value) {
+        self.send(Message::Notification(Notification::new(
+            method.into(),
+            params,
+        )));
+    }
+
+    fn send(&self, message: Message) {
+        self.connection
+            .sender
+            .send(message)
+            .expect("the server is running");
+    }
+
+    fn receive(&self) -> Message {
+        self.connection
+            .receiver
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the server answers")
+    }
+
+    fn next_diagnostics(&self) -> Value {
+        loop {
+            if let Message::Notification(n) = self.receive() {
+                if n.method == "textDocument/publishDiagnostics" {
+                    return n.params;
+                }
+            }
+        }
+    }
+
+    fn shutdown(mut self, handle: thread::JoinHandle<()>) {
+        let result = self.request("shutdown", Value::Null);
+        assert_eq!(result["error"], Value::Null);
+        self.notify("exit", Value::Null);
+        handle.join().expect("the server thread ends");
+    }
+}
+
+fn open(client: &Client, text: &str) {
+    client.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": {
+            "uri": "file:///a.skippy", "languageId": "skippy", "version": 1, "text": text
+        }}),
+    );
+}
+
+fn change(client: &Client, version: i32, line: u32, character: u32, text: &str) {
+    client.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": { "uri": "file:///a.skippy", "version": version },
+            "contentChanges": [{
+                "range": {
+                    "start": { "line": line, "character": character },
+                    "end": { "line": line, "character": character }
+                },
+                "text": text
+            }]
+        }),
+    );
+}
+
+#[test]
+fn diagnostics_on_open_then_once_after_a_burst_of_changes() {
+    let (client, handle) = Client::start(Duration::from_millis(50));
+    open(&client, "ab\n!c");
+    let first = client.next_diagnostics();
+    assert_eq!(first["version"], 1);
+    assert_eq!(
+        first["diagnostics"][0]["range"]["start"],
+        json!({"line": 1, "character": 0})
+    );
+
+    // Three quick edits: one publication, of the last version.
+    change(&client, 2, 0, 0, "!");
+    change(&client, 3, 0, 0, "é");
+    change(&client, 4, 0, 0, "!");
+    let after = client.next_diagnostics();
+    assert_eq!(after["version"], 4);
+    let starts: Vec<&Value> = after["diagnostics"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|d| &d["range"]["start"])
+        .collect();
+    // `!é!ab`: the second `!` follows `é`, one UTF-16 unit though two bytes.
+    assert_eq!(
+        starts,
+        [
+            &json!({"line": 0, "character": 0}),
+            &json!({"line": 0, "character": 2}),
+            &json!({"line": 1, "character": 0})
+        ]
+    );
+    client.shutdown(handle);
+}
+
+#[test]
+fn a_panicking_analysis_fails_one_request_not_the_session() {
+    let (mut client, handle) = Client::start(Duration::from_millis(10));
+    open(&client, "boom");
+    let failed = client.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": "file:///a.skippy" }, "position": { "line": 0, "character": 1 } }),
+    );
+    assert_eq!(failed["error"]["code"], json!(-32603));
+
+    change(&client, 2, 0, 0, "x");
+    // Out of range positions clamp, and the double's too-long range is cut to the text.
+    client.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": { "uri": "file:///a.skippy", "version": 3 },
+            "contentChanges": [{ "text": "fine" }]
+        }),
+    );
+    let hover = client.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": "file:///a.skippy" }, "position": { "line": 7, "character": 99 } }),
+    );
+    assert_eq!(hover["result"]["contents"]["value"], "offset 4");
+    assert_eq!(
+        hover["result"]["range"]["end"],
+        json!({"line": 0, "character": 4})
+    );
+
+    let unknown = client.request("textDocument/unknownThing", json!({}));
+    assert_eq!(unknown["error"]["code"], json!(-32601));
+    let closed = client.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": "file:///other.skippy" }, "position": { "line": 0, "character": 0 } }),
+    );
+    assert_eq!(closed["error"]["code"], json!(-32602));
+    client.shutdown(handle);
+}
+
+#[test]
+fn exit_without_shutdown_ends_the_session_as_a_failure() {
+    let (server, client) = Connection::memory();
+    let handle = thread::spawn(move || serve(&server, &BangLanguage, Config::default()).is_err());
+    client
+        .sender
+        .send(Message::Request(Request::new(
+            RequestId::from(1),
+            "initialize".into(),
+            json!({ "capabilities": {} }),
+        )))
+        .expect("the server is running");
+    let response = client
+        .receiver
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the server answers");
+    let Message::Response(response) = response else {
+        panic!("expected the initialize response, got {response:?}");
+    };
+    let result = response.result.expect("initialize succeeds");
+    assert_eq!(result["serverInfo"]["name"], "kubeskippy-lsp");
+    for method in ["initialized", "exit"] {
+        client
+            .sender
+            .send(Message::Notification(Notification::new(
+                method.into(),
+                json!({}),
+            )))
+            .expect("the server is running");
+    }
+    assert!(
+        handle.join().expect("the server thread ends"),
+        "serve reports the early exit"
+    );
+}

@@ -1,0 +1,123 @@
+//! Completion in context, one test per kind of context (`|` marks the cursor).
+
+use super::completions;
+
+/// The labels proposed where `|` stands in `text`.
+fn labels(text: &str) -> Vec<String> {
+    let offset = text.find('|').expect("a cursor");
+    let text = text.replacen('|', "", 1);
+    completions(&text, offset)
+        .into_iter()
+        .map(|c| c.label)
+        .collect()
+}
+
+#[test]
+fn keywords_in_context() {
+    assert_eq!(
+        labels("policy p { select pods where app |"),
+        ["exists", "in"]
+    );
+    assert_eq!(labels("policy p { select pods |"), ["in", "where"]);
+    assert_eq!(labels("policy p { select pods in shop |"), ["where"]);
+    assert_eq!(labels("|"), ["policy", "metric", "patch"]);
+    assert_eq!(
+        labels("policy p {\n  |\n}"),
+        ["select", "mode", "limit", "cooldown", "when"]
+    );
+    assert_eq!(
+        labels("policy p {\n  mode |"),
+        ["dryrun", "auto", "approve", "monitor"]
+    );
+    assert_eq!(
+        labels("policy p { select |"),
+        ["pods", "deployments", "statefulsets", "daemonsets", "nodes"]
+    );
+    assert_eq!(
+        labels("policy p {\n when memory_percent > 85 |"),
+        ["for", "then", "and", "or"]
+    );
+    assert_eq!(
+        labels("policy p {\n when memory_percent > 85 for 3m |"),
+        ["then"]
+    );
+    assert_eq!(
+        labels("policy p {\n when x > 1 # then |"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        labels("policy p {\n when x then notify \"a |"),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn metrics_and_functions_for_the_kind() {
+    let on_nodes = labels("policy p {\n select nodes\n when |");
+    assert!(on_nodes.contains(&"memory_percent".to_string()));
+    assert!(!on_nodes.contains(&"restarts".to_string()), "{on_nodes:?}");
+    let declared = labels("metric error_rate: ratio = promql \"x\"\npolicy p {\n when avg(|");
+    assert!(declared.contains(&"error_rate".to_string()));
+    assert!(declared.contains(&"avg".to_string()));
+}
+
+#[test]
+fn status_reasons_and_events() {
+    let reasons = labels("policy p {\n select pods\n when status is |");
+    assert!(reasons.contains(&"CrashLoopBackOff".to_string()));
+    assert!(!reasons.contains(&"DiskPressure".to_string()));
+    assert!(labels("policy p {\n when event |").contains(&"BackOff".to_string()));
+    assert_eq!(labels("policy p {\n when event BackOff |"), ["count"]);
+    assert_eq!(
+        labels("policy p {\n when event BackOff count > 3 |"),
+        ["within"]
+    );
+}
+
+#[test]
+fn actions_for_the_kind_and_their_words() {
+    let on_nodes = labels("policy p {\n select nodes\n when ready == false then |");
+    assert_eq!(on_nodes, ["notify", "ask ai", "cordon", "drain"]);
+    let on_pods = labels("policy p {\n select pods\n when ready == false then r|");
+    assert!(on_pods.contains(&"restart rolling".to_string()));
+    assert!(on_pods.contains(&"rollback".to_string()));
+    assert_eq!(
+        labels("patch fix: merge \"{}\"\npolicy p {\n when x > 1 then patch |"),
+        ["fix"]
+    );
+    assert_eq!(
+        labels("policy p {\n when x > 1 then scale |"),
+        ["up", "down", "to"]
+    );
+    assert_eq!(
+        labels("policy p {\n when x > 1 then restart rolling |"),
+        ["priority"]
+    );
+    assert!(
+        labels("policy p {\n when x > 1 then ask ai among [restart, |")
+            .contains(&"delete".to_string())
+    );
+}
+
+#[test]
+fn suffixes_after_a_number() {
+    assert_eq!(
+        labels("policy p {\n cooldown 5|"),
+        ["5s", "5m", "5h", "5d", "5w"]
+    );
+    assert_eq!(labels("policy p {\n when memory_percent > 85|"), ["85%"]);
+    assert_eq!(labels("policy p {\n when cpu_cores > 500|"), ["500m"]);
+    assert!(labels("policy p {\n when memory_bytes >= 1|").contains(&"1Gi".to_string()));
+    assert_eq!(
+        labels("policy p {\n when restarts > 3|"),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn never_panics_on_odd_offsets() {
+    let text = "policy é {\n when \"😀";
+    for offset in 0..=text.len() + 2 {
+        let _ = completions(text, offset);
+    }
+}

@@ -1,0 +1,204 @@
+//! Go to definition, find references and rename for `metric` and `patch`
+//! declarations, from the parsed tree (which recovers per declaration and per
+//! rule line, so this works in a file with syntax errors elsewhere).
+
+use crate::catalog;
+use crate::check::is_valid_name;
+use crate::span::Span;
+use crate::syntax::ast::{self, Action, Condition, Item, MetricExpr, Statement};
+use crate::syntax::parse;
+use kubeskippy_lsp::{TextEdit, TextRange};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Namespace {
+    Metric,
+    Patch,
+}
+
+#[derive(Debug, Clone)]
+struct Occurrence<'a> {
+    namespace: Namespace,
+    name: &'a str,
+    span: Span,
+    declaration: bool,
+}
+
+/// Every declaration of and reference to a metric or patch, in source order.
+fn occurrences(file: &ast::File) -> Vec<Occurrence<'_>> {
+    let mut out = Vec::new();
+    for item in &file.items {
+        match item {
+            Item::Metric(m) => out.push(occurrence(Namespace::Metric, &m.name, true)),
+            Item::Patch(p) => out.push(occurrence(Namespace::Patch, &p.name, true)),
+            Item::Policy(policy) => {
+                for statement in &policy.statements {
+                    if let Statement::Rule(rule) = statement {
+                        condition(&rule.condition, &mut out);
+                        action(&rule.action, &mut out);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn occurrence(namespace: Namespace, ident: &ast::Ident, declaration: bool) -> Occurrence<'_> {
+    Occurrence {
+        namespace,
+        name: &ident.name,
+        span: ident.span,
+        declaration,
+    }
+}
+
+fn condition<'a>(c: &'a Condition, out: &mut Vec<Occurrence<'a>>) {
+    match c {
+        Condition::Or(a, b) | Condition::And(a, b) => {
+            condition(a, out);
+            condition(b, out);
+        }
+        Condition::Not(inner, _) | Condition::Paren(inner, _) => condition(inner, out),
+        Condition::Compare { metric, .. } => metric_expr(metric, out),
+        Condition::Status { .. } | Condition::Event { .. } => {}
+    }
+}
+
+fn metric_expr<'a>(m: &'a MetricExpr, out: &mut Vec<Occurrence<'a>>) {
+    match m {
+        MetricExpr::Metric(ident) => out.push(occurrence(Namespace::Metric, ident, false)),
+        MetricExpr::Call { arg, .. } => metric_expr(arg, out),
+    }
+}
+
+fn action<'a>(a: &'a Action, out: &mut Vec<Occurrence<'a>>) {
+    match a {
+        Action::Patch { name, .. } => out.push(occurrence(Namespace::Patch, name, false)),
+        Action::AskAi {
+            among: Some(choices),
+            ..
+        } => choices.iter().for_each(|choice| action(choice, out)),
+        _ => {}
+    }
+}
+
+fn at(occurrences: &[Occurrence<'_>], offset: usize) -> Option<usize> {
+    occurrences
+        .iter()
+        .position(|o| o.span.start <= offset && offset <= o.span.end)
+}
+
+fn range(span: Span) -> TextRange {
+    span.start..span.end
+}
+
+/// Where the metric or patch named at `offset` is declared.
+pub fn definition(text: &str, offset: usize) -> Option<TextRange> {
+    let parsed = parse(text);
+    let all = occurrences(&parsed.file);
+    let found = &all[at(&all, offset)?];
+    all.iter()
+        .find(|o| o.declaration && o.namespace == found.namespace && o.name == found.name)
+        .map(|o| range(o.span))
+}
+
+/// Every use of the metric or patch named at `offset` (built-in metrics too),
+/// with its declaration if `include_declaration`.
+pub fn references(text: &str, offset: usize, include_declaration: bool) -> Vec<TextRange> {
+    let parsed = parse(text);
+    let all = occurrences(&parsed.file);
+    let Some(found) = at(&all, offset).map(|i| all[i].clone()) else {
+        return Vec::new();
+    };
+    all.iter()
+        .filter(|o| o.namespace == found.namespace && o.name == found.name)
+        .filter(|o| include_declaration || !o.declaration)
+        .map(|o| range(o.span))
+        .collect()
+}
+
+/// The name at `offset`, if it is a declared metric or patch.
+pub fn prepare_rename(text: &str, offset: usize) -> Result<TextRange, String> {
+    let parsed = parse(text);
+    let all = occurrences(&parsed.file);
+    let found = at(&all, offset)
+        .map(|i| &all[i])
+        .ok_or("only declared metrics and patches can be renamed")?;
+    let declared = all
+        .iter()
+        .any(|o| o.declaration && o.namespace == found.namespace && o.name == found.name);
+    if !declared {
+        return Err(format!("`{}` is not declared in this file", found.name));
+    }
+    Ok(range(found.span))
+}
+
+/// The edits that rename the declared metric or patch at `offset`, its
+/// declaration and every use.
+pub fn rename(text: &str, offset: usize, new_name: &str) -> Result<Vec<TextEdit>, String> {
+    prepare_rename(text, offset)?;
+    let parsed = parse(text);
+    let all = occurrences(&parsed.file);
+    let found = at(&all, offset)
+        .map(|i| &all[i])
+        .ok_or("nothing to rename here")?;
+    if !is_valid_name(new_name) {
+        return Err(format!(
+            "`{new_name}` is not a valid name: lowercase letters, digits, `_` and `-`, starting with a letter"
+        ));
+    }
+    let taken = all
+        .iter()
+        .any(|o| o.declaration && o.namespace == found.namespace && o.name == new_name);
+    if taken || (found.namespace == Namespace::Metric && catalog::metric(new_name).is_some()) {
+        return Err(format!("`{new_name}` is already a metric or patch name"));
+    }
+    Ok(all
+        .iter()
+        .filter(|o| o.namespace == found.namespace && o.name == found.name)
+        .map(|o| TextEdit {
+            range: range(o.span),
+            new_text: new_name.to_string(),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "metric q: count = promql \"up\"\npatch fix: merge \"{}\"\n\
+        policy p {\n  select deployments\n  when q > 1 and avg(q, 5m) > 2 then patch fix\n\
+        \x20 when memory_percent > 1 then ask ai among [patch fix, notify \"x\"]\n}\n";
+
+    fn at_nth(needle: &str, n: usize) -> usize {
+        TEXT.match_indices(needle).nth(n).expect("needle").0
+    }
+
+    #[test]
+    fn definition_and_references() {
+        let use_of_q = at_nth("q,", 0);
+        assert_eq!(definition(TEXT, use_of_q), Some(7..8));
+        assert_eq!(references(TEXT, use_of_q, true).len(), 3);
+        assert_eq!(references(TEXT, use_of_q, false).len(), 2);
+        let fix_decl = at_nth("fix", 0);
+        assert_eq!(references(TEXT, fix_decl, false).len(), 2);
+        assert_eq!(
+            definition(TEXT, at_nth("fix, ", 0)),
+            Some(fix_decl..fix_decl + 3)
+        );
+        let builtin = at_nth("memory_percent", 0);
+        assert_eq!(definition(TEXT, builtin), None);
+        assert_eq!(references(TEXT, builtin, true).len(), 1);
+    }
+
+    #[test]
+    fn rename_declared_names_only() {
+        let edits = rename(TEXT, at_nth("fix", 1), "more-logs").expect("renames");
+        assert_eq!(edits.len(), 3);
+        assert!(rename(TEXT, at_nth("memory_percent", 0), "x").is_err());
+        assert!(rename(TEXT, at_nth("q", 0), "Bad Name").is_err());
+        assert!(rename(TEXT, at_nth("q", 0), "cpu_percent").is_err());
+        assert!(prepare_rename(TEXT, 0).is_err());
+    }
+}

@@ -1,0 +1,349 @@
+//! The language server as an editor sees it: the built `kubeskippy lsp`
+//! driven over its real JSON-RPC stdio protocol, responses asserted with insta
+//! snapshots.
+
+mod lsp_client;
+
+use lsp_client::{position, Client};
+use serde_json::{json, Value};
+
+const URI: &str = "file:///work/checkout.skippy";
+
+const POLICY: &str = r#"metric queue_depth: count = promql "sum by (pod) (rabbitmq_queue_messages_ready{namespace=\"$namespace\"})"
+patch debug-logging: merge "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"log\":\"debug\"}}}}}"
+
+policy checkout {
+  select deployments in shop where app = "checkout"
+  mode auto
+  limit 5 per 1h
+  when memory_precent > 85 for 3m then restart rolling
+  when   queue_depth>100 then patch debug-logging
+}
+
+policy crashes {
+  select pods in shop
+  limit 5 per 1h
+  when status is CrashLoopBackOff for 1m then delete
+}
+"#;
+
+/// Only the labels of a completion list, to keep snapshots readable.
+fn labels(completions: &Value) -> Vec<String> {
+    completions
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|i| i["label"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_session_over_stdio() {
+    let mut client = Client::start();
+    insta::assert_yaml_snapshot!("initialize", client.initialized.clone());
+    client.open(URI, "skippy", POLICY);
+    insta::assert_yaml_snapshot!("diagnostics_on_open", client.diagnostics(URI, 1));
+
+    // Fix the typo with an incremental change: the error goes, warnings stay.
+    let (line, column) = position(POLICY, "memory_precent", 0);
+    client.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": { "uri": URI, "version": 2 },
+            "contentChanges": [{
+                "range": {
+                    "start": { "line": line, "character": column + 8 },
+                    "end": { "line": line, "character": column + 10 }
+                },
+                "text": "er"
+            }]
+        }),
+    );
+    let fixed = POLICY.replace("memory_precent", "memory_percent");
+    insta::assert_yaml_snapshot!("diagnostics_after_change", client.diagnostics(URI, 2));
+
+    let after_then = position(&fixed, "restart rolling", 0);
+    let completion = client.at("textDocument/completion", URI, after_then, json!({}));
+    insta::assert_yaml_snapshot!("completion_actions_for_deployments", labels(&completion));
+    let first = &completion[0];
+    insta::assert_yaml_snapshot!("completion_item", first);
+
+    let metric = position(&fixed, "memory_percent", 3);
+    insta::assert_yaml_snapshot!(
+        "hover_metric",
+        client.at("textDocument/hover", URI, metric, json!({}))
+    );
+    let action = position(&fixed, "delete\n", 1);
+    insta::assert_yaml_snapshot!(
+        "hover_action",
+        client.at("textDocument/hover", URI, action, json!({}))
+    );
+
+    let patch_use = position(&fixed, "debug-logging\n}", 2);
+    insta::assert_yaml_snapshot!(
+        "definition_of_patch",
+        client.at("textDocument/definition", URI, patch_use, json!({}))
+    );
+    insta::assert_yaml_snapshot!(
+        "references_of_patch",
+        client.at(
+            "textDocument/references",
+            URI,
+            patch_use,
+            json!({ "context": { "includeDeclaration": true } })
+        )
+    );
+    insta::assert_yaml_snapshot!(
+        "rename_patch",
+        client.at(
+            "textDocument/rename",
+            URI,
+            patch_use,
+            json!({ "newName": "more-logs" })
+        )
+    );
+
+    let formatting = client.request(
+        "textDocument/formatting",
+        json!({ "textDocument": { "uri": URI }, "options": { "tabSize": 2, "insertSpaces": true } }),
+    );
+    insta::assert_yaml_snapshot!("formatting", formatting);
+
+    let crashes = position(&fixed, "when status", 0);
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({
+            "textDocument": { "uri": URI },
+            "range": {
+                "start": { "line": crashes.0, "character": 0 },
+                "end": { "line": crashes.0, "character": 10 }
+            },
+            "context": { "diagnostics": [] }
+        }),
+    );
+    insta::assert_yaml_snapshot!("code_action_cooldown", actions);
+
+    let symbols = client.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": URI } }),
+    );
+    insta::assert_yaml_snapshot!("document_symbols", symbols);
+    let tokens = client.request(
+        "textDocument/semanticTokens/full",
+        json!({ "textDocument": { "uri": URI } }),
+    );
+    let data = tokens["data"].as_array().map_or(0, Vec::len);
+    assert_eq!(data % 5, 0, "five numbers per token");
+    assert!(data > 100, "{tokens}");
+
+    client.shutdown();
+}
+
+#[test]
+fn did_you_mean_is_a_quick_fix() {
+    let mut client = Client::start();
+    client.open(URI, "skippy", POLICY);
+    let typo = position(POLICY, "memory_precent", 0);
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({
+            "textDocument": { "uri": URI },
+            "range": { "start": { "line": typo.0, "character": typo.1 }, "end": { "line": typo.0, "character": typo.1 } },
+            "context": { "diagnostics": [] }
+        }),
+    );
+    insta::assert_yaml_snapshot!("code_action_did_you_mean", actions);
+    client.shutdown();
+}
+
+#[test]
+fn a_file_with_a_syntax_error_gets_diagnostics_for_the_rest() {
+    let text = "policy a {\n  select pods\n  when cpu_percent >> 80 then restart\n  when status is CrashLoopBakOff then restart\n}\n\npolicy b {\n  select nodes\n  when memory_pressure == true then cordn\n}\n";
+    let mut client = Client::start();
+    client.open(URI, "skippy", text);
+    let diagnostics = client.diagnostics(URI, 1);
+    let codes: Vec<&str> = diagnostics
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|d| d["code"].as_str().unwrap_or(""))
+        .collect();
+    assert!(codes.contains(&"E0001"), "{codes:?}");
+    assert!(
+        codes.contains(&"E0102"),
+        "the rule after the broken line is checked: {codes:?}"
+    );
+    assert!(
+        codes.contains(&"E0103"),
+        "the next policy is checked: {codes:?}"
+    );
+    insta::assert_yaml_snapshot!("diagnostics_with_syntax_error", diagnostics);
+    client.shutdown();
+}
+
+#[test]
+fn diagnostics_of_healing_policy_yaml_point_into_the_yaml() {
+    let yaml = "\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: not-a-policy
+data:
+  policy: |
+    policy x { nonsense }
+---
+apiVersion: kubeskippy.io/v1alpha1
+kind: HealingPolicy
+metadata:
+  name: checkout
+  namespace: shop
+spec:
+  # The policy, in Skippy.
+  policy: |
+    policy checkout {
+      select pods where app = \"checkout\"
+
+      when memory_precent > 85 for 3m then restart rolling
+    }
+";
+    let uri = "file:///work/checkout.yaml";
+    let mut client = Client::start();
+    client.open(uri, "yaml", yaml);
+    let diagnostics = client.diagnostics(uri, 1);
+    let unknown = diagnostics
+        .as_array()
+        .and_then(|all| all.iter().find(|d| d["code"] == "E0101"))
+        .expect("the unknown metric is reported");
+    // Line 20 (1-based) of the YAML file, column 12 (1-based): after the
+    // block's 4 spaces and the policy's own 2 and `when `.
+    assert_eq!(
+        unknown["range"]["start"],
+        json!({ "line": 19, "character": 11 })
+    );
+    assert_eq!(
+        unknown["range"]["end"],
+        json!({ "line": 19, "character": 25 })
+    );
+    insta::assert_yaml_snapshot!("diagnostics_in_yaml", diagnostics);
+
+    let hover = client.at("textDocument/hover", uri, (19, 44), json!({}));
+    assert!(hover["contents"]["value"]
+        .as_str()
+        .is_some_and(|md| md.starts_with("**restart rolling**")));
+    assert_eq!(
+        hover["range"]["start"],
+        json!({ "line": 19, "character": 43 })
+    );
+    client.shutdown();
+}
+
+/// The TextMate grammar of the VS Code extension highlights every keyword of
+/// the language's grammar.
+#[test]
+fn textmate_grammar_knows_every_keyword() {
+    let textmate = std::fs::read_to_string("lsp/vscode/grammar/skippy.tmLanguage.json")
+        .expect("the TextMate grammar");
+    let _: Value = serde_json::from_str(&textmate).expect("the TextMate grammar is JSON");
+    let keywords: Vec<&str> = kubeskippy::syntax::keywords().collect();
+    assert!(
+        keywords.len() > 40,
+        "the grammar's keywords are found: {keywords:?}"
+    );
+    for keyword in keywords {
+        assert!(
+            textmate.contains(&format!("|{keyword}|"))
+                || textmate.contains(&format!("({keyword}|"))
+                || textmate.contains(&format!("|{keyword})")),
+            "the TextMate grammar does not highlight `{keyword}`"
+        );
+    }
+}
+
+/// The examples of `docs/lsp.md` check clean, the YAML one through the
+/// embedding the server uses.
+#[test]
+fn docs_examples_check_clean() {
+    use kubeskippy::ide::{self, embedded, Ide};
+    use kubeskippy_lsp::{Analysis, DocumentKind, Source};
+    let doc = std::fs::read_to_string("docs/lsp.md").expect("docs/lsp.md");
+    let block = |fence: &str| -> Vec<String> {
+        doc.split(&format!("```{fence}\n"))
+            .skip(1)
+            .map(|rest| rest.split("```").next().unwrap_or("").to_string())
+            .collect()
+    };
+    let config = kubeskippy::safety::SafetyConfig::default();
+    let skippy = block("skippy");
+    assert!(!skippy.is_empty(), "docs/lsp.md shows a policy");
+    for text in &skippy {
+        assert_eq!(ide::diagnostics(text, &config), [], "{text}");
+    }
+    for yaml in block("yaml") {
+        assert_eq!(embedded::policies(&yaml).len(), 1, "{yaml}");
+        let source = Source {
+            text: &yaml,
+            kind: DocumentKind::Yaml,
+        };
+        assert_eq!(Ide::default().diagnostics(source), [], "{yaml}");
+    }
+}
+
+/// Typing a policy one character at a time, asking for completion and hover
+/// after each: every request answers, and the diagnostics published at the
+/// end are those of the whole text (so the incremental changes added up to it).
+#[test]
+fn typing_a_policy_character_by_character() {
+    let text = "policy typed {\n  select pods in shop\n  cooldown 10m\n  when restarts > 3 for 2m then delete\n}\n";
+    let mut client = Client::start();
+    client.open(URI, "skippy", "");
+    let _ = client.diagnostics(URI, 1);
+    let (mut line, mut character) = (0u32, 0u32);
+    for (i, ch) in text.chars().enumerate() {
+        let version = i as i64 + 2;
+        client.notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": { "uri": URI, "version": version },
+                "contentChanges": [{
+                    "range": {
+                        "start": { "line": line, "character": character },
+                        "end": { "line": line, "character": character }
+                    },
+                    "text": ch.to_string()
+                }]
+            }),
+        );
+        if ch == '\n' {
+            line += 1;
+            character = 0;
+        } else {
+            character += ch.len_utf16() as u32;
+        }
+        for method in ["textDocument/completion", "textDocument/hover"] {
+            let answer = client.at(method, URI, (line, character), json!({}));
+            assert!(answer.get("error").is_none(), "{method} at {i}: {answer}");
+        }
+    }
+    let last = text.chars().count() as i64 + 1;
+    let codes: Vec<String> = client
+        .diagnostics(URI, last)
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|d| d["code"].as_str().unwrap_or("").to_string())
+        .collect();
+    let expected: Vec<String> = kubeskippy::ide::diagnostics(text, &Default::default())
+        .into_iter()
+        .map(|d| d.code)
+        .collect();
+    assert_eq!(codes, expected);
+    let formatted = client.request(
+        "textDocument/formatting",
+        json!({ "textDocument": { "uri": URI }, "options": { "tabSize": 2, "insertSpaces": true } }),
+    );
+    assert_eq!(formatted, json!([]), "the typed text is already formatted");
+    client.shutdown();
+}
