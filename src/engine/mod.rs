@@ -19,6 +19,7 @@ mod decide;
 pub mod observation;
 pub mod series;
 pub mod state;
+mod targets;
 pub mod truth;
 pub mod window;
 

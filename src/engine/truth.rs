@@ -2,8 +2,11 @@
 //! missing data is `Unknown`, never `true` and never silently `false`.
 
 use super::observation::Target;
+use super::series::Series;
 use super::window;
-use crate::ir::{self, render_threshold, render_value, Condition, Program, Threshold, Type};
+use crate::ir::{
+    self, render_threshold, render_value, Condition, MetricId, Program, Threshold, Type,
+};
 
 /// How long a metric's latest sample stands for its current value: past this,
 /// the metric is unknown (as a Prometheus series goes stale after 5 minutes).
@@ -69,6 +72,21 @@ pub fn evaluate(
     now: i64,
     evidence: bool,
 ) -> Verdict {
+    evaluate_resolved(program, condition, target, &[], now, evidence)
+}
+
+/// Like [`evaluate`], with some of the target's series already looked up by
+/// the program's metric ids (`None`: the target has no such series): the
+/// engine resolves a policy's metrics once per target instead of by name at
+/// every comparison. Ids not in `series` are looked up by name.
+pub(super) fn evaluate_resolved(
+    program: &Program,
+    condition: &Condition,
+    target: &Target,
+    series: &[(MetricId, Option<&Series>)],
+    now: i64,
+    evidence: bool,
+) -> Verdict {
     let mut verdict = Verdict {
         truth: Truth::Unknown,
         seen: Vec::new(),
@@ -77,6 +95,7 @@ pub fn evaluate(
     let truth = Eval {
         program,
         target,
+        series,
         now,
         evidence,
         verdict: &mut verdict,
@@ -86,9 +105,64 @@ pub fn evaluate(
     verdict
 }
 
+/// The truth of `condition` alone, as [`evaluate_resolved`] would find it,
+/// for the engine's first look at every rule: most conditions are false, and
+/// an `and` with a false side (an `or` with a true one) is decided without
+/// the other, so the cheaper side goes first and a window function's fit is
+/// often not computed at all. Kleene's `and` and `or` are commutative, so the
+/// order changes nothing but the cost. Only an unknown answer needs the full
+/// evaluation, for the metrics that were missing.
+pub(super) fn truth(
+    program: &Program,
+    condition: &Condition,
+    target: &Target,
+    series: &[(MetricId, Option<&Series>)],
+    now: i64,
+) -> Truth {
+    match condition {
+        Condition::And(a, b) | Condition::Or(a, b) => {
+            let (first, second) = if cost(b) < cost(a) { (b, a) } else { (a, b) };
+            let decided = if matches!(condition, Condition::And(..)) {
+                Truth::False
+            } else {
+                Truth::True
+            };
+            let left = truth(program, first, target, series, now);
+            if left == decided {
+                return decided;
+            }
+            let right = truth(program, second, target, series, now);
+            if decided == Truth::False {
+                left.and(right)
+            } else {
+                left.or(right)
+            }
+        }
+        Condition::Not(c) => truth(program, c, target, series, now).not(),
+        leaf => evaluate_resolved(program, leaf, target, series, now, false).truth,
+    }
+}
+
+/// A rough cost of evaluating `condition`: a window function reads many
+/// samples, a least-squares fit reads them twice.
+fn cost(condition: &Condition) -> u32 {
+    match condition {
+        Condition::Compare { expr, .. } => match expr.window.map(|w| w.function) {
+            None => 1,
+            Some(ir::WindowFn::Trend | ir::WindowFn::Predict) => 8,
+            Some(_) => 4,
+        },
+        Condition::Status(_) => 1,
+        Condition::Event { .. } => 2,
+        Condition::And(a, b) | Condition::Or(a, b) => cost(a).saturating_add(cost(b)),
+        Condition::Not(c) => cost(c),
+    }
+}
+
 struct Eval<'a> {
     program: &'a Program,
     target: &'a Target,
+    series: &'a [(MetricId, Option<&'a Series>)],
     now: i64,
     evidence: bool,
     verdict: &'a mut Verdict,
@@ -154,7 +228,11 @@ impl Eval<'_> {
                 op,
                 threshold,
             } => {
-                let Some(value) = metric_value(program, expr, target, now) else {
+                let series = match self.series.iter().find(|(id, _)| *id == expr.metric) {
+                    Some((_, series)) => *series,
+                    None => lookup(program, expr.metric, target),
+                };
+                let Some(value) = series.and_then(|series| metric_value(expr, series, now)) else {
                     let name = program.render_expr(expr);
                     if !self.verdict.missing.contains(&name) {
                         self.verdict.missing.push(name);
@@ -192,15 +270,19 @@ impl Eval<'_> {
     }
 }
 
-/// The value of a metric expression on `target` now, or `None` when unknown.
-fn metric_value(
+/// The series of metric `id` on `target`, by the metric's name.
+pub(super) fn lookup<'a>(
     program: &Program,
-    expr: &ir::MetricExpr,
-    target: &Target,
-    now: i64,
-) -> Option<f64> {
-    let metric = program.metric(expr.metric)?;
-    let series = target.metrics.get(&metric.name)?;
+    id: MetricId,
+    target: &'a Target,
+) -> Option<&'a Series> {
+    let metric = program.metric(id)?;
+    target.metrics.get(&metric.name).map(|series| &**series)
+}
+
+/// The value of a metric expression over `series` now, or `None` when
+/// unknown.
+fn metric_value(expr: &ir::MetricExpr, series: &Series, now: i64) -> Option<f64> {
     match expr.window {
         Some(w) => window::apply_series(w.function, w.range, series, now),
         None => {
