@@ -78,15 +78,25 @@ impl Series {
     /// never count a sample twice. Binary search, so one normalized series can
     /// serve every window of every rule on the target cheaply.
     pub fn window(&self, range: Seconds, now: i64) -> &[Sample] {
+        let to = self.end(now);
         // i128: `now - range` overflows i64 for extreme arguments, and the
-        // engine must not panic (debug) or wrap (release) on any input.
-        let start = i128::from(now) - i128::from(range.0);
-        let end = i128::from(now);
-        let from = self.samples.partition_point(|s| i128::from(s.at) <= start);
-        let to = self.samples.partition_point(|s| i128::from(s.at) <= end);
-        // `from <= to` because start <= end and the slice is sorted; `get`
-        // keeps even a broken invariant from panicking.
+        // engine must not panic (debug) or wrap (release) on any input. A
+        // start below every i64 is before every sample.
+        let from = match i64::try_from(i128::from(now) - i128::from(range.0)) {
+            Ok(start) => self.samples[..to].partition_point(|s| s.at <= start),
+            Err(_) => 0,
+        };
+        // `get` keeps even a broken invariant from panicking.
         self.samples.get(from..to).unwrap_or(&[])
+    }
+
+    /// How many samples are at or before `now`. A live series' latest
+    /// sample is almost always at or before `now`, which needs no search.
+    pub(super) fn end(&self, now: i64) -> usize {
+        match self.samples.last() {
+            Some(last) if last.at > now => self.samples.partition_point(|s| s.at <= now),
+            _ => self.samples.len(),
+        }
     }
 
     /// Appends a sample as a live source produces them, keeping the normal

@@ -2,198 +2,174 @@
 //! (by [`TargetId`]), indexed for what the engine asks of them many times:
 //! where an id is, and which targets carry a label value a policy selects by.
 //!
-//! An evaluation compares ids tens of thousands of times (sorting the
-//! observations, finding the targets of the previous state's timers). Ids are
-//! strings, and a string comparison is a call to `memcmp` that mostly finds
-//! the same namespace and a shared name prefix; here each id carries the
-//! first 16 bytes of its namespace and name as integers, so a comparison
-//! almost always ends in integer compares.
+//! Ids are strings, and sorting 10,000 of them by comparison called `memcmp`
+//! a few hundred thousand times per evaluation, mostly to find the same
+//! namespace and a shared name prefix. Here each id gets a coarse integer key
+//! that orders as the ids do wherever two keys differ (kind, namespace rank,
+//! the name's first 12 bytes): the targets are sorted by it with a radix
+//! sort, and only ids with equal keys are compared as strings.
 
 use super::observation::{Target, TargetId};
-use crate::catalog::Kind;
 use crate::ir::{LabelOp, Policy, Program};
-use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// The observed targets sorted by id, one per id.
 pub(super) struct Targets<'a> {
     pub targets: Vec<&'a Target>,
-    keys: Vec<Key<'a>>,
+    /// Each target's coarse key, ascending.
+    coarse: Vec<u128>,
+    ranks: FastMap<&'a str, u32>,
 }
 
 impl<'a> Targets<'a> {
     pub fn new(observed: &'a [Target]) -> Targets<'a> {
-        let keys: Vec<Key<'a>> = observed.iter().map(|t| Key::of(&t.id)).collect();
+        let ranks = namespace_ranks(observed);
+        let coarse = coarse_keys(observed, &ranks);
         // Observations usually arrive in order (a reflector's store, the
         // simulator); checking is linear, sorting is not.
-        if keys.is_sorted_by(|a, b| a < b) {
+        let sorted = (1..observed.len()).all(|i| {
+            coarse[i - 1] < coarse[i]
+                || (coarse[i - 1] == coarse[i] && observed[i - 1].id < observed[i].id)
+        });
+        if sorted {
             return Targets {
                 targets: observed.iter().collect(),
-                keys,
+                coarse,
+                ranks,
             };
         }
-        // Sorted first by a coarse integer key that orders as the ids do
-        // where it differs (kind, namespace rank, the name's first 12 bytes),
-        // with the index as a tie-break, which makes the unstable sort
-        // stable; then each run of equal coarse keys by the full ids. Stable,
-        // so of one object observed twice (two sources racing) the first
-        // given is kept: evaluated twice, it would decide twice and
+        // Stable, so of one object observed twice (two sources racing) the
+        // first given is kept: evaluated twice, it would decide twice and
         // overwrite its own timers.
-        let ranks = namespace_ranks(&keys);
-        let mut order: Vec<(u128, usize)> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, key)| (coarse(key, &ranks), i))
-            .collect();
-        order.sort_unstable();
+        let mut order: Vec<(u128, usize)> = coarse.into_iter().zip(0..).collect();
+        sort_by_key_then_index(&mut order);
         for run in order.chunk_by_mut(|a, b| a.0 == b.0) {
             if run.len() > 1 {
-                run.sort_by(|a, b| keys[a.1].cmp(&keys[b.1]).then(a.1.cmp(&b.1)));
+                run.sort_by(|a, b| observed[a.1].id.cmp(&observed[b.1].id));
             }
         }
-        order.dedup_by(|a, b| keys[a.1] == keys[b.1]);
+        order.dedup_by(|a, b| a.0 == b.0 && observed[a.1].id == observed[b.1].id);
         Targets {
             targets: order.iter().map(|&(_, i)| &observed[i]).collect(),
-            keys: order.iter().map(|&(_, i)| keys[i]).collect(),
+            coarse: order.iter().map(|&(c, _)| c).collect(),
+            ranks,
         }
     }
 
     /// The index of the target with `id`, if it was observed.
     pub fn position(&self, id: &TargetId) -> Option<usize> {
-        let key = Key::of(id);
-        self.keys.binary_search_by(|k| k.cmp(&key)).ok()
+        // A namespace no target is in: not observed.
+        let rank = match &id.namespace {
+            Some(namespace) => *self.ranks.get(namespace.as_str())?,
+            None => 0,
+        };
+        let wanted = coarse(id, rank);
+        let first = self.coarse.partition_point(|&c| c < wanted);
+        let run = self.coarse.get(first..)?.partition_point(|&c| c == wanted);
+        let found = self
+            .targets
+            .get(first..first + run)?
+            .binary_search_by(|t| t.id.cmp(id))
+            .ok()?;
+        Some(first + found)
     }
 }
 
 /// Each namespace's rank in byte order, from 1 (0 is no namespace).
-fn namespace_ranks<'a>(keys: &[Key<'a>]) -> FastMap<&'a str, u32> {
-    let mut names: Vec<Prefixed<'a>> = Vec::new();
+fn namespace_ranks(observed: &[Target]) -> FastMap<&str, u32> {
+    let mut names: Vec<&str> = Vec::new();
     let mut known: FastSet<&str> = FastSet::default();
-    for namespace in keys.iter().filter_map(|k| k.namespace) {
-        if known.insert(namespace.text) {
+    let mut last: Option<&str> = None;
+    for namespace in observed.iter().filter_map(|t| t.id.namespace.as_deref()) {
+        // Targets of one namespace usually come together.
+        if last != Some(namespace) && known.insert(namespace) {
             names.push(namespace);
         }
+        last = Some(namespace);
     }
     names.sort_unstable();
     names
         .iter()
         .enumerate()
-        .map(|(rank, n)| (n.text, u32::try_from(rank + 1).unwrap_or(u32::MAX)))
+        .map(|(rank, n)| (*n, u32::try_from(rank + 1).unwrap_or(u32::MAX)))
         .collect()
 }
 
-/// Bits 120..128 the kind, 96..120 the namespace's rank (saturated: equal
-/// coarse keys are ordered by the full ids), 0..96 the name's first 12 bytes.
-/// Where two coarse keys differ, they order as the ids do.
-fn coarse(key: &Key, ranks: &FastMap<&str, u32>) -> u128 {
-    let rank = key
-        .namespace
-        .map_or(0, |n| ranks.get(n.text).copied().unwrap_or(u32::MAX));
-    (u128::from(key.kind as u8) << 120)
-        | (u128::from(rank.min(0xff_ffff)) << 96)
-        | (key.name.head >> 32)
-}
-
-/// A [`TargetId`] ordered exactly as `TargetId`'s own `Ord` orders it.
-#[derive(Clone, Copy)]
-struct Key<'a> {
-    kind: Kind,
-    namespace: Option<Prefixed<'a>>,
-    name: Prefixed<'a>,
-}
-
-impl<'a> Key<'a> {
-    fn of(id: &'a TargetId) -> Key<'a> {
-        Key {
-            kind: id.kind,
-            namespace: id.namespace.as_deref().map(Prefixed::of),
-            name: Prefixed::of(&id.name),
-        }
-    }
-}
-
-impl Ord for Key<'_> {
-    #[inline]
-    fn cmp(&self, other: &Self) -> Ordering {
-        // `Option`'s order: `None` (a node) first.
-        self.kind
-            .cmp(&other.kind)
-            .then_with(|| match (&self.namespace, &other.namespace) {
-                (Some(a), Some(b)) => a.cmp(b),
-                (a, b) => a.is_some().cmp(&b.is_some()),
-            })
-            .then_with(|| self.name.cmp(&other.name))
-    }
-}
-
-impl PartialOrd for Key<'_> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for Key<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Key<'_> {}
-
-/// A string with its first 16 bytes as a big-endian integer, zero-padded.
-#[derive(Clone, Copy)]
-struct Prefixed<'a> {
-    head: u128,
-    text: &'a str,
-}
-
-const HEAD: usize = 16;
-
-impl<'a> Prefixed<'a> {
-    fn of(text: &'a str) -> Prefixed<'a> {
-        let mut bytes = [0; HEAD];
-        let n = text.len().min(HEAD);
-        bytes[..n].copy_from_slice(&text.as_bytes()[..n]);
-        Prefixed {
-            head: u128::from_be_bytes(bytes),
-            text,
-        }
-    }
-}
-
-impl Ord for Prefixed<'_> {
-    /// The byte order of the strings. Heads that differ differ where the
-    /// strings first differ (a string that ended reads as 0, below any byte
-    /// of the other, as a prefix sorts first). Equal heads with one string of
-    /// at most 16 bytes mean the shorter string is a prefix of the longer
-    /// (even when the longer has zero bytes there), so length decides; only
-    /// two longer strings need their tails compared.
-    #[inline]
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.head.cmp(&other.head).then_with(|| {
-            let (a, b) = (self.text.as_bytes(), other.text.as_bytes());
-            match (a.get(HEAD..), b.get(HEAD..)) {
-                (Some(a), Some(b)) if !a.is_empty() && !b.is_empty() => a.cmp(b),
-                _ => a.len().cmp(&b.len()),
-            }
+/// The coarse key of each observed target.
+fn coarse_keys(observed: &[Target], ranks: &FastMap<&str, u32>) -> Vec<u128> {
+    let mut last: Option<(&str, u32)> = None;
+    observed
+        .iter()
+        .map(|target| {
+            let rank = match (target.id.namespace.as_deref(), last) {
+                (None, _) => 0,
+                (Some(namespace), Some((previous, rank))) if previous == namespace => rank,
+                (Some(namespace), _) => {
+                    let rank = ranks.get(namespace).copied().unwrap_or(u32::MAX);
+                    last = Some((namespace, rank));
+                    rank
+                }
+            };
+            coarse(&target.id, rank)
         })
-    }
+        .collect()
 }
 
-impl PartialOrd for Prefixed<'_> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
+/// An integer that orders as the ids do wherever two of them differ: bits
+/// 120..128 the kind, 96..120 the namespace's rank (saturated), 0..96 the
+/// name's first 12 bytes, zero-padded (a name that ended reads as 0, below
+/// any byte, as a prefix sorts first). Equal keys are ordered by the ids.
+fn coarse(id: &TargetId, rank: u32) -> u128 {
+    let mut head = [0; 12];
+    let n = id.name.len().min(head.len());
+    head[..n].copy_from_slice(&id.name.as_bytes()[..n]);
+    let mut bytes = [0; 16];
+    bytes[0] = id.kind as u8;
+    bytes[1..4].copy_from_slice(&rank.min(0xff_ffff).to_be_bytes()[1..]);
+    bytes[4..].copy_from_slice(&head);
+    u128::from_be_bytes(bytes)
 }
 
-impl PartialEq for Prefixed<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
+/// Sorts by the key, then the index: a radix sort over the bytes in which the
+/// keys differ when there are many keys and few such bytes (the usual case:
+/// one kind, a few namespaces, names with a common prefix), a comparison
+/// sort otherwise. Indices are distinct, so the order is fully determined.
+fn sort_by_key_then_index(order: &mut Vec<(u128, usize)>) {
+    let Some(&(first, _)) = order.first() else {
+        return;
+    };
+    let differing = order.iter().fold(0, |acc, (key, _)| acc | (key ^ first));
+    let bytes: Vec<u32> = (0..16)
+        .filter(|byte| (differing >> (8 * byte)) & 0xff != 0)
+        .collect();
+    if order.len() < 256 || bytes.len() > 8 {
+        order.sort_unstable();
+        return;
+    }
+    // Least significant byte first; each pass is stable, so the input order
+    // (ascending indices) decides among equal keys.
+    let mut scratch = order.clone();
+    for byte in bytes {
+        let digit = |key: u128| ((key >> (8 * byte)) & 0xff) as usize;
+        let mut starts = [0usize; 256];
+        for &(key, _) in order.iter() {
+            starts[digit(key)] += 1;
+        }
+        let mut total = 0;
+        for start in &mut starts {
+            let count = *start;
+            *start = total;
+            total += count;
+        }
+        for &entry in order.iter() {
+            let slot = &mut starts[digit(entry.0)];
+            scratch[*slot] = entry;
+            *slot += 1;
+        }
+        std::mem::swap(order, &mut scratch);
     }
 }
-
-impl Eq for Prefixed<'_> {}
 
 /// The label a policy narrows its targets by, if any: its first
 /// `label = value`.
@@ -209,32 +185,51 @@ fn narrowing(policy: &Policy) -> Option<(&str, &str)> {
 /// candidates instead of every target is most of what makes an evaluation
 /// cheap. Only the labels policies select by are indexed.
 pub(super) struct LabelIndex<'a> {
-    by_value: FastMap<(&'a str, &'a str), Vec<usize>>,
+    /// Where the list of each `(label, value)` is in `lists`.
+    slots: FastMap<(&'a str, &'a str), usize>,
+    lists: Vec<Vec<usize>>,
     everyone: Vec<usize>,
 }
 
+/// A label's value on the target before, and the slot of its list.
+type LastValue<'a> = (&'a str, Option<usize>);
+
 impl<'a> LabelIndex<'a> {
     pub fn new(program: &'a Program, targets: &Targets<'a>) -> LabelIndex<'a> {
-        let mut by_value: FastMap<(&str, &str), Vec<usize>> = FastMap::default();
-        let mut keys: Vec<&str> = Vec::new();
+        let mut slots: FastMap<(&str, &str), usize> = FastMap::default();
+        // Each label policies select by, with the last value seen and its
+        // list: the pods of one workload are neighbours in target order, so
+        // most targets repeat the value before them and skip the hashing.
+        let mut keys: Vec<(&str, Option<LastValue>)> = Vec::new();
         for (key, value) in program.policies.iter().filter_map(narrowing) {
-            by_value.entry((key, value)).or_default();
-            if !keys.contains(&key) {
-                keys.push(key);
+            let next = slots.len();
+            slots.entry((key, value)).or_insert(next);
+            if !keys.iter().any(|(k, _)| *k == key) {
+                keys.push((key, None));
             }
         }
+        let mut lists: Vec<Vec<usize>> = vec![Vec::new(); slots.len()];
         for (i, target) in targets.targets.iter().enumerate() {
-            for &key in &keys {
-                let Some(value) = target.labels.get(key) else {
+            for (key, last) in &mut keys {
+                let Some(value) = target.labels.get(*key) else {
                     continue;
                 };
-                if let Some(list) = by_value.get_mut(&(key, value.as_str())) {
+                let slot = match *last {
+                    Some((previous, slot)) if previous == value => slot,
+                    _ => {
+                        let slot = slots.get(&(*key, value.as_str())).copied();
+                        *last = Some((value, slot));
+                        slot
+                    }
+                };
+                if let Some(list) = slot.and_then(|slot| lists.get_mut(slot)) {
                     list.push(i);
                 }
             }
         }
         LabelIndex {
-            by_value,
+            slots,
+            lists,
             everyone: (0..targets.targets.len()).collect(),
         }
     }
@@ -243,7 +238,11 @@ impl<'a> LabelIndex<'a> {
     /// of those it selects.
     pub fn candidates(&self, policy: &'a Policy) -> &[usize] {
         match narrowing(policy) {
-            Some(pair) => self.by_value.get(&pair).map_or(&[], Vec::as_slice),
+            Some(pair) => self
+                .slots
+                .get(&pair)
+                .and_then(|&slot| self.lists.get(slot))
+                .map_or(&[], Vec::as_slice),
             None => &self.everyone,
         }
     }
@@ -301,6 +300,7 @@ impl Hasher for FastHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::Kind;
 
     fn id(kind: Kind, namespace: Option<&str>, name: &str) -> TargetId {
         TargetId {
@@ -310,20 +310,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn keys_order_as_target_ids_do() {
+    /// Ids whose coarse keys tie or differ in every way the key is built.
+    fn ids() -> Vec<TargetId> {
         let names = [
             "",
             "a",
             "a\0",
             "a\0\0",
             "ab",
-            "abcdefghijklmnop",
-            "abcdefghijklmnop\0",
-            "abcdefghijklmnopq",
-            "abcdefghijklmnopr",
-            "abcdefghijklmnopqr",
-            "abcdefghijklmnoq",
+            "abcdefghijkl",
+            "abcdefghijkl\0",
+            "abcdefghijklm",
+            "abcdefghijkln",
+            "abcdefghijklmn",
+            "abcdefghijkm",
             "app-1-0",
             "app-10-0",
             "app-1-10",
@@ -347,30 +347,99 @@ mod tests {
                 }
             }
         }
-        for a in &ids {
-            for b in &ids {
-                assert_eq!(Key::of(a).cmp(&Key::of(b)), a.cmp(b), "{a:?} vs {b:?}");
+        ids
+    }
+
+    #[test]
+    fn coarse_keys_never_contradict_the_ids() {
+        let observed: Vec<Target> = ids().into_iter().map(Target::new).collect();
+        let ranks = namespace_ranks(&observed);
+        let keys = coarse_keys(&observed, &ranks);
+        for (a, ka) in observed.iter().zip(&keys) {
+            for (b, kb) in observed.iter().zip(&keys) {
+                if ka < kb {
+                    assert!(a.id < b.id, "{:?} vs {:?}", a.id, b.id);
+                }
             }
         }
     }
 
     #[test]
     fn targets_are_sorted_and_the_first_of_a_duplicate_kept() {
-        let mut first = Target::new(id(Kind::Pods, Some("a"), "x"));
-        first.labels.insert("copy".into(), "first".into());
-        let mut second = first.clone();
-        second.labels.insert("copy".into(), "second".into());
-        let observed = vec![
-            Target::new(id(Kind::Pods, Some("b"), "y")),
-            first,
-            second,
-            Target::new(id(Kind::Pods, Some("a"), "w")),
-        ];
+        // Enough targets for the radix sort, in a scrambled order, each
+        // observed twice: the copy given first is the one kept.
+        let ids = ids();
+        let mut observed = Vec::new();
+        for copy in ["first", "second"] {
+            for (i, id) in ids.iter().enumerate() {
+                let mut target = Target::new(id.clone());
+                target.labels.insert("copy".into(), copy.into());
+                target.labels.insert("i".into(), i.to_string());
+                observed.push(target);
+            }
+        }
+        let n = observed.len();
+        let scrambled: Vec<Target> = (0..n).map(|i| observed[(i * 7919) % n].clone()).collect();
+        let mut want: Vec<&Target> = scrambled.iter().collect();
+        want.sort_by(|a, b| a.id.cmp(&b.id));
+        want.dedup_by(|a, b| a.id == b.id);
+        for input in [&observed, &scrambled] {
+            let targets = Targets::new(input);
+            let got: Vec<&TargetId> = targets.targets.iter().map(|t| &t.id).collect();
+            let expected: Vec<&TargetId> = want.iter().map(|t| &t.id).collect();
+            assert_eq!(got, expected);
+            for (i, target) in targets.targets.iter().enumerate() {
+                let first = input.iter().find(|t| t.id == target.id).unwrap();
+                assert!(std::ptr::eq(*target, first));
+                assert_eq!(targets.position(&target.id), Some(i));
+            }
+            assert_eq!(
+                targets.position(&id(Kind::Pods, Some("elsewhere"), "a")),
+                None
+            );
+            assert_eq!(
+                targets.position(&id(Kind::Pods, Some("shop"), "absent")),
+                None
+            );
+            assert_eq!(targets.position(&id(Kind::DaemonSets, None, "a")), None);
+        }
+    }
+
+    #[test]
+    fn many_similar_names_are_radix_sorted() {
+        // One kind and namespace, names differing in a few bytes: the radix
+        // path. Duplicates carry which copy they are.
+        let mut observed = Vec::new();
+        for i in 0..1000 {
+            let mut target = Target::new(id(Kind::Pods, Some("shop"), &format!("pod-{}", i % 700)));
+            target.labels.insert("copy".into(), (i / 700).to_string());
+            observed.push(target);
+        }
+        let n = observed.len();
+        let scrambled: Vec<Target> = (0..n).map(|i| observed[(i * 7919) % n].clone()).collect();
+        let targets = Targets::new(&scrambled);
+        let mut want: Vec<&Target> = scrambled.iter().collect();
+        want.sort_by(|a, b| a.id.cmp(&b.id));
+        want.dedup_by(|a, b| a.id == b.id);
+        assert_eq!(targets.targets.len(), 700);
+        for (got, want) in targets.targets.iter().zip(&want) {
+            assert!(std::ptr::eq(*got, *want));
+        }
+        for (i, target) in targets.targets.iter().enumerate() {
+            assert_eq!(targets.position(&target.id), Some(i));
+        }
+    }
+
+    #[test]
+    fn an_ordered_observation_is_kept_as_is() {
+        let mut ids = ids();
+        ids.sort();
+        let observed: Vec<Target> = ids.into_iter().map(Target::new).collect();
         let targets = Targets::new(&observed);
-        let names: Vec<&str> = targets.targets.iter().map(|t| t.id.name.as_str()).collect();
-        assert_eq!(names, ["w", "x", "y"]);
-        assert_eq!(targets.targets[1].labels["copy"], "first");
-        assert_eq!(targets.position(&id(Kind::Pods, Some("b"), "y")), Some(2));
-        assert_eq!(targets.position(&id(Kind::Pods, Some("b"), "x")), None);
+        assert!(targets
+            .targets
+            .iter()
+            .zip(&observed)
+            .all(|(a, b)| std::ptr::eq(*a, b)));
     }
 }

@@ -139,7 +139,25 @@ pub(super) fn truth(
             }
         }
         Condition::Not(c) => truth(program, c, target, series, now).not(),
-        leaf => evaluate_resolved(program, leaf, target, series, now, false).truth,
+        // What `Eval::condition` computes, without a `Verdict` to fill.
+        Condition::Status(reason) => Truth::of(status_holds(target, *reason)),
+        Condition::Event {
+            reason,
+            op,
+            count,
+            within,
+        } => Truth::of(op.holds(
+            events_seen(target, reason, *within, now) as f64,
+            f64::from(*count),
+        )),
+        Condition::Compare {
+            expr,
+            op,
+            threshold,
+        } => match compared_value(program, expr, target, series, now) {
+            Some(value) => Truth::of(compare_holds(value, *op, *threshold)),
+            None => Truth::Unknown,
+        },
     }
 }
 
@@ -193,7 +211,7 @@ impl Eval<'_> {
                 truth
             }
             Condition::Status(reason) => {
-                let holds = target.statuses.contains(reason.name());
+                let holds = status_holds(target, *reason);
                 if holds && self.evidence {
                     self.verdict
                         .seen
@@ -207,13 +225,7 @@ impl Eval<'_> {
                 count,
                 within,
             } => {
-                let from = now.saturating_sub(i64::try_from(within.0).unwrap_or(i64::MAX));
-                let seen: u64 = target
-                    .events
-                    .iter()
-                    .filter(|e| e.reason == *reason && e.at > from && e.at <= now)
-                    .map(|e| u64::from(e.count))
-                    .sum();
+                let seen = events_seen(target, reason, *within, now);
                 let holds = op.holds(seen as f64, f64::from(*count));
                 if self.evidence {
                     self.verdict.seen.push(format!(
@@ -228,21 +240,14 @@ impl Eval<'_> {
                 op,
                 threshold,
             } => {
-                let series = match self.series.iter().find(|(id, _)| *id == expr.metric) {
-                    Some((_, series)) => *series,
-                    None => lookup(program, expr.metric, target),
-                };
-                let Some(value) = series.and_then(|series| metric_value(expr, series, now)) else {
+                let Some(value) = compared_value(program, expr, target, self.series, now) else {
                     let name = program.render_expr(expr);
                     if !self.verdict.missing.contains(&name) {
                         self.verdict.missing.push(name);
                     }
                     return Truth::Unknown;
                 };
-                let holds = match threshold {
-                    Threshold::Number(n) => op.holds(value, *n),
-                    Threshold::Bool(b) => op.holds(value, if *b { 1.0 } else { 0.0 }),
-                };
+                let holds = compare_holds(value, *op, *threshold);
                 if self.evidence {
                     let limit = render_threshold(*threshold, expr.ty);
                     let shown = match (threshold, expr.ty) {
@@ -270,14 +275,62 @@ impl Eval<'_> {
     }
 }
 
+fn status_holds(target: &Target, reason: ir::StatusReason) -> bool {
+    target.statuses.contains(reason.name())
+}
+
+/// How many times `reason` happened on `target` within `within` of `now`.
+fn events_seen(target: &Target, reason: &str, within: ir::Seconds, now: i64) -> u64 {
+    let from = now.saturating_sub(i64::try_from(within.0).unwrap_or(i64::MAX));
+    target
+        .events
+        .iter()
+        .filter(|e| e.reason == reason && e.at > from && e.at <= now)
+        .map(|e| u64::from(e.count))
+        .sum()
+}
+
+/// The value a comparison compares, `None` when unknown.
+fn compared_value(
+    program: &Program,
+    expr: &ir::MetricExpr,
+    target: &Target,
+    series: &[(MetricId, Option<&Series>)],
+    now: i64,
+) -> Option<f64> {
+    let series = match series.iter().find(|(id, _)| *id == expr.metric) {
+        Some((_, series)) => *series,
+        None => lookup(program, expr.metric, target),
+    };
+    metric_value(expr, series?, now)
+}
+
+fn compare_holds(value: f64, op: ir::CmpOp, threshold: Threshold) -> bool {
+    match threshold {
+        Threshold::Number(n) => op.holds(value, n),
+        Threshold::Bool(b) => op.holds(value, if b { 1.0 } else { 0.0 }),
+    }
+}
+
 /// The series of metric `id` on `target`, by the metric's name.
 pub(super) fn lookup<'a>(
     program: &Program,
     id: MetricId,
     target: &'a Target,
 ) -> Option<&'a Series> {
-    let metric = program.metric(id)?;
-    target.metrics.get(&metric.name).map(|series| &**series)
+    let name = program.metric(id)?.name.as_str();
+    // A target has a handful of metrics: a scan that compares lengths first
+    // finds one with a single `memcmp`, where the tree's ordered search
+    // calls it at every key it passes.
+    let found = if target.metrics.len() <= 8 {
+        target
+            .metrics
+            .iter()
+            .find_map(|(key, series)| (key == name).then_some(series))
+    } else {
+        target.metrics.get(name)
+    };
+    found.map(|series| &**series)
 }
 
 /// The value of a metric expression over `series` now, or `None` when
@@ -289,7 +342,7 @@ fn metric_value(expr: &ir::MetricExpr, series: &Series, now: i64) -> Option<f64>
             // Samples are sorted (see `Series`): the latest at or before `now`
             // by binary search, whatever lies after it.
             let samples = series.samples();
-            let latest = samples.get(samples.partition_point(|s| s.at <= now).checked_sub(1)?)?;
+            let latest = samples.get(series.end(now).checked_sub(1)?)?;
             (now.saturating_sub(latest.at) <= STALENESS_SECONDS).then_some(latest.value)
         }
     }
