@@ -126,7 +126,12 @@ pub fn evaluate(
             history: state.history.clone(),
         },
     };
-    let index = LabelIndex::new(program, &targets);
+    let index = LabelIndex::new(program, &targets, &context.protected_labels);
+    let protected_namespaces: Vec<u32> = context
+        .protected_namespaces
+        .iter()
+        .filter_map(|ns| targets.rank(ns))
+        .collect();
     // The targets each policy visited, ascending: for the carry-over of the
     // timers of those it did not.
     let mut seen: Vec<Vec<usize>> = Vec::with_capacity(program.policies.len());
@@ -150,30 +155,53 @@ pub fn evaluate(
         // The policy's timers by target, in target order: built into a map
         // at once below, which costs a fraction of inserting them one by one.
         let mut timers: Vec<(TargetId, Option<BTreeMap<String, Timer>>)> = Vec::new();
-        let mut visited = Vec::new();
         // The objects this policy's decisions of this evaluation act on.
         let mut decided: FastSet<TargetId> = FastSet::default();
-        for &target_index in index.candidates(policy) {
-            let target = targets.targets[target_index];
-            if !selects(policy, target, context) {
-                continue;
-            }
-            visited.push(target_index);
-            while previous.next_if(|(i, _)| *i < target_index).is_some() {}
-            let previous_timers = previous
-                .next_if(|(i, _)| *i == target_index)
-                .map(|(_, by_rule)| by_rule);
+        let (candidates, matched) = index.candidates(policy);
+        let scope = Scope::of(policy, &targets, context);
+        let visits: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let namespace = targets.namespace(i);
+                !namespace.is_some_and(|ns| protected_namespaces.contains(&ns))
+                    && !index.protected(i)
+                    && scope.holds(namespace)
+                    && selects(policy, targets.targets[i], matched)
+            })
+            .collect();
+        // First every rule's truth on every target, in the order the targets
+        // were observed: their series were built in that order, so the
+        // hardware prefetches them, where target order jumps between them
+        // and waits on memory (most of a cycle, measured). Then timers and
+        // decisions in target order, which is what they depend on.
+        let width = policy.rules.len();
+        let mut truths = vec![Truth::Unknown; visits.len() * width];
+        let mut in_memory: Vec<usize> = (0..visits.len()).collect();
+        in_memory.sort_unstable_by_key(|&k| targets.observed_index(visits[k]));
+        for k in in_memory {
+            let target = targets.targets[visits[k]];
             series.clear();
             series.extend(
                 metrics
                     .iter()
                     .map(|&id| (id, truth::lookup(program, id, target))),
             );
+            let slots = truths.iter_mut().skip(k * width).take(width);
+            for (slot, rule) in slots.zip(&policy.rules) {
+                *slot = truth::truth(program, &rule.condition, target, &series, now);
+            }
+        }
+        for (k, &target_index) in visits.iter().enumerate() {
+            while previous.next_if(|(i, _)| *i < target_index).is_some() {}
+            let previous_timers = previous
+                .next_if(|(i, _)| *i == target_index)
+                .map(|(_, by_rule)| by_rule);
             let visit = Visit {
                 program,
                 policy,
-                target,
-                series: &series,
+                target: targets.targets[target_index],
+                truths: truths.get(k * width..(k + 1) * width).unwrap_or(&[]),
                 now,
                 previous_timers,
                 context,
@@ -181,7 +209,7 @@ pub fn evaluate(
             evaluate_target(&visit, &mut timers, &mut decided, &mut out);
         }
         store_timers(&policy.name, timers, &mut out.state);
-        seen.push(visited);
+        seen.push(visits);
     }
     carry_over_unseen(
         program,
@@ -298,8 +326,8 @@ struct Visit<'a> {
     program: &'a Program,
     policy: &'a Policy,
     target: &'a Target,
-    /// The target's series of the metrics the policy reads.
-    series: &'a [(MetricId, Option<&'a Series>)],
+    /// Each rule's truth on the target, in rule order.
+    truths: &'a [Truth],
     now: i64,
     /// The target's timers under this policy at the evaluation before.
     previous_timers: Option<&'a BTreeMap<String, Timer>>,
@@ -318,15 +346,14 @@ fn evaluate_target(
         program,
         policy,
         target,
-        series,
+        truths,
         now,
         previous_timers,
         context,
     } = *visit;
     let mut fired: Vec<(usize, Option<i64>)> = Vec::new();
     let mut running: BTreeMap<String, Timer> = BTreeMap::new();
-    for rule in &policy.rules {
-        let truth = truth::truth(program, &rule.condition, target, series, now);
+    for (rule, &truth) in policy.rules.iter().zip(truths) {
         let previous_timer = previous_timers
             .and_then(|t| t.get(&rule.fingerprint))
             .copied();
@@ -357,15 +384,7 @@ fn evaluate_target(
                 rule: rule.index,
                 target: target.id.clone(),
                 why: WaitReason::Unknown {
-                    missing: truth::evaluate_resolved(
-                        program,
-                        &rule.condition,
-                        target,
-                        series,
-                        now,
-                        false,
-                    )
-                    .missing,
+                    missing: truth::evaluate(program, &rule.condition, target, now, false).missing,
                 },
             }),
             _ => {}
@@ -386,8 +405,7 @@ fn evaluate_target(
         .iter()
         .flat_map(|(i, held)| {
             let rule = &policy.rules[*i];
-            let mut lines =
-                truth::evaluate_resolved(program, &rule.condition, target, series, now, true).seen;
+            let mut lines = truth::evaluate(program, &rule.condition, target, now, true).seen;
             if let Some(held) = held {
                 lines.push(format!(
                     "for {}",
@@ -558,34 +576,55 @@ fn prune_history(program: &Program, now: i64, state: &mut State) {
         .retain(|t| t.at <= now && now.saturating_sub(t.at) < window(&t.policy));
 }
 
-/// Whether `policy` selects `target`: its kind, namespaces and labels, never a
-/// protected namespace or a protected object.
-fn selects(policy: &Policy, target: &Target, context: &Context) -> bool {
-    let selector = &policy.selector;
-    if target.id.kind != selector.kind {
-        return false;
-    }
-    let namespace = target.id.namespace.as_deref();
-    if namespace.is_some_and(|ns| context.protected_namespaces.iter().any(|p| p == ns)) {
-        return false;
-    }
-    let protected = context
-        .protected_labels
-        .iter()
-        .any(|(k, v)| target.labels.get(k) == Some(v));
-    if protected {
-        return false;
-    }
-    let in_scope = match &selector.namespaces {
-        Namespaces::Own => namespace.is_some() && namespace == context.home_namespace.as_deref(),
-        Namespaces::Named(names) => namespace.is_some_and(|ns| names.iter().any(|n| n == ns)),
-        Namespaces::AnyExcept(except) => {
-            !namespace.is_some_and(|ns| except.iter().any(|n| n == ns))
+/// Which namespaces a policy selects in, by their ranks among the targets'
+/// namespaces (see [`Targets::rank`]): a namespace no target is in has no
+/// rank and can be left out, as no target could match it.
+enum Scope {
+    /// In one of these.
+    In(Vec<u32>),
+    /// In none of these, or in no namespace.
+    NotIn(Vec<u32>),
+    /// In no namespace (nodes).
+    ClusterScoped,
+}
+
+impl Scope {
+    fn of(policy: &Policy, targets: &Targets, context: &Context) -> Scope {
+        let ranks = |names: &[String]| names.iter().filter_map(|n| targets.rank(n)).collect();
+        match &policy.selector.namespaces {
+            Namespaces::Own => Scope::In(
+                context
+                    .home_namespace
+                    .as_deref()
+                    .and_then(|ns| targets.rank(ns))
+                    .into_iter()
+                    .collect(),
+            ),
+            Namespaces::Named(names) => Scope::In(ranks(names)),
+            Namespaces::AnyExcept(except) => Scope::NotIn(ranks(except)),
+            Namespaces::ClusterScoped => Scope::ClusterScoped,
         }
-        Namespaces::ClusterScoped => namespace.is_none(),
-    };
-    in_scope
-        && selector.labels.iter().all(|l| {
+    }
+
+    fn holds(&self, namespace: Option<u32>) -> bool {
+        match self {
+            Scope::In(ranks) => namespace.is_some_and(|ns| ranks.contains(&ns)),
+            Scope::NotIn(ranks) => !namespace.is_some_and(|ns| ranks.contains(&ns)),
+            Scope::ClusterScoped => namespace.is_none(),
+        }
+    }
+}
+
+/// Whether `policy`'s kind and labels select `target` (the namespaces and
+/// what is protected are checked by rank, see [`Scope`]). The label at
+/// `matched` is known to match (the label index found the target by it).
+fn selects(policy: &Policy, target: &Target, matched: Option<usize>) -> bool {
+    let selector = &policy.selector;
+    target.id.kind == selector.kind
+        && selector.labels.iter().enumerate().all(|(i, l)| {
+            if Some(i) == matched {
+                return true;
+            }
             let value = target.labels.get(&l.key);
             match &l.op {
                 LabelOp::Equals(v) => value == Some(v),

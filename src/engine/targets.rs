@@ -17,15 +17,22 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// The observed targets sorted by id, one per id.
 pub(super) struct Targets<'a> {
     pub targets: Vec<&'a Target>,
+    /// Where each target is in the observations: passes that read every
+    /// target go in that order, which is the order their data was built in
+    /// memory, so the hardware prefetches it.
+    observed: Vec<usize>,
     /// Each target's coarse key, ascending.
     coarse: Vec<u128>,
+    /// Each target's namespace by rank, so that selecting by namespace
+    /// compares integers, not strings that are cache misses by then.
+    namespaces: Vec<Option<u32>>,
     ranks: FastMap<&'a str, u32>,
 }
 
 impl<'a> Targets<'a> {
     pub fn new(observed: &'a [Target]) -> Targets<'a> {
         let ranks = namespace_ranks(observed);
-        let coarse = coarse_keys(observed, &ranks);
+        let (coarse, namespaces) = coarse_keys(observed, &ranks);
         // Observations usually arrive in order (a reflector's store, the
         // simulator); checking is linear, sorting is not.
         let sorted = (1..observed.len()).all(|i| {
@@ -35,7 +42,9 @@ impl<'a> Targets<'a> {
         if sorted {
             return Targets {
                 targets: observed.iter().collect(),
+                observed: (0..observed.len()).collect(),
                 coarse,
+                namespaces,
                 ranks,
             };
         }
@@ -52,9 +61,38 @@ impl<'a> Targets<'a> {
         order.dedup_by(|a, b| a.0 == b.0 && observed[a.1].id == observed[b.1].id);
         Targets {
             targets: order.iter().map(|&(_, i)| &observed[i]).collect(),
+            observed: order.iter().map(|&(_, i)| i).collect(),
             coarse: order.iter().map(|&(c, _)| c).collect(),
+            namespaces: order.iter().map(|&(_, i)| namespaces[i]).collect(),
             ranks,
         }
+    }
+
+    /// Where the target at `index` was in the observations.
+    pub fn observed_index(&self, index: usize) -> usize {
+        self.observed.get(index).copied().unwrap_or(index)
+    }
+
+    /// The targets' indices, in the order they were observed.
+    pub fn in_observed_order(&self) -> Vec<usize> {
+        let len = self.observed.iter().max().map_or(0, |&m| m + 1);
+        let mut at: Vec<Option<usize>> = vec![None; len];
+        for (i, &o) in self.observed.iter().enumerate() {
+            if let Some(slot) = at.get_mut(o) {
+                *slot = Some(i);
+            }
+        }
+        at.into_iter().flatten().collect()
+    }
+
+    /// The rank of `namespace` if some target is in it.
+    pub fn rank(&self, namespace: &str) -> Option<u32> {
+        self.ranks.get(namespace).copied()
+    }
+
+    /// The rank of the namespace of the target at `index`.
+    pub fn namespace(&self, index: usize) -> Option<u32> {
+        self.namespaces.get(index).copied().flatten()
     }
 
     /// The index of the target with `id`, if it was observed.
@@ -66,12 +104,21 @@ impl<'a> Targets<'a> {
         };
         let wanted = coarse(id, rank);
         let first = self.coarse.partition_point(|&c| c < wanted);
-        let run = self.coarse.get(first..)?.partition_point(|&c| c == wanted);
-        let found = self
-            .targets
-            .get(first..first + run)?
-            .binary_search_by(|t| t.id.cmp(id))
-            .ok()?;
+        let run = self
+            .coarse
+            .get(first..)?
+            .iter()
+            .take_while(|&&c| c == wanted)
+            .count();
+        let run = self.targets.get(first..first + run)?;
+        if id.name.len() <= NAME_BYTES && rank < RANK_LIMIT {
+            // An equal coarse key with an exact rank matched the kind, the
+            // namespace and a short name up to its zero padding, so the
+            // name's length tells the rest, without reading the names.
+            let found = run.iter().position(|t| t.id.name.len() == id.name.len())?;
+            return Some(first + found);
+        }
+        let found = run.binary_search_by(|t| t.id.cmp(id)).ok()?;
         Some(first + found)
     }
 }
@@ -96,37 +143,45 @@ fn namespace_ranks(observed: &[Target]) -> FastMap<&str, u32> {
         .collect()
 }
 
-/// The coarse key of each observed target.
-fn coarse_keys(observed: &[Target], ranks: &FastMap<&str, u32>) -> Vec<u128> {
+/// The coarse key and the namespace's rank of each observed target.
+fn coarse_keys(observed: &[Target], ranks: &FastMap<&str, u32>) -> (Vec<u128>, Vec<Option<u32>>) {
     let mut last: Option<(&str, u32)> = None;
     observed
         .iter()
         .map(|target| {
             let rank = match (target.id.namespace.as_deref(), last) {
-                (None, _) => 0,
-                (Some(namespace), Some((previous, rank))) if previous == namespace => rank,
+                (None, _) => None,
+                (Some(namespace), Some((previous, rank))) if previous == namespace => Some(rank),
                 (Some(namespace), _) => {
+                    // Every namespace has a rank: `ranks` holds them all.
                     let rank = ranks.get(namespace).copied().unwrap_or(u32::MAX);
                     last = Some((namespace, rank));
-                    rank
+                    Some(rank)
                 }
             };
-            coarse(&target.id, rank)
+            (coarse(&target.id, rank.unwrap_or(0)), rank)
         })
-        .collect()
+        .unzip()
 }
+
+/// How many bytes of a name a coarse key holds.
+const NAME_BYTES: usize = 12;
+/// The largest namespace rank a coarse key holds; higher ranks share it.
+const RANK_LIMIT: u32 = 0xff_ffff;
 
 /// An integer that orders as the ids do wherever two of them differ: bits
 /// 120..128 the kind, 96..120 the namespace's rank (saturated), 0..96 the
 /// name's first 12 bytes, zero-padded (a name that ended reads as 0, below
 /// any byte, as a prefix sorts first). Equal keys are ordered by the ids.
 fn coarse(id: &TargetId, rank: u32) -> u128 {
-    let mut head = [0; 12];
-    let n = id.name.len().min(head.len());
-    head[..n].copy_from_slice(&id.name.as_bytes()[..n]);
+    let mut head = [0; NAME_BYTES];
+    // Byte by byte: a copy of a variable length is a call to `memcpy`.
+    for (slot, byte) in head.iter_mut().zip(id.name.as_bytes()) {
+        *slot = *byte;
+    }
     let mut bytes = [0; 16];
     bytes[0] = id.kind as u8;
-    bytes[1..4].copy_from_slice(&rank.min(0xff_ffff).to_be_bytes()[1..]);
+    bytes[1..4].copy_from_slice(&rank.min(RANK_LIMIT).to_be_bytes()[1..]);
     bytes[4..].copy_from_slice(&head);
     u128::from_be_bytes(bytes)
 }
@@ -189,13 +244,20 @@ pub(super) struct LabelIndex<'a> {
     slots: FastMap<(&'a str, &'a str), usize>,
     lists: Vec<Vec<usize>>,
     everyone: Vec<usize>,
+    /// Whether each target carries a protected label: looked up in the same
+    /// pass over the labels, once per target rather than per policy.
+    protected: Vec<bool>,
 }
 
 /// A label's value on the target before, and the slot of its list.
 type LastValue<'a> = (&'a str, Option<usize>);
 
 impl<'a> LabelIndex<'a> {
-    pub fn new(program: &'a Program, targets: &Targets<'a>) -> LabelIndex<'a> {
+    pub fn new(
+        program: &'a Program,
+        targets: &Targets<'a>,
+        protected_labels: &[(String, String)],
+    ) -> LabelIndex<'a> {
         let mut slots: FastMap<(&str, &str), usize> = FastMap::default();
         // Each label policies select by, with the last value seen and its
         // list: the pods of one workload are neighbours in target order, so
@@ -209,7 +271,12 @@ impl<'a> LabelIndex<'a> {
             }
         }
         let mut lists: Vec<Vec<usize>> = vec![Vec::new(); slots.len()];
-        for (i, target) in targets.targets.iter().enumerate() {
+        let mut protected = vec![false; targets.targets.len()];
+        for i in targets.in_observed_order() {
+            let target = targets.targets[i];
+            protected[i] = protected_labels
+                .iter()
+                .any(|(k, v)| target.labels.get(k) == Some(v));
             for (key, last) in &mut keys {
                 let Some(value) = target.labels.get(*key) else {
                     continue;
@@ -227,24 +294,41 @@ impl<'a> LabelIndex<'a> {
                 }
             }
         }
+        // Listed in observed order; candidates are visited in target order.
+        for list in &mut lists {
+            list.sort_unstable();
+        }
         LabelIndex {
             slots,
             lists,
             everyone: (0..targets.targets.len()).collect(),
+            protected,
         }
     }
 
+    /// Whether the target at `index` carries a protected label.
+    pub fn protected(&self, index: usize) -> bool {
+        self.protected.get(index).copied().unwrap_or(false)
+    }
+
     /// The indices of the targets `policy` may select, ascending: a superset
-    /// of those it selects.
-    pub fn candidates(&self, policy: &'a Policy) -> &[usize] {
-        match narrowing(policy) {
+    /// of those it selects; with the position in the selector of the label
+    /// that every one of them is known to match.
+    pub fn candidates(&self, policy: &'a Policy) -> (&[usize], Option<usize>) {
+        let matched = policy
+            .selector
+            .labels
+            .iter()
+            .position(|l| matches!(l.op, LabelOp::Equals(_)));
+        let candidates: &[usize] = match narrowing(policy) {
             Some(pair) => self
                 .slots
                 .get(&pair)
                 .and_then(|&slot| self.lists.get(slot))
                 .map_or(&[], Vec::as_slice),
             None => &self.everyone,
-        }
+        };
+        (candidates, matched)
     }
 }
 
@@ -354,7 +438,7 @@ mod tests {
     fn coarse_keys_never_contradict_the_ids() {
         let observed: Vec<Target> = ids().into_iter().map(Target::new).collect();
         let ranks = namespace_ranks(&observed);
-        let keys = coarse_keys(&observed, &ranks);
+        let (keys, _) = coarse_keys(&observed, &ranks);
         for (a, ka) in observed.iter().zip(&keys) {
             for (b, kb) in observed.iter().zip(&keys) {
                 if ka < kb {
