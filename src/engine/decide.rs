@@ -8,7 +8,7 @@ use super::series::Series;
 use super::state::{State, Taken, Timer};
 use super::targets::{FastSet, LabelIndex, Targets};
 use super::truth::{self, Truth};
-use crate::ir::{Action, LabelOp, MetricId, Namespaces, Policy, Program};
+use crate::ir::{Action, Condition, LabelOp, MetricId, Namespaces, Policy, Program, Seconds};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -135,7 +135,6 @@ pub fn evaluate(
     // The targets each policy visited, ascending: for the carry-over of the
     // timers of those it did not.
     let mut seen: Vec<Vec<usize>> = Vec::with_capacity(program.policies.len());
-    let mut series: Vec<(MetricId, Option<&Series>)> = Vec::new();
     for policy in &program.policies {
         let metrics = metrics_read(policy);
         // The previous timers of this policy with their targets' indices,
@@ -179,17 +178,32 @@ pub fn evaluate(
         let mut truths = vec![Truth::Unknown; visits.len() * width];
         let mut in_memory: Vec<usize> = (0..visits.len()).collect();
         in_memory.sort_unstable_by_key(|&k| targets.observed_index(visits[k]));
-        for k in in_memory {
+        // Each target's series first, then one read per cache line of the
+        // windows the rules will read: these reads do not depend on each
+        // other, so the memory system serves many at once, where the rules
+        // would wait for them one chain at a time.
+        let m = metrics.len();
+        let mut resolved: Vec<(MetricId, Option<&Series>)> = Vec::with_capacity(visits.len() * m);
+        for &k in &in_memory {
             let target = targets.targets[visits[k]];
-            series.clear();
-            series.extend(
+            resolved.extend(
                 metrics
                     .iter()
-                    .map(|&id| (id, truth::lookup(program, id, target))),
+                    .map(|&(id, _)| (id, truth::lookup(program, id, target))),
             );
+        }
+        let touched: i64 = resolved
+            .iter()
+            .zip(metrics.iter().cycle())
+            .filter_map(|(&(_, series), &(_, reach))| Some(series?.touch(reach, now)))
+            .fold(0, |a, b| a ^ b);
+        std::hint::black_box(touched);
+        for (n, &k) in in_memory.iter().enumerate() {
+            let target = targets.targets[visits[k]];
+            let series = resolved.get(n * m..(n + 1) * m).unwrap_or(&[]);
             let slots = truths.iter_mut().skip(k * width).take(width);
             for (slot, rule) in slots.zip(&policy.rules) {
-                *slot = truth::truth(program, &rule.condition, target, &series, now);
+                *slot = truth::truth(program, &rule.condition, target, series, now);
             }
         }
         for (k, &target_index) in visits.iter().enumerate() {
@@ -266,14 +280,30 @@ fn store_timers(
     }
 }
 
-/// The metrics `policy`'s rules read, each once.
-fn metrics_read(policy: &Policy) -> Vec<MetricId> {
+/// The metrics `policy`'s rules read, each once, with the longest window
+/// each is read over (0 for the current value alone).
+fn metrics_read(policy: &Policy) -> Vec<(MetricId, Seconds)> {
+    fn walk(condition: &Condition, out: &mut Vec<(MetricId, Seconds)>) {
+        match condition {
+            Condition::Compare { expr, .. } => {
+                let reach = expr.window.map_or(Seconds(0), |w| w.range);
+                match out.iter_mut().find(|(id, _)| *id == expr.metric) {
+                    Some((_, longest)) => *longest = (*longest).max(reach),
+                    None => out.push((expr.metric, reach)),
+                }
+            }
+            Condition::And(a, b) | Condition::Or(a, b) => {
+                walk(a, out);
+                walk(b, out);
+            }
+            Condition::Not(c) => walk(c, out),
+            Condition::Status(_) | Condition::Event { .. } => {}
+        }
+    }
     let mut metrics = Vec::new();
     for rule in &policy.rules {
-        rule.condition.metrics(&mut metrics);
+        walk(&rule.condition, &mut metrics);
     }
-    metrics.sort_unstable();
-    metrics.dedup();
     metrics
 }
 

@@ -97,6 +97,26 @@ impl Series {
             .unwrap_or(&[])
     }
 
+    /// Reads one sample per cache line of the window `(now - range, now]`,
+    /// and what it read, so that the reads happen: the engine touches the
+    /// windows of many targets before it computes on any, which lets the
+    /// memory system serve the misses together.
+    pub(super) fn touch(&self, range: Seconds, now: i64) -> i64 {
+        // 64-byte lines, 16-byte samples.
+        const PER_LINE: usize = 4;
+        let start = i64::try_from(i128::from(now) - i128::from(range.0)).unwrap_or(i64::MIN);
+        let mut read = 0;
+        let mut i = self.end(now);
+        while let Some(sample) = i.checked_sub(1).and_then(|last| self.samples.get(last)) {
+            read ^= sample.at;
+            if sample.at <= start {
+                break;
+            }
+            i = i.saturating_sub(PER_LINE);
+        }
+        read
+    }
+
     /// How many samples are at or before `now`. A live series' latest
     /// sample is almost always at or before `now`, which needs no search.
     pub(super) fn end(&self, now: i64) -> usize {
