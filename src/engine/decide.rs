@@ -3,12 +3,13 @@
 //! urgent rule's action, a tie handed to the AI, or a block by `limit` or
 //! `cooldown`. Deterministic: policies, targets and rules are visited in order.
 
+use super::batch::rule_truths;
 use super::observation::{Observations, Target, TargetId};
-use super::series::Series;
+use super::select::{selects, Scope};
 use super::state::{State, Taken, Timer};
 use super::targets::{FastSet, LabelIndex, Targets};
 use super::truth::{self, Truth};
-use crate::ir::{Action, Condition, LabelOp, MetricId, Namespaces, Policy, Program, Seconds};
+use crate::ir::{Action, Policy, Program};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -136,7 +137,6 @@ pub fn evaluate(
     // timers of those it did not.
     let mut seen: Vec<Vec<usize>> = Vec::with_capacity(program.policies.len());
     for policy in &program.policies {
-        let metrics = metrics_read(policy);
         // The previous timers of this policy with their targets' indices,
         // both ascending: a merge with the candidates finds each target's
         // timers without comparing ids.
@@ -169,43 +169,8 @@ pub fn evaluate(
                     && selects(policy, targets.targets[i], matched)
             })
             .collect();
-        // First every rule's truth on every target, in the order the targets
-        // were observed: their series were built in that order, so the
-        // hardware prefetches them, where target order jumps between them
-        // and waits on memory (most of a cycle, measured). Then timers and
-        // decisions in target order, which is what they depend on.
         let width = policy.rules.len();
-        let mut truths = vec![Truth::Unknown; visits.len() * width];
-        let mut in_memory: Vec<usize> = (0..visits.len()).collect();
-        in_memory.sort_unstable_by_key(|&k| targets.observed_index(visits[k]));
-        // Each target's series first, then one read per cache line of the
-        // windows the rules will read: these reads do not depend on each
-        // other, so the memory system serves many at once, where the rules
-        // would wait for them one chain at a time.
-        let m = metrics.len();
-        let mut resolved: Vec<(MetricId, Option<&Series>)> = Vec::with_capacity(visits.len() * m);
-        for &k in &in_memory {
-            let target = targets.targets[visits[k]];
-            resolved.extend(
-                metrics
-                    .iter()
-                    .map(|&(id, _)| (id, truth::lookup(program, id, target))),
-            );
-        }
-        let touched: i64 = resolved
-            .iter()
-            .zip(metrics.iter().cycle())
-            .filter_map(|(&(_, series), &(_, reach))| Some(series?.touch(reach, now)))
-            .fold(0, |a, b| a ^ b);
-        std::hint::black_box(touched);
-        for (n, &k) in in_memory.iter().enumerate() {
-            let target = targets.targets[visits[k]];
-            let series = resolved.get(n * m..(n + 1) * m).unwrap_or(&[]);
-            let slots = truths.iter_mut().skip(k * width).take(width);
-            for (slot, rule) in slots.zip(&policy.rules) {
-                *slot = truth::truth(program, &rule.condition, target, series, now);
-            }
-        }
+        let truths = rule_truths(program, policy, &targets, &visits, now);
         for (k, &target_index) in visits.iter().enumerate() {
             while previous.next_if(|(i, _)| *i < target_index).is_some() {}
             let previous_timers = previous
@@ -280,33 +245,6 @@ fn store_timers(
     }
 }
 
-/// The metrics `policy`'s rules read, each once, with the longest window
-/// each is read over (0 for the current value alone).
-fn metrics_read(policy: &Policy) -> Vec<(MetricId, Seconds)> {
-    fn walk(condition: &Condition, out: &mut Vec<(MetricId, Seconds)>) {
-        match condition {
-            Condition::Compare { expr, .. } => {
-                let reach = expr.window.map_or(Seconds(0), |w| w.range);
-                match out.iter_mut().find(|(id, _)| *id == expr.metric) {
-                    Some((_, longest)) => *longest = (*longest).max(reach),
-                    None => out.push((expr.metric, reach)),
-                }
-            }
-            Condition::And(a, b) | Condition::Or(a, b) => {
-                walk(a, out);
-                walk(b, out);
-            }
-            Condition::Not(c) => walk(c, out),
-            Condition::Status(_) | Condition::Event { .. } => {}
-        }
-    }
-    let mut metrics = Vec::new();
-    for rule in &policy.rules {
-        walk(&rule.condition, &mut metrics);
-    }
-    metrics
-}
-
 /// Timers of targets this evaluation did not see (a watch cache not synced
 /// yet, an observation gap) are treated as unknown: held for two evaluations,
 /// then reset — never dropped at once, which would make a restart forget them.
@@ -327,9 +265,10 @@ fn carry_over_unseen(
         };
         let policy = &program.policies[policy_index];
         for (target, by_rule) in by_target {
-            let visited = targets
-                .position(target)
-                .is_some_and(|i| seen[policy_index].binary_search(&i).is_ok());
+            let visited = targets.position(target).is_some_and(|i| {
+                seen.get(policy_index)
+                    .is_some_and(|visited| visited.binary_search(&i).is_ok())
+            });
             if visited {
                 continue;
             }
@@ -604,64 +543,4 @@ fn prune_history(program: &Program, now: i64, state: &mut State) {
     state
         .history
         .retain(|t| t.at <= now && now.saturating_sub(t.at) < window(&t.policy));
-}
-
-/// Which namespaces a policy selects in, by their ranks among the targets'
-/// namespaces (see [`Targets::rank`]): a namespace no target is in has no
-/// rank and can be left out, as no target could match it.
-enum Scope {
-    /// In one of these.
-    In(Vec<u32>),
-    /// In none of these, or in no namespace.
-    NotIn(Vec<u32>),
-    /// In no namespace (nodes).
-    ClusterScoped,
-}
-
-impl Scope {
-    fn of(policy: &Policy, targets: &Targets, context: &Context) -> Scope {
-        let ranks = |names: &[String]| names.iter().filter_map(|n| targets.rank(n)).collect();
-        match &policy.selector.namespaces {
-            Namespaces::Own => Scope::In(
-                context
-                    .home_namespace
-                    .as_deref()
-                    .and_then(|ns| targets.rank(ns))
-                    .into_iter()
-                    .collect(),
-            ),
-            Namespaces::Named(names) => Scope::In(ranks(names)),
-            Namespaces::AnyExcept(except) => Scope::NotIn(ranks(except)),
-            Namespaces::ClusterScoped => Scope::ClusterScoped,
-        }
-    }
-
-    fn holds(&self, namespace: Option<u32>) -> bool {
-        match self {
-            Scope::In(ranks) => namespace.is_some_and(|ns| ranks.contains(&ns)),
-            Scope::NotIn(ranks) => !namespace.is_some_and(|ns| ranks.contains(&ns)),
-            Scope::ClusterScoped => namespace.is_none(),
-        }
-    }
-}
-
-/// Whether `policy`'s kind and labels select `target` (the namespaces and
-/// what is protected are checked by rank, see [`Scope`]). The label at
-/// `matched` is known to match (the label index found the target by it).
-fn selects(policy: &Policy, target: &Target, matched: Option<usize>) -> bool {
-    let selector = &policy.selector;
-    target.id.kind == selector.kind
-        && selector.labels.iter().enumerate().all(|(i, l)| {
-            if Some(i) == matched {
-                return true;
-            }
-            let value = target.labels.get(&l.key);
-            match &l.op {
-                LabelOp::Equals(v) => value == Some(v),
-                LabelOp::NotEquals(v) => value != Some(v),
-                LabelOp::In(vs) => value.is_some_and(|x| vs.contains(x)),
-                LabelOp::Exists => value.is_some(),
-                LabelOp::NotExists => value.is_none(),
-            }
-        })
 }
