@@ -144,8 +144,18 @@ fn cycles(n: usize) {
     let (program, observations, state, context) = setup(now);
     for _ in 0..n {
         let evaluation = cycle(&program, &observations, now, &state, &context);
+        // A digest of the whole answer, to compare two builds of the engine.
+        let json = serde_json::to_string(&(
+            &evaluation.decisions,
+            &evaluation.waiting,
+            &evaluation.state,
+        ))
+        .unwrap_or_default();
+        let digest = json.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
         eprintln!(
-            "{} decisions, {} waiting, {} timers",
+            "{} decisions, {} waiting, {} timers, answer digest {digest:016x}",
             evaluation.decisions.len(),
             evaluation.waiting.len(),
             evaluation.state.timer_count()
