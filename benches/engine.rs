@@ -137,31 +137,40 @@ fn bench(c: &mut Criterion) {
 }
 
 /// `ENGINE_CYCLES=N` runs N warm cycles outside criterion and exits, for
-/// profilers that count instructions (callgrind): criterion's own loop would
-/// add its warm-up and a variable number of cycles to the count.
+/// profilers that count instructions (callgrind) and for CPU time per cycle:
+/// criterion's own loop would add its warm-up and a variable number of
+/// cycles to the count.
 fn cycles(n: usize) {
+    let digest = std::env::var_os("ENGINE_DIGEST").is_some();
     let now = 1_000_000;
     let (program, observations, state, context) = setup(now);
     for _ in 0..n {
         let evaluation = cycle(&program, &observations, now, &state, &context);
-        // A digest of the whole answer, to compare two builds of the engine.
-        let json = serde_json::to_string(&(
-            &evaluation.decisions,
-            &evaluation.waiting,
-            &evaluation.state,
-        ))
-        .unwrap_or_default();
-        let digest = json.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        eprintln!(
-            "{} decisions, {} waiting, {} timers, answer digest {digest:016x}",
-            evaluation.decisions.len(),
-            evaluation.waiting.len(),
-            evaluation.state.timer_count()
-        );
+        if digest {
+            print_digest(&evaluation);
+        }
         black_box(evaluation);
     }
+}
+
+/// Prints the answer's size and a digest of all of it (`ENGINE_DIGEST=1`),
+/// to compare two builds of the engine on the benchmark's 10,000 targets.
+fn print_digest(evaluation: &kubeskippy::engine::Evaluation) {
+    let json = serde_json::to_string(&(
+        &evaluation.decisions,
+        &evaluation.waiting,
+        &evaluation.state,
+    ))
+    .unwrap_or_default();
+    let digest = json.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    eprintln!(
+        "{} decisions, {} waiting, {} timers, answer digest {digest:016x}",
+        evaluation.decisions.len(),
+        evaluation.waiting.len(),
+        evaluation.state.timer_count()
+    );
 }
 
 /// One measured cycle, named so a profiler can count only inside it.
