@@ -260,7 +260,7 @@ impl<'a> LabelIndex<'a> {
     ) -> LabelIndex<'a> {
         let mut slots: FastMap<(&str, &str), usize> = FastMap::default();
         // Each label policies select by, with the last value seen and its
-        // list: the pods of one workload are neighbours in target order, so
+        // list: the pods of one workload are usually observed together, so
         // most targets repeat the value before them and skip the hashing.
         let mut keys: Vec<(&str, Option<LastValue>)> = Vec::new();
         for (key, value) in program.policies.iter().filter_map(narrowing) {
