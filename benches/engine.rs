@@ -7,7 +7,7 @@
 //! functions, `for`, status and events, so every (policy, selected target)
 //! pair runs real conditions and timers.
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use kubeskippy::catalog::Kind;
 use kubeskippy::check::compile;
 use kubeskippy::engine::observation::{Event, Observations, Target, TargetId};
@@ -87,9 +87,10 @@ fn observations(now: i64) -> Observations {
     Observations { targets }
 }
 
-fn bench(c: &mut Criterion) {
+/// The benchmark's inputs: the program, the observations at `now`, the warm
+/// state of the cycle before, and the context.
+fn setup(now: i64) -> (Program, Observations, State, Context) {
     let program = program();
-    let now = 1_000_000;
     let observations = observations(now);
     let safety = SafetyConfig::default();
     let context = Context {
@@ -107,6 +108,12 @@ fn bench(c: &mut Criterion) {
         &context,
     )
     .state;
+    (program, observations, state, context)
+}
+
+fn bench(c: &mut Criterion) {
+    let now = 1_000_000;
+    let (program, observations, state, context) = setup(now);
     eprintln!(
         "state: {} timers, {} bytes as JSON",
         state.timer_count(),
@@ -129,5 +136,66 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// `ENGINE_CYCLES=N` runs N warm cycles outside criterion and exits, for
+/// profilers that count instructions (callgrind) and for CPU time per cycle:
+/// criterion's own loop would add its warm-up and a variable number of
+/// cycles to the count.
+fn cycles(n: usize) {
+    let digest = std::env::var_os("ENGINE_DIGEST").is_some();
+    let now = 1_000_000;
+    let (program, observations, state, context) = setup(now);
+    for _ in 0..n {
+        let evaluation = cycle(&program, &observations, now, &state, &context);
+        if digest {
+            print_digest(&evaluation);
+        }
+        black_box(evaluation);
+    }
+}
+
+/// Prints the answer's size and a digest of all of it (`ENGINE_DIGEST=1`),
+/// to compare two builds of the engine on the benchmark's 10,000 targets.
+fn print_digest(evaluation: &kubeskippy::engine::Evaluation) {
+    let json = serde_json::to_string(&(
+        &evaluation.decisions,
+        &evaluation.waiting,
+        &evaluation.state,
+    ))
+    .unwrap_or_default();
+    let digest = json.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    eprintln!(
+        "{} decisions, {} waiting, {} timers, answer digest {digest:016x}",
+        evaluation.decisions.len(),
+        evaluation.waiting.len(),
+        evaluation.state.timer_count()
+    );
+}
+
+/// One measured cycle, named so a profiler can count only inside it.
+#[inline(never)]
+fn cycle(
+    program: &Program,
+    observations: &Observations,
+    now: i64,
+    state: &State,
+    context: &Context,
+) -> kubeskippy::engine::Evaluation {
+    evaluate(program, observations, now, state, context)
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    match std::env::var("ENGINE_CYCLES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        Some(n) => cycles(n),
+        None => {
+            benches();
+            Criterion::default().configure_from_args().final_summary();
+        }
+    }
+}

@@ -3,12 +3,15 @@
 //! urgent rule's action, a tie handed to the AI, or a block by `limit` or
 //! `cooldown`. Deterministic: policies, targets and rules are visited in order.
 
+use super::batch::rule_truths;
 use super::observation::{Observations, Target, TargetId};
+use super::select::{selects, Scope};
 use super::state::{State, Taken, Timer};
-use super::truth::{self, Truth, Verdict};
-use crate::ir::{Action, LabelOp, Namespaces, Policy, Program};
+use super::targets::{FastSet, LabelIndex, Targets};
+use super::truth::{self, Truth};
+use crate::ir::{Action, Policy, Program};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 /// What the engine needs besides the program, the observations and the state.
 #[derive(Debug, Clone)]
@@ -115,15 +118,7 @@ pub fn evaluate(
     state: &State,
     context: &Context,
 ) -> Evaluation {
-    let mut targets: Vec<&Target> = observations.targets.iter().collect();
-    // Observations usually arrive in order (a reflector's store, the
-    // simulator); checking is linear, sorting is not.
-    if !targets.is_sorted_by(|a, b| a.id < b.id) {
-        targets.sort_by(|a, b| a.id.cmp(&b.id));
-        // One object observed twice (two sources racing) is evaluated once:
-        // twice would decide twice and overwrite its own timers.
-        targets.dedup_by(|a, b| a.id == b.id);
-    }
+    let targets = Targets::new(&observations.targets);
     let mut out = Evaluation {
         decisions: Vec::new(),
         waiting: Vec::new(),
@@ -132,48 +127,68 @@ pub fn evaluate(
             history: state.history.clone(),
         },
     };
-    // Most policies select by `label = value`: index the targets by their
-    // labels once, so a policy visits its candidates, not every target.
-    let mut by_label: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
-    for (i, target) in targets.iter().enumerate() {
-        for (key, value) in &target.labels {
-            by_label.entry((key, value)).or_default().push(i);
-        }
-    }
-    let everyone: Vec<usize> = (0..targets.len()).collect();
-    // Visited (policy, target) pairs by index: hashing two integers per pair
-    // costs a fraction of hashing their names.
-    let mut seen: HashSet<(usize, usize)> = HashSet::new();
-    for (policy_index, policy) in program.policies.iter().enumerate() {
-        let candidates = policy
-            .selector
-            .labels
-            .iter()
-            .find_map(|l| match &l.op {
-                LabelOp::Equals(value) => Some(
-                    by_label
-                        .get(&(l.key.as_str(), value.as_str()))
-                        .map_or(&[][..], Vec::as_slice),
-                ),
-                _ => None,
+    let index = LabelIndex::new(program, &targets, &context.protected_labels);
+    let protected_namespaces: Vec<u32> = context
+        .protected_namespaces
+        .iter()
+        .filter_map(|ns| targets.rank(ns))
+        .collect();
+    // The targets each policy visited, ascending: for the carry-over of the
+    // timers of those it did not.
+    let mut seen: Vec<Vec<usize>> = Vec::with_capacity(program.policies.len());
+    for policy in &program.policies {
+        // The previous timers of this policy with their targets' indices,
+        // both ascending: a merge with the candidates finds each target's
+        // timers without comparing ids.
+        let previous: Vec<(usize, &BTreeMap<String, Timer>)> = state
+            .timers
+            .get(&policy.name)
+            .map(|by_target| {
+                by_target
+                    .iter()
+                    .filter_map(|(id, by_rule)| Some((targets.position(id)?, by_rule)))
+                    .collect()
             })
-            .unwrap_or(&everyone);
+            .unwrap_or_default();
+        let mut previous = previous.into_iter().peekable();
+        // The policy's timers by target, in target order: built into a map
+        // at once below, which costs a fraction of inserting them one by one.
+        let mut timers: Vec<(TargetId, Option<BTreeMap<String, Timer>>)> = Vec::new();
         // The objects this policy's decisions of this evaluation act on.
-        let mut decided: HashSet<TargetId> = HashSet::new();
-        for (target_index, target) in candidates.iter().map(|&i| (i, targets[i])) {
-            if selects(policy, target, context) {
-                seen.insert((policy_index, target_index));
-                let visit = Visit {
-                    program,
-                    policy,
-                    target,
-                    now,
-                    previous: state,
-                    context,
-                };
-                evaluate_target(&visit, &mut decided, &mut out);
-            }
+        let mut decided: FastSet<TargetId> = FastSet::default();
+        let (candidates, matched) = index.candidates(policy);
+        let scope = Scope::of(policy, &targets, context);
+        let visits: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let namespace = targets.namespace(i);
+                !namespace.is_some_and(|ns| protected_namespaces.contains(&ns))
+                    && !index.protected(i)
+                    && scope.holds(namespace)
+                    && selects(policy, targets.targets[i], matched)
+            })
+            .collect();
+        let width = policy.rules.len();
+        let truths = rule_truths(program, policy, &targets, &visits, now);
+        for (k, &target_index) in visits.iter().enumerate() {
+            while previous.next_if(|(i, _)| *i < target_index).is_some() {}
+            let previous_timers = previous
+                .next_if(|(i, _)| *i == target_index)
+                .map(|(_, by_rule)| by_rule);
+            let visit = Visit {
+                program,
+                policy,
+                target: targets.targets[target_index],
+                truths: truths.get(k * width..(k + 1) * width).unwrap_or(&[]),
+                now,
+                previous_timers,
+                context,
+            };
+            evaluate_target(&visit, &mut timers, &mut decided, &mut out);
         }
+        store_timers(&policy.name, timers, &mut out.state);
+        seen.push(visits);
     }
     carry_over_unseen(
         program,
@@ -188,15 +203,57 @@ pub fn evaluate(
     out
 }
 
+/// Writes one policy's timers, by target in target order, into `state`:
+/// `None` removes a target's timers (its rules fired and start over).
+fn store_timers(
+    policy: &str,
+    timers: Vec<(TargetId, Option<BTreeMap<String, Timer>>)>,
+    state: &mut State,
+) {
+    if timers.is_empty() {
+        return;
+    }
+    match state.timers.get_mut(policy) {
+        // Only a second policy of the same name (a program read from JSON
+        // is data) finds timers already there: applied in order, as they
+        // would have been one by one.
+        Some(existing) => {
+            for (target, by_rule) in timers {
+                match by_rule {
+                    Some(by_rule) => {
+                        existing.insert(target, by_rule);
+                    }
+                    None => {
+                        existing.remove(&target);
+                    }
+                }
+            }
+            if existing.is_empty() {
+                state.timers.remove(policy);
+            }
+        }
+        None => {
+            // Sorted and free of duplicates: the map is built in one pass.
+            let by_target: BTreeMap<TargetId, BTreeMap<String, Timer>> = timers
+                .into_iter()
+                .filter_map(|(target, by_rule)| Some((target, by_rule?)))
+                .collect();
+            if !by_target.is_empty() {
+                state.timers.insert(policy.to_string(), by_target);
+            }
+        }
+    }
+}
+
 /// Timers of targets this evaluation did not see (a watch cache not synced
 /// yet, an observation gap) are treated as unknown: held for two evaluations,
 /// then reset — never dropped at once, which would make a restart forget them.
 /// Timers of policies or rules no longer in the program go.
 fn carry_over_unseen(
     program: &Program,
-    targets: &[&Target],
+    targets: &Targets,
     previous: &State,
-    seen: &HashSet<(usize, usize)>,
+    seen: &[Vec<usize>],
     now: i64,
     interval: i64,
     state: &mut State,
@@ -208,10 +265,10 @@ fn carry_over_unseen(
         };
         let policy = &program.policies[policy_index];
         for (target, by_rule) in by_target {
-            // `targets` is sorted and free of duplicates.
-            let visited = targets
-                .binary_search_by(|t| t.id.cmp(target))
-                .is_ok_and(|i| seen.contains(&(policy_index, i)));
+            let visited = targets.position(target).is_some_and(|i| {
+                seen.get(policy_index)
+                    .is_some_and(|visited| visited.binary_search(&i).is_ok())
+            });
             if visited {
                 continue;
             }
@@ -238,42 +295,47 @@ struct Visit<'a> {
     program: &'a Program,
     policy: &'a Policy,
     target: &'a Target,
+    /// Each rule's truth on the target, in rule order.
+    truths: &'a [Truth],
     now: i64,
-    previous: &'a State,
+    /// The target's timers under this policy at the evaluation before.
+    previous_timers: Option<&'a BTreeMap<String, Timer>>,
     context: &'a Context,
 }
 
-fn evaluate_target(visit: &Visit, decided: &mut HashSet<TargetId>, out: &mut Evaluation) {
+/// Evaluates the policy's rules on the target: its timers go to `timers` (the
+/// policy's, by target), its decision and what waits to `out`.
+fn evaluate_target(
+    visit: &Visit,
+    timers: &mut Vec<(TargetId, Option<BTreeMap<String, Timer>>)>,
+    decided: &mut FastSet<TargetId>,
+    out: &mut Evaluation,
+) {
     let Visit {
         program,
         policy,
         target,
+        truths,
         now,
-        previous,
+        previous_timers,
         context,
     } = *visit;
-    let mut fired: Vec<(usize, Verdict, Option<i64>)> = Vec::new();
-    // This target's timers under this policy, looked up once for all rules.
-    let previous_timers = previous
-        .timers
-        .get(&policy.name)
-        .and_then(|by_target| by_target.get(&target.id));
-    let mut timers: BTreeMap<String, Timer> = BTreeMap::new();
-    for rule in &policy.rules {
-        let verdict = truth::evaluate(program, &rule.condition, target, now, false);
+    let mut fired: Vec<(usize, Option<i64>)> = Vec::new();
+    let mut running: BTreeMap<String, Timer> = BTreeMap::new();
+    for (rule, &truth) in policy.rules.iter().zip(truths) {
         let previous_timer = previous_timers
             .and_then(|t| t.get(&rule.fingerprint))
             .copied();
-        let timer = advance(previous_timer, verdict.truth, now, context.interval);
+        let timer = advance(previous_timer, truth, now, context.interval);
         if let Some(timer) = timer {
-            timers.insert(rule.fingerprint.clone(), timer);
+            running.insert(rule.fingerprint.clone(), timer);
         }
-        match (verdict.truth, timer) {
+        match (truth, timer) {
             (Truth::True, Some(t)) => {
                 let held = now.saturating_sub(t.since);
                 let needed = rule.hold.map_or(0, |h| h.0);
                 if u64::try_from(held).unwrap_or(0) >= needed {
-                    fired.push((rule.index, verdict, rule.hold.map(|_| held)));
+                    fired.push((rule.index, rule.hold.map(|_| held)));
                 } else {
                     out.waiting.push(Waiting {
                         policy: policy.name.clone(),
@@ -291,34 +353,26 @@ fn evaluate_target(visit: &Visit, decided: &mut HashSet<TargetId>, out: &mut Eva
                 rule: rule.index,
                 target: target.id.clone(),
                 why: WaitReason::Unknown {
-                    missing: verdict.missing.clone(),
+                    missing: truth::evaluate(program, &rule.condition, target, now, false).missing,
                 },
             }),
             _ => {}
         }
     }
-    if !timers.is_empty() {
-        out.state
-            .timers
-            .entry(policy.name.clone())
-            .or_default()
-            .insert(target.id.clone(), timers);
+    if !running.is_empty() {
+        timers.push((target.id.clone(), Some(running)));
     }
-    let Some(most_urgent) = fired
-        .iter()
-        .map(|(i, _, _)| policy.rules[*i].priority)
-        .min()
-    else {
+    let Some(most_urgent) = fired.iter().map(|(i, _)| policy.rules[*i].priority).min() else {
         return;
     };
-    let top: Vec<&(usize, Verdict, Option<i64>)> = fired
+    let top: Vec<&(usize, Option<i64>)> = fired
         .iter()
-        .filter(|(i, _, _)| policy.rules[*i].priority == most_urgent)
+        .filter(|(i, _)| policy.rules[*i].priority == most_urgent)
         .collect();
     // Evidence is formatted only now, for the rules that decide.
     let evidence: Vec<String> = top
         .iter()
-        .flat_map(|(i, _, held)| {
+        .flat_map(|(i, held)| {
             let rule = &policy.rules[*i];
             let mut lines = truth::evaluate(program, &rule.condition, target, now, true).seen;
             if let Some(held) = held {
@@ -333,7 +387,7 @@ fn evaluate_target(visit: &Visit, decided: &mut HashSet<TargetId>, out: &mut Eva
     let first_rule = top[0].0;
     let mut candidates: Vec<Action> = Vec::new();
     let mut asks_ai = false;
-    for (i, _, _) in &top {
+    for (i, _) in &top {
         match &policy.rules[*i].action {
             Action::AskAi(choices) => {
                 asks_ai = true;
@@ -385,7 +439,7 @@ fn evaluate_target(visit: &Visit, decided: &mut HashSet<TargetId>, out: &mut Eva
     } else {
         Decision::Ambiguous {
             policy: policy.name.clone(),
-            rules: top.iter().map(|(i, _, _)| *i).collect(),
+            rules: top.iter().map(|(i, _)| *i).collect(),
             target: target.id.clone(),
             candidates,
             evidence,
@@ -404,9 +458,16 @@ fn evaluate_target(visit: &Visit, decided: &mut HashSet<TargetId>, out: &mut Eva
     decided.insert(object);
     // After a decision the fired rules start over: `for 3m` must hold for
     // another three minutes before they fire again.
-    for (i, _, _) in &top {
-        out.state
-            .clear_timer(&policy.name, &policy.rules[*i].fingerprint, &target.id);
+    // The fired rules were true, so this target's timers are the last
+    // pushed.
+    if let Some((_, Some(running))) = timers.last_mut().filter(|(id, _)| *id == target.id) {
+        for (i, _) in &top {
+            running.remove(&policy.rules[*i].fingerprint);
+        }
+        if running.is_empty() {
+            timers.pop();
+            timers.push((target.id.clone(), None));
+        }
     }
 }
 
@@ -482,43 +543,4 @@ fn prune_history(program: &Program, now: i64, state: &mut State) {
     state
         .history
         .retain(|t| t.at <= now && now.saturating_sub(t.at) < window(&t.policy));
-}
-
-/// Whether `policy` selects `target`: its kind, namespaces and labels, never a
-/// protected namespace or a protected object.
-fn selects(policy: &Policy, target: &Target, context: &Context) -> bool {
-    let selector = &policy.selector;
-    if target.id.kind != selector.kind {
-        return false;
-    }
-    let namespace = target.id.namespace.as_deref();
-    if namespace.is_some_and(|ns| context.protected_namespaces.iter().any(|p| p == ns)) {
-        return false;
-    }
-    let protected = context
-        .protected_labels
-        .iter()
-        .any(|(k, v)| target.labels.get(k) == Some(v));
-    if protected {
-        return false;
-    }
-    let in_scope = match &selector.namespaces {
-        Namespaces::Own => namespace.is_some() && namespace == context.home_namespace.as_deref(),
-        Namespaces::Named(names) => namespace.is_some_and(|ns| names.iter().any(|n| n == ns)),
-        Namespaces::AnyExcept(except) => {
-            !namespace.is_some_and(|ns| except.iter().any(|n| n == ns))
-        }
-        Namespaces::ClusterScoped => namespace.is_none(),
-    };
-    in_scope
-        && selector.labels.iter().all(|l| {
-            let value = target.labels.get(&l.key);
-            match &l.op {
-                LabelOp::Equals(v) => value == Some(v),
-                LabelOp::NotEquals(v) => value != Some(v),
-                LabelOp::In(vs) => value.is_some_and(|x| vs.contains(x)),
-                LabelOp::Exists => value.is_some(),
-                LabelOp::NotExists => value.is_none(),
-            }
-        })
 }

@@ -15,10 +15,13 @@
 //!   is `None` (unknown), never a panic and never a non-finite number, so that
 //!   missing data stays unknown (LANGUAGE.md §4) instead of becoming a value.
 
+mod batch;
 mod decide;
 pub mod observation;
+mod select;
 pub mod series;
 pub mod state;
+mod targets;
 pub mod truth;
 pub mod window;
 

@@ -29,22 +29,6 @@ impl State {
         self.timers.get(policy)?.get(target)?.get(rule).copied()
     }
 
-    pub(crate) fn clear_timer(&mut self, policy: &str, rule: &str, target: &TargetId) {
-        let Some(by_target) = self.timers.get_mut(policy) else {
-            return;
-        };
-        let Some(by_rule) = by_target.get_mut(target) else {
-            return;
-        };
-        by_rule.remove(rule);
-        if by_rule.is_empty() {
-            by_target.remove(target);
-        }
-        if by_target.is_empty() {
-            self.timers.remove(policy);
-        }
-    }
-
     /// How many timers run.
     pub fn timer_count(&self) -> usize {
         self.timers

@@ -2,9 +2,12 @@
 //! missing data is `Unknown`, never `true` and never silently `false`.
 
 use super::observation::Target;
+use super::series::Series;
 use super::window;
 use crate::catalog::Unit;
-use crate::ir::{self, render_threshold, render_value, Condition, Program, Threshold, Type};
+use crate::ir::{
+    self, render_threshold, render_value, Condition, MetricId, Program, Threshold, Type,
+};
 
 /// How long a metric's latest sample stands for its current value: past this,
 /// the metric is unknown (as a Prometheus series goes stale after 5 minutes).
@@ -70,6 +73,21 @@ pub fn evaluate(
     now: i64,
     evidence: bool,
 ) -> Verdict {
+    evaluate_resolved(program, condition, target, &[], now, evidence)
+}
+
+/// Like [`evaluate`], with some of the target's series already looked up by
+/// the program's metric ids (`None`: the target has no such series): the
+/// engine resolves a policy's metrics once per target instead of by name at
+/// every comparison. Ids not in `series` are looked up by name.
+pub(super) fn evaluate_resolved(
+    program: &Program,
+    condition: &Condition,
+    target: &Target,
+    series: &[(MetricId, Option<&Series>)],
+    now: i64,
+    evidence: bool,
+) -> Verdict {
     let mut verdict = Verdict {
         truth: Truth::Unknown,
         seen: Vec::new(),
@@ -78,6 +96,7 @@ pub fn evaluate(
     let truth = Eval {
         program,
         target,
+        series,
         now,
         evidence,
         verdict: &mut verdict,
@@ -87,9 +106,82 @@ pub fn evaluate(
     verdict
 }
 
+/// The truth of `condition` alone, as [`evaluate_resolved`] would find it,
+/// for the engine's first look at every rule: most conditions are false, and
+/// an `and` with a false side (an `or` with a true one) is decided without
+/// the other, so the cheaper side goes first and a window function's fit is
+/// often not computed at all. Kleene's `and` and `or` are commutative, so the
+/// order changes nothing but the cost. Only an unknown answer needs the full
+/// evaluation, for the metrics that were missing.
+pub(super) fn truth(
+    program: &Program,
+    condition: &Condition,
+    target: &Target,
+    series: &[(MetricId, Option<&Series>)],
+    now: i64,
+) -> Truth {
+    match condition {
+        Condition::And(a, b) | Condition::Or(a, b) => {
+            let (first, second) = if cost(b) < cost(a) { (b, a) } else { (a, b) };
+            let decided = if matches!(condition, Condition::And(..)) {
+                Truth::False
+            } else {
+                Truth::True
+            };
+            let left = truth(program, first, target, series, now);
+            if left == decided {
+                return decided;
+            }
+            let right = truth(program, second, target, series, now);
+            if decided == Truth::False {
+                left.and(right)
+            } else {
+                left.or(right)
+            }
+        }
+        Condition::Not(c) => truth(program, c, target, series, now).not(),
+        // What `Eval::condition` computes, without a `Verdict` to fill.
+        Condition::Status(reason) => Truth::of(status_holds(target, *reason)),
+        Condition::Event {
+            reason,
+            op,
+            count,
+            within,
+        } => Truth::of(op.holds(
+            events_seen(target, reason, *within, now) as f64,
+            f64::from(*count),
+        )),
+        Condition::Compare {
+            expr,
+            op,
+            threshold,
+        } => match compared_value(program, expr, target, series, now) {
+            Some(value) => Truth::of(compare_holds(value, *op, *threshold)),
+            None => Truth::Unknown,
+        },
+    }
+}
+
+/// A rough cost of evaluating `condition`: a window function reads many
+/// samples, a least-squares fit reads them twice.
+fn cost(condition: &Condition) -> u32 {
+    match condition {
+        Condition::Compare { expr, .. } => match expr.window.map(|w| w.function) {
+            None => 1,
+            Some(ir::WindowFn::Trend | ir::WindowFn::Predict) => 8,
+            Some(_) => 4,
+        },
+        Condition::Status(_) => 1,
+        Condition::Event { .. } => 2,
+        Condition::And(a, b) | Condition::Or(a, b) => cost(a).saturating_add(cost(b)),
+        Condition::Not(c) => cost(c),
+    }
+}
+
 struct Eval<'a> {
     program: &'a Program,
     target: &'a Target,
+    series: &'a [(MetricId, Option<&'a Series>)],
     now: i64,
     evidence: bool,
     verdict: &'a mut Verdict,
@@ -120,7 +212,7 @@ impl Eval<'_> {
                 truth
             }
             Condition::Status(reason) => {
-                let holds = target.statuses.contains(reason.name());
+                let holds = status_holds(target, *reason);
                 if holds && self.evidence {
                     self.verdict
                         .seen
@@ -134,13 +226,7 @@ impl Eval<'_> {
                 count,
                 within,
             } => {
-                let from = now.saturating_sub(i64::try_from(within.0).unwrap_or(i64::MAX));
-                let seen: u64 = target
-                    .events
-                    .iter()
-                    .filter(|e| e.reason == *reason && e.at > from && e.at <= now)
-                    .map(|e| u64::from(e.count))
-                    .sum();
+                let seen = events_seen(target, reason, *within, now);
                 let holds = op.holds(seen as f64, f64::from(*count));
                 if self.evidence {
                     self.verdict.seen.push(format!(
@@ -155,17 +241,14 @@ impl Eval<'_> {
                 op,
                 threshold,
             } => {
-                let Some(value) = metric_value(program, expr, target, now) else {
+                let Some(value) = compared_value(program, expr, target, self.series, now) else {
                     let name = program.render_expr(expr);
                     if !self.verdict.missing.contains(&name) {
                         self.verdict.missing.push(name);
                     }
                     return Truth::Unknown;
                 };
-                let holds = match threshold {
-                    Threshold::Number(n) => op.holds(value, *n),
-                    Threshold::Bool(b) => op.holds(value, if *b { 1.0 } else { 0.0 }),
-                };
+                let holds = compare_holds(value, *op, *threshold);
                 if self.evidence {
                     let limit = render_threshold(*threshold, expr.ty);
                     let shown = match (threshold, expr.ty) {
@@ -197,22 +280,74 @@ impl Eval<'_> {
     }
 }
 
-/// The value of a metric expression on `target` now, or `None` when unknown.
-fn metric_value(
+fn status_holds(target: &Target, reason: ir::StatusReason) -> bool {
+    target.statuses.contains(reason.name())
+}
+
+/// How many times `reason` happened on `target` within `within` of `now`.
+fn events_seen(target: &Target, reason: &str, within: ir::Seconds, now: i64) -> u64 {
+    let from = now.saturating_sub(i64::try_from(within.0).unwrap_or(i64::MAX));
+    target
+        .events
+        .iter()
+        .filter(|e| e.reason == reason && e.at > from && e.at <= now)
+        .map(|e| u64::from(e.count))
+        .sum()
+}
+
+/// The value a comparison compares, `None` when unknown.
+fn compared_value(
     program: &Program,
     expr: &ir::MetricExpr,
     target: &Target,
+    series: &[(MetricId, Option<&Series>)],
     now: i64,
 ) -> Option<f64> {
-    let metric = program.metric(expr.metric)?;
-    let series = target.metrics.get(&metric.name)?;
+    let series = match series.iter().find(|(id, _)| *id == expr.metric) {
+        Some((_, series)) => *series,
+        None => lookup(program, expr.metric, target),
+    };
+    metric_value(expr, series?, now)
+}
+
+fn compare_holds(value: f64, op: ir::CmpOp, threshold: Threshold) -> bool {
+    match threshold {
+        Threshold::Number(n) => op.holds(value, n),
+        Threshold::Bool(b) => op.holds(value, if b { 1.0 } else { 0.0 }),
+    }
+}
+
+/// The series of metric `id` on `target`, by the metric's name.
+pub(super) fn lookup<'a>(
+    program: &Program,
+    id: MetricId,
+    target: &'a Target,
+) -> Option<&'a Series> {
+    let name = program.metric(id)?.name.as_str();
+    // A target has a handful of metrics: a scan that compares lengths first
+    // finds one with a single `memcmp`, where the tree's ordered search
+    // calls it at every key it passes.
+    let found = if target.metrics.len() <= 8 {
+        target
+            .metrics
+            .iter()
+            .find_map(|(key, series)| (key == name).then_some(series))
+    } else {
+        target.metrics.get(name)
+    };
+    found.map(|series| &**series)
+}
+
+/// The value of a metric expression over `series` now, or `None` when
+/// unknown.
+fn metric_value(expr: &ir::MetricExpr, series: &Series, now: i64) -> Option<f64> {
     match expr.window {
         Some(w) => window::apply_series(w.function, w.range, series, now),
         None => {
             // Samples are sorted (see `Series`): the latest at or before `now`
             // by binary search, whatever lies after it.
             let samples = series.samples();
-            let latest = samples.get(samples.partition_point(|s| s.at <= now).checked_sub(1)?)?;
+            let latest = samples.get(series.end(now).checked_sub(1)?)?;
             (now.saturating_sub(latest.at) <= STALENESS_SECONDS).then_some(latest.value)
         }
     }

@@ -147,8 +147,25 @@ impl Fit {
         }
         let origin = window.first()?.at;
         let offset = |s: &Sample| seconds_between(origin, s.at);
-        let mean_time = mean(window.iter().map(offset))?;
-        let mean_value = mean(window.iter().map(|s| s.value))?;
+        // Both sums in one pass, each in the same order and from the same
+        // -0.0 as `Iterator::sum`, so the means are bit for bit those of
+        // `mean`, which stays the fallback for sums that overflow.
+        let (mut time_sum, mut value_sum) = (-0.0, -0.0);
+        for sample in window {
+            time_sum += offset(sample);
+            value_sum += sample.value;
+        }
+        let n = window.len() as f64;
+        let mean_time = if time_sum.is_finite() {
+            time_sum / n
+        } else {
+            mean(window.iter().map(offset))?
+        };
+        let mean_value = if value_sum.is_finite() {
+            value_sum / n
+        } else {
+            mean(window.iter().map(|s| s.value))?
+        };
         let (mut covariance, mut variance) = (0.0, 0.0);
         for sample in window {
             let dt = offset(sample) - mean_time;
