@@ -606,4 +606,61 @@ fn evidence_is_rounded_but_never_to_the_threshold_it_beat() {
     };
     assert_eq!(evidence(91.345354), "memory_percent=91.35% > 85%");
     assert_eq!(evidence(85.001), "memory_percent=85.001% > 85%");
+    let program = self::program("policy p {\n  select pods where app = \"checkout\"\n  when memory_percent > 85.001% then notify \"m\"\n}\n");
+    let e = evaluate(
+        &program,
+        &observe(vec![with_metric(
+            pod("a"),
+            "memory_percent",
+            &[(0, 85.0012)],
+        )]),
+        0,
+        &State::default(),
+        &context(),
+    );
+    // Rounded to 85%, the value would seem not to exceed 85.001%.
+    match e.decisions.as_slice() {
+        [Decision::Act { evidence, .. }] => {
+            assert_eq!(evidence, &["memory_percent=85.0012% > 85.001%"])
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn pods_blocked_as_the_same_object_start_over_instead_of_acting_next() {
+    // No cooldown: without restarting the siblings' timers, each pod would
+    // roll the Deployment again, one evaluation after the other.
+    let source = "policy p {\n  select pods where app = \"checkout\"\n  when memory_percent > 90% for 30s then restart rolling\n}\n";
+    let program = program(source);
+    let owner = TargetId {
+        kind: Kind::Deployments,
+        namespace: Some("shop".into()),
+        name: "checkout".into(),
+    };
+    let samples: Vec<(i64, f64)> = (0..=20).map(|i| (i * INTERVAL, 95.0)).collect();
+    let runs = run(&program, 0, 75, |_| {
+        observe(
+            ["a", "b", "c"]
+                .iter()
+                .map(|n| {
+                    let mut p = with_metric(pod(n), "memory_percent", &samples);
+                    p.owner = Some(owner.clone());
+                    p
+                })
+                .collect(),
+        )
+    });
+    let acts: Vec<(i64, String)> = runs
+        .iter()
+        .flat_map(|(now, e)| {
+            e.decisions.iter().filter_map(move |d| match d {
+                Decision::Act { target, .. } => Some((*now, target.name.clone())),
+                _ => None,
+            })
+        })
+        .collect();
+    // Fires at 30s; all three pods start over (their timers start again at
+    // 45s) and fire together again at 75s, rolling once each time.
+    assert_eq!(acts, [(30, "a".to_string()), (75, "a".to_string())]);
 }

@@ -425,6 +425,13 @@ fn evaluate_target(
             by: block,
             evidence,
         });
+        // The action decided for another pod lands on this one's object
+        // too: its rules start over as if it had decided, or it would act
+        // on the same object at the next evaluation. A limit or cooldown
+        // leaves the timers running, so the rule acts once it lifts.
+        if block == Block::SameObject {
+            restart_fired(policy, &target.id, &top, timers);
+        }
         return;
     }
     let decision = if decides_alone {
@@ -458,15 +465,24 @@ fn evaluate_target(
     decided.insert(object);
     // After a decision the fired rules start over: `for 3m` must hold for
     // another three minutes before they fire again.
-    // The fired rules were true, so this target's timers are the last
-    // pushed.
-    if let Some((_, Some(running))) = timers.last_mut().filter(|(id, _)| *id == target.id) {
-        for (i, _) in &top {
+    restart_fired(policy, &target.id, &top, timers);
+}
+
+/// Removes the fired rules' timers of `target`. They were true, so this
+/// target's timers are the last pushed.
+fn restart_fired(
+    policy: &Policy,
+    target: &TargetId,
+    fired: &[&(usize, Option<i64>)],
+    timers: &mut Vec<(TargetId, Option<BTreeMap<String, Timer>>)>,
+) {
+    if let Some((_, Some(running))) = timers.last_mut().filter(|(id, _)| id == target) {
+        for (i, _) in fired {
             running.remove(&policy.rules[*i].fingerprint);
         }
         if running.is_empty() {
             timers.pop();
-            timers.push((target.id.clone(), None));
+            timers.push((target.clone(), None));
         }
     }
 }

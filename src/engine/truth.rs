@@ -259,12 +259,17 @@ impl Eval<'_> {
                         }
                         (_, ty) => {
                             // Rounded for people, unless rounding would make
-                            // the value look equal to the threshold it beat.
-                            let short = render_value(for_display(value), ty);
-                            if short == limit {
-                                render_value(value, ty)
-                            } else {
+                            // the value look equal to the threshold, or on the
+                            // other side of it, than it is.
+                            let rounded = for_display(value);
+                            let short = render_value(rounded, ty);
+                            let faithful = rounded.is_finite()
+                                && compare_holds(rounded, *op, *threshold) == holds
+                                && short != limit;
+                            if faithful {
                                 short
+                            } else {
+                                render_value(value, ty)
                             }
                         }
                     };
