@@ -347,3 +347,79 @@ fn typing_a_policy_character_by_character() {
     assert_eq!(formatted, json!([]), "the typed text is already formatted");
     client.shutdown();
 }
+
+/// A malformed frame is answered with a JSON-RPC error and the session goes on.
+#[test]
+fn malformed_messages_are_answered_not_fatal() {
+    let mut client = Client::start();
+    client.send_raw(b"Content-Length: 5\r\n\r\n{oops");
+    let error = client.receive();
+    assert_eq!(error["error"]["code"], json!(-32700), "{error}");
+    assert_eq!(error["id"], Value::Null);
+    client.send(json!([{ "jsonrpc": "2.0", "id": 99, "method": "shutdown" }]));
+    let error = client.receive();
+    assert_eq!(error["error"]["code"], json!(-32600), "{error}");
+    client.open(
+        URI,
+        "skippy",
+        "policy p {\n  select pods\n  when restarts > 3 then notify \"x\"\n}\n",
+    );
+    assert_eq!(client.diagnostics(URI, 1), json!([]));
+    client.shutdown();
+}
+
+/// After `shutdown` a request is refused (InvalidRequest) and `exit` ends the
+/// server with 0; `exit` or the end of stdin without `shutdown` ends it with 1.
+#[test]
+fn shutdown_and_exit_codes() {
+    let mut client = Client::start();
+    assert_eq!(client.request("shutdown", Value::Null), Value::Null);
+    let refused = client.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": URI }, "position": { "line": 0, "character": 0 } }),
+    );
+    assert_eq!(refused["error"]["code"], json!(-32600), "{refused}");
+    assert_eq!(client.exit().code(), Some(0));
+
+    assert_eq!(Client::start().exit().code(), Some(1));
+    assert_eq!(Client::start().close().code(), Some(1));
+}
+
+/// Someone typing steadily (a change every 100 ms for 2 s, never the 150 ms
+/// of quiet the debounce waits for) still sees diagnostics while typing.
+#[test]
+fn diagnostics_publish_during_steady_typing() {
+    let mut client = Client::start();
+    client.open(URI, "skippy", "");
+    assert_eq!(client.diagnostics(URI, 1), json!([]));
+    let start = std::time::Instant::now();
+    let mut version = 1;
+    while start.elapsed() < std::time::Duration::from_secs(2) {
+        version += 1;
+        client.notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": { "uri": URI, "version": version },
+                "contentChanges": [{ "text": format!("polic {version}\n") }]
+            }),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Collect what was published so far: a request's answer comes after them.
+    let _ = client.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": URI }, "position": { "line": 0, "character": 0 } }),
+    );
+    let published: Vec<i64> = client
+        .take_notifications()
+        .iter()
+        .filter(|m| m["method"] == "textDocument/publishDiagnostics")
+        .filter_map(|m| m["params"]["version"].as_i64())
+        .filter(|&v| v > 1 && v < version)
+        .collect();
+    assert!(
+        published.len() >= 2,
+        "published while typing: {published:?}"
+    );
+    client.shutdown();
+}
