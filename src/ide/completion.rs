@@ -343,7 +343,9 @@ impl Context<'_> {
             Unit::Percent | Unit::Ratio => vec![("%".into(), "percent".into())],
             Unit::Bytes => catalog::BYTE_SUFFIXES
                 .iter()
-                .map(|(s, size)| (s.to_string(), format!("× {size} bytes")))
+                // `size` is an f64: print it as the exact integer it is
+                // (`5Ei` is 1152921504606846976 bytes, not …7000).
+                .map(|(s, size)| (s.to_string(), format!("× {} bytes", *size as u64)))
                 .collect(),
             Unit::Cores => vec![("m".into(), "millicores".into())],
             Unit::Count | Unit::Bool => Vec::new(),

@@ -108,6 +108,13 @@ fn suffixes_after_a_number() {
     assert_eq!(labels("policy p {\n when memory_percent > 85|"), ["85%"]);
     assert_eq!(labels("policy p {\n when cpu_cores > 500|"), ["500m"]);
     assert!(labels("policy p {\n when memory_bytes >= 1|").contains(&"1Gi".to_string()));
+    let text = "policy p {\n when memory_bytes >= 5";
+    let ei = completions(text, text.len())
+        .into_iter()
+        .find(|c| c.label == "5Ei")
+        .expect("5Ei");
+    // The exact integer, not the f64's rounding (…847000).
+    assert_eq!(ei.detail.as_deref(), Some("× 1152921504606846976 bytes"));
     assert_eq!(
         labels("policy p {\n when restarts > 3|"),
         Vec::<String>::new()
