@@ -322,9 +322,36 @@ fn typing_a_policy_character_by_character() {
         } else {
             character += ch.len_utf16() as u32;
         }
+        let mut answers = Vec::new();
         for method in ["textDocument/completion", "textDocument/hover"] {
             let answer = client.at(method, URI, (line, character), json!({}));
             assert!(answer.get("error").is_none(), "{method} at {i}: {answer}");
+            answers.push(answer);
+        }
+        // What the answers say where the typed text makes it clear.
+        let typed = &text[..text
+            .char_indices()
+            .nth(i + 1)
+            .map_or(text.len(), |(j, _)| j)];
+        let proposed = labels(&answers[0]);
+        let expect = |label: &str| {
+            assert!(
+                proposed.iter().any(|l| l == label),
+                "{label} after {typed:?}: {proposed:?}"
+            )
+        };
+        if typed.ends_with("select ") {
+            expect("pods");
+        } else if typed.ends_with("\n  ") {
+            expect("select");
+            expect("when");
+        } else if typed.ends_with("then ") {
+            expect("delete");
+        } else if typed.ends_with("for 2") {
+            expect("2m");
+        } else if typed.ends_with("when restarts") {
+            let hover = answers[1]["contents"]["value"].as_str().unwrap_or("");
+            assert!(hover.contains("restarts"), "{hover}");
         }
     }
     let last = text.chars().count() as i64 + 1;
@@ -421,5 +448,206 @@ fn diagnostics_publish_during_steady_typing() {
         published.len() >= 2,
         "published while typing: {published:?}"
     );
+    client.shutdown();
+}
+
+/// The byte offset of an LSP position (UTF-16 column) in `text`.
+fn offset_of(text: &str, position: &Value) -> usize {
+    let line = position["line"].as_u64().unwrap_or(0) as usize;
+    let character = position["character"].as_u64().unwrap_or(0) as usize;
+    let start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
+    let mut units = 0;
+    for (i, ch) in text[start..].char_indices() {
+        if units >= character || ch == '\n' || ch == '\r' {
+            return start + i;
+        }
+        units += ch.len_utf16();
+    }
+    text.len()
+}
+
+/// `text` with LSP text edits applied.
+fn apply_edits(text: &str, edits: &Value) -> String {
+    let mut edits: Vec<(usize, usize, String)> = edits
+        .as_array()
+        .expect("edits")
+        .iter()
+        .map(|e| {
+            (
+                offset_of(text, &e["range"]["start"]),
+                offset_of(text, &e["range"]["end"]),
+                e["newText"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
+    let mut out = text.to_string();
+    for (start, end, new_text) in edits {
+        out.replace_range(start..end, &new_text);
+    }
+    out
+}
+
+/// The quick fix for a missing cooldown, applied as the editor applies it,
+/// leaves the file without W0104/W0107 and without a new error; also with the
+/// policy's brace on the last statement's line, and with CRLF line breaks.
+#[test]
+fn the_cooldown_quick_fix_leaves_the_file_clean() {
+    let texts = [
+        "policy p {\n  when status is CrashLoopBackOff then delete\n  select pods\n  limit 5 per 1h }\n",
+        "policy p {\r\n  select pods # all\r\n  when restarts > 3 then delete\r\n}\r\n",
+    ];
+    for text in texts {
+        let mut client = Client::start();
+        client.open(URI, "skippy", text);
+        let before = client.diagnostics(URI, 1);
+        assert!(before.to_string().contains("W0104"), "{text:?}: {before}");
+        let actions = client.request(
+            "textDocument/codeAction",
+            json!({
+                "textDocument": { "uri": URI },
+                "range": { "start": { "line": 0, "character": 0 }, "end": { "line": 4, "character": 0 } },
+                "context": { "diagnostics": [] }
+            }),
+        );
+        let fix = actions
+            .as_array()
+            .and_then(|all| {
+                all.iter()
+                    .find(|a| a["title"].as_str().unwrap_or("").starts_with("Add"))
+            })
+            .unwrap_or_else(|| panic!("a cooldown fix: {actions}"));
+        let fixed = apply_edits(text, &fix["edit"]["changes"][URI]);
+        let diagnostics = kubeskippy::ide::diagnostics(&fixed, &Default::default());
+        assert!(
+            diagnostics
+                .iter()
+                .all(|d| d.code != "W0104" && d.code != "W0107" && !d.code.starts_with('E')),
+            "{fixed:?}: {diagnostics:?}"
+        );
+        if text.contains('\r') {
+            assert!(!fixed.replace("\r\n", "").contains('\n'), "{fixed:?}");
+        }
+        client.shutdown();
+    }
+}
+
+/// Renaming to a reserved word is refused (it would not parse).
+#[test]
+fn rename_to_a_reserved_word_is_refused() {
+    let mut client = Client::start();
+    client.open(URI, "skippy", POLICY);
+    let patch_use = position(POLICY, "debug-logging\n}", 2);
+    for word in ["when", "then", "for", "and", "or", "not", "priority"] {
+        let answer = client.at(
+            "textDocument/rename",
+            URI,
+            patch_use,
+            json!({ "newName": word }),
+        );
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("reserved"),
+            "{word}: {answer}"
+        );
+    }
+    client.shutdown();
+}
+
+/// Closing a document clears its diagnostics in the editor.
+#[test]
+fn did_close_clears_diagnostics() {
+    let mut client = Client::start();
+    client.open(URI, "skippy", POLICY);
+    assert_ne!(client.diagnostics(URI, 1), json!([]));
+    client.notify(
+        "textDocument/didClose",
+        json!({ "textDocument": { "uri": URI } }),
+    );
+    // The clearing notification has no version.
+    let cleared = loop {
+        let message = client.receive();
+        if message["method"] == "textDocument/publishDiagnostics" {
+            break message;
+        }
+    };
+    assert_eq!(cleared["params"]["uri"], URI);
+    assert_eq!(cleared["params"]["diagnostics"], json!([]));
+    client.shutdown();
+}
+
+/// Emoji (two UTF-16 units) and CRLF line breaks: diagnostics and hover land
+/// on the right columns, and semantic tokens never include a `\r`.
+#[test]
+fn emoji_and_crlf_positions() {
+    let text = "# 😀 caf\u{e9}\r\npolicy p { # 😀😀\r\n  select pods\r\n  when memory_precent > 9 then notify \"😀\"\r\n}\r\n";
+    let mut client = Client::start();
+    client.open(URI, "skippy", text);
+    let diagnostics = client.diagnostics(URI, 1);
+    let unknown = diagnostics
+        .as_array()
+        .and_then(|all| all.iter().find(|d| d["code"] == "E0101"))
+        .unwrap_or_else(|| panic!("the unknown metric: {diagnostics}"));
+    assert_eq!(
+        unknown["range"],
+        json!({ "start": { "line": 3, "character": 7 }, "end": { "line": 3, "character": 21 } })
+    );
+    let hover = client.at("textDocument/hover", URI, (3, 33), json!({}));
+    assert_eq!(
+        hover["range"],
+        json!({ "start": { "line": 3, "character": 31 }, "end": { "line": 3, "character": 37 } }),
+        "{hover}"
+    );
+    let tokens = client.request(
+        "textDocument/semanticTokens/full",
+        json!({ "textDocument": { "uri": URI } }),
+    );
+    let data: Vec<u64> = tokens["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|n| n.as_u64().unwrap_or(0))
+        .collect();
+    // The first token: the comment `# 😀 café`, 9 UTF-16 units, not 10.
+    assert_eq!(&data[..3], &[0, 0, 9], "{data:?}");
+    // The comment after `{` on line 1: `# 😀😀` is 6 units.
+    let mut line = 0;
+    let mut lengths_on_line_1 = Vec::new();
+    for chunk in data.chunks(5) {
+        line += chunk[0];
+        if line == 1 {
+            lengths_on_line_1.push(chunk[2]);
+        }
+    }
+    assert_eq!(lengths_on_line_1.last(), Some(&6), "{data:?}");
+    client.shutdown();
+}
+
+/// In YAML, completion replaces the lexer's word (`debug-lo`, hyphen and all),
+/// where VS Code's YAML word pattern would take only `lo`.
+#[test]
+fn completion_replaces_the_whole_hyphenated_word() {
+    let yaml = "kind: HealingPolicy\nspec:\n  policy: |\n    patch debug-logging: merge \"{}\"\n    policy p {\n      select pods\n      when restarts > 3 then patch debug-lo\n    }\n";
+    let uri = "file:///work/p.yaml";
+    let mut client = Client::start();
+    client.open(uri, "yaml", yaml);
+    let (line, column) = position(yaml, "debug-lo\n", 8);
+    let items = client.at("textDocument/completion", uri, (line, column), json!({}));
+    let item = items
+        .as_array()
+        .and_then(|all| all.iter().find(|i| i["label"] == "debug-logging"))
+        .unwrap_or_else(|| panic!("the patch is proposed: {items}"));
+    assert_eq!(
+        item["textEdit"],
+        json!({
+            "range": { "start": { "line": line, "character": column - 8 }, "end": { "line": line, "character": column } },
+            "newText": "debug-logging"
+        })
+    );
+    // Column 0 of the YAML line after the block is not in the policy.
+    let after = client.at("textDocument/completion", uri, (8, 0), json!({}));
+    assert_eq!(after, json!([]), "{after}");
     client.shutdown();
 }

@@ -390,6 +390,13 @@ impl Server<'_> {
             Completion::METHOD => {
                 let p: lsp::CompletionParams = parse(params)?;
                 let (doc, offset) = self.at(&p.text_document_position)?;
+                let cursor = doc.range(&(offset..offset)).end;
+                // The protocol wants a one-line range that holds the cursor.
+                let replace = analysis
+                    .completion_range(doc.source(), offset)
+                    .filter(|r| r.start <= offset && offset <= r.end)
+                    .map(|r| doc.range(&(r.start..offset)))
+                    .filter(|r| r.start.line == cursor.line && r.end == cursor);
                 // The analysis' order is meaningful (actions least disruptive
                 // first, say); without a sort text editors sort by label.
                 let items: Vec<_> = analysis
@@ -398,7 +405,7 @@ impl Server<'_> {
                     .enumerate()
                     .map(|(i, c)| lsp::CompletionItem {
                         sort_text: Some(format!("{i:05}")),
-                        ..convert::completion(c)
+                        ..convert::completion(c, replace)
                     })
                     .collect();
                 to_json(lsp::CompletionResponse::Array(items))
