@@ -91,11 +91,13 @@ fn every_feature(ide: &Ide, source: Source<'_>, offset: usize) {
     let end = offset.saturating_add(7);
     let _ = ide.diagnostics(source);
     let _ = ide.completions(source, offset);
+    let _ = ide.completion_range(source, offset);
     let _ = ide.hover(source, offset);
     let _ = ide.definition(source, offset);
     let _ = ide.references(source, offset, true);
     let _ = ide.prepare_rename(source, offset);
     let _ = ide.rename(source, offset, "renamed");
+    let _ = ide.rename(source, offset, "when");
     let _ = ide.format(source);
     let _ = ide.symbols(source);
     let _ = ide.semantic_tokens(source);

@@ -191,6 +191,14 @@ pub trait Analysis {
         Vec::new()
     }
 
+    /// The text a completion at `offset` replaces: the word or number being
+    /// typed up to the cursor, by the language's own lexer (editors' word
+    /// patterns differ: VS Code's YAML one splits `debug-logging` at `-`).
+    /// An empty range at the cursor inserts; `None` leaves it to the editor.
+    fn completion_range(&self, _source: Source<'_>, _offset: usize) -> Option<TextRange> {
+        None
+    }
+
     fn hover(&self, _source: Source<'_>, _offset: usize) -> Option<Hover> {
         None
     }

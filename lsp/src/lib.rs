@@ -1,5 +1,5 @@
 //! The Skippy language server's protocol layer: JSON-RPC over stdio (on
-//! rust-analyzer's `lsp-server`), the document store with incremental sync,
+//! rust-analyzer's `lsp-server`, with a reader of our own), the document store with incremental sync,
 //! UTF-16 positions, debounced diagnostics, and the conversion of analysis
 //! results to LSP types.
 //!
@@ -14,6 +14,7 @@ mod convert;
 pub mod document;
 pub mod line_index;
 mod server;
+mod transport;
 
 pub use analysis::*;
 pub use convert::diagnostics as lsp_diagnostics;
@@ -21,4 +22,4 @@ pub use document::Document;
 pub use line_index::LineIndex;
 /// The protocol types, re-exported so callers use the server's version.
 pub use lsp_types;
-pub use server::{capabilities, run_stdio, serve, Config};
+pub use server::{capabilities, run_stdio, serve, skippy_documents, Config, EndedWithoutShutdown};

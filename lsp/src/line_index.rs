@@ -51,6 +51,8 @@ impl LineIndex {
         let offset = floor_char_boundary(text, offset);
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
         let start = self.line_starts[line];
+        // Between the `\r` and the `\n` of a line break is the line's end.
+        let offset = offset.min(self.line_end(text, line));
         let character = text[start..offset].encode_utf16().count() as u32;
         Position::new(line as u32, character)
     }
@@ -107,6 +109,8 @@ mod tests {
         assert_eq!(index.offset(text, Position::new(9, 0)), text.len());
         assert_eq!(index.offset(text, Position::new(1, 99)), text.len());
         assert_eq!(index.position(text, 999), Position::new(1, 2));
+        // Inside the line break: the end of the line's content.
+        assert_eq!(index.position(text, 3), Position::new(0, 2));
     }
 
     #[test]

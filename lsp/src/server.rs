@@ -4,8 +4,11 @@
 //! Invariants: one thread, so requests see every change sent before them;
 //! diagnostics are published on open at once and after changes once the
 //! document has been quiet for [`Config::debounce`] (typing a word costs one
-//! check, not one per key); a panic inside the analysis becomes an error
-//! response to that one request, never the end of the session.
+//! check, not one per key), but never later than [`Config::max_delay`] after
+//! the first unpublished change (someone typing steadily still sees them); a
+//! panic inside the analysis becomes an error response to that one request,
+//! never the end of the session. After `shutdown`, requests are refused with
+//! `InvalidRequest` and only `exit` counts.
 
 use crate::analysis::{Analysis, DocumentKind};
 use crate::convert;
@@ -18,12 +21,14 @@ use lsp_types::notification::{
 };
 use lsp_types::request::{
     CodeActionRequest, Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest,
-    PrepareRenameRequest, References, Rename, Request as _, SemanticTokensFullRequest,
+    PrepareRenameRequest, References, RegisterCapability, Rename, Request as _,
+    SemanticTokensFullRequest, Shutdown,
 };
 use lsp_types::{self as lsp, Url};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::error::Error;
+use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -33,6 +38,9 @@ pub struct Config {
     /// How long a document must stay unchanged before its diagnostics are
     /// published again.
     pub debounce: Duration,
+    /// The longest diagnostics wait after a document's first unpublished
+    /// change, however often it keeps changing.
+    pub max_delay: Duration,
     /// The name and version the server gives the editor (`serverInfo`).
     pub name: String,
     pub version: String,
@@ -42,22 +50,40 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             debounce: Duration::from_millis(150),
+            max_delay: Duration::from_millis(500),
             name: env!("CARGO_PKG_NAME").into(),
             version: env!("CARGO_PKG_VERSION").into(),
         }
     }
 }
 
+/// How a session ended badly: the editor sent `exit`, or closed the
+/// connection, without `shutdown` first. The protocol asks for exit code 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndedWithoutShutdown;
+
+impl fmt::Display for EndedWithoutShutdown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the editor ended the session without `shutdown`")
+    }
+}
+
+impl Error for EndedWithoutShutdown {}
+
 /// Serves the protocol on stdin and stdout until the editor says `exit`.
+/// A session that ends without `shutdown` is the error [`EndedWithoutShutdown`].
 pub fn run_stdio(
     analysis: &dyn Analysis,
     config: Config,
 ) -> Result<(), Box<dyn Error + Send + Sync>> {
-    let (connection, io_threads) = Connection::stdio();
-    serve(&connection, analysis, config)?;
+    let (connection, writer) = crate::transport::stdio();
+    let result = serve(&connection, analysis, config);
     drop(connection);
-    io_threads.join()?;
-    Ok(())
+    match writer.join() {
+        Ok(written) => written?,
+        Err(_) => return Err("the writer thread panicked".into()),
+    }
+    result
 }
 
 /// What the server offers, announced in the `initialize` response.
@@ -102,23 +128,79 @@ pub fn serve(
     analysis: &dyn Analysis,
     config: Config,
 ) -> Result<(), Box<dyn Error + Send + Sync>> {
-    let (id, _params) = connection.initialize_start()?;
+    let (id, params) = connection.initialize_start()?;
+    // Formatting is Skippy's only: where the editor lets the server say so, it
+    // is registered for Skippy documents alone rather than announced for all
+    // (YAML has its own formatters).
+    let dynamic_formatting = params
+        .pointer("/capabilities/textDocument/formatting/dynamicRegistration")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let mut capabilities = capabilities();
+    if dynamic_formatting {
+        capabilities.document_formatting_provider = None;
+    }
     let result = lsp::InitializeResult {
-        capabilities: capabilities(),
+        capabilities,
         server_info: Some(lsp::ServerInfo {
             name: config.name.clone(),
             version: Some(config.version.clone()),
         }),
     };
     connection.initialize_finish(id, serde_json::to_value(result)?)?;
+    if dynamic_formatting {
+        let params = lsp::RegistrationParams {
+            registrations: vec![lsp::Registration {
+                id: "skippy-formatting".into(),
+                method: Formatting::METHOD.into(),
+                register_options: Some(serde_json::to_value(
+                    lsp::TextDocumentRegistrationOptions {
+                        document_selector: Some(skippy_documents()),
+                    },
+                )?),
+            }],
+        };
+        connection.sender.send(
+            Request::new(
+                RequestId::from("register-formatting".to_string()),
+                RegisterCapability::METHOD.into(),
+                params,
+            )
+            .into(),
+        )?;
+    }
     let mut server = Server {
         connection,
         analysis,
         config,
         documents: HashMap::new(),
         pending: HashMap::new(),
+        shut_down: false,
     };
     server.run()
+}
+
+/// The documents the server formats: Skippy files.
+pub fn skippy_documents() -> lsp::DocumentSelector {
+    vec![
+        lsp::DocumentFilter {
+            language: Some("skippy".into()),
+            scheme: None,
+            pattern: None,
+        },
+        lsp::DocumentFilter {
+            language: None,
+            scheme: None,
+            pattern: Some("**/*.skippy".into()),
+        },
+    ]
+}
+
+/// A document's unpublished changes: the first and the last.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    first: Instant,
+    last: Instant,
 }
 
 struct Server<'a> {
@@ -126,48 +208,80 @@ struct Server<'a> {
     analysis: &'a dyn Analysis,
     config: Config,
     documents: HashMap<Url, Document>,
-    /// Documents changed since their diagnostics were published, and when to
-    /// publish them.
-    pending: HashMap<Url, Instant>,
+    /// Documents changed since their diagnostics were published.
+    pending: HashMap<Url, Pending>,
+    /// `shutdown` has been answered: only `exit` is left.
+    shut_down: bool,
 }
 
 impl Server<'_> {
     fn run(&mut self) -> Result<(), Box<dyn Error + Send + Sync>> {
         loop {
-            let next = self.pending.values().min().copied();
-            let message = match next {
+            // After every message, not only on a quiet channel: a steady
+            // stream of requests must not hold diagnostics back.
+            self.publish_due(Instant::now());
+            let next = self.pending.values().map(|p| self.deadline(p)).min();
+            let received = match next {
                 Some(deadline) => match self.connection.receiver.recv_deadline(deadline) {
-                    Ok(message) => message,
-                    Err(RecvTimeoutError::Timeout) => {
-                        self.publish_due(Instant::now());
-                        continue;
-                    }
-                    Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                    Ok(message) => Some(message),
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => None,
                 },
-                None => match self.connection.receiver.recv() {
-                    Ok(message) => message,
-                    Err(_) => return Ok(()),
-                },
+                None => self.connection.receiver.recv().ok(),
+            };
+            let Some(message) = received else {
+                // The editor closed the connection.
+                return self.end();
             };
             match message {
+                Message::Request(request) if self.shut_down => {
+                    let response = Response::new_err(
+                        request.id,
+                        ErrorCode::InvalidRequest as i32,
+                        "the server is shutting down".into(),
+                    );
+                    self.connection.sender.send(response.into())?;
+                }
+                Message::Request(request) if request.method == Shutdown::METHOD => {
+                    self.shut_down = true;
+                    self.pending.clear();
+                    let response = Response::new_ok(request.id, ());
+                    self.connection.sender.send(response.into())?;
+                }
                 Message::Request(request) => {
-                    if self.connection.handle_shutdown(&request)? {
-                        return Ok(());
-                    }
                     let response = self.respond(request);
                     self.connection.sender.send(response.into())?;
                 }
-                Message::Notification(notification) => self.notify(notification)?,
+                Message::Notification(notification) if notification.method == Exit::METHOD => {
+                    return self.end();
+                }
+                Message::Notification(_) if self.shut_down => {}
+                Message::Notification(notification) => self.notify(notification),
                 Message::Response(_) => {}
             }
         }
+    }
+
+    /// The end of the session: clean after `shutdown`, else a failure.
+    fn end(&self) -> Result<(), Box<dyn Error + Send + Sync>> {
+        if self.shut_down {
+            Ok(())
+        } else {
+            Err(Box::new(EndedWithoutShutdown))
+        }
+    }
+
+    /// When a document's diagnostics are due: once it has been quiet for the
+    /// debounce, or `max_delay` after its first unpublished change.
+    fn deadline(&self, pending: &Pending) -> Instant {
+        (pending.last + self.config.debounce).min(pending.first + self.config.max_delay)
     }
 
     fn publish_due(&mut self, now: Instant) {
         let due: Vec<Url> = self
             .pending
             .iter()
-            .filter(|(_, deadline)| **deadline <= now)
+            .filter(|(_, pending)| self.deadline(pending) <= now)
             .map(|(uri, _)| uri.clone())
             .collect();
         for uri in due {
@@ -200,16 +314,13 @@ impl Server<'_> {
         let _ = self.connection.sender.send(notification.into());
     }
 
-    fn notify(&mut self, notification: Notification) -> Result<(), Box<dyn Error + Send + Sync>> {
+    fn notify(&mut self, notification: Notification) {
         match notification.method.as_str() {
-            // After `shutdown`, `handle_shutdown` consumes `exit`; one that
-            // comes first ends the session as a failure, as the protocol says.
-            Exit::METHOD => return Err("the editor sent `exit` without `shutdown`".into()),
             DidOpenTextDocument::METHOD => {
                 let Ok(params) =
                     serde_json::from_value::<lsp::DidOpenTextDocumentParams>(notification.params)
                 else {
-                    return Ok(());
+                    return;
                 };
                 let item = params.text_document;
                 let kind = document_kind(&item.language_id, &item.uri);
@@ -224,7 +335,7 @@ impl Server<'_> {
                 let Ok(params) =
                     serde_json::from_value::<lsp::DidChangeTextDocumentParams>(notification.params)
                 else {
-                    return Ok(());
+                    return;
                 };
                 let uri = params.text_document.uri;
                 if let Some(doc) = self.documents.get_mut(&uri) {
@@ -232,15 +343,21 @@ impl Server<'_> {
                         doc.apply_change(change);
                     }
                     doc.version = params.text_document.version;
+                    let now = Instant::now();
                     self.pending
-                        .insert(uri, Instant::now() + self.config.debounce);
+                        .entry(uri)
+                        .and_modify(|p| p.last = now)
+                        .or_insert(Pending {
+                            first: now,
+                            last: now,
+                        });
                 }
             }
             DidCloseTextDocument::METHOD => {
                 let Ok(params) =
                     serde_json::from_value::<lsp::DidCloseTextDocumentParams>(notification.params)
                 else {
-                    return Ok(());
+                    return;
                 };
                 let uri = params.text_document.uri;
                 self.documents.remove(&uri);
@@ -254,7 +371,6 @@ impl Server<'_> {
             }
             _ => {}
         }
-        Ok(())
     }
 
     fn respond(&self, request: Request) -> Response {
@@ -274,6 +390,13 @@ impl Server<'_> {
             Completion::METHOD => {
                 let p: lsp::CompletionParams = parse(params)?;
                 let (doc, offset) = self.at(&p.text_document_position)?;
+                let cursor = doc.range(&(offset..offset)).end;
+                // The protocol wants a one-line range that holds the cursor.
+                let replace = analysis
+                    .completion_range(doc.source(), offset)
+                    .filter(|r| r.start <= offset && offset <= r.end)
+                    .map(|r| doc.range(&(r.start..offset)))
+                    .filter(|r| r.start.line == cursor.line && r.end == cursor);
                 // The analysis' order is meaningful (actions least disruptive
                 // first, say); without a sort text editors sort by label.
                 let items: Vec<_> = analysis
@@ -282,7 +405,7 @@ impl Server<'_> {
                     .enumerate()
                     .map(|(i, c)| lsp::CompletionItem {
                         sort_text: Some(format!("{i:05}")),
-                        ..convert::completion(c)
+                        ..convert::completion(c, replace)
                     })
                     .collect();
                 to_json(lsp::CompletionResponse::Array(items))

@@ -259,3 +259,91 @@ fn exit_without_shutdown_ends_the_session_as_a_failure() {
         "serve reports the early exit"
     );
 }
+
+#[test]
+fn steady_changes_still_publish_within_the_max_delay() {
+    // A change every 20 ms never leaves the 50 ms debounce quiet; the 200 ms
+    // max delay publishes anyway, with the version current at the time.
+    let (server, client) = Connection::memory();
+    let handle = thread::spawn(move || {
+        let config = Config {
+            debounce: Duration::from_millis(50),
+            max_delay: Duration::from_millis(200),
+            ..Config::default()
+        };
+        serve(&server, &BangLanguage, config).expect("the session ends cleanly");
+    });
+    let mut client = Client {
+        connection: client,
+        next_id: 0,
+    };
+    client.request("initialize", json!({ "capabilities": {} }));
+    client.notify("initialized", json!({}));
+    open(&client, "");
+    assert_eq!(client.next_diagnostics()["version"], 1);
+    let start = std::time::Instant::now();
+    let mut version = 1;
+    while start.elapsed() < Duration::from_millis(1000) {
+        version += 1;
+        change(&client, version, 0, 0, "!");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let mut published = Vec::new();
+    while let Ok(Message::Notification(n)) = client
+        .connection
+        .receiver
+        .recv_timeout(Duration::from_millis(10))
+    {
+        published.push(n.params["version"].as_i64().unwrap_or(0));
+    }
+    assert!(
+        published.len() >= 2,
+        "published while typing: {published:?}"
+    );
+    client.shutdown(handle);
+}
+
+#[test]
+fn requests_after_shutdown_are_refused_and_exit_ends_cleanly() {
+    let (mut client, handle) = Client::start(Duration::from_millis(10));
+    let result = client.request("shutdown", Value::Null);
+    assert_eq!(result["error"], Value::Null);
+    let refused = client.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": "file:///a.skippy" }, "position": { "line": 0, "character": 0 } }),
+    );
+    assert_eq!(refused["error"]["code"], json!(-32600));
+    client.notify("exit", Value::Null);
+    handle.join().expect("the server thread ends cleanly");
+}
+
+#[test]
+fn formatting_is_registered_for_skippy_alone_when_the_editor_allows() {
+    let (server, client) = Connection::memory();
+    let handle = thread::spawn(move || {
+        serve(&server, &BangLanguage, Config::default()).expect("the session ends cleanly");
+    });
+    let mut client = Client {
+        connection: client,
+        next_id: 0,
+    };
+    let capabilities = json!({ "textDocument": { "formatting": { "dynamicRegistration": true } } });
+    let result = client.request("initialize", json!({ "capabilities": capabilities }));
+    assert_eq!(
+        result["result"]["capabilities"]["documentFormattingProvider"],
+        Value::Null
+    );
+    client.notify("initialized", json!({}));
+    let Message::Request(register) = client.receive() else {
+        panic!("expected client/registerCapability");
+    };
+    assert_eq!(register.method, "client/registerCapability");
+    let registration = &register.params["registrations"][0];
+    assert_eq!(registration["method"], "textDocument/formatting");
+    assert_eq!(
+        registration["registerOptions"]["documentSelector"][0]["language"],
+        "skippy"
+    );
+    client.send(Message::Response(Response::new_ok(register.id, ())));
+    client.shutdown(handle);
+}

@@ -1,6 +1,6 @@
 //! `kubeskippy lsp`: the language server, over stdin and stdout, for editors.
 
-use super::{safety_config, FAILURE, SUCCESS};
+use super::{safety_config, FAILURE, PROBLEMS, SUCCESS};
 use crate::ide::Ide;
 use std::io::Write;
 use std::path::PathBuf;
@@ -34,6 +34,11 @@ pub fn run(args: &LspArgs, err: &mut dyn Write) -> u8 {
     };
     match kubeskippy_lsp::run_stdio(&ide, server) {
         Ok(()) => SUCCESS,
+        // `exit` (or the end of stdin) without `shutdown`: 1, as the protocol asks.
+        Err(e) if e.is::<kubeskippy_lsp::EndedWithoutShutdown>() => {
+            let _ = writeln!(err, "error: {e}");
+            PROBLEMS
+        }
         Err(e) => {
             let _ = writeln!(err, "error: the language server stopped: {e}");
             FAILURE

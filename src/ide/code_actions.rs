@@ -107,13 +107,40 @@ fn add_cooldown(text: &str, policy: &Policy) -> Option<TextEdit> {
                 .then_some(indent)
         })
         .unwrap_or("  ");
-    let line_end = text
-        .get(anchor..)?
-        .find('\n')
-        .map_or(text.len(), |i| anchor + i);
-    Some(TextEdit {
-        range: line_end..line_end,
-        new_text: format!("\n{indent}cooldown {DEFAULT_COOLDOWN}"),
+    let (line_end, eol) = match text.get(anchor..)?.find('\n') {
+        Some(i) if i > 0 && text.as_bytes()[anchor + i - 1] == b'\r' => (anchor + i - 1, "\r\n"),
+        Some(i) => (anchor + i, "\n"),
+        None if text.contains("\r\n") => (text.len(), "\r\n"),
+        None => (text.len(), "\n"),
+    };
+    let cooldown = format!("{eol}{indent}cooldown {DEFAULT_COOLDOWN}");
+    let rest = &text[anchor..line_end];
+    let after = rest.trim_start();
+    let gap = anchor..anchor + (rest.len() - after.len());
+    Some(if after.is_empty() || after.starts_with('#') {
+        // The usual case: on a line of its own after the anchor's line.
+        TextEdit {
+            range: line_end..line_end,
+            new_text: cooldown,
+        }
+    } else if after.starts_with(';') {
+        // `select pods; when …`: the `;` still ends the cooldown.
+        TextEdit {
+            range: anchor..anchor,
+            new_text: cooldown,
+        }
+    } else if after.starts_with('}') {
+        // `limit 5 per 1h }`: before the brace, which keeps a line of its own.
+        TextEdit {
+            range: gap,
+            new_text: format!("{cooldown}{eol}"),
+        }
+    } else {
+        // `policy p { when …`: between the brace and what follows it.
+        TextEdit {
+            range: gap,
+            new_text: format!("{cooldown}{eol}{indent}"),
+        }
     })
 }
 
@@ -121,6 +148,7 @@ fn add_cooldown(text: &str, policy: &Policy) -> Option<TextEdit> {
 mod tests {
     use super::*;
     use crate::check::compile;
+    use crate::diagnostic::Severity;
     use crate::safety::SafetyConfig;
 
     fn apply(text: &str, action: &CodeAction) -> String {
@@ -157,6 +185,47 @@ mod tests {
         );
         let again = compile(&fixed, &SafetyConfig::default());
         assert!(again.diagnostics.iter().all(|d| d.code != Code::NoCooldown));
+    }
+
+    /// The cooldown fix applied to `text`: it must clear W0104/W0107 and add
+    /// no error.
+    fn fixed_clean(text: &str) -> String {
+        let compiled = compile(text, &SafetyConfig::default());
+        let fix = code_actions(text, &compiled, 0..text.len())
+            .into_iter()
+            .find(|a| a.title.starts_with("Add"))
+            .unwrap_or_else(|| panic!("a cooldown fix for {text:?}"));
+        let fixed = apply(text, &fix);
+        let again = compile(&fixed, &SafetyConfig::default());
+        assert!(
+            again.diagnostics.iter().all(|d| d.code != Code::NoCooldown
+                && d.code != Code::UnboundedBudget
+                && d.severity != Severity::Error),
+            "{fixed:?}: {:?}",
+            again.diagnostics
+        );
+        fixed
+    }
+
+    #[test]
+    fn the_cooldown_goes_before_a_closing_brace_and_keeps_line_endings() {
+        let fixed = fixed_clean(
+            "policy p {\n  when status is CrashLoopBackOff then delete\n  select pods\n  limit 5 per 1h }\n",
+        );
+        assert!(
+            fixed.ends_with("  limit 5 per 1h\n  cooldown 10m\n}\n"),
+            "{fixed}"
+        );
+        let fixed = fixed_clean(
+            "policy p {\r\n  select pods # all\r\n  when restarts > 3 then delete\r\n}\r\n",
+        );
+        assert!(
+            fixed.contains("# all\r\n  cooldown 10m\r\n  when"),
+            "{fixed:?}"
+        );
+        assert!(!fixed.replace("\r\n", "").contains('\n'), "{fixed:?}");
+        fixed_clean("policy p { select pods; when restarts > 3 then delete }\n");
+        fixed_clean("policy p {\n  select pods; when restarts > 3 then delete\n}");
     }
 
     #[test]

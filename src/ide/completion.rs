@@ -13,7 +13,7 @@ use super::keywords::doc as keyword_doc;
 use super::lexer::{lex, Lexeme, Tok};
 use crate::catalog::{self, Kind, Unit};
 use crate::check::units::DURATIONS;
-use kubeskippy_lsp::{Completion, CompletionKind};
+use kubeskippy_lsp::{Completion, CompletionKind, TextRange};
 
 const TOP_LEVEL: &[&str] = &["policy", "metric", "patch"];
 
@@ -72,6 +72,20 @@ pub fn completions(text: &str, offset: usize) -> Vec<Completion> {
         (Some("patch"), None) if cx.prev() == Some(":") => keywords(&["merge", "strategic"]),
         (Some("when"), _) => cx.rule(),
         _ => Vec::new(),
+    }
+}
+
+/// The range a completion at `offset` replaces: the word or number being
+/// typed, from its start to the cursor (empty when there is none).
+pub fn completion_range(text: &str, offset: usize) -> TextRange {
+    let offset = kubeskippy_lsp::line_index::floor_char_boundary(text, offset);
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = &text[line_start..offset];
+    match lex(line).last() {
+        Some(t) if t.end == line.len() && matches!(t.kind, Lexeme::Word | Lexeme::Number) => {
+            line_start + t.start..offset
+        }
+        _ => offset..offset,
     }
 }
 
@@ -343,7 +357,9 @@ impl Context<'_> {
             Unit::Percent | Unit::Ratio => vec![("%".into(), "percent".into())],
             Unit::Bytes => catalog::BYTE_SUFFIXES
                 .iter()
-                .map(|(s, size)| (s.to_string(), format!("× {size} bytes")))
+                // `size` is an f64: print it as the exact integer it is
+                // (`5Ei` is 1152921504606846976 bytes, not …7000).
+                .map(|(s, size)| (s.to_string(), format!("× {} bytes", *size as u64)))
                 .collect(),
             Unit::Cores => vec![("m".into(), "millicores".into())],
             Unit::Count | Unit::Bool => Vec::new(),

@@ -1,6 +1,6 @@
 //! Completion in context, one test per kind of context (`|` marks the cursor).
 
-use super::completions;
+use super::{completion_range, completions};
 
 /// The labels proposed where `|` stands in `text`.
 fn labels(text: &str) -> Vec<String> {
@@ -108,10 +108,31 @@ fn suffixes_after_a_number() {
     assert_eq!(labels("policy p {\n when memory_percent > 85|"), ["85%"]);
     assert_eq!(labels("policy p {\n when cpu_cores > 500|"), ["500m"]);
     assert!(labels("policy p {\n when memory_bytes >= 1|").contains(&"1Gi".to_string()));
+    let text = "policy p {\n when memory_bytes >= 5";
+    let ei = completions(text, text.len())
+        .into_iter()
+        .find(|c| c.label == "5Ei")
+        .expect("5Ei");
+    // The exact integer, not the f64's rounding (…847000).
+    assert_eq!(ei.detail.as_deref(), Some("× 1152921504606846976 bytes"));
     assert_eq!(
         labels("policy p {\n when restarts > 3|"),
         Vec::<String>::new()
     );
+}
+
+#[test]
+fn the_replaced_range_is_the_lexer_word() {
+    let text = "patch debug-logging: merge \"{}\"\npolicy p {\n when x > 1 then patch debug-lo";
+    let start = text.rfind("debug-lo").expect("the word");
+    assert_eq!(completion_range(text, text.len()), start..text.len());
+    let text = "policy p {\n cooldown 5";
+    assert_eq!(
+        completion_range(text, text.len()),
+        text.len() - 1..text.len()
+    );
+    let text = "policy p {\n when x > 1 then ";
+    assert_eq!(completion_range(text, text.len()), text.len()..text.len());
 }
 
 #[test]

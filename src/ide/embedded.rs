@@ -42,11 +42,16 @@ impl Embedded {
     }
 
     /// The offset in the policy text of YAML byte `offset`, if it is inside
-    /// the policy.
+    /// the policy. A line's end is exclusive (the offset after its line break
+    /// is the next line's, often a YAML key after the block), except for a
+    /// last line without a line break, at the end of the file.
     pub fn from_yaml(&self, offset: usize) -> Option<usize> {
         self.lines
             .iter()
-            .find(|&&(_, yaml, len)| yaml <= offset && offset <= yaml + len)
+            .find(|&&(start, yaml, len)| {
+                let open_end = len == 0 || !self.text[start..start + len].ends_with('\n');
+                yaml <= offset && (offset < yaml + len || (open_end && offset == yaml + len))
+            })
             .map(|&(start, yaml, _)| start + (offset - yaml))
     }
 }
@@ -207,6 +212,17 @@ spec:
         assert_eq!(found.to_yaml(in_policy), in_yaml);
         assert_eq!(found.from_yaml(in_yaml), Some(in_policy));
         assert_eq!(found.from_yaml(0), None);
+        // The start of the YAML key after the block is not in the policy.
+        assert_eq!(found.from_yaml(MANIFESTS.find("  other").unwrap()), None);
+        let last = found.text.len();
+        assert_eq!(
+            found.from_yaml(MANIFESTS.find("  other").unwrap() - 1),
+            Some(last - 1)
+        );
+        // A last line without a line break ends the file: its end is inside.
+        let yaml = "kind: HealingPolicy\nspec:\n  policy: |\n    policy a {}";
+        let open = &policies(yaml)[0];
+        assert_eq!(open.from_yaml(yaml.len()), Some(open.text.len()));
         // Past the end clamps to the end of the last line.
         assert_eq!(found.to_yaml(9999), MANIFESTS.find("  other").unwrap());
     }

@@ -67,7 +67,8 @@ pub(crate) fn lex(text: &str) -> Vec<Tok> {
             c if c.is_whitespace() => continue,
             '#' => (
                 Lexeme::Comment,
-                take_while(&mut chars, text, &|c| c != '\n'),
+                // Not the `\r` of a `\r\n` line break.
+                take_while(&mut chars, text, &|c| c != '\n' && c != '\r'),
             ),
             '"' => {
                 let mut end = text.len();
@@ -169,5 +170,14 @@ mod tests {
         );
         assert_eq!(kinds("é5"), [(Punct, "é"), (Number, "5")]);
         assert_eq!(kinds("\"\\"), [(String, "\"\\")]);
+    }
+
+    #[test]
+    fn crlf_line_breaks_are_not_in_comments() {
+        use Lexeme::*;
+        assert_eq!(
+            kinds("# hi\r\nx"),
+            [(Comment, "# hi"), (End, "\n"), (Word, "x")]
+        );
     }
 }

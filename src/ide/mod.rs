@@ -23,7 +23,7 @@ mod navigation;
 mod semantic_tokens;
 mod symbols;
 
-pub use completion::completions;
+pub use completion::{completion_range, completions};
 pub use hover::hover;
 pub use navigation::{definition, prepare_rename, references, rename};
 pub use semantic_tokens::semantic_tokens;
@@ -83,6 +83,12 @@ impl Analysis for Ide {
 
     fn completions(&self, source: Source<'_>, offset: usize) -> Vec<Completion> {
         in_policy(source, offset, |text, at, _| completions(text, at)).unwrap_or_default()
+    }
+
+    fn completion_range(&self, source: Source<'_>, offset: usize) -> Option<TextRange> {
+        in_policy(source, offset, |text, at, e| {
+            to_yaml(e, &completion_range(text, at))
+        })
     }
 
     fn hover(&self, source: Source<'_>, offset: usize) -> Option<Hover> {

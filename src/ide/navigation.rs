@@ -6,7 +6,7 @@ use crate::catalog;
 use crate::check::is_valid_name;
 use crate::span::Span;
 use crate::syntax::ast::{self, Action, Condition, Item, MetricExpr, Statement};
-use crate::syntax::parse;
+use crate::syntax::{parse, RESERVED_WORDS};
 use kubeskippy_lsp::{TextEdit, TextRange};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,20 +147,35 @@ pub fn rename(text: &str, offset: usize, new_name: &str) -> Result<Vec<TextEdit>
             "`{new_name}` is not a valid name: lowercase letters, digits, `_` and `-`, starting with a letter"
         ));
     }
+    if RESERVED_WORDS.contains(&new_name) {
+        return Err(format!(
+            "`{new_name}` is a reserved word: choose another name"
+        ));
+    }
     let taken = all
         .iter()
         .any(|o| o.declaration && o.namespace == found.namespace && o.name == new_name);
     if taken || (found.namespace == Namespace::Metric && catalog::metric(new_name).is_some()) {
         return Err(format!("`{new_name}` is already a metric or patch name"));
     }
-    Ok(all
+    let edits: Vec<TextEdit> = all
         .iter()
         .filter(|o| o.namespace == found.namespace && o.name == found.name)
         .map(|o| TextEdit {
             range: range(o.span),
             new_text: new_name.to_string(),
         })
-        .collect())
+        .collect();
+    // The last guard: a rename must not break the file's syntax, whatever the
+    // grammar's rules about names become.
+    let mut renamed = text.to_string();
+    for edit in edits.iter().rev() {
+        renamed.replace_range(edit.range.clone(), &edit.new_text);
+    }
+    if parse(&renamed).diagnostics.len() > parsed.diagnostics.len() {
+        return Err(format!("renaming to `{new_name}` would not parse"));
+    }
+    Ok(edits)
 }
 
 #[cfg(test)]
@@ -200,5 +215,24 @@ mod tests {
         assert!(rename(TEXT, at_nth("q", 0), "Bad Name").is_err());
         assert!(rename(TEXT, at_nth("q", 0), "cpu_percent").is_err());
         assert!(prepare_rename(TEXT, 0).is_err());
+    }
+
+    #[test]
+    fn rename_refuses_reserved_words() {
+        for word in RESERVED_WORDS {
+            let why = rename(TEXT, at_nth("fix", 1), word).expect_err(word);
+            assert!(why.contains("reserved"), "{why}");
+            assert!(rename(TEXT, at_nth("q", 0), word).is_err(), "{word}");
+        }
+        // Every name the rename accepts still parses.
+        for name in ["q2", "more-logs", "when2", "then-fix", "policy", "select"] {
+            if let Ok(edits) = rename(TEXT, at_nth("fix", 1), name) {
+                let mut renamed = TEXT.to_string();
+                for edit in edits.iter().rev() {
+                    renamed.replace_range(edit.range.clone(), &edit.new_text);
+                }
+                assert!(parse(&renamed).diagnostics.is_empty(), "{name}: {renamed}");
+            }
+        }
     }
 }

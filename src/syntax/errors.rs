@@ -8,6 +8,9 @@ use crate::diagnostic::{closest, Code, Diagnostic};
 use crate::span::Span;
 use pest::error::{ErrorVariant, InputLocation};
 
+/// Words the grammar reserves: no name may be one of them.
+pub const RESERVED_WORDS: [&str; 7] = ["when", "then", "for", "and", "or", "not", "priority"];
+
 /// Turns pest's error for `text` (which starts at `offset` in the file) into a
 /// diagnostic located in the file.
 pub(crate) fn syntax_error(
@@ -52,13 +55,12 @@ pub(crate) fn syntax_error(
     let mut diagnostic =
         Diagnostic::new(Code::Syntax, span, format!("{message}, found {found_text}"))
             .label(format!("expected {expected} here"));
-    let reserved = ["when", "then", "for", "and", "or", "not", "priority"];
     let continues_a_rule = ["then", "for", "and", "or", "priority"].contains(&found);
     if positives.contains(&Rule::statement) && continues_a_rule {
         diagnostic = diagnostic.help(format!(
             "a rule fits on one line: join this `{found}` to the line before it"
         ));
-    } else if positives.contains(&Rule::ident) && reserved.contains(&found) {
+    } else if positives.contains(&Rule::ident) && RESERVED_WORDS.contains(&found) {
         diagnostic = diagnostic.help(format!("`{found}` is a reserved word: choose another name"));
     } else if at_end && positives.contains(&Rule::rbrace) {
         diagnostic =

@@ -11,6 +11,8 @@ mod build;
 mod errors;
 mod scan;
 
+pub use errors::RESERVED_WORDS;
+
 use crate::diagnostic::{Code, Diagnostic};
 use crate::span::Span;
 use ast::{File, Item};

@@ -72,6 +72,27 @@ impl Client {
         self.stdin.flush().expect("the server reads");
     }
 
+    /// Writes `bytes` as they are, framing and all.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stdin.write_all(bytes).expect("the server reads");
+        self.stdin.flush().expect("the server reads");
+    }
+
+    /// Closes stdin and waits for the server to end.
+    pub fn close(self) -> std::process::ExitStatus {
+        let Client {
+            mut child, stdin, ..
+        } = self;
+        drop(stdin);
+        child.wait().expect("the server exits")
+    }
+
+    /// Sends `exit` (nothing else) and waits for the server to end.
+    pub fn exit(mut self) -> std::process::ExitStatus {
+        self.notify("exit", Value::Null);
+        self.close()
+    }
+
     pub fn receive(&mut self) -> Value {
         self.messages
             .recv_timeout(Duration::from_secs(20))
@@ -116,6 +137,11 @@ impl Client {
             }
             self.notifications.push(message);
         }
+    }
+
+    /// The notifications received so far, taken out of the client.
+    pub fn take_notifications(&mut self) -> Vec<Value> {
+        std::mem::take(&mut self.notifications)
     }
 
     pub fn open(&mut self, uri: &str, language: &str, text: &str) {

@@ -13,6 +13,17 @@ import {
 
 let client: LanguageClient | undefined;
 
+// Starting and stopping run one after another on this chain. Two restarts
+// that overlapped (a settings change while the restart command runs, say)
+// would otherwise both start a client, and one server would be left running
+// with nothing to stop it.
+let queue: Promise<void> = Promise.resolve();
+
+function serialized(task: () => Promise<void>): Promise<void> {
+  queue = queue.then(task).catch(() => undefined);
+  return queue;
+}
+
 function createClient(): { client: LanguageClient; command: string } {
   const config = workspace.getConfiguration("skippy");
   const command = config.get<string>("server.path", "kubeskippy");
@@ -55,13 +66,20 @@ async function start(): Promise<void> {
   }
 }
 
-async function restart(): Promise<void> {
-  if (client) {
-    const old = client;
-    client = undefined;
+// Stops the current client (and its server) first, so at most one runs.
+async function stop(): Promise<void> {
+  const old = client;
+  client = undefined;
+  if (old) {
     await old.stop().catch(() => undefined);
   }
-  await start();
+}
+
+function restart(): Promise<void> {
+  return serialized(async () => {
+    await stop();
+    await start();
+  });
 }
 
 export async function activate(context: ExtensionContext): Promise<void> {
@@ -73,13 +91,11 @@ export async function activate(context: ExtensionContext): Promise<void> {
         void restart();
       }
     }),
-    { dispose: () => void client?.stop() }
+    { dispose: () => void serialized(stop) }
   );
-  await start();
+  await serialized(start);
 }
 
-export async function deactivate(): Promise<void> {
-  if (client) {
-    await client.stop();
-  }
+export function deactivate(): Promise<void> {
+  return serialized(stop);
 }

@@ -1,6 +1,8 @@
 // A smoke test of the server through the JSON-RPC library the extension's
 // client is built on: start `kubeskippy lsp`, open a policy with a typo,
-// expect its diagnostic, shut down, expect exit status 0. ci.sh runs it when
+// expect its diagnostic, expect formatting registered for Skippy documents
+// only (the client supports dynamic registration, as VS Code's does), shut
+// down, expect exit status 0. ci.sh runs it when
 // the binary is built. Usage: node out/test/smoke.js PATH/TO/kubeskippy
 
 import { spawn } from "child_process";
@@ -24,15 +26,32 @@ async function main(): Promise<void> {
   const published = new Promise<any>((resolve) =>
     connection.onNotification("textDocument/publishDiagnostics", resolve)
   );
+  const registered = new Promise<any>((resolve) =>
+    connection.onRequest("client/registerCapability", (params: any) => {
+      resolve(params);
+      return null;
+    })
+  );
   connection.listen();
 
   const init: any = await connection.sendRequest("initialize", {
     processId: process.pid,
     rootUri: null,
-    capabilities: {},
+    capabilities: { textDocument: { formatting: { dynamicRegistration: true } } },
   });
+  check(
+    init.capabilities.documentFormattingProvider === undefined,
+    "formatting is not announced for every document"
+  );
   check(init.serverInfo?.name === "kubeskippy", `serverInfo ${JSON.stringify(init.serverInfo)}`);
   await connection.sendNotification("initialized", {});
+  const registration = (await registered).registrations[0];
+  check(
+    registration.method === "textDocument/formatting" &&
+      JSON.stringify(registration.registerOptions.documentSelector).includes('"skippy"') &&
+      !JSON.stringify(registration.registerOptions.documentSelector).includes("yaml"),
+    `formatting registration ${JSON.stringify(registration)}`
+  );
   await connection.sendNotification("textDocument/didOpen", {
     textDocument: {
       uri: "file:///smoke.skippy",
