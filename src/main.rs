@@ -67,9 +67,12 @@ fn main() -> ExitCode {
         Command::Fmt(args) => cli::fmt::run(args, &mut out, &mut err),
         Command::Explain(args) => cli::explain::run(args, &mut out, &mut err),
         Command::Lsp(args) => {
-            // The server writes stdout from its own thread: release the lock.
+            // The server writes stdout from its own thread, and a log line
+            // from any of its threads goes to stderr: release both locks, or
+            // that thread would wait for this one forever.
             drop(out);
-            cli::lsp::run(args, &mut err)
+            drop(err);
+            cli::lsp::run(args, &mut std::io::stderr())
         }
         Command::Test(args) => cli::test::run(args, &mut out, &mut err),
         Command::Simulate(args) => {

@@ -651,3 +651,50 @@ fn completion_replaces_the_whole_hyphenated_word() {
     assert_eq!(after, json!([]), "{after}");
     client.shutdown();
 }
+
+/// With every log line on, the server's own threads write to stderr too: the
+/// command must not hold stderr's lock while it serves, or they would wait
+/// for it forever.
+#[test]
+fn the_server_answers_with_trace_logging_on() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let frame = |json: &str| format!("Content-Length: {}\r\n\r\n{json}", json.len());
+    let input = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{}}}"#,
+        r#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"shutdown"}"#,
+        r#"{"jsonrpc":"2.0","method":"exit"}"#,
+    ]
+    .map(frame)
+    .concat();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubeskippy"))
+        .arg("lsp")
+        .env("KUBESKIPPY_LOG", "trace")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("the server hung with trace logging on");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&output.stdout).contains(r#""id":2"#));
+}
