@@ -72,6 +72,15 @@ fn run(
     out
 }
 
+/// The evaluation decided one thing: a block by `by`.
+fn assert_only_blocked_by(e: &Evaluation, by: Block) {
+    assert!(
+        matches!(e.decisions.as_slice(), [Decision::Blocked { by: b, .. }] if *b == by),
+        "{:?}",
+        e.decisions
+    );
+}
+
 fn fired_at(runs: &[(i64, Evaluation)]) -> Vec<i64> {
     runs.iter()
         .filter(|(_, e)| {
@@ -298,17 +307,7 @@ fn limit_and_cooldown_block_and_say_so() {
     assert_eq!(kinds, ["act a", "act b", "blocked c by Limit"]);
     // Two minutes later, a is in its cooldown.
     let e = evaluate(&program, &crashing(&["a"]), 120, &e.state, &context());
-    assert!(
-        matches!(
-            e.decisions.as_slice(),
-            [Decision::Blocked {
-                by: Block::Cooldown,
-                ..
-            }]
-        ),
-        "{:?}",
-        e.decisions
-    );
+    assert_only_blocked_by(&e, Block::Cooldown);
 }
 
 #[test]
@@ -555,17 +554,7 @@ fn pods_of_one_workload_roll_it_once_and_its_cooldown_holds_for_every_pod() {
     // Five minutes later the rolled pods are new, but the Deployment is still
     // in its cooldown, whichever of its pods asks.
     let e = evaluate(&program, &leaking(&["d"]), 300, &e.state, &context());
-    assert!(
-        matches!(
-            e.decisions.as_slice(),
-            [Decision::Blocked {
-                by: Block::Cooldown,
-                ..
-            }]
-        ),
-        "{:?}",
-        e.decisions
-    );
+    assert_only_blocked_by(&e, Block::Cooldown);
 }
 
 #[test]
