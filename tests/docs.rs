@@ -326,3 +326,41 @@ fn the_metrics_table_is_the_catalog() {
         );
     }
 }
+
+/// The table of `docs/policies.md` says of each library policy what its file
+/// does: the kind it selects, its mode and its worst-case budget per hour
+/// (as `kubeskippy explain` computes it).
+#[test]
+fn the_policy_library_table_is_what_the_policies_say() {
+    let doc = include_str!("../docs/policies.md");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config = SafetyConfig::default();
+    let rows: Vec<Vec<&str>> = doc
+        .lines()
+        .filter(|l| l.starts_with("| [`"))
+        .map(|l| l.trim_matches('|').split(" | ").map(str::trim).collect())
+        .collect();
+    assert!(rows.len() >= 11, "the table lists every library policy");
+    for row in rows {
+        let [file, selects, _, mode, budget] = row[..] else {
+            panic!("a row of five cells: {row:?}");
+        };
+        let name = file
+            .split('`')
+            .nth(1)
+            .unwrap_or_else(|| panic!("a file name in {file}"));
+        let source = std::fs::read_to_string(root.join("policies").join(name)).unwrap();
+        let compiled = compile(&source, &config);
+        assert!(!compiled.has_errors(), "{name}");
+        let policy = &compiled.program.policies[0];
+        assert_eq!(selects, policy.selector.kind.keyword(), "{name}: selects");
+        assert_eq!(mode, format!("`{}`", policy.mode.keyword()), "{name}: mode");
+        let b = kubeskippy::safety::budget(policy, &config);
+        let shown = |n: Option<u64>| n.map_or("unbounded".to_string(), |n| n.to_string());
+        assert_eq!(
+            budget,
+            format!("{} / {}", shown(b.per_hour), shown(b.per_target_per_hour)),
+            "{name}: budget"
+        );
+    }
+}
