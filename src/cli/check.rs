@@ -1,6 +1,6 @@
 //! `kubeskippy check`: compile policy files and report every diagnostic.
 
-use super::{collect_files, read, safety_config, CliError, FAILURE, PROBLEMS, SUCCESS};
+use super::{collect_files, read, safety_config, CliError, PROBLEMS, SUCCESS};
 use crate::check::compile;
 use crate::diagnostic::{render, Severity};
 use crate::span::LineIndex;
@@ -50,13 +50,8 @@ pub enum Color {
 
 /// Runs `check`; `tty` says whether `out` is a terminal (for `--color auto`).
 pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write, tty: bool) -> u8 {
-    match check_all(args, out, err, tty) {
-        Ok(status) => status,
-        Err(e) => {
-            let _ = writeln!(err, "error: {e}");
-            FAILURE
-        }
-    }
+    let status = check_all(args, out, err, tty);
+    super::exit_status(status, err)
 }
 
 fn check_all(

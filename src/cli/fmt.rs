@@ -1,6 +1,6 @@
 //! `kubeskippy fmt`: rewrite policy files in the canonical layout.
 
-use super::{collect_files, read, CliError, FAILURE, PROBLEMS, SUCCESS};
+use super::{collect_files, read, CliError, PROBLEMS, SUCCESS};
 use crate::diagnostic::render;
 use std::io::Write;
 use std::path::PathBuf;
@@ -23,13 +23,8 @@ pub struct FmtArgs {
 }
 
 pub fn run(args: &FmtArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    match format_all(args, out, err) {
-        Ok(status) => status,
-        Err(e) => {
-            let _ = writeln!(err, "error: {e}");
-            FAILURE
-        }
-    }
+    let status = format_all(args, out, err);
+    super::exit_status(status, err)
 }
 
 fn format_all(args: &FmtArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, CliError> {

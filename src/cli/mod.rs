@@ -41,6 +41,15 @@ pub enum CliError {
     },
 }
 
+/// A command's exit status: its own, or, when the tool itself failed, the
+/// error on stderr and [`FAILURE`].
+pub fn exit_status(result: Result<u8, CliError>, err: &mut dyn std::io::Write) -> u8 {
+    result.unwrap_or_else(|e| {
+        let _ = writeln!(err, "error: {e}");
+        FAILURE
+    })
+}
+
 /// Policy files: what `check` and `fmt` look for in folders.
 pub const POLICY_SUFFIX: &str = ".skippy";
 

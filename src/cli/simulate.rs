@@ -65,13 +65,8 @@ pub fn run(
     err: &mut dyn Write,
     progress_bar: bool,
 ) -> u8 {
-    match simulate(args, out, err, progress_bar) {
-        Ok(status) => status,
-        Err(e) => {
-            let _ = writeln!(err, "error: {e}");
-            FAILURE
-        }
-    }
+    let status = simulate(args, out, err, progress_bar);
+    super::exit_status(status, err)
 }
 
 fn simulate(

@@ -45,13 +45,8 @@ pub struct TestArgs {
 
 /// Runs `test`.
 pub fn run(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    match run_all(args, out, err) {
-        Ok(status) => status,
-        Err(e) => {
-            let _ = writeln!(err, "error: {e}");
-            FAILURE
-        }
-    }
+    let status = run_all(args, out, err);
+    super::exit_status(status, err)
 }
 
 fn run_all(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, CliError> {

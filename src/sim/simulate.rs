@@ -10,10 +10,9 @@
 use super::scenario::Scenario;
 use super::world::{Applied, Incident, IncidentOutcome, World};
 use crate::engine::state::State;
-use crate::engine::{evaluate, Block, Context, Decision};
+use crate::engine::{evaluate, Context, Decision};
 use crate::ir::{Mode, Program, SafetyClass, Seconds};
 use crate::safety::SafetyConfig;
-use crate::sim::unit_test::show_duration;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 
@@ -141,7 +140,7 @@ pub fn run(
     let mut entries = 0usize;
     let mut summary = Summary::default();
     // A block holds for many evaluations; the timeline shows its first.
-    let mut blocked_before: HashSet<(String, String, &'static str)> = HashSet::new();
+    let mut blocked_before: HashSet<(String, String, String)> = HashSet::new();
     for step in 0..=steps {
         let now = i64::try_from(step)
             .unwrap_or(i64::MAX)
@@ -164,7 +163,7 @@ pub fn run(
                     continue;
                 };
                 if let Outcome::Blocked(by) = &entry.outcome {
-                    let key = (entry.policy.clone(), entry.target.clone(), block_word(by));
+                    let key = (entry.policy.clone(), entry.target.clone(), by.clone());
                     let first = !blocked_before.contains(&key);
                     blocked_now.insert(key);
                     if !first {
@@ -208,14 +207,6 @@ pub fn run(
     }
 }
 
-fn block_word(by: &str) -> &'static str {
-    match by {
-        "limit" => "limit",
-        "cooldown" => "cooldown",
-        _ => "same-object",
-    }
-}
-
 fn carry_out(
     program: &Program,
     config: &SafetyConfig,
@@ -243,9 +234,9 @@ fn carry_out(
                 (Mode::Auto, Some(SafetyClass::NeedsApproval(why))) => {
                     Outcome::AwaitingApproval(why.clone())
                 }
-                (Mode::Auto, Some(SafetyClass::Forbidden(why))) => {
-                    Outcome::Blocked(format!("forbidden: {why}"))
-                }
+                // The checker never lets a forbidden rule into a program; one
+                // here (a hand-built program) is refused like any other.
+                (Mode::Auto, Some(SafetyClass::Forbidden(why))) => Outcome::Refused(why.clone()),
                 (Mode::Auto, _) => match world.apply(program, config, &action, &object, now, index)
                 {
                     Applied::Done(what) => Outcome::Done(if object == target {
@@ -311,14 +302,7 @@ fn carry_out(
                 target: target.to_string(),
                 action,
                 evidence,
-                outcome: Outcome::Blocked(
-                    match by {
-                        Block::Limit => "limit",
-                        Block::Cooldown => "cooldown",
-                        Block::SameObject => "same-object",
-                    }
-                    .into(),
-                ),
+                outcome: Outcome::Blocked(by.as_str().into()),
                 healed: Vec::new(),
             })
         }
@@ -401,8 +385,8 @@ pub fn render(report: &Report) -> String {
         out,
         "simulate {}: {} at {} steps, seed {}, {} policies, {} pods at the start",
         report.scenario,
-        show_duration(seconds(report.until)),
-        show_duration(seconds(report.interval)),
+        clock(report.until),
+        clock(report.interval),
         report.seed,
         report.policies,
         report.pods_at_start,
@@ -416,7 +400,7 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(
             out,
             "{:>8}  {}  {} (rule {})",
-            show_duration(seconds(entry.at)),
+            clock(entry.at),
             entry.target,
             entry.policy,
             rules.join(", ")
@@ -432,7 +416,7 @@ pub fn render(report: &Report) -> String {
                 "          ✓ healed {} on {} after {}",
                 h.fault,
                 h.object,
-                show_duration(seconds(h.after))
+                clock(h.after)
             );
         }
     }
@@ -455,11 +439,9 @@ pub fn render(report: &Report) -> String {
         ("faults healed", s.faults_healed.to_string(), String::new()),
         (
             "time to heal",
-            s.time_to_heal_median
-                .map_or("-".into(), |m| show_duration(seconds(m))),
-            s.time_to_heal_p95.map_or(String::new(), |p| {
-                format!("median; p95 {}", show_duration(seconds(p)))
-            }),
+            s.time_to_heal_median.map_or("-".into(), clock),
+            s.time_to_heal_p95
+                .map_or(String::new(), |p| format!("median; p95 {}", clock(p))),
         ),
         (
             "recovered alone",
@@ -521,8 +503,9 @@ fn list(counts: &BTreeMap<String, usize>) -> String {
         .join(", ")
 }
 
-fn seconds(s: i64) -> Seconds {
-    Seconds(u64::try_from(s).unwrap_or(0))
+/// Seconds since the start, as a clock reads them: `1h5m15s`.
+fn clock(s: i64) -> String {
+    Seconds(u64::try_from(s).unwrap_or(0)).spelled()
 }
 
 #[cfg(test)]

@@ -393,7 +393,7 @@ pub fn parse(text: &str) -> Result<TestFile, FormatError> {
                     message: format!(
                         "test `{}`: `at: {}` is more than {MAX_EVALUATIONS} evaluations away",
                         case.name,
-                        show_duration(expected.at)
+                        expected.at.spelled()
                     ),
                 });
             }
@@ -403,8 +403,8 @@ pub fn parse(text: &str) -> Result<TestFile, FormatError> {
                     message: format!(
                         "test `{}`: `at: {}` is not a multiple of the interval {}",
                         case.name,
-                        show_duration(expected.at),
-                        show_duration(file.interval)
+                        expected.at.spelled(),
+                        file.interval.spelled()
                     ),
                 });
             }
@@ -872,12 +872,7 @@ fn describe_actual(program: &Program, d: &Decision) -> Shown {
 }
 
 fn serialize_duration<S: serde::Serializer>(at: &Seconds, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&show_duration(*at))
-}
-
-/// A duration as a test file writes it: `0s`, `45s`, `3m`, `15m30s`, `1h2m`.
-pub fn show_duration(seconds: Seconds) -> String {
-    seconds.spelled()
+    s.serialize_str(&at.spelled())
 }
 
 fn show(shown: &Shown) -> String {
@@ -908,7 +903,7 @@ pub fn render_failure(outcome: &Outcome) -> String {
         }
         Outcome::Failed(mismatches) => {
             for m in mismatches {
-                let _ = writeln!(out, "at {}:", show_duration(m.at));
+                let _ = writeln!(out, "at {}:", m.at.spelled());
                 for line in &m.missing {
                     let _ = writeln!(out, "  - expected {line}");
                 }
@@ -941,10 +936,10 @@ mod tests {
         assert!(parse_duration("1.5m").is_err());
         assert!(parse_duration("").is_err());
         for s in [0, 45, 180, 930, 3720, 90_061] {
-            let shown = show_duration(Seconds(s));
+            let shown = Seconds(s).spelled();
             assert_eq!(parse_duration(&shown), Ok(Seconds(s)), "{shown}");
         }
-        assert_eq!(show_duration(Seconds(930)), "15m30s");
+        assert_eq!(Seconds(930).spelled(), "15m30s");
     }
 
     #[test]

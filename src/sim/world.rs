@@ -78,7 +78,7 @@ pub struct World {
     nodes: Vec<Node>,
     workloads: Vec<Workload>,
     pods: Vec<Pod>,
-    pub incidents: Vec<Incident>,
+    incidents: Vec<Incident>,
     rng: Rng,
     steps: u64,
     next_node: usize,
@@ -275,19 +275,28 @@ impl World {
 
     /// Faults that start at a time: crash loops, degradations, chaos.
     fn inject(&mut self, w: usize, now: i64) {
-        let faults = self.workloads[w].spec.faults.clone();
-        for (f, fault) in faults.iter().enumerate() {
-            match fault {
-                Fault::Crashloop { after, cause, pods } => {
-                    if self.workloads[w].started[f] || now < secs(after.0) {
-                        continue;
-                    }
+        for f in 0..self.workloads[w].spec.faults.len() {
+            // Most steps start nothing: decide that from a borrow, and copy
+            // a fault only when it acts.
+            let workload = &self.workloads[w];
+            let due = match &workload.spec.faults[f] {
+                Fault::Crashloop { after, .. } | Fault::Degrade { after, .. } => {
+                    !workload.started[f] && now >= secs(after.0)
+                }
+                Fault::Chaos { .. } => workload.next_chaos[f] <= now,
+                Fault::MemoryLeak { .. } | Fault::CpuSine { .. } => false,
+            };
+            if !due {
+                continue;
+            }
+            match workload.spec.faults[f].clone() {
+                Fault::Crashloop { cause, pods, .. } => {
                     self.workloads[w].started[f] = true;
                     match cause {
                         Cause::Transient => {
                             let hit: Vec<usize> = self
                                 .pods_of(w)
-                                .filter(|&p| self.pods[p].slot < *pods)
+                                .filter(|&p| self.pods[p].slot < pods)
                                 .collect();
                             for p in hit {
                                 self.start_crashloop(p, now, true);
@@ -305,28 +314,22 @@ impl World {
                     }
                 }
                 Fault::Degrade {
-                    metric,
-                    to,
-                    after,
-                    over,
+                    metric, to, over, ..
                 } => {
-                    if self.workloads[w].started[f] || now < secs(after.0) {
-                        continue;
-                    }
                     self.workloads[w].started[f] = true;
                     let id = self.workloads[w].id.clone();
                     let incident = self.open(&format!("degraded {metric}"), id, now);
                     let from = self.workloads[w]
                         .spec
                         .baseline
-                        .get(metric)
+                        .get(&metric)
                         .copied()
                         .unwrap_or(0.0);
                     self.workloads[w].degrade = Some(Degradation {
                         incident,
-                        metric: metric.clone(),
+                        metric,
                         from,
-                        to: *to,
+                        to,
                         start: now,
                         over: secs(over.0),
                     });
@@ -925,8 +928,7 @@ impl World {
         self.next_node % n
     }
 
-    /// Closes what is still open at the end of the run (as open) and returns
-    /// the incidents.
+    /// The incidents of the run, those still open included.
     pub fn finish(self) -> Vec<Incident> {
         self.incidents
     }
