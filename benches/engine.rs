@@ -94,10 +94,9 @@ fn setup(now: i64) -> (Program, Observations, State, Context) {
     let observations = observations(now);
     let safety = SafetyConfig::default();
     let context = Context {
-        interval: INTERVAL,
-        home_namespace: Some("shop".into()),
         protected_namespaces: safety.protected_namespaces.clone(),
         protected_labels: safety.protected_labels.into_iter().collect(),
+        ..Context::new(INTERVAL, Some("shop"))
     };
     // A warm state: the timers of the cycle before.
     let state = evaluate(

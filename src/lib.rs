@@ -7,6 +7,7 @@
 //! observations, and [`sim`] makes observations for tests and simulations.
 //! Everything here is pure: no I/O, no clock.
 
+pub mod act;
 pub mod catalog;
 pub mod check;
 pub mod cli;

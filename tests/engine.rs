@@ -22,10 +22,9 @@ fn program(source: &str) -> Program {
 fn context() -> Context {
     let safety = SafetyConfig::default();
     Context {
-        interval: INTERVAL,
-        home_namespace: Some("shop".into()),
         protected_namespaces: safety.protected_namespaces.clone(),
         protected_labels: safety.protected_labels.into_iter().collect(),
+        ..Context::new(INTERVAL, Some("shop"))
     }
 }
 
@@ -64,12 +63,33 @@ fn run(
     let mut out = Vec::new();
     let mut now = start;
     while now <= end {
-        let evaluation = evaluate(program, &at(now), now, &state, &context());
+        let evaluation = step(program, &at(now), now, &state);
         state = evaluation.state.clone();
         out.push((now, evaluation));
         now += INTERVAL;
     }
     out
+}
+
+/// One evaluation whose actions are all carried out: each `Act` is committed
+/// to the state it returns, as the operator commits what its executor did.
+fn step(program: &Program, observations: &Observations, now: i64, state: &State) -> Evaluation {
+    let mut evaluation = evaluate(program, observations, now, state, &context());
+    for decision in &evaluation.decisions {
+        if let Some(charge) = decision.charge(now) {
+            evaluation.state.commit(decision.policy_index(), charge);
+        }
+    }
+    evaluation
+}
+
+fn actions(candidates: &[kubeskippy::engine::Candidate]) -> Vec<Action> {
+    candidates.iter().map(|c| c.action.clone()).collect()
+}
+
+/// Evidence as a person reads it.
+fn said(evidence: &[kubeskippy::engine::Evidence]) -> Vec<String> {
+    kubeskippy::engine::evidence::render(evidence)
 }
 
 /// The evaluation decided one thing: a block by `by`.
@@ -111,7 +131,7 @@ fn for_fires_exactly_when_the_condition_has_held_for_its_duration() {
         panic!("an action: {:?}", evaluation.decisions);
     };
     assert_eq!(*action, Action::Restart(RestartMode::Rolling));
-    assert_eq!(evidence, &["memory_percent=90% > 85%", "for 1m"]);
+    assert_eq!(said(evidence), ["memory_percent=90% > 85%", "for 1m"]);
 }
 
 #[test]
@@ -173,15 +193,15 @@ fn the_state_survives_a_serialize_and_deserialize() {
     };
     let mut state = State::default();
     for now in [0, 15, 30] {
-        state = evaluate(&program, &obs(now), now, &state, &context()).state;
+        state = step(&program, &obs(now), now, &state).state;
     }
     // The operator restarts here: the state comes back from JSON.
     let json = serde_json::to_string(&state).expect("serializes");
     let restored: State = serde_json::from_str(&json).expect("deserializes");
     assert_eq!(restored, state);
-    let at_45 = evaluate(&program, &obs(45), 45, &restored, &context());
+    let at_45 = step(&program, &obs(45), 45, &restored);
     assert!(at_45.decisions.is_empty(), "not yet: held 45s");
-    let at_60 = evaluate(&program, &obs(60), 60, &at_45.state, &context());
+    let at_60 = step(&program, &obs(60), 60, &at_45.state);
     assert_eq!(
         at_60.decisions.len(),
         1,
@@ -195,7 +215,7 @@ fn the_state_survives_a_serialize_and_deserialize() {
     // (held 60s since 60): the restored history must block it by cooldown.
     let mut blocked = false;
     for now in (75..=135).step_by(15) {
-        let e = evaluate(&program, &obs(now), now, &state, &context());
+        let e = step(&program, &obs(now), now, &state);
         assert!(
             e.decisions
                 .iter()
@@ -244,8 +264,8 @@ fn the_most_urgent_priority_wins_and_a_tie_is_ambiguous() {
     };
     assert_eq!(rules, &[0, 1]);
     assert_eq!(
-        candidates,
-        &[Action::Restart(RestartMode::Immediate), Action::Delete]
+        actions(candidates),
+        [Action::Restart(RestartMode::Immediate), Action::Delete]
     );
 }
 
@@ -264,8 +284,8 @@ fn ask_ai_hands_over_its_choices() {
         panic!("{:?}", e.decisions);
     };
     assert_eq!(
-        candidates,
-        &[
+        actions(candidates),
+        [
             Action::Restart(RestartMode::Immediate),
             Action::Scale(Scale::Up {
                 by: 1,
@@ -273,7 +293,7 @@ fn ask_ai_hands_over_its_choices() {
             })
         ]
     );
-    assert_eq!(evidence, &["restarts=4 > 3"]);
+    assert_eq!(said(evidence), ["restarts=4 > 3"]);
 }
 
 #[test]
@@ -288,13 +308,7 @@ fn limit_and_cooldown_block_and_say_so() {
                 .collect(),
         )
     };
-    let e = evaluate(
-        &program,
-        &crashing(&["a", "b", "c"]),
-        0,
-        &State::default(),
-        &context(),
-    );
+    let e = step(&program, &crashing(&["a", "b", "c"]), 0, &State::default());
     let kinds: Vec<_> = e
         .decisions
         .iter()
@@ -327,7 +341,7 @@ fn protected_and_unselected_targets_are_never_touched() {
     for now in [0, 60, 120] {
         let e = evaluate(&program, &obs, now, &state, &context());
         assert!(e.decisions.is_empty(), "{:?}", e.decisions);
-        assert!(e.state.timers.is_empty());
+        assert_eq!(e.state.timer_count(), 0);
         state = e.state;
     }
 }
@@ -372,8 +386,8 @@ fn status_and_event_conditions_read_the_target() {
         panic!("{:?}", e.decisions);
     };
     assert_eq!(
-        evidence,
-        &[
+        said(evidence),
+        [
             "status is CrashLoopBackOff",
             "event BackOff count=4 > 3 within 5m"
         ]
@@ -438,13 +452,19 @@ fn absurd_timestamps_and_state_never_panic_or_fire() {
     );
     // A persisted state from the future neither panics nor blocks forever.
     let mut state = e.state.clone();
-    state.history.push(kubeskippy::engine::state::Taken {
-        policy: "memory".into(),
-        target: pod("a").id,
-        at: i64::MAX,
-    });
+    state.commit(
+        0,
+        kubeskippy::engine::state::Charge {
+            object: pod("a").id,
+            at: i64::MAX,
+            ledger: Default::default(),
+        },
+    );
     let e = evaluate(&program, &future, i64::MIN, &state, &context());
-    assert!(e.state.history.is_empty(), "future records are dropped");
+    assert!(
+        e.state.policies[0].history.is_empty(),
+        "future records are dropped"
+    );
 }
 
 #[test]
@@ -493,13 +513,14 @@ fn evidence_inside_not_says_so_and_history_is_kept_only_for_limits_and_cooldowns
     let source = "policy p {\n  select pods where app = \"checkout\"\n  when not (memory_percent > 85) then notify \"calm\"\n}\n";
     let program = program(source);
     let obs = observe(vec![with_metric(pod("a"), "memory_percent", &[(0, 50.0)])]);
-    let e = evaluate(&program, &obs, 0, &State::default(), &context());
+    let e = step(&program, &obs, 0, &State::default());
     let [Decision::Act { evidence, .. }] = e.decisions.as_slice() else {
         panic!("{:?}", e.decisions);
     };
-    assert_eq!(evidence, &["not (memory_percent=50% > 85%)"]);
+    assert_eq!(said(evidence), ["not (memory_percent=50% > 85%)"]);
+    let e = evaluate(&program, &obs, 15, &e.state, &context());
     assert!(
-        e.state.history.is_empty(),
+        e.state.policies[0].history.is_empty(),
         "no limit, no cooldown: nothing to remember"
     );
 }
@@ -525,13 +546,7 @@ fn pods_of_one_workload_roll_it_once_and_its_cooldown_holds_for_every_pod() {
                 .collect(),
         )
     };
-    let e = evaluate(
-        &program,
-        &leaking(&["a", "b", "c"]),
-        0,
-        &State::default(),
-        &context(),
-    );
+    let e = step(&program, &leaking(&["a", "b", "c"]), 0, &State::default());
     let shown: Vec<String> = e
         .decisions
         .iter()
@@ -589,7 +604,7 @@ fn evidence_is_rounded_but_never_to_the_threshold_it_beat() {
             &context(),
         );
         match e.decisions.as_slice() {
-            [Decision::Act { evidence, .. }] => evidence.join("; "),
+            [Decision::Act { evidence, .. }] => said(evidence).join("; "),
             other => panic!("{other:?}"),
         }
     };
@@ -610,7 +625,7 @@ fn evidence_is_rounded_but_never_to_the_threshold_it_beat() {
     // Rounded to 85%, the value would seem not to exceed 85.001%.
     match e.decisions.as_slice() {
         [Decision::Act { evidence, .. }] => {
-            assert_eq!(evidence, &["memory_percent=85.0012% > 85.001%"])
+            assert_eq!(said(evidence), ["memory_percent=85.0012% > 85.001%"])
         }
         other => panic!("{other:?}"),
     }

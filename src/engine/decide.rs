@@ -2,23 +2,41 @@
 //! `for` timers advanced, and per target at most one decision — the most
 //! urgent rule's action, a tie handed to the AI, or a block by `limit` or
 //! `cooldown`. Deterministic: policies, targets and rules are visited in order.
+//!
+//! The engine decides; it never acts, and it charges nothing: what is carried
+//! out is committed to the state afterwards ([`State::commit`]).
 
 use super::batch::rule_truths;
+use super::decision::{Block, Candidate, Decision, WaitReason, Waiting};
+use super::evidence::Evidence;
+use super::gap;
+use super::limits::{self, Pending};
 use super::observation::{Observations, Target, TargetId};
 use super::select::{selects, Scope};
-use super::state::{State, Taken, Timer};
-use super::targets::{FastSet, LabelIndex, Targets};
+use super::state::{Ledger, PolicyState, State, Timer};
+use super::targets::{LabelIndex, Targets};
 use super::truth::{self, Truth};
-use crate::ir::{Action, Policy, Program};
-use serde::Serialize;
+use crate::ir::{Action, Choice, Condition, Policy, Program, Rule};
 use std::collections::BTreeMap;
+
+/// How long, by default, an evaluation gap the data cannot vouch for keeps a
+/// `for` timer running: an operator restart or a leader failover.
+pub const OUTAGE_TOLERANCE: i64 = 120;
+
+/// How long, by default, a request waiting for a person or the AI keeps the
+/// policy from asking again about the same object.
+pub const REQUEST_TIMEOUT: i64 = 3_600;
 
 /// What the engine needs besides the program, the observations and the state.
 #[derive(Debug, Clone)]
 pub struct Context {
     /// Seconds between evaluations: an unknown condition holds its timer for
-    /// at most two of them.
+    /// at most two of them, and a longer pause is a gap (see `engine::gap`).
     pub interval: i64,
+    /// Seconds of a gap the data says nothing about that a timer survives.
+    pub outage_tolerance: i64,
+    /// Seconds an unanswered request (an approval, an AI case) stays open.
+    pub request_timeout: i64,
     /// The namespace of the HealingPolicy that embeds the program (what a
     /// `select` without `in` means).
     pub home_namespace: Option<String>,
@@ -28,78 +46,19 @@ pub struct Context {
     pub protected_labels: Vec<(String, String)>,
 }
 
-/// What a policy decided for one target.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "decision", rename_all = "kebab-case")]
-pub enum Decision {
-    /// Carry out `action` (subject to the safety controller and the mode).
-    Act {
-        policy: String,
-        rule: usize,
-        target: TargetId,
-        action: Action,
-        /// What the action lands on: `target` itself, or the pod's owner or
-        /// node (see [`Target::acted_on`]).
-        object: TargetId,
-        evidence: Vec<String>,
-    },
-    /// Hand the case to the AI analyzer, which may only choose a candidate.
-    Ambiguous {
-        policy: String,
-        rules: Vec<usize>,
-        target: TargetId,
-        candidates: Vec<Action>,
-        evidence: Vec<String>,
-    },
-    /// A rule fired but `limit` or `cooldown` holds it back.
-    Blocked {
-        policy: String,
-        rule: usize,
-        target: TargetId,
-        by: Block,
-        evidence: Vec<String>,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Block {
-    /// The policy took `limit` actions within the limit's window.
-    Limit,
-    /// The object was acted on less than `cooldown` ago.
-    Cooldown,
-    /// This evaluation already decided an action of this policy on the same
-    /// object: another pod of the same workload or on the same node, which
-    /// must not roll a Deployment three times for its three pods.
-    SameObject,
-}
-
-impl Block {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Block::Limit => "limit",
-            Block::Cooldown => "cooldown",
-            Block::SameObject => "same-object",
+impl Context {
+    /// Evaluations every `interval` seconds in `home_namespace`, with no
+    /// protections and the default outage tolerance.
+    pub fn new(interval: i64, home_namespace: Option<&str>) -> Context {
+        Context {
+            interval,
+            outage_tolerance: OUTAGE_TOLERANCE,
+            request_timeout: REQUEST_TIMEOUT,
+            home_namespace: home_namespace.map(str::to_string),
+            protected_namespaces: Vec::new(),
+            protected_labels: Vec::new(),
         }
     }
-}
-
-/// Why a rule did not fire although it might soon.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Waiting {
-    pub policy: String,
-    pub rule: usize,
-    pub target: TargetId,
-    pub why: WaitReason,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum WaitReason {
-    /// True, but not yet for its `for` duration.
-    Holding { since: i64, needed: u64 },
-    /// Unknown: these metrics had no data.
-    Unknown { missing: Vec<String> },
 }
 
 /// The result of one evaluation.
@@ -110,7 +69,19 @@ pub struct Evaluation {
     pub state: State,
 }
 
-/// Evaluates `program` against `observations` at `now`, from `state`.
+/// Which rules an evaluation runs, on which targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// Every rule on every target; a target not observed is unknown.
+    Cycle,
+    /// The rules that read a status or an event, on the observed targets
+    /// only (a watch event is about them): every other timer stays as it
+    /// was, neither advanced nor aged.
+    Watch,
+}
+
+/// Evaluates `program` against `observations` at `now`, from `state`: the
+/// operator's cycle, a test's step, a simulation's step.
 pub fn evaluate(
     program: &Program,
     observations: &Observations,
@@ -118,44 +89,51 @@ pub fn evaluate(
     state: &State,
     context: &Context,
 ) -> Evaluation {
+    run(program, observations, now, state, context, Pass::Cycle)
+}
+
+/// Evaluates, on the targets in `observations` only, the rules that read a
+/// status or an event, leaving every other timer untouched: what a watch
+/// event triggers between cycles. A rule that mixes a status and a metric
+/// runs here too, with the samples the observations carry.
+pub fn evaluate_watch(
+    program: &Program,
+    observations: &Observations,
+    now: i64,
+    state: &State,
+    context: &Context,
+) -> Evaluation {
+    run(program, observations, now, state, context, Pass::Watch)
+}
+
+fn run(
+    program: &Program,
+    observations: &Observations,
+    now: i64,
+    state: &State,
+    context: &Context,
+    pass: Pass,
+) -> Evaluation {
     let targets = Targets::new(&observations.targets);
-    let mut out = Evaluation {
-        decisions: Vec::new(),
-        waiting: Vec::new(),
-        state: State {
-            timers: Default::default(),
-            history: state.history.clone(),
-        },
-    };
+    let mut out = Evaluation::default();
     let index = LabelIndex::new(program, &targets, &context.protected_labels);
     let protected_namespaces: Vec<u32> = context
         .protected_namespaces
         .iter()
         .filter_map(|ns| targets.rank(ns))
         .collect();
-    // The targets each policy visited, ascending: for the carry-over of the
-    // timers of those it did not.
-    let mut seen: Vec<Vec<usize>> = Vec::with_capacity(program.policies.len());
-    for policy in &program.policies {
-        // The previous timers of this policy with their targets' indices,
-        // both ascending: a merge with the candidates finds each target's
-        // timers without comparing ids.
-        let previous: Vec<(usize, &BTreeMap<String, Timer>)> = state
+    let empty = PolicyState::default();
+    for (p, policy) in program.policies.iter().enumerate() {
+        let previous_state = state.policy(p).unwrap_or(&empty);
+        // The previous timers with their targets' indices, both ascending: a
+        // merge with the visits finds each target's timers without
+        // comparing ids.
+        let previous: Vec<(usize, &BTreeMap<String, Timer>)> = previous_state
             .timers
-            .get(&policy.name)
-            .map(|by_target| {
-                by_target
-                    .iter()
-                    .filter_map(|(id, by_rule)| Some((targets.position(id)?, by_rule)))
-                    .collect()
-            })
-            .unwrap_or_default();
+            .iter()
+            .filter_map(|(id, by_rule)| Some((targets.position(id)?, by_rule)))
+            .collect();
         let mut previous = previous.into_iter().peekable();
-        // The policy's timers by target, in target order: built into a map
-        // at once below, which costs a fraction of inserting them one by one.
-        let mut timers: Vec<(TargetId, Option<BTreeMap<String, Timer>>)> = Vec::new();
-        // The objects this policy's decisions of this evaluation act on.
-        let mut decided: FastSet<TargetId> = FastSet::default();
         let (candidates, matched) = index.candidates(policy);
         let scope = Scope::of(policy, &targets, context);
         let visits: Vec<usize> = candidates
@@ -171,6 +149,22 @@ pub fn evaluate(
             .collect();
         let width = policy.rules.len();
         let truths = rule_truths(program, policy, &targets, &visits, now);
+        let runs: Vec<bool> = policy
+            .rules
+            .iter()
+            .map(|r| pass == Pass::Cycle || watched(&r.condition))
+            .collect();
+        let mut history = previous_state.history.clone();
+        limits::prune(Some(policy), &mut history, now);
+        let mut open = previous_state.open.clone();
+        limits::prune_open(&mut open, context.request_timeout, now);
+        let mut visit_state = PolicyVisit {
+            index: p,
+            timers: Vec::new(),
+            pending: Pending::default(),
+            history: &history,
+            open: &open,
+        };
         for (k, &target_index) in visits.iter().enumerate() {
             while previous.next_if(|(i, _)| *i < target_index).is_some() {}
             let previous_timers = previous
@@ -181,113 +175,97 @@ pub fn evaluate(
                 policy,
                 target: targets.targets[target_index],
                 truths: truths.get(k * width..(k + 1) * width).unwrap_or(&[]),
+                runs: &runs,
                 now,
                 previous_timers,
                 context,
             };
-            evaluate_target(&visit, &mut timers, &mut decided, &mut out);
+            evaluate_target(&visit, &mut visit_state, &mut out);
         }
-        store_timers(&policy.name, timers, &mut out.state);
-        seen.push(visits);
+        let mut timers: BTreeMap<TargetId, BTreeMap<String, Timer>> = visit_state
+            .timers
+            .into_iter()
+            .filter(|(_, by_rule)| !by_rule.is_empty())
+            .collect();
+        carry_over_unseen(
+            policy,
+            &targets,
+            previous_state,
+            &visits,
+            now,
+            context,
+            pass,
+            &mut timers,
+        );
+        out.state.policies.push(PolicyState {
+            timers,
+            history,
+            open,
+        });
     }
-    carry_over_unseen(
-        program,
-        &targets,
-        state,
-        &seen,
-        now,
-        context.interval,
-        &mut out.state,
-    );
-    prune_history(program, now, &mut out.state);
     out
 }
 
-/// Writes one policy's timers, by target in target order, into `state`:
-/// `None` removes a target's timers (its rules fired and start over).
-fn store_timers(
-    policy: &str,
-    timers: Vec<(TargetId, Option<BTreeMap<String, Timer>>)>,
-    state: &mut State,
-) {
-    if timers.is_empty() {
-        return;
+/// Whether a condition reads a status or an event: what a watch event can
+/// change.
+fn watched(condition: &Condition) -> bool {
+    match condition {
+        Condition::Status(_) | Condition::Event { .. } => true,
+        Condition::Compare { .. } => false,
+        Condition::And(a, b) | Condition::Or(a, b) => watched(a) || watched(b),
+        Condition::Not(c) => watched(c),
     }
-    match state.timers.get_mut(policy) {
-        // Only a second policy of the same name (a program read from JSON
-        // is data) finds timers already there: applied in order, as they
-        // would have been one by one.
-        Some(existing) => {
-            for (target, by_rule) in timers {
-                match by_rule {
-                    Some(by_rule) => {
-                        existing.insert(target, by_rule);
-                    }
-                    None => {
-                        existing.remove(&target);
-                    }
-                }
-            }
-            if existing.is_empty() {
-                state.timers.remove(policy);
-            }
+}
+
+/// Timers of targets this evaluation did not visit. On a cycle they are
+/// unknown (a watch cache not synced yet, an observation gap): held for two
+/// evaluations, then reset — never dropped at once, which would make a
+/// restart forget them. A watch event leaves them as they were. Timers of
+/// rules no longer in the policy go.
+#[allow(clippy::too_many_arguments)]
+fn carry_over_unseen(
+    policy: &Policy,
+    targets: &Targets,
+    previous: &PolicyState,
+    visits: &[usize],
+    now: i64,
+    context: &Context,
+    pass: Pass,
+    timers: &mut BTreeMap<TargetId, BTreeMap<String, Timer>>,
+) {
+    for (target, by_rule) in &previous.timers {
+        let visited = targets
+            .position(target)
+            .is_some_and(|i| visits.binary_search(&i).is_ok());
+        if visited {
+            continue;
         }
-        None => {
-            // Sorted and free of duplicates: the map is built in one pass.
-            let by_target: BTreeMap<TargetId, BTreeMap<String, Timer>> = timers
-                .into_iter()
-                .filter_map(|(target, by_rule)| Some((target, by_rule?)))
-                .collect();
-            if !by_target.is_empty() {
-                state.timers.insert(policy.to_string(), by_target);
-            }
+        let kept: BTreeMap<String, Timer> = by_rule
+            .iter()
+            .filter(|(rule, _)| policy.rules.iter().any(|r| &r.fingerprint == *rule))
+            .filter_map(|(rule, timer)| {
+                let timer = match pass {
+                    Pass::Cycle => advance(Some(*timer), Truth::Unknown, now, context.interval)?,
+                    Pass::Watch => *timer,
+                };
+                Some((rule.clone(), timer))
+            })
+            .collect();
+        if !kept.is_empty() {
+            timers.insert(target.clone(), kept);
         }
     }
 }
 
-/// Timers of targets this evaluation did not see (a watch cache not synced
-/// yet, an observation gap) are treated as unknown: held for two evaluations,
-/// then reset — never dropped at once, which would make a restart forget them.
-/// Timers of policies or rules no longer in the program go.
-fn carry_over_unseen(
-    program: &Program,
-    targets: &Targets,
-    previous: &State,
-    seen: &[Vec<usize>],
-    now: i64,
-    interval: i64,
-    state: &mut State,
-) {
-    for (policy_name, by_target) in &previous.timers {
-        let Some(policy_index) = program.policies.iter().position(|p| &p.name == policy_name)
-        else {
-            continue;
-        };
-        let policy = &program.policies[policy_index];
-        for (target, by_rule) in by_target {
-            let visited = targets.position(target).is_some_and(|i| {
-                seen.get(policy_index)
-                    .is_some_and(|visited| visited.binary_search(&i).is_ok())
-            });
-            if visited {
-                continue;
-            }
-            let kept: BTreeMap<String, Timer> = by_rule
-                .iter()
-                .filter(|(rule, _)| policy.rules.iter().any(|r| &r.fingerprint == *rule))
-                .filter_map(|(rule, timer)| {
-                    advance(Some(*timer), Truth::Unknown, now, interval).map(|t| (rule.clone(), t))
-                })
-                .collect();
-            if !kept.is_empty() {
-                state
-                    .timers
-                    .entry(policy_name.clone())
-                    .or_default()
-                    .insert(target.clone(), kept);
-            }
-        }
-    }
+/// One policy's evaluation, as it goes through its targets.
+struct PolicyVisit<'a> {
+    index: usize,
+    /// Timers by target, in target order.
+    timers: Vec<(TargetId, BTreeMap<String, Timer>)>,
+    /// This evaluation's decisions, counted by `limit` and `same object`.
+    pending: Pending,
+    history: &'a [super::state::Taken],
+    open: &'a [super::state::Taken],
 }
 
 /// One policy on one target at one evaluation.
@@ -297,35 +275,54 @@ struct Visit<'a> {
     target: &'a Target,
     /// Each rule's truth on the target, in rule order.
     truths: &'a [Truth],
+    /// Whether each rule runs in this pass.
+    runs: &'a [bool],
     now: i64,
     /// The target's timers under this policy at the evaluation before.
     previous_timers: Option<&'a BTreeMap<String, Timer>>,
     context: &'a Context,
 }
 
-/// Evaluates the policy's rules on the target: its timers go to `timers` (the
-/// policy's, by target), its decision and what waits to `out`.
-fn evaluate_target(
-    visit: &Visit,
-    timers: &mut Vec<(TargetId, Option<BTreeMap<String, Timer>>)>,
-    decided: &mut FastSet<TargetId>,
-    out: &mut Evaluation,
-) {
+/// Evaluates the policy's rules on the target: its timers and its decision
+/// go to `policy_visit`, what waits to `out`.
+fn evaluate_target(visit: &Visit, policy_visit: &mut PolicyVisit, out: &mut Evaluation) {
     let Visit {
         program,
         policy,
         target,
         truths,
+        runs,
         now,
         previous_timers,
         context,
     } = *visit;
     let mut fired: Vec<(usize, Option<i64>)> = Vec::new();
     let mut running: BTreeMap<String, Timer> = BTreeMap::new();
-    for (rule, &truth) in policy.rules.iter().zip(truths) {
+    for ((rule, &truth), &runs) in policy.rules.iter().zip(truths).zip(runs) {
         let previous_timer = previous_timers
             .and_then(|t| t.get(&rule.fingerprint))
             .copied();
+        if !runs {
+            if let Some(timer) = previous_timer {
+                running.insert(rule.fingerprint.clone(), timer);
+            }
+            continue;
+        }
+        let previous_timer = previous_timer.and_then(|t| {
+            if gap::is_gap(t.checked, now, context.interval) {
+                gap::bridge(
+                    program,
+                    rule,
+                    target,
+                    t,
+                    now,
+                    context.interval,
+                    context.outage_tolerance,
+                )
+            } else {
+                Some(t)
+            }
+        });
         let timer = advance(previous_timer, truth, now, context.interval);
         if let Some(timer) = timer {
             running.insert(rule.fingerprint.clone(), timer);
@@ -337,152 +334,200 @@ fn evaluate_target(
                 if u64::try_from(held).unwrap_or(0) >= needed {
                     fired.push((rule.index, rule.hold.map(|_| held)));
                 } else {
-                    out.waiting.push(Waiting {
-                        policy: policy.name.clone(),
-                        rule: rule.index,
-                        target: target.id.clone(),
-                        why: WaitReason::Holding {
+                    out.waiting.push(waiting(
+                        policy,
+                        policy_visit.index,
+                        rule,
+                        target,
+                        WaitReason::Holding {
                             since: t.since,
                             needed,
                         },
-                    });
+                    ));
                 }
             }
-            (Truth::Unknown, _) => out.waiting.push(Waiting {
-                policy: policy.name.clone(),
-                rule: rule.index,
-                target: target.id.clone(),
-                why: WaitReason::Unknown {
+            (Truth::Unknown, _) => out.waiting.push(waiting(
+                policy,
+                policy_visit.index,
+                rule,
+                target,
+                WaitReason::Unknown {
                     missing: truth::evaluate(program, &rule.condition, target, now, false).missing,
                 },
-            }),
+            )),
             _ => {}
         }
     }
-    if !running.is_empty() {
-        timers.push((target.id.clone(), Some(running)));
-    }
+    policy_visit.timers.push((target.id.clone(), running));
     let Some(most_urgent) = fired.iter().map(|(i, _)| policy.rules[*i].priority).min() else {
         return;
     };
-    let top: Vec<&(usize, Option<i64>)> = fired
-        .iter()
+    let top: Vec<(usize, Option<i64>)> = fired
+        .into_iter()
         .filter(|(i, _)| policy.rules[*i].priority == most_urgent)
         .collect();
-    // Evidence is formatted only now, for the rules that decide.
-    let evidence: Vec<String> = top
+    decide(visit, policy_visit, &top, out);
+}
+
+fn waiting(
+    policy: &Policy,
+    policy_index: usize,
+    rule: &Rule,
+    target: &Target,
+    why: WaitReason,
+) -> Waiting {
+    Waiting {
+        policy: policy.name.clone(),
+        policy_index,
+        rule: rule.index,
+        target: target.id.clone(),
+        why,
+    }
+}
+
+/// The decision of the most urgent rules that fired (`top`, with how long
+/// each held).
+fn decide(
+    visit: &Visit,
+    policy_visit: &mut PolicyVisit,
+    top: &[(usize, Option<i64>)],
+    out: &mut Evaluation,
+) {
+    let Visit {
+        program,
+        policy,
+        target,
+        now,
+        ..
+    } = *visit;
+    // Evidence is gathered only now, for the rules that decide.
+    let evidence: Vec<Evidence> = top
         .iter()
         .flat_map(|(i, held)| {
             let rule = &policy.rules[*i];
-            let mut lines = truth::evaluate(program, &rule.condition, target, now, true).seen;
+            let mut seen = truth::evaluate(program, &rule.condition, target, now, true).seen;
             if let Some(held) = held {
-                lines.push(format!(
-                    "for {}",
-                    crate::ir::Seconds(u64::try_from(*held).unwrap_or(0)).spelled()
-                ));
+                seen.push(Evidence::Held {
+                    seconds: u64::try_from(*held).unwrap_or(0),
+                });
             }
-            lines
+            seen
         })
         .collect();
-    let first_rule = top[0].0;
-    let mut candidates: Vec<Action> = Vec::new();
+    let first = &policy.rules[top[0].0];
+    let mut candidates: Vec<Candidate> = Vec::new();
     let mut asks_ai = false;
-    for (i, _) in &top {
-        match &policy.rules[*i].action {
+    for (i, _) in top {
+        let rule = &policy.rules[*i];
+        let choices: Vec<Choice> = match &rule.action {
             Action::AskAi(choices) => {
                 asks_ai = true;
-                for choice in choices {
-                    if !candidates.contains(&choice.action) {
-                        candidates.push(choice.action.clone());
-                    }
-                }
+                choices.clone()
             }
-            action => {
-                if !candidates.contains(action) {
-                    candidates.push(action.clone());
-                }
+            action => vec![Choice {
+                action: action.clone(),
+                effect: rule.effect,
+                safety: rule.safety.clone(),
+            }],
+        };
+        for choice in choices {
+            if !candidates.iter().any(|c| c.action == choice.action) {
+                candidates.push(Candidate {
+                    object: target.acted_on(choice.effect),
+                    action: choice.action,
+                    effect: choice.effect,
+                    safety: choice.safety,
+                });
             }
         }
     }
     let decides_alone = !asks_ai && candidates.len() == 1;
-    // A case for the AI is keyed on the target: which object its choice will
-    // land on is not known yet.
-    let object = if decides_alone {
-        target.acted_on(policy.rules[first_rule].effect)
-    } else {
-        target.id.clone()
+    // A case for the AI is about the one object all its candidates land on
+    // (the pods of one Deployment make one case), or else about the target.
+    let object = match candidates.split_first() {
+        Some((one, rest)) if rest.iter().all(|c| c.object == one.object) => one.object.clone(),
+        _ => target.id.clone(),
     };
-    let block = if decided.contains(&object) {
-        Some(Block::SameObject)
-    } else {
-        blocked(policy, &object, now, &out.state)
+    let ledger = match candidates.as_slice() {
+        [only] if decides_alone => Ledger::of(&only.action),
+        _ => Ledger::Actions,
     };
-    if let Some(block) = block {
+    let block = if policy_visit.pending.contains(&object, ledger) {
+        Some((Block::SameObject, None))
+    } else {
+        let records = limits::Records {
+            history: policy_visit.history,
+            open: policy_visit.open,
+            request_timeout: visit.context.request_timeout,
+            pending: &policy_visit.pending,
+        };
+        limits::blocked(policy, &records, &object, ledger, now)
+    };
+    if let Some((by, until)) = block {
         out.decisions.push(Decision::Blocked {
             policy: policy.name.clone(),
-            rule: first_rule,
+            policy_index: policy_visit.index,
+            rule: first.index,
+            fingerprint: first.fingerprint.clone(),
             target: target.id.clone(),
-            by: block,
+            object,
+            by,
+            until,
             evidence,
         });
         // The action decided for another pod lands on this one's object
         // too: its rules start over as if it had decided, or it would act
         // on the same object at the next evaluation. A limit or cooldown
         // leaves the timers running, so the rule acts once it lifts.
-        if block == Block::SameObject {
-            restart_fired(policy, &target.id, &top, timers);
+        if by == Block::SameObject {
+            restart_fired(policy, top, policy_visit);
         }
         return;
     }
     let decision = if decides_alone {
+        let chosen = candidates.remove(0);
         Decision::Act {
             policy: policy.name.clone(),
-            rule: first_rule,
+            policy_index: policy_visit.index,
+            rule: first.index,
+            fingerprint: first.fingerprint.clone(),
             target: target.id.clone(),
-            action: candidates.remove(0),
+            owner: target.owner.clone(),
+            action: chosen.action,
+            effect: chosen.effect,
+            safety: chosen.safety,
             object: object.clone(),
             evidence,
         }
     } else {
         Decision::Ambiguous {
             policy: policy.name.clone(),
+            policy_index: policy_visit.index,
             rules: top.iter().map(|(i, _)| *i).collect(),
+            fingerprints: top
+                .iter()
+                .map(|(i, _)| policy.rules[*i].fingerprint.clone())
+                .collect(),
             target: target.id.clone(),
+            owner: target.owner.clone(),
             candidates,
+            object: object.clone(),
             evidence,
         }
     };
     out.decisions.push(decision);
-    // Only `limit` and `cooldown` read the history: a policy with neither
-    // leaves none, so the state stays small.
-    if policy.limit.is_some() || policy.cooldown.is_some() {
-        out.state.history.push(Taken {
-            policy: policy.name.clone(),
-            target: object.clone(),
-            at: now,
-        });
-    }
-    decided.insert(object);
+    policy_visit.pending.add(object, ledger);
     // After a decision the fired rules start over: `for 3m` must hold for
     // another three minutes before they fire again.
-    restart_fired(policy, &target.id, &top, timers);
+    restart_fired(policy, top, policy_visit);
 }
 
-/// Removes the fired rules' timers of `target`. They were true, so this
-/// target's timers are the last pushed.
-fn restart_fired(
-    policy: &Policy,
-    target: &TargetId,
-    fired: &[&(usize, Option<i64>)],
-    timers: &mut Vec<(TargetId, Option<BTreeMap<String, Timer>>)>,
-) {
-    if let Some((_, Some(running))) = timers.last_mut().filter(|(id, _)| id == target) {
+/// Removes the fired rules' timers of the target just visited (the last
+/// pushed).
+fn restart_fired(policy: &Policy, fired: &[(usize, Option<i64>)], policy_visit: &mut PolicyVisit) {
+    if let Some((_, running)) = policy_visit.timers.last_mut() {
         for (i, _) in fired {
             running.remove(&policy.rules[*i].fingerprint);
-        }
-        if running.is_empty() {
-            timers.pop();
-            timers.push((target.clone(), None));
         }
     }
 }
@@ -495,10 +540,12 @@ fn advance(timer: Option<Timer>, truth: Truth, now: i64, interval: i64) -> Optio
         (Truth::True, Some(t)) => Some(Timer {
             since: t.since,
             unknown_since: None,
+            checked: now,
         }),
         (Truth::True, None) => Some(Timer {
             since: now,
             unknown_since: None,
+            checked: now,
         }),
         (Truth::Unknown, None) => None,
         (Truth::Unknown, Some(t)) => {
@@ -508,55 +555,8 @@ fn advance(timer: Option<Timer>, truth: Truth, now: i64, interval: i64) -> Optio
             (now.saturating_sub(unknown_since) < interval.saturating_mul(2)).then_some(Timer {
                 since: t.since,
                 unknown_since: Some(unknown_since),
+                checked: now,
             })
         }
     }
-}
-
-/// Whether `limit` or `cooldown` holds back an action on `object`.
-fn blocked(policy: &Policy, object: &TargetId, now: i64, state: &State) -> Option<Block> {
-    if let Some(cooldown) = policy.cooldown {
-        let window = i64::try_from(cooldown.0).unwrap_or(i64::MAX);
-        let recent = state.history.iter().any(|t| {
-            t.policy == policy.name && t.target == *object && now.saturating_sub(t.at) < window
-        });
-        if recent {
-            return Some(Block::Cooldown);
-        }
-    }
-    if let Some(limit) = policy.limit {
-        let window = i64::try_from(limit.per.0).unwrap_or(i64::MAX);
-        let taken = state
-            .history
-            .iter()
-            .filter(|t| t.policy == policy.name && now.saturating_sub(t.at) < window)
-            .count();
-        if taken >= limit.count as usize {
-            return Some(Block::Limit);
-        }
-    }
-    None
-}
-
-/// Keeps only the history a `limit` or `cooldown` can still count: each
-/// record as long as its own policy's longest window.
-fn prune_history(program: &Program, now: i64, state: &mut State) {
-    let window = |name: &str| {
-        program
-            .policies
-            .iter()
-            .find(|p| p.name == name)
-            .and_then(|p| {
-                [p.cooldown.map(|c| c.0), p.limit.map(|l| l.per.0)]
-                    .into_iter()
-                    .flatten()
-                    .max()
-            })
-            .map_or(0, |w| i64::try_from(w).unwrap_or(i64::MAX))
-    };
-    // A record from the future (a clock jump, a corrupted state) counts for
-    // nothing: it would block forever and never age out.
-    state
-        .history
-        .retain(|t| t.at <= now && now.saturating_sub(t.at) < window(&t.policy));
 }

@@ -17,6 +17,10 @@
 
 mod batch;
 mod decide;
+mod decision;
+pub mod evidence;
+mod gap;
+mod limits;
 pub mod observation;
 mod select;
 pub mod series;
@@ -25,4 +29,8 @@ mod targets;
 pub mod truth;
 pub mod window;
 
-pub use decide::{evaluate, Block, Context, Decision, Evaluation, WaitReason, Waiting};
+pub use decide::{
+    evaluate, evaluate_watch, Context, Evaluation, OUTAGE_TOLERANCE, REQUEST_TIMEOUT,
+};
+pub use decision::{Block, Candidate, Decision, WaitReason, Waiting};
+pub use evidence::Evidence;

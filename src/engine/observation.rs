@@ -43,6 +43,13 @@ pub struct Event {
     pub count: u32,
 }
 
+/// Sources that failed for a target: a broken watch, a failed list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unobserved {
+    pub statuses: bool,
+    pub events: bool,
+}
+
 /// One object as observed now.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
@@ -54,7 +61,14 @@ pub struct Target {
     pub metrics: BTreeMap<String, Arc<Series>>,
     /// Status reasons that hold now (`CrashLoopBackOff`, `MemoryPressure`, …).
     pub statuses: BTreeSet<String>,
+    /// Since when a status of `statuses` has held, where the source says (a
+    /// condition's `lastTransitionTime`, a container's `startedAt`): what
+    /// lets a `for` timer bridge a gap in evaluations (see `engine::gap`).
+    pub status_since: BTreeMap<String, i64>,
     pub events: Vec<Event>,
+    /// What could not be observed for this target (its source is down): its
+    /// statuses or events are then unknown, not absent.
+    pub unobserved: Unobserved,
     /// For a pod: the workload that controls it (a ReplicaSet's Deployment,
     /// not the ReplicaSet), which `restart rolling`, `scale` and `rollback`
     /// act on. `None` for a bare pod or when not known.
@@ -71,7 +85,9 @@ impl Target {
             labels: BTreeMap::new(),
             metrics: BTreeMap::new(),
             statuses: BTreeSet::new(),
+            status_since: BTreeMap::new(),
             events: Vec::new(),
+            unobserved: Unobserved::default(),
             owner: None,
             node: None,
         }

@@ -1,13 +1,11 @@
 //! A condition evaluated against one target: three-valued (Kleene) logic, where
 //! missing data is `Unknown`, never `true` and never silently `false`.
 
+use super::evidence::{compare_holds, Evidence};
 use super::observation::Target;
 use super::series::Series;
 use super::window;
-use crate::catalog::Unit;
-use crate::ir::{
-    self, render_threshold, render_value, Condition, MetricId, Program, Threshold, Type,
-};
+use crate::ir::{self, Condition, MetricId, Program, Type};
 
 /// How long a metric's latest sample stands for its current value: past this,
 /// the metric is unknown (as a Prometheus series goes stale after 5 minutes).
@@ -55,11 +53,12 @@ impl Truth {
 }
 
 /// The outcome of a condition, with what was seen: the values that made it
-/// what it is ("memory_percent=87.3% > 85%") and the metrics that had no data.
+/// what it is ("memory_percent=87.3% > 85%") and what had no data (metrics,
+/// and statuses or events whose source is down).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
     pub truth: Truth,
-    pub seen: Vec<String>,
+    pub seen: Vec<Evidence>,
     pub missing: Vec<String>,
 }
 
@@ -74,6 +73,33 @@ pub fn evaluate(
     evidence: bool,
 ) -> Verdict {
     evaluate_resolved(program, condition, target, &[], now, evidence)
+}
+
+/// The truth of `condition` on `target` at `at`, a moment before the one the
+/// target was observed at: what the data still says of it. Series are read
+/// up to `at`; events by their times; a status held at `at` only where the
+/// source says since when it holds (otherwise it is unknown then).
+pub(super) fn truth_before(
+    program: &Program,
+    condition: &Condition,
+    target: &Target,
+    at: i64,
+) -> Truth {
+    let mut verdict = Verdict {
+        truth: Truth::Unknown,
+        seen: Vec::new(),
+        missing: Vec::new(),
+    };
+    Eval {
+        program,
+        target,
+        series: &[],
+        now: at,
+        evidence: false,
+        past: true,
+        verdict: &mut verdict,
+    }
+    .condition(condition)
 }
 
 /// Like [`evaluate`], with some of the target's series already looked up by
@@ -99,6 +125,7 @@ pub(super) fn evaluate_resolved(
         series,
         now,
         evidence,
+        past: false,
         verdict: &mut verdict,
     }
     .condition(condition);
@@ -141,7 +168,8 @@ pub(super) fn truth(
         }
         Condition::Not(c) => truth(program, c, target, series, now).not(),
         // What `Eval::condition` computes, without a `Verdict` to fill.
-        Condition::Status(reason) => Truth::of(status_holds(target, *reason)),
+        Condition::Status(reason) => status_truth(target, *reason, None),
+        Condition::Event { .. } if target.unobserved.events => Truth::Unknown,
         Condition::Event {
             reason,
             op,
@@ -184,6 +212,8 @@ struct Eval<'a> {
     series: &'a [(MetricId, Option<&'a Series>)],
     now: i64,
     evidence: bool,
+    /// `now` is before the moment the target was observed at.
+    past: bool,
     verdict: &'a mut Verdict,
 }
 
@@ -206,19 +236,27 @@ impl Eval<'_> {
                 let start = self.verdict.seen.len();
                 let truth = self.condition(c).not();
                 if self.evidence && self.verdict.seen.len() > start {
-                    let inner = self.verdict.seen.split_off(start).join(", ");
-                    self.verdict.seen.push(format!("not ({inner})"));
+                    let inner = self.verdict.seen.split_off(start);
+                    self.verdict.seen.push(Evidence::Not { inner });
                 }
                 truth
             }
             Condition::Status(reason) => {
-                let holds = status_holds(target, *reason);
-                if holds && self.evidence {
-                    self.verdict
-                        .seen
-                        .push(format!("status is {}", reason.name()));
+                let truth = status_truth(target, *reason, self.past.then_some(now));
+                if target.unobserved.statuses {
+                    self.missing(format!("status {}", reason.name()));
                 }
-                Truth::of(holds)
+                if truth == Truth::True && self.evidence {
+                    self.verdict.seen.push(Evidence::Status {
+                        reason: reason.name().to_string(),
+                        since: target.status_since.get(reason.name()).copied(),
+                    });
+                }
+                truth
+            }
+            Condition::Event { reason, .. } if target.unobserved.events => {
+                self.missing(format!("event {reason}"));
+                Truth::Unknown
             }
             Condition::Event {
                 reason,
@@ -229,10 +267,13 @@ impl Eval<'_> {
                 let seen = events_seen(target, reason, *within, now);
                 let holds = op.holds(seen as f64, f64::from(*count));
                 if self.evidence {
-                    self.verdict.seen.push(format!(
-                        "event {reason} count={seen} {} {count} within {within}",
-                        op.as_str()
-                    ));
+                    self.verdict.seen.push(Evidence::Event {
+                        reason: reason.clone(),
+                        count: seen,
+                        op: *op,
+                        threshold: *count,
+                        within: *within,
+                    });
                 }
                 Truth::of(holds)
             }
@@ -242,51 +283,48 @@ impl Eval<'_> {
                 threshold,
             } => {
                 let Some(value) = compared_value(program, expr, target, self.series, now) else {
-                    let name = program.render_expr(expr);
-                    if !self.verdict.missing.contains(&name) {
-                        self.verdict.missing.push(name);
-                    }
+                    self.missing(program.render_expr(expr));
                     return Truth::Unknown;
                 };
                 let holds = compare_holds(value, *op, *threshold);
                 if self.evidence {
-                    let limit = render_threshold(*threshold, expr.ty);
-                    let shown = match (threshold, expr.ty) {
-                        (Threshold::Bool(_), _) => (value != 0.0).to_string(),
-                        (_, Type::Scalar(Unit::Duration)) if value.fract() == 0.0 => {
-                            // An age of 3465 s reads better as 57m45s.
-                            ir::Seconds(value.max(0.0) as u64).spelled()
-                        }
-                        (_, ty) => {
-                            // Rounded for people, unless rounding would make
-                            // the value look equal to the threshold, or on the
-                            // other side of it, than it is.
-                            let rounded = for_display(value);
-                            let short = render_value(rounded, ty);
-                            let faithful = rounded.is_finite()
-                                && compare_holds(rounded, *op, *threshold) == holds
-                                && short != limit;
-                            if faithful {
-                                short
-                            } else {
-                                render_value(value, ty)
-                            }
-                        }
-                    };
-                    self.verdict.seen.push(format!(
-                        "{}={shown} {} {limit}",
-                        program.render_expr(expr),
-                        op.as_str(),
-                    ));
+                    self.verdict.seen.push(Evidence::Compare {
+                        expr: program.render_expr(expr),
+                        value,
+                        op: *op,
+                        threshold: *threshold,
+                        ty: expr.ty,
+                    });
                 }
                 Truth::of(holds)
             }
         }
     }
+
+    fn missing(&mut self, name: String) {
+        if !self.verdict.missing.contains(&name) {
+            self.verdict.missing.push(name);
+        }
+    }
 }
 
-fn status_holds(target: &Target, reason: ir::StatusReason) -> bool {
-    target.statuses.contains(reason.name())
+/// Whether `reason` holds on `target` now (`at` is `None`) or at the earlier
+/// moment `at`. A status whose source is down is unknown. Of an earlier
+/// moment only a status that holds now and says since when is known: it held
+/// then if it began by then, and did not if it began after.
+fn status_truth(target: &Target, reason: ir::StatusReason, at: Option<i64>) -> Truth {
+    if target.unobserved.statuses {
+        return Truth::Unknown;
+    }
+    let holds = target.statuses.contains(reason.name());
+    match at {
+        None => Truth::of(holds),
+        Some(_) if !holds => Truth::Unknown,
+        Some(at) => match target.status_since.get(reason.name()) {
+            Some(&since) => Truth::of(since <= at),
+            None => Truth::Unknown,
+        },
+    }
 }
 
 /// How many times `reason` happened on `target` within `within` of `now`.
@@ -313,13 +351,6 @@ fn compared_value(
         None => lookup(program, expr.metric, target),
     };
     metric_value(expr, series?, now)
-}
-
-fn compare_holds(value: f64, op: ir::CmpOp, threshold: Threshold) -> bool {
-    match threshold {
-        Threshold::Number(n) => op.holds(value, n),
-        Threshold::Bool(b) => op.holds(value, if b { 1.0 } else { 0.0 }),
-    }
 }
 
 /// The series of metric `id` on `target`, by the metric's name.
@@ -363,18 +394,6 @@ fn metric_value(expr: &ir::MetricExpr, series: &Series, now: i64) -> Option<f64>
     })
 }
 
-/// An observed value rounded to what a person reads: two decimals, or four
-/// significant digits below 1 (ratios, per-second rates).
-fn for_display(value: f64) -> f64 {
-    let magnitude = value.abs();
-    if magnitude >= 1.0 || magnitude == 0.0 {
-        (value * 100.0).round() / 100.0
-    } else {
-        let scale = 10f64.powi(3 - magnitude.log10().floor() as i32);
-        (value * scale).round() / scale
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::Truth::{False, True, Unknown};
@@ -414,14 +433,5 @@ mod tests {
             [True.not(), False.not(), Unknown.not()],
             [False, True, Unknown]
         );
-    }
-
-    #[test]
-    fn evidence_values_are_rounded_for_people() {
-        assert_eq!(super::for_display(91.345354), 91.35);
-        assert_eq!(super::for_display(0.081125), 0.08113);
-        assert_eq!(super::for_display(-0.0001234567), -0.0001235);
-        assert_eq!(super::for_display(0.0), 0.0);
-        assert_eq!(super::for_display(1e300), 1e300);
     }
 }

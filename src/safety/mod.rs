@@ -6,10 +6,12 @@
 //!
 //! Invariant: pure; no I/O beyond parsing a configuration text it is given.
 
+mod admit;
 mod budget;
 mod classify;
 mod config;
 
+pub use admit::{admit, Admission, Proposal};
 pub use budget::{budget, Budget};
 pub use classify::{
     classify, effect, forbidden, landing_kinds, owner_kinds, Forbidden, STATEFULSET_POD_LABEL,

@@ -8,10 +8,13 @@
 //! deterministic: the same scenario, policies and seed give the same report.
 
 use super::scenario::Scenario;
-use super::world::{Applied, Incident, IncidentOutcome, World};
+use super::world::{Incident, IncidentOutcome, World};
+pub use crate::act::Outcome;
+use crate::act::{self, now_or_never};
+use crate::engine::evidence;
 use crate::engine::state::State;
 use crate::engine::{evaluate, Context, Decision};
-use crate::ir::{Mode, Program, SafetyClass, Seconds};
+use crate::ir::{Program, Seconds};
 use crate::safety::SafetyConfig;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -38,27 +41,6 @@ pub struct Entry {
     pub outcome: Outcome,
     /// The incidents this entry's action healed (filled in when they close).
     pub healed: Vec<Healed>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "kind", content = "detail")]
-pub enum Outcome {
-    /// Carried out on the object; what it did.
-    Done(String),
-    /// The object was gone by the time the action ran.
-    Missing(String),
-    DryRun,
-    /// `mode approve`, or an action the safety rules hold for a person.
-    AwaitingApproval(String),
-    Monitored,
-    /// Handed to the AI analyzer, which may choose only among the candidates;
-    /// what then happens to its choice, by the policy's mode.
-    HandedToAi(String),
-    /// Held back by `limit`, `cooldown`, or another pod of the same object.
-    Blocked(String),
-    /// Refused by the safety controller where the object turned out to be
-    /// of a kind the action does not apply to or that forbids it.
-    Refused(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -100,6 +82,8 @@ pub struct Summary {
     pub time_to_heal_p95: Option<i64>,
     pub actions_taken: usize,
     pub actions_by_type: BTreeMap<String, usize>,
+    /// Admitted, but the executor could not carry them out.
+    pub actions_failed: usize,
     pub handed_to_ai: usize,
     pub blocked: usize,
     pub blocked_by: BTreeMap<String, usize>,
@@ -128,10 +112,9 @@ pub fn run(
     let interval = i64::try_from(scenario.interval.0.max(1)).unwrap_or(i64::MAX);
     let steps = until.0 / scenario.interval.0.max(1);
     let context = Context {
-        interval,
-        home_namespace: Some(scenario.namespace.clone()),
         protected_namespaces: config.protected_namespaces.clone(),
         protected_labels: config.protected_labels.clone().into_iter().collect(),
+        ..Context::new(interval, Some(&scenario.namespace))
     };
     let mut world = World::new(scenario, programs, seed);
     let pods_at_start = world.pod_count();
@@ -141,6 +124,7 @@ pub fn run(
     let mut summary = Summary::default();
     // A block holds for many evaluations; the timeline shows its first.
     let mut blocked_before: HashSet<(String, String, String)> = HashSet::new();
+    let mut refused_before: HashSet<(String, String, String)> = HashSet::new();
     for step in 0..=steps {
         let now = i64::try_from(step)
             .unwrap_or(i64::MAX)
@@ -158,7 +142,8 @@ pub fn run(
         for ((program, state), evaluation) in programs.iter().zip(&mut states).zip(evaluations) {
             *state = evaluation.state;
             for decision in evaluation.decisions {
-                let Some(entry) = carry_out(program, config, &mut world, decision, now, entries)
+                let Some(entry) =
+                    carry_out(program, config, state, &mut world, decision, now, entries)
                 else {
                     continue;
                 };
@@ -167,6 +152,15 @@ pub fn run(
                     let first = !blocked_before.contains(&key);
                     blocked_now.insert(key);
                     if !first {
+                        continue;
+                    }
+                }
+                // A refusal spends no budget, so the rule asks again each
+                // time it holds: shown once, as Kubernetes folds a repeated
+                // Event into one.
+                if let Outcome::Refused(why) = &entry.outcome {
+                    let key = (entry.policy.clone(), entry.target.clone(), why.clone());
+                    if !refused_before.insert(key) {
                         continue;
                     }
                 }
@@ -207,106 +201,43 @@ pub fn run(
     }
 }
 
+/// The decision through the shared step after `evaluate` (admission, the
+/// world as executor, the commit), as a timeline entry.
 fn carry_out(
     program: &Program,
     config: &SafetyConfig,
+    state: &mut State,
     world: &mut World,
     decision: Decision,
     now: i64,
     index: usize,
 ) -> Option<Entry> {
-    let policy_of = |name: &str| program.policies.iter().find(|p| p.name == name);
-    match decision {
-        Decision::Act {
-            policy,
-            rule,
-            target,
-            action,
-            object,
-            evidence,
-        } => {
-            let p = policy_of(&policy)?;
-            let safety = p.rules.get(rule).map(|r| &r.safety);
-            let outcome = match (p.mode, safety) {
-                (Mode::DryRun, _) => Outcome::DryRun,
-                (Mode::Monitor, _) => Outcome::Monitored,
-                (Mode::Approve, _) => Outcome::AwaitingApproval("mode approve".into()),
-                (Mode::Auto, Some(SafetyClass::NeedsApproval(why))) => {
-                    Outcome::AwaitingApproval(why.clone())
-                }
-                // The checker never lets a forbidden rule into a program; one
-                // here (a hand-built program) is refused like any other.
-                (Mode::Auto, Some(SafetyClass::Forbidden(why))) => Outcome::Refused(why.clone()),
-                (Mode::Auto, _) => match world.apply(program, config, &action, &object, now, index)
-                {
-                    Applied::Done(what) => Outcome::Done(if object == target {
-                        what
-                    } else {
-                        format!("{object}: {what}")
-                    }),
-                    Applied::Missing => Outcome::Missing(format!("{object} is gone")),
-                    Applied::Refused(why) => Outcome::Refused(why),
-                },
-            };
-            Some(Entry {
-                at: now,
-                policy,
-                rules: vec![rule + 1],
-                target: target.to_string(),
-                action: program.render_action(&action),
-                evidence,
-                outcome,
-                healed: Vec::new(),
-            })
+    let policy = program.policies.get(decision.policy_index())?;
+    // The world answers at once; a future that does not is a bug here.
+    let carried = now_or_never(act::carry_out(
+        program, config, state, world, &decision, now, index,
+    ))?;
+    let action = match &decision {
+        Decision::Act { action, .. } => program.render_action(action),
+        Decision::Ambiguous { candidates, .. } => {
+            let actions: Vec<_> = candidates.iter().map(|c| c.action.clone()).collect();
+            format!("ask ai among [{}]", program.render_actions(&actions))
         }
-        Decision::Ambiguous {
-            policy,
-            rules,
-            target,
-            candidates,
-            evidence,
-        } => {
-            let then = match policy_of(&policy)?.mode {
-                Mode::Auto => "its choice then runs",
-                Mode::DryRun => "its choice is then recorded as a dry run",
-                Mode::Approve => "its choice then waits for approval",
-                Mode::Monitor => "its choice is then recorded only",
-            };
-            Some(Entry {
-                at: now,
-                policy,
-                rules: rules.iter().map(|r| r + 1).collect(),
-                target: target.to_string(),
-                action: format!("ask ai among [{}]", program.render_actions(&candidates)),
-                evidence,
-                outcome: Outcome::HandedToAi(then.into()),
-                healed: Vec::new(),
-            })
-        }
-        Decision::Blocked {
-            policy,
-            rule,
-            target,
-            by,
-            evidence,
-        } => {
-            let p = policy_of(&policy)?;
-            let action = p
-                .rules
-                .get(rule)
-                .map_or_else(String::new, |r| program.render_action(&r.action));
-            Some(Entry {
-                at: now,
-                policy,
-                rules: vec![rule + 1],
-                target: target.to_string(),
-                action,
-                evidence,
-                outcome: Outcome::Blocked(by.as_str().into()),
-                healed: Vec::new(),
-            })
-        }
-    }
+        Decision::Blocked { rule, .. } => policy
+            .rules
+            .get(*rule)
+            .map_or_else(String::new, |r| program.render_action(&r.action)),
+    };
+    Some(Entry {
+        at: now,
+        policy: policy.name.clone(),
+        rules: decision.rules().iter().map(|r| r + 1).collect(),
+        target: decision.target().to_string(),
+        action,
+        evidence: evidence::render(decision.evidence()),
+        outcome: carried.outcome,
+        healed: Vec::new(),
+    })
 }
 
 fn count(s: &mut Summary, entry: &Entry) {
@@ -322,6 +253,7 @@ fn count(s: &mut Summary, entry: &Entry) {
             s.blocked += 1;
             *s.blocked_by.entry(by.clone()).or_default() += 1;
         }
+        Outcome::Failed(_) => s.actions_failed += 1,
         Outcome::Refused(_) => {
             s.blocked += 1;
             *s.blocked_by.entry("safety".into()).or_default() += 1;
@@ -457,6 +389,11 @@ pub fn render(report: &Report) -> String {
             list(&s.actions_by_type),
         ),
         (
+            "actions failed",
+            s.actions_failed.to_string(),
+            String::new(),
+        ),
+        (
             "handed to the AI",
             s.handed_to_ai.to_string(),
             String::new(),
@@ -474,6 +411,10 @@ pub fn render(report: &Report) -> String {
         ),
     ];
     for (label, value, detail) in rows {
+        // The simulated world never fails an action it admits.
+        if label == "actions failed" && value == "0" {
+            continue;
+        }
         let line = format!("  {label:<18} {value:>6}  {detail}");
         let _ = writeln!(out, "{}", line.trim_end());
     }
@@ -484,12 +425,16 @@ fn describe(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Done(what) => format!("done: {what}"),
         Outcome::Missing(why) => format!("not carried out: {why}"),
+        Outcome::Failed(why) => format!("failed: {why}"),
         Outcome::DryRun => "dry-run: recorded, not carried out".into(),
         Outcome::AwaitingApproval(why) => format!("awaiting approval ({why})"),
         Outcome::Monitored => "monitor: recorded only".into(),
         Outcome::HandedToAi(then) => format!(
             "handed to the AI analyzer, which may only choose among these; {then} (the simulator runs no model)"
         ),
+        Outcome::Blocked(by) if by == "open-request" => {
+            "waiting: a request about it is open (for the AI or a person)".into()
+        }
         Outcome::Blocked(by) => format!("blocked by {by}"),
         Outcome::Refused(why) => format!("refused by the safety controller: {why}"),
     }

@@ -18,9 +18,11 @@
 //!   time, carrying its state over. At each expected time the decisions of
 //!   that evaluation are compared with the expected ones, in any order.
 
+use crate::act::{self, now_or_never, Executed, Executor, Order};
 use crate::catalog::Kind;
 use crate::check::compile;
 use crate::diagnostic::render;
+use crate::engine::evidence;
 use crate::engine::observation::{Event, Observations, Target, TargetId};
 use crate::engine::series::{Sample, Series};
 use crate::engine::state::State;
@@ -498,14 +500,13 @@ pub fn run(
     }
     let interval = i64::try_from(file.interval.0).unwrap_or(i64::MAX);
     let context = Context {
-        interval,
-        home_namespace: Some(file.namespace.clone()),
         protected_namespaces: config.protected_namespaces.clone(),
         protected_labels: config
             .protected_labels
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        ..Context::new(interval, Some(&file.namespace))
     };
     file.tests
         .iter()
@@ -513,7 +514,7 @@ pub fn run(
             name: case.name.clone(),
             outcome: match invalid_input(&compiled.program, case) {
                 Some(problem) => Outcome::Invalid(problem),
-                None => run_case(&compiled.program, case, interval, &context),
+                None => run_case(&compiled.program, case, interval, &context, config),
             },
         })
         .collect()
@@ -550,7 +551,24 @@ fn invalid_input(program: &Program, case: &TestCase) -> Option<String> {
     None
 }
 
-fn run_case(program: &Program, case: &TestCase, interval: i64, context: &Context) -> Outcome {
+/// The executor of policy unit tests, which run no cluster: every admitted
+/// action counts as carried out, so `limit` and `cooldown` count what the
+/// operator would have done. Tests assert decisions, not their effects.
+struct Recorder;
+
+impl Executor for Recorder {
+    fn execute(&mut self, _: Order<'_>) -> impl std::future::Future<Output = Executed> + Send {
+        std::future::ready(Executed::Done("recorded".into()))
+    }
+}
+
+fn run_case(
+    program: &Program,
+    case: &TestCase,
+    interval: i64,
+    context: &Context,
+    config: &SafetyConfig,
+) -> Outcome {
     let mut expected: BTreeMap<i64, Vec<&ExpectedDecision>> = BTreeMap::new();
     for e in &case.expect {
         let at = i64::try_from(e.at.0).unwrap_or(i64::MAX);
@@ -576,6 +594,18 @@ fn run_case(program: &Program, case: &TestCase, interval: i64, context: &Context
             }
         }
         state = evaluation.state;
+        for (n, decision) in evaluation.decisions.iter().enumerate() {
+            // The recorder answers at once.
+            let _ = now_or_never(act::carry_out(
+                program,
+                config,
+                &mut state,
+                &mut Recorder,
+                decision,
+                now,
+                n,
+            ));
+        }
         step += 1;
     }
     if mismatches.is_empty() {
@@ -719,7 +749,7 @@ fn matches(program: &Program, expected: &ExpectedDecision, actual: &Decision) ->
             let mut wanted = wanted.clone();
             let mut actual: Vec<String> = candidates
                 .iter()
-                .map(|c| program.render_action(c))
+                .map(|c| program.render_action(&c.action))
                 .collect();
             wanted.sort();
             actual.sort();
@@ -822,6 +852,7 @@ fn describe_actual(program: &Program, d: &Decision) -> Shown {
             action,
             object,
             evidence,
+            ..
         } => (
             if object == target {
                 format!("act: {}", program.render_action(action))
@@ -839,8 +870,16 @@ fn describe_actual(program: &Program, d: &Decision) -> Shown {
             target,
             candidates,
             evidence,
+            ..
         } => (
-            format!("ambiguous: [{}]", program.render_actions(candidates)),
+            format!(
+                "ambiguous: [{}]",
+                candidates
+                    .iter()
+                    .map(|c| program.render_action(&c.action))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             target,
             policy,
             rules.clone(),
@@ -852,6 +891,7 @@ fn describe_actual(program: &Program, d: &Decision) -> Shown {
             target,
             by,
             evidence,
+            ..
         } => (
             format!("blocked: {}", by.as_str()),
             target,
@@ -867,7 +907,7 @@ fn describe_actual(program: &Program, d: &Decision) -> Shown {
             "{what} on {target} (policy {policy}, {rule_word} {})",
             rules.join(", ")
         ),
-        evidence: evidence.clone(),
+        evidence: evidence::render(evidence),
     }
 }
 

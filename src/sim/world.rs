@@ -10,11 +10,11 @@
 
 use super::rng::Rng;
 use super::scenario::{Cause, Fault, Scenario, WorkloadSpec};
+use crate::act::{Executed as Applied, Executor, Order};
 use crate::catalog::{self, Aggregation, Kind};
 use crate::engine::observation::{Event, Observations, Target, TargetId};
 use crate::engine::series::{Sample, Series};
 use crate::ir::{Action, LimitValue, Program, Resource, Scale};
-use crate::safety::SafetyConfig;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -57,16 +57,6 @@ pub enum IncidentOutcome {
     Crashed,
     /// Its pod was scaled away: the fault ended, but nothing healed it.
     Gone,
-}
-
-/// What an applied action did, for the timeline.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Applied {
-    Done(String),
-    /// The object is gone (replaced or scaled away since the decision).
-    Missing,
-    /// The safety controller would refuse it: why.
-    Refused(String),
 }
 
 pub struct World {
@@ -640,19 +630,16 @@ impl World {
     }
 
     /// Carries out `action` on `object` at `now` for timeline entry `entry`,
-    /// as the safety controller and the executor would: an action that does
-    /// not apply to the object's kind, or that `config` forbids there, is
-    /// refused.
+    /// as the Kubernetes executors would. The safety controller has
+    /// admitted it (see `safety::admit`): its kind and its owner's allow it.
     pub fn apply(
         &mut self,
         program: &Program,
-        config: &SafetyConfig,
         action: &Action,
         object: &TargetId,
         now: i64,
         entry: usize,
     ) -> Applied {
-        let name = action.catalog_name();
         match action {
             Action::Notify(message) => return Applied::Done(format!("notified: {message:?}")),
             Action::Patch(id) => {
@@ -663,28 +650,12 @@ impl World {
             }
             _ => {}
         }
-        let applies = catalog::action(name).is_some_and(|info| info.kinds.contains(object.kind));
-        if !applies {
-            return Applied::Refused(format!("`{name}` does not apply to {}", object.kind));
-        }
-        if config.is_forbidden(name, object.kind) {
-            return Applied::Refused(format!("`{name}` on {} is forbidden", object.kind));
-        }
         let healed = IncidentOutcome::Healed { by: entry };
         match object.kind {
             Kind::Pods => {
                 let Some(p) = self.pods.iter().position(|p| &p.target.id == object) else {
                     return Applied::Missing;
                 };
-                // What a pod's owner forbids for its pods (`delete` on a
-                // StatefulSet's pods) is decided now that the owner is known.
-                let owner = self.workloads[self.pods[p].workload].id.kind;
-                if config.is_forbidden(name, owner) {
-                    return Applied::Refused(format!(
-                        "`{name}` on pods owned by a {} is forbidden",
-                        owner.keyword().trim_end_matches('s')
-                    ));
-                }
                 match action {
                     Action::Restart(_) | Action::Delete => {
                         let new = self.replace_pod(p, now, healed);
@@ -759,7 +730,21 @@ impl World {
             }
         }
     }
+}
 
+impl Executor for World {
+    fn execute(&mut self, order: Order<'_>) -> impl std::future::Future<Output = Applied> + Send {
+        std::future::ready(self.apply(
+            order.program,
+            order.action,
+            order.object,
+            order.at,
+            order.ordinal,
+        ))
+    }
+}
+
+impl World {
     /// Replaces every pod of the workload (a rolling restart, a rollback);
     /// a degradation ends with its pods.
     fn roll(&mut self, w: usize, now: i64, entry: usize) -> usize {
