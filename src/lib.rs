@@ -17,6 +17,8 @@ pub mod explain;
 pub mod fmt;
 pub mod ide;
 pub mod ir;
+#[cfg(feature = "operator")]
+pub mod operator;
 pub mod safety;
 pub mod sim;
 pub mod span;

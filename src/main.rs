@@ -30,6 +30,7 @@ before they touch a cluster.",
   kubeskippy test policies/                     run the policies' unit tests
   kubeskippy simulate examples/scenarios/demo.yaml   watch policies heal a simulated cluster
   kubeskippy check --format json a.skippy       diagnostics for tools
+  kubeskippy crds | kubectl apply -f -          install the CustomResourceDefinitions
 
 Logging goes to stderr; set KUBESKIPPY_LOG (e.g. `debug`, `kubeskippy=trace`) to see more."
 )]
@@ -52,6 +53,9 @@ enum Command {
     Test(cli::test::TestArgs),
     /// Run policies against a simulated cluster with injected faults
     Simulate(cli::simulate::SimulateArgs),
+    /// Print the CustomResourceDefinitions (HealingPolicy, ClusterHealingPolicy, HealingAction)
+    #[cfg(feature = "operator")]
+    Crds(cli::crds::CrdsArgs),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +83,8 @@ fn main() -> ExitCode {
             let bar = std::io::stderr().is_terminal();
             cli::simulate::run(args, &mut out, &mut err, bar)
         }
+        #[cfg(feature = "operator")]
+        Command::Crds(args) => cli::crds::run(args, &mut out, &mut err),
     };
     ExitCode::from(status)
 }

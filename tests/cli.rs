@@ -125,6 +125,7 @@ fn help_is_complete_and_gives_examples() {
         &["explain", "--help"],
         &["test", "--help"],
         &["simulate", "--help"],
+        &["crds", "--help"],
     ] {
         let out = kubeskippy(args);
         assert_eq!(out.status.code(), Some(0));

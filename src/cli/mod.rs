@@ -3,6 +3,8 @@
 //! process. Exit status: 0 success, 1 problems found, 2 usage or I/O error.
 
 pub mod check;
+#[cfg(feature = "operator")]
+pub mod crds;
 pub mod explain;
 pub mod fmt;
 pub mod lsp;

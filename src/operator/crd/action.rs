@@ -1,0 +1,245 @@
+//! `HealingAction`: the record of one decision — which policy and rule, on
+//! what, why (the evidence), who chose it (a rule or the AI) — and of what
+//! became of it, phase by phase. A user watches healing with
+//! `kubectl get healingactions`.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One decision of a policy and what came of it. In the target's namespace;
+/// a node action's record is in the operator's.
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "kubeskippy.io",
+    version = "v1alpha1",
+    kind = "HealingAction",
+    namespaced,
+    status = "HealingActionStatus",
+    shortname = "ha",
+    category = "kubeskippy",
+    derive = "PartialEq",
+    doc = "One healing decision of a policy, its evidence, and what came of it.",
+    printcolumn(name = "Target", type_ = "string", json_path = ".spec.target.name"),
+    printcolumn(
+        name = "Kind",
+        type_ = "string",
+        json_path = ".spec.target.kind",
+        priority = 1
+    ),
+    printcolumn(name = "Action", type_ = "string", json_path = ".spec.action.text"),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Origin", type_ = "string", json_path = ".spec.origin.kind"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct HealingActionSpec {
+    pub policy: PolicyRef,
+    pub rule: RuleRef,
+    /// What the policy selected.
+    pub target: ObjectRef,
+    /// What the action lands on: the target, or a pod's owner or node.
+    pub object: ObjectRef,
+    pub action: ActionSpec,
+    /// What the decision saw, oldest condition first.
+    #[serde(default)]
+    pub evidence: Vec<EvidenceRecord>,
+    pub origin: ActionOrigin,
+    /// Recorded only: the policy (or the operator) runs in `dryrun`.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// It waits for `kubeskippy.io/approve=true` before it runs.
+    #[serde(default)]
+    pub approval_required: bool,
+    /// When the condition started to hold: with the policy, the rule and the
+    /// target, what makes the record's name, so a restarted or second
+    /// operator never records the same firing twice.
+    pub firing_since: Time,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyRef {
+    pub kind: PolicyKind,
+    /// Empty for a ClusterHealingPolicy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    pub uid: String,
+    /// The hash of the compiled policy that decided: which version of the
+    /// source this record answers for.
+    pub program_hash: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum PolicyKind {
+    HealingPolicy,
+    ClusterHealingPolicy,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleRef {
+    /// 1-based, as `kubeskippy explain` numbers rules.
+    pub number: u32,
+    /// The rule's stable identity across edits of the rest of the policy.
+    pub fingerprint: String,
+    /// The rule as the source writes it.
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span: Option<SourceSpan>,
+}
+
+/// Where in `spec.policy` the rule is (1-based lines and columns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceSpan {
+    pub line: u32,
+    pub column: u32,
+    pub end_line: u32,
+    pub end_column: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectRef {
+    /// `Pod`, `Deployment`, `StatefulSet`, `DaemonSet` or `Node`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    /// Set when known: an object of the same name created later is another
+    /// object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+}
+
+/// The action, typed: its catalog name and its parameters, each in its own
+/// field (a structural schema has no room for a tagged union).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionSpec {
+    /// The catalog's name: `restart`, `restart rolling`, `scale up`, `set`,
+    /// `rollback`, `cordon`, `notify`, …
+    pub name: String,
+    /// As the policy writes it: `scale up 2 max 10`.
+    pub text: String,
+    /// `scale`: by how many replicas (`up`, `down`) or to how many (`to`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
+    /// `scale up … max N`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_replicas: Option<u32>,
+    /// `scale down … min N`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_replicas: Option<u32>,
+    /// `set`: `memory_limit` or `cpu_limit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// `set … = Q`: the new limit, in the resource's canonical unit (bytes,
+    /// cores).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// `set … = current * F`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor: Option<f64>,
+    /// `set … max Q`: the ceiling, in the canonical unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceiling: Option<f64>,
+    /// `patch NAME`: the patch's name, type and document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch_body: Option<String>,
+    /// `notify "…"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// One piece of evidence: its words, and its values where it has them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EvidenceRecord {
+    /// `compare`, `status`, `event`, `not` or `held`.
+    pub kind: String,
+    /// As `kubeskippy simulate` prints it: `memory_percent=91.4% > 85%`.
+    pub text: String,
+    /// The metric expression, status or event reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The observed value in its canonical unit (a count for events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// How long the condition held (`for`), or since when the status held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionOrigin {
+    pub kind: OriginKind,
+    /// For the AI: the model that chose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OriginKind {
+    Rule,
+    Ai,
+}
+
+/// What became of the decision.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealingActionStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<ActionPhase>,
+    /// Why it is blocked, failed or was rejected; what it did when it
+    /// succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When each phase began, by phase.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub transitions: BTreeMap<String, Time>,
+    /// The triggering values before the action and after verification.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub values_before: BTreeMap<String, f64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub values_after: BTreeMap<String, f64>,
+    /// Every safety check with its verdict: what answers "why not".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ActionPhase {
+    Pending,
+    Approved,
+    Executing,
+    Verifying,
+    Succeeded,
+    Failed,
+    Blocked,
+    AwaitingApproval,
+    Rejected,
+    DryRun,
+}
