@@ -86,6 +86,8 @@ codes! {
     InvalidAction = ("E0305", Error, "invalid action"),
     InvalidLabel = ("E0306", Error, "invalid label selector"),
     NamespaceOnClusterKind = ("E0307", Error, "namespaces given for a cluster-scoped kind"),
+    OnePolicyPerObject = ("E0308", Error, "a policy object holds exactly one policy"),
+    OutsideObjectScope = ("E0309", Error, "selects outside the policy object's scope"),
     // Safety.
     ProtectedNamespace = ("E0401", Error, "protected namespace"),
     ForbiddenAction = ("E0402", Error, "forbidden by the safety configuration"),

@@ -56,6 +56,9 @@ enum Command {
     /// Print the CustomResourceDefinitions (HealingPolicy, ClusterHealingPolicy, HealingAction)
     #[cfg(feature = "operator")]
     Crds(cli::crds::CrdsArgs),
+    /// Run the operator against a cluster (in-cluster, or with a kubeconfig)
+    #[cfg(feature = "operator")]
+    Run(cli::run::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -85,6 +88,14 @@ fn main() -> ExitCode {
         }
         #[cfg(feature = "operator")]
         Command::Crds(args) => cli::crds::run(args, &mut out, &mut err),
+        #[cfg(feature = "operator")]
+        Command::Run(args) => {
+            // The operator logs from many threads: release stderr's lock
+            // (see `Lsp`).
+            drop(out);
+            drop(err);
+            cli::run::run(args, &mut std::io::stderr())
+        }
     };
     ExitCode::from(status)
 }

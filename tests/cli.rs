@@ -126,6 +126,7 @@ fn help_is_complete_and_gives_examples() {
         &["test", "--help"],
         &["simulate", "--help"],
         &["crds", "--help"],
+        &["run", "--help"],
     ] {
         let out = kubeskippy(args);
         assert_eq!(out.status.code(), Some(0));

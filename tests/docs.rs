@@ -5,7 +5,7 @@
 //! metrics table is the catalog's.
 
 use kubeskippy::catalog::{self, Series};
-use kubeskippy::check::{compile, Compiled};
+use kubeskippy::check::{compile, compile_in, Compiled, Host};
 use kubeskippy::diagnostic::{render, Code};
 use kubeskippy::safety::SafetyConfig;
 use std::collections::BTreeMap;
@@ -110,7 +110,7 @@ fn example(code: Code, section: &CodeSection) -> (&Block, SafetyConfig) {
     let skippy: Vec<&Block> = section
         .blocks
         .iter()
-        .filter(|b| b.info == "skippy")
+        .filter(|b| b.info == "skippy" || b.info.starts_with("skippy "))
         .collect();
     let [block] = skippy.as_slice() else {
         panic!(
@@ -131,9 +131,17 @@ fn example(code: Code, section: &CodeSection) -> (&Block, SafetyConfig) {
     (block, config)
 }
 
+/// An example compiles as the file it is, or, when its fence says so
+/// (```` ```skippy healingpolicy ````, ```` ```skippy clusterhealingpolicy ````),
+/// as the `spec.policy` of such an object (a HealingPolicy in `shop`).
 fn compile_example(code: Code, section: &CodeSection) -> (String, Compiled) {
     let (block, config) = example(code, section);
-    (block.text.clone(), compile(&block.text, &config))
+    let host = match block.info.as_str() {
+        "skippy healingpolicy" => Host::HealingPolicy { namespace: "shop" },
+        "skippy clusterhealingpolicy" => Host::ClusterHealingPolicy,
+        _ => Host::File,
+    };
+    (block.text.clone(), compile_in(&block.text, &config, host))
 }
 
 fn documented(code: Code) -> String {

@@ -507,3 +507,152 @@ async fn a_healing_action_records_its_phase_through_the_status_subresource() {
         Some(ActionPhase::Executing)
     );
 }
+
+// --- The operator itself, as a user runs it: `kubeskippy run --kubeconfig`.
+
+/// `kubeskippy run` against the control plane, killed when dropped; its log
+/// goes beside the control plane's.
+fn operator(plane: &ControlPlane, name: &str) -> tokio::process::Child {
+    let log = plane.ready.log_dir.join(format!("operator-{name}.log"));
+    let log = std::fs::File::create(&log).expect("the operator's log file");
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_kubeskippy"))
+        .arg("run")
+        .arg("--kubeconfig")
+        .arg(&plane.ready.kubeconfig)
+        .env("KUBESKIPPY_LOG", "kubeskippy=debug,info")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().expect("a log handle"))
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kubeskippy run starts")
+}
+
+fn compiled_condition(
+    status: Option<&kubeskippy::operator::crd::PolicyStatus>,
+) -> Option<(String, String, String)> {
+    let c = status?.conditions.iter().find(|c| c.type_ == "Compiled")?;
+    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+#[tokio::test]
+async fn the_operator_compiles_policies_and_says_so_in_their_status() {
+    use kubeskippy::operator::crd::{
+        ClusterHealingPolicy, ClusterHealingPolicySpec, HealingPolicy, HealingPolicySpec,
+    };
+    let Some(plane) = control_plane::require() else {
+        return;
+    };
+    let client = admin(plane).await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "t-policies").await;
+    let _operator = operator(plane, "policies");
+    let policies: Api<HealingPolicy> = Api::namespaced(client.clone(), &ns);
+    let good = HealingPolicy::new(
+        "checkout",
+        HealingPolicySpec {
+            policy: "policy checkout-crashes {\n  select pods where app = \"checkout\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff for 3m then restart\n}\n".into(),
+            mode: Some(kubeskippy::operator::crd::ModeOverride::DryRun),
+        },
+    );
+    // A tenant's policy that reaches into another namespace, with a typo.
+    let bad = HealingPolicy::new(
+        "reach",
+        HealingPolicySpec {
+            policy: "policy reach {\n  select pods in billing\n  cooldown 10m\n  when memroy_percent > 85 then restart\n}\n".into(),
+            mode: None,
+        },
+    );
+    for p in [&good, &bad] {
+        policies
+            .create(&PostParams::default(), p)
+            .await
+            .expect("a HealingPolicy is created");
+    }
+    let status = eventually(
+        "the good policy compiles",
+        Duration::from_secs(60),
+        || async {
+            let p = policies.get("checkout").await.map_err(|e| e.to_string())?;
+            match compiled_condition(p.status.as_ref()) {
+                Some(c) if c.0 == "True" => Ok(p.status.expect("a status")),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    assert_eq!(status.policy_name.as_deref(), Some("checkout-crashes"));
+    assert_eq!(status.mode.as_deref(), Some("dryrun"), "the override wins");
+    assert_eq!(status.observed_generation, Some(1));
+
+    let (_, reason, message) = eventually(
+        "the bad policy is refused",
+        Duration::from_secs(60),
+        || async {
+            let p = policies.get("reach").await.map_err(|e| e.to_string())?;
+            match compiled_condition(p.status.as_ref()) {
+                Some(c) if c.0 == "False" => Ok(c),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    assert_eq!(reason, "CompileErrors");
+    for expected in [
+        "E0309",
+        "not in `billing`",
+        "E0101",
+        "did you mean `memory_percent`?",
+    ] {
+        assert!(message.contains(expected), "{expected:?} in:\n{message}");
+    }
+
+    // The user fixes it: the status follows the new generation.
+    let fixed = serde_json::json!({"spec": {"policy": "policy reach {\n  select pods\n  cooldown 10m\n  when memory_percent > 85 then restart\n}\n"}});
+    policies
+        .patch("reach", &PatchParams::default(), &Patch::Merge(&fixed))
+        .await
+        .expect("the fix is applied");
+    eventually(
+        "the fixed policy compiles",
+        Duration::from_secs(60),
+        || async {
+            let p = policies.get("reach").await.map_err(|e| e.to_string())?;
+            let status = p.status.clone().unwrap_or_default();
+            match compiled_condition(Some(&status)) {
+                Some(c) if c.0 == "True" && status.observed_generation == Some(2) => Ok(()),
+                other => Err(format!("{other:?} at {:?}", status.observed_generation)),
+            }
+        },
+    )
+    .await;
+
+    // A ClusterHealingPolicy may select nodes.
+    let cluster: Api<ClusterHealingPolicy> = Api::all(client.clone());
+    let nodes = ClusterHealingPolicy::new(
+        "node-pressure",
+        ClusterHealingPolicySpec {
+            policy: "policy node-pressure {\n  select nodes\n  mode approve\n  cooldown 30m\n  when status is MemoryPressure for 5m then cordon\n}\n".into(),
+            mode: None,
+        },
+    );
+    cluster
+        .create(&PostParams::default(), &nodes)
+        .await
+        .expect("a ClusterHealingPolicy is created");
+    eventually(
+        "the cluster policy compiles",
+        Duration::from_secs(60),
+        || async {
+            let p = cluster
+                .get("node-pressure")
+                .await
+                .map_err(|e| e.to_string())?;
+            match compiled_condition(p.status.as_ref()) {
+                Some(c) if c.0 == "True" => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+}

@@ -13,11 +13,14 @@ mod lints;
 #[cfg(test)]
 mod lowering_tests;
 mod metric;
+mod object;
 mod policy;
 #[cfg(test)]
 mod safety_tests;
 mod select;
 pub(crate) mod units;
+
+pub use object::{compile_in, Host};
 
 use crate::catalog::{self, Kind};
 use crate::diagnostic::{Code, Diagnostic};

@@ -8,6 +8,8 @@ pub mod crds;
 pub mod explain;
 pub mod fmt;
 pub mod lsp;
+#[cfg(feature = "operator")]
+pub mod run;
 pub mod simulate;
 pub mod test;
 

@@ -1,0 +1,82 @@
+//! `kubeskippy run`: the operator, in the cluster (its ServiceAccount) or
+//! outside it (a kubeconfig), like a kubebuilder `make run`.
+
+use super::{safety_config, FAILURE, SUCCESS};
+use clap::Args;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  kubeskippy run                                in the cluster, or with ~/.kube/config
+  kubeskippy run --kubeconfig kind.yaml --context kind-dev
+  kubeskippy run --safety safety.yaml           with the cluster's safety configuration
+
+Install the CRDs first: kubeskippy crds | kubectl apply -f -")]
+pub struct RunArgs {
+    /// The kubeconfig to use (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: its current context)
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// The safety configuration (YAML, the format of `check --safety`; default: the built-in one)
+    #[arg(long, value_name = "FILE")]
+    pub safety: Option<PathBuf>,
+}
+
+pub fn run(args: &RunArgs, err: &mut dyn Write) -> u8 {
+    let safety = match safety_config(args.safety.as_deref()) {
+        Ok(safety) => safety,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let _ = writeln!(err, "error: cannot start the async runtime: {e}");
+            return FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let client = match client(args).await {
+            Ok(client) => client,
+            Err(e) => {
+                let _ = writeln!(err, "error: {e}");
+                return FAILURE;
+            }
+        };
+        crate::operator::run(client, safety).await;
+        SUCCESS
+    })
+}
+
+async fn client(args: &RunArgs) -> Result<Client, String> {
+    let options = KubeConfigOptions {
+        context: args.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    let config = match &args.kubeconfig {
+        Some(path) => {
+            let kubeconfig = Kubeconfig::read_from(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None if args.context.is_some() => Config::from_kubeconfig(&options)
+            .await
+            .map_err(|e| format!("no usable kubeconfig: {e}"))?,
+        None => Config::infer()
+            .await
+            .map_err(|e| format!("not in a cluster and no usable kubeconfig: {e}"))?,
+    };
+    Client::try_from(config).map_err(|e| format!("cannot make a Kubernetes client: {e}"))
+}
