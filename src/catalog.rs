@@ -249,6 +249,24 @@ pub enum Aggregation {
 }
 
 impl Aggregation {
+    /// A workload's value made of its pods' `values`; `None` without any.
+    pub fn combine(self, values: &[f64]) -> Option<f64> {
+        if values.is_empty() {
+            return None;
+        }
+        Some(match self {
+            Aggregation::Average => values.iter().sum::<f64>() / values.len() as f64,
+            Aggregation::Sum => values.iter().sum(),
+            Aggregation::All => {
+                if values.iter().all(|v| *v != 0.0) {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+        })
+    }
+
     /// How a metric of `unit` is aggregated when nothing else is said (declared
     /// metrics): the average for percent, ratio, bytes, cores and durations,
     /// the sum for counts, all for booleans, as the built-ins do.

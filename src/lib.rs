@@ -18,6 +18,8 @@ pub mod fmt;
 pub mod ide;
 pub mod ir;
 #[cfg(feature = "operator")]
+pub mod observe;
+#[cfg(feature = "operator")]
 pub mod operator;
 pub mod safety;
 pub mod sim;

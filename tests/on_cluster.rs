@@ -511,14 +511,21 @@ async fn a_healing_action_records_its_phase_through_the_status_subresource() {
 // --- The operator itself, as a user runs it: `kubeskippy run --kubeconfig`.
 
 /// `kubeskippy run` against the control plane, killed when dropped; its log
-/// goes beside the control plane's.
-fn operator(plane: &ControlPlane, name: &str) -> tokio::process::Child {
+/// goes beside the control plane's. With `safety`, that configuration.
+fn operator_with(plane: &ControlPlane, name: &str, safety: Option<&str>) -> tokio::process::Child {
     let log = plane.ready.log_dir.join(format!("operator-{name}.log"));
     let log = std::fs::File::create(&log).expect("the operator's log file");
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_kubeskippy"))
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubeskippy"));
+    command
         .arg("run")
         .arg("--kubeconfig")
-        .arg(&plane.ready.kubeconfig)
+        .arg(&plane.ready.kubeconfig);
+    if let Some(yaml) = safety {
+        let file = plane.ready.log_dir.join(format!("safety-{name}.yaml"));
+        std::fs::write(&file, yaml).expect("a safety file");
+        command.arg("--safety").arg(file);
+    }
+    command
         .env("KUBESKIPPY_LOG", "kubeskippy=debug,info")
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone().expect("a log handle"))
@@ -526,6 +533,15 @@ fn operator(plane: &ControlPlane, name: &str) -> tokio::process::Child {
         .kill_on_drop(true)
         .spawn()
         .expect("kubeskippy run starts")
+}
+
+fn operator(plane: &ControlPlane, name: &str) -> tokio::process::Child {
+    operator_with(plane, name, None)
+}
+
+/// An operator that evaluates every second.
+fn fast_operator(plane: &ControlPlane, name: &str) -> tokio::process::Child {
+    operator_with(plane, name, Some("evaluationIntervalSeconds: 1\n"))
 }
 
 fn compiled_condition(
@@ -655,4 +671,178 @@ async fn the_operator_compiles_policies_and_says_so_in_their_status() {
         },
     )
     .await;
+}
+
+/// Reports `pod` crash-looping, as a kubelet would.
+async fn crash_loop(pods: &Api<Pod>, pod: &str) {
+    let status = json!({
+        "status": {
+            "conditions": [{"type": "Ready", "status": "False"}],
+            "containerStatuses": [{
+                "name": "app", "image": "example.invalid/app:1", "imageID": "", "ready": false,
+                "restartCount": 6,
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": {"exitCode": 1, "reason": "Error",
+                    "startedAt": "2026-12-06T10:00:00Z", "finishedAt": "2026-12-06T10:00:01Z"}}
+            }]
+        }
+    });
+    pods.patch_status(pod, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("the status subresource takes the patch");
+}
+
+async fn running_pod(pods: &Api<Pod>, app: &str) -> String {
+    eventually("a running pod", Duration::from_secs(60), || async {
+        let all = pods_of(pods, app).await?;
+        all.into_iter()
+            .find(running_and_ready)
+            .and_then(|p| p.metadata.name)
+            .ok_or_else(|| "none running".to_string())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_crash_looping_pod_is_recorded_and_restarted_through_an_eviction() {
+    use kubeskippy::operator::crd::{ActionPhase, HealingAction, HealingPolicy, HealingPolicySpec};
+    let Some(plane) = control_plane::require() else {
+        return;
+    };
+    let client = admin(plane).await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "t-heal").await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    deployments
+        .create(&PostParams::default(), &deployment("healme", 1))
+        .await
+        .expect("the deployment is created");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let first = running_pod(&pods, "healme").await;
+    let _operator = fast_operator(plane, "heal");
+    let policies: Api<HealingPolicy> = Api::namespaced(client.clone(), &ns);
+    let policy = HealingPolicy::new(
+        "crashloop",
+        HealingPolicySpec {
+            policy: "policy crashloop {\n  select pods where app = \"healme\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n".into(),
+            mode: None,
+        },
+    );
+    policies
+        .create(&PostParams::default(), &policy)
+        .await
+        .expect("the policy is created");
+    crash_loop(&pods, &first).await;
+
+    let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
+    let record = eventually(
+        "a HealingAction that succeeded",
+        Duration::from_secs(60),
+        || async {
+            let list = actions
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let done = list
+                .items
+                .into_iter()
+                .find(|a| a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::Succeeded));
+            done.ok_or_else(|| "no record has succeeded".to_string())
+        },
+    )
+    .await;
+    assert_eq!(record.spec.object.name, first);
+    assert_eq!(record.spec.action.name, "restart");
+    assert_eq!(record.spec.policy.name, "crashloop");
+    assert_eq!(record.spec.rule.number, 1);
+    assert_eq!(
+        record.spec.rule.text,
+        "when status is CrashLoopBackOff then restart"
+    );
+    assert!(
+        record
+            .spec
+            .evidence
+            .iter()
+            .any(|e| e.text == "status is CrashLoopBackOff"),
+        "{:?}",
+        record.spec.evidence
+    );
+    assert!(
+        record
+            .status
+            .as_ref()
+            .and_then(|s| s.message.clone())
+            .is_some_and(|m| m.contains("evicted")),
+        "{:?}",
+        record.status
+    );
+    // The eviction went through; the ReplicaSet replaced the pod.
+    eventually("the pod is replaced", Duration::from_secs(60), || async {
+        let all = pods_of(&pods, "healme").await?;
+        let names: Vec<String> = all.iter().filter_map(|p| p.metadata.name.clone()).collect();
+        if !names.contains(&first) && all.iter().any(running_and_ready) {
+            Ok(())
+        } else {
+            Err(format!("{names:?}"))
+        }
+    })
+    .await;
+    // One firing, one record: later cycles neither record nor act again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let records = actions.list(&ListParams::default()).await.expect("records");
+    let acted: Vec<_> = records
+        .items
+        .iter()
+        .filter(|a| a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::Succeeded))
+        .collect();
+    assert_eq!(acted.len(), 1, "{:#?}", records.items);
+}
+
+#[tokio::test]
+async fn a_dry_run_records_the_decision_and_leaves_the_pod_alone() {
+    use kubeskippy::operator::crd::{ActionPhase, HealingAction, HealingPolicy, HealingPolicySpec};
+    let Some(plane) = control_plane::require() else {
+        return;
+    };
+    let client = admin(plane).await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "t-dryrun").await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    deployments
+        .create(&PostParams::default(), &deployment("watched", 1))
+        .await
+        .expect("the deployment is created");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let pod = running_pod(&pods, "watched").await;
+    let _operator = fast_operator(plane, "dryrun");
+    let policies: Api<HealingPolicy> = Api::namespaced(client.clone(), &ns);
+    let policy = HealingPolicy::new(
+        "crashloop",
+        HealingPolicySpec {
+            policy: "policy crashloop {\n  select pods where app = \"watched\"\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n".into(),
+            mode: None,
+        },
+    );
+    policies
+        .create(&PostParams::default(), &policy)
+        .await
+        .expect("the policy is created");
+    crash_loop(&pods, &pod).await;
+    let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
+    let record = eventually("a dry-run record", Duration::from_secs(60), || async {
+        let list = actions
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        list.items
+            .into_iter()
+            .find(|a| a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::DryRun))
+            .ok_or_else(|| "no dry-run record".to_string())
+    })
+    .await;
+    assert!(record.spec.dry_run);
+    assert_eq!(record.spec.object.name, pod);
+    let still = pods.get(&pod).await.expect("the pod is still there");
+    assert!(still.metadata.deletion_timestamp.is_none());
 }

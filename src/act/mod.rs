@@ -10,6 +10,8 @@
 //! async because Kubernetes is; the simulated ones answer at once, and
 //! [`now_or_never`] runs them without a runtime.
 
+#[cfg(feature = "operator")]
+pub mod cluster;
 mod outcome;
 
 pub use outcome::Outcome;

@@ -25,6 +25,14 @@ pub struct RunArgs {
     /// The safety configuration (YAML, the format of `check --safety`; default: the built-in one)
     #[arg(long, value_name = "FILE")]
     pub safety: Option<PathBuf>,
+    /// The operator's namespace, where records of node actions go
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "POD_NAMESPACE",
+        default_value = "default"
+    )]
+    pub namespace: String,
 }
 
 pub fn run(args: &RunArgs, err: &mut dyn Write) -> u8 {
@@ -53,7 +61,7 @@ pub fn run(args: &RunArgs, err: &mut dyn Write) -> u8 {
                 return FAILURE;
             }
         };
-        crate::operator::run(client, safety).await;
+        crate::operator::run(client, safety, args.namespace.clone()).await;
         SUCCESS
     })
 }

@@ -9,6 +9,8 @@
 //! so none of them has to guard against disorder again.
 
 use crate::ir::Seconds;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One observation of a metric.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -146,6 +148,18 @@ impl Series {
     pub fn forget_before(&mut self, at: i64) {
         let old = self.samples.partition_point(|s| s.at < at);
         self.samples.drain(..old);
+    }
+}
+
+/// Appends `sample` to the series `name` of `metrics`, starting it if new:
+/// how the simulator and the operator's observer keep each object's samples
+/// across evaluations.
+pub fn append(metrics: &mut BTreeMap<String, Arc<Series>>, name: &str, sample: Sample) {
+    match metrics.get_mut(name) {
+        Some(series) => Arc::make_mut(series).push(sample),
+        None => {
+            metrics.insert(name.to_string(), Arc::new(Series::new([sample])));
+        }
     }
 }
 

@@ -1,6 +1,5 @@
-//! The operator: its custom resources, the policy controller, and (to come)
-//! the evaluation loop, the safety controller's runtime state and the
-//! Kubernetes executors.
+//! The operator: its custom resources, the policy controller, the
+//! evaluation loop and (to come) the safety controller's runtime state.
 //!
 //! Everything here does I/O or describes objects of the Kubernetes API, so it
 //! lives behind the `operator` cargo feature; the compiler and the engine it
@@ -8,7 +7,10 @@
 
 pub mod compile;
 pub mod crd;
+pub mod evaluation;
 pub mod policy_controller;
+pub mod record;
+pub mod registry;
 
 use crate::safety::SafetyConfig;
 use futures::StreamExt;
@@ -25,36 +27,64 @@ pub enum Error {
     Task(String),
 }
 
-/// Runs the operator's controllers on `client` until a shutdown signal
-/// (SIGTERM, Ctrl-C).
-pub async fn run(client: Client, safety: SafetyConfig) {
+/// Runs the operator on `client` until a shutdown signal (SIGTERM, Ctrl-C):
+/// the policy controllers, the reflectors and the evaluation loop.
+/// `namespace` is where records of node actions go.
+pub async fn run(client: Client, safety: SafetyConfig, namespace: String) {
+    let registry = Arc::new(registry::Registry::default());
     let shared = Arc::new(Shared {
         client: client.clone(),
-        safety,
+        safety: safety.clone(),
+        registry: registry.clone(),
     });
-    let policies = Controller::new(
+    let policy_controller = Controller::new(
         Api::<crd::HealingPolicy>::all(client.clone()),
         watcher::Config::default(),
-    )
-    .shutdown_on_signal()
-    .run(reconcile, error_policy, shared.clone())
-    .for_each(|result| async move {
-        if let Err(error) = result {
-            tracing::debug!(%error, "HealingPolicy controller");
-        }
-    });
-    let cluster_policies = Controller::new(
+    );
+    let cluster_policy_controller = Controller::new(
         Api::<crd::ClusterHealingPolicy>::all(client.clone()),
         watcher::Config::default(),
-    )
-    .shutdown_on_signal()
-    .run(reconcile, error_policy, shared)
-    .for_each(|result| async move {
-        if let Err(error) = result {
-            tracing::debug!(%error, "ClusterHealingPolicy controller");
-        }
-    });
+    );
+    let policy_store = policy_controller.store();
+    let cluster_policy_store = cluster_policy_controller.store();
+    // A policy object deleted since it compiled is evaluated no more.
+    let live = move |uid: &str| {
+        let is = |object_uid: &Option<String>| object_uid.as_deref() == Some(uid);
+        policy_store.state().iter().any(|p| is(&p.metadata.uid))
+            || cluster_policy_store
+                .state()
+                .iter()
+                .any(|p| is(&p.metadata.uid))
+    };
+    let (observers, watches) = evaluation::Observers::start(&client);
+    let evaluating = tokio::spawn(evaluation::run(evaluation::Loop {
+        client: client.clone(),
+        safety,
+        registry,
+        observers,
+        namespace,
+        live: Box::new(live),
+    }));
+    let watching = tokio::spawn(futures::future::join_all(watches));
+    let policies = policy_controller
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, shared.clone())
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, "HealingPolicy controller");
+            }
+        });
+    let cluster_policies = cluster_policy_controller
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, shared)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, "ClusterHealingPolicy controller");
+            }
+        });
     tracing::info!("controllers started: HealingPolicy, ClusterHealingPolicy");
     futures::join!(policies, cluster_policies);
+    evaluating.abort();
+    watching.abort();
     tracing::info!("controllers stopped");
 }

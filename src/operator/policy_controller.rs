@@ -5,7 +5,8 @@
 //! `kubeskippy check` would print them.
 
 use super::compile::{compile_untrusted, Checked, CompileFailure, Scope};
-use super::crd::{ClusterHealingPolicy, HealingPolicy, ModeOverride, PolicyStatus};
+use super::crd::{ClusterHealingPolicy, HealingPolicy, ModeOverride, PolicyKind, PolicyStatus};
+use super::registry::{Entry, Registry};
 use super::Error;
 use crate::ir::Mode;
 use crate::safety::SafetyConfig;
@@ -29,12 +30,15 @@ const MAX_MESSAGE: usize = 32_768;
 pub struct Shared {
     pub client: Client,
     pub safety: SafetyConfig,
+    /// Where compiled policies go for the evaluation loop.
+    pub registry: Arc<Registry>,
 }
 
 /// What the controller reads of either kind of policy object.
 pub trait PolicyObject:
     Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Serialize + Send + Sync + 'static
 {
+    const KIND: PolicyKind;
     fn source(&self) -> &str;
     fn mode_override(&self) -> Option<ModeOverride>;
     fn current_status(&self) -> Option<&PolicyStatus>;
@@ -44,8 +48,9 @@ pub trait PolicyObject:
 
 /// The two kinds share their spec's and status's shape; they differ in scope.
 macro_rules! policy_object {
-    ($kind:ty, $object:ident => $scope:expr, $client:ident, $namespace:ident => $api:expr) => {
+    ($kind:ident, $object:ident => $scope:expr, $client:ident, $namespace:ident => $api:expr) => {
         impl PolicyObject for $kind {
+            const KIND: PolicyKind = PolicyKind::$kind;
             fn source(&self) -> &str {
                 &self.spec.policy
             }
@@ -97,6 +102,19 @@ pub async fn reconcile<K: PolicyObject>(
         &checked,
         Time(k8s_openapi::jiff::Timestamp::now()),
     );
+    let uid = object.uid().unwrap_or_default();
+    match &checked {
+        Ok(c) if c.errors() == 0 => shared.registry.put(Entry::new(
+            K::KIND,
+            namespace.clone(),
+            name.clone(),
+            uid,
+            object.source(),
+            &c.compiled,
+            object.mode_override().map(Mode::from),
+        )),
+        _ => shared.registry.remove(&uid),
+    }
     if object.current_status() == Some(&status) {
         return Ok(Action::await_change());
     }

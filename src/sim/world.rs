@@ -13,7 +13,7 @@ use super::scenario::{Cause, Fault, Scenario, WorkloadSpec};
 use crate::act::{Executed as Applied, Executor, Order};
 use crate::catalog::{self, Aggregation, Kind};
 use crate::engine::observation::{Event, Observations, Target, TargetId};
-use crate::engine::series::{Sample, Series};
+use crate::engine::series::Sample;
 use crate::ir::{Action, LimitValue, Program, Resource, Scale};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -542,7 +542,7 @@ impl World {
                     .iter()
                     .filter_map(|&p| latest(&self.pods[p].target, name, now))
                     .collect();
-                aggregate(aggregation, &values)
+                aggregation.combine(&values)
             });
             updates.push((name.clone(), value));
         }
@@ -981,37 +981,12 @@ fn record(
     if !metrics.contains(name) {
         return;
     }
-    match target.metrics.get_mut(name) {
-        Some(series) => Arc::make_mut(series).push(Sample::new(now, value)),
-        None => {
-            target.metrics.insert(
-                name.to_string(),
-                Arc::new(Series::new([Sample::new(now, value)])),
-            );
-        }
-    }
+    crate::engine::series::append(&mut target.metrics, name, Sample::new(now, value));
 }
 
 fn latest(target: &Target, name: &str, now: i64) -> Option<f64> {
     let last = target.metrics.get(name)?.samples().last()?;
     (last.at == now).then_some(last.value)
-}
-
-fn aggregate(aggregation: Aggregation, values: &[f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    Some(match aggregation {
-        Aggregation::Average => values.iter().sum::<f64>() / values.len() as f64,
-        Aggregation::Sum => values.iter().sum(),
-        Aggregation::All => {
-            if values.iter().all(|v| *v != 0.0) {
-                1.0
-            } else {
-                0.0
-            }
-        }
-    })
 }
 
 /// Kubernetes folds a repeated event into one with a count.

@@ -97,7 +97,7 @@ pub struct RuleRef {
 }
 
 /// Where in `spec.policy` the rule is (1-based lines and columns).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceSpan {
     pub line: u32,

@@ -1,0 +1,196 @@
+//! What the operator observes, as the engine reads it: the cluster's pods,
+//! workloads and nodes turned into [`Observations`], with each metric's
+//! samples kept across cycles so that window functions (`increase(restarts,
+//! 10m)`) see the same series in the cluster as in `test` and `simulate`.
+//!
+//! [`snapshot`] is pure: the objects (from the operator's reflectors) and the
+//! history in, the observations out.
+
+pub mod objects;
+
+use crate::catalog::{self, Kind};
+use crate::engine::observation::{Observations, Target, TargetId};
+use crate::engine::series::{append, Sample, Series};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use objects::Observed;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// The objects of one moment, as the reflectors hold them.
+#[derive(Debug, Default, Clone)]
+pub struct Cluster {
+    pub pods: Vec<Arc<Pod>>,
+    pub replica_sets: Vec<Arc<ReplicaSet>>,
+    pub deployments: Vec<Arc<Deployment>>,
+    pub stateful_sets: Vec<Arc<StatefulSet>>,
+    pub daemon_sets: Vec<Arc<DaemonSet>>,
+    pub nodes: Vec<Arc<Node>>,
+}
+
+/// Each object's samples across cycles.
+#[derive(Debug)]
+pub struct History {
+    /// How far back samples are kept: the longest window any policy reads,
+    /// plus the staleness of a sample.
+    retention: i64,
+    objects: HashMap<TargetId, Kept>,
+    records: u64,
+}
+
+#[derive(Debug, Default)]
+struct Kept {
+    metrics: BTreeMap<String, Arc<Series>>,
+    /// OOM kills already counted: (container, when it ended).
+    ooms_seen: BTreeSet<(String, i64)>,
+    last_seen: i64,
+}
+
+/// Trim every this many records: trimming is linear in what is kept.
+const TRIM_EVERY: u64 = 64;
+
+impl History {
+    pub fn new(retention: i64) -> History {
+        History {
+            retention: retention.max(crate::engine::truth::STALENESS_SECONDS),
+            objects: HashMap::new(),
+            records: 0,
+        }
+    }
+
+    pub fn set_retention(&mut self, retention: i64) {
+        self.retention = retention.max(crate::engine::truth::STALENESS_SECONDS);
+    }
+
+    /// Appends `observed`'s values at `now` and returns its target with its
+    /// series.
+    fn record(&mut self, observed: Observed, now: i64) -> Target {
+        let Observed {
+            mut target,
+            values,
+            oom_kills,
+        } = observed;
+        let kept = self.objects.entry(target.id.clone()).or_default();
+        kept.last_seen = now;
+        let mut values = values;
+        if target.id.kind == Kind::Pods {
+            for kill in oom_kills {
+                kept.ooms_seen.insert(kill);
+            }
+            values.push(("oom_kills", kept.ooms_seen.len() as f64));
+        }
+        for (name, value) in values {
+            append(&mut kept.metrics, name, Sample::new(now, value));
+        }
+        target.metrics = kept.metrics.clone();
+        target
+    }
+
+    /// Appends a workload's values aggregated from its pods (see the
+    /// catalog's aggregation of each metric).
+    fn record_aggregate(&mut self, target: &mut Target, pods: &[&Target], now: i64) {
+        let kept = self.objects.entry(target.id.clone()).or_default();
+        for metric in catalog::METRICS {
+            // The workload's own age is its own, not its pods'.
+            if !metric.kinds.contains(Kind::Pods) || metric.name == "age" {
+                continue;
+            }
+            let values: Vec<f64> = pods
+                .iter()
+                .filter_map(|p| latest_at(p, metric.name, now))
+                .collect();
+            if let Some(value) = metric.aggregation.combine(&values) {
+                append(&mut kept.metrics, metric.name, Sample::new(now, value));
+            }
+        }
+        target.metrics = kept.metrics.clone();
+    }
+
+    fn trim(&mut self, now: i64) {
+        self.records += 1;
+        if !self.records.is_multiple_of(TRIM_EVERY) {
+            return;
+        }
+        let cutoff = now.saturating_sub(self.retention);
+        self.objects.retain(|_, kept| kept.last_seen >= cutoff);
+        for kept in self.objects.values_mut() {
+            for series in kept.metrics.values_mut() {
+                Arc::make_mut(series).forget_before(cutoff);
+            }
+        }
+    }
+}
+
+fn latest_at(target: &Target, name: &str, now: i64) -> Option<f64> {
+    let last = target.metrics.get(name)?.samples().last()?;
+    (last.at == now).then_some(last.value)
+}
+
+/// The cluster at `now` as the engine reads it: every pod (with its owning
+/// workload and node), every workload (with its pods' statuses, and their
+/// metrics aggregated as the catalog says) and every node.
+pub fn snapshot(cluster: &Cluster, history: &mut History, now: i64) -> Observations {
+    let replica_sets: HashMap<(&str, &str), &ReplicaSet> = cluster
+        .replica_sets
+        .iter()
+        .filter_map(|rs| {
+            Some((
+                (
+                    rs.metadata.namespace.as_deref()?,
+                    rs.metadata.name.as_deref()?,
+                ),
+                &**rs,
+            ))
+        })
+        .collect();
+    let mut targets: Vec<Target> = Vec::new();
+    for pod in &cluster.pods {
+        let owner = objects::pod_owner(pod, |ns, name| replica_sets.get(&(ns, name)).copied());
+        targets.push(history.record(objects::pod(pod, owner, now), now));
+    }
+    let mut by_owner: HashMap<TargetId, Vec<usize>> = HashMap::new();
+    for (i, pod) in targets.iter().enumerate() {
+        if let Some(owner) = &pod.owner {
+            by_owner.entry(owner.clone()).or_default().push(i);
+        }
+    }
+    let workloads = cluster
+        .deployments
+        .iter()
+        .map(|d| objects::deployment(d, now))
+        .chain(
+            cluster
+                .stateful_sets
+                .iter()
+                .map(|s| objects::stateful_set(s, now)),
+        )
+        .chain(
+            cluster
+                .daemon_sets
+                .iter()
+                .map(|d| objects::daemon_set(d, now)),
+        );
+    let mut workload_targets = Vec::new();
+    for observed in workloads {
+        let mut target = history.record(observed, now);
+        let pods: Vec<&Target> = by_owner
+            .get(&target.id)
+            .map(|ids| ids.iter().map(|&i| &targets[i]).collect())
+            .unwrap_or_default();
+        // A workload has a status when any of its pods has it.
+        for pod in &pods {
+            target.statuses.extend(pod.statuses.iter().cloned());
+        }
+        history.record_aggregate(&mut target, &pods, now);
+        workload_targets.push(target);
+    }
+    targets.extend(workload_targets);
+    for node in &cluster.nodes {
+        targets.push(history.record(objects::node(node, now), now));
+    }
+    history.trim(now);
+    Observations { targets }
+}
+
+#[cfg(test)]
+mod tests;

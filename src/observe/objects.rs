@@ -1,0 +1,312 @@
+//! Kubernetes objects as the engine reads them: a pod's, a workload's and a
+//! node's status reasons (with since when, where the object says), its
+//! labels, what owns it and where it runs, and the values of the catalog's
+//! status and metadata metrics. Pure: objects in, values out.
+
+use crate::catalog::Kind;
+use crate::engine::observation::{Target, TargetId};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{ContainerStatus, Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+
+/// An object as observed now: its target (without metric series) and the
+/// current value of each metric it has, to append to its history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    pub target: Target,
+    pub values: Vec<(&'static str, f64)>,
+    /// A pod's containers whose last termination was an OOM kill, with when
+    /// it ended: the history counts each once, as `oom_kills`.
+    pub oom_kills: Vec<(String, i64)>,
+}
+
+/// Seconds since the epoch of a Kubernetes time.
+pub fn seconds(time: &Time) -> i64 {
+    time.0.as_second()
+}
+
+fn id(kind: Kind, meta: &ObjectMeta) -> TargetId {
+    TargetId {
+        kind,
+        namespace: if kind.is_namespaced() {
+            meta.namespace.clone()
+        } else {
+            None
+        },
+        name: meta.name.clone().unwrap_or_default(),
+    }
+}
+
+fn base(kind: Kind, meta: &ObjectMeta) -> Target {
+    let mut target = Target::new(id(kind, meta));
+    target.labels = meta.labels.clone().unwrap_or_default();
+    target
+}
+
+fn age(meta: &ObjectMeta, now: i64) -> Option<(&'static str, f64)> {
+    let created = seconds(meta.creation_timestamp.as_ref()?);
+    Some(("age", now.saturating_sub(created).max(0) as f64))
+}
+
+/// Records since when `reason` holds, where the object says.
+fn since(target: &mut Target, reason: &str, time: Option<&Time>) {
+    if let Some(time) = time {
+        target.status_since.insert(reason.into(), seconds(time));
+    }
+}
+
+fn flag(value: bool) -> f64 {
+    if value {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// The workload a pod's controller stands for: a ReplicaSet's Deployment
+/// (looked up with `replica_set`), a StatefulSet, a DaemonSet; `None` for a
+/// bare pod or one of another controller (a Job).
+pub fn pod_owner<'a>(
+    pod: &Pod,
+    replica_set: impl Fn(&str, &str) -> Option<&'a ReplicaSet>,
+) -> Option<TargetId> {
+    let namespace = pod.metadata.namespace.clone()?;
+    let controller = pod
+        .metadata
+        .owner_references
+        .as_ref()?
+        .iter()
+        .find(|o| o.controller == Some(true))?;
+    let workload = |kind: Kind, name: &str| {
+        Some(TargetId {
+            kind,
+            namespace: Some(namespace.clone()),
+            name: name.to_string(),
+        })
+    };
+    match controller.kind.as_str() {
+        "StatefulSet" => workload(Kind::StatefulSets, &controller.name),
+        "DaemonSet" => workload(Kind::DaemonSets, &controller.name),
+        "ReplicaSet" => {
+            let rs = replica_set(&namespace, &controller.name)?;
+            let deployment = rs
+                .metadata
+                .owner_references
+                .as_ref()?
+                .iter()
+                .find(|o| o.controller == Some(true) && o.kind == "Deployment")?;
+            workload(Kind::Deployments, &deployment.name)
+        }
+        _ => None,
+    }
+}
+
+/// A pod: the status reasons its phase, conditions and containers show,
+/// and `restarts`, `oom_kills`, `ready` and `age`.
+pub fn pod(pod: &Pod, owner: Option<TargetId>, now: i64) -> Observed {
+    let mut target = base(Kind::Pods, &pod.metadata);
+    target.owner = owner;
+    target.node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
+    let mut values = Vec::new();
+    values.extend(age(&pod.metadata, now));
+    let Some(status) = &pod.status else {
+        return Observed {
+            target,
+            values,
+            oom_kills: Vec::new(),
+        };
+    };
+    let phase = status.phase.as_deref().unwrap_or("");
+    let containers: Vec<&ContainerStatus> = status
+        .init_container_statuses
+        .iter()
+        .chain(status.container_statuses.iter())
+        .flatten()
+        .collect();
+    for c in &containers {
+        let waiting = c.state.as_ref().and_then(|s| s.waiting.as_ref());
+        if let Some(reason) = waiting.and_then(|w| w.reason.as_deref()) {
+            if matches!(
+                reason,
+                "CrashLoopBackOff" | "ImagePullBackOff" | "ErrImagePull" | "ContainerCreating"
+            ) {
+                target.statuses.insert(reason.to_string());
+            }
+        }
+        let terminated = [c.state.as_ref(), c.last_state.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.terminated.as_ref());
+        for t in terminated {
+            match t.reason.as_deref() {
+                Some("OOMKilled") => {
+                    target.statuses.insert("OOMKilled".into());
+                }
+                Some("Error") => {
+                    target.statuses.insert("Error".into());
+                }
+                _ => {}
+            }
+        }
+    }
+    let restarts: i64 = containers.iter().map(|c| i64::from(c.restart_count)).sum();
+    values.push(("restarts", restarts as f64));
+    let oom_kills: Vec<(String, i64)> = containers
+        .iter()
+        .filter_map(|c| {
+            let t = c.last_state.as_ref()?.terminated.as_ref()?;
+            (t.reason.as_deref() == Some("OOMKilled"))
+                .then(|| (c.name.clone(), t.finished_at.as_ref().map_or(0, seconds)))
+        })
+        .collect();
+    let condition = |kind: &str| status.conditions.iter().flatten().find(|c| c.type_ == kind);
+    match phase {
+        "Pending" => {
+            target.statuses.insert("Pending".into());
+        }
+        "Failed" if status.reason.as_deref() == Some("Evicted") => {
+            target.statuses.insert("Evicted".into());
+        }
+        _ => {}
+    }
+    if let Some(scheduled) = condition("PodScheduled") {
+        if scheduled.status == "False" && scheduled.reason.as_deref() == Some("Unschedulable") {
+            target.statuses.insert("Unschedulable".into());
+            if let Some(since) = &scheduled.last_transition_time {
+                target
+                    .status_since
+                    .insert("Unschedulable".into(), seconds(since));
+            }
+        }
+    }
+    // A finished pod is not expected to be Ready.
+    if phase != "Succeeded" {
+        let ready = condition("Ready");
+        let is_ready = ready.is_some_and(|c| c.status == "True");
+        values.push(("ready", flag(is_ready)));
+        if !is_ready {
+            target.statuses.insert("NotReady".into());
+            if let Some(since) = ready.and_then(|c| c.last_transition_time.as_ref()) {
+                target
+                    .status_since
+                    .insert("NotReady".into(), seconds(since));
+            }
+        }
+    }
+    Observed {
+        target,
+        values,
+        oom_kills,
+    }
+}
+
+/// A node: `NotReady`, `MemoryPressure`, `DiskPressure`, `PIDPressure` (each
+/// since its condition's last transition), their metrics, and `age`.
+pub fn node(node: &Node, now: i64) -> Observed {
+    let mut target = base(Kind::Nodes, &node.metadata);
+    let mut values = Vec::new();
+    values.extend(age(&node.metadata, now));
+    let conditions = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let find = |kind: &str| conditions.iter().find(|c| c.type_ == kind);
+    let ready = find("Ready");
+    let is_ready = ready.is_some_and(|c| c.status == "True");
+    values.push(("ready", flag(is_ready)));
+    if !is_ready {
+        target.statuses.insert("NotReady".into());
+        if let Some(since) = ready.and_then(|c| c.last_transition_time.as_ref()) {
+            target
+                .status_since
+                .insert("NotReady".into(), seconds(since));
+        }
+    }
+    for (condition, metric) in [
+        ("MemoryPressure", "memory_pressure"),
+        ("DiskPressure", "disk_pressure"),
+        ("PIDPressure", "pid_pressure"),
+    ] {
+        let Some(c) = find(condition) else {
+            continue;
+        };
+        let on = c.status == "True";
+        values.push((metric, flag(on)));
+        if on {
+            target.statuses.insert(condition.into());
+            since(&mut target, condition, c.last_transition_time.as_ref());
+        }
+    }
+    Observed {
+        target,
+        values,
+        oom_kills: Vec::new(),
+    }
+}
+
+/// A workload's own values: desired replicas, unavailable replicas, age.
+/// Its pods' statuses and metrics are added by [`super::aggregate`].
+pub fn deployment(d: &Deployment, now: i64) -> Observed {
+    let status = d.status.as_ref();
+    let desired = d.spec.replicas.unwrap_or(1);
+    let unavailable = status
+        .and_then(|s| s.unavailable_replicas)
+        .unwrap_or_else(|| {
+            let available = status.and_then(|s| s.available_replicas).unwrap_or(0);
+            (desired - available).max(0)
+        });
+    workload(
+        Kind::Deployments,
+        &d.metadata,
+        Some(desired),
+        unavailable,
+        now,
+    )
+}
+
+pub fn stateful_set(s: &StatefulSet, now: i64) -> Observed {
+    let desired = s.spec.replicas.unwrap_or(1);
+    let available = s
+        .status
+        .as_ref()
+        .and_then(|s| s.available_replicas)
+        .unwrap_or(0);
+    workload(
+        Kind::StatefulSets,
+        &s.metadata,
+        Some(desired),
+        (desired - available).max(0),
+        now,
+    )
+}
+
+pub fn daemon_set(d: &DaemonSet, now: i64) -> Observed {
+    let unavailable = d
+        .status
+        .as_ref()
+        .map_or(0, |s| s.number_unavailable.unwrap_or(0));
+    workload(Kind::DaemonSets, &d.metadata, None, unavailable, now)
+}
+
+fn workload(
+    kind: Kind,
+    meta: &ObjectMeta,
+    desired: Option<i32>,
+    unavailable: i32,
+    now: i64,
+) -> Observed {
+    let target = base(kind, meta);
+    let mut values = Vec::new();
+    values.extend(age(meta, now));
+    if let Some(desired) = desired {
+        values.push(("replicas", f64::from(desired)));
+    }
+    values.push(("unavailable_replicas", f64::from(unavailable.max(0))));
+    Observed {
+        target,
+        values,
+        oom_kills: Vec::new(),
+    }
+}

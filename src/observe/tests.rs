@@ -1,0 +1,199 @@
+use super::*;
+use serde_json::json;
+
+const NOW: i64 = 1_800_000_000;
+
+fn pod(value: serde_json::Value) -> Arc<Pod> {
+    Arc::new(serde_json::from_value(value).expect("a pod"))
+}
+
+fn web_pod(name: &str, status: serde_json::Value) -> Arc<Pod> {
+    pod(json!({
+        "metadata": {
+            "name": name, "namespace": "shop", "labels": {"app": "web"},
+            "creationTimestamp": "2027-01-15T07:50:00Z",
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d9f",
+                                  "uid": "1", "controller": true}]
+        },
+        "spec": {"nodeName": "node-0", "containers": [{"name": "app"}]},
+        "status": status
+    }))
+}
+
+fn cluster(pods: Vec<Arc<Pod>>) -> Cluster {
+    Cluster {
+        pods,
+        replica_sets: vec![Arc::new(
+            serde_json::from_value(json!({
+                "metadata": {"name": "web-7d9f", "namespace": "shop",
+                    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
+                                          "uid": "2", "controller": true}]}
+            }))
+            .expect("a replica set"),
+        )],
+        deployments: vec![Arc::new(
+            serde_json::from_value(json!({
+                "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"},
+                             "creationTimestamp": "2027-01-01T00:00:00Z"},
+                "spec": {"replicas": 2, "selector": {}, "template": {}},
+                "status": {"availableReplicas": 1}
+            }))
+            .expect("a deployment"),
+        )],
+        ..Cluster::default()
+    }
+}
+
+fn crash_looping(restarts: i32) -> serde_json::Value {
+    json!({
+        "phase": "Running",
+        "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": "2027-01-15T07:55:00Z"}],
+        "containerStatuses": [{
+            "name": "app", "image": "x", "imageID": "", "ready": false, "restartCount": restarts,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+            "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled",
+                                          "finishedAt": "2027-01-15T07:59:00Z"}}
+        }]
+    })
+}
+
+fn running() -> serde_json::Value {
+    json!({
+        "phase": "Running",
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "containerStatuses": [{"name": "app", "image": "x", "imageID": "", "ready": true,
+                               "restartCount": 0, "state": {"running": {}}}]
+    })
+}
+
+fn target<'a>(observations: &'a Observations, name: &str) -> &'a Target {
+    observations
+        .targets
+        .iter()
+        .find(|t| t.id.name == name)
+        .expect("the target is observed")
+}
+
+fn value(target: &Target, metric: &str) -> Option<f64> {
+    target
+        .metrics
+        .get(metric)?
+        .samples()
+        .last()
+        .map(|s| s.value)
+}
+
+#[test]
+fn a_crash_looping_pod_reads_as_the_language_says() {
+    let mut history = History::new(600);
+    let seen = snapshot(
+        &cluster(vec![web_pod("web-1", crash_looping(7))]),
+        &mut history,
+        NOW,
+    );
+    let pod = target(&seen, "web-1");
+    let statuses: Vec<&str> = pod.statuses.iter().map(String::as_str).collect();
+    assert_eq!(statuses, ["CrashLoopBackOff", "NotReady", "OOMKilled"]);
+    assert_eq!(pod.status_since.get("NotReady"), Some(&(NOW - 300)));
+    assert_eq!(value(pod, "restarts"), Some(7.0));
+    assert_eq!(value(pod, "ready"), Some(0.0));
+    assert_eq!(value(pod, "age"), Some(600.0));
+    assert_eq!(value(pod, "oom_kills"), Some(1.0));
+    assert_eq!(pod.node.as_deref(), Some("node-0"));
+    let owner = pod.owner.as_ref().expect("an owner");
+    assert_eq!(
+        (owner.kind, owner.name.as_str()),
+        (Kind::Deployments, "web")
+    );
+}
+
+#[test]
+fn a_workload_has_its_pods_statuses_and_their_metrics_aggregated() {
+    let mut history = History::new(600);
+    let pods = vec![
+        web_pod("web-1", crash_looping(7)),
+        web_pod("web-2", running()),
+    ];
+    let seen = snapshot(&cluster(pods), &mut history, NOW);
+    let web = target(&seen, "web");
+    assert_eq!(web.id.kind, Kind::Deployments);
+    assert!(
+        web.statuses.contains("CrashLoopBackOff"),
+        "{:?}",
+        web.statuses
+    );
+    assert_eq!(value(web, "restarts"), Some(7.0), "summed");
+    assert_eq!(value(web, "ready"), Some(0.0), "all pods ready: no");
+    assert_eq!(value(web, "replicas"), Some(2.0));
+    assert_eq!(value(web, "unavailable_replicas"), Some(1.0));
+    assert_eq!(
+        value(web, "age"),
+        Some(1_238_400.0),
+        "the workload's own age"
+    );
+}
+
+#[test]
+fn samples_accumulate_across_cycles_and_an_oom_kill_counts_once() {
+    let mut history = History::new(600);
+    for (step, restarts) in [(0, 5), (15, 6), (30, 6)] {
+        let now = NOW + step;
+        let seen = snapshot(
+            &cluster(vec![web_pod("web-1", crash_looping(restarts))]),
+            &mut history,
+            now,
+        );
+        let pod = target(&seen, "web-1");
+        let samples: Vec<f64> = pod.metrics["restarts"]
+            .samples()
+            .iter()
+            .map(|s| s.value)
+            .collect();
+        assert_eq!(samples.len(), step as usize / 15 + 1);
+        assert_eq!(
+            value(pod, "oom_kills"),
+            Some(1.0),
+            "the same kill seen again"
+        );
+    }
+}
+
+#[test]
+fn a_node_under_pressure() {
+    let node: Node = serde_json::from_value(json!({
+        "metadata": {"name": "node-0", "creationTimestamp": "2027-01-15T00:00:00Z"},
+        "status": {"conditions": [
+            {"type": "Ready", "status": "True"},
+            {"type": "MemoryPressure", "status": "True", "lastTransitionTime": "2027-01-15T07:58:20Z"},
+            {"type": "DiskPressure", "status": "False"}
+        ]}
+    }))
+    .expect("a node");
+    let mut history = History::new(600);
+    let seen = snapshot(
+        &Cluster {
+            nodes: vec![Arc::new(node)],
+            ..Cluster::default()
+        },
+        &mut history,
+        NOW,
+    );
+    let n = target(&seen, "node-0");
+    assert_eq!(n.id.namespace, None);
+    let statuses: Vec<&str> = n.statuses.iter().map(String::as_str).collect();
+    assert_eq!(statuses, ["MemoryPressure"]);
+    assert_eq!(n.status_since.get("MemoryPressure"), Some(&(NOW - 100)));
+    assert_eq!(value(n, "memory_pressure"), Some(1.0));
+    assert_eq!(value(n, "disk_pressure"), Some(0.0));
+    assert_eq!(value(n, "ready"), Some(1.0));
+}
+
+#[test]
+fn a_bare_pod_has_no_owner_and_a_missing_status_is_no_panic() {
+    let bare = pod(json!({"metadata": {"name": "lonely", "namespace": "shop"}}));
+    let mut history = History::new(600);
+    let seen = snapshot(&cluster(vec![bare]), &mut history, NOW);
+    let lonely = target(&seen, "lonely");
+    assert_eq!(lonely.owner, None);
+    assert!(lonely.statuses.is_empty());
+}

@@ -1,0 +1,284 @@
+//! The evaluation loop: every cycle, the cluster as the reflectors hold it
+//! becomes observations, each compiled policy is evaluated by the same
+//! engine `test` and `simulate` run, and each decision is recorded as a
+//! `HealingAction` before anything acts, then carried through the shared
+//! step (the safety controller, the Kubernetes executors, the commit).
+//!
+//! Nothing is done twice: a record's name is deterministic (see
+//! [`super::record`]); if it already exists, the firing was handled by this
+//! or another operator before, and nothing runs again. Nothing is done
+//! unrecorded: when the record cannot be written, the action does not run.
+
+use super::crd::{ActionPhase, HealingAction, HealingActionStatus};
+use super::record::{self, firing_since};
+use super::registry::{Entry, Registry};
+use crate::act::cluster::KubeExecutor;
+use crate::act::{carry_out, Outcome};
+use crate::engine::state::State;
+use crate::engine::{evaluate, Context, Decision};
+use crate::observe::{snapshot, Cluster, History};
+use crate::safety::SafetyConfig;
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The reflectors' stores of what the loop observes.
+#[derive(Clone)]
+pub struct Observers {
+    pods: Store<Pod>,
+    replica_sets: Store<ReplicaSet>,
+    deployments: Store<Deployment>,
+    stateful_sets: Store<StatefulSet>,
+    daemon_sets: Store<DaemonSet>,
+    nodes: Store<Node>,
+}
+
+type Watches = Vec<std::pin::Pin<Box<dyn futures::Future<Output = ()> + Send>>>;
+
+fn reflect<K>(client: &Client, watches: &mut Watches) -> Store<K>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+    K::DynamicType: Eq + Hash + Clone,
+{
+    let (reader, writer) = reflector::store();
+    let stream = reflector(
+        writer,
+        watcher(Api::<K>::all(client.clone()), watcher::Config::default()),
+    )
+    .default_backoff()
+    .touched_objects();
+    watches.push(Box::pin(drain(stream, K::kind(&()).to_string())));
+    reader
+}
+
+use kube::runtime::reflector::reflector;
+
+async fn drain<S, T, E>(stream: S, kind: String)
+where
+    S: Stream<Item = Result<T, E>> + Send,
+    E: std::fmt::Display,
+{
+    let mut stream = std::pin::pin!(stream);
+    while let Some(item) = stream.next().await {
+        if let Err(error) = item {
+            tracing::warn!(%kind, %error, "watch failed; retrying with backoff");
+        }
+    }
+}
+
+impl Observers {
+    /// Starts the reflectors; the futures returned drive them.
+    pub fn start(client: &Client) -> (Observers, Watches) {
+        let mut watches: Watches = Vec::new();
+        let observers = Observers {
+            pods: reflect(client, &mut watches),
+            replica_sets: reflect(client, &mut watches),
+            deployments: reflect(client, &mut watches),
+            stateful_sets: reflect(client, &mut watches),
+            daemon_sets: reflect(client, &mut watches),
+            nodes: reflect(client, &mut watches),
+        };
+        (observers, watches)
+    }
+
+    async fn ready(&self) {
+        let _ = self.pods.wait_until_ready().await;
+        let _ = self.replica_sets.wait_until_ready().await;
+        let _ = self.deployments.wait_until_ready().await;
+        let _ = self.stateful_sets.wait_until_ready().await;
+        let _ = self.daemon_sets.wait_until_ready().await;
+        let _ = self.nodes.wait_until_ready().await;
+    }
+
+    fn cluster(&self) -> Cluster {
+        Cluster {
+            pods: self.pods.state(),
+            replica_sets: self.replica_sets.state(),
+            deployments: self.deployments.state(),
+            stateful_sets: self.stateful_sets.state(),
+            daemon_sets: self.daemon_sets.state(),
+            nodes: self.nodes.state(),
+        }
+    }
+}
+
+/// What the loop needs.
+pub struct Loop {
+    pub client: Client,
+    pub safety: SafetyConfig,
+    pub registry: Arc<Registry>,
+    pub observers: Observers,
+    /// Where node actions are recorded (they have no namespace).
+    pub namespace: String,
+    /// Whether a policy object is still there, by uid.
+    pub live: Box<dyn Fn(&str) -> bool + Send + Sync>,
+}
+
+/// The records written this run, so a block held for many cycles is not
+/// asked of the API server again each cycle; bounded.
+struct Recorded(HashSet<String>);
+
+impl Recorded {
+    const MAX: usize = 100_000;
+
+    fn contains(&self, name: &str) -> bool {
+        self.0.contains(name)
+    }
+
+    fn insert(&mut self, name: String) {
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        self.0.insert(name);
+    }
+}
+
+/// Runs cycles every `evaluationIntervalSeconds` until the task is dropped.
+pub async fn run(context: Loop) {
+    context.observers.ready().await;
+    let interval = context.safety.evaluation_interval_seconds.max(1);
+    tracing::info!(interval, "evaluation loop started");
+    let mut history = History::new(3_600);
+    let mut recorded = Recorded(HashSet::new());
+    let mut executor = KubeExecutor {
+        client: context.client.clone(),
+    };
+    let mut ticker = tokio::time::interval(Duration::from_secs(interval));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let now = k8s_openapi::jiff::Timestamp::now().as_second();
+        context.registry.retain(|uid| (context.live)(uid));
+        let observations = snapshot(&context.observers.cluster(), &mut history, now);
+        for entry in context.registry.snapshot() {
+            let engine = Context {
+                protected_namespaces: context.safety.protected_namespaces.clone(),
+                protected_labels: context
+                    .safety
+                    .protected_labels
+                    .clone()
+                    .into_iter()
+                    .collect(),
+                ..Context::new(
+                    i64::try_from(interval).unwrap_or(i64::MAX),
+                    entry.namespace.as_deref(),
+                )
+            };
+            let evaluation = evaluate(&entry.program, &observations, now, &entry.state, &engine);
+            let mut state = evaluation.state;
+            for decision in &evaluation.decisions {
+                handle(
+                    &context,
+                    &entry,
+                    decision,
+                    &mut state,
+                    &mut executor,
+                    &mut recorded,
+                    now,
+                )
+                .await;
+            }
+            context.registry.update_state(&entry.uid, state);
+        }
+    }
+}
+
+/// Records `decision`, then, if the record is new, carries it out and
+/// writes what came of it.
+async fn handle(
+    context: &Loop,
+    entry: &Entry,
+    decision: &Decision,
+    state: &mut State,
+    executor: &mut KubeExecutor,
+    recorded: &mut Recorded,
+    now: i64,
+) {
+    let (object, what) = match decision {
+        Decision::Act { object, .. } => (object, "act".to_string()),
+        Decision::Ambiguous { object, .. } => (object, "ai".to_string()),
+        Decision::Blocked { object, by, .. } => (object, format!("blocked:{}", by.as_str())),
+    };
+    let since = firing_since(decision, now);
+    let name = record::name(entry, decision, object, since, &what);
+    if recorded.contains(&name) {
+        return;
+    }
+    let namespace = object
+        .namespace
+        .clone()
+        .unwrap_or_else(|| context.namespace.clone());
+    let actions: Api<HealingAction> = Api::namespaced(context.client.clone(), &namespace);
+    let record = record::healing_action(entry, decision, &name, &namespace, since);
+    match actions.create(&PostParams::default(), &record).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {
+            // Recorded before (a restart, another replica): handled then.
+            recorded.insert(name);
+            return;
+        }
+        Err(error) => {
+            tracing::warn!(%error, record = %name, "cannot record the decision; nothing is done");
+            return;
+        }
+    }
+    recorded.insert(name.clone());
+    let carried = carry_out(
+        &entry.program,
+        &context.safety,
+        state,
+        executor,
+        decision,
+        now,
+        0,
+    )
+    .await;
+    let (phase, message) = record::phase(&carried.outcome);
+    log(entry, decision, &name, &carried.outcome);
+    let stamp = Time(k8s_openapi::jiff::Timestamp::now());
+    let status = HealingActionStatus {
+        phase: Some(phase),
+        message: Some(message),
+        transitions: BTreeMap::from([(phase_name(phase), stamp)]),
+        checks: carried
+            .admission
+            .map(|a| vec![format!("safety controller: {a:?}")])
+            .unwrap_or_default(),
+        ..HealingActionStatus::default()
+    };
+    let patch = serde_json::json!({ "status": status });
+    if let Err(error) = actions
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        tracing::warn!(%error, record = %name, "cannot write the record's phase");
+    }
+}
+
+fn phase_name(phase: ActionPhase) -> String {
+    format!("{phase:?}")
+}
+
+fn log(entry: &Entry, decision: &Decision, record: &str, outcome: &Outcome) {
+    tracing::info!(
+        policy = %entry.name,
+        uid = %entry.uid,
+        target = %decision.target(),
+        rules = ?decision.rules().iter().map(|r| r + 1).collect::<Vec<_>>(),
+        evidence = %crate::engine::evidence::render(decision.evidence()).join("; "),
+        %record,
+        outcome = ?outcome,
+        "decision"
+    );
+}
