@@ -358,7 +358,10 @@ fn evaluate_target(visit: &Visit, policy_visit: &mut PolicyVisit, out: &mut Eval
             _ => {}
         }
     }
-    policy_visit.timers.push((target.id.clone(), running));
+    // Most targets have no running timer: only those that do are kept.
+    if !running.is_empty() {
+        policy_visit.timers.push((target.id.clone(), running));
+    }
     let Some(most_urgent) = fired.iter().map(|(i, _)| policy.rules[*i].priority).min() else {
         return;
     };
@@ -480,7 +483,7 @@ fn decide(
         // on the same object at the next evaluation. A limit or cooldown
         // leaves the timers running, so the rule acts once it lifts.
         if by == Block::SameObject {
-            restart_fired(policy, top, policy_visit);
+            restart_fired(policy, &target.id, top, policy_visit);
         }
         return;
     }
@@ -519,13 +522,19 @@ fn decide(
     policy_visit.pending.add(object, ledger);
     // After a decision the fired rules start over: `for 3m` must hold for
     // another three minutes before they fire again.
-    restart_fired(policy, top, policy_visit);
+    restart_fired(policy, &target.id, top, policy_visit);
 }
 
 /// Removes the fired rules' timers of the target just visited (the last
 /// pushed).
-fn restart_fired(policy: &Policy, fired: &[(usize, Option<i64>)], policy_visit: &mut PolicyVisit) {
-    if let Some((_, running)) = policy_visit.timers.last_mut() {
+fn restart_fired(
+    policy: &Policy,
+    target: &TargetId,
+    fired: &[(usize, Option<i64>)],
+    policy_visit: &mut PolicyVisit,
+) {
+    let last = policy_visit.timers.last_mut().filter(|(id, _)| id == target);
+    if let Some((_, running)) = last {
         for (i, _) in fired {
             running.remove(&policy.rules[*i].fingerprint);
         }
