@@ -421,3 +421,38 @@ fn too_long_a_run_is_refused_before_it_starts() {
         stderr(&output)
     );
 }
+
+/// A workload has a status, an event and a metric when its pods do, on every
+/// workload kind: the language's rule, which the simulated world must keep
+/// as the operator's observer does.
+#[test]
+fn workloads_see_their_pods_statuses_events_and_metrics_on_every_kind() {
+    for kind in ["deployment", "statefulset", "daemonset"] {
+        let scenario = format!(
+            "name: t\nnamespace: shop\nduration: 4m\nworkloads:\n  - name: app\n    kind: {kind}\n    replicas: 2\n    faults:\n      - crashloop: {{ after: 1m, cause: release }}\n"
+        );
+        let policy = |name: &str, condition: &str| {
+            format!(
+                "policy {name} {{\n  select {kind}s where app = \"app\"\n  mode monitor\n  cooldown 1h\n  when {condition} then notify \"{name}\"\n}}\n"
+            )
+        };
+        let policies = [
+            policy("status", "status is CrashLoopBackOff"),
+            policy("event", "event BackOff count > 0 within 5m"),
+            policy("metric", "restarts > 0"),
+        ];
+        let sources: Vec<&str> = policies.iter().map(String::as_str).collect();
+        let report = simulate(&scenario, &sources);
+        let fired: std::collections::BTreeSet<(String, String)> = report
+            .timeline
+            .iter()
+            .map(|e| (e.policy.clone(), e.target.clone()))
+            .collect();
+        for name in ["status", "event", "metric"] {
+            assert!(
+                fired.contains(&(name.to_string(), format!("{kind}s/shop/app"))),
+                "{kind}: `{name}` never held on the workload: {fired:?}"
+            );
+        }
+    }
+}

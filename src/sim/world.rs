@@ -550,7 +550,12 @@ impl World {
         for (name, value) in updates {
             record(&mut workload.target, &self.metrics, &name, now, value);
         }
-        workload.target.statuses.clear();
+        // A workload has a status when any of its pods has it (the
+        // language's rule, and the operator's observer's).
+        workload.target.statuses = pods
+            .iter()
+            .flat_map(|&p| self.pods[p].target.statuses.iter().cloned())
+            .collect();
         workload.target.events = pods
             .iter()
             .flat_map(|&p| self.pods[p].target.events.iter().cloned())
