@@ -510,6 +510,10 @@ async fn a_healing_action_records_its_phase_through_the_status_subresource() {
 
 // --- The operator itself, as a user runs it: `kubeskippy run --kubeconfig`.
 
+/// Operators evaluate every policy of the cluster: tests that run one take
+/// turns, so that what a test sees was done by its own operator.
+static OPERATORS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// `kubeskippy run` against the control plane, killed when dropped; its log
 /// goes beside the control plane's. With `safety`, that configuration.
 fn operator_with(plane: &ControlPlane, name: &str, safety: Option<&str>) -> tokio::process::Child {
@@ -559,6 +563,7 @@ async fn the_operator_compiles_policies_and_says_so_in_their_status() {
     let Some(plane) = control_plane::require() else {
         return;
     };
+    let _turn = OPERATORS.lock().await;
     let client = admin(plane).await;
     install_crds(&client).await;
     let ns = namespace(&client, "t-policies").await;
@@ -709,6 +714,7 @@ async fn a_crash_looping_pod_is_recorded_and_restarted_through_an_eviction() {
     let Some(plane) = control_plane::require() else {
         return;
     };
+    let _turn = OPERATORS.lock().await;
     let client = admin(plane).await;
     install_crds(&client).await;
     let ns = namespace(&client, "t-heal").await;
@@ -805,6 +811,7 @@ async fn a_dry_run_records_the_decision_and_leaves_the_pod_alone() {
     let Some(plane) = control_plane::require() else {
         return;
     };
+    let _turn = OPERATORS.lock().await;
     let client = admin(plane).await;
     install_crds(&client).await;
     let ns = namespace(&client, "t-dryrun").await;
@@ -845,4 +852,110 @@ async fn a_dry_run_records_the_decision_and_leaves_the_pod_alone() {
     assert_eq!(record.spec.object.name, pod);
     let still = pods.get(&pod).await.expect("the pod is still there");
     assert!(still.metadata.deletion_timestamp.is_none());
+    // The dry run spent the cooldown: the rule, true every second, is
+    // blocked from now on, and that episode makes one record, not one per
+    // cycle.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let all = actions.list(&ListParams::default()).await.expect("records");
+    let mut phases: Vec<String> = all
+        .items
+        .iter()
+        .map(|a| format!("{:?}", a.status.as_ref().and_then(|s| s.phase)))
+        .collect();
+    phases.sort();
+    assert_eq!(
+        phases,
+        ["Some(Blocked)", "Some(DryRun)"],
+        "{:#?}",
+        all.items
+    );
+}
+
+#[tokio::test]
+async fn a_killed_operator_resumes_its_timers_and_acts_once() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kubeskippy::operator::crd::{ActionPhase, HealingAction, HealingPolicy, HealingPolicySpec};
+    let Some(plane) = control_plane::require() else {
+        return;
+    };
+    let _turn = OPERATORS.lock().await;
+    let client = admin(plane).await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "t-restart").await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    deployments
+        .create(&PostParams::default(), &deployment("resume", 1))
+        .await
+        .expect("the deployment is created");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let pod = running_pod(&pods, "resume").await;
+    let policies: Api<HealingPolicy> = Api::namespaced(client.clone(), &ns);
+    let policy = HealingPolicy::new(
+        "crashloop",
+        HealingPolicySpec {
+            policy: "policy crashloop {\n  select pods where app = \"resume\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff for 20s then restart\n}\n".into(),
+            mode: None,
+        },
+    );
+    let created = policies
+        .create(&PostParams::default(), &policy)
+        .await
+        .expect("the policy is created");
+    let uid = created.metadata.uid.expect("a uid");
+    let mut first = operator_with(plane, "restart-1", Some("evaluationIntervalSeconds: 1\n"));
+    crash_loop(&pods, &pod).await;
+    let began = k8s_openapi::jiff::Timestamp::now().as_second();
+    // The first operator sees the condition hold and saves its timer.
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+    eventually("the timer is saved", Duration::from_secs(30), || async {
+        let map = maps
+            .get_opt(&format!("kubeskippy-state-{uid}"))
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("no saved state")?;
+        let text = map
+            .data
+            .and_then(|d| d.get("state.json").cloned())
+            .unwrap_or_default();
+        if text.contains("\"since\"") {
+            Ok(())
+        } else {
+            Err(text)
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    // kill -9, well before `for 20s` holds.
+    first.kill().await.expect("the operator is killed");
+    let killed = k8s_openapi::jiff::Timestamp::now().as_second();
+    let _second = operator_with(plane, "restart-2", Some("evaluationIntervalSeconds: 1\n"));
+    let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
+    let record = eventually(
+        "the restarted operator acts",
+        Duration::from_secs(60),
+        || async {
+            let list = actions
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            list.items
+                .into_iter()
+                .find(|a| a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::Succeeded))
+                .ok_or_else(|| "not yet".to_string())
+        },
+    )
+    .await;
+    let since = record.spec.firing_since.0.as_second();
+    assert!(
+        since <= killed && since >= began - 2,
+        "the timer ran from before the kill ({began}..{killed}), not from the restart: {since}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let all = actions.list(&ListParams::default()).await.expect("records");
+    let succeeded = all
+        .items
+        .iter()
+        .filter(|a| a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::Succeeded))
+        .count();
+    assert_eq!(succeeded, 1, "one firing, one action: {:#?}", all.items);
 }

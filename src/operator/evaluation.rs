@@ -15,7 +15,7 @@ use super::registry::{Entry, Registry};
 use crate::act::cluster::KubeExecutor;
 use crate::act::{carry_out, Outcome};
 use crate::engine::state::State;
-use crate::engine::{evaluate, Context, Decision};
+use crate::engine::{evaluate, Block, Context, Decision};
 use crate::observe::{snapshot, Cluster, History};
 use crate::safety::SafetyConfig;
 use futures::{Stream, StreamExt};
@@ -189,6 +189,20 @@ pub async fn run(context: Loop) {
                 )
                 .await;
             }
+            if super::persist::due(&state, entry.saved, now) {
+                match super::persist::save(&context.client, &entry, &state, &context.namespace)
+                    .await
+                {
+                    Ok(()) => context.registry.mark_saved(
+                        &entry.uid,
+                        super::persist::fingerprint(&state),
+                        now,
+                    ),
+                    Err(error) => {
+                        tracing::warn!(%error, policy = %entry.name, "cannot save the policy's state")
+                    }
+                }
+            }
             context.registry.update_state(&entry.uid, state);
         }
     }
@@ -205,13 +219,27 @@ async fn handle(
     recorded: &mut Recorded,
     now: i64,
 ) {
-    let (object, what) = match decision {
-        Decision::Act { object, .. } => (object, "act".to_string()),
-        Decision::Ambiguous { object, .. } => (object, "ai".to_string()),
-        Decision::Blocked { object, by, .. } => (object, format!("blocked:{}", by.as_str())),
-    };
     let since = firing_since(decision, now);
-    let name = record::name(entry, decision, object, since, &what);
+    // An action's record is one per firing; a block's, one per episode: the
+    // same block until it lifts, however many cycles it holds.
+    let (object, what, episode) = match decision {
+        Decision::Act { object, .. } => (object, "act".to_string(), since),
+        Decision::Ambiguous { object, .. } => (object, "ai".to_string(), since),
+        // Another pod of the same object led to this cycle's decision on
+        // it, which has its own record.
+        Decision::Blocked {
+            by: Block::SameObject,
+            ..
+        } => return,
+        Decision::Blocked {
+            object, by, until, ..
+        } => (
+            object,
+            format!("blocked:{}", by.as_str()),
+            until.unwrap_or(since),
+        ),
+    };
+    let name = record::name(entry, decision, object, episode, &what);
     if recorded.contains(&name) {
         return;
     }

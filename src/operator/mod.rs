@@ -8,6 +8,7 @@
 pub mod compile;
 pub mod crd;
 pub mod evaluation;
+pub mod persist;
 pub mod policy_controller;
 pub mod record;
 pub mod registry;
@@ -36,6 +37,7 @@ pub async fn run(client: Client, safety: SafetyConfig, namespace: String) {
         client: client.clone(),
         safety: safety.clone(),
         registry: registry.clone(),
+        namespace: namespace.clone(),
     });
     let policy_controller = Controller::new(
         Api::<crd::HealingPolicy>::all(client.clone()),

@@ -32,6 +32,9 @@ pub struct Shared {
     pub safety: SafetyConfig,
     /// Where compiled policies go for the evaluation loop.
     pub registry: Arc<Registry>,
+    /// The operator's namespace (where a ClusterHealingPolicy's state is
+    /// kept).
+    pub namespace: String,
 }
 
 /// What the controller reads of either kind of policy object.
@@ -104,15 +107,28 @@ pub async fn reconcile<K: PolicyObject>(
     );
     let uid = object.uid().unwrap_or_default();
     match &checked {
-        Ok(c) if c.errors() == 0 => shared.registry.put(Entry::new(
-            K::KIND,
-            namespace.clone(),
-            name.clone(),
-            uid,
-            object.source(),
-            &c.compiled,
-            object.mode_override().map(Mode::from),
-        )),
+        Ok(c) if c.errors() == 0 => {
+            let mut entry = Entry::new(
+                K::KIND,
+                namespace.clone(),
+                name.clone(),
+                uid,
+                object.source(),
+                &c.compiled,
+                object.mode_override().map(Mode::from),
+            );
+            // First seen by this process: resume what a previous one kept.
+            if !shared.registry.contains(&entry.uid) {
+                if let Some(state) =
+                    super::persist::load(&shared.client, &entry, &shared.namespace).await
+                {
+                    tracing::info!(policy = %shown, timers = state.timer_count(), "resumed the saved state");
+                    entry.saved = Some((super::persist::fingerprint(&state), 0));
+                    entry.state = state;
+                }
+            }
+            shared.registry.put(entry);
+        }
         _ => shared.registry.remove(&uid),
     }
     if object.current_status() == Some(&status) {

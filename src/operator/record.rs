@@ -33,13 +33,13 @@ pub fn firing_since(decision: &Decision, now: i64) -> i64 {
 }
 
 /// The record's name: the policy object's name (cut to fit) and a hash of
-/// what identifies the firing. `what` tells a block's record from an
-/// action's.
+/// what identifies the firing (`episode`: when it began to hold, or when a
+/// block lifts). `what` tells a block's record from an action's.
 pub fn name(
     entry: &Entry,
     decision: &Decision,
     object: &TargetId,
-    since: i64,
+    episode: i64,
     what: &str,
 ) -> String {
     let fingerprints = match decision {
@@ -48,7 +48,7 @@ pub fn name(
         }
         Decision::Ambiguous { fingerprints, .. } => fingerprints.join(","),
     };
-    let key = format!("{}|{fingerprints}|{object}|{since}|{what}", entry.uid);
+    let key = format!("{}|{fingerprints}|{object}|{episode}|{what}", entry.uid);
     let prefix: String = entry.name.chars().take(40).collect();
     format!(
         "{}-{:016x}",

@@ -26,6 +26,9 @@ pub struct Entry {
     /// Each rule as the source writes it, and where.
     pub rules: Vec<(String, SourceSpan)>,
     pub state: State,
+    /// What was last written of the state (see `persist`): its
+    /// fingerprint and when.
+    pub saved: Option<(u64, i64)>,
 }
 
 impl Entry {
@@ -87,6 +90,7 @@ impl Entry {
             program_hash,
             rules,
             state: State::default(),
+            saved: None,
         }
     }
 }
@@ -105,8 +109,21 @@ impl Registry {
         let mut entries = self.lock();
         if let Some(previous) = entries.remove(&entry.uid) {
             entry.state = previous.state;
+            entry.saved = previous.saved;
         }
         entries.insert(entry.uid.clone(), entry);
+    }
+
+    /// Whether the policy of `uid` is here (its state then is too).
+    pub fn contains(&self, uid: &str) -> bool {
+        self.lock().contains_key(uid)
+    }
+
+    /// Notes that the state of `uid` was written.
+    pub fn mark_saved(&self, uid: &str, fingerprint: u64, at: i64) {
+        if let Some(entry) = self.lock().get_mut(uid) {
+            entry.saved = Some((fingerprint, at));
+        }
     }
 
     /// Forgets a policy that no longer compiles, or whose object is gone.
