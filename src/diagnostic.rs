@@ -234,17 +234,52 @@ impl Diagnostic {
 }
 
 /// A diagnostic joined with its source so miette can render it like rustc.
+///
+/// miette draws a label under its line with a formatting width of the label's
+/// column, which panics past 65,535, and a line that long is unreadable anyway:
+/// a diagnostic with a label on a line longer than [`LONG_LINE`] characters is
+/// shown an excerpt of the source instead, whose long lines are cut to a
+/// window around their labels. Every other diagnostic renders from the source
+/// as it is.
 #[derive(Debug)]
 pub struct Report<'a> {
     diagnostic: &'a Diagnostic,
-    source: miette::NamedSource<String>,
+    source: Shown,
+    /// The primary span and the related ones, in `source`'s offsets.
+    primary: Span,
+    related: Vec<Span>,
+}
+
+#[derive(Debug)]
+enum Shown {
+    Whole(miette::NamedSource<String>),
+    Excerpt(Excerpt),
 }
 
 impl<'a> Report<'a> {
     pub fn new(diagnostic: &'a Diagnostic, name: &str, source: &str) -> Report<'a> {
+        let related: Vec<Span> = diagnostic.related.iter().map(|(span, _)| *span).collect();
+        let spans: Vec<Span> = std::iter::once(diagnostic.span)
+            .chain(related.iter().copied())
+            .collect();
+        let long = spans.iter().any(|span| {
+            is_long(line_around(source, span.start)) || is_long(line_around(source, span.end))
+        });
+        if !long {
+            return Report {
+                diagnostic,
+                source: Shown::Whole(miette::NamedSource::new(name, source.to_string())),
+                primary: diagnostic.span,
+                related,
+            };
+        }
+        let excerpt = Excerpt::new(name, source, &spans);
+        let shown = |span: &Span| Span::new(excerpt.offset(span.start), excerpt.offset(span.end));
         Report {
             diagnostic,
-            source: miette::NamedSource::new(name, source.to_string()),
+            primary: shown(&diagnostic.span),
+            related: related.iter().map(shown).collect(),
+            source: Shown::Excerpt(excerpt),
         }
     }
 }
@@ -277,19 +312,205 @@ impl miette::Diagnostic for Report<'_> {
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(&self.source)
+        Some(match &self.source {
+            Shown::Whole(source) => source,
+            Shown::Excerpt(excerpt) => excerpt,
+        })
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
-        let primary = miette::LabeledSpan::new_primary_with_span(
-            self.diagnostic.label.clone(),
-            self.diagnostic.span,
-        );
+        let primary =
+            miette::LabeledSpan::new_primary_with_span(self.diagnostic.label.clone(), self.primary);
         let related =
-            self.diagnostic.related.iter().map(|(span, label)| {
-                miette::LabeledSpan::new_with_span(Some(label.clone()), *span)
-            });
+            self.diagnostic
+                .related
+                .iter()
+                .zip(&self.related)
+                .map(|((_, label), span)| {
+                    miette::LabeledSpan::new_with_span(Some(label.clone()), *span)
+                });
         Some(Box::new(std::iter::once(primary).chain(related)))
+    }
+}
+
+/// Lines longer than this, in characters, are shown cut around their labels.
+pub const LONG_LINE: usize = 500;
+/// How many characters of a cut line are kept before and after its anchor
+/// (the first character of the label it is cut for).
+const KEEP_BEFORE: usize = 40;
+const KEEP_AFTER: usize = 80;
+/// Stands for the part of a line that was cut.
+const CUT: &str = "…";
+
+/// The line holding byte `offset` of `source`, as miette counts lines (a lone
+/// `\r` ends one too), without its line break.
+fn line_around(source: &str, offset: usize) -> &str {
+    let offset = offset.min(source.len());
+    let bytes = source.as_bytes();
+    let start = bytes[..offset]
+        .iter()
+        .rposition(|b| matches!(b, b'\n' | b'\r'))
+        .map_or(0, |i| i + 1);
+    let end = bytes[offset..]
+        .iter()
+        .position(|b| matches!(b, b'\n' | b'\r'))
+        .map_or(source.len(), |i| offset + i);
+    // Both ends are next to an ASCII byte or at an end, so on char boundaries.
+    source.get(start..end).unwrap_or("")
+}
+
+fn is_long(line: &str) -> bool {
+    line.len() > LONG_LINE && line.chars().nth(LONG_LINE).is_some()
+}
+
+/// The source as miette is shown it when a label is on a long line: every
+/// line longer than [`LONG_LINE`] characters is cut to a window around the
+/// label miette takes its column from (or its start, without a label), marked
+/// with `…` where cut. Line breaks are all kept, so miette counts the same
+/// lines; the columns it prints in headers are given back in the source's.
+#[derive(Debug)]
+struct Excerpt {
+    name: String,
+    text: String,
+    /// The cut lines, in order.
+    cuts: Vec<Cut>,
+}
+
+#[derive(Debug)]
+struct Cut {
+    /// The whole line and the part of it kept, as offsets in the source.
+    line: std::ops::Range<usize>,
+    kept: std::ops::Range<usize>,
+    /// Where the line starts and ends in the excerpt, and the bytes of `…`
+    /// before what was kept.
+    at: usize,
+    end: usize,
+    marked: usize,
+}
+
+impl Excerpt {
+    fn new(name: &str, source: &str, spans: &[Span]) -> Excerpt {
+        let mut text = String::with_capacity(source.len().min(1 << 16));
+        let mut cuts = Vec::new();
+        let mut start = 0;
+        for piece in source.split_inclusive(['\n', '\r']) {
+            let line = piece.trim_end_matches(['\n', '\r']);
+            let end = start + line.len();
+            if !is_long(line) {
+                text.push_str(piece);
+                start += piece.len();
+                continue;
+            }
+            // The label miette takes the header's column from: the primary
+            // one, or else the first one on the line.
+            let inside = |offset: &usize| (start..=end).contains(offset);
+            let anchor = spans
+                .first()
+                .map(|s| s.start)
+                .filter(inside)
+                .or_else(|| spans.iter().map(|s| s.start).filter(inside).min())
+                .or_else(|| spans.iter().map(|s| s.end).filter(inside).min())
+                .unwrap_or(start);
+            let kept = window(source, start..end, anchor);
+            let at = text.len();
+            let marked = if kept.start > start { CUT.len() } else { 0 };
+            if marked > 0 {
+                text.push_str(CUT);
+            }
+            text.push_str(&source[kept.clone()]);
+            if kept.end < end {
+                text.push_str(CUT);
+            }
+            cuts.push(Cut {
+                line: start..end,
+                kept,
+                at,
+                end: text.len(),
+                marked,
+            });
+            text.push_str(&piece[line.len()..]);
+            start += piece.len();
+        }
+        Excerpt {
+            name: name.to_string(),
+            text,
+            cuts,
+        }
+    }
+
+    /// Where byte `offset` of the source is in the excerpt; an offset in the
+    /// cut part of a line goes to the nearest end of what was kept.
+    fn offset(&self, offset: usize) -> usize {
+        let i = self.cuts.partition_point(|cut| cut.line.start <= offset);
+        let Some(cut) = i.checked_sub(1).map(|i| &self.cuts[i]) else {
+            return offset;
+        };
+        if offset <= cut.line.end {
+            let kept = offset.clamp(cut.kept.start, cut.kept.end);
+            cut.at + cut.marked + (kept - cut.kept.start)
+        } else {
+            offset - cut.line.end + cut.end
+        }
+    }
+
+    /// The source's column (in bytes, as miette counts) of the excerpt's
+    /// byte `offset`, whose column in the excerpt is `column`.
+    fn column(&self, offset: usize, column: usize) -> usize {
+        let i = self.cuts.partition_point(|cut| cut.at <= offset);
+        match i.checked_sub(1).map(|i| &self.cuts[i]) {
+            Some(cut) if offset <= cut.end => {
+                (offset - cut.at).saturating_sub(cut.marked) + (cut.kept.start - cut.line.start)
+            }
+            _ => column,
+        }
+    }
+}
+
+/// The part of the line `line` of `source` kept around byte `anchor`:
+/// [`KEEP_BEFORE`] characters before it and [`KEEP_AFTER`] from it.
+fn window(source: &str, line: std::ops::Range<usize>, anchor: usize) -> std::ops::Range<usize> {
+    let text = &source[line.clone()];
+    let mut anchor = anchor - line.start;
+    while !text.is_char_boundary(anchor) {
+        anchor -= 1;
+    }
+    let start = text[..anchor]
+        .char_indices()
+        .rev()
+        .nth(KEEP_BEFORE - 1)
+        .map_or(0, |(i, _)| i);
+    let end = text[anchor..]
+        .char_indices()
+        .nth(KEEP_AFTER)
+        .map_or(text.len(), |(i, _)| anchor + i);
+    line.start + start..line.start + end
+}
+
+impl miette::SourceCode for Excerpt {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let contents = self
+            .text
+            .read_span(span, context_lines_before, context_lines_after)?;
+        // Only a read without context lines starts at the span itself, and
+        // only its column is printed (in the header).
+        let column = if context_lines_before == 0 {
+            self.column(span.offset(), contents.column())
+        } else {
+            contents.column()
+        };
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.clone(),
+            contents.data(),
+            *contents.span(),
+            contents.line(),
+            column,
+            contents.line_count(),
+        )))
     }
 }
 

@@ -901,8 +901,8 @@ fn nesting_child() {
 /// of 500 overflowed the stack, which aborts the process (the operator, the
 /// LSP): the AST builder (`syntax::build::condition`, `syntax::build::action`)
 /// and the checker (`check::Checker::condition`) recurse once per level with no
-/// depth limit (pest itself stops safely: its stack guard reports a syntax
-/// error). With a 2 MiB stack, a debug build overflowed from 54 nested
+/// depth limit (pest, pinned at 2.8.3, has none either: `syntax::scan`
+/// guards it). With a 2 MiB stack, a debug build overflowed from 54 nested
 /// parentheses, 161 `not`, 280 nested `ask ai among [`, 383 `and`/`or` in one
 /// condition; a release build from 305, 914, 1059 and 1265. A line nested more
 /// than 100 levels deep is now a syntax error before pest sees it.

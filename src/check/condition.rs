@@ -5,7 +5,7 @@ use super::{units, Checker, PolicyContext};
 use crate::catalog::{self, Unit};
 use crate::diagnostic::{closest, Code, Diagnostic};
 use crate::ir::{self, CmpOp, SafetyClass, Seconds, StatusReason, Threshold, Type};
-use crate::syntax::ast;
+use crate::syntax::{self, ast};
 
 const DEFAULT_PRIORITY: u8 = 10;
 
@@ -13,7 +13,7 @@ impl Checker<'_> {
     /// A rule, without what depends on the policy's other rules: its index,
     /// safety class and fingerprint are set by `Checker::finish_rules`.
     pub(super) fn rule(&mut self, rule: &ast::Rule, ctx: &PolicyContext) -> Option<ir::Rule> {
-        let condition = self.condition(&rule.condition, ctx);
+        let condition = self.condition(&rule.condition, ctx, 1);
         let hold = match &rule.for_duration {
             Some(lit) => {
                 let hold = self.ok(units::duration(lit));
@@ -83,11 +83,25 @@ impl Checker<'_> {
         }
     }
 
-    fn condition(&mut self, cond: &ast::Condition, ctx: &PolicyContext) -> Option<ir::Condition> {
+    /// Lowers a condition at `depth` in its tree (the rule's own condition is
+    /// at 1). The parser builds no tree deeper than [`syntax::MAX_DEPTH`]; one
+    /// built by hand is refused here rather than recursed into, and the IR
+    /// lowered from it is never deeper than the tree.
+    fn condition(
+        &mut self,
+        cond: &ast::Condition,
+        ctx: &PolicyContext,
+        depth: usize,
+    ) -> Option<ir::Condition> {
+        if depth > syntax::MAX_DEPTH {
+            return self.too_deep(cond);
+        }
+        // Only the arms that recurse are here, so that each level costs a
+        // small frame; the leaves are lowered apart.
         match cond {
             ast::Condition::Or(a, b) | ast::Condition::And(a, b) => {
-                let left = self.condition(a, ctx);
-                let right = self.condition(b, ctx);
+                let left = self.condition(a, ctx, depth + 1);
+                let right = self.condition(b, ctx, depth + 1);
                 let (left, right) = (Box::new(left?), Box::new(right?));
                 Some(if matches!(cond, ast::Condition::Or(..)) {
                     ir::Condition::Or(left, right)
@@ -95,10 +109,32 @@ impl Checker<'_> {
                     ir::Condition::And(left, right)
                 })
             }
-            ast::Condition::Not(inner, _) => {
-                Some(ir::Condition::Not(Box::new(self.condition(inner, ctx)?)))
-            }
-            ast::Condition::Paren(inner, _) => self.condition(inner, ctx),
+            ast::Condition::Not(inner, _) => Some(ir::Condition::Not(Box::new(self.condition(
+                inner,
+                ctx,
+                depth + 1,
+            )?))),
+            ast::Condition::Paren(inner, _) => self.condition(inner, ctx, depth + 1),
+            leaf => self.leaf_condition(leaf, ctx),
+        }
+    }
+
+    fn too_deep(&mut self, cond: &ast::Condition) -> Option<ir::Condition> {
+        self.report(syntax::nesting_error(cond.span()));
+        None
+    }
+
+    /// A status, event or comparison condition.
+    fn leaf_condition(
+        &mut self,
+        cond: &ast::Condition,
+        ctx: &PolicyContext,
+    ) -> Option<ir::Condition> {
+        match cond {
+            ast::Condition::Or(..)
+            | ast::Condition::And(..)
+            | ast::Condition::Not(..)
+            | ast::Condition::Paren(..) => None,
             ast::Condition::Status { reason, .. } => self.status(reason, ctx),
             ast::Condition::Event {
                 reason,
@@ -324,16 +360,19 @@ impl Checker<'_> {
 }
 
 /// Whether a condition compares a metric anywhere: only those are evaluated
-/// on the interval's tick.
+/// on the interval's tick. A loop, not recursion: the tree may be one the
+/// checker refused for its depth.
 fn compares_metric(condition: &ast::Condition) -> bool {
-    match condition {
-        ast::Condition::Compare { .. } => true,
-        ast::Condition::Or(a, b) | ast::Condition::And(a, b) => {
-            compares_metric(a) || compares_metric(b)
+    let mut open = vec![condition];
+    while let Some(condition) = open.pop() {
+        match condition {
+            ast::Condition::Compare { .. } => return true,
+            ast::Condition::Or(a, b) | ast::Condition::And(a, b) => open.extend([&**a, &**b]),
+            ast::Condition::Not(inner, _) | ast::Condition::Paren(inner, _) => open.push(inner),
+            ast::Condition::Status { .. } | ast::Condition::Event { .. } => {}
         }
-        ast::Condition::Not(inner, _) | ast::Condition::Paren(inner, _) => compares_metric(inner),
-        ast::Condition::Status { .. } | ast::Condition::Event { .. } => false,
     }
+    false
 }
 
 fn describe_type(ty: Type) -> String {

@@ -9,6 +9,8 @@
 mod action;
 mod condition;
 mod declarations;
+#[cfg(test)]
+mod depth_tests;
 mod lints;
 #[cfg(test)]
 mod lowering_tests;

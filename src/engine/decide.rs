@@ -533,7 +533,10 @@ fn restart_fired(
     fired: &[(usize, Option<i64>)],
     policy_visit: &mut PolicyVisit,
 ) {
-    let last = policy_visit.timers.last_mut().filter(|(id, _)| id == target);
+    let last = policy_visit
+        .timers
+        .last_mut()
+        .filter(|(id, _)| id == target);
     if let Some((_, running)) = last {
         for (i, _) in fired {
             running.remove(&policy.rules[*i].fingerprint);

@@ -52,33 +52,41 @@ fn occurrence(namespace: Namespace, ident: &ast::Ident, declaration: bool) -> Oc
     }
 }
 
+/// The metrics a condition reads, left to right. Loops, not recursion: an
+/// editor walks whatever tree the parser built.
 fn condition<'a>(c: &'a Condition, out: &mut Vec<Occurrence<'a>>) {
-    match c {
-        Condition::Or(a, b) | Condition::And(a, b) => {
-            condition(a, out);
-            condition(b, out);
+    let mut open = vec![c];
+    while let Some(c) = open.pop() {
+        match c {
+            // The right side is pushed first so the left one comes out first.
+            Condition::Or(a, b) | Condition::And(a, b) => open.extend([&**b, &**a]),
+            Condition::Not(inner, _) | Condition::Paren(inner, _) => open.push(inner),
+            Condition::Compare { metric, .. } => {
+                let mut m = metric;
+                while let MetricExpr::Call { arg, .. } = m {
+                    m = arg;
+                }
+                if let MetricExpr::Metric(ident) = m {
+                    out.push(occurrence(Namespace::Metric, ident, false));
+                }
+            }
+            Condition::Status { .. } | Condition::Event { .. } => {}
         }
-        Condition::Not(inner, _) | Condition::Paren(inner, _) => condition(inner, out),
-        Condition::Compare { metric, .. } => metric_expr(metric, out),
-        Condition::Status { .. } | Condition::Event { .. } => {}
     }
 }
 
-fn metric_expr<'a>(m: &'a MetricExpr, out: &mut Vec<Occurrence<'a>>) {
-    match m {
-        MetricExpr::Metric(ident) => out.push(occurrence(Namespace::Metric, ident, false)),
-        MetricExpr::Call { arg, .. } => metric_expr(arg, out),
-    }
-}
-
+/// The patches an action names, in order.
 fn action<'a>(a: &'a Action, out: &mut Vec<Occurrence<'a>>) {
-    match a {
-        Action::Patch { name, .. } => out.push(occurrence(Namespace::Patch, name, false)),
-        Action::AskAi {
-            among: Some(choices),
-            ..
-        } => choices.iter().for_each(|choice| action(choice, out)),
-        _ => {}
+    let mut open = vec![a];
+    while let Some(a) = open.pop() {
+        match a {
+            Action::Patch { name, .. } => out.push(occurrence(Namespace::Patch, name, false)),
+            Action::AskAi {
+                among: Some(choices),
+                ..
+            } => open.extend(choices.iter().rev()),
+            _ => {}
+        }
     }
 }
 

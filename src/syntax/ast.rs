@@ -3,6 +3,9 @@
 //! Invariants: every node carries the byte span of its source text; nothing here
 //! has been resolved or type-checked (names are plain strings, literals keep their
 //! raw text). The formatter prints from this tree and the checker lowers it to IR.
+//! A tree nests at most [`super::MAX_DEPTH`] levels: the parser builds no deeper
+//! one, and the derived `Clone`, `PartialEq`, `Debug` and `Drop` recurse once
+//! per level, so a deeper tree built by hand is the caller's to keep away.
 
 use crate::span::Span;
 
@@ -170,11 +173,26 @@ pub enum Condition {
 
 impl Condition {
     pub fn span(&self) -> Span {
+        // An `and`/`or` chain runs from its first operand to its last: found
+        // by loops, as such chains are the deepest trees users write.
+        let mut first = self;
+        while let Condition::Or(a, _) | Condition::And(a, _) = first {
+            first = a;
+        }
+        let mut last = self;
+        while let Condition::Or(_, b) | Condition::And(_, b) = last {
+            last = b;
+        }
+        first.own_span().to(last.own_span())
+    }
+
+    /// The span of a condition that is not an `and`/`or`.
+    fn own_span(&self) -> Span {
         match self {
-            Condition::Or(a, b) | Condition::And(a, b) => a.span().to(b.span()),
             Condition::Not(_, span) | Condition::Paren(_, span) => *span,
             Condition::Status { span, .. } | Condition::Event { span, .. } => *span,
             Condition::Compare { metric, value, .. } => metric.span().to(value.span()),
+            Condition::Or(a, b) | Condition::And(a, b) => a.span().to(b.span()),
         }
     }
 }

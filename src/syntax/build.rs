@@ -1,19 +1,36 @@
 //! From pest's parse tree to the AST.
 //!
 //! The grammar guarantees the shape of each pair, so a shape this module does not
-//! expect is a bug in KubeSkippy, not in the user's file: it becomes a `Bug` that
-//! the parser reports as a diagnostic instead of panicking.
+//! expect is a bug in KubeSkippy, not in the user's file: it becomes
+//! `Unbuilt::Bug`, which the parser reports as a diagnostic instead of panicking.
+//!
+//! Invariant: no tree built here nests deeper than [`MAX_DEPTH`] — conditions,
+//! metric expressions and actions alike — whatever pest hands over, so that
+//! everything that walks a tree later (the checker, the formatter, editors,
+//! the derived `Drop`, `Clone` and `PartialEq`) recurses a bounded number of
+//! times. A deeper tree is refused before it is built (`Unbuilt::TooDeep`).
+//! Conditions, the one tree users nest by hand, are built without recursion.
+
+mod condition;
+#[cfg(test)]
+mod tests;
 
 use super::ast::*;
 use super::grammar::Rule;
+use super::MAX_DEPTH;
 use crate::span::Span;
 use pest::iterators::{Pair, Pairs};
 
-/// A parse tree that does not have the shape the grammar promises.
+/// Why a parse tree gave no AST.
 #[derive(Debug)]
-pub(crate) struct Bug(pub Span);
+pub(crate) enum Unbuilt {
+    /// The parse tree does not have the shape the grammar promises.
+    Bug(Span),
+    /// The tree would nest deeper than [`MAX_DEPTH`] at this span.
+    TooDeep(Span),
+}
 
-type Built<T> = Result<T, Bug>;
+type Built<T> = Result<T, Unbuilt>;
 
 /// The meaningful children of a pair: keywords, punctuation and separators are
 /// dropped, since the rule they belong to already says what they were.
@@ -44,7 +61,7 @@ impl<'i> Children<'i> {
     }
 
     fn expect(&mut self) -> Built<Pair<'i, Rule>> {
-        self.next().ok_or_else(|| Bug(self.span()))
+        self.next().ok_or_else(|| Unbuilt::Bug(self.span()))
     }
 
     /// The next child if it is `rule`; otherwise leaves it in place.
@@ -191,7 +208,7 @@ fn item(pair: Pair<'_, Rule>, offset: usize) -> Built<Item> {
                 span,
             }))
         }
-        _ => Err(Bug(Span::from(pair.as_span()).shifted(offset))),
+        _ => Err(Unbuilt::Bug(Span::from(pair.as_span()).shifted(offset))),
     }
 }
 
@@ -252,7 +269,7 @@ fn statement(pair: Pair<'_, Rule>, offset: usize) -> Built<Statement> {
         }),
         Rule::cooldown_stmt => Ok(Statement::Cooldown(literal(c.expect()?, offset)?, span)),
         Rule::when_rule => rule(pair, offset).map(Statement::Rule),
-        _ => Err(Bug(span)),
+        _ => Err(Unbuilt::Bug(span)),
     }
 }
 
@@ -282,7 +299,7 @@ fn label_match(pair: Pair<'_, Rule>, offset: usize) -> Built<LabelMatch> {
         let key = first
             .into_inner()
             .find(|p| p.as_rule() == Rule::label_key)
-            .ok_or(Bug(first_span))?;
+            .ok_or(Unbuilt::Bug(first_span))?;
         return Ok(LabelMatch {
             key: ident(key, offset),
             op: LabelOp::NotExists,
@@ -317,12 +334,12 @@ fn label_match(pair: Pair<'_, Rule>, offset: usize) -> Built<LabelMatch> {
 fn rule(pair: Pair<'_, Rule>, offset: usize) -> Built<super::ast::Rule> {
     let mut c = Children::of(pair, offset);
     let span = c.span();
-    let condition = condition(c.expect()?, offset)?;
+    let condition = condition::condition(c.expect()?, offset)?;
     let for_duration = match c.take(Rule::for_clause) {
         Some(p) => Some(literal(Children::of(p, offset).expect()?, offset)?),
         None => None,
     };
-    let action = action(c.expect()?, offset)?;
+    let action = action(c.expect()?, offset, 1)?;
     let priority = match c.take(Rule::priority_clause) {
         Some(p) => Some(literal(Children::of(p, offset).expect()?, offset)?),
         None => None,
@@ -336,102 +353,35 @@ fn rule(pair: Pair<'_, Rule>, offset: usize) -> Built<super::ast::Rule> {
     })
 }
 
-fn condition(pair: Pair<'_, Rule>, offset: usize) -> Built<Condition> {
-    let rule = pair.as_rule();
+/// An action at `depth` in its tree (the rule's own action is at 1). Only
+/// `ask ai among [...]` nests, once per `[`, so this recursion is the
+/// grammar's, bounded by [`MAX_DEPTH`]; the other actions are built apart so
+/// that each level costs a small frame.
+fn action(pair: Pair<'_, Rule>, offset: usize, depth: usize) -> Built<Action> {
+    let mut outer = Children::of(pair, offset);
+    if depth > MAX_DEPTH {
+        return Err(Unbuilt::TooDeep(outer.span()));
+    }
+    let pair = outer.expect()?;
+    if pair.as_rule() != Rule::ask_ai_action {
+        return flat_action(pair, offset);
+    }
     let mut c = Children::of(pair, offset);
     let span = c.span();
-    match rule {
-        Rule::condition | Rule::conjunction => {
-            let mut left = condition(c.expect()?, offset)?;
-            while let Some(next) = c.next() {
-                let right = condition(next, offset)?;
-                left = if rule == Rule::condition {
-                    Condition::Or(Box::new(left), Box::new(right))
-                } else {
-                    Condition::And(Box::new(left), Box::new(right))
-                };
-            }
-            Ok(left)
-        }
-        Rule::negation => {
-            let first = c.expect()?;
-            match first.as_rule() {
-                Rule::kw_not => Ok(Condition::Not(
-                    Box::new(condition(c.expect()?, offset)?),
-                    span,
-                )),
-                // A parenthesised condition: the `(` was dropped as a token, so
-                // the first child is the inner condition itself.
-                Rule::condition => Ok(Condition::Paren(Box::new(condition(first, offset)?), span)),
-                _ => condition(first, offset),
-            }
-        }
-        Rule::status_cond => Ok(Condition::Status {
-            reason: ident(c.expect()?, offset),
-            span,
-        }),
-        Rule::event_cond => Ok(Condition::Event {
-            reason: ident(c.expect()?, offset),
-            op: cmp_op(c.expect()?)?,
-            count: literal(c.expect()?, offset)?,
-            within: literal(c.expect()?, offset)?,
-            span,
-        }),
-        Rule::comparison => {
-            let metric = metric_expr(c.expect()?, offset)?;
-            let op_pair = c.expect()?;
-            let op_span = c.span_of(&op_pair);
-            let op = cmp_op(op_pair)?;
-            let value_pair = c.expect()?;
-            let value = if value_pair.as_rule() == Rule::boolean {
-                Value::Bool(value_pair.as_str() == "true", c.span_of(&value_pair))
-            } else {
-                Value::Literal(literal(value_pair, offset)?)
-            };
-            Ok(Condition::Compare {
-                metric,
-                op,
-                op_span,
-                value,
-            })
-        }
-        _ => Err(Bug(span)),
+    let mut among = Vec::new();
+    let mut listed = false;
+    while let Some(a) = c.next() {
+        listed = true;
+        among.push(action(a, offset, depth + 1)?);
     }
-}
-
-fn cmp_op(pair: Pair<'_, Rule>) -> Built<CmpOp> {
-    Ok(match pair.as_str() {
-        ">" => CmpOp::Gt,
-        ">=" => CmpOp::Ge,
-        "<" => CmpOp::Lt,
-        "<=" => CmpOp::Le,
-        "==" => CmpOp::Eq,
-        _ => CmpOp::Ne,
+    Ok(Action::AskAi {
+        among: listed.then_some(among),
+        span,
     })
 }
 
-fn metric_expr(pair: Pair<'_, Rule>, offset: usize) -> Built<MetricExpr> {
-    let mut c = Children::of(pair, offset);
-    let inner = c.expect()?;
-    match inner.as_rule() {
-        Rule::ident => Ok(MetricExpr::Metric(ident(inner, offset))),
-        Rule::call => {
-            let mut call = Children::of(inner, offset);
-            let span = call.span();
-            Ok(MetricExpr::Call {
-                function: ident(call.expect()?, offset),
-                arg: Box::new(metric_expr(call.expect()?, offset)?),
-                window: literal(call.expect()?, offset)?,
-                span,
-            })
-        }
-        _ => Err(Bug(c.span())),
-    }
-}
-
-fn action(pair: Pair<'_, Rule>, offset: usize) -> Built<Action> {
-    let mut outer = Children::of(pair, offset);
-    let pair = outer.expect()?;
+/// An action that holds no other action.
+fn flat_action(pair: Pair<'_, Rule>, offset: usize) -> Built<Action> {
     let rule = pair.as_rule();
     let mut c = Children::of(pair, offset);
     let span = c.span();
@@ -501,23 +451,11 @@ fn action(pair: Pair<'_, Rule>, offset: usize) -> Built<Action> {
             message: string(c.expect()?, offset)?,
             span,
         },
-        Rule::ask_ai_action => {
-            let mut among = Vec::new();
-            let mut listed = false;
-            while let Some(a) = c.next() {
-                listed = true;
-                among.push(action(a, offset)?);
-            }
-            Action::AskAi {
-                among: listed.then_some(among),
-                span,
-            }
-        }
         Rule::unknown_action => Action::Unknown {
             name: ident(c.expect()?, offset),
             span,
         },
-        _ => return Err(Bug(span)),
+        _ => return Err(Unbuilt::Bug(span)),
     })
 }
 
@@ -542,7 +480,7 @@ fn literal(pair: Pair<'_, Rule>, offset: usize) -> Built<Literal> {
         }
     }
     Ok(Literal {
-        number: number.ok_or(Bug(span))?,
+        number: number.ok_or(Unbuilt::Bug(span))?,
         suffix,
         per,
         span,

@@ -213,6 +213,9 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         kw_ask | ask_ai_action => &["`ask`"],
         kw_ai => &["`ai`"],
         kw_among => &["`among`"],
+        // Only in tests, and never expected by the real rules.
+        #[cfg(test)]
+        test_lexing | test_line_break | test_code => &[],
         WHITESPACE | COMMENT | ident_char | reserved | value | action_keyword => &[],
     }
 }

@@ -5,6 +5,15 @@
 //! first error, so the parser recovers in two steps: each top-level declaration
 //! is parsed on its own, and a policy whose body does not parse is parsed again
 //! line by line, keeping the statements that do parse.
+//!
+//! No input can exhaust the stack. pest recurses once per bracket and `not`
+//! with no limit of its own, so every text goes to pest through `pest_parse`,
+//! which first bounds its nesting as the grammar lexes it (`scan::too_deep`,
+//! held to the grammar's own lexing by a test). Past pest, nothing relies on
+//! that guard: the AST builder builds conditions without recursion and refuses
+//! any tree deeper than [`MAX_DEPTH`], and every later walk of a tree recurses
+//! at most that deep. Either way the excess is an ordinary syntax error
+//! (`nesting_error`).
 
 pub mod ast;
 mod build;
@@ -12,6 +21,13 @@ mod errors;
 mod scan;
 
 pub use errors::RESERVED_WORDS;
+
+/// The deepest a tree from the parser nests: conditions, metric expressions
+/// and `ask ai among` actions, counting the rule's own condition or action as
+/// level 1. Whatever walks a tree may recurse this deep and no deeper; the
+/// checker refuses a deeper tree built by hand. A line within the scanner's
+/// bounds (40 brackets, 100 `and`/`or`/`not`) makes at most 142 levels.
+pub const MAX_DEPTH: usize = 160;
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::span::Span;
@@ -22,6 +38,12 @@ use pest::Parser as _;
 mod grammar {
     #[derive(pest_derive::Parser)]
     #[grammar = "../grammar/skippy.pest"]
+    // For tests only: the grammar's own lexing of strings, comments and line
+    // breaks, over any text, which `scan::too_deep` must match.
+    #[cfg_attr(
+        test,
+        grammar_inline = "test_lexing = { SOI ~ (string | test_line_break | test_code)* ~ EOI }\ntest_line_break = { NEWLINE }\ntest_code = { ANY }"
+    )]
     pub(crate) struct SkippyParser;
 }
 
@@ -63,39 +85,46 @@ pub fn parse(source: &str) -> Parsed {
 
 fn parse_declaration(source: &str, chunk: Span, parsed: &mut Parsed) {
     let text = &source[chunk.start..chunk.end];
-    if let Some(line) = scan::too_deep(text) {
-        parsed.diagnostics.push(
-            Diagnostic::new(
-                Code::Syntax,
-                line.shifted(chunk.start),
-                format!(
-                    "this line nests too deeply (more than {} brackets or {} `and`/`or`/`not`)",
-                    scan::MAX_NESTING,
-                    scan::MAX_OPERATORS
-                ),
-            )
-            .label("too deep to parse safely")
-            .help("split the condition into several rules"),
-        );
-        return;
-    }
-    let error = match SkippyParser::parse(Rule::declaration, text) {
+    let error = match pest_parse(Rule::declaration, text) {
         Ok(mut pairs) => match pairs.next().map(|pair| build::items(pair, chunk.start)) {
             Some(Ok(items)) => {
                 parsed.file.items.extend(items);
                 return;
             }
-            Some(Err(build::Bug(span))) => {
-                parsed.diagnostics.push(internal_error(span));
+            Some(Err(unbuilt)) => {
+                parsed.diagnostics.push(unbuilt_error(unbuilt));
                 return;
             }
             None => return,
         },
-        Err(error) => errors::syntax_error(&error, text, chunk.start),
+        Err(Unparsed::TooDeep(span)) => {
+            // Recovering line by line would meet the same line again.
+            parsed
+                .diagnostics
+                .push(nesting_error(span.shifted(chunk.start)));
+            return;
+        }
+        Err(Unparsed::Syntax(error)) => errors::syntax_error(&error, text, chunk.start),
     };
     if !recover_policy(source, chunk, &error, parsed) {
         parsed.diagnostics.push(error);
     }
+}
+
+/// Why pest gave no tree.
+enum Unparsed {
+    /// The text nests deeper than pest may recurse, at this span of it.
+    TooDeep(Span),
+    Syntax(Box<pest::error::Error<Rule>>),
+}
+
+/// The one way to pest: a text that nests too deeply for pest's recursion is
+/// refused before pest sees it.
+fn pest_parse(rule: Rule, text: &str) -> Result<pest::iterators::Pairs<'_, Rule>, Unparsed> {
+    if let Some(span) = scan::too_deep(text) {
+        return Err(Unparsed::TooDeep(span));
+    }
+    SkippyParser::parse(rule, text).map_err(|e| Unparsed::Syntax(Box::new(e)))
 }
 
 /// Parses a policy whose body has an error line by line. Returns false when the
@@ -107,7 +136,7 @@ fn recover_policy(source: &str, chunk: Span, error: &Diagnostic, parsed: &mut Pa
     };
     // The header alone, closed, must parse: `policy NAME {` + `}`.
     let header = format!("{}}}", &text[..header_end]);
-    let Ok(mut pairs) = SkippyParser::parse(Rule::declaration, &header) else {
+    let Ok(mut pairs) = pest_parse(Rule::declaration, &header) else {
         return false;
     };
     let Some(Ok(mut items)) = pairs.next().map(|pair| build::items(pair, chunk.start)) else {
@@ -126,16 +155,23 @@ fn recover_policy(source: &str, chunk: Span, error: &Diagnostic, parsed: &mut Pa
         let line_offset = chunk.start + line_start;
         line_start += line.len();
         let line = line.trim_end_matches(['\n', '\r']);
-        match SkippyParser::parse(Rule::statement_line, line) {
+        // Each line is parsed from outside any string, whatever the whole
+        // declaration made of it, and so is checked afresh.
+        match pest_parse(Rule::statement_line, line) {
             Ok(mut pairs) => {
                 if let Some(pair) = pairs.next() {
                     match build::statement_line(pair, line_offset) {
                         Ok(statements) => policy.statements.extend(statements),
-                        Err(build::Bug(span)) => line_errors.push(internal_error(span)),
+                        Err(unbuilt) => line_errors.push(unbuilt_error(unbuilt)),
                     }
                 }
             }
-            Err(e) => line_errors.push(errors::syntax_error(&e, line, line_offset)),
+            Err(Unparsed::TooDeep(span)) => {
+                line_errors.push(nesting_error(span.shifted(line_offset)))
+            }
+            Err(Unparsed::Syntax(e)) => {
+                line_errors.push(errors::syntax_error(&e, line, line_offset))
+            }
         }
     }
     // The error of the whole declaration is the most precise one for its place
@@ -148,6 +184,29 @@ fn recover_policy(source: &str, chunk: Span, error: &Diagnostic, parsed: &mut Pa
     );
     parsed.file.items.push(Item::Policy(policy));
     true
+}
+
+/// The syntax error for nesting past a bound, at the bracket, word or node
+/// where the bound is passed.
+pub(crate) fn nesting_error(span: Span) -> Diagnostic {
+    Diagnostic::new(
+        Code::Syntax,
+        span,
+        format!(
+            "this line nests too deeply (more than {} brackets or {} `and`/`or`/`not`)",
+            scan::MAX_NESTING,
+            scan::MAX_OPERATORS
+        ),
+    )
+    .label("too deep to parse safely")
+    .help("split the condition into several rules")
+}
+
+fn unbuilt_error(unbuilt: build::Unbuilt) -> Diagnostic {
+    match unbuilt {
+        build::Unbuilt::Bug(span) => internal_error(span),
+        build::Unbuilt::TooDeep(span) => nesting_error(span),
+    }
 }
 
 fn internal_error(span: Span) -> Diagnostic {
