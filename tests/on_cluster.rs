@@ -517,13 +517,20 @@ static OPERATORS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// `kubeskippy run` against the control plane, killed when dropped; its log
 /// goes beside the control plane's. With `safety`, that configuration.
 fn operator_with(plane: &ControlPlane, name: &str, safety: Option<&str>) -> tokio::process::Child {
+    operator_as(plane, name, safety, &plane.ready.kubeconfig)
+}
+
+/// `kubeskippy run` with `kubeconfig`'s credentials.
+fn operator_as(
+    plane: &ControlPlane,
+    name: &str,
+    safety: Option<&str>,
+    kubeconfig: &Path,
+) -> tokio::process::Child {
     let log = plane.ready.log_dir.join(format!("operator-{name}.log"));
     let log = std::fs::File::create(&log).expect("the operator's log file");
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubeskippy"));
-    command
-        .arg("run")
-        .arg("--kubeconfig")
-        .arg(&plane.ready.kubeconfig);
+    command.arg("run").arg("--kubeconfig").arg(kubeconfig);
     if let Some(yaml) = safety {
         let file = plane.ready.log_dir.join(format!("safety-{name}.yaml"));
         std::fs::write(&file, yaml).expect("a safety file");
@@ -958,4 +965,183 @@ async fn a_killed_operator_resumes_its_timers_and_acts_once() {
         .filter(|a| a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::Succeeded))
         .count();
     assert_eq!(succeeded, 1, "one firing, one action: {:#?}", all.items);
+}
+
+/// Applies the documents of a YAML file of ServiceAccounts, ClusterRoles and
+/// ClusterRoleBindings, as `kubectl apply -f` would.
+async fn apply_rbac(client: &Client, path: &str) {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+    use serde::Deserialize;
+    let text = std::fs::read_to_string(path).expect("the RBAC manifest");
+    let apply = PatchParams::apply("kubeskippy-tests").force();
+    for document in serde_yaml::Deserializer::from_str(&text) {
+        let value = serde_yaml::Value::deserialize(document).expect("a YAML document");
+        let kind = value["kind"].as_str().unwrap_or_default().to_string();
+        let name = value["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        match kind.as_str() {
+            "ServiceAccount" => {
+                let sa: ServiceAccount = serde_yaml::from_value(value).expect("a ServiceAccount");
+                let ns = sa.metadata.namespace.clone().expect("a namespace");
+                Api::<ServiceAccount>::namespaced(client.clone(), &ns)
+                    .patch(&name, &apply, &Patch::Apply(&sa))
+                    .await
+                    .expect("the ServiceAccount applies");
+            }
+            "ClusterRole" => {
+                let role: ClusterRole = serde_yaml::from_value(value).expect("a ClusterRole");
+                Api::<ClusterRole>::all(client.clone())
+                    .patch(&name, &apply, &Patch::Apply(&role))
+                    .await
+                    .expect("the ClusterRole applies");
+            }
+            "ClusterRoleBinding" => {
+                let binding: ClusterRoleBinding =
+                    serde_yaml::from_value(value).expect("a ClusterRoleBinding");
+                Api::<ClusterRoleBinding>::all(client.clone())
+                    .patch(&name, &apply, &Patch::Apply(&binding))
+                    .await
+                    .expect("the ClusterRoleBinding applies");
+            }
+            other => panic!("{path}: an unexpected kind {other}"),
+        }
+    }
+}
+
+/// A kubeconfig for ServiceAccount `namespace/name`: the admin's, with a
+/// token the API server issues for that account instead.
+async fn service_account_kubeconfig(
+    plane: &ControlPlane,
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> std::path::PathBuf {
+    use k8s_openapi::api::authentication::v1::TokenRequest;
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let request = json!({
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"expirationSeconds": 3600, "audiences": []}
+    });
+    let issued: TokenRequest = Api::<ServiceAccount>::namespaced(client.clone(), namespace)
+        .create_subresource("token", name, &PostParams::default(), &request)
+        .await
+        .expect("a token for the ServiceAccount");
+    let token = issued
+        .status
+        .and_then(|s| s.token)
+        .expect("an issued token");
+    let admin_token =
+        std::fs::read_to_string(&plane.ready.admin_token_file).expect("the admin token");
+    let admin = std::fs::read_to_string(&plane.ready.kubeconfig).expect("the admin kubeconfig");
+    assert!(
+        admin.contains(admin_token.trim()),
+        "the admin kubeconfig holds its token"
+    );
+    let path = plane
+        .ready
+        .log_dir
+        .join(format!("{namespace}-{name}.kubeconfig"));
+    std::fs::write(&path, admin.replace(admin_token.trim(), &token)).expect("a kubeconfig");
+    path
+}
+
+#[tokio::test]
+async fn the_operator_heals_with_its_least_privilege_role_and_no_more() {
+    use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+    use kubeskippy::operator::crd::{ActionPhase, HealingAction, HealingPolicy, HealingPolicySpec};
+    let Some(plane) = control_plane::require() else {
+        return;
+    };
+    let _turn = OPERATORS.lock().await;
+    let client = admin(plane).await;
+    install_crds(&client).await;
+    namespace(&client, "kubeskippy-system").await;
+    apply_rbac(
+        &client,
+        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/deploy/rbac.yaml"),
+    )
+    .await;
+    let kubeconfig =
+        service_account_kubeconfig(plane, &client, "kubeskippy-system", "kubeskippy").await;
+    // Not an admin: what the role does not grant is refused.
+    let operator_client = self::client(&kubeconfig).await;
+    match Api::<Secret>::all(operator_client)
+        .list(&ListParams::default())
+        .await
+    {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{status:?}"),
+        other => panic!("the operator's role reads no Secrets: {other:?}"),
+    }
+
+    let ns = namespace(&client, "t-rbac").await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    deployments
+        .create(&PostParams::default(), &deployment("least", 1))
+        .await
+        .expect("the deployment is created");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let pod = running_pod(&pods, "least").await;
+    let _operator = operator_as(
+        plane,
+        "rbac",
+        Some("evaluationIntervalSeconds: 1\n"),
+        &kubeconfig,
+    );
+    let policies: Api<HealingPolicy> = Api::namespaced(client.clone(), &ns);
+    let policy = HealingPolicy::new(
+        "crashloop",
+        HealingPolicySpec {
+            policy: "policy crashloop {\n  select pods where app = \"least\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff for 2s then restart\n}\n".into(),
+            mode: None,
+        },
+    );
+    policies
+        .create(&PostParams::default(), &policy)
+        .await
+        .expect("the policy is created");
+    crash_loop(&pods, &pod).await;
+    let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
+    let record = eventually(
+        "the pod restarted by an operator with the role",
+        Duration::from_secs(60),
+        || async {
+            let list = actions
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let seen: Vec<String> = list
+                .items
+                .iter()
+                .map(|a| format!("{:?}", a.status))
+                .collect();
+            list.items
+                .into_iter()
+                .find(|a| a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::Succeeded))
+                .ok_or_else(|| format!("{seen:?}"))
+        },
+    )
+    .await;
+    assert_eq!(record.spec.object.name, pod);
+    // The policy's status and its saved state were written with the role too.
+    let compiled = policies.get("crashloop").await.expect("the policy");
+    assert_eq!(
+        compiled_condition(compiled.status.as_ref())
+            .map(|c| c.0)
+            .as_deref(),
+        Some("True")
+    );
+    let uid = compiled.metadata.uid.expect("a uid");
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+    eventually("the state is saved", Duration::from_secs(30), || async {
+        maps.get_opt(&format!("kubeskippy-state-{uid}"))
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|_| ())
+            .ok_or_else(|| "no state".to_string())
+    })
+    .await;
 }

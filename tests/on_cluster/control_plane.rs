@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 pub struct Ready {
     pub server: String,
     pub kubeconfig: PathBuf,
+    pub admin_token_file: PathBuf,
     pub plain_kubeconfig: PathBuf,
     pub plain_service_account: String,
     pub kubernetes_version: String,
