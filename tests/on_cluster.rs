@@ -1145,3 +1145,64 @@ async fn the_operator_heals_with_its_least_privilege_role_and_no_more() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_status_change_is_acted_on_at_once_not_at_the_next_cycle() {
+    use kubeskippy::operator::crd::{ActionPhase, HealingAction, HealingPolicy, HealingPolicySpec};
+    let Some(plane) = control_plane::require() else {
+        return;
+    };
+    let _turn = OPERATORS.lock().await;
+    let client = admin(plane).await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "t-watch").await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    deployments
+        .create(&PostParams::default(), &deployment("instant", 1))
+        .await
+        .expect("the deployment is created");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let pod = running_pod(&pods, "instant").await;
+    // Cycles five minutes apart: only a watch event can act within the test.
+    let _operator = operator_with(plane, "watch", Some("evaluationIntervalSeconds: 300\n"));
+    let policies: Api<HealingPolicy> = Api::namespaced(client.clone(), &ns);
+    let policy = HealingPolicy::new(
+        "crashloop",
+        HealingPolicySpec {
+            policy: "policy crashloop {\n  select pods where app = \"instant\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n".into(),
+            mode: None,
+        },
+    );
+    policies
+        .create(&PostParams::default(), &policy)
+        .await
+        .expect("the policy is created");
+    eventually("the policy compiles", Duration::from_secs(30), || async {
+        let p = policies.get("crashloop").await.map_err(|e| e.to_string())?;
+        match compiled_condition(p.status.as_ref()) {
+            Some(c) if c.0 == "True" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    // Let the operator's first cycle (at its start) pass.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    crash_loop(&pods, &pod).await;
+    let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
+    let record = eventually(
+        "acted on the watch event",
+        Duration::from_secs(30),
+        || async {
+            let list = actions
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            list.items
+                .into_iter()
+                .find(|a| a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::Succeeded))
+                .ok_or_else(|| "no record yet".to_string())
+        },
+    )
+    .await;
+    assert_eq!(record.spec.object.name, pod);
+}

@@ -10,7 +10,7 @@ pub mod objects;
 
 use crate::catalog::{self, Kind};
 use crate::engine::observation::{Observations, Target, TargetId};
-use crate::engine::series::{append, Sample, Series};
+use crate::engine::series::{self, Sample, Series};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use objects::Observed;
@@ -26,6 +26,36 @@ pub struct Cluster {
     pub stateful_sets: Vec<Arc<StatefulSet>>,
     pub daemon_sets: Vec<Arc<DaemonSet>>,
     pub nodes: Vec<Arc<Node>>,
+}
+
+impl Cluster {
+    /// The namespaced objects of `namespaces` alone, no nodes: what a watch
+    /// event about pods there can change.
+    pub fn in_namespaces(&self, namespaces: &BTreeSet<String>) -> Cluster {
+        fn keep<K: kube::Resource>(
+            objects: &[Arc<K>],
+            namespaces: &BTreeSet<String>,
+        ) -> Vec<Arc<K>> {
+            objects
+                .iter()
+                .filter(|o| {
+                    o.meta()
+                        .namespace
+                        .as_ref()
+                        .is_some_and(|ns| namespaces.contains(ns))
+                })
+                .cloned()
+                .collect()
+        }
+        Cluster {
+            pods: keep(&self.pods, namespaces),
+            replica_sets: keep(&self.replica_sets, namespaces),
+            deployments: keep(&self.deployments, namespaces),
+            stateful_sets: keep(&self.stateful_sets, namespaces),
+            daemon_sets: keep(&self.daemon_sets, namespaces),
+            nodes: Vec::new(),
+        }
+    }
 }
 
 /// Each object's samples across cycles.
@@ -62,15 +92,19 @@ impl History {
         self.retention = retention.max(crate::engine::truth::STALENESS_SECONDS);
     }
 
-    /// Appends `observed`'s values at `now` and returns its target with its
-    /// series.
-    fn record(&mut self, observed: Observed, now: i64) -> Target {
+    /// Appends `observed`'s values at `now` (with `append`) and returns its
+    /// target with its series.
+    fn record(&mut self, observed: Observed, now: i64, append: bool) -> Target {
         let Observed {
             mut target,
             values,
             oom_kills,
         } = observed;
         let kept = self.objects.entry(target.id.clone()).or_default();
+        if !append {
+            target.metrics = kept.metrics.clone();
+            return target;
+        }
         kept.last_seen = now;
         let mut values = values;
         if target.id.kind == Kind::Pods {
@@ -80,7 +114,7 @@ impl History {
             values.push(("oom_kills", kept.ooms_seen.len() as f64));
         }
         for (name, value) in values {
-            append(&mut kept.metrics, name, Sample::new(now, value));
+            series::append(&mut kept.metrics, name, Sample::new(now, value));
         }
         target.metrics = kept.metrics.clone();
         target
@@ -88,8 +122,12 @@ impl History {
 
     /// Appends a workload's values aggregated from its pods (see the
     /// catalog's aggregation of each metric).
-    fn record_aggregate(&mut self, target: &mut Target, pods: &[&Target], now: i64) {
+    fn record_aggregate(&mut self, target: &mut Target, pods: &[&Target], now: i64, append: bool) {
         let kept = self.objects.entry(target.id.clone()).or_default();
+        if !append {
+            target.metrics = kept.metrics.clone();
+            return;
+        }
         for metric in catalog::METRICS {
             // The workload's own age is its own, not its pods'.
             if !metric.kinds.contains(Kind::Pods) || metric.name == "age" {
@@ -100,7 +138,7 @@ impl History {
                 .filter_map(|p| latest_at(p, metric.name, now))
                 .collect();
             if let Some(value) = metric.aggregation.combine(&values) {
-                append(&mut kept.metrics, metric.name, Sample::new(now, value));
+                series::append(&mut kept.metrics, metric.name, Sample::new(now, value));
             }
         }
         target.metrics = kept.metrics.clone();
@@ -130,6 +168,19 @@ fn latest_at(target: &Target, name: &str, now: i64) -> Option<f64> {
 /// workload and node), every workload (with its pods' statuses, and their
 /// metrics aggregated as the catalog says) and every node.
 pub fn snapshot(cluster: &Cluster, history: &mut History, now: i64) -> Observations {
+    let observations = assemble(cluster, history, now, true);
+    history.trim(now);
+    observations
+}
+
+/// The cluster at `now` as [`snapshot`] sees it, but reading each metric's
+/// samples as they are, without appending: what a watch event between
+/// cycles evaluates (statuses are current; samples come with the cycle).
+pub fn peek(cluster: &Cluster, history: &mut History, now: i64) -> Observations {
+    assemble(cluster, history, now, false)
+}
+
+fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) -> Observations {
     let replica_sets: HashMap<(&str, &str), &ReplicaSet> = cluster
         .replica_sets
         .iter()
@@ -146,7 +197,7 @@ pub fn snapshot(cluster: &Cluster, history: &mut History, now: i64) -> Observati
     let mut targets: Vec<Target> = Vec::new();
     for pod in &cluster.pods {
         let owner = objects::pod_owner(pod, |ns, name| replica_sets.get(&(ns, name)).copied());
-        targets.push(history.record(objects::pod(pod, owner, now), now));
+        targets.push(history.record(objects::pod(pod, owner, now), now, append));
     }
     let mut by_owner: HashMap<TargetId, Vec<usize>> = HashMap::new();
     for (i, pod) in targets.iter().enumerate() {
@@ -172,7 +223,7 @@ pub fn snapshot(cluster: &Cluster, history: &mut History, now: i64) -> Observati
         );
     let mut workload_targets = Vec::new();
     for observed in workloads {
-        let mut target = history.record(observed, now);
+        let mut target = history.record(observed, now, append);
         let pods: Vec<&Target> = by_owner
             .get(&target.id)
             .map(|ids| ids.iter().map(|&i| &targets[i]).collect())
@@ -181,14 +232,13 @@ pub fn snapshot(cluster: &Cluster, history: &mut History, now: i64) -> Observati
         for pod in &pods {
             target.statuses.extend(pod.statuses.iter().cloned());
         }
-        history.record_aggregate(&mut target, &pods, now);
+        history.record_aggregate(&mut target, &pods, now, append);
         workload_targets.push(target);
     }
     targets.extend(workload_targets);
     for node in &cluster.nodes {
-        targets.push(history.record(objects::node(node, now), now));
+        targets.push(history.record(objects::node(node, now), now, append));
     }
-    history.trim(now);
     Observations { targets }
 }
 

@@ -197,3 +197,34 @@ fn a_bare_pod_has_no_owner_and_a_missing_status_is_no_panic() {
     assert_eq!(lonely.owner, None);
     assert!(lonely.statuses.is_empty());
 }
+
+#[test]
+fn a_peek_reads_the_samples_without_appending() {
+    let mut history = History::new(600);
+    snapshot(
+        &cluster(vec![web_pod("web-1", crash_looping(5))]),
+        &mut history,
+        NOW,
+    );
+    let peeked = peek(
+        &cluster(vec![web_pod("web-1", crash_looping(9))]),
+        &mut history,
+        NOW + 5,
+    );
+    let pod = target(&peeked, "web-1");
+    assert!(pod.statuses.contains("CrashLoopBackOff"));
+    assert_eq!(
+        pod.metrics["restarts"].samples().len(),
+        1,
+        "the cycle's sample only"
+    );
+    let again = snapshot(
+        &cluster(vec![web_pod("web-1", crash_looping(9))]),
+        &mut history,
+        NOW + 15,
+    );
+    assert_eq!(
+        target(&again, "web-1").metrics["restarts"].samples().len(),
+        2
+    );
+}

@@ -14,9 +14,10 @@ use super::record::{self, firing_since};
 use super::registry::{Entry, Registry};
 use crate::act::cluster::KubeExecutor;
 use crate::act::{carry_out, Outcome};
+use crate::engine::observation::Observations;
 use crate::engine::state::State;
-use crate::engine::{evaluate, Block, Context, Decision};
-use crate::observe::{snapshot, Cluster, History};
+use crate::engine::{evaluate, evaluate_watch, Block, Context, Decision};
+use crate::observe::{peek, snapshot, Cluster, History};
 use crate::safety::SafetyConfig;
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
@@ -27,11 +28,12 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// The reflectors' stores of what the loop observes.
 #[derive(Clone)]
@@ -46,7 +48,14 @@ pub struct Observers {
 
 type Watches = Vec<std::pin::Pin<Box<dyn futures::Future<Output = ()> + Send>>>;
 
-fn reflect<K>(client: &Client, watches: &mut Watches) -> Store<K>
+/// A reflector on every `K` of the cluster; with `notify`, the namespace of
+/// each object that changes is sent there (dropped when the loop is behind:
+/// the next cycle sees the change anyway).
+fn reflect<K>(
+    client: &Client,
+    watches: &mut Watches,
+    notify: Option<mpsc::Sender<String>>,
+) -> Store<K>
 where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
     K::DynamicType: Eq + Hash + Clone,
@@ -57,7 +66,15 @@ where
         watcher(Api::<K>::all(client.clone()), watcher::Config::default()),
     )
     .default_backoff()
-    .touched_objects();
+    .touched_objects()
+    .map(move |item| {
+        if let (Ok(object), Some(notify)) = (&item, &notify) {
+            if let Some(namespace) = object.meta().namespace.clone() {
+                let _ = notify.try_send(namespace);
+            }
+        }
+        item
+    });
     watches.push(Box::pin(drain(stream, K::kind(&()).to_string())));
     reader
 }
@@ -77,19 +94,24 @@ where
     }
 }
 
+/// Changes of pods the loop is told of between cycles: namespaces.
+pub type PodEvents = mpsc::Receiver<String>;
+
 impl Observers {
-    /// Starts the reflectors; the futures returned drive them.
-    pub fn start(client: &Client) -> (Observers, Watches) {
+    /// Starts the reflectors; the futures returned drive them, and pod
+    /// changes arrive on the receiver.
+    pub fn start(client: &Client) -> (Observers, Watches, PodEvents) {
         let mut watches: Watches = Vec::new();
+        let (sender, receiver) = mpsc::channel(1_024);
         let observers = Observers {
-            pods: reflect(client, &mut watches),
-            replica_sets: reflect(client, &mut watches),
-            deployments: reflect(client, &mut watches),
-            stateful_sets: reflect(client, &mut watches),
-            daemon_sets: reflect(client, &mut watches),
-            nodes: reflect(client, &mut watches),
+            pods: reflect(client, &mut watches, Some(sender)),
+            replica_sets: reflect(client, &mut watches, None),
+            deployments: reflect(client, &mut watches, None),
+            stateful_sets: reflect(client, &mut watches, None),
+            daemon_sets: reflect(client, &mut watches, None),
+            nodes: reflect(client, &mut watches, None),
         };
-        (observers, watches)
+        (observers, watches, receiver)
     }
 
     async fn ready(&self) {
@@ -125,6 +147,15 @@ pub struct Loop {
     pub live: Box<dyn Fn(&str) -> bool + Send + Sync>,
 }
 
+/// Which evaluation a pass runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// Every rule on the whole cluster, appending each metric's sample.
+    Cycle,
+    /// The status and event rules on what a watch event is about.
+    Watch,
+}
+
 /// The records written this run, so a block held for many cycles is not
 /// asked of the API server again each cycle; bounded.
 struct Recorded(HashSet<String>);
@@ -144,67 +175,107 @@ impl Recorded {
     }
 }
 
-/// Runs cycles every `evaluationIntervalSeconds` until the task is dropped.
-pub async fn run(context: Loop) {
+/// Runs a cycle every `evaluationIntervalSeconds`, and between cycles the
+/// status and event rules on each pod change (`events`), until the task is
+/// dropped: a crash loop is acted on when it is reported, not at the next
+/// tick.
+pub async fn run(context: Loop, mut events: PodEvents) {
     context.observers.ready().await;
     let interval = context.safety.evaluation_interval_seconds.max(1);
     tracing::info!(interval, "evaluation loop started");
-    let mut history = History::new(3_600);
-    let mut recorded = Recorded(HashSet::new());
-    let mut executor = KubeExecutor {
-        client: context.client.clone(),
+    let mut work = Work {
+        history: History::new(3_600),
+        recorded: Recorded(HashSet::new()),
+        executor: KubeExecutor {
+            client: context.client.clone(),
+        },
     };
     let mut ticker = tokio::time::interval(Duration::from_secs(interval));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
-        let now = k8s_openapi::jiff::Timestamp::now().as_second();
-        context.registry.retain(|uid| (context.live)(uid));
-        let observations = snapshot(&context.observers.cluster(), &mut history, now);
-        for entry in context.registry.snapshot() {
-            let engine = Context {
-                protected_namespaces: context.safety.protected_namespaces.clone(),
-                protected_labels: context
-                    .safety
-                    .protected_labels
-                    .clone()
-                    .into_iter()
-                    .collect(),
-                ..Context::new(
-                    i64::try_from(interval).unwrap_or(i64::MAX),
-                    entry.namespace.as_deref(),
-                )
-            };
-            let evaluation = evaluate(&entry.program, &observations, now, &entry.state, &engine);
-            let mut state = evaluation.state;
-            for decision in &evaluation.decisions {
-                handle(
-                    &context,
-                    &entry,
-                    decision,
-                    &mut state,
-                    &mut executor,
-                    &mut recorded,
-                    now,
-                )
-                .await;
+        tokio::select! {
+            _ = ticker.tick() => {
+                let now = k8s_openapi::jiff::Timestamp::now().as_second();
+                context.registry.retain(|uid| (context.live)(uid));
+                let observations = snapshot(&context.observers.cluster(), &mut work.history, now);
+                evaluate_all(&context, &mut work, &observations, now, Pass::Cycle).await;
             }
-            if super::persist::due(&state, entry.saved, now) {
-                match super::persist::save(&context.client, &entry, &state, &context.namespace)
-                    .await
-                {
-                    Ok(()) => context.registry.mark_saved(
-                        &entry.uid,
-                        super::persist::fingerprint(&state),
-                        now,
-                    ),
-                    Err(error) => {
-                        tracing::warn!(%error, policy = %entry.name, "cannot save the policy's state")
-                    }
+            Some(namespace) = events.recv() => {
+                // A burst of changes makes one pass.
+                let mut namespaces = BTreeSet::from([namespace]);
+                while let Ok(more) = events.try_recv() {
+                    namespaces.insert(more);
+                }
+                let now = k8s_openapi::jiff::Timestamp::now().as_second();
+                let cluster = context.observers.cluster().in_namespaces(&namespaces);
+                let observations = peek(&cluster, &mut work.history, now);
+                evaluate_all(&context, &mut work, &observations, now, Pass::Watch).await;
+            }
+        }
+    }
+}
+
+/// What the loop keeps between passes.
+struct Work {
+    history: History,
+    recorded: Recorded,
+    executor: KubeExecutor,
+}
+
+/// Evaluates every compiled policy on `observations`, handles each
+/// decision, and keeps each policy's state.
+async fn evaluate_all(
+    context: &Loop,
+    work: &mut Work,
+    observations: &Observations,
+    now: i64,
+    pass: Pass,
+) {
+    let interval = context.safety.evaluation_interval_seconds.max(1);
+    for entry in context.registry.snapshot() {
+        let engine = Context {
+            protected_namespaces: context.safety.protected_namespaces.clone(),
+            protected_labels: context
+                .safety
+                .protected_labels
+                .clone()
+                .into_iter()
+                .collect(),
+            ..Context::new(
+                i64::try_from(interval).unwrap_or(i64::MAX),
+                entry.namespace.as_deref(),
+            )
+        };
+        let evaluation = match pass {
+            Pass::Cycle => evaluate(&entry.program, observations, now, &entry.state, &engine),
+            Pass::Watch => evaluate_watch(&entry.program, observations, now, &entry.state, &engine),
+        };
+        let mut state = evaluation.state;
+        for decision in &evaluation.decisions {
+            handle(
+                context,
+                &entry,
+                decision,
+                &mut state,
+                &mut work.executor,
+                &mut work.recorded,
+                now,
+            )
+            .await;
+        }
+        if super::persist::due(&state, entry.saved, now) {
+            match super::persist::save(&context.client, &entry, &state, &context.namespace).await {
+                Ok(()) => context.registry.mark_saved(
+                    &entry.uid,
+                    super::persist::fingerprint(&state),
+                    now,
+                ),
+                Err(error) => {
+                    tracing::warn!(%error, policy = %entry.name, "cannot save the policy's state")
                 }
             }
-            context.registry.update_state(&entry.uid, state);
         }
+        context.registry.update_state(&entry.uid, state);
     }
 }
 

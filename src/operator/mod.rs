@@ -58,15 +58,18 @@ pub async fn run(client: Client, safety: SafetyConfig, namespace: String) {
                 .iter()
                 .any(|p| is(&p.metadata.uid))
     };
-    let (observers, watches) = evaluation::Observers::start(&client);
-    let evaluating = tokio::spawn(evaluation::run(evaluation::Loop {
-        client: client.clone(),
-        safety,
-        registry,
-        observers,
-        namespace,
-        live: Box::new(live),
-    }));
+    let (observers, watches, pod_events) = evaluation::Observers::start(&client);
+    let evaluating = tokio::spawn(evaluation::run(
+        evaluation::Loop {
+            client: client.clone(),
+            safety,
+            registry,
+            observers,
+            namespace,
+            live: Box::new(live),
+        },
+        pod_events,
+    ));
     let watching = tokio::spawn(futures::future::join_all(watches));
     let policies = policy_controller
         .shutdown_on_signal()
