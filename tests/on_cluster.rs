@@ -1126,6 +1126,22 @@ async fn the_operator_heals_with_its_least_privilege_role_and_no_more() {
     )
     .await;
     assert_eq!(record.spec.object.name, pod);
+    // Events on the pod and on its record, written with the role too.
+    let record_name = record.metadata.name.clone().expect("a name");
+    let on_pod = events_about(&client, &ns, &pod).await;
+    assert!(
+        on_pod
+            .iter()
+            .any(|(reason, note)| reason == "ActionSucceeded" && note.contains(&record_name)),
+        "{on_pod:?}"
+    );
+    let on_record = events_about(&client, &ns, &record_name).await;
+    assert!(
+        on_record
+            .iter()
+            .any(|(reason, _)| reason == "ActionSucceeded"),
+        "{on_record:?}"
+    );
     // The policy's status and its saved state were written with the role too.
     let compiled = policies.get("crashloop").await.expect("the policy");
     assert_eq!(
@@ -1205,4 +1221,19 @@ async fn a_status_change_is_acted_on_at_once_not_at_the_next_cycle() {
     )
     .await;
     assert_eq!(record.spec.object.name, pod);
+}
+
+/// The Events regarding `name` in `namespace`: (reason, note).
+async fn events_about(client: &Client, namespace: &str, name: &str) -> Vec<(String, String)> {
+    use k8s_openapi::api::events::v1::Event;
+    let events: Api<Event> = Api::namespaced(client.clone(), namespace);
+    events
+        .list(&ListParams::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+        .collect()
 }

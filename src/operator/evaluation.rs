@@ -145,6 +145,7 @@ pub struct Loop {
     pub namespace: String,
     /// Whether a policy object is still there, by uid.
     pub live: Box<dyn Fn(&str) -> bool + Send + Sync>,
+    pub announcer: super::events::Announcer,
 }
 
 /// Which evaluation a pass runs.
@@ -320,8 +321,8 @@ async fn handle(
         .unwrap_or_else(|| context.namespace.clone());
     let actions: Api<HealingAction> = Api::namespaced(context.client.clone(), &namespace);
     let record = record::healing_action(entry, decision, &name, &namespace, since);
-    match actions.create(&PostParams::default(), &record).await {
-        Ok(_) => {}
+    let created = match actions.create(&PostParams::default(), &record).await {
+        Ok(created) => created,
         Err(kube::Error::Api(status)) if status.code == 409 => {
             // Recorded before (a restart, another replica): handled then.
             recorded.insert(name);
@@ -331,7 +332,7 @@ async fn handle(
             tracing::warn!(%error, record = %name, "cannot record the decision; nothing is done");
             return;
         }
-    }
+    };
     recorded.insert(name.clone());
     let carried = carry_out(
         &entry.program,
@@ -345,6 +346,16 @@ async fn handle(
     .await;
     let (phase, message) = record::phase(&carried.outcome);
     log(entry, decision, &name, &carried.outcome);
+    context
+        .announcer
+        .announce(
+            &created,
+            decision.target(),
+            &created.spec.action.name,
+            &carried.outcome,
+            &message,
+        )
+        .await;
     let stamp = Time(k8s_openapi::jiff::Timestamp::now());
     let status = HealingActionStatus {
         phase: Some(phase),

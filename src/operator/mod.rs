@@ -8,6 +8,7 @@
 pub mod compile;
 pub mod crd;
 pub mod evaluation;
+pub mod events;
 pub mod persist;
 pub mod policy_controller;
 pub mod record;
@@ -67,6 +68,7 @@ pub async fn run(client: Client, safety: SafetyConfig, namespace: String) {
             observers,
             namespace,
             live: Box::new(live),
+            announcer: events::Announcer::new(client.clone()),
         },
         pod_events,
     ));

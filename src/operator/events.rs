@@ -1,0 +1,120 @@
+//! Kubernetes Events for each decision: one on the object the policy
+//! selected (so `kubectl describe pod` tells what healed it, or why not) and
+//! one on its HealingAction, each naming the other.
+
+use super::crd::HealingAction;
+use crate::act::Outcome;
+use crate::catalog::Kind;
+use crate::engine::observation::TargetId;
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Client, Resource, ResourceExt};
+
+/// Publishes the operator's Events.
+#[derive(Clone)]
+pub struct Announcer {
+    recorder: Recorder,
+}
+
+impl Announcer {
+    pub fn new(client: Client) -> Announcer {
+        let reporter = Reporter {
+            controller: "kubeskippy".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Announcer {
+            recorder: Recorder::new(client, reporter),
+        }
+    }
+
+    /// Tells what came of `record`'s decision on `target`. An Event that
+    /// cannot be written is logged: the record and the log line remain.
+    pub async fn announce(
+        &self,
+        record: &HealingAction,
+        target: &TargetId,
+        action: &str,
+        outcome: &Outcome,
+        message: &str,
+    ) {
+        let (type_, reason) = kind_of(outcome);
+        let record_ref = record.object_ref(&());
+        let target_ref = reference(target);
+        // An Event's note is at most 1 KiB.
+        let note: String = message.chars().take(1_000).collect();
+        let about_target = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(format!("{}: {note}", record.name_any())),
+            action: action_word(action),
+            secondary: Some(record_ref.clone()),
+        };
+        let about_record = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(note),
+            action: action_word(action),
+            secondary: Some(target_ref.clone()),
+        };
+        for (event, regarding) in [(about_target, &target_ref), (about_record, &record_ref)] {
+            if let Err(error) = self.recorder.publish(&event, regarding).await {
+                tracing::warn!(%error, record = %record.name_any(), "cannot publish an Event");
+            }
+        }
+    }
+}
+
+/// The Event's type and reason for an outcome.
+fn kind_of(outcome: &Outcome) -> (EventType, &'static str) {
+    match outcome {
+        Outcome::Done(_) => (EventType::Normal, "ActionSucceeded"),
+        Outcome::DryRun => (EventType::Normal, "DryRun"),
+        Outcome::Monitored => (EventType::Normal, "Monitored"),
+        Outcome::AwaitingApproval(_) => (EventType::Normal, "AwaitingApproval"),
+        Outcome::HandedToAi(_) => (EventType::Normal, "HandedToAI"),
+        Outcome::Blocked(_) => (EventType::Normal, "Blocked"),
+        Outcome::Refused(_) => (EventType::Warning, "Refused"),
+        Outcome::Missing(_) | Outcome::Failed(_) => (EventType::Warning, "ActionFailed"),
+    }
+}
+
+/// An Event's action is a machine word: `restart rolling` → `RestartRolling`.
+fn action_word(action: &str) -> String {
+    action
+        .split_whitespace()
+        .map(|w| {
+            let mut chars = w.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn reference(id: &TargetId) -> ObjectReference {
+    let (api_version, kind) = match id.kind {
+        Kind::Pods => ("v1", "Pod"),
+        Kind::Nodes => ("v1", "Node"),
+        Kind::Deployments => ("apps/v1", "Deployment"),
+        Kind::StatefulSets => ("apps/v1", "StatefulSet"),
+        Kind::DaemonSets => ("apps/v1", "DaemonSet"),
+    };
+    ObjectReference {
+        api_version: Some(api_version.into()),
+        kind: Some(kind.into()),
+        namespace: id.namespace.clone(),
+        name: Some(id.name.clone()),
+        ..ObjectReference::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn actions_become_event_words() {
+        assert_eq!(super::action_word("restart rolling"), "RestartRolling");
+        assert_eq!(super::action_word("ask ai"), "AskAi");
+        assert_eq!(super::action_word(""), "");
+    }
+}
