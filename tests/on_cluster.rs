@@ -517,20 +517,29 @@ static OPERATORS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// `kubeskippy run` against the control plane, killed when dropped; its log
 /// goes beside the control plane's. With `safety`, that configuration.
 fn operator_with(plane: &ControlPlane, name: &str, safety: Option<&str>) -> tokio::process::Child {
-    operator_as(plane, name, safety, &plane.ready.kubeconfig)
+    operator_as(plane, name, safety, &plane.ready.kubeconfig, &[])
 }
 
-/// `kubeskippy run` with `kubeconfig`'s credentials.
+/// `kubeskippy run` with `kubeconfig`'s credentials and `extra` arguments.
+/// Its leadership lasts two seconds: the operator of the test before, gone
+/// now, does not hold this one back long.
 fn operator_as(
     plane: &ControlPlane,
     name: &str,
     safety: Option<&str>,
     kubeconfig: &Path,
+    extra: &[&str],
 ) -> tokio::process::Child {
     let log = plane.ready.log_dir.join(format!("operator-{name}.log"));
     let log = std::fs::File::create(&log).expect("the operator's log file");
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubeskippy"));
-    command.arg("run").arg("--kubeconfig").arg(kubeconfig);
+    command
+        .arg("run")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["--lease-seconds", "2"])
+        .args(extra)
+        .env("POD_NAME", name);
     if let Some(yaml) = safety {
         let file = plane.ready.log_dir.join(format!("safety-{name}.yaml"));
         std::fs::write(&file, yaml).expect("a safety file");
@@ -971,7 +980,7 @@ async fn a_killed_operator_resumes_its_timers_and_acts_once() {
 /// ClusterRoleBindings, as `kubectl apply -f` would.
 async fn apply_rbac(client: &Client, path: &str) {
     use k8s_openapi::api::core::v1::ServiceAccount;
-    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
     use serde::Deserialize;
     let text = std::fs::read_to_string(path).expect("the RBAC manifest");
     let apply = PatchParams::apply("kubeskippy-tests").force();
@@ -1005,6 +1014,22 @@ async fn apply_rbac(client: &Client, path: &str) {
                     .patch(&name, &apply, &Patch::Apply(&binding))
                     .await
                     .expect("the ClusterRoleBinding applies");
+            }
+            "Role" => {
+                let role: Role = serde_yaml::from_value(value).expect("a Role");
+                let ns = role.metadata.namespace.clone().expect("a namespace");
+                Api::<Role>::namespaced(client.clone(), &ns)
+                    .patch(&name, &apply, &Patch::Apply(&role))
+                    .await
+                    .expect("the Role applies");
+            }
+            "RoleBinding" => {
+                let binding: RoleBinding = serde_yaml::from_value(value).expect("a RoleBinding");
+                let ns = binding.metadata.namespace.clone().expect("a namespace");
+                Api::<RoleBinding>::namespaced(client.clone(), &ns)
+                    .patch(&name, &apply, &Patch::Apply(&binding))
+                    .await
+                    .expect("the RoleBinding applies");
             }
             other => panic!("{path}: an unexpected kind {other}"),
         }
@@ -1090,6 +1115,7 @@ async fn the_operator_heals_with_its_least_privilege_role_and_no_more() {
         "rbac",
         Some("evaluationIntervalSeconds: 1\n"),
         &kubeconfig,
+        &["--namespace", "kubeskippy-system"],
     );
     let policies: Api<HealingPolicy> = Api::namespaced(client.clone(), &ns);
     let policy = HealingPolicy::new(
@@ -1201,7 +1227,27 @@ async fn a_status_change_is_acted_on_at_once_not_at_the_next_cycle() {
         }
     })
     .await;
-    // Let the operator's first cycle (at its start) pass.
+    // Once it leads, its cycle on taking the lead is behind it: only a
+    // watch event can act within the test.
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(client.clone(), "default");
+    eventually("the operator leads", Duration::from_secs(30), || async {
+        let lease = leases
+            .get_opt("kubeskippy-leader")
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("no lease")?;
+        let holder = lease
+            .spec
+            .and_then(|s| s.holder_identity)
+            .unwrap_or_default();
+        if holder == "watch" {
+            Ok(())
+        } else {
+            Err(holder)
+        }
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     crash_loop(&pods, &pod).await;
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
@@ -1236,4 +1282,141 @@ async fn events_about(client: &Client, namespace: &str, name: &str) -> Vec<(Stri
         .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
         .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
         .collect()
+}
+
+#[tokio::test]
+async fn two_operators_one_leader_and_the_follower_takes_over() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use kubeskippy::operator::crd::{ActionPhase, HealingAction, HealingPolicy, HealingPolicySpec};
+    let Some(plane) = control_plane::require() else {
+        return;
+    };
+    let _turn = OPERATORS.lock().await;
+    let client = admin(plane).await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "t-leader").await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    deployments
+        .create(&PostParams::default(), &deployment("led", 1))
+        .await
+        .expect("the deployment is created");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let first = running_pod(&pods, "led").await;
+    let fast = Some("evaluationIntervalSeconds: 1\n");
+    let mut one = Some(operator_with(plane, "leader-one", fast));
+    let mut two = Some(operator_with(plane, "leader-two", fast));
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "default");
+    let holder = eventually("one of them leads", Duration::from_secs(30), || async {
+        let lease = leases
+            .get_opt("kubeskippy-leader")
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("no lease")?;
+        let holder = lease
+            .spec
+            .and_then(|s| s.holder_identity)
+            .unwrap_or_default();
+        if holder.starts_with("leader-") {
+            Ok(holder)
+        } else {
+            Err(holder)
+        }
+    })
+    .await;
+    let policies: Api<HealingPolicy> = Api::namespaced(client.clone(), &ns);
+    let policy = HealingPolicy::new(
+        "crashloop",
+        HealingPolicySpec {
+            policy: "policy crashloop {\n  select pods where app = \"led\"\n  mode auto\n  when status is CrashLoopBackOff then restart\n}\n".into(),
+            mode: None,
+        },
+    );
+    policies
+        .create(&PostParams::default(), &policy)
+        .await
+        .expect("the policy is created");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    crash_loop(&pods, &first).await;
+    let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
+    let succeeded = || async {
+        actions
+            .list(&ListParams::default())
+            .await
+            .map(|l| {
+                l.items
+                    .into_iter()
+                    .filter(|a| {
+                        a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::Succeeded)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    eventually("the leader acts", Duration::from_secs(60), || async {
+        if succeeded().await.len() == 1 {
+            Ok(())
+        } else {
+            Err("not yet".to_string())
+        }
+    })
+    .await;
+    let leader_log = plane.ready.log_dir.join(format!("operator-{holder}.log"));
+    let follower = if holder == "leader-one" {
+        "leader-two"
+    } else {
+        "leader-one"
+    };
+    let follower_log = plane.ready.log_dir.join(format!("operator-{follower}.log"));
+    let said = |path: &std::path::Path| std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        said(&leader_log).contains("outcome=Done"),
+        "the leader acted"
+    );
+    assert!(
+        !said(&follower_log).contains("decision"),
+        "the follower decided nothing"
+    );
+
+    // The leader dies; the follower takes the lease and heals the next fault.
+    let leader_process = if holder == "leader-one" {
+        one.take()
+    } else {
+        two.take()
+    };
+    if let Some(mut leader_process) = leader_process {
+        leader_process.kill().await.expect("the leader is killed");
+    }
+    eventually("the follower leads", Duration::from_secs(30), || async {
+        let lease = leases
+            .get_opt("kubeskippy-leader")
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("no lease")?;
+        let now = lease
+            .spec
+            .and_then(|s| s.holder_identity)
+            .unwrap_or_default();
+        if now == follower {
+            Ok(())
+        } else {
+            Err(now)
+        }
+    })
+    .await;
+    let second = running_pod(&pods, "led").await;
+    assert_ne!(second, first);
+    crash_loop(&pods, &second).await;
+    eventually("the new leader acts", Duration::from_secs(60), || async {
+        if succeeded().await.len() == 2 {
+            Ok(())
+        } else {
+            Err("not yet".to_string())
+        }
+    })
+    .await;
+    assert!(
+        said(&follower_log).contains("outcome=Done"),
+        "the new leader acted"
+    );
+    drop((one, two));
 }

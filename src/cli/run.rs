@@ -33,6 +33,10 @@ pub struct RunArgs {
         default_value = "default"
     )]
     pub namespace: String,
+    /// Seconds a replica's leadership lasts without renewal: a follower takes
+    /// over within this long after the leader stops
+    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+    pub lease_seconds: u64,
 }
 
 pub fn run(args: &RunArgs, err: &mut dyn Write) -> u8 {
@@ -61,7 +65,8 @@ pub fn run(args: &RunArgs, err: &mut dyn Write) -> u8 {
                 return FAILURE;
             }
         };
-        crate::operator::run(client, safety, args.namespace.clone()).await;
+        let lease = std::time::Duration::from_secs(args.lease_seconds.max(1));
+        crate::operator::run(client, safety, args.namespace.clone(), lease).await;
         SUCCESS
     })
 }

@@ -33,7 +33,7 @@ use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// The reflectors' stores of what the loop observes.
 #[derive(Clone)]
@@ -180,8 +180,9 @@ impl Recorded {
 /// status and event rules on each pod change (`events`), until the task is
 /// dropped: a crash loop is acted on when it is reported, not at the next
 /// tick.
-pub async fn run(context: Loop, mut events: PodEvents) {
+pub async fn run(context: Loop, mut events: PodEvents, mut leading: watch::Receiver<bool>) {
     context.observers.ready().await;
+    let mut was_leading = false;
     let interval = context.safety.evaluation_interval_seconds.max(1);
     tracing::info!(interval, "evaluation loop started");
     let mut work = Work {
@@ -196,12 +197,22 @@ pub async fn run(context: Loop, mut events: PodEvents) {
     loop {
         tokio::select! {
             _ = ticker.tick() => {
-                let now = k8s_openapi::jiff::Timestamp::now().as_second();
-                context.registry.retain(|uid| (context.live)(uid));
-                let observations = snapshot(&context.observers.cluster(), &mut work.history, now);
-                evaluate_all(&context, &mut work, &observations, now, Pass::Cycle).await;
+                if lead(&context, &leading, &mut was_leading).await {
+                    cycle(&context, &mut work).await;
+                }
+            }
+            // On taking the lead, a cycle at once: what changed while this
+            // replica followed is seen now, not at the next tick.
+            Ok(()) = leading.changed() => {
+                let before = was_leading;
+                if lead(&context, &leading, &mut was_leading).await && !before {
+                    cycle(&context, &mut work).await;
+                }
             }
             Some(namespace) = events.recv() => {
+                if !lead(&context, &leading, &mut was_leading).await {
+                    continue;
+                }
                 // A burst of changes makes one pass.
                 let mut namespaces = BTreeSet::from([namespace]);
                 while let Ok(more) = events.try_recv() {
@@ -214,6 +225,31 @@ pub async fn run(context: Loop, mut events: PodEvents) {
             }
         }
     }
+}
+
+/// One cycle: the whole cluster, every rule, each metric's sample appended.
+async fn cycle(context: &Loop, work: &mut Work) {
+    let now = k8s_openapi::jiff::Timestamp::now().as_second();
+    context.registry.retain(|uid| (context.live)(uid));
+    let observations = snapshot(&context.observers.cluster(), &mut work.history, now);
+    evaluate_all(context, work, &observations, now, Pass::Cycle).await;
+}
+
+/// Whether this replica leads now. On taking the lead it resumes each
+/// policy's state as the previous leader saved it.
+async fn lead(context: &Loop, leading: &watch::Receiver<bool>, was_leading: &mut bool) -> bool {
+    let now_leading = *leading.borrow();
+    if now_leading && !*was_leading {
+        for entry in context.registry.snapshot() {
+            if let Some(state) =
+                super::persist::load(&context.client, &entry, &context.namespace).await
+            {
+                context.registry.update_state(&entry.uid, state);
+            }
+        }
+    }
+    *was_leading = now_leading;
+    now_leading
 }
 
 /// What the loop keeps between passes.

@@ -9,6 +9,7 @@ pub mod compile;
 pub mod crd;
 pub mod evaluation;
 pub mod events;
+pub mod leader;
 pub mod persist;
 pub mod policy_controller;
 pub mod record;
@@ -30,9 +31,18 @@ pub enum Error {
 }
 
 /// Runs the operator on `client` until a shutdown signal (SIGTERM, Ctrl-C):
-/// the policy controllers, the reflectors and the evaluation loop.
-/// `namespace` is where records of node actions go.
-pub async fn run(client: Client, safety: SafetyConfig, namespace: String) {
+/// the policy controllers, the reflectors, leader election and the
+/// evaluation loop (which evaluates and acts only while this replica leads).
+/// `namespace` is where records of node actions go and the lease is.
+pub async fn run(
+    client: Client,
+    safety: SafetyConfig,
+    namespace: String,
+    lease: std::time::Duration,
+) {
+    let (leading_tx, leading) = tokio::sync::watch::channel(false);
+    let candidate = leader::Candidate::this_process(&namespace, lease);
+    let campaigning = tokio::spawn(leader::campaign(client.clone(), candidate, leading_tx));
     let registry = Arc::new(registry::Registry::default());
     let shared = Arc::new(Shared {
         client: client.clone(),
@@ -71,6 +81,7 @@ pub async fn run(client: Client, safety: SafetyConfig, namespace: String) {
             announcer: events::Announcer::new(client.clone()),
         },
         pod_events,
+        leading,
     ));
     let watching = tokio::spawn(futures::future::join_all(watches));
     let policies = policy_controller
@@ -93,5 +104,6 @@ pub async fn run(client: Client, safety: SafetyConfig, namespace: String) {
     futures::join!(policies, cluster_policies);
     evaluating.abort();
     watching.abort();
+    campaigning.abort();
     tracing::info!("controllers stopped");
 }
