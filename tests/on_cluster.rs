@@ -1420,3 +1420,121 @@ async fn two_operators_one_leader_and_the_follower_takes_over() {
     );
     drop((one, two));
 }
+
+#[tokio::test]
+async fn a_person_approves_or_rejects_a_record_with_an_annotation() {
+    use kubeskippy::operator::crd::{ActionPhase, HealingAction, HealingPolicy, HealingPolicySpec};
+    let Some(plane) = control_plane::require() else {
+        return;
+    };
+    let _turn = OPERATORS.lock().await;
+    let client = admin(plane).await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "t-approve").await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    deployments
+        .create(&PostParams::default(), &deployment("asked", 1))
+        .await
+        .expect("the deployment is created");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let pod = running_pod(&pods, "asked").await;
+    let _operator = operator_with(plane, "approve", Some("evaluationIntervalSeconds: 1\n"));
+    let policies: Api<HealingPolicy> = Api::namespaced(client.clone(), &ns);
+    let policy = HealingPolicy::new(
+        "crashloop",
+        HealingPolicySpec {
+            policy: "policy crashloop {\n  select pods where app = \"asked\"\n  mode approve\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n".into(),
+            mode: None,
+        },
+    );
+    policies
+        .create(&PostParams::default(), &policy)
+        .await
+        .expect("the policy is created");
+    crash_loop(&pods, &pod).await;
+    let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
+    let waiting = || async {
+        let list = actions
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        list.items
+            .into_iter()
+            .find(|a| {
+                a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::AwaitingApproval)
+            })
+            .and_then(|a| a.metadata.name)
+            .ok_or_else(|| "nothing waits".to_string())
+    };
+    let phase_of = |name: String| {
+        let actions = actions.clone();
+        async move {
+            let a = actions.get(&name).await.map_err(|e| e.to_string())?;
+            Ok::<_, String>(a.status.and_then(|s| s.phase))
+        }
+    };
+    let annotate = |name: String, answer: &'static str| {
+        let actions = actions.clone();
+        async move {
+            let patch = json!({"metadata": {"annotations": {"kubeskippy.io/approve": answer}}});
+            actions
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .expect("the annotation is set");
+        }
+    };
+    // A rejection: nothing runs, the pod stays.
+    let first = eventually(
+        "a record waits for approval",
+        Duration::from_secs(60),
+        waiting,
+    )
+    .await;
+    annotate(first.clone(), "false").await;
+    eventually("it is rejected", Duration::from_secs(30), || async {
+        match phase_of(first.clone()).await? {
+            Some(ActionPhase::Rejected) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert!(pods
+        .get(&pod)
+        .await
+        .expect("the pod")
+        .metadata
+        .deletion_timestamp
+        .is_none());
+    // The rule asks again; this time a person approves, and it runs.
+    let second = eventually("a new request", Duration::from_secs(60), || async {
+        let name = waiting().await?;
+        if name != first {
+            Ok(name)
+        } else {
+            Err("the same".to_string())
+        }
+    })
+    .await;
+    annotate(second.clone(), "true").await;
+    eventually(
+        "the approved action runs",
+        Duration::from_secs(30),
+        || async {
+            match phase_of(second.clone()).await? {
+                Some(ActionPhase::Succeeded) => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    eventually("the pod is replaced", Duration::from_secs(60), || async {
+        let all = pods_of(&pods, "asked").await?;
+        let names: Vec<String> = all.iter().filter_map(|p| p.metadata.name.clone()).collect();
+        if !names.contains(&pod) {
+            Ok(())
+        } else {
+            Err(format!("{names:?}"))
+        }
+    })
+    .await;
+}

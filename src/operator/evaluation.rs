@@ -44,6 +44,8 @@ pub struct Observers {
     stateful_sets: Store<StatefulSet>,
     daemon_sets: Store<DaemonSet>,
     nodes: Store<Node>,
+    /// The records, for the answers people give them.
+    records: Store<HealingAction>,
 }
 
 type Watches = Vec<std::pin::Pin<Box<dyn futures::Future<Output = ()> + Send>>>;
@@ -94,15 +96,24 @@ where
     }
 }
 
-/// Changes of pods the loop is told of between cycles: namespaces.
+/// Changes the loop is told of between cycles: namespaces.
 pub type PodEvents = mpsc::Receiver<String>;
+
+/// What wakes the loop between cycles.
+pub struct Wakeups {
+    /// Namespaces where pods changed.
+    pub pods: PodEvents,
+    /// Namespaces where records changed (a person may have answered one).
+    pub records: mpsc::Receiver<String>,
+}
 
 impl Observers {
     /// Starts the reflectors; the futures returned drive them, and pod
     /// changes arrive on the receiver.
-    pub fn start(client: &Client) -> (Observers, Watches, PodEvents) {
+    pub fn start(client: &Client) -> (Observers, Watches, Wakeups) {
         let mut watches: Watches = Vec::new();
         let (sender, receiver) = mpsc::channel(1_024);
+        let (answers, answered) = mpsc::channel(1_024);
         let observers = Observers {
             pods: reflect(client, &mut watches, Some(sender)),
             replica_sets: reflect(client, &mut watches, None),
@@ -110,8 +121,13 @@ impl Observers {
             stateful_sets: reflect(client, &mut watches, None),
             daemon_sets: reflect(client, &mut watches, None),
             nodes: reflect(client, &mut watches, None),
+            records: reflect(client, &mut watches, Some(answers)),
         };
-        (observers, watches, receiver)
+        let wakeups = Wakeups {
+            pods: receiver,
+            records: answered,
+        };
+        (observers, watches, wakeups)
     }
 
     async fn ready(&self) {
@@ -121,6 +137,7 @@ impl Observers {
         let _ = self.stateful_sets.wait_until_ready().await;
         let _ = self.daemon_sets.wait_until_ready().await;
         let _ = self.nodes.wait_until_ready().await;
+        let _ = self.records.wait_until_ready().await;
     }
 
     fn cluster(&self) -> Cluster {
@@ -180,7 +197,11 @@ impl Recorded {
 /// status and event rules on each pod change (`events`), until the task is
 /// dropped: a crash loop is acted on when it is reported, not at the next
 /// tick.
-pub async fn run(context: Loop, mut events: PodEvents, mut leading: watch::Receiver<bool>) {
+pub async fn run(context: Loop, wakeups: Wakeups, mut leading: watch::Receiver<bool>) {
+    let Wakeups {
+        pods: mut events,
+        records: mut answers,
+    } = wakeups;
     context.observers.ready().await;
     let mut was_leading = false;
     let interval = context.safety.evaluation_interval_seconds.max(1);
@@ -209,6 +230,12 @@ pub async fn run(context: Loop, mut events: PodEvents, mut leading: watch::Recei
                     cycle(&context, &mut work).await;
                 }
             }
+            Some(_) = answers.recv() => {
+                while answers.try_recv().is_ok() {}
+                if lead(&context, &leading, &mut was_leading).await {
+                    answer(&context, &mut work).await;
+                }
+            }
             Some(namespace) = events.recv() => {
                 if !lead(&context, &leading, &mut was_leading).await {
                     continue;
@@ -227,12 +254,26 @@ pub async fn run(context: Loop, mut events: PodEvents, mut leading: watch::Recei
     }
 }
 
-/// One cycle: the whole cluster, every rule, each metric's sample appended.
+/// Carries out or rejects the records people answered.
+async fn answer(context: &Loop, work: &mut Work) {
+    super::approval::process(
+        &context.client,
+        &context.safety,
+        &context.registry,
+        context.observers.records.state(),
+        &mut work.executor,
+    )
+    .await;
+}
+
+/// One cycle: the whole cluster, every rule, each metric's sample appended;
+/// then the answered records.
 async fn cycle(context: &Loop, work: &mut Work) {
     let now = k8s_openapi::jiff::Timestamp::now().as_second();
     context.registry.retain(|uid| (context.live)(uid));
     let observations = snapshot(&context.observers.cluster(), &mut work.history, now);
     evaluate_all(context, work, &observations, now, Pass::Cycle).await;
+    answer(context, work).await;
 }
 
 /// Whether this replica leads now. On taking the lead it resumes each

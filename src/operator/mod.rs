@@ -5,6 +5,7 @@
 //! lives behind the `operator` cargo feature; the compiler and the engine it
 //! drives stay pure.
 
+pub mod approval;
 pub mod compile;
 pub mod crd;
 pub mod evaluation;
@@ -69,7 +70,7 @@ pub async fn run(
                 .iter()
                 .any(|p| is(&p.metadata.uid))
     };
-    let (observers, watches, pod_events) = evaluation::Observers::start(&client);
+    let (observers, watches, wakeups) = evaluation::Observers::start(&client);
     let evaluating = tokio::spawn(evaluation::run(
         evaluation::Loop {
             client: client.clone(),
@@ -80,7 +81,7 @@ pub async fn run(
             live: Box::new(live),
             announcer: events::Announcer::new(client.clone()),
         },
-        pod_events,
+        wakeups,
         leading,
     ));
     let watching = tokio::spawn(futures::future::join_all(watches));

@@ -119,6 +119,13 @@ impl Registry {
         self.lock().contains_key(uid)
     }
 
+    /// Changes the state of `uid` in place (an approved action's charge).
+    pub fn with_state(&self, uid: &str, change: impl FnOnce(&mut State)) {
+        if let Some(entry) = self.lock().get_mut(uid) {
+            change(&mut entry.state);
+        }
+    }
+
     /// Notes that the state of `uid` was written.
     pub fn mark_saved(&self, uid: &str, fingerprint: u64, at: i64) {
         if let Some(entry) = self.lock().get_mut(uid) {
