@@ -42,6 +42,18 @@ async fn namespace(client: &Client, name: &str) -> String {
     name.to_string()
 }
 
+/// A namespace several tests share, created by whichever comes first.
+async fn ensure_namespace(client: &Client, name: &str) {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": name}})).expect("a namespace");
+    match namespaces.create(&PostParams::default(), &ns).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(e) => panic!("the namespace {name}: {e}"),
+    }
+}
+
 /// Polls `check` until it gives a value, or fails the test after `limit`
 /// with what was last seen: waiting for controllers, not timing them.
 async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
@@ -1084,7 +1096,7 @@ async fn the_operator_heals_with_its_least_privilege_role_and_no_more() {
     let _turn = OPERATORS.lock().await;
     let client = admin(plane).await;
     install_crds(&client).await;
-    namespace(&client, "kubeskippy-system").await;
+    ensure_namespace(&client, "kubeskippy-system").await;
     apply_rbac(
         &client,
         concat!(env!("CARGO_MANIFEST_DIR"), "/examples/deploy/rbac.yaml"),
@@ -1536,5 +1548,121 @@ async fn a_person_approves_or_rejects_a_record_with_an_annotation() {
             Err(format!("{names:?}"))
         }
     })
+    .await;
+}
+
+#[tokio::test]
+async fn rolling_restart_and_scale_act_on_the_pods_workload_with_the_role() {
+    use k8s_openapi::api::apps::v1::ReplicaSet;
+    use kubeskippy::operator::crd::{ActionPhase, HealingAction, HealingPolicy, HealingPolicySpec};
+    let Some(plane) = control_plane::require() else {
+        return;
+    };
+    let _turn = OPERATORS.lock().await;
+    let client = admin(plane).await;
+    install_crds(&client).await;
+    ensure_namespace(&client, "kubeskippy-system").await;
+    apply_rbac(
+        &client,
+        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/deploy/rbac.yaml"),
+    )
+    .await;
+    let kubeconfig =
+        service_account_kubeconfig(plane, &client, "kubeskippy-system", "kubeskippy").await;
+    let ns = namespace(&client, "t-workloads").await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    for app in ["roll", "grow"] {
+        deployments
+            .create(&PostParams::default(), &deployment(app, 1))
+            .await
+            .expect("the deployment is created");
+    }
+    let roll_pod = running_pod(&pods, "roll").await;
+    let grow_pod = running_pod(&pods, "grow").await;
+    let _operator = operator_as(
+        plane,
+        "workloads",
+        Some("evaluationIntervalSeconds: 1\n"),
+        &kubeconfig,
+        &["--namespace", "kubeskippy-system"],
+    );
+    let policies: Api<HealingPolicy> = Api::namespaced(client.clone(), &ns);
+    for (name, app, action) in [
+        ("roll", "roll", "restart rolling"),
+        ("grow", "grow", "scale up 2 max 5"),
+    ] {
+        let policy = HealingPolicy::new(
+            name,
+            HealingPolicySpec {
+                policy: format!("policy {name} {{\n  select pods where app = \"{app}\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff then {action}\n}}\n"),
+                mode: None,
+            },
+        );
+        policies
+            .create(&PostParams::default(), &policy)
+            .await
+            .expect("the policy is created");
+    }
+    crash_loop(&pods, &roll_pod).await;
+    crash_loop(&pods, &grow_pod).await;
+    let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
+    let done = eventually("both actions succeed", Duration::from_secs(60), || async {
+        let list = actions
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let done: Vec<HealingAction> = list
+            .items
+            .iter()
+            .filter(|a| a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::Succeeded))
+            .cloned()
+            .collect();
+        if done.len() == 2 {
+            Ok(done)
+        } else {
+            Err(format!(
+                "{:?}",
+                list.items.iter().map(|a| &a.status).collect::<Vec<_>>()
+            ))
+        }
+    })
+    .await;
+    for record in &done {
+        assert_eq!(
+            record.spec.object.kind, "Deployment",
+            "lands on the pod's owner"
+        );
+    }
+    // The controller-manager rolls a new ReplicaSet for the restarted one.
+    let replica_sets: Api<ReplicaSet> = Api::namespaced(client.clone(), &ns);
+    eventually(
+        "a second ReplicaSet of `roll`",
+        Duration::from_secs(60),
+        || async {
+            let list = replica_sets
+                .list(&ListParams::default().labels("app=roll"))
+                .await
+                .map_err(|e| e.to_string())?;
+            if list.items.len() >= 2 {
+                Ok(())
+            } else {
+                Err(format!("{}", list.items.len()))
+            }
+        },
+    )
+    .await;
+    // `grow` went from 1 to 3 replicas through the scale subresource.
+    eventually(
+        "three replicas of `grow`",
+        Duration::from_secs(60),
+        || async {
+            let d = deployments.get("grow").await.map_err(|e| e.to_string())?;
+            match d.spec.replicas {
+                Some(3) => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
     .await;
 }

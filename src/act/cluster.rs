@@ -5,15 +5,18 @@
 //! allows no disruption now, and the action fails with that reason rather
 //! than being forced.
 //!
-//! Implemented so far: `restart` and `delete` of a pod. Every other action
-//! fails with a message that says so; the safety controller has admitted it,
-//! but this build does not carry it out, and the record says exactly that.
+//! Implemented: `restart` and `delete` of a pod, `restart rolling` of a
+//! workload (as `kubectl rollout restart`), `scale` (the scale subresource),
+//! `cordon`, `drain` (evictions) and `notify` (the record and its Events).
+//! `set` limits, `patch` and `rollback` fail with a message that says this
+//! build does not carry them out yet; the record says exactly that.
 
 use super::{Executed, Executor, Order};
 use crate::catalog::Kind;
-use crate::ir::{Action, RestartMode};
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{DeleteParams, EvictParams};
+use crate::ir::{Action, RestartMode, Scale};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{DeleteParams, EvictParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use std::future::Future;
 
@@ -28,12 +31,12 @@ impl Executor for KubeExecutor {
         let client = self.client.clone();
         let action = order.action.clone();
         let object = order.object.clone();
+        let at = order.at;
         async move {
-            let name = action.catalog_name();
+            let namespace = object.namespace.clone().unwrap_or_else(|| "default".into());
             match (&action, object.kind) {
                 (Action::Restart(RestartMode::Immediate), Kind::Pods) => {
-                    let pods: Api<Pod> =
-                        Api::namespaced(client, object.namespace.as_deref().unwrap_or("default"));
+                    let pods: Api<Pod> = Api::namespaced(client, &namespace);
                     outcome(
                         pods.evict(&object.name, &EvictParams::default())
                             .await
@@ -42,8 +45,7 @@ impl Executor for KubeExecutor {
                     )
                 }
                 (Action::Delete, Kind::Pods) => {
-                    let pods: Api<Pod> =
-                        Api::namespaced(client, object.namespace.as_deref().unwrap_or("default"));
+                    let pods: Api<Pod> = Api::namespaced(client, &namespace);
                     outcome(
                         pods.delete(&object.name, &DeleteParams::default())
                             .await
@@ -51,12 +53,184 @@ impl Executor for KubeExecutor {
                         || "deleted".to_string(),
                     )
                 }
+                (Action::Restart(_), kind) if kind.is_workload() => {
+                    rolling_restart(client, kind, &namespace, &object.name, at).await
+                }
+                (Action::Scale(scale), Kind::Deployments | Kind::StatefulSets) => {
+                    self::scale(client, object.kind, &namespace, &object.name, *scale).await
+                }
+                (Action::Cordon, Kind::Nodes) => cordon(client, &object.name).await,
+                (Action::Drain, Kind::Nodes) => drain(client, &object.name).await,
+                // The record and its Events are the notification.
+                (Action::Notify(message), _) => Executed::Done(format!("notified: {message}")),
                 _ => Executed::Failed(format!(
-                    "`{name}` on {} is not carried out by this build of the operator yet",
+                    "`{}` on {} is not carried out by this build of the operator yet",
+                    action.catalog_name(),
                     object.kind
                 )),
             }
         }
+    }
+}
+
+/// A patch of a workload, by kind.
+async fn patch_workload(
+    client: Client,
+    kind: Kind,
+    namespace: &str,
+    name: &str,
+    patch: &serde_json::Value,
+) -> Result<(), kube::Error> {
+    let params = PatchParams::default();
+    let patch = Patch::Strategic(patch);
+    match kind {
+        Kind::Deployments => Api::<Deployment>::namespaced(client, namespace)
+            .patch(name, &params, &patch)
+            .await
+            .map(|_| ()),
+        Kind::StatefulSets => Api::<StatefulSet>::namespaced(client, namespace)
+            .patch(name, &params, &patch)
+            .await
+            .map(|_| ()),
+        _ => Api::<DaemonSet>::namespaced(client, namespace)
+            .patch(name, &params, &patch)
+            .await
+            .map(|_| ()),
+    }
+}
+
+/// `restart rolling`: as `kubectl rollout restart`, a new annotation on the
+/// pod template, so the workload's controller replaces its pods at its own
+/// pace and within its disruption rules.
+async fn rolling_restart(
+    client: Client,
+    kind: Kind,
+    namespace: &str,
+    name: &str,
+    at: i64,
+) -> Executed {
+    let stamp = k8s_openapi::jiff::Timestamp::from_second(at)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    let patch = serde_json::json!({
+        "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}
+    });
+    outcome(
+        patch_workload(client, kind, namespace, name, &patch).await,
+        || "rollout started (pod template annotated)".to_string(),
+    )
+}
+
+/// The annotation `kubectl rollout restart` sets.
+const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+
+/// `scale`: the scale subresource, from the replicas it has now.
+async fn scale(client: Client, kind: Kind, namespace: &str, name: &str, scale: Scale) -> Executed {
+    let current = match kind {
+        Kind::Deployments => {
+            Api::<Deployment>::namespaced(client.clone(), namespace)
+                .get_scale(name)
+                .await
+        }
+        _ => {
+            Api::<StatefulSet>::namespaced(client.clone(), namespace)
+                .get_scale(name)
+                .await
+        }
+    };
+    let before = match current {
+        Ok(s) => s.spec.and_then(|s| s.replicas).unwrap_or(0),
+        Err(e) => return outcome(Err(e), String::new),
+    };
+    let before_u = u32::try_from(before.max(0)).unwrap_or(0);
+    // `up` never removes replicas and `down` never adds any, as in `simulate`.
+    let after = match scale {
+        Scale::Up { by, max } => {
+            before_u.max(before_u.saturating_add(by).min(max.unwrap_or(u32::MAX)))
+        }
+        Scale::Down { by, min } => before_u.min(before_u.saturating_sub(by).max(min.unwrap_or(0))),
+        Scale::To { replicas } => replicas,
+    };
+    if after == before_u {
+        return Executed::Done(format!("replicas stay {before_u}"));
+    }
+    let patch = Patch::Merge(serde_json::json!({"spec": {"replicas": after}}));
+    let params = PatchParams::default();
+    let result = match kind {
+        Kind::Deployments => Api::<Deployment>::namespaced(client, namespace)
+            .patch_scale(name, &params, &patch)
+            .await
+            .map(|_| ()),
+        _ => Api::<StatefulSet>::namespaced(client, namespace)
+            .patch_scale(name, &params, &patch)
+            .await
+            .map(|_| ()),
+    };
+    outcome(result, || format!("replicas {before_u} → {after}"))
+}
+
+/// `cordon`: no new pods on the node.
+async fn cordon(client: Client, node: &str) -> Executed {
+    let nodes: Api<Node> = Api::all(client);
+    let patch = Patch::Merge(serde_json::json!({"spec": {"unschedulable": true}}));
+    outcome(
+        nodes
+            .patch(node, &PatchParams::default(), &patch)
+            .await
+            .map(|_| ()),
+        || "cordoned".to_string(),
+    )
+}
+
+/// `drain`: cordon, then evict every pod of the node but DaemonSet and
+/// mirror pods (their controllers would put them back at once), each
+/// through the Eviction API so PodDisruptionBudgets hold.
+async fn drain(client: Client, node: &str) -> Executed {
+    if let Executed::Failed(why) = cordon(client.clone(), node).await {
+        return Executed::Failed(why);
+    }
+    let pods: Api<Pod> = Api::all(client.clone());
+    let on_node = match pods
+        .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
+        .await
+    {
+        Ok(list) => list.items,
+        Err(e) => return outcome(Err(e), String::new),
+    };
+    let mut evicted = 0;
+    let mut refused = Vec::new();
+    for pod in on_node {
+        let daemon = pod
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| o.kind == "DaemonSet");
+        let mirror = pod
+            .metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"));
+        if daemon || mirror {
+            continue;
+        }
+        let (Some(ns), Some(name)) = (pod.metadata.namespace, pod.metadata.name) else {
+            continue;
+        };
+        let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        match api.evict(&name, &EvictParams::default()).await {
+            Ok(_) => evicted += 1,
+            Err(e) => refused.push(format!("{ns}/{name}: {e}")),
+        }
+    }
+    if refused.is_empty() {
+        Executed::Done(format!("cordoned; {evicted} pods evicted"))
+    } else {
+        Executed::Failed(format!(
+            "cordoned; {evicted} pods evicted, {} not: {}",
+            refused.len(),
+            refused.join("; ")
+        ))
     }
 }
 
