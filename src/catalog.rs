@@ -295,6 +295,48 @@ pub struct MetricInfo {
     /// value comes only from the Kubernetes API.
     pub promql: Option<&'static str>,
     pub description: &'static str,
+    /// The values it can take, in its unit's canonical form (a percent from
+    /// 0 to 100, a duration in seconds), on pods and workloads: see
+    /// [`MetricInfo::bounds_on`].
+    pub bounds: Bounds,
+}
+
+/// The closed interval a metric's values lie in; `None` is unbounded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bounds {
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl Bounds {
+    pub const NONE: Bounds = Bounds {
+        min: None,
+        max: None,
+    };
+    pub const NOT_NEGATIVE: Bounds = Bounds {
+        min: Some(0.0),
+        max: None,
+    };
+    /// A share of a limit the kernel enforces: usage cannot pass it.
+    pub const OF_LIMIT: Bounds = Bounds {
+        min: Some(0.0),
+        max: Some(100.0),
+    };
+}
+
+impl MetricInfo {
+    /// The values the metric can take on an object of `kind`.
+    pub fn bounds_on(&self, kind: Kind) -> Bounds {
+        match (kind, self.unit) {
+            // A node's usage is a share of its allocatable resources, which
+            // the system daemons reserved outside them can push it past.
+            (Kind::Nodes, Unit::Percent) => Bounds {
+                max: None,
+                ..self.bounds
+            },
+            _ => self.bounds,
+        }
+    }
 }
 
 pub static METRICS: &[MetricInfo] = &[
@@ -310,6 +352,7 @@ pub static METRICS: &[MetricInfo] = &[
              / sum by (pod) (kube_pod_container_resource_limits{namespace=\"$namespace\", resource=\"memory\"})",
         ),
         description: "Working-set memory as a percent of the memory limit (of allocatable memory on nodes).",
+        bounds: Bounds::OF_LIMIT,
     },
     MetricInfo {
         name: "memory_bytes",
@@ -322,6 +365,7 @@ pub static METRICS: &[MetricInfo] = &[
             "sum by (pod) (container_memory_working_set_bytes{namespace=\"$namespace\", container!=\"\"})",
         ),
         description: "Working-set memory in bytes.",
+        bounds: Bounds::NOT_NEGATIVE,
     },
     MetricInfo {
         name: "cpu_percent",
@@ -335,6 +379,7 @@ pub static METRICS: &[MetricInfo] = &[
              / sum by (pod) (kube_pod_container_resource_limits{namespace=\"$namespace\", resource=\"cpu\"})",
         ),
         description: "CPU usage as a percent of the CPU limit (of allocatable CPU on nodes).",
+        bounds: Bounds::OF_LIMIT,
     },
     MetricInfo {
         name: "cpu_cores",
@@ -347,6 +392,7 @@ pub static METRICS: &[MetricInfo] = &[
             "sum by (pod) (rate(container_cpu_usage_seconds_total{namespace=\"$namespace\", container!=\"\"}[5m]))",
         ),
         description: "CPU usage in cores.",
+        bounds: Bounds::NOT_NEGATIVE,
     },
     MetricInfo {
         name: "restarts",
@@ -357,6 +403,7 @@ pub static METRICS: &[MetricInfo] = &[
         aggregation: Aggregation::Sum,
         promql: None,
         description: "Container restarts since the pod started (the sum of its containers' restart counts).",
+        bounds: Bounds::NOT_NEGATIVE,
     },
     MetricInfo {
         name: "oom_kills",
@@ -367,6 +414,7 @@ pub static METRICS: &[MetricInfo] = &[
         aggregation: Aggregation::Sum,
         promql: None,
         description: "Containers of the pod whose last termination was OOMKilled, counted as they happen.",
+        bounds: Bounds::NOT_NEGATIVE,
     },
     MetricInfo {
         name: "ready",
@@ -377,6 +425,7 @@ pub static METRICS: &[MetricInfo] = &[
         aggregation: Aggregation::All,
         promql: None,
         description: "The Ready condition: of the pod, of every pod of a workload, of the node.",
+        bounds: Bounds::NONE,
     },
     MetricInfo {
         name: "age",
@@ -387,6 +436,7 @@ pub static METRICS: &[MetricInfo] = &[
         aggregation: Aggregation::Average,
         promql: None,
         description: "Time since the object was created.",
+        bounds: Bounds::NOT_NEGATIVE,
     },
     MetricInfo {
         name: "replicas",
@@ -397,6 +447,7 @@ pub static METRICS: &[MetricInfo] = &[
         aggregation: Aggregation::Sum,
         promql: None,
         description: "Desired replicas of the workload.",
+        bounds: Bounds::NOT_NEGATIVE,
     },
     MetricInfo {
         name: "unavailable_replicas",
@@ -407,6 +458,7 @@ pub static METRICS: &[MetricInfo] = &[
         aggregation: Aggregation::Sum,
         promql: None,
         description: "Replicas (or daemon pods) of the workload that are not available.",
+        bounds: Bounds::NOT_NEGATIVE,
     },
     MetricInfo {
         name: "memory_pressure",
@@ -417,6 +469,7 @@ pub static METRICS: &[MetricInfo] = &[
         aggregation: Aggregation::All,
         promql: None,
         description: "The node's MemoryPressure condition.",
+        bounds: Bounds::NONE,
     },
     MetricInfo {
         name: "disk_pressure",
@@ -427,6 +480,7 @@ pub static METRICS: &[MetricInfo] = &[
         aggregation: Aggregation::All,
         promql: None,
         description: "The node's DiskPressure condition.",
+        bounds: Bounds::NONE,
     },
     MetricInfo {
         name: "pid_pressure",
@@ -437,6 +491,7 @@ pub static METRICS: &[MetricInfo] = &[
         aggregation: Aggregation::All,
         promql: None,
         description: "The node's PIDPressure condition.",
+        bounds: Bounds::NONE,
     },
 ];
 

@@ -113,6 +113,8 @@ codes! {
     MaybeForbidden = ("W0113", Warning, "may be forbidden at run time"),
     RatioAboveOne = ("W0114", Warning, "ratio threshold above 1"),
     ScaleDownWithoutFloor = ("W0115", Warning, "scale down without a floor"),
+    OutsideRange = ("W0116", Warning, "comparison outside the metric's range"),
+    EmptyFile = ("W0117", Warning, "empty file"),
 }
 
 impl fmt::Display for Code {

@@ -2,9 +2,10 @@
 //! thresholds, status and event reasons.
 
 use super::{units, Checker, PolicyContext};
-use crate::catalog::{self, Unit};
+use crate::catalog::{self, Kind, Unit};
 use crate::diagnostic::{closest, Code, Diagnostic};
-use crate::ir::{self, CmpOp, SafetyClass, Seconds, StatusReason, Threshold, Type};
+use crate::ir::{self, CmpOp, SafetyClass, Seconds, StatusReason, Threshold, Type, WindowFn};
+use crate::span::Span;
 use crate::syntax::{self, ast};
 
 const DEFAULT_PRIORITY: u8 = 10;
@@ -243,6 +244,7 @@ impl Checker<'_> {
                         };
                         self.lint_percent(lit, ty, value);
                         self.lint_ratio(lit, ty, value);
+                        self.lint_range(&expr, *op, lit, value, cond.span(), ctx.kind());
                         Threshold::Number(value)
                     }
                 };
@@ -292,6 +294,71 @@ impl Checker<'_> {
                 .help(format!("write `{percent}` if you meant a percent")),
             );
         }
+    }
+
+    /// A comparison a built-in metric's range decides: it never holds, or
+    /// always does, whatever the cluster does.
+    fn lint_range(
+        &mut self,
+        expr: &ir::MetricExpr,
+        op: CmpOp,
+        lit: &ast::Literal,
+        value: f64,
+        span: Span,
+        kind: Kind,
+    ) {
+        let metric = &self.program.metrics[expr.metric.0];
+        let Some(info) = catalog::metric(&metric.name).filter(|_| metric.builtin) else {
+            return;
+        };
+        let bounds = match expr.window.map(|w| w.function) {
+            None | Some(WindowFn::Avg | WindowFn::Max | WindowFn::Min) => info.bounds_on(kind),
+            // Resets count as growth from zero: a counter's growth is never negative.
+            Some(WindowFn::Increase | WindowFn::Rate) => catalog::Bounds::NOT_NEGATIVE,
+            Some(WindowFn::Trend | WindowFn::Predict) => return,
+        };
+        let (lo, hi) = (
+            bounds.min.unwrap_or(f64::NEG_INFINITY),
+            bounds.max.unwrap_or(f64::INFINITY),
+        );
+        let (never, always) = match op {
+            CmpOp::Gt => (value >= hi, value < lo),
+            CmpOp::Ge => (value > hi, value <= lo),
+            CmpOp::Lt => (value <= lo, value > hi),
+            CmpOp::Le => (value < lo, value >= hi),
+            CmpOp::Eq => (value < lo || value > hi, false),
+            CmpOp::Ne => (false, value < lo || value > hi),
+        };
+        if !never && !always {
+            return;
+        }
+        let shown = |v: f64| format!("`{}`", ir::render_value(v, Type::Scalar(info.unit)));
+        let range = match (bounds.min, bounds.max) {
+            (Some(lo), Some(hi)) => format!("between {} and {}", shown(lo), shown(hi)),
+            (Some(lo), None) => format!("never below {}", shown(lo)),
+            (None, Some(hi)) => format!("never above {}", shown(hi)),
+            (None, None) => return,
+        };
+        let rendered = self.program.render_expr(expr);
+        let comparison = format!("{rendered} {} {}", op.as_str(), lit.text());
+        let d = if never {
+            Diagnostic::new(
+                Code::OutsideRange,
+                span,
+                format!("`{comparison}` can never hold: `{rendered}` is {range}"),
+            )
+            .label("never true")
+            .help("compare with a value inside the metric's range")
+        } else {
+            Diagnostic::new(
+                Code::OutsideRange,
+                span,
+                format!("`{comparison}` always holds: `{rendered}` is {range}"),
+            )
+            .label("always true, so it tests nothing")
+            .help("remove the comparison, or compare with a value inside the metric's range")
+        };
+        self.report(d);
     }
 
     fn status(&mut self, reason: &ast::Ident, ctx: &PolicyContext) -> Option<ir::Condition> {

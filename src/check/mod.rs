@@ -18,6 +18,8 @@ mod metric;
 mod object;
 mod policy;
 #[cfg(test)]
+mod range_tests;
+#[cfg(test)]
 mod safety_tests;
 mod select;
 pub(crate) mod units;
@@ -76,7 +78,22 @@ pub fn compile(source: &str, config: &SafetyConfig) -> Compiled {
     let parsed = syntax::parse(source);
     let mut checked = check(&parsed.file, source, config);
     let mut diagnostics = parsed.diagnostics;
+    // A use on a line the parser gave up on is invisible to the checker: that
+    // line's error is the whole story, not also an unused declaration.
+    checked
+        .diagnostics
+        .retain(|d| !is_unused_but_named_on_a_broken_line(d, &diagnostics, source));
     diagnostics.append(&mut checked.diagnostics);
+    if parsed.file.items.is_empty() && diagnostics.is_empty() {
+        diagnostics.push(
+            Diagnostic::new(
+                Code::EmptyFile,
+                Span::new(0, 0),
+                "this file is empty: it holds no policy, so it checks nothing",
+            )
+            .help("write `policy NAME { select …; when … then … }`, or remove the file"),
+        );
+    }
     diagnostics.sort_by_key(|d| (d.span.start, d.severity, d.code));
     Compiled {
         ast: parsed.file,
@@ -84,6 +101,37 @@ pub fn compile(source: &str, config: &SafetyConfig) -> Compiled {
         diagnostics,
         spans: checked.spans,
     }
+}
+
+/// Whether `d` says a declaration is unused while its name is a word of a
+/// line with a syntax error (of `syntax`).
+fn is_unused_but_named_on_a_broken_line(
+    d: &Diagnostic,
+    syntax: &[Diagnostic],
+    source: &str,
+) -> bool {
+    if !matches!(d.code, Code::UnusedMetric | Code::UnusedPatch) {
+        return false;
+    }
+    let Some(name) = source.get(d.span.start..d.span.end) else {
+        return false;
+    };
+    let is_name_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    syntax.iter().filter(|e| e.is_error()).any(|error| {
+        let at = error.span.start.min(source.len());
+        let bytes = source.as_bytes();
+        let is_break = |b: &u8| matches!(b, b'\n' | b'\r');
+        let start = bytes[..at].iter().rposition(is_break).map_or(0, |i| i + 1);
+        let end = bytes[at..]
+            .iter()
+            .position(is_break)
+            .map_or(source.len(), |i| at + i);
+        // Both ends are next to an ASCII byte or at an end: char boundaries.
+        source.get(start..end).is_some_and(|line| {
+            line.split(|c: char| !is_name_char(c))
+                .any(|word| word == name)
+        })
+    })
 }
 
 /// What the checker returns for one AST.
@@ -300,6 +348,29 @@ mod tests {
     fn a_misspelt_reference_does_not_also_make_the_declaration_unused() {
         let source = "patch debug-logging: merge \"{}\"\nmetric errors: ratio = promql \"up\"\npolicy a {\n  select deployments\n  cooldown 5m\n  when erors > 1% then patch debug-loging\n}\n";
         assert_eq!(codes(source), ["E0101", "E0104"]);
+    }
+
+    #[test]
+    fn a_declaration_used_only_on_a_line_with_a_syntax_error_is_not_also_unused() {
+        let broken = "metric errs: ratio = promql \"up\"\npolicy a {\n  select pods\n  cooldown 5m\n  when errs > 0.1 then restart now\n}\n";
+        assert_eq!(codes(broken), ["E0001"]);
+        // Unused it still is when the broken line does not name it.
+        let elsewhere = broken.replace("errs > 0.1", "restarts > 3");
+        assert_eq!(codes(&elsewhere), ["W0105", "E0001"]);
+        // Nor does a longer name that contains it count as a use.
+        let longer = broken.replace("errs > 0.1", "errs_total > 0.1");
+        assert_eq!(codes(&longer), ["W0105", "E0001"]);
+    }
+
+    #[test]
+    fn a_file_of_comments_only_is_empty_but_a_broken_one_is_not() {
+        assert_eq!(codes(""), ["W0117"]);
+        assert_eq!(codes("# soon\n\n  # a policy\n"), ["W0117"]);
+        assert_eq!(codes("policy x:\n"), ["E0001"]);
+        let config = SafetyConfig::default();
+        let object = compile_in("", &config, Host::HealingPolicy { namespace: "shop" });
+        let found: Vec<&str> = object.diagnostics.iter().map(|d| d.code.as_str()).collect();
+        assert_eq!(found, ["E0308"]);
     }
 
     #[test]

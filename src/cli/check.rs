@@ -1,6 +1,6 @@
 //! `kubeskippy check`: compile policy files and report every diagnostic.
 
-use super::{collect_files, read, safety_config, CliError, PROBLEMS, SUCCESS};
+use super::{collect_files, safety_config, CliError, FAILURE, PROBLEMS, SUCCESS};
 use crate::check::compile;
 use crate::diagnostic::{render, Severity};
 use crate::span::LineIndex;
@@ -22,7 +22,11 @@ pub enum Format {
   kubeskippy check --format json my-policy.skippy
   kubeskippy check --safety safety.yaml --deny-warnings policies/
 
-Exit status: 0 no errors (warnings allowed), 1 errors found, 2 usage or I/O error.")]
+Every file is checked, whatever the others hold; a file that is not UTF-8 is
+reported where its first bad byte is, and checked with each bad byte read as `�`.
+
+Exit status: 0 no errors (warnings allowed), 1 errors found, 2 usage or I/O error
+(no `*.skippy` file found, or a file that could not be read).")]
 pub struct CheckArgs {
     /// Files or folders to check; folders are searched for `*.skippy` files
     /// [default: the current folder]
@@ -62,18 +66,41 @@ fn check_all(
 ) -> Result<u8, CliError> {
     let config = safety_config(args.safety.as_deref())?;
     let files = collect_files(&args.paths, super::POLICY_SUFFIX)?;
+    if files.is_empty() {
+        return Err(CliError::NoFiles { what: "`*.skippy`" });
+    }
     tracing::debug!(files = files.len(), safety = ?args.safety, "checking");
     let color = match args.color {
         Color::Auto => tty,
         Color::Always => true,
         Color::Never => false,
     };
-    let (mut errors, mut warnings) = (0usize, 0usize);
+    let (mut errors, mut warnings, mut unreadable) = (0usize, 0usize, 0usize);
+    let write_error = |source| CliError::Write {
+        path: PathBuf::from("<stdout>"),
+        source,
+    };
     for path in &files {
-        let source = read(path)?;
+        let name = path.display().to_string();
+        // A file that cannot be read is reported and skipped: it must not
+        // hide the files after it.
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                unreadable += 1;
+                let problem = FileProblem::unreadable(&name, &e);
+                problem.write(args.format, out).map_err(write_error)?;
+                continue;
+            }
+        };
+        let source = String::from_utf8_lossy(&bytes);
+        if let Err(e) = std::str::from_utf8(&bytes) {
+            errors += 1;
+            let problem = FileProblem::not_utf8(&name, &bytes, &source, &e);
+            problem.write(args.format, out).map_err(write_error)?;
+        }
         let started = std::time::Instant::now();
         let compiled = compile(&source, &config);
-        let name = path.display().to_string();
         tracing::debug!(
             file = %name,
             bytes = source.len(),
@@ -102,21 +129,107 @@ fn check_all(
                 })
             }
         };
-        written.map_err(|source| CliError::Write {
-            path: PathBuf::from("<stdout>"),
-            source,
-        })?;
+        written.map_err(write_error)?;
     }
-    let files_word = if files.len() == 1 { "file" } else { "files" };
+    let checked = files.len() - unreadable;
+    let files_word = if checked == 1 { "file" } else { "files" };
+    let unread = match unreadable {
+        0 => String::new(),
+        1 => "; 1 file could not be read".to_string(),
+        n => format!("; {n} files could not be read"),
+    };
     let _ = writeln!(
         err,
-        "checked {} {files_word}: {} {}, {} {}",
-        files.len(),
+        "checked {checked} {files_word}: {} {}, {} {}{unread}",
         errors,
         if errors == 1 { "error" } else { "errors" },
         warnings,
         if warnings == 1 { "warning" } else { "warnings" },
     );
+    if unreadable > 0 {
+        return Ok(FAILURE);
+    }
     let failed = errors > 0 || (args.deny_warnings && warnings > 0);
     Ok(if failed { PROBLEMS } else { SUCCESS })
+}
+
+/// A problem with a file itself rather than with the policies it holds: it
+/// cannot be read, or is not UTF-8. It has no diagnostic code (no text can
+/// draw it) and is reported as diagnostics are, in both formats.
+#[derive(Debug, serde::Serialize)]
+struct FileProblem<'a> {
+    file: &'a str,
+    line: usize,
+    column: usize,
+    end_line: usize,
+    end_column: usize,
+    code: Option<&'static str>,
+    severity: Severity,
+    message: String,
+    help: Option<&'static str>,
+}
+
+impl<'a> FileProblem<'a> {
+    fn unreadable(file: &'a str, error: &std::io::Error) -> FileProblem<'a> {
+        FileProblem {
+            file,
+            line: 1,
+            column: 1,
+            end_line: 1,
+            end_column: 1,
+            code: None,
+            severity: Severity::Error,
+            message: format!("cannot read the file: {error}"),
+            help: None,
+        }
+    }
+
+    /// Located at the first bad byte; `source` is the text decoded with
+    /// each bad sequence as U+FFFD, which is the same up to it.
+    fn not_utf8(
+        file: &'a str,
+        bytes: &[u8],
+        source: &str,
+        error: &std::str::Utf8Error,
+    ) -> FileProblem<'a> {
+        let at = error.valid_up_to();
+        let lines = LineIndex::new(source);
+        let start = lines.line_col(source, at);
+        let bad = error.error_len().unwrap_or(bytes.len() - at);
+        let shown: Vec<String> = bytes[at..at + bad]
+            .iter()
+            .map(|b| format!("0x{b:02X}"))
+            .collect();
+        FileProblem {
+            file,
+            line: start.line,
+            column: start.column,
+            end_line: start.line,
+            end_column: start.column + 1,
+            code: None,
+            severity: Severity::Error,
+            message: format!(
+                "the file is not valid UTF-8: byte {} at offset {at}",
+                shown.join(" ")
+            ),
+            help: Some("save it as UTF-8; the rest of it was checked with each bad byte read as `\u{FFFD}`"),
+        }
+    }
+
+    fn write(&self, format: Format, out: &mut dyn Write) -> std::io::Result<()> {
+        match format {
+            Format::Json => {
+                let json = serde_json::to_string(self).map_err(std::io::Error::other)?;
+                writeln!(out, "{json}")
+            }
+            Format::Human => {
+                let at = format!("{}:{}:{}", self.file, self.line, self.column);
+                writeln!(out, "error: {at}: {}", self.message)?;
+                if let Some(help) = self.help {
+                    writeln!(out, "  help: {help}")?;
+                }
+                writeln!(out)
+            }
+        }
+    }
 }

@@ -33,6 +33,8 @@ pub enum CliError {
     },
     #[error("{path}: no such file or folder")]
     Missing { path: PathBuf },
+    #[error("no {what} files found")]
+    NoFiles { what: &'static str },
     #[error("{path}: {source}")]
     Safety {
         path: PathBuf,

@@ -46,11 +46,13 @@ pub struct Ide {
 }
 
 /// Every diagnostic of a `.skippy` text: syntax errors, and the checker's
-/// for whatever parsed.
+/// for whatever parsed. Not W0117: a buffer an editor just opened is empty
+/// because its author is about to write in it, not by mistake.
 pub fn diagnostics(text: &str, config: &SafetyConfig) -> Vec<Diagnostic> {
     compile(text, config)
         .diagnostics
         .iter()
+        .filter(|d| d.code != crate::diagnostic::Code::EmptyFile)
         .map(diagnostics::to_analysis)
         .collect()
 }

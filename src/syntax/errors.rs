@@ -56,7 +56,9 @@ pub(crate) fn syntax_error(
         Diagnostic::new(Code::Syntax, span, format!("{message}, found {found_text}"))
             .label(format!("expected {expected} here"));
     let continues_a_rule = ["then", "for", "and", "or", "priority"].contains(&found);
-    if positives.contains(&Rule::statement) && continues_a_rule {
+    if let Some(near) = near_miss(&positives, text, pos, found, offset) {
+        diagnostic = near.apply(diagnostic);
+    } else if positives.contains(&Rule::statement) && continues_a_rule {
         diagnostic = diagnostic.help(format!(
             "a rule fits on one line: join this `{found}` to the line before it"
         ));
@@ -65,12 +67,160 @@ pub(crate) fn syntax_error(
     } else if at_end && positives.contains(&Rule::rbrace) {
         diagnostic =
             diagnostic.help("every `{` needs its `}`: add one after the policy's last statement");
+        // The end of the file says nothing of where the fix goes: point at
+        // the brace left open instead.
+        if let Some(open) = text.get(..pos).and_then(unclosed_brace) {
+            diagnostic.span = Span::new(open, open + 1).shifted(offset);
+            diagnostic.label = Some("this `{` is never closed".to_string());
+        }
     } else if let Some(suggestion) = keyword_suggestion(&positives, found) {
         diagnostic = diagnostic.suggest(suggestion);
     } else if let Some(help) = help_for(&positives) {
         diagnostic = diagnostic.help(help);
     }
     diagnostic
+}
+
+/// A mistake that reads like another language's habit (`=` for `==`,
+/// `'…'` for `"…"`, `3 minutes` for `3m`, `policy x:`), and how the
+/// diagnostic says so.
+struct NearMiss {
+    /// Where the fix goes, when not at the token found.
+    span: Option<Span>,
+    message: Option<String>,
+    /// The text that replaces the span: the editor's quick fix.
+    replacement: Option<String>,
+    help: String,
+}
+
+impl NearMiss {
+    fn apply(self, mut diagnostic: Diagnostic) -> Diagnostic {
+        if let Some(span) = self.span {
+            diagnostic.span = span;
+        }
+        if let Some(message) = self.message {
+            diagnostic.message = message;
+        }
+        if let Some(replacement) = self.replacement {
+            diagnostic = diagnostic.suggest(replacement);
+        }
+        diagnostic.help(self.help)
+    }
+}
+
+fn near_miss(
+    positives: &[Rule],
+    text: &str,
+    pos: usize,
+    found: &str,
+    offset: usize,
+) -> Option<NearMiss> {
+    let rest = text.get(pos..).unwrap_or("");
+    let expects_string =
+        positives.contains(&Rule::string) || positives.contains(&Rule::string_body);
+    if positives.contains(&Rule::cmp_op) && found == "=" && !rest.starts_with("==") {
+        return Some(NearMiss {
+            span: None,
+            message: None,
+            replacement: Some("==".into()),
+            help: "`=` is not a comparison: equality is `==`".into(),
+        });
+    }
+    if positives.contains(&Rule::cmp_op) && found == "is" {
+        return Some(NearMiss {
+            span: None,
+            message: None,
+            replacement: Some("==".into()),
+            help: "`is` is for `status is REASON`; a metric is compared with `==`, as in `ready == false`".into(),
+        });
+    }
+    if expects_string && found == "'" {
+        let line = rest.lines().next().unwrap_or(rest);
+        let close = line[1..].find('\'')? + 1;
+        let quoted = format!("\"{}\"", line[1..close].replace('"', "\\\""));
+        return Some(NearMiss {
+            span: Some(Span::new(pos, pos + close + 1).shifted(offset)),
+            message: Some(format!("expected a string, found `{}`", &line[..=close])),
+            help: format!("strings are in double quotes: `{quoted}`"),
+            replacement: Some(quoted),
+        });
+    }
+    if positives.contains(&Rule::lbrace) && found == ":" {
+        return Some(NearMiss {
+            span: None,
+            message: None,
+            replacement: None,
+            help: "a policy's statements go in braces: `policy NAME {`, one statement a line, then `}`".into(),
+        });
+    }
+    // `3 minutes`, `3 m`: a duration's unit apart from its number.
+    let unit = duration_word(found)?;
+    let before = text.get(..pos)?.trim_end_matches([' ', '\t']);
+    if before.len() == pos {
+        return None;
+    }
+    let number_start = before
+        .rfind(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map_or(0, |i| i + 1);
+    let number = &before[number_start..];
+    if !number.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let fixed = format!("{number}{unit}");
+    Some(NearMiss {
+        span: Some(Span::new(number_start, pos + found.len()).shifted(offset)),
+        message: None,
+        help: format!("a unit goes on its number, with no space and in short: `{fixed}`"),
+        replacement: Some(fixed),
+    })
+}
+
+/// The short unit of a duration written as a word (`minutes`) or apart from
+/// its number (`3 m`).
+fn duration_word(word: &str) -> Option<&'static str> {
+    Some(match word.to_ascii_lowercase().as_str() {
+        "ms" | "millisecond" | "milliseconds" => "ms",
+        "s" | "sec" | "secs" | "second" | "seconds" => "s",
+        "m" | "min" | "mins" | "minute" | "minutes" => "m",
+        "h" | "hr" | "hrs" | "hour" | "hours" => "h",
+        "d" | "day" | "days" => "d",
+        _ => return None,
+    })
+}
+
+/// The offset of the last `{` of `text` that no `}` closes, as the grammar
+/// lexes it: braces in strings and comments do not count.
+fn unclosed_brace(text: &str) -> Option<usize> {
+    let mut open: Vec<usize> = Vec::new();
+    let mut chars = text.char_indices();
+    while let Some((i, ch)) = chars.next() {
+        match ch {
+            '{' => open.push(i),
+            '}' => {
+                open.pop();
+            }
+            '#' => {
+                for (_, c) in chars.by_ref() {
+                    if c == '\n' || c == '\r' {
+                        break;
+                    }
+                }
+            }
+            '"' => {
+                while let Some((_, c)) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' | '\n' | '\r' => break,
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    open.pop()
 }
 
 /// The word or symbol at `pos`, for "found `…`".
