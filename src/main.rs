@@ -59,6 +59,12 @@ enum Command {
     /// Run the operator against a cluster (in-cluster, or with a kubeconfig)
     #[cfg(feature = "operator")]
     Run(cli::run::RunArgs),
+    /// Approve a HealingAction that waits for a person
+    #[cfg(feature = "operator")]
+    Approve(cli::approve::AnswerArgs),
+    /// Reject a HealingAction that waits for a person
+    #[cfg(feature = "operator")]
+    Reject(cli::approve::AnswerArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +94,10 @@ fn main() -> ExitCode {
         }
         #[cfg(feature = "operator")]
         Command::Crds(args) => cli::crds::run(args, &mut out, &mut err),
+        #[cfg(feature = "operator")]
+        Command::Approve(args) => cli::approve::run(args, true, &mut out, &mut err),
+        #[cfg(feature = "operator")]
+        Command::Reject(args) => cli::approve::run(args, false, &mut out, &mut err),
         #[cfg(feature = "operator")]
         Command::Run(args) => {
             // The operator logs from many threads: release stderr's lock

@@ -127,6 +127,7 @@ fn help_is_complete_and_gives_examples() {
         &["simulate", "--help"],
         &["crds", "--help"],
         &["run", "--help"],
+        &["approve", "--help"],
     ] {
         let out = kubeskippy(args);
         assert_eq!(out.status.code(), Some(0));

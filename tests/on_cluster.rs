@@ -1502,7 +1502,24 @@ async fn a_person_approves_or_rejects_a_record_with_an_annotation() {
         waiting,
     )
     .await;
-    annotate(first.clone(), "false").await;
+    // Rejected with the command; approved below with the annotation.
+    let rejected = std::process::Command::new(env!("CARGO_BIN_EXE_kubeskippy"))
+        .args(["reject", &first, "-n", &ns, "--kubeconfig"])
+        .arg(&plane.ready.kubeconfig)
+        .output()
+        .expect("kubeskippy reject runs");
+    assert_eq!(
+        rejected.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&rejected.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&rejected.stdout)
+            .starts_with(&format!("rejected {first}: restart on Pod")),
+        "{}",
+        String::from_utf8_lossy(&rejected.stdout)
+    );
     eventually("it is rejected", Duration::from_secs(30), || async {
         match phase_of(first.clone()).await? {
             Some(ActionPhase::Rejected) => Ok(()),
