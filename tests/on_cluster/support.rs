@@ -1,0 +1,350 @@
+//! What the cluster tests share: clients, namespaces, waiting, workloads,
+//! the operator as a process, RBAC and Events.
+
+pub use super::control_plane::{self, ControlPlane};
+pub use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+pub use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+pub use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+pub use kube::config::{KubeConfigOptions, Kubeconfig};
+pub use kube::{Api, Client, Config};
+pub use serde_json::json;
+pub use std::future::Future;
+pub use std::path::Path;
+pub use std::time::{Duration, Instant};
+
+pub async fn client(kubeconfig: &Path) -> Client {
+    let kubeconfig = Kubeconfig::read_from(kubeconfig).expect("testcluster's kubeconfig reads");
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("a client configuration");
+    Client::try_from(config).expect("a client")
+}
+
+pub async fn admin(plane: &ControlPlane) -> Client {
+    client(&plane.ready.kubeconfig).await
+}
+
+/// A fresh namespace for one test.
+pub async fn namespace(client: &Client, name: &str) -> String {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": name}})).expect("a namespace");
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("the namespace is created");
+    name.to_string()
+}
+
+/// A namespace several tests share, created by whichever comes first.
+pub async fn ensure_namespace(client: &Client, name: &str) {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": name}})).expect("a namespace");
+    match namespaces.create(&PostParams::default(), &ns).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(e) => panic!("the namespace {name}: {e}"),
+    }
+}
+
+/// Polls `check` until it gives a value, or fails the test after `limit`
+/// with what was last seen: waiting for controllers, not timing them.
+pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(seen) if Instant::now() > deadline => {
+                panic!("{what}: not within {limit:?}; last seen: {seen}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+pub fn deployment(name: &str, replicas: i32) -> Deployment {
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": "example.invalid/app:1"}]}
+            }
+        }
+    }))
+    .expect("a deployment")
+}
+
+pub fn running_and_ready(pod: &Pod) -> bool {
+    let status = pod.status.as_ref();
+    status.and_then(|s| s.phase.as_deref()) == Some("Running")
+        && status
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+pub async fn pods_of(pods: &Api<Pod>, app: &str) -> Result<Vec<Pod>, String> {
+    pods.list(&ListParams::default().labels(&format!("app={app}")))
+        .await
+        .map(|list| list.items)
+        .map_err(|e| e.to_string())
+}
+
+pub async fn install_crds(client: &Client) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::CustomResourceExt;
+    use kubeskippy::operator::crd;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let all = [
+        crd::HealingPolicy::crd(),
+        crd::ClusterHealingPolicy::crd(),
+        crd::HealingAction::crd(),
+    ];
+    for definition in &all {
+        let name = definition.metadata.name.clone().expect("a CRD has a name");
+        crds.patch(
+            &name,
+            &PatchParams::apply("kubeskippy-tests").force(),
+            &Patch::Apply(definition),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("the API server takes the {name} CRD: {e}"));
+    }
+    for definition in &all {
+        let name = definition.metadata.name.clone().expect("a CRD has a name");
+        eventually(
+            &format!("{name} is established"),
+            Duration::from_secs(30),
+            || async {
+                let crd = crds.get(&name).await.map_err(|e| e.to_string())?;
+                let established = crd
+                    .status
+                    .and_then(|s| s.conditions)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True");
+                if established {
+                    Ok(())
+                } else {
+                    Err("not established".into())
+                }
+            },
+        )
+        .await;
+    }
+}
+
+/// Operators evaluate every policy of the cluster: tests that run one take
+/// turns, so that what a test sees was done by its own operator.
+pub static OPERATORS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// `kubeskippy run` against the control plane, killed when dropped; its log
+/// goes beside the control plane's. With `safety`, that configuration.
+pub fn operator_with(
+    plane: &ControlPlane,
+    name: &str,
+    safety: Option<&str>,
+) -> tokio::process::Child {
+    operator_as(plane, name, safety, &plane.ready.kubeconfig, &[])
+}
+
+/// `kubeskippy run` with `kubeconfig`'s credentials and `extra` arguments.
+/// Its leadership lasts two seconds: the operator of the test before, gone
+/// now, does not hold this one back long.
+pub fn operator_as(
+    plane: &ControlPlane,
+    name: &str,
+    safety: Option<&str>,
+    kubeconfig: &Path,
+    extra: &[&str],
+) -> tokio::process::Child {
+    let log = plane.ready.log_dir.join(format!("operator-{name}.log"));
+    let log = std::fs::File::create(&log).expect("the operator's log file");
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubeskippy"));
+    command
+        .arg("run")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["--lease-seconds", "2"])
+        .args(extra)
+        .env("POD_NAME", name);
+    if let Some(yaml) = safety {
+        let file = plane.ready.log_dir.join(format!("safety-{name}.yaml"));
+        std::fs::write(&file, yaml).expect("a safety file");
+        command.arg("--safety").arg(file);
+    }
+    command
+        .env("KUBESKIPPY_LOG", "kubeskippy=debug,info")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().expect("a log handle"))
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kubeskippy run starts")
+}
+
+pub fn operator(plane: &ControlPlane, name: &str) -> tokio::process::Child {
+    operator_with(plane, name, None)
+}
+
+/// An operator that evaluates every second.
+pub fn fast_operator(plane: &ControlPlane, name: &str) -> tokio::process::Child {
+    operator_with(plane, name, Some("evaluationIntervalSeconds: 1\n"))
+}
+
+pub fn compiled_condition(
+    status: Option<&kubeskippy::operator::crd::PolicyStatus>,
+) -> Option<(String, String, String)> {
+    let c = status?.conditions.iter().find(|c| c.type_ == "Compiled")?;
+    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// Reports `pod` crash-looping, as a kubelet would.
+pub async fn crash_loop(pods: &Api<Pod>, pod: &str) {
+    let status = json!({
+        "status": {
+            "conditions": [{"type": "Ready", "status": "False"}],
+            "containerStatuses": [{
+                "name": "app", "image": "example.invalid/app:1", "imageID": "", "ready": false,
+                "restartCount": 6,
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": {"exitCode": 1, "reason": "Error",
+                    "startedAt": "2026-12-06T10:00:00Z", "finishedAt": "2026-12-06T10:00:01Z"}}
+            }]
+        }
+    });
+    pods.patch_status(pod, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("the status subresource takes the patch");
+}
+
+pub async fn running_pod(pods: &Api<Pod>, app: &str) -> String {
+    eventually("a running pod", Duration::from_secs(60), || async {
+        let all = pods_of(pods, app).await?;
+        all.into_iter()
+            .find(running_and_ready)
+            .and_then(|p| p.metadata.name)
+            .ok_or_else(|| "none running".to_string())
+    })
+    .await
+}
+
+/// Applies the documents of a YAML file of ServiceAccounts, ClusterRoles and
+/// ClusterRoleBindings, as `kubectl apply -f` would.
+pub async fn apply_rbac(client: &Client, path: &str) {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+    use serde::Deserialize;
+    let text = std::fs::read_to_string(path).expect("the RBAC manifest");
+    let apply = PatchParams::apply("kubeskippy-tests").force();
+    for document in serde_yaml::Deserializer::from_str(&text) {
+        let value = serde_yaml::Value::deserialize(document).expect("a YAML document");
+        let kind = value["kind"].as_str().unwrap_or_default().to_string();
+        let name = value["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        match kind.as_str() {
+            "ServiceAccount" => {
+                let sa: ServiceAccount = serde_yaml::from_value(value).expect("a ServiceAccount");
+                let ns = sa.metadata.namespace.clone().expect("a namespace");
+                Api::<ServiceAccount>::namespaced(client.clone(), &ns)
+                    .patch(&name, &apply, &Patch::Apply(&sa))
+                    .await
+                    .expect("the ServiceAccount applies");
+            }
+            "ClusterRole" => {
+                let role: ClusterRole = serde_yaml::from_value(value).expect("a ClusterRole");
+                Api::<ClusterRole>::all(client.clone())
+                    .patch(&name, &apply, &Patch::Apply(&role))
+                    .await
+                    .expect("the ClusterRole applies");
+            }
+            "ClusterRoleBinding" => {
+                let binding: ClusterRoleBinding =
+                    serde_yaml::from_value(value).expect("a ClusterRoleBinding");
+                Api::<ClusterRoleBinding>::all(client.clone())
+                    .patch(&name, &apply, &Patch::Apply(&binding))
+                    .await
+                    .expect("the ClusterRoleBinding applies");
+            }
+            "Role" => {
+                let role: Role = serde_yaml::from_value(value).expect("a Role");
+                let ns = role.metadata.namespace.clone().expect("a namespace");
+                Api::<Role>::namespaced(client.clone(), &ns)
+                    .patch(&name, &apply, &Patch::Apply(&role))
+                    .await
+                    .expect("the Role applies");
+            }
+            "RoleBinding" => {
+                let binding: RoleBinding = serde_yaml::from_value(value).expect("a RoleBinding");
+                let ns = binding.metadata.namespace.clone().expect("a namespace");
+                Api::<RoleBinding>::namespaced(client.clone(), &ns)
+                    .patch(&name, &apply, &Patch::Apply(&binding))
+                    .await
+                    .expect("the RoleBinding applies");
+            }
+            other => panic!("{path}: an unexpected kind {other}"),
+        }
+    }
+}
+
+/// A kubeconfig for ServiceAccount `namespace/name`: the admin's, with a
+/// token the API server issues for that account instead.
+pub async fn service_account_kubeconfig(
+    plane: &ControlPlane,
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> std::path::PathBuf {
+    use k8s_openapi::api::authentication::v1::TokenRequest;
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let request = json!({
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"expirationSeconds": 3600, "audiences": []}
+    });
+    let issued: TokenRequest = Api::<ServiceAccount>::namespaced(client.clone(), namespace)
+        .create_subresource("token", name, &PostParams::default(), &request)
+        .await
+        .expect("a token for the ServiceAccount");
+    let token = issued
+        .status
+        .and_then(|s| s.token)
+        .expect("an issued token");
+    let admin_token =
+        std::fs::read_to_string(&plane.ready.admin_token_file).expect("the admin token");
+    let admin = std::fs::read_to_string(&plane.ready.kubeconfig).expect("the admin kubeconfig");
+    assert!(
+        admin.contains(admin_token.trim()),
+        "the admin kubeconfig holds its token"
+    );
+    let path = plane
+        .ready
+        .log_dir
+        .join(format!("{namespace}-{name}.kubeconfig"));
+    std::fs::write(&path, admin.replace(admin_token.trim(), &token)).expect("a kubeconfig");
+    path
+}
+
+/// The Events regarding `name` in `namespace`: (reason, note).
+pub async fn events_about(client: &Client, namespace: &str, name: &str) -> Vec<(String, String)> {
+    use k8s_openapi::api::events::v1::Event;
+    let events: Api<Event> = Api::namespaced(client.clone(), namespace);
+    events
+        .list(&ListParams::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+        .collect()
+}
