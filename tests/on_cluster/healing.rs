@@ -129,7 +129,7 @@ async fn the_operator_compiles_policies_and_says_so_in_their_status() {
 
 #[tokio::test]
 async fn a_crash_looping_pod_is_recorded_and_restarted_through_an_eviction() {
-    use kubeskippy::operator::crd::{ActionPhase, HealingAction, HealingPolicy, HealingPolicySpec};
+    use kubeskippy::operator::crd::{ActionPhase, HealingAction};
     let Some(plane) = control_plane::require() else {
         return;
     };
@@ -137,26 +137,9 @@ async fn a_crash_looping_pod_is_recorded_and_restarted_through_an_eviction() {
     let client = admin(plane).await;
     install_crds(&client).await;
     let ns = namespace(&client, "t-heal").await;
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-    deployments
-        .create(&PostParams::default(), &deployment("healme", 1))
-        .await
-        .expect("the deployment is created");
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    let first = running_pod(&pods, "healme").await;
+    let (pods, first) = workload(&client, &ns, "healme", 1).await;
     let _operator = fast_operator(plane, "heal");
-    let policies: Api<HealingPolicy> = Api::namespaced(client.clone(), &ns);
-    let policy = HealingPolicy::new(
-        "crashloop",
-        HealingPolicySpec {
-            policy: "policy crashloop {\n  select pods where app = \"healme\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n".into(),
-            mode: None,
-        },
-    );
-    policies
-        .create(&PostParams::default(), &policy)
-        .await
-        .expect("the policy is created");
+    healing_policy(&client, &ns, "crashloop", "policy crashloop {\n  select pods where app = \"healme\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n").await;
     crash_loop(&pods, &first).await;
 
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
@@ -226,7 +209,7 @@ async fn a_crash_looping_pod_is_recorded_and_restarted_through_an_eviction() {
 
 #[tokio::test]
 async fn a_dry_run_records_the_decision_and_leaves_the_pod_alone() {
-    use kubeskippy::operator::crd::{ActionPhase, HealingAction, HealingPolicy, HealingPolicySpec};
+    use kubeskippy::operator::crd::{ActionPhase, HealingAction};
     let Some(plane) = control_plane::require() else {
         return;
     };
@@ -234,26 +217,9 @@ async fn a_dry_run_records_the_decision_and_leaves_the_pod_alone() {
     let client = admin(plane).await;
     install_crds(&client).await;
     let ns = namespace(&client, "t-dryrun").await;
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-    deployments
-        .create(&PostParams::default(), &deployment("watched", 1))
-        .await
-        .expect("the deployment is created");
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    let pod = running_pod(&pods, "watched").await;
+    let (pods, pod) = workload(&client, &ns, "watched", 1).await;
     let _operator = fast_operator(plane, "dryrun");
-    let policies: Api<HealingPolicy> = Api::namespaced(client.clone(), &ns);
-    let policy = HealingPolicy::new(
-        "crashloop",
-        HealingPolicySpec {
-            policy: "policy crashloop {\n  select pods where app = \"watched\"\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n".into(),
-            mode: None,
-        },
-    );
-    policies
-        .create(&PostParams::default(), &policy)
-        .await
-        .expect("the policy is created");
+    healing_policy(&client, &ns, "crashloop", "policy crashloop {\n  select pods where app = \"watched\"\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n").await;
     crash_loop(&pods, &pod).await;
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
     let record = eventually("a dry-run record", Duration::from_secs(60), || async {
@@ -301,13 +267,7 @@ async fn a_killed_operator_resumes_its_timers_and_acts_once() {
     let client = admin(plane).await;
     install_crds(&client).await;
     let ns = namespace(&client, "t-restart").await;
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-    deployments
-        .create(&PostParams::default(), &deployment("resume", 1))
-        .await
-        .expect("the deployment is created");
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    let pod = running_pod(&pods, "resume").await;
+    let (pods, pod) = workload(&client, &ns, "resume", 1).await;
     let policies: Api<HealingPolicy> = Api::namespaced(client.clone(), &ns);
     let policy = HealingPolicy::new(
         "crashloop",
@@ -381,7 +341,7 @@ async fn a_killed_operator_resumes_its_timers_and_acts_once() {
 
 #[tokio::test]
 async fn a_status_change_is_acted_on_at_once_not_at_the_next_cycle() {
-    use kubeskippy::operator::crd::{ActionPhase, HealingAction, HealingPolicy, HealingPolicySpec};
+    use kubeskippy::operator::crd::{ActionPhase, HealingAction, HealingPolicy};
     let Some(plane) = control_plane::require() else {
         return;
     };
@@ -389,27 +349,11 @@ async fn a_status_change_is_acted_on_at_once_not_at_the_next_cycle() {
     let client = admin(plane).await;
     install_crds(&client).await;
     let ns = namespace(&client, "t-watch").await;
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-    deployments
-        .create(&PostParams::default(), &deployment("instant", 1))
-        .await
-        .expect("the deployment is created");
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    let pod = running_pod(&pods, "instant").await;
+    let (pods, pod) = workload(&client, &ns, "instant", 1).await;
     // Cycles five minutes apart: only a watch event can act within the test.
     let _operator = operator_with(plane, "watch", Some("evaluationIntervalSeconds: 300\n"));
+    healing_policy(&client, &ns, "crashloop", "policy crashloop {\n  select pods where app = \"instant\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n").await;
     let policies: Api<HealingPolicy> = Api::namespaced(client.clone(), &ns);
-    let policy = HealingPolicy::new(
-        "crashloop",
-        HealingPolicySpec {
-            policy: "policy crashloop {\n  select pods where app = \"instant\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n".into(),
-            mode: None,
-        },
-    );
-    policies
-        .create(&PostParams::default(), &policy)
-        .await
-        .expect("the policy is created");
     eventually("the policy compiles", Duration::from_secs(30), || async {
         let p = policies.get("crashloop").await.map_err(|e| e.to_string())?;
         match compiled_condition(p.status.as_ref()) {

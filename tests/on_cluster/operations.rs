@@ -6,7 +6,7 @@ use super::support::*;
 #[tokio::test]
 async fn the_operator_heals_with_its_least_privilege_role_and_no_more() {
     use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-    use kubeskippy::operator::crd::{ActionPhase, HealingAction, HealingPolicy, HealingPolicySpec};
+    use kubeskippy::operator::crd::{ActionPhase, HealingAction, HealingPolicy};
     let Some(plane) = control_plane::require() else {
         return;
     };
@@ -32,13 +32,7 @@ async fn the_operator_heals_with_its_least_privilege_role_and_no_more() {
     }
 
     let ns = namespace(&client, "t-rbac").await;
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-    deployments
-        .create(&PostParams::default(), &deployment("least", 1))
-        .await
-        .expect("the deployment is created");
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    let pod = running_pod(&pods, "least").await;
+    let (pods, pod) = workload(&client, &ns, "least", 1).await;
     let _operator = operator_as(
         plane,
         "rbac",
@@ -46,18 +40,8 @@ async fn the_operator_heals_with_its_least_privilege_role_and_no_more() {
         &kubeconfig,
         &["--namespace", "kubeskippy-system"],
     );
+    healing_policy(&client, &ns, "crashloop", "policy crashloop {\n  select pods where app = \"least\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff for 2s then restart\n}\n").await;
     let policies: Api<HealingPolicy> = Api::namespaced(client.clone(), &ns);
-    let policy = HealingPolicy::new(
-        "crashloop",
-        HealingPolicySpec {
-            policy: "policy crashloop {\n  select pods where app = \"least\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff for 2s then restart\n}\n".into(),
-            mode: None,
-        },
-    );
-    policies
-        .create(&PostParams::default(), &policy)
-        .await
-        .expect("the policy is created");
     crash_loop(&pods, &pod).await;
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
     let record = eventually(
@@ -120,7 +104,7 @@ async fn the_operator_heals_with_its_least_privilege_role_and_no_more() {
 #[tokio::test]
 async fn two_operators_one_leader_and_the_follower_takes_over() {
     use k8s_openapi::api::coordination::v1::Lease;
-    use kubeskippy::operator::crd::{ActionPhase, HealingAction, HealingPolicy, HealingPolicySpec};
+    use kubeskippy::operator::crd::{ActionPhase, HealingAction};
     let Some(plane) = control_plane::require() else {
         return;
     };
@@ -128,13 +112,7 @@ async fn two_operators_one_leader_and_the_follower_takes_over() {
     let client = admin(plane).await;
     install_crds(&client).await;
     let ns = namespace(&client, "t-leader").await;
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-    deployments
-        .create(&PostParams::default(), &deployment("led", 1))
-        .await
-        .expect("the deployment is created");
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    let first = running_pod(&pods, "led").await;
+    let (pods, first) = workload(&client, &ns, "led", 1).await;
     let fast = Some("evaluationIntervalSeconds: 1\n");
     let mut one = Some(operator_with(plane, "leader-one", fast));
     let mut two = Some(operator_with(plane, "leader-two", fast));
@@ -156,18 +134,7 @@ async fn two_operators_one_leader_and_the_follower_takes_over() {
         }
     })
     .await;
-    let policies: Api<HealingPolicy> = Api::namespaced(client.clone(), &ns);
-    let policy = HealingPolicy::new(
-        "crashloop",
-        HealingPolicySpec {
-            policy: "policy crashloop {\n  select pods where app = \"led\"\n  mode auto\n  when status is CrashLoopBackOff then restart\n}\n".into(),
-            mode: None,
-        },
-    );
-    policies
-        .create(&PostParams::default(), &policy)
-        .await
-        .expect("the policy is created");
+    healing_policy(&client, &ns, "crashloop", "policy crashloop {\n  select pods where app = \"led\"\n  mode auto\n  when status is CrashLoopBackOff then restart\n}\n").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     crash_loop(&pods, &first).await;
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
@@ -256,7 +223,7 @@ async fn two_operators_one_leader_and_the_follower_takes_over() {
 
 #[tokio::test]
 async fn a_person_approves_or_rejects_a_record_with_an_annotation() {
-    use kubeskippy::operator::crd::{ActionPhase, HealingAction, HealingPolicy, HealingPolicySpec};
+    use kubeskippy::operator::crd::{ActionPhase, HealingAction};
     let Some(plane) = control_plane::require() else {
         return;
     };
@@ -264,26 +231,9 @@ async fn a_person_approves_or_rejects_a_record_with_an_annotation() {
     let client = admin(plane).await;
     install_crds(&client).await;
     let ns = namespace(&client, "t-approve").await;
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-    deployments
-        .create(&PostParams::default(), &deployment("asked", 1))
-        .await
-        .expect("the deployment is created");
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    let pod = running_pod(&pods, "asked").await;
+    let (pods, pod) = workload(&client, &ns, "asked", 1).await;
     let _operator = operator_with(plane, "approve", Some("evaluationIntervalSeconds: 1\n"));
-    let policies: Api<HealingPolicy> = Api::namespaced(client.clone(), &ns);
-    let policy = HealingPolicy::new(
-        "crashloop",
-        HealingPolicySpec {
-            policy: "policy crashloop {\n  select pods where app = \"asked\"\n  mode approve\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n".into(),
-            mode: None,
-        },
-    );
-    policies
-        .create(&PostParams::default(), &policy)
-        .await
-        .expect("the policy is created");
+    healing_policy(&client, &ns, "crashloop", "policy crashloop {\n  select pods where app = \"asked\"\n  mode approve\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n").await;
     crash_loop(&pods, &pod).await;
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
     let waiting = || async {

@@ -348,3 +348,36 @@ pub async fn events_about(client: &Client, namespace: &str, name: &str) -> Vec<(
         .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
         .collect()
 }
+
+/// A Deployment `app` of `replicas` in `namespace`, and the name of its
+/// first pod once it runs.
+pub async fn workload(
+    client: &Client,
+    namespace: &str,
+    app: &str,
+    replicas: i32,
+) -> (Api<Pod>, String) {
+    Api::<Deployment>::namespaced(client.clone(), namespace)
+        .create(&PostParams::default(), &deployment(app, replicas))
+        .await
+        .expect("the deployment is created");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let first = running_pod(&pods, app).await;
+    (pods, first)
+}
+
+/// A HealingPolicy `name` in `namespace` with Skippy `source`.
+pub async fn healing_policy(client: &Client, namespace: &str, name: &str, source: &str) {
+    use kubeskippy::operator::crd::{HealingPolicy, HealingPolicySpec};
+    let policy = HealingPolicy::new(
+        name,
+        HealingPolicySpec {
+            policy: source.to_string(),
+            mode: None,
+        },
+    );
+    Api::<HealingPolicy>::namespaced(client.clone(), namespace)
+        .create(&PostParams::default(), &policy)
+        .await
+        .expect("the policy is created");
+}
