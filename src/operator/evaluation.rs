@@ -16,7 +16,7 @@ use crate::act::cluster::KubeExecutor;
 use crate::act::{carry_out, Outcome};
 use crate::engine::observation::Observations;
 use crate::engine::state::State;
-use crate::engine::{evaluate, evaluate_watch, Block, Context, Decision};
+use crate::engine::{evaluate, evaluate_watch, Block, Context, Decision, WaitReason};
 use crate::observe::{peek, snapshot, Cluster, History};
 use crate::safety::SafetyConfig;
 use futures::{Stream, StreamExt};
@@ -212,6 +212,7 @@ pub async fn run(context: Loop, wakeups: Wakeups, mut leading: watch::Receiver<b
         executor: KubeExecutor {
             client: context.client.clone(),
         },
+        alarms: BTreeMap::new(),
     };
     let mut ticker = tokio::time::interval(Duration::from_secs(interval));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -245,13 +246,42 @@ pub async fn run(context: Loop, wakeups: Wakeups, mut leading: watch::Receiver<b
                 while let Ok(more) = events.try_recv() {
                     namespaces.insert(more);
                 }
+                watch_pass(&context, &mut work, &namespaces).await;
+            }
+            _ = alarm(&work.alarms) => {
                 let now = k8s_openapi::jiff::Timestamp::now().as_second();
-                let cluster = context.observers.cluster().in_namespaces(&namespaces);
-                let observations = peek(&cluster, &mut work.history, now);
-                evaluate_all(&context, &mut work, &observations, now, Pass::Watch).await;
+                let due: Vec<i64> = work.alarms.range(..=now).map(|(at, _)| *at).collect();
+                let mut namespaces = BTreeSet::new();
+                for at in due {
+                    namespaces.extend(work.alarms.remove(&at).unwrap_or_default());
+                }
+                if lead(&context, &leading, &mut was_leading).await && !namespaces.is_empty() {
+                    watch_pass(&context, &mut work, &namespaces).await;
+                }
             }
         }
     }
+}
+
+/// Sleeps until the earliest alarm, or for ever without one.
+async fn alarm(alarms: &BTreeMap<i64, BTreeSet<String>>) {
+    match alarms.keys().next() {
+        Some(&at) => {
+            let now = k8s_openapi::jiff::Timestamp::now().as_second();
+            let wait = u64::try_from(at.saturating_sub(now)).unwrap_or(0);
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// The status and event rules on `namespaces`, with their samples as the
+/// last cycle left them.
+async fn watch_pass(context: &Loop, work: &mut Work, namespaces: &BTreeSet<String>) {
+    let now = k8s_openapi::jiff::Timestamp::now().as_second();
+    let cluster = context.observers.cluster().in_namespaces(namespaces);
+    let observations = peek(&cluster, &mut work.history, now);
+    evaluate_all(context, work, &observations, now, Pass::Watch).await;
 }
 
 /// Carries out or rejects the records people answered.
@@ -298,7 +328,15 @@ struct Work {
     history: History,
     recorded: Recorded,
     executor: KubeExecutor,
+    /// When a `for` that holds now ends (seconds), and in which namespaces:
+    /// a watch pass runs then, so a status rule fires when its `for` ends
+    /// rather than at the next cycle.
+    alarms: BTreeMap<i64, BTreeSet<String>>,
 }
+
+/// The most alarms kept: a cluster where more timers run at once waits for
+/// its cycles for the rest.
+const MAX_ALARMS: usize = 10_000;
 
 /// Evaluates every compiled policy on `observations`, handles each
 /// decision, and keeps each policy's state.
@@ -328,6 +366,16 @@ async fn evaluate_all(
             Pass::Cycle => evaluate(&entry.program, observations, now, &entry.state, &engine),
             Pass::Watch => evaluate_watch(&entry.program, observations, now, &entry.state, &engine),
         };
+        for waiting in &evaluation.waiting {
+            if let (WaitReason::Holding { since, needed }, Some(namespace)) =
+                (&waiting.why, &waiting.target.namespace)
+            {
+                let at = since.saturating_add(i64::try_from(*needed).unwrap_or(i64::MAX));
+                if work.alarms.len() < MAX_ALARMS || work.alarms.contains_key(&at) {
+                    work.alarms.entry(at).or_default().insert(namespace.clone());
+                }
+            }
+        }
         let mut state = evaluation.state;
         for decision in &evaluation.decisions {
             handle(

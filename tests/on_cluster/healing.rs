@@ -402,4 +402,42 @@ async fn a_status_change_is_acted_on_at_once_not_at_the_next_cycle() {
     )
     .await;
     assert_eq!(record.spec.object.name, pod);
+
+    // A `for` on a status ends between cycles: an alarm, not the next tick
+    // five minutes away, fires it.
+    let (pods, held) = workload(&client, &ns, "held", 1).await;
+    healing_policy(
+        &client,
+        &ns,
+        "held",
+        "policy held {\n  select pods where app = \"held\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff for 4s then restart\n}\n",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    crash_loop(&pods, &held).await;
+    let record = eventually(
+        "acted when the `for` ended",
+        Duration::from_secs(30),
+        || async {
+            let list = actions
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            list.items
+                .into_iter()
+                .find(|a| {
+                    a.spec.object.name == held
+                        && a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::Succeeded)
+                })
+                .ok_or_else(|| "no record yet".to_string())
+        },
+    )
+    .await;
+    let held_for = record
+        .spec
+        .evidence
+        .iter()
+        .find_map(|e| e.seconds)
+        .expect("how long it held");
+    assert!(held_for >= 4, "held {held_for}s");
 }
