@@ -8,8 +8,6 @@
 use super::crd::{ActionPhase, HealingAction, HealingActionStatus};
 use super::registry::{Entry, Registry};
 use crate::act::{Executed, Executor, Order};
-use crate::catalog::Kind;
-use crate::engine::observation::TargetId;
 use crate::engine::state::{Charge, Ledger};
 use crate::ir::{Mode, SafetyClass};
 use crate::safety::{self, Admission, Proposal, SafetyConfig};
@@ -35,23 +33,6 @@ pub fn answer(record: &HealingAction) -> Option<bool> {
     }
 }
 
-/// The object a record names, as the engine names it.
-fn target_id(object: &super::crd::ObjectRef) -> Option<TargetId> {
-    let kind = match object.kind.as_str() {
-        "Pod" => Kind::Pods,
-        "Deployment" => Kind::Deployments,
-        "StatefulSet" => Kind::StatefulSets,
-        "DaemonSet" => Kind::DaemonSets,
-        "Node" => Kind::Nodes,
-        _ => return None,
-    };
-    Some(TargetId {
-        kind,
-        namespace: object.namespace.clone(),
-        name: object.name.clone(),
-    })
-}
-
 /// Carries out (or rejects) every answered record of `records`; what came
 /// of each is written to it.
 pub async fn process<E: Executor>(
@@ -71,7 +52,7 @@ pub async fn process<E: Executor>(
             .find(|e| e.uid == record.spec.policy.uid);
         let (phase, message) = match (approved, entry) {
             (false, entry) => {
-                if let (Some(entry), Some(object)) = (entry, target_id(&record.spec.object)) {
+                if let (Some(entry), Some(object)) = (entry, record.spec.object.target_id()) {
                     registry
                         .with_state(&entry.uid, |state| state.close(0, &object, Ledger::Actions));
                 }
@@ -106,8 +87,8 @@ async fn carry_out_approved<E: Executor>(
         .and_then(|n| entry.program.policies.first()?.rules.get(n));
     let (Some(rule), Some(object), Some(target)) = (
         rule,
-        target_id(&record.spec.object),
-        target_id(&record.spec.target),
+        record.spec.object.target_id(),
+        record.spec.target.target_id(),
     ) else {
         return (
             ActionPhase::Failed,

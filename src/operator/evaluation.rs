@@ -160,8 +160,8 @@ pub struct Loop {
     pub observers: Observers,
     /// Where node actions are recorded (they have no namespace).
     pub namespace: String,
-    /// Whether a policy object is still there, by uid.
-    pub live: Box<dyn Fn(&str) -> bool + Send + Sync>,
+    /// The uids of the policy objects that are still there.
+    pub live: Box<dyn Fn() -> HashSet<String> + Send + Sync>,
     pub announcer: super::events::Announcer,
 }
 
@@ -300,7 +300,8 @@ async fn answer(context: &Loop, work: &mut Work) {
 /// then the answered records.
 async fn cycle(context: &Loop, work: &mut Work) {
     let now = k8s_openapi::jiff::Timestamp::now().as_second();
-    context.registry.retain(|uid| (context.live)(uid));
+    let live = (context.live)();
+    context.registry.retain(|uid| live.contains(uid));
     let observations = snapshot(&context.observers.cluster(), &mut work.history, now);
     evaluate_all(context, work, &observations, now, Pass::Cycle).await;
     answer(context, work).await;
@@ -389,13 +390,10 @@ async fn evaluate_all(
             )
             .await;
         }
-        if super::persist::due(&state, entry.saved, now) {
+        let fingerprint = super::persist::fingerprint(&state);
+        if super::persist::due(&state, fingerprint, entry.saved, now) {
             match super::persist::save(&context.client, &entry, &state, &context.namespace).await {
-                Ok(()) => context.registry.mark_saved(
-                    &entry.uid,
-                    super::persist::fingerprint(&state),
-                    now,
-                ),
+                Ok(()) => context.registry.mark_saved(&entry.uid, fingerprint, now),
                 Err(error) => {
                     tracing::warn!(%error, policy = %entry.name, "cannot save the policy's state")
                 }

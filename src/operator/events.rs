@@ -2,9 +2,8 @@
 //! selected (so `kubectl describe pod` tells what healed it, or why not) and
 //! one on its HealingAction, each naming the other.
 
-use super::crd::HealingAction;
+use super::crd::{HealingAction, ObjectRef};
 use crate::act::Outcome;
-use crate::catalog::Kind;
 use crate::engine::observation::TargetId;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -93,13 +92,7 @@ fn action_word(action: &str) -> String {
 }
 
 fn reference(id: &TargetId) -> ObjectReference {
-    let (api_version, kind) = match id.kind {
-        Kind::Pods => ("v1", "Pod"),
-        Kind::Nodes => ("v1", "Node"),
-        Kind::Deployments => ("apps/v1", "Deployment"),
-        Kind::StatefulSets => ("apps/v1", "StatefulSet"),
-        Kind::DaemonSets => ("apps/v1", "DaemonSet"),
-    };
+    let (api_version, kind) = ObjectRef::api_kind(id.kind);
     ObjectReference {
         api_version: Some(api_version.into()),
         kind: Some(kind.into()),

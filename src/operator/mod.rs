@@ -62,13 +62,18 @@ pub async fn run(
     let policy_store = policy_controller.store();
     let cluster_policy_store = cluster_policy_controller.store();
     // A policy object deleted since it compiled is evaluated no more.
-    let live = move |uid: &str| {
-        let is = |object_uid: &Option<String>| object_uid.as_deref() == Some(uid);
-        policy_store.state().iter().any(|p| is(&p.metadata.uid))
-            || cluster_policy_store
-                .state()
-                .iter()
-                .any(|p| is(&p.metadata.uid))
+    let live = move || -> std::collections::HashSet<String> {
+        let policies = policy_store.state();
+        let cluster_policies = cluster_policy_store.state();
+        policies
+            .iter()
+            .filter_map(|p| p.metadata.uid.clone())
+            .chain(
+                cluster_policies
+                    .iter()
+                    .filter_map(|p| p.metadata.uid.clone()),
+            )
+            .collect()
     };
     let (observers, watches, wakeups) = evaluation::Observers::start(&client);
     let evaluating = tokio::spawn(evaluation::run(

@@ -72,13 +72,13 @@ pub fn fingerprint(state: &State) -> u64 {
     fnv1a(serde_json::to_string(&shape).unwrap_or_default().as_bytes())
 }
 
-/// Whether `state` should be written now, given what was written last
-/// (its fingerprint and when).
-pub fn due(state: &State, last: Option<(u64, i64)>, now: i64) -> bool {
+/// Whether `state`, of `fingerprint`, should be written now, given what
+/// was written last (its fingerprint and when).
+pub fn due(state: &State, fingerprint: u64, last: Option<(u64, i64)>, now: i64) -> bool {
     match last {
         None => state.timer_count() > 0 || state.policies.iter().any(|p| !p.history.is_empty()),
         Some((written, at)) => {
-            written != fingerprint(state)
+            written != fingerprint
                 || (state.timer_count() > 0 && now.saturating_sub(at) >= REFRESH_SECONDS)
         }
     }
@@ -161,12 +161,16 @@ mod tests {
 
     #[test]
     fn a_timer_that_only_advanced_is_written_once_a_minute() {
+        let due_now = |state: &State, last, now| due(state, fingerprint(state), last, now);
         let state = with_timer(100);
-        assert!(due(&state, None, 100), "never written");
+        assert!(due_now(&state, None, 100), "never written");
         let written = Some((fingerprint(&state), 100));
-        assert!(!due(&with_timer(115), written, 115), "only checked again");
-        assert!(due(&with_timer(160), written, 160), "a minute later");
-        assert!(!due(&State::default(), None, 0), "nothing to keep");
-        assert!(due(&State::default(), written, 115), "the timer ended");
+        assert!(
+            !due_now(&with_timer(115), written, 115),
+            "only checked again"
+        );
+        assert!(due_now(&with_timer(160), written, 160), "a minute later");
+        assert!(!due_now(&State::default(), None, 0), "nothing to keep");
+        assert!(due_now(&State::default(), written, 115), "the timer ended");
     }
 }

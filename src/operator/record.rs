@@ -13,7 +13,6 @@ use super::crd::{
 };
 use super::registry::{fnv1a, Entry};
 use crate::act::Outcome;
-use crate::catalog::Kind;
 use crate::engine::observation::TargetId;
 use crate::engine::{Decision, Evidence};
 use crate::ir::{Action, LimitValue, Program, Resource, Scale, Threshold};
@@ -55,23 +54,6 @@ pub fn name(
         prefix.trim_end_matches('-'),
         fnv1a(key.as_bytes())
     )
-}
-
-/// The object as a HealingAction names it.
-pub fn object_ref(id: &TargetId) -> ObjectRef {
-    let kind = match id.kind {
-        Kind::Pods => "Pod",
-        Kind::Deployments => "Deployment",
-        Kind::StatefulSets => "StatefulSet",
-        Kind::DaemonSets => "DaemonSet",
-        Kind::Nodes => "Node",
-    };
-    ObjectRef {
-        kind: kind.into(),
-        namespace: id.namespace.clone(),
-        name: id.name.clone(),
-        uid: None,
-    }
 }
 
 /// The record of `decision`, named `name`, in `namespace`.
@@ -136,8 +118,8 @@ pub fn healing_action(
             text,
             span: Some(span),
         },
-        target: object_ref(decision.target()),
-        object: object_ref(&object),
+        target: ObjectRef::of(decision.target()),
+        object: ObjectRef::of(&object),
         action,
         evidence: decision.evidence().iter().map(evidence_record).collect(),
         origin: ActionOrigin {

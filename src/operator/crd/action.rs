@@ -3,6 +3,8 @@
 //! became of it, phase by phase. A user watches healing with
 //! `kubectl get healingactions`.
 
+use crate::catalog::Kind;
+use crate::engine::observation::TargetId;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::CustomResource;
 use schemars::JsonSchema;
@@ -118,6 +120,46 @@ pub struct ObjectRef {
     /// object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
+}
+
+/// Each kind the engine knows, as the Kubernetes API names it: its
+/// apiVersion and kind. The one table records, Events and approvals read.
+const API_KINDS: [(Kind, &str, &str); 5] = [
+    (Kind::Pods, "v1", "Pod"),
+    (Kind::Nodes, "v1", "Node"),
+    (Kind::Deployments, "apps/v1", "Deployment"),
+    (Kind::StatefulSets, "apps/v1", "StatefulSet"),
+    (Kind::DaemonSets, "apps/v1", "DaemonSet"),
+];
+
+impl ObjectRef {
+    /// The object `id` names.
+    pub fn of(id: &TargetId) -> ObjectRef {
+        ObjectRef {
+            kind: ObjectRef::api_kind(id.kind).1.to_string(),
+            namespace: id.namespace.clone(),
+            name: id.name.clone(),
+            uid: None,
+        }
+    }
+
+    /// The apiVersion and kind of `kind`.
+    pub fn api_kind(kind: Kind) -> (&'static str, &'static str) {
+        API_KINDS
+            .iter()
+            .find(|(k, _, _)| *k == kind)
+            .map_or(("v1", "Pod"), |(_, version, name)| (*version, *name))
+    }
+
+    /// The object as the engine names it; `None` for a kind it does not know.
+    pub fn target_id(&self) -> Option<TargetId> {
+        let kind = API_KINDS.iter().find(|(_, _, name)| *name == self.kind)?.0;
+        Some(TargetId {
+            kind,
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        })
+    }
 }
 
 /// The action, typed: its catalog name and its parameters, each in its own
