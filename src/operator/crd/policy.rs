@@ -58,7 +58,9 @@ pub struct HealingPolicySpec {
     pub mode: Option<ModeOverride>,
 }
 
-/// A Skippy policy that may select across namespaces and nodes.
+/// A Skippy policy that may select across namespaces and nodes. Its spec
+/// repeats `HealingPolicySpec` on purpose: kube's derive makes one kind per
+/// spec type, and the two kinds differ only in scope.
 #[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "kubeskippy.io",
