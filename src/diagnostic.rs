@@ -78,6 +78,8 @@ codes! {
     MetricNotForKind = ("E0206", Error, "metric does not apply to this kind"),
     StatusNotForKind = ("E0207", Error, "status reason does not apply to this kind"),
     ExpectedWholeNumber = ("E0208", Error, "expected a whole number"),
+    IncompatibleUnits = ("E0209", Error, "operands of incompatible units"),
+    NoMetric = ("E0210", Error, "comparison without a metric"),
     // Policy structure.
     MissingSelect = ("E0301", Error, "policy without `select`"),
     RepeatedStatement = ("E0302", Error, "statement given twice"),

@@ -68,6 +68,7 @@ fn policy_text(out: &mut String, program: &Program, policy: &ir::Policy, config:
             "    when    {}",
             program.render_condition(&rule.condition)
         );
+        relation_promql(out, program, &rule.condition);
         let hold = match rule.hold {
             Some(h) => format!("true at every evaluation for {h} ({} s)", h.0),
             None => "true at one evaluation".to_string(),
@@ -103,6 +104,107 @@ fn policy_text(out: &mut String, program: &Program, policy: &ir::Policy, config:
                 patch.body
             );
         }
+    }
+}
+
+/// The PromQL each comparison with arithmetic or two metrics compiles to,
+/// from its metrics' templates (placeholders unfilled): one line per
+/// comparison. Where a metric is not one query's series — read from the
+/// object's own status, or a workload's value that KubeSkippy aggregates
+/// from its pods' series — one line names those metrics instead. (A single
+/// metric's template is in the metrics section.)
+fn relation_promql(out: &mut String, program: &Program, condition: &ir::Condition) {
+    let mut queries = Vec::new();
+    let mut unqueried: Vec<String> = Vec::new();
+    let mut open = vec![condition];
+    while let Some(condition) = open.pop() {
+        match condition {
+            ir::Condition::And(a, b) | ir::Condition::Or(a, b) => open.extend([&**b, &**a]),
+            ir::Condition::Not(c) => open.push(c),
+            ir::Condition::Relation { left, op, right } => {
+                let l = promql_side(program, left, &mut unqueried);
+                let r = promql_side(program, right, &mut unqueried);
+                if let (Some(l), Some(r)) = (l, r) {
+                    queries.push(format!("{l} {} {r}", op.as_str()));
+                }
+            }
+            ir::Condition::Compare { .. } => {}
+            ir::Condition::Status(_) | ir::Condition::Event { .. } => {}
+        }
+    }
+    for query in queries {
+        let _ = writeln!(out, "    promql  {query}");
+    }
+    if !unqueried.is_empty() {
+        let names: Vec<String> = unqueried.iter().map(|n| format!("`{n}`")).collect();
+        let _ = writeln!(
+            out,
+            "    promql  none for {}: read from the object's own status, or aggregated from its pods' series by KubeSkippy",
+            names.join(", ")
+        );
+    }
+}
+
+/// One side in PromQL; `None` when a metric has no query, whose name is
+/// added to `unqueried`. A window
+/// function over a template is a subquery (`avg_over_time((Q)[5m:])`);
+/// `trend` is `deriv` (per second, as the IR holds it) and `predict` is
+/// `predict_linear` with its look-ahead in seconds.
+fn promql_side(program: &Program, expr: &ir::Expr, unqueried: &mut Vec<String>) -> Option<String> {
+    match expr {
+        ir::Expr::Metric(m) => {
+            let metric = program.metric(m.metric)?;
+            let aggregated =
+                metric.aggregation.is_some() && metric.kind.is_some_and(Kind::is_workload);
+            let Some(query) = metric.promql.as_deref().filter(|_| !aggregated) else {
+                if !unqueried.contains(&metric.name) {
+                    unqueried.push(metric.name.clone());
+                }
+                return None;
+            };
+            Some(match m.window {
+                None => format!("({query})"),
+                Some(w) => {
+                    let range = w.range;
+                    match w.function {
+                        ir::WindowFn::Predict => format!(
+                            "predict_linear(({query})[{range}:], {})",
+                            w.horizon.unwrap_or(range).0
+                        ),
+                        f => {
+                            let function = match f {
+                                ir::WindowFn::Avg => "avg_over_time",
+                                ir::WindowFn::Max => "max_over_time",
+                                ir::WindowFn::Min => "min_over_time",
+                                ir::WindowFn::Increase => "increase",
+                                ir::WindowFn::Rate => "rate",
+                                ir::WindowFn::Trend => "deriv",
+                                ir::WindowFn::Changes => "changes",
+                                ir::WindowFn::Predict => "predict_linear",
+                            };
+                            format!("{function}(({query})[{range}:])")
+                        }
+                    }
+                }
+            })
+        }
+        ir::Expr::Number { value, .. } => Some(format_number(*value)),
+        ir::Expr::Binary {
+            op, left, right, ..
+        } => {
+            let l = promql_side(program, left, unqueried);
+            let r = promql_side(program, right, unqueried);
+            Some(format!("({} {} {})", l?, op.as_str(), r?))
+        }
+    }
+}
+
+/// A canonical number as PromQL reads it: `0.9`, `536870912`.
+fn format_number(value: f64) -> String {
+    if value == value.trunc() && value.abs() < 1e15 {
+        format!("{}", value as i64)
+    } else {
+        format!("{value}")
     }
 }
 

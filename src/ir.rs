@@ -32,7 +32,7 @@ use std::fmt;
 /// cache, tools reading `kubeskippy explain --json`) compares it with the
 /// `version` it reads and recompiles on a mismatch; it changes whenever a
 /// field changes meaning or shape.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Program {
@@ -273,20 +273,122 @@ pub enum Condition {
     And(Box<Condition>, Box<Condition>),
     Or(Box<Condition>, Box<Condition>),
     Not(Box<Condition>),
+    /// Arithmetic or a second metric on either side:
+    /// `available_replicas != replicas`, `a / b > 90%`. Both sides have one
+    /// type (the checker proved it), and a side with an unknown operand is
+    /// unknown, so the comparison is too.
+    /// The sides are boxed: a condition tree is walked recursively, and
+    /// every level's frame holds conditions by value.
+    Relation {
+        left: Box<Expr>,
+        op: CmpOp,
+        right: Box<Expr>,
+    },
 }
 
 impl Condition {
     /// Every metric the condition reads.
     pub fn metrics(&self, out: &mut Vec<MetricId>) {
+        self.for_each_metric_expr(&mut |expr| out.push(expr.metric));
+    }
+
+    /// Calls `f` with every metric expression the condition reads, in order.
+    pub fn for_each_metric_expr(&self, f: &mut impl FnMut(&MetricExpr)) {
         match self {
-            Condition::Compare { expr, .. } => out.push(expr.metric),
-            Condition::And(a, b) | Condition::Or(a, b) => {
-                a.metrics(out);
-                b.metrics(out);
+            Condition::Compare { expr, .. } => f(expr),
+            Condition::Relation { left, right, .. } => {
+                left.for_each_metric_expr(f);
+                right.for_each_metric_expr(f);
             }
-            Condition::Not(c) => c.metrics(out),
+            Condition::And(a, b) | Condition::Or(a, b) => {
+                a.for_each_metric_expr(f);
+                b.for_each_metric_expr(f);
+            }
+            Condition::Not(c) => c.for_each_metric_expr(f),
             Condition::Status(_) | Condition::Event { .. } => {}
         }
+    }
+}
+
+/// A side of a [`Condition::Relation`]: arithmetic over metric expressions
+/// and numbers, each node with the type of its value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Expr {
+    Metric(MetricExpr),
+    /// A number in the canonical unit of `ty`; a factor of `*` or `/` is a
+    /// plain number, typed as a ratio.
+    Number {
+        value: f64,
+        ty: Type,
+    },
+    Binary {
+        op: ArithOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+        ty: Type,
+    },
+}
+
+impl Expr {
+    pub fn ty(&self) -> Type {
+        match self {
+            Expr::Metric(m) => m.ty,
+            Expr::Number { ty, .. } | Expr::Binary { ty, .. } => *ty,
+        }
+    }
+
+    /// Calls `f` with every metric expression, left to right.
+    pub fn for_each_metric_expr(&self, f: &mut impl FnMut(&MetricExpr)) {
+        match self {
+            Expr::Metric(m) => f(m),
+            Expr::Number { .. } => {}
+            Expr::Binary { left, right, .. } => {
+                left.for_each_metric_expr(f);
+                right.for_each_metric_expr(f);
+            }
+        }
+    }
+}
+
+/// An arithmetic operator of [`Expr::Binary`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+impl ArithOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArithOp::Add => "+",
+            ArithOp::Sub => "-",
+            ArithOp::Mul => "*",
+            ArithOp::Div => "/",
+        }
+    }
+
+    /// Binding strength: `*` and `/` bind tighter than `+` and `-`.
+    pub fn precedence(self) -> u8 {
+        match self {
+            ArithOp::Add | ArithOp::Sub => 1,
+            ArithOp::Mul | ArithOp::Div => 2,
+        }
+    }
+
+    /// The result, `None` where it is not a finite number (a division by
+    /// zero is unknown, not infinite: a rule must not fire on it).
+    pub fn apply(self, left: f64, right: f64) -> Option<f64> {
+        let value = match self {
+            ArithOp::Add => left + right,
+            ArithOp::Sub => left - right,
+            ArithOp::Mul => left * right,
+            ArithOp::Div => left / right,
+        };
+        value.is_finite().then_some(value)
     }
 }
 
@@ -338,6 +440,10 @@ pub struct MetricExpr {
 pub struct Window {
     pub function: WindowFn,
     pub range: Seconds,
+    /// `predict`'s look-ahead when it is not the window's length:
+    /// `predict(m, 6h, 4d)` fits 6 hours and looks 4 days ahead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub horizon: Option<Seconds>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -350,6 +456,9 @@ pub enum WindowFn {
     Rate,
     Trend,
     Predict,
+    /// How many times the value changed within the window: `changes(m, D)
+    /// == 0` is "no progress within D".
+    Changes,
 }
 
 impl WindowFn {
@@ -362,12 +471,13 @@ impl WindowFn {
             WindowFn::Rate => "rate",
             WindowFn::Trend => "trend",
             WindowFn::Predict => "predict",
+            WindowFn::Changes => "changes",
         }
     }
 
     pub fn from_name(name: &str) -> Option<WindowFn> {
         use WindowFn::*;
-        [Avg, Max, Min, Increase, Rate, Trend, Predict]
+        [Avg, Max, Min, Increase, Rate, Trend, Predict, Changes]
             .into_iter()
             .find(|f| f.name() == name)
     }

@@ -668,3 +668,66 @@ fn pods_blocked_as_the_same_object_start_over_instead_of_acting_next() {
     // 45s) and fire together again at 75s, rolling once each time.
     assert_eq!(acts, [(30, "a".to_string()), (75, "a".to_string())]);
 }
+
+/// Two metrics compared: the rule fires on both values at one moment, its
+/// evidence names both, and a missing operand makes the comparison unknown
+/// (never zero), named among what had no data.
+#[test]
+fn a_comparison_of_two_metrics_is_unknown_without_either() {
+    let program = program(
+        "policy headroom {\n  select pods in shop where app = \"checkout\"\n  cooldown 10m\n  when memory_bytes - memory_bytes > 0 or cpu_cores > cpu_cores * 2 for 1m then restart\n}\n",
+    );
+    let series =
+        |value: f64| -> Vec<(i64, f64)> { (0..=120).step_by(15).map(|t| (t, value)).collect() };
+    // `cpu_cores > cpu_cores * 2` never holds, and `memory_bytes - memory_bytes
+    // > 0` never does: false, with data.
+    let with_both = |_now: i64| {
+        let target = with_metric(pod("a"), "memory_bytes", &series(1e9));
+        observe(vec![with_metric(target, "cpu_cores", &series(0.5))])
+    };
+    let runs = run(&program, 0, 120, with_both);
+    assert_eq!(fired_at(&runs), Vec::<i64>::new());
+    assert!(
+        runs.iter().all(|(_, e)| e.waiting.is_empty()),
+        "{:?}",
+        runs[0].1.waiting
+    );
+    // Without `cpu_cores`, the `or` is false or unknown: unknown, and
+    // `cpu_cores` is named as missing once, though read twice.
+    let memory_only =
+        |_now: i64| observe(vec![with_metric(pod("a"), "memory_bytes", &series(1e9))]);
+    let runs = run(&program, 0, 30, memory_only);
+    let waiting = &runs[0].1.waiting;
+    assert!(
+        waiting.iter().any(
+            |w| matches!(&w.why, WaitReason::Unknown { missing } if missing == &["cpu_cores"])
+        ),
+        "{waiting:?}"
+    );
+}
+
+/// A relation that holds fires with both sides in its evidence.
+#[test]
+fn a_relation_that_holds_fires_with_both_values_as_evidence() {
+    let program = program(
+        "policy replicas {\n  select deployments in shop\n  mode approve\n  cooldown 10m\n  when available_replicas < replicas for 30s then notify \"x\"\n}\n",
+    );
+    let deployment = || {
+        let mut target = Target::new(TargetId {
+            kind: Kind::Deployments,
+            namespace: Some("shop".into()),
+            name: "web".into(),
+        });
+        target.labels.insert("app".into(), "web".into());
+        let samples = |v: f64| (0..=60).step_by(15).map(|t| (t, v)).collect::<Vec<_>>();
+        let target = with_metric(target, "available_replicas", &samples(2.0));
+        with_metric(target, "replicas", &samples(3.0))
+    };
+    let runs = run(&program, 0, 60, |_| observe(vec![deployment()]));
+    assert_eq!(fired_at(&runs), [30]);
+    let Decision::Act { evidence, .. } = &runs[2].1.decisions[0] else {
+        panic!("{:?}", runs[2].1.decisions);
+    };
+    let shown: Vec<String> = evidence.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["available_replicas=2 < replicas=3", "for 30s"]);
+}

@@ -108,3 +108,31 @@ fn node_metrics_show_the_node_query() {
     assert!(text.contains("by (node)"), "{text}");
     assert!(!text.contains("by (pod)"), "{text}");
 }
+
+/// A comparison with arithmetic or two metrics says the PromQL it compiles
+/// to: each metric's template, its window as a subquery, `predict`'s own
+/// look-ahead in seconds.
+#[test]
+fn arithmetic_explains_the_promql_it_compiles_to() {
+    let text = explained(
+        "policy p {\n  select pods in shop\n  cooldown 10m\n  when predict(memory_bytes, 6h, 4d) - memory_bytes > 1Gi then notify \"x\"\n  when changes(restarts, 10m) == 0 and restarts > 3 then notify \"y\"\n}\n",
+    );
+    let promql: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("promql  "))
+        .collect();
+    assert_eq!(
+        promql,
+        [
+            "(predict_linear((sum by (pod) (container_memory_working_set_bytes{namespace=\"$namespace\", container!=\"\"}))[6h:], 345600) - (sum by (pod) (container_memory_working_set_bytes{namespace=\"$namespace\", container!=\"\"}))) > 1073741824",
+        ],
+        "{text}"
+    );
+    let text = explained(
+        "policy p {\n  select deployments in shop\n  cooldown 10m\n  when available_replicas != replicas for 15m then notify \"x\"\n}\n",
+    );
+    assert!(
+        text.contains("promql  none for `available_replicas`, `replicas`: read from the object's own status, or aggregated from its pods' series by KubeSkippy"),
+        "{text}"
+    );
+}

@@ -259,6 +259,13 @@ fn nesting_of_every_kind_far_past_the_bounds() {
             ),
         ),
         (
+            "arithmetic",
+            format!(
+                "{} > 50",
+                wrapped("(memory_percent - ", "memory_percent", ")", 20_000)
+            ),
+        ),
+        (
             "mixed",
             wrapped(
                 "(not (cpu_percent > 50 and (",
@@ -300,6 +307,20 @@ fn nesting_at_the_bounds_fits_in_a_quarter_of_a_worker_stack() {
         (
             "calls",
             format!("{} > 50", wrapped("avg(", "memory_percent", ", 5m)", 40)),
+        ),
+        // Brackets of arithmetic are first tried as a condition's, at every
+        // level, before they are read as arithmetic.
+        (
+            "arithmetic-parens",
+            format!(
+                "{} > {}",
+                wrapped("(", "memory_bytes - memory_bytes", ")", 20),
+                wrapped("(1 + ", "memory_bytes", ")", 20)
+            ),
+        ),
+        (
+            "arithmetic-chain",
+            format!("memory_bytes{} > 1Gi", " - memory_bytes".repeat(150)),
         ),
         (
             "everything",

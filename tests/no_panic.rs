@@ -192,6 +192,15 @@ policy memory-leak-healing {
   when not (cpu_cores > 500m or ready == false) and trend(memory_bytes, 10m) > 10Mi/m then notify "x"
 }
 "#,
+    r#"metric quota: unbounded ratio = promql "sum by (pod) (up{namespace=\"$namespace\"})"
+policy rollout {
+  select deployments in shop
+  mode approve; cooldown 30m
+  when replicas > available_replicas and changes(updated_replicas, 10m) == 0 for 15m then notify "x"
+  when (replicas - available_replicas) * 2 >= replicas or 1 - available_replicas / replicas > 50% then rollback
+  when predict(memory_bytes, 6h, 4d) > 2Gi and quota > 1.05 then notify "y"
+}
+"#,
     r#"policy node-memory-pressure {
   select nodes where node-role = "worker"
   mode approve
@@ -275,6 +284,13 @@ const TOKENS: &[&str] = &[
     "rate",
     "trend",
     "predict",
+    "changes",
+    "available_replicas",
+    "unbounded",
+    "+",
+    "-",
+    "*",
+    "/",
     "memory_limit",
     "cpu_limit",
     "CrashLoopBackOff",

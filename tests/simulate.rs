@@ -241,6 +241,20 @@ fn a_bad_release_crash_loops_until_a_rollback() {
     assert_eq!(report.summary.time_to_heal_median, Some(120));
 }
 
+/// Two metrics compared: the same release rolled back by a rule that reads
+/// available against desired replicas, as the simulated world models them.
+#[test]
+fn a_bad_release_is_rolled_back_by_available_against_desired_replicas() {
+    let scenario = "name: release\nnamespace: shop\nduration: 30m\nworkloads:\n  - name: api\n    replicas: 2\n    faults:\n      - crashloop: { after: 5m, cause: release }\n";
+    let rollback = "policy rollback {\n  select deployments where app = \"api\"\n  mode auto\n  limit 1 per 1h\n  cooldown 30m\n  when available_replicas < replicas for 2m then rollback\n}\n";
+    let report = simulate(scenario, &[rollback]);
+    assert_eq!(
+        outcomes(&report),
+        ["420 deployments/shop/api rollback -> done: rolled back; 2 pods replaced"]
+    );
+    assert_eq!(report.summary.faults_healed, 1);
+}
+
 #[test]
 fn chaos_is_seeded() {
     let scenario = "name: chaos\nnamespace: shop\nduration: 6h\nseed: 1\nworkloads:\n  - name: web\n    replicas: 4\n    faults:\n      - chaos: { every: 20m }\n";

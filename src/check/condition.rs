@@ -1,7 +1,7 @@
 //! Rules and their conditions: metric resolution, window functions, units of
 //! thresholds, status and event reasons.
 
-use super::{units, Checker, PolicyContext};
+use super::{relation, units, Checker, PolicyContext};
 use crate::catalog::{self, Kind, Unit};
 use crate::diagnostic::{closest, Code, Diagnostic};
 use crate::ir::{self, CmpOp, SafetyClass, Seconds, StatusReason, Threshold, Type, WindowFn};
@@ -125,7 +125,9 @@ impl Checker<'_> {
         None
     }
 
-    /// A status, event or comparison condition.
+    /// A status, event or comparison condition. Never inlined into the
+    /// recursive `condition`, whose frame must stay small.
+    #[inline(never)]
     fn leaf_condition(
         &mut self,
         cond: &ast::Condition,
@@ -164,6 +166,34 @@ impl Checker<'_> {
                     count: count?,
                     within: within_value?,
                 })
+            }
+            ast::Condition::Compare {
+                metric,
+                op,
+                op_span,
+                value,
+            } if !relation::is_single(metric) || matches!(value, ast::Value::Expr(_)) => {
+                let right;
+                let right = match value {
+                    ast::Value::Expr(expr) => expr,
+                    ast::Value::Literal(lit) => {
+                        right = ast::MetricExpr::Number(lit.clone());
+                        &right
+                    }
+                    ast::Value::Bool(b, span) => {
+                        self.report(
+                            Diagnostic::new(
+                                Code::UnitMismatch,
+                                *span,
+                                format!("expected a number, found `{b}`"),
+                            )
+                            .label("arithmetic is never true or false")
+                            .help("compare a boolean metric by itself: `ready == false`"),
+                        );
+                        return None;
+                    }
+                };
+                self.relation(metric, *op, *op_span, right, ctx)
             }
             ast::Condition::Compare {
                 metric,
@@ -227,6 +257,8 @@ impl Checker<'_> {
                         );
                         return None;
                     }
+                    // Routed to `relation` above.
+                    (_, ast::Value::Expr(_)) => return None,
                     (ty, ast::Value::Literal(lit)) => {
                         let value = match units::resolve(lit, ty, None) {
                             Ok(value) => value,
@@ -243,7 +275,7 @@ impl Checker<'_> {
                             }
                         };
                         self.lint_percent(lit, ty, value);
-                        self.lint_ratio(lit, ty, value);
+                        self.lint_ratio(lit, &expr, value);
                         self.lint_range(&expr, *op, lit, value, cond.span(), ctx.kind());
                         Threshold::Number(value)
                     }
@@ -275,25 +307,58 @@ impl Checker<'_> {
         }
     }
 
-    /// A bare number above 1 compared with a ratio is most likely a percent.
-    fn lint_ratio(&mut self, lit: &ast::Literal, ty: Type, value: f64) {
-        if ty == Type::Scalar(Unit::Ratio) && lit.suffix.is_none() && value > 1.0 {
-            let percent = format!("{}%", lit.number);
-            self.report(
-                Diagnostic::new(
-                    Code::RatioAboveOne,
-                    lit.span,
-                    format!(
-                        "`{}` here means {}, not {percent}: a ratio of 1 is 100%",
-                        lit.text(),
-                        ir::render_value(value * 100.0, Type::Scalar(Unit::Percent))
-                    ),
-                )
-                .label("a bare number compared with a ratio is a fraction")
-                .suggest(percent.clone())
-                .help(format!("write `{percent}` if you meant a percent")),
-            );
+    /// A bare number above 1 compared with a ratio is most likely a percent,
+    /// unless the ratio can pass 1: a declared `unbounded ratio`, or a
+    /// built-in ratio whose range has no upper bound of 1. A whole number
+    /// (`5`) is most likely a percent, so the fix an editor applies is `5%`;
+    /// a fraction above 1 (`1.05`) may well be meant, so only the help
+    /// names both spellings.
+    fn lint_ratio(&mut self, lit: &ast::Literal, expr: &ir::MetricExpr, value: f64) {
+        let ty = expr.ty;
+        if ty != Type::Scalar(Unit::Ratio) || lit.suffix.is_some() || value <= 1.0 {
+            return;
         }
+        if self.may_pass_one(expr.metric) {
+            return;
+        }
+        let percent = format!("{}%", lit.number);
+        let meant = ir::render_value(value * 100.0, Type::Scalar(Unit::Percent));
+        let d = Diagnostic::new(
+            Code::RatioAboveOne,
+            lit.span,
+            format!(
+                "`{}` here means {meant}, not {percent}: a ratio of 1 is 100%",
+                lit.text(),
+            ),
+        )
+        .label("a bare number compared with a ratio is a fraction");
+        let name = self
+            .program
+            .metric(expr.metric)
+            .map_or("?", |m| m.name.as_str())
+            .to_string();
+        let d = if value.fract() == 0.0 {
+            d.suggest(percent.clone()).help(format!(
+                "write `{percent}` if you meant a percent, or `{meant}` to keep the meaning"
+            ))
+        } else {
+            d.help(format!(
+                "write `{meant}` to keep the meaning, or `{percent}` if you meant a percent; a ratio that can pass 1 is declared `metric {name}: unbounded ratio = promql …`"
+            ))
+        };
+        self.report(d);
+    }
+
+    /// Whether a ratio metric's values may pass 1.
+    fn may_pass_one(&self, id: ir::MetricId) -> bool {
+        if self.unbounded.contains(&id) {
+            return true;
+        }
+        let Some(metric) = self.program.metric(id).filter(|m| m.builtin) else {
+            return false;
+        };
+        catalog::metric(&metric.name)
+            .is_some_and(|info| info.bounds.max.is_none_or(|max| max > 1.0))
     }
 
     /// A comparison a built-in metric's range decides: it never holds, or
@@ -314,7 +379,9 @@ impl Checker<'_> {
         let bounds = match expr.window.map(|w| w.function) {
             None | Some(WindowFn::Avg | WindowFn::Max | WindowFn::Min) => info.bounds_on(kind),
             // Resets count as growth from zero: a counter's growth is never negative.
-            Some(WindowFn::Increase | WindowFn::Rate) => catalog::Bounds::NOT_NEGATIVE,
+            Some(WindowFn::Increase | WindowFn::Rate | WindowFn::Changes) => {
+                catalog::Bounds::NOT_NEGATIVE
+            }
             Some(WindowFn::Trend | WindowFn::Predict) => return,
         };
         let (lo, hi) = (

@@ -72,10 +72,32 @@ impl Checker<'_> {
                     promql: Some(decl.query.value.clone()),
                     builtin: false,
                 });
-                Some(MetricId(self.program.metrics.len() - 1))
+                let id = MetricId(self.program.metrics.len() - 1);
+                if decl.unbounded.is_some() {
+                    self.unbounded.push(id);
+                }
+                Some(id)
             }
             _ => None,
         };
+        if let (Some(span), Some(unit)) = (decl.unbounded, unit) {
+            if unit != Unit::Ratio {
+                self.report(
+                    Diagnostic::new(
+                        Code::UnknownUnit,
+                        span,
+                        format!(
+                            "`unbounded` applies to a ratio, not to {}",
+                            unit.described()
+                        ),
+                    )
+                    .label("only a ratio has a bound of 1 to lift")
+                    .help(format!(
+                        "remove `unbounded`: `metric {name}: {unit} = promql …`"
+                    )),
+                );
+            }
+        }
         self.metrics.insert(
             name.clone(),
             Declared {

@@ -8,12 +8,17 @@ use crate::ir::{self, MetricExpr, Type, Window, WindowFn};
 use crate::syntax::ast;
 
 impl Checker<'_> {
+    /// A metric or a window function of one; arithmetic is typed by
+    /// `Checker::side`, which calls this for its operands.
     pub(super) fn metric_expr(
         &mut self,
         expr: &ast::MetricExpr,
         ctx: &PolicyContext,
     ) -> Option<MetricExpr> {
         match expr {
+            ast::MetricExpr::Number(_)
+            | ast::MetricExpr::Binary { .. }
+            | ast::MetricExpr::Paren(..) => None,
             ast::MetricExpr::Metric(name) => {
                 let id = self.resolve_metric(name, ctx)?;
                 let unit = self.program.metric(id)?.unit;
@@ -27,6 +32,7 @@ impl Checker<'_> {
                 function,
                 arg,
                 window,
+                horizon,
                 ..
             } => {
                 let func = WindowFn::from_name(&function.name);
@@ -51,6 +57,10 @@ impl Checker<'_> {
                     self.report(d);
                 }
                 let range = self.ok(units::duration(window));
+                let horizon = match horizon {
+                    Some(lit) => self.horizon(func, lit).map(Some),
+                    None => Some(None),
+                };
                 let inner = match arg.as_ref() {
                     ast::MetricExpr::Metric(name) => self.resolve_metric(name, ctx),
                     ast::MetricExpr::Call { span, .. } => {
@@ -65,8 +75,20 @@ impl Checker<'_> {
                         );
                         None
                     }
+                    other => {
+                        self.report(
+                            Diagnostic::new(
+                                Code::InvalidFunction,
+                                other.span(),
+                                format!("`{}` takes a metric, not an expression", function.name),
+                            )
+                            .label("a window function takes a metric")
+                            .help("apply the function to each metric: `increase(a, 5m) / increase(b, 5m)`"),
+                        );
+                        None
+                    }
                 };
-                let (func, range, id) = (func?, range?, inner?);
+                let (func, range, horizon, id) = (func?, range?, horizon?, inner?);
                 if range.0 == 0 {
                     self.report(
                         Diagnostic::new(
@@ -81,7 +103,8 @@ impl Checker<'_> {
                 let metric = self.program.metric(id)?;
                 let (unit, series, name) = (metric.unit, metric.series, metric.name.clone());
                 let arg_span = arg.span();
-                if unit == Unit::Bool {
+                // `changes` counts flips, which a boolean has.
+                if unit == Unit::Bool && func != WindowFn::Changes {
                     self.report(
                         Diagnostic::new(
                             Code::InvalidFunction,
@@ -116,7 +139,7 @@ impl Checker<'_> {
                     WindowFn::Avg | WindowFn::Max | WindowFn::Min | WindowFn::Predict => {
                         Type::Scalar(unit)
                     }
-                    WindowFn::Increase => Type::Scalar(Unit::Count),
+                    WindowFn::Increase | WindowFn::Changes => Type::Scalar(Unit::Count),
                     WindowFn::Rate | WindowFn::Trend => Type::Rate(unit),
                 };
                 Some(MetricExpr {
@@ -124,11 +147,41 @@ impl Checker<'_> {
                     window: Some(Window {
                         function: func,
                         range,
+                        horizon,
                     }),
                     ty,
                 })
             }
         }
+    }
+
+    /// `predict`'s third argument: how far ahead it looks.
+    fn horizon(&mut self, func: Option<WindowFn>, lit: &ast::Literal) -> Option<ir::Seconds> {
+        if let Some(func) = func.filter(|f| *f != WindowFn::Predict) {
+            self.report(
+                Diagnostic::new(
+                    Code::InvalidFunction,
+                    lit.span,
+                    format!("`{}` takes a metric and a window", func.name()),
+                )
+                .label("only `predict` takes a third argument")
+                .help("remove it: only `predict` looks ahead, as in `predict(m, 6h, 4d)` (fit the last 6h, look 4d ahead)"),
+            );
+            return None;
+        }
+        let horizon = self.ok(units::duration(lit))?;
+        if horizon.0 == 0 {
+            self.report(
+                Diagnostic::new(
+                    Code::OutOfRange,
+                    lit.span,
+                    "a look-ahead of 0s predicts nothing",
+                )
+                .help("look ahead further than 0s, such as `predict(memory_bytes, 1h, 4h)`"),
+            );
+            return None;
+        }
+        Some(horizon)
     }
 
     fn resolve_metric(&mut self, name: &ast::Ident, ctx: &PolicyContext) -> Option<ir::MetricId> {
@@ -173,6 +226,17 @@ impl Checker<'_> {
                 // The author meant that metric: it is not unused.
                 if let Some(declared) = suggestion.as_ref().and_then(|s| self.metrics.get_mut(s)) {
                     declared.used = true;
+                }
+                // `a-b` is one name: a subtraction needs spaces around `-`.
+                let parts: Vec<&str> = name.name.split('-').collect();
+                let known =
+                    |part: &str| catalog::metric(part).is_some() || self.metrics.contains_key(part);
+                if parts.len() > 1 && parts.iter().all(|p| known(p)) {
+                    self.report(d.help(format!(
+                        "a name may contain `-`; to subtract, put spaces around it: `{}`",
+                        parts.join(" - ")
+                    )));
+                    return None;
                 }
                 let d = match suggestion {
                     Some(s) => d.suggest(s),

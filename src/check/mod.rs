@@ -19,6 +19,9 @@ mod object;
 mod policy;
 #[cfg(test)]
 mod range_tests;
+mod relation;
+#[cfg(test)]
+mod relation_tests;
 #[cfg(test)]
 mod safety_tests;
 mod select;
@@ -152,6 +155,7 @@ pub fn check(file: &ast::File, source: &str, config: &SafetyConfig) -> Checked {
         program: Program::default(),
         spans: SourceMap::default(),
         metrics: HashMap::new(),
+        unbounded: Vec::new(),
         patches: HashMap::new(),
     };
     checker.declarations(file);
@@ -190,6 +194,8 @@ struct Checker<'a> {
     program: Program,
     spans: SourceMap,
     metrics: HashMap<String, Declared<MetricId>>,
+    /// Declared `unbounded ratio` metrics: their thresholds may pass 1.
+    unbounded: Vec<MetricId>,
     patches: HashMap<String, Declared<PatchId>>,
 }
 

@@ -9,7 +9,7 @@
 use super::series::Series;
 use super::targets::Targets;
 use super::truth::{self, Truth};
-use crate::ir::{Condition, MetricId, Policy, Program, Seconds};
+use crate::ir::{MetricId, Policy, Program, Seconds};
 
 /// Every rule's truth on every visited target (`visits`, target indices),
 /// by visit then rule.
@@ -65,26 +65,15 @@ pub(super) fn rule_truths(
 /// The metrics `policy`'s rules read, each once, with the longest window
 /// each is read over (0 for the current value alone).
 fn metrics_read(policy: &Policy) -> Vec<(MetricId, Seconds)> {
-    fn walk(condition: &Condition, out: &mut Vec<(MetricId, Seconds)>) {
-        match condition {
-            Condition::Compare { expr, .. } => {
-                let reach = expr.window.map_or(Seconds(0), |w| w.range);
-                match out.iter_mut().find(|(id, _)| *id == expr.metric) {
-                    Some((_, longest)) => *longest = (*longest).max(reach),
-                    None => out.push((expr.metric, reach)),
-                }
-            }
-            Condition::And(a, b) | Condition::Or(a, b) => {
-                walk(a, out);
-                walk(b, out);
-            }
-            Condition::Not(c) => walk(c, out),
-            Condition::Status(_) | Condition::Event { .. } => {}
-        }
-    }
-    let mut metrics = Vec::new();
+    let mut metrics: Vec<(MetricId, Seconds)> = Vec::new();
     for rule in &policy.rules {
-        walk(&rule.condition, &mut metrics);
+        rule.condition.for_each_metric_expr(&mut |expr| {
+            let reach = expr.window.map_or(Seconds(0), |w| w.range);
+            match metrics.iter_mut().find(|(id, _)| *id == expr.metric) {
+                Some((_, longest)) => *longest = (*longest).max(reach),
+                None => metrics.push((expr.metric, reach)),
+            }
+        });
     }
     metrics
 }

@@ -211,7 +211,7 @@ fn run(
 fn watched(condition: &Condition) -> bool {
     match condition {
         Condition::Status(_) | Condition::Event { .. } => true,
-        Condition::Compare { .. } => false,
+        Condition::Compare { .. } | Condition::Relation { .. } => false,
         Condition::And(a, b) | Condition::Or(a, b) => watched(a) || watched(b),
         Condition::Not(c) => watched(c),
     }

@@ -21,6 +21,11 @@ pub enum Evidence {
         op: CmpOp,
         threshold: Threshold,
         ty: Type,
+        /// The right side as the policy writes it, when it is not a number
+        /// (`replicas` in `available_replicas != replicas`): `threshold` is
+        /// then its value at the same moment.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        against: Option<String>,
     },
     Status {
         reason: String,
@@ -51,13 +56,19 @@ impl fmt::Display for Evidence {
                 op,
                 threshold,
                 ty,
-            } => write!(
-                f,
-                "{expr}={} {} {}",
-                shown(*value, *op, *threshold, *ty),
-                op.as_str(),
-                render_threshold(*threshold, *ty)
-            ),
+                against,
+            } => {
+                write!(
+                    f,
+                    "{expr}={} {} ",
+                    shown(*value, *op, *threshold, *ty),
+                    op.as_str()
+                )?;
+                if let Some(against) = against {
+                    write!(f, "{against}=")?;
+                }
+                f.write_str(&render_threshold(*threshold, *ty))
+            }
             Evidence::Status { reason, .. } => write!(f, "status is {reason}"),
             Evidence::Event {
                 reason,
@@ -157,8 +168,22 @@ mod tests {
             op: CmpOp::Gt,
             threshold: Threshold::Number(85.0),
             ty: Type::Scalar(Unit::Percent),
+            against: None,
         };
         assert_eq!(e.to_string(), "memory_percent=85.001% > 85%");
+    }
+
+    #[test]
+    fn a_second_metric_is_named_with_its_value() {
+        let e = Evidence::Compare {
+            expr: "available_replicas".into(),
+            value: 2.0,
+            op: CmpOp::Ne,
+            threshold: Threshold::Number(3.0),
+            ty: Type::Scalar(Unit::Count),
+            against: Some("replicas".into()),
+        };
+        assert_eq!(e.to_string(), "available_replicas=2 != replicas=3");
     }
 
     #[test]

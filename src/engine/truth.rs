@@ -187,6 +187,13 @@ pub(super) fn truth(
             Some(value) => Truth::of(compare_holds(value, *op, *threshold)),
             None => Truth::Unknown,
         },
+        Condition::Relation { left, op, right } => {
+            let value = |side| expr_value(program, side, target, series, now, &mut |_| {});
+            match (value(left), value(right)) {
+                (Some(l), Some(r)) => Truth::of(op.holds(l, r)),
+                _ => Truth::Unknown,
+            }
+        }
     }
 }
 
@@ -199,6 +206,17 @@ fn cost(condition: &Condition) -> u32 {
             Some(ir::WindowFn::Trend | ir::WindowFn::Predict) => 8,
             Some(_) => 4,
         },
+        Condition::Relation { .. } => {
+            let mut total = 0u32;
+            condition.for_each_metric_expr(&mut |expr| {
+                total = total.saturating_add(match expr.window.map(|w| w.function) {
+                    None => 1,
+                    Some(ir::WindowFn::Trend | ir::WindowFn::Predict) => 8,
+                    Some(_) => 4,
+                })
+            });
+            total
+        }
         Condition::Status(_) => 1,
         Condition::Event { .. } => 2,
         Condition::And(a, b) | Condition::Or(a, b) => cost(a).saturating_add(cost(b)),
@@ -294,6 +312,39 @@ impl Eval<'_> {
                         op: *op,
                         threshold: *threshold,
                         ty: expr.ty,
+                        against: None,
+                    });
+                }
+                Truth::of(holds)
+            }
+            Condition::Relation { left, op, right } => {
+                // Both sides are read, so every missing operand is named.
+                let mut missing = Vec::new();
+                let mut note = |expr: &ir::MetricExpr| missing.push(program.render_expr(expr));
+                let l = expr_value(program, left, target, self.series, now, &mut note);
+                let r = expr_value(program, right, target, self.series, now, &mut note);
+                for name in missing {
+                    self.missing(name);
+                }
+                let (Some(l), Some(r)) = (l, r) else {
+                    return Truth::Unknown;
+                };
+                let holds = op.holds(l, r);
+                if self.evidence {
+                    let ty = left.ty();
+                    let threshold = if ty == Type::Scalar(crate::catalog::Unit::Bool) {
+                        ir::Threshold::Bool(r != 0.0)
+                    } else {
+                        ir::Threshold::Number(r)
+                    };
+                    self.verdict.seen.push(Evidence::Compare {
+                        expr: program.render_side(left),
+                        value: l,
+                        op: *op,
+                        threshold,
+                        ty,
+                        against: (!matches!(**right, ir::Expr::Number { .. }))
+                            .then(|| program.render_side(right)),
                     });
                 }
                 Truth::of(holds)
@@ -353,6 +404,39 @@ fn compared_value(
     metric_value(expr, series?, now)
 }
 
+/// The value of one side of a relation, `None` when unknown: an unknown
+/// operand makes the whole side unknown (never zero), and so does arithmetic
+/// that leaves the finite numbers (a division by zero). Every operand is
+/// read, and `missing` hears of each one without data, so that a policy's
+/// status names them all. Recursion is bounded by the tree's depth, which
+/// the parser and checker bound.
+fn expr_value(
+    program: &Program,
+    expr: &ir::Expr,
+    target: &Target,
+    series: &[(MetricId, Option<&Series>)],
+    now: i64,
+    missing: &mut impl FnMut(&ir::MetricExpr),
+) -> Option<f64> {
+    match expr {
+        ir::Expr::Metric(m) => {
+            let value = compared_value(program, m, target, series, now);
+            if value.is_none() {
+                missing(m);
+            }
+            value
+        }
+        ir::Expr::Number { value, .. } => Some(*value),
+        ir::Expr::Binary {
+            op, left, right, ..
+        } => {
+            let l = expr_value(program, left, target, series, now, missing);
+            let r = expr_value(program, right, target, series, now, missing);
+            op.apply(l?, r?)
+        }
+    }
+}
+
 /// The series of metric `id` on `target`, by the metric's name.
 pub(super) fn lookup<'a>(
     program: &Program,
@@ -378,7 +462,7 @@ pub(super) fn lookup<'a>(
 /// unknown.
 fn metric_value(expr: &ir::MetricExpr, series: &Series, now: i64) -> Option<f64> {
     match expr.window {
-        Some(w) => window::apply_series(w.function, w.range, series, now),
+        Some(w) => window::apply_window(w, series, now),
         None => {
             // Samples are sorted (see `Series`): the latest at or before `now`
             // by binary search, whatever lies after it.

@@ -1,13 +1,13 @@
-//! Window functions: `avg`, `max`, `min`, `increase`, `rate`, `trend` and
-//! `predict` over the samples of the last `range` seconds (LANGUAGE.md §4,
-//! `catalog::FUNCTIONS`).
+//! Window functions: `avg`, `max`, `min`, `increase`, `rate`, `trend`,
+//! `predict` and `changes` over the samples of the last `range` seconds
+//! (LANGUAGE.md §4, `catalog::FUNCTIONS`).
 //!
 //! Every function answers `None` (unknown) rather than guess: too few samples,
 //! or arithmetic that leaves the finite numbers. A rule on an unknown value
 //! never fires, which is the point: missing data must not become a value.
 
 use super::series::{Sample, Series};
-use crate::ir::{Seconds, WindowFn};
+use crate::ir::{Seconds, Window, WindowFn};
 
 /// Applies `function` to the samples in the window `(now - range, now]`.
 ///
@@ -32,9 +32,23 @@ pub fn apply_series(function: WindowFn, range: Seconds, series: &Series, now: i6
     evaluate(function, range, series.window(range, now), now)
 }
 
+/// Like [`apply_series`], with the window's own look-ahead for `predict`
+/// (`predict(m, 6h, 4d)`); without one, `predict` looks the window's length
+/// ahead.
+pub fn apply_window(window: Window, series: &Series, now: i64) -> Option<f64> {
+    let horizon = window.horizon.unwrap_or(window.range);
+    evaluate(
+        window.function,
+        horizon,
+        series.window(window.range, now),
+        now,
+    )
+}
+
 /// `window` is in normal form (finite, strictly increasing times) and holds
-/// exactly the samples of `(now - range, now]`.
-fn evaluate(function: WindowFn, range: Seconds, window: &[Sample], now: i64) -> Option<f64> {
+/// exactly the samples of `(now - range, now]`; `predict` looks `horizon`
+/// ahead of `now`.
+fn evaluate(function: WindowFn, horizon: Seconds, window: &[Sample], now: i64) -> Option<f64> {
     let values = window.iter().map(|s| s.value);
     let result = match function {
         WindowFn::Avg => mean(values),
@@ -44,9 +58,10 @@ fn evaluate(function: WindowFn, range: Seconds, window: &[Sample], now: i64) -> 
         WindowFn::Rate => rate(window),
         WindowFn::Trend => Fit::new(window).map(|fit| fit.slope),
         WindowFn::Predict => {
-            let at = i128::from(now) + i128::from(range.0);
+            let at = i128::from(now) + i128::from(horizon.0);
             Fit::new(window).map(|fit| fit.value_at(at))
         }
+        WindowFn::Changes => changes(window),
     };
     result.filter(|v| v.is_finite())
 }
@@ -90,6 +105,21 @@ fn increase(window: &[Sample]) -> Option<f64> {
         _ => 0.0,
     });
     Some(growth.sum())
+}
+
+/// How many times the value differs from the sample before it, as PromQL's
+/// `changes()`: one sample is no change (0), no sample is unknown. A gauge
+/// that held still, a counter that did not move and a boolean that never
+/// flipped all give 0.
+fn changes(window: &[Sample]) -> Option<f64> {
+    if window.is_empty() {
+        return None;
+    }
+    let changed = window
+        .windows(2)
+        .filter(|pair| matches!(pair, [previous, current] if current.value != previous.value))
+        .count();
+    Some(changed as f64)
 }
 
 /// The per-second increase: [`increase`] divided by the time between the

@@ -10,11 +10,16 @@ use crate::syntax::ast::{
     Rule, Select, SetValue, Statement, StringLit, Value,
 };
 
-/// `metric NAME: UNIT = promql "QUERY"`
+/// `metric NAME: [unbounded] UNIT = promql "QUERY"`
 pub(super) fn metric(decl: &MetricDecl) -> String {
     format!(
-        "metric {}: {} = promql {}",
+        "metric {}: {}{} = promql {}",
         decl.name.name,
+        if decl.unbounded.is_some() {
+            "unbounded "
+        } else {
+            ""
+        },
         decl.unit.name,
         string(&decl.query)
     )
@@ -152,6 +157,8 @@ fn operand(cond: &Condition, level: u8) -> String {
     }
 }
 
+/// A side of a comparison. Brackets are printed where they were written (the
+/// tree keeps them), so the grouping read back is the grouping printed.
 fn metric_expr(expr: &MetricExpr) -> String {
     match expr {
         MetricExpr::Metric(name) => name.name.clone(),
@@ -159,8 +166,28 @@ fn metric_expr(expr: &MetricExpr) -> String {
             function,
             arg,
             window,
+            horizon,
             ..
-        } => format!("{}({}, {})", function.name, metric_expr(arg), window.text()),
+        } => match horizon {
+            Some(horizon) => format!(
+                "{}({}, {}, {})",
+                function.name,
+                metric_expr(arg),
+                window.text(),
+                horizon.text()
+            ),
+            None => format!("{}({}, {})", function.name, metric_expr(arg), window.text()),
+        },
+        MetricExpr::Number(literal) => literal.text(),
+        MetricExpr::Binary {
+            op, left, right, ..
+        } => format!(
+            "{} {} {}",
+            metric_expr(left),
+            op.as_str(),
+            metric_expr(right)
+        ),
+        MetricExpr::Paren(inner, _) => format!("({})", metric_expr(inner)),
     }
 }
 
@@ -169,6 +196,7 @@ fn value_text(value: &Value) -> String {
         Value::Bool(true, _) => "true".to_string(),
         Value::Bool(false, _) => "false".to_string(),
         Value::Literal(literal) => literal.text(),
+        Value::Expr(expr) => metric_expr(expr),
     }
 }
 

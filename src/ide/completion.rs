@@ -139,17 +139,27 @@ impl Context<'_> {
 
     fn metric_declaration(&self) -> Vec<Completion> {
         match self.prev() {
-            Some(":") => Unit::ALL
-                .iter()
-                .map(|u| {
-                    item(
-                        u.keyword(),
-                        CompletionKind::Unit,
-                        Some(u.example()),
-                        Some(u.described()),
-                    )
-                })
-                .collect(),
+            Some(":") => {
+                let mut items: Vec<Completion> = Unit::ALL
+                    .iter()
+                    .map(|u| {
+                        item(
+                            u.keyword(),
+                            CompletionKind::Unit,
+                            Some(u.example()),
+                            Some(u.described()),
+                        )
+                    })
+                    .collect();
+                items.extend(keywords(&["unbounded"]));
+                items
+            }
+            Some("unbounded") => vec![item(
+                Unit::Ratio.keyword(),
+                CompletionKind::Unit,
+                Some(Unit::Ratio.example()),
+                Some("a ratio that may pass 1 (a quota's use, an overcommit)"),
+            )],
             Some("=") => keywords(&["promql"]),
             _ => Vec::new(),
         }
@@ -169,19 +179,13 @@ impl Context<'_> {
         };
         match self.text(prev) {
             "when" | "and" | "or" | "not" | "(" => {
-                let mut items = self.metrics();
-                items.extend(catalog::FUNCTIONS.iter().map(|f| Completion {
-                    insert_text: Some(format!("{}(", f.name)),
-                    ..item(
-                        f.name,
-                        CompletionKind::Function,
-                        Some("window function"),
-                        Some(f.description),
-                    )
-                }));
+                let mut items = self.operands();
                 items.extend(keywords(&["status", "event", "not"]));
                 items
             }
+            // A second metric or arithmetic: `available_replicas != replicas`,
+            // `a / b`. A number is typed, not completed.
+            "+" | "-" | "*" | "/" | ">" | ">=" | "<" | "<=" | "==" | "!=" => self.operands(),
             "status" => keywords(&["is"]),
             "is" => catalog::STATUS_REASONS
                 .iter()
@@ -237,6 +241,22 @@ impl Context<'_> {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// What a comparison's side may be made of: metrics, then the window
+    /// functions.
+    fn operands(&self) -> Vec<Completion> {
+        let mut items = self.metrics();
+        items.extend(catalog::FUNCTIONS.iter().map(|f| Completion {
+            insert_text: Some(format!("{}(", f.name)),
+            ..item(
+                f.name,
+                CompletionKind::Function,
+                Some("window function"),
+                Some(f.description),
+            )
+        }));
+        items
     }
 
     /// Built-in metrics for the policy's kind, then the declared ones.

@@ -142,3 +142,25 @@ fn never_panics_on_odd_offsets() {
         let _ = completions(text, offset);
     }
 }
+
+#[test]
+fn a_second_metric_after_an_operator() {
+    let text = "policy p {\n select deployments\n when available_replicas != |";
+    let after_comparison = labels(text);
+    assert!(
+        after_comparison.contains(&"replicas".to_string()),
+        "{after_comparison:?}"
+    );
+    assert!(
+        after_comparison.contains(&"changes".to_string()),
+        "{after_comparison:?}"
+    );
+    assert!(!after_comparison.contains(&"status".to_string()));
+    let after_division = labels("policy p {\n select pods\n when memory_bytes / |");
+    assert!(
+        after_division.contains(&"memory_bytes".to_string()),
+        "{after_division:?}"
+    );
+    assert_eq!(labels("metric q: unbounded |"), ["ratio"]);
+    assert!(labels("metric q: |").contains(&"unbounded".to_string()));
+}

@@ -45,7 +45,11 @@ fn declaration(line: &str) -> Option<Declared<'_>> {
         _ => DeclKind::Patch,
     };
     let name = words.next()?.text(line);
-    let ty = words.next().map(|t| t.text(line));
+    // `unbounded ratio`: the unit is the word after the modifier.
+    let ty = match words.next().map(|t| t.text(line)) {
+        Some("unbounded") if kind == DeclKind::Metric => words.next().map(|t| t.text(line)),
+        ty => ty,
+    };
     let body = tokens.iter().find(|t| t.kind == Lexeme::String).map(|t| {
         let raw = t.text(line);
         let inner = raw.strip_prefix('"').unwrap_or(raw);
@@ -81,5 +85,7 @@ mod tests {
             ("q", Some("count"), Some("up"))
         );
         assert_eq!((found[1].kind, found[1].name), (DeclKind::Patch, "x"));
+        let unbounded = declarations("metric q: unbounded ratio = promql \"up\"\n");
+        assert_eq!(unbounded[0].ty, Some("ratio"));
     }
 }

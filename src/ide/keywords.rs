@@ -3,7 +3,8 @@
 /// `(keyword, syntax and meaning)`.
 const DOCS: &[(&str, &str)] = &[
     ("policy", "policy NAME { … }: what to watch and how to heal it"),
-    ("metric", "metric NAME: UNIT = promql \"QUERY\": a custom metric"),
+    ("metric", "metric NAME: [unbounded] UNIT = promql \"QUERY\": a custom metric"),
+    ("unbounded", "metric NAME: unbounded ratio = …: a ratio that may pass 1 (usage over a request, a quota's use), so a threshold above 1 is meant"),
     ("patch", "patch NAME: merge|strategic \"JSON\": a named patch; as an action, `patch NAME` applies it"),
     ("promql", "promql \"QUERY\": the PromQL that reads the metric ($namespace, $pod, $node are filled in)"),
     ("merge", "a JSON merge patch (RFC 7386)"),

@@ -61,16 +61,27 @@ fn condition<'a>(c: &'a Condition, out: &mut Vec<Occurrence<'a>>) {
             // The right side is pushed first so the left one comes out first.
             Condition::Or(a, b) | Condition::And(a, b) => open.extend([&**b, &**a]),
             Condition::Not(inner, _) | Condition::Paren(inner, _) => open.push(inner),
-            Condition::Compare { metric, .. } => {
-                let mut m = metric;
-                while let MetricExpr::Call { arg, .. } = m {
-                    m = arg;
-                }
-                if let MetricExpr::Metric(ident) = m {
-                    out.push(occurrence(Namespace::Metric, ident, false));
+            Condition::Compare { metric, value, .. } => {
+                metric_expr(metric, out);
+                if let ast::Value::Expr(right) = value {
+                    metric_expr(right, out);
                 }
             }
             Condition::Status { .. } | Condition::Event { .. } => {}
+        }
+    }
+}
+
+/// The metrics a side of a comparison names, left to right.
+fn metric_expr<'a>(expr: &'a MetricExpr, out: &mut Vec<Occurrence<'a>>) {
+    let mut open = vec![expr];
+    while let Some(m) = open.pop() {
+        match m {
+            MetricExpr::Metric(ident) => out.push(occurrence(Namespace::Metric, ident, false)),
+            MetricExpr::Call { arg, .. } => open.push(arg),
+            MetricExpr::Paren(inner, _) => open.push(inner),
+            MetricExpr::Binary { left, right, .. } => open.extend([&**right, &**left]),
+            MetricExpr::Number(_) => {}
         }
     }
 }
@@ -213,6 +224,16 @@ mod tests {
         let builtin = at_nth("memory_percent", 0);
         assert_eq!(definition(TEXT, builtin), None);
         assert_eq!(references(TEXT, builtin, true).len(), 1);
+    }
+
+    #[test]
+    fn a_metric_inside_arithmetic_or_on_the_right_is_a_reference() {
+        let text = "metric q: count = promql \"up\"\npolicy p {\n  select deployments\n  \
+            when replicas - q > 1 and replicas != (q * 2) then notify \"x\"\n}\n";
+        let decl = text.find("q:").expect("declaration");
+        assert_eq!(references(text, decl, true).len(), 3);
+        let edits = rename(text, decl, "queued").expect("renames");
+        assert_eq!(edits.len(), 3);
     }
 
     #[test]

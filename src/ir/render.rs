@@ -9,7 +9,44 @@ impl Program {
         let name = self.metric_name(expr.metric);
         match expr.window {
             None => name.to_string(),
+            Some(Window {
+                function,
+                range,
+                horizon: Some(horizon),
+            }) => format!("{}({name}, {range}, {horizon})", function.name()),
             Some(w) => format!("{}({name}, {})", w.function.name(), w.range),
+        }
+    }
+
+    /// A side of a relation with the fewest parentheses that keep its
+    /// meaning: `available_bytes / capacity_bytes`, `1 - (a - b) / c`.
+    pub fn render_side(&self, expr: &Expr) -> String {
+        self.render_arith(expr, 0, false)
+    }
+
+    /// `outer` is the precedence of the operator around `expr`; `right` says
+    /// it stands on that operator's right, where an equal precedence needs
+    /// brackets (`a - (b - c)`, `a / (b * c)`).
+    fn render_arith(&self, expr: &Expr, outer: u8, right: bool) -> String {
+        match expr {
+            Expr::Metric(m) => self.render_expr(m),
+            Expr::Number { value, ty } => render_value(*value, *ty),
+            Expr::Binary {
+                op, left, right: r, ..
+            } => {
+                let prec = op.precedence();
+                let text = format!(
+                    "{} {} {}",
+                    self.render_arith(left, prec, false),
+                    op.as_str(),
+                    self.render_arith(r, prec, true)
+                );
+                if prec < outer || (right && prec == outer) {
+                    format!("({text})")
+                } else {
+                    text
+                }
+            }
         }
     }
 
@@ -58,6 +95,15 @@ impl Program {
                     self.render_expr(expr),
                     op.as_str(),
                     render_threshold(*threshold, expr.ty)
+                ),
+                4,
+            ),
+            Condition::Relation { left, op, right } => (
+                format!(
+                    "{} {} {}",
+                    self.render_side(left),
+                    op.as_str(),
+                    self.render_side(right)
                 ),
                 4,
             ),
@@ -187,18 +233,56 @@ impl Program {
             } => {
                 hash.bytes(b"c");
                 hash.bytes(self.metric_name(expr.metric).as_bytes());
-                if let Some(w) = expr.window {
-                    hash.bytes(w.function.name().as_bytes());
-                    hash.bytes(&w.range.0.to_le_bytes());
-                }
+                self.hash_window(hash, expr);
                 hash.bytes(op.as_str().as_bytes());
                 match threshold {
                     Threshold::Number(n) => hash.bytes(&n.to_bits().to_le_bytes()),
                     Threshold::Bool(b) => hash.bytes(&[u8::from(*b)]),
                 }
             }
+            Condition::Relation { left, op, right } => {
+                hash.bytes(b"r");
+                self.hash_expr(hash, left);
+                hash.bytes(op.as_str().as_bytes());
+                self.hash_expr(hash, right);
+            }
         }
         // Ends each node, so that `a` + `bc` and `ab` + `c` differ.
+        hash.bytes(b";");
+    }
+}
+
+impl Program {
+    fn hash_window(&self, hash: &mut Fnv, expr: &MetricExpr) {
+        if let Some(w) = expr.window {
+            hash.bytes(w.function.name().as_bytes());
+            hash.bytes(&w.range.0.to_le_bytes());
+            // Only a horizon of its own: a window without one hashes as before.
+            if let Some(horizon) = w.horizon {
+                hash.bytes(&horizon.0.to_le_bytes());
+            }
+        }
+    }
+
+    fn hash_expr(&self, hash: &mut Fnv, expr: &Expr) {
+        match expr {
+            Expr::Metric(m) => {
+                hash.bytes(b"m");
+                hash.bytes(self.metric_name(m.metric).as_bytes());
+                self.hash_window(hash, m);
+            }
+            Expr::Number { value, .. } => {
+                hash.bytes(b"n");
+                hash.bytes(&value.to_bits().to_le_bytes());
+            }
+            Expr::Binary {
+                op, left, right, ..
+            } => {
+                hash.bytes(op.as_str().as_bytes());
+                self.hash_expr(hash, left);
+                self.hash_expr(hash, right);
+            }
+        }
         hash.bytes(b";");
     }
 }

@@ -518,18 +518,22 @@ impl World {
     fn observe_workload(&mut self, w: usize, now: i64) {
         let pods: Vec<usize> = self.pods_of(w).collect();
         let mut updates: Vec<(String, Option<f64>)> = Vec::new();
+        // A pod that is not crashing is ready and available: the simulated
+        // world has no probes and no minReadySeconds. Revisions and
+        // generations are not modelled (`updated_replicas`, `generation` and
+        // `observed_generation` have no data, so rules on them are unknown).
+        let ready = pods
+            .iter()
+            .filter(|&&p| self.pods[p].crash.is_none())
+            .count() as f64;
         for name in &self.metrics {
             let own = match name.as_str() {
                 "replicas" => Some(f64::from(self.workloads[w].replicas)),
                 "unavailable_replicas" => {
-                    let ready = pods
-                        .iter()
-                        .filter(|&&p| self.pods[p].crash.is_none())
-                        .count();
-                    Some(
-                        f64::from(self.workloads[w].replicas).max(pods.len() as f64) - ready as f64,
-                    )
+                    Some(f64::from(self.workloads[w].replicas).max(pods.len() as f64) - ready)
                 }
+                "available_replicas" | "ready_replicas" => Some(ready),
+                "existing_replicas" => Some(pods.len() as f64),
                 "age" => Some(now as f64),
                 _ => None,
             };
@@ -1014,10 +1018,12 @@ fn longest_window(program: &Program) -> i64 {
     use crate::ir::Condition;
     fn walk(c: &Condition, longest: &mut u64) {
         match c {
-            Condition::Compare { expr, .. } => {
-                if let Some(w) = expr.window {
-                    *longest = (*longest).max(w.range.0);
-                }
+            Condition::Compare { .. } | Condition::Relation { .. } => {
+                c.for_each_metric_expr(&mut |expr| {
+                    if let Some(w) = expr.window {
+                        *longest = (*longest).max(w.range.0);
+                    }
+                });
             }
             Condition::Event { within, .. } => *longest = (*longest).max(within.0),
             Condition::Status(_) => {}

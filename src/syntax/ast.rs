@@ -48,10 +48,12 @@ impl Item {
     }
 }
 
-/// `metric NAME: UNIT = promql "QUERY"`
+/// `metric NAME: [unbounded] UNIT = promql "QUERY"`
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricDecl {
     pub name: Ident,
+    /// `unbounded ratio`: the ratio may pass 1.
+    pub unbounded: Option<Span>,
     pub unit: Ident,
     pub query: StringLit,
     pub span: Span,
@@ -199,7 +201,9 @@ impl Condition {
 
 pub use crate::ir::CmpOp;
 
-/// A metric, or a window function applied to one: `avg(cpu_percent, 5m)`.
+/// One side of a comparison: a metric, a window function applied to one
+/// (`avg(cpu_percent, 5m)`), a number, or arithmetic over these
+/// (`available_replicas / replicas`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum MetricExpr {
     Metric(Ident),
@@ -207,23 +211,44 @@ pub enum MetricExpr {
         function: Ident,
         arg: Box<MetricExpr>,
         window: Literal,
+        /// `predict`'s look-ahead, when it differs from its window:
+        /// `predict(m, 6h, 4d)`. Boxed, as is [`Value::Expr`]: a condition
+        /// is held by value in every frame of the walks over its tree.
+        horizon: Option<Box<Literal>>,
         span: Span,
     },
+    /// A number inside arithmetic (`100 - x`, `x * 2`); a comparison's
+    /// right side that is one number is a [`Value::Literal`].
+    Number(Literal),
+    Binary {
+        op: ArithOp,
+        op_span: Span,
+        left: Box<MetricExpr>,
+        right: Box<MetricExpr>,
+    },
+    /// Parentheses are kept so the formatter can print them back.
+    Paren(Box<MetricExpr>, Span),
 }
 
 impl MetricExpr {
     pub fn span(&self) -> Span {
         match self {
             MetricExpr::Metric(id) => id.span,
-            MetricExpr::Call { span, .. } => *span,
+            MetricExpr::Call { span, .. } | MetricExpr::Paren(_, span) => *span,
+            MetricExpr::Number(lit) => lit.span,
+            MetricExpr::Binary { left, right, .. } => left.span().to(right.span()),
         }
     }
 }
+
+pub use crate::ir::ArithOp;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Bool(bool, Span),
     Literal(Literal),
+    /// Arithmetic or a metric: `available_replicas != replicas`.
+    Expr(Box<MetricExpr>),
 }
 
 impl Value {
@@ -231,6 +256,7 @@ impl Value {
         match self {
             Value::Bool(_, span) => *span,
             Value::Literal(lit) => lit.span,
+            Value::Expr(expr) => expr.span(),
         }
     }
 }

@@ -191,8 +191,11 @@ fn item(pair: Pair<'_, Rule>, offset: usize) -> Built<Item> {
         Rule::metric_decl => {
             let mut c = Children::of(pair, offset);
             let span = c.span();
+            let name = ident(c.expect()?, offset);
+            let unbounded = c.take(Rule::kw_unbounded).map(|p| c.span_of(&p));
             Ok(Item::Metric(MetricDecl {
-                name: ident(c.expect()?, offset),
+                name,
+                unbounded,
                 unit: ident(c.expect()?, offset),
                 query: string(c.expect()?, offset)?,
                 span,

@@ -315,7 +315,14 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         boolean => &["`true` or `false`"],
         string | string_body => &["a string"],
         condition | conjunction | negation => &["a condition"],
-        comparison | metric_expr | call => &["a metric"],
+        comparison | paren_expr | call => &["a metric"],
+        // Where a side of a comparison or an operand is expected, a number
+        // is as welcome as a metric.
+        metric_expr | term => &["a number", "a metric"],
+        // Arithmetic may follow any operand, but a comparison is what a
+        // condition lacks when one is missing: naming `+ - * /` there would
+        // bury the likely fix.
+        add_op | mul_op => &[],
         status_cond => &["`status`"],
         event_cond => &["`event`"],
         cmp_op => &["a comparison (`>`, `>=`, `<`, `<=`, `==`, `!=`)"],
@@ -363,10 +370,11 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         kw_ask | ask_ai_action => &["`ask`"],
         kw_ai => &["`ai`"],
         kw_among => &["`among`"],
+        kw_unbounded => &["`unbounded`"],
         // Only in tests, and never expected by the real rules.
         #[cfg(test)]
         test_lexing | test_line_break | test_code => &[],
-        WHITESPACE | COMMENT | ident_char | reserved | value | action_keyword => &[],
+        WHITESPACE | COMMENT | ident_char | reserved | action_keyword | factor | call_arg => &[],
     }
 }
 

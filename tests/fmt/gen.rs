@@ -380,7 +380,7 @@ fn leaf(c: &mut Choices, kind: Kind, metric: Option<&str>) -> Vec<String> {
     let words = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
     let op = c.one(&[">", ">=", "<", "<="]);
     let pod_like = kind != Kind::Nodes;
-    match c.pick(9) {
+    match c.pick(11) {
         1 => words(&format!(
             "memory_bytes {op} {}",
             c.one(&["512Mi", "1.5Gi", "2G"])
@@ -416,15 +416,35 @@ fn leaf(c: &mut Choices, kind: Kind, metric: Option<&str>) -> Vec<String> {
             c.one(&["1", "3"]),
             c.one(&["5m", "10m"])
         )),
-        8 => match c.pick(4) {
+        8 => match c.pick(6) {
             0 => words(&format!(
                 "{} ( cpu_percent , 5m ) {op} 80%",
                 c.one(&["avg", "max", "min"])
             )),
             1 if pod_like => words(&format!("increase ( restarts , 10m ) {op} 3")),
             2 => words("trend ( memory_percent , 10m ) > 2%/min"),
+            3 => words(&format!(
+                "predict ( memory_bytes , 6h , 4d ) {op} {}",
+                c.one(&["2Gi", "100G"])
+            )),
+            4 => words(&format!("changes ( ready , 15m ) {op} 2")),
             _ => words("predict ( memory_percent , 30m ) > 100%"),
         },
+        // Arithmetic and two metrics, with and without brackets, each
+        // compared with a side of its own unit.
+        9 => words(&format!(
+            "{} {op} {}",
+            c.one(&[
+                "( memory_bytes - memory_bytes ) / memory_bytes",
+                "1 - memory_bytes / memory_bytes",
+                "cpu_cores / ( cpu_cores * 2 )",
+            ]),
+            c.one(&["memory_bytes / memory_bytes", "0.5", "50%"])
+        )),
+        10 => words(&format!(
+            "{} {op} memory_percent",
+            c.one(&["cpu_percent", "85"])
+        )),
         _ => match metric {
             Some(name) if c.chance(40) => words(&format!("{name} {op} {}", c.one(&["5%", "0.05"]))),
             _ => words(&format!(

@@ -6,7 +6,7 @@ use super::*;
 use proptest::prelude::*;
 use WindowFn::*;
 
-const ALL: [WindowFn; 7] = [Avg, Max, Min, Increase, Rate, Trend, Predict];
+const ALL: [WindowFn; 8] = [Avg, Max, Min, Increase, Rate, Trend, Predict, Changes];
 
 fn s(at: i64, value: f64) -> Sample {
     Sample::new(at, value)
@@ -97,6 +97,47 @@ fn predict_extends_the_line_by_the_range() {
     // The line of the test above at now + range = 40 + 40 = 80:
     // 3 + 0.14 · (80 - 25) = 3 + 7.7 = 10.7.
     assert_close(at_40(Predict, &GAUGE), 10.7);
+}
+
+#[test]
+fn predict_looks_ahead_by_its_own_horizon() {
+    // The same line at now + horizon = 40 + 100 = 140: 3 + 0.14 · 115 = 19.1.
+    let series = Series::new(GAUGE);
+    let window = Window {
+        function: Predict,
+        range: Seconds(40),
+        horizon: Some(Seconds(100)),
+    };
+    assert_close(apply_window(window, &series, 40), 19.1);
+    // Without a horizon, the window's length, as `apply` does.
+    let window = Window {
+        horizon: None,
+        ..window
+    };
+    assert_close(apply_window(window, &series, 40), 10.7);
+}
+
+#[test]
+fn changes_counts_the_samples_that_differ_from_the_one_before() {
+    // 1 → 3 → 2 → 6: three changes.
+    assert_eq!(at_40(Changes, &GAUGE), Some(3.0));
+    // A value that held still, and a flapping boolean.
+    assert_eq!(
+        at_40(Changes, &[s(10, 4.0), s(20, 4.0), s(40, 4.0)]),
+        Some(0.0)
+    );
+    assert_eq!(
+        at_40(Changes, &[s(10, 1.0), s(20, 0.0), s(30, 1.0), s(40, 1.0)]),
+        Some(2.0)
+    );
+    // One sample is no change; none is unknown, never "no progress".
+    assert_eq!(at_40(Changes, &[s(40, 7.0)]), Some(0.0));
+    assert_eq!(at_40(Changes, &[]), None);
+    // A change just outside the window does not count.
+    assert_eq!(
+        at_40(Changes, &[s(0, 1.0), s(10, 2.0), s(20, 2.0)]),
+        Some(0.0)
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use super::{ident, is_token, literal, Built, Children, Unbuilt, MAX_DEPTH};
 use crate::span::Span;
-use crate::syntax::ast::{CmpOp, Condition, MetricExpr, Value};
+use crate::syntax::ast::{ArithOp, CmpOp, Condition, MetricExpr, Value};
 use crate::syntax::grammar::Rule;
 use pest::iterators::Pair;
 
@@ -157,7 +157,11 @@ fn leaf(rule: Rule, mut c: Children<'_>, offset: usize, depth: usize) -> Built<C
             let value = if value_pair.as_rule() == Rule::boolean {
                 Value::Bool(value_pair.as_str() == "true", c.span_of(&value_pair))
             } else {
-                Value::Literal(literal(value_pair, offset)?)
+                // One number stays a threshold, as before arithmetic existed.
+                match metric_expr(value_pair, offset, depth + 1)? {
+                    MetricExpr::Number(lit) => Value::Literal(lit),
+                    expr => Value::Expr(Box::new(expr)),
+                }
             };
             Ok(Condition::Compare {
                 metric,
@@ -181,40 +185,103 @@ fn cmp_op(pair: Pair<'_, Rule>) -> CmpOp {
     }
 }
 
-/// A `metric_expr` pair whose node sits at `depth`. Calls nest only through
-/// their first argument, so the calls are read going in and wrapped around
-/// the metric coming back out.
+/// A `metric_expr` pair whose node sits at `depth`. Recursion here follows
+/// brackets only (a call's argument, a parenthesised expression), which the
+/// scanner bounds; a chain of `+`, `-`, `*`, `/` is folded in a loop, and
+/// each operator nests the tree one level deeper, checked before building.
 fn metric_expr(pair: Pair<'_, Rule>, offset: usize, depth: usize) -> Built<MetricExpr> {
-    let mut calls = Vec::new();
-    let mut pair = pair;
-    loop {
-        let mut c = Children::of(pair, offset);
-        let inner = c.expect()?;
-        match inner.as_rule() {
-            Rule::ident => {
-                let mut expr = MetricExpr::Metric(ident(inner, offset));
-                for (function, window, span) in calls.into_iter().rev() {
-                    expr = MetricExpr::Call {
-                        function,
-                        arg: Box::new(expr),
-                        window,
-                        span,
-                    };
-                }
-                return Ok(expr);
-            }
-            Rule::call => {
-                let mut call = Children::of(inner, offset);
-                let span = call.span();
-                if depth + calls.len() > MAX_DEPTH {
-                    return Err(Unbuilt::TooDeep(span));
-                }
-                let function = ident(call.expect()?, offset);
-                pair = call.expect()?;
-                let window = literal(call.expect()?, offset)?;
-                calls.push((function, window, span));
-            }
-            _ => return Err(Unbuilt::Bug(c.span())),
+    fold(pair, offset, depth)
+}
+
+/// A `metric_expr` (a sum of `term`s) or a `term` (a product of factors),
+/// left-associative: `a - b - c` is `(a - b) - c`.
+fn fold(pair: Pair<'_, Rule>, offset: usize, depth: usize) -> Built<MetricExpr> {
+    let mut c = Children::of(pair, offset);
+    let whole = c.span();
+    let parts: Vec<Pair<'_, Rule>> = c
+        .inner
+        .by_ref()
+        .filter(|p| !is_token(p.as_rule()))
+        .collect();
+    // The operators' nodes sit at `depth` to `depth + operators - 1`; a
+    // metric or number beneath them is a leaf, which adds no level.
+    let operators = parts.len() / 2;
+    if operators > 0 && depth + operators - 1 > MAX_DEPTH {
+        return Err(Unbuilt::TooDeep(whole));
+    }
+    let mut parts = parts.into_iter();
+    let first = parts.next().ok_or(Unbuilt::Bug(whole))?;
+    let mut left = operand_expr(first, offset, depth + operators)?;
+    let mut level = depth + operators;
+    while let Some(op_pair) = parts.next() {
+        level -= 1;
+        let op_span = Span::from(op_pair.as_span()).shifted(offset);
+        let op = match op_pair.as_str() {
+            "+" => ArithOp::Add,
+            "-" => ArithOp::Sub,
+            "*" => ArithOp::Mul,
+            "/" => ArithOp::Div,
+            _ => return Err(Unbuilt::Bug(op_span)),
+        };
+        let right_pair = parts.next().ok_or(Unbuilt::Bug(op_span))?;
+        let right = operand_expr(right_pair, offset, level + 1)?;
+        left = MetricExpr::Binary {
+            op,
+            op_span,
+            left: Box::new(left),
+            right: Box::new(right),
+        };
+    }
+    Ok(left)
+}
+
+/// A `term` of a sum, or a factor of a product.
+fn operand_expr(pair: Pair<'_, Rule>, offset: usize, depth: usize) -> Built<MetricExpr> {
+    if pair.as_rule() == Rule::term {
+        return fold(pair, offset, depth);
+    }
+    factor(pair, offset, depth)
+}
+
+/// A factor at `depth`: a metric, a number, a call or a bracketed
+/// expression. Only a call or brackets make a level of their own.
+fn factor(pair: Pair<'_, Rule>, offset: usize, depth: usize) -> Built<MetricExpr> {
+    let span = Span::from(pair.as_span()).shifted(offset);
+    let rule = pair.as_rule();
+    if matches!(rule, Rule::paren_expr | Rule::call) && depth > MAX_DEPTH {
+        return Err(Unbuilt::TooDeep(span));
+    }
+    match rule {
+        Rule::ident => Ok(MetricExpr::Metric(ident(pair, offset))),
+        Rule::literal => Ok(MetricExpr::Number(literal(pair, offset)?)),
+        Rule::paren_expr => {
+            let mut c = Children::of(pair, offset);
+            let span = c.span();
+            let inner = metric_expr(c.expect()?, offset, depth + 1)?;
+            Ok(MetricExpr::Paren(Box::new(inner), span))
         }
+        Rule::call => {
+            let mut c = Children::of(pair, offset);
+            let span = c.span();
+            let function = ident(c.expect()?, offset);
+            let arg_pair = c.expect()?;
+            let arg = match arg_pair.as_rule() {
+                Rule::metric_expr => metric_expr(arg_pair, offset, depth + 1)?,
+                _ => factor(arg_pair, offset, depth + 1)?,
+            };
+            let window = literal(c.expect()?, offset)?;
+            let horizon = match c.next() {
+                Some(lit) => Some(Box::new(literal(lit, offset)?)),
+                None => None,
+            };
+            Ok(MetricExpr::Call {
+                function,
+                arg: Box::new(arg),
+                window,
+                horizon,
+                span,
+            })
+        }
+        _ => Err(Unbuilt::Bug(span)),
     }
 }
