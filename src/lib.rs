@@ -8,6 +8,7 @@
 //! Everything here is pure: no I/O, no clock.
 
 pub mod act;
+pub mod ai;
 pub mod catalog;
 pub mod check;
 pub mod cli;

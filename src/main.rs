@@ -31,6 +31,7 @@ before they touch a cluster.",
   kubeskippy simulate examples/scenarios/demo.yaml   watch policies heal a simulated cluster
   kubeskippy check --format json a.skippy       diagnostics for tools
   kubeskippy crds | kubectl apply -f -          install the CustomResourceDefinitions
+  kubeskippy ai test --backend URL --model M    check an AI model endpoint
 
 Logging goes to stderr; set KUBESKIPPY_LOG (e.g. `debug`, `kubeskippy=trace`) to see more."
 )]
@@ -53,6 +54,9 @@ enum Command {
     Test(cli::test::TestArgs),
     /// Run policies against a simulated cluster with injected faults
     Simulate(cli::simulate::SimulateArgs),
+    /// Check a model endpoint (`ai test`) or score a model on labelled incidents (`ai eval`)
+    #[cfg(feature = "ai")]
+    Ai(cli::ai::AiArgs),
     /// Print the CustomResourceDefinitions (HealingPolicy, ClusterHealingPolicy, HealingAction)
     #[cfg(feature = "operator")]
     Crds(cli::crds::CrdsArgs),
@@ -92,6 +96,8 @@ fn main() -> ExitCode {
             let bar = std::io::stderr().is_terminal();
             cli::simulate::run(args, &mut out, &mut err, bar)
         }
+        #[cfg(feature = "ai")]
+        Command::Ai(args) => cli::ai::run(args, &mut out, &mut err),
         #[cfg(feature = "operator")]
         Command::Crds(args) => cli::crds::run(args, &mut out, &mut err),
         #[cfg(feature = "operator")]

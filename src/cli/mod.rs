@@ -2,6 +2,8 @@
 //! the given streams and returns the exit status, so tests drive it without a
 //! process. Exit status: 0 success, 1 problems found, 2 usage or I/O error.
 
+#[cfg(feature = "ai")]
+pub mod ai;
 #[cfg(feature = "operator")]
 pub mod approve;
 pub mod check;
