@@ -9,6 +9,7 @@ mod on_cluster {
 
     mod basics;
     mod crds;
+    mod guards;
     mod healing;
     mod operations;
 }

@@ -6,15 +6,20 @@
 //! drives stay pure.
 
 pub mod approval;
+pub mod breaker;
 pub mod compile;
 pub mod crd;
 pub mod evaluation;
 pub mod events;
+mod handle;
 pub mod leader;
+pub mod observers;
 pub mod persist;
 pub mod policy_controller;
+pub mod recent;
 pub mod record;
 pub mod registry;
+pub mod verify;
 
 use crate::safety::SafetyConfig;
 use futures::StreamExt;
@@ -75,7 +80,7 @@ pub async fn run(
             )
             .collect()
     };
-    let (observers, watches, wakeups) = evaluation::Observers::start(&client);
+    let (observers, watches, wakeups) = observers::Observers::start(&client);
     let evaluating = tokio::spawn(evaluation::run(
         evaluation::Loop {
             client: client.clone(),

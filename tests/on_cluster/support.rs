@@ -67,6 +67,45 @@ where
     }
 }
 
+/// Whether a record's action was carried out: it waits for its
+/// verification, or passed it.
+pub fn carried_out(record: &kubeskippy::operator::crd::HealingAction) -> bool {
+    use kubeskippy::operator::crd::ActionPhase;
+    record.status.as_ref().is_some_and(|s| {
+        s.transitions.contains_key("Executing")
+            && matches!(
+                s.phase,
+                Some(ActionPhase::Verifying | ActionPhase::Succeeded)
+            )
+    })
+}
+
+/// The first record of `actions` that passes `check`, once one does;
+/// what the records were like when it did not, in the panic.
+pub async fn record_where(
+    actions: &Api<kubeskippy::operator::crd::HealingAction>,
+    what: &str,
+    limit: Duration,
+    check: impl Fn(&kubeskippy::operator::crd::HealingAction) -> bool,
+) -> kubeskippy::operator::crd::HealingAction {
+    eventually(what, limit, || async {
+        let list = actions
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let seen: Vec<String> = list
+            .items
+            .iter()
+            .map(|a| format!("{} {:?}", a.spec.object.name, a.status))
+            .collect();
+        list.items
+            .into_iter()
+            .find(|a| check(a))
+            .ok_or_else(|| format!("{seen:#?}"))
+    })
+    .await
+}
+
 pub fn deployment(name: &str, replicas: i32) -> Deployment {
     serde_json::from_value(json!({
         "metadata": {"name": name, "labels": {"app": name}},
