@@ -12,4 +12,5 @@ mod on_cluster {
     mod guards;
     mod healing;
     mod operations;
+    mod templates;
 }

@@ -13,14 +13,7 @@ async fn the_operator_heals_with_its_least_privilege_role_and_no_more() {
     let _turn = OPERATORS.lock().await;
     let client = admin(plane).await;
     install_crds(&client).await;
-    ensure_namespace(&client, "kubeskippy-system").await;
-    apply_rbac(
-        &client,
-        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/deploy/rbac.yaml"),
-    )
-    .await;
-    let kubeconfig =
-        service_account_kubeconfig(plane, &client, "kubeskippy-system", "kubeskippy").await;
+    let kubeconfig = least_privilege(plane, &client).await;
     // Not an admin: what the role does not grant is refused.
     let operator_client = self::client(&kubeconfig).await;
     match Api::<Secret>::all(operator_client)
@@ -329,14 +322,7 @@ async fn rolling_restart_and_scale_act_on_the_pods_workload_with_the_role() {
     let _turn = OPERATORS.lock().await;
     let client = admin(plane).await;
     install_crds(&client).await;
-    ensure_namespace(&client, "kubeskippy-system").await;
-    apply_rbac(
-        &client,
-        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/deploy/rbac.yaml"),
-    )
-    .await;
-    let kubeconfig =
-        service_account_kubeconfig(plane, &client, "kubeskippy-system", "kubeskippy").await;
+    let kubeconfig = least_privilege(plane, &client).await;
     let ns = namespace(&client, "t-workloads").await;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);

@@ -275,6 +275,18 @@ pub async fn running_pod(pods: &Api<Pod>, app: &str) -> String {
     .await
 }
 
+/// The kubeconfig of the operator's ServiceAccount in `kubeskippy-system`,
+/// bound to exactly the least-privilege role of `examples/deploy/rbac.yaml`.
+pub async fn least_privilege(plane: &ControlPlane, client: &Client) -> std::path::PathBuf {
+    ensure_namespace(client, "kubeskippy-system").await;
+    apply_rbac(
+        client,
+        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/deploy/rbac.yaml"),
+    )
+    .await;
+    service_account_kubeconfig(plane, client, "kubeskippy-system", "kubeskippy").await
+}
+
 /// Applies the documents of a YAML file of ServiceAccounts, ClusterRoles and
 /// ClusterRoleBindings, as `kubectl apply -f` would.
 pub async fn apply_rbac(client: &Client, path: &str) {
