@@ -37,6 +37,22 @@ pub struct RunArgs {
     /// over within this long after the leader stops
     #[arg(long, value_name = "SECONDS", default_value_t = 15)]
     pub lease_seconds: u64,
+    /// How log lines are written: `text` for people, `json` (one object per
+    /// line, with its time) for a log pipeline; `KUBESKIPPY_LOG` filters them
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        env = "KUBESKIPPY_LOG_FORMAT",
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 pub fn run(args: &RunArgs, err: &mut dyn Write) -> u8 {

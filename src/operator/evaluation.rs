@@ -85,6 +85,7 @@ pub async fn run(context: Loop, wakeups: Wakeups, mut leading: watch::Receiver<b
         },
         alarms: BTreeMap::new(),
         reported: Default::default(),
+        collected: 0,
     };
     let mut ticker = tokio::time::interval(Duration::from_secs(interval));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -200,6 +201,16 @@ async fn cycle(context: &Loop, work: &mut Work) {
     )
     .await;
     super::breaker::report(context, work, &observations, now).await;
+    if now.saturating_sub(work.collected) >= super::retention::EVERY {
+        work.collected = now;
+        super::retention::collect(
+            &context.client,
+            &context.observers.records.state(),
+            &context.safety.record_retention,
+            now,
+        )
+        .await;
+    }
 }
 
 /// Whether this replica leads now. On taking the lead it resumes each
@@ -230,6 +241,8 @@ pub(super) struct Work {
     alarms: BTreeMap<i64, BTreeSet<String>>,
     /// What each policy's status last said of its breaker.
     pub(super) reported: super::breaker::Reported,
+    /// When completed records were last collected (seconds).
+    collected: i64,
 }
 
 /// The most alarms kept: a cluster where more timers run at once waits for

@@ -262,13 +262,13 @@ async fn finish(
     tracing::info!(
         policy = %entry.name,
         uid = %entry.uid,
-        target = %decision.target(),
+        selected = %decision.target(),
         rules = ?decision.rules().iter().map(|r| r + 1).collect::<Vec<_>>(),
         evidence = %render(decision.evidence()).join("; "),
         record = %name,
         phase = ?phase,
         reason = status.reason.as_deref().unwrap_or(""),
-        %message,
+        detail = %message,
         "decision"
     );
     let event = event_of(phase, status.reason.as_deref());

@@ -19,6 +19,7 @@ pub mod policy_controller;
 pub mod recent;
 pub mod record;
 pub mod registry;
+pub mod retention;
 pub mod verify;
 
 use crate::safety::SafetyConfig;

@@ -178,7 +178,7 @@ pub async fn verify_due(
             tracing::warn!(%error, record = %record.name_any(), "cannot write the verification");
             continue;
         }
-        tracing::info!(record = %record.name_any(), ?healed, %message, "verified");
+        tracing::info!(record = %record.name_any(), ?healed, detail = %message, "verified");
         if let Some(target) = record.spec.target.target_id() {
             let event = match healed {
                 Some(true) => (EventType::Normal, "Healed"),

@@ -1,7 +1,7 @@
 //! The safety configuration: built-in defaults from the catalog, overridable by a
 //! YAML file (`kubeskippy check --safety FILE`, the operator's config map).
 
-use super::guard::{BlastRadius, CircuitBreaker, StormGuard, Verification};
+use super::guard::{BlastRadius, CircuitBreaker, RecordRetention, StormGuard, Verification};
 use crate::catalog::{self, Kind};
 use crate::diagnostic::closest;
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,8 @@ pub struct SafetyConfig {
     pub blast_radius: BlastRadius,
     pub storm_guard: StormGuard,
     pub verification: Verification,
+    /// How long completed HealingActions are kept, and how many.
+    pub record_retention: RecordRetention,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,6 +80,7 @@ impl Default for SafetyConfig {
             blast_radius: BlastRadius::default(),
             storm_guard: StormGuard::default(),
             verification: Verification::default(),
+            record_retention: RecordRetention::default(),
         }
     }
 }
@@ -129,6 +132,10 @@ impl SafetyConfig {
             ),
             ("stormGuard.minPods", u64::from(self.storm_guard.min_pods)),
             ("verification.afterSeconds", self.verification.after_seconds),
+            (
+                "recordRetention.maxPerNamespace",
+                u64::from(self.record_retention.max_per_namespace),
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::Invalid {

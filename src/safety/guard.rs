@@ -97,6 +97,23 @@ impl Default for Verification {
     }
 }
 
+/// How long completed HealingActions are kept, and how many per namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct RecordRetention {
+    pub max_age_seconds: u64,
+    pub max_per_namespace: u32,
+}
+
+impl Default for RecordRetention {
+    fn default() -> Self {
+        RecordRetention {
+            max_age_seconds: 7 * 86_400,
+            max_per_namespace: 500,
+        }
+    }
+}
+
 /// What a policy did recently, as its records say (seconds).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PolicyRecent {

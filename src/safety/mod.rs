@@ -20,7 +20,7 @@ pub use classify::{
 pub use config::{namespace_name, ConfigError, ForbiddenAction, SafetyConfig};
 pub use guard::{
     actions_this_hour, breaker_open_until, guard, BlastRadius, CircuitBreaker, Guarded, Held,
-    PolicyRecent, Situation, StormGuard, Verification, WorkloadHealth,
+    PolicyRecent, RecordRetention, Situation, StormGuard, Verification, WorkloadHealth,
 };
 
 pub(crate) use classify::join_or;

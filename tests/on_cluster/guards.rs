@@ -25,10 +25,12 @@ async fn a_restart_that_heals_is_verified_healed() {
     install_crds(&client).await;
     let ns = namespace(&client, "t-verify").await;
     let (pods, first) = workload(&client, &ns, "mended", 1).await;
-    let _operator = operator_with(
+    let _operator = operator_as(
         plane,
         "verify",
         Some("evaluationIntervalSeconds: 1\nverification: {afterSeconds: 2}\n"),
+        &plane.ready.kubeconfig,
+        &["--log-format", "json"],
     );
     healing_policy(&client, &ns, "crashloop", "policy crashloop {\n  select pods where app = \"mended\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n").await;
     crash_loop(&pods, &first).await;
@@ -57,6 +59,20 @@ async fn a_restart_that_heals_is_verified_healed() {
     let name = record.metadata.name.expect("a name");
     let events = events_about(&client, &ns, &name).await;
     assert!(events.iter().any(|(r, _)| r == "Healed"), "{events:?}");
+    // `--log-format json`: every line an object; the decision's says which
+    // record it made.
+    let log = std::fs::read_to_string(plane.ready.log_dir.join("operator-verify.log"))
+        .expect("the operator's log");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["message"] == "decision"
+            && l["record"] == name.as_str()
+            && l["timestamp"].is_string()),
+        "{log}"
+    );
 }
 
 #[tokio::test]
@@ -243,5 +259,71 @@ async fn a_scale_of_a_workload_an_autoscaler_drives_is_held() {
             .is_some_and(|m| m.contains("scaled-hpa")),
         "{:?}",
         held.status
+    );
+}
+
+#[tokio::test]
+async fn completed_records_past_their_retention_are_collected_and_waiting_ones_stay() {
+    let Some(plane) = control_plane::require() else {
+        return;
+    };
+    let _turn = OPERATORS.lock().await;
+    let client = admin(plane).await;
+    install_crds(&client).await;
+    let kubeconfig = least_privilege(plane, &client).await;
+    let ns = namespace(&client, "t-retention").await;
+    let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
+    for (name, phase) in [
+        ("done-long-ago", "Succeeded"),
+        ("still-waiting", "AwaitingApproval"),
+    ] {
+        let record: HealingAction = serde_json::from_value(serde_json::json!({
+            "apiVersion": "kubeskippy.io/v1alpha1", "kind": "HealingAction",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {
+                "policy": {"kind": "HealingPolicy", "name": "p", "uid": "u", "programHash": "h"},
+                "rule": {"number": 1, "fingerprint": "f", "text": "t"},
+                "target": {"kind": "Pod", "name": "a"}, "object": {"kind": "Pod", "name": "a"},
+                "action": {"name": "restart", "text": "restart"},
+                "origin": {"kind": "rule"}, "firingSince": "2026-01-01T00:00:00Z"
+            }
+        }))
+        .expect("a record");
+        actions
+            .create(&PostParams::default(), &record)
+            .await
+            .expect("the record is created");
+        let status = serde_json::json!({"status": {"phase": phase,
+            "transitions": {phase: "2026-01-01T00:00:00Z"}}});
+        actions
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+            .await
+            .expect("its status");
+    }
+    let _operator = operator_as(
+        plane,
+        "retention",
+        Some("evaluationIntervalSeconds: 1\nrecordRetention: {maxAgeSeconds: 86400}\n"),
+        &kubeconfig,
+        &["--namespace", "kubeskippy-system"],
+    );
+    eventually(
+        "the old record is collected",
+        Duration::from_secs(30),
+        || async {
+            match actions.get_opt("done-long-ago").await {
+                Ok(None) => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    assert!(
+        actions
+            .get_opt("still-waiting")
+            .await
+            .expect("a get")
+            .is_some(),
+        "a record waiting for a person is never collected"
     );
 }
