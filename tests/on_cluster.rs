@@ -11,6 +11,7 @@ mod on_cluster {
     mod crds;
     mod guards;
     mod healing;
+    mod metrics;
     mod operations;
     mod templates;
 }

@@ -290,6 +290,7 @@ async fn write(client: &Client, record: &HealingAction, answered: Answered) {
         tracing::warn!(%error, record = %record.name_any(), "cannot write the answered record");
     } else {
         tracing::info!(record = %record.name_any(), phase = ?phase, "answered record");
+        super::metrics::count(record, phase, status.reason.as_deref());
     }
 }
 

@@ -1,10 +1,12 @@
-//! Each policy's circuit breaker and hourly count, where people look: the
+//! Each policy's circuit breaker, hourly count and the data its rules
+//! lacked, where people look: the
 //! policy's status (`kubectl get healingpolicy -o yaml`), and an Event on the
 //! policy when its breaker opens or closes. Both are computed from the
 //! records (see [`super::recent`]), so they say the same after a restart.
 
 use super::crd::{BreakerState, ClusterHealingPolicy, HealingPolicy, PolicyKind};
 use super::evaluation::{Loop, Work};
+use super::metrics::{PolicyLabels, METRICS};
 use super::recent::Recent;
 use super::registry::Entry;
 use crate::engine::observation::Observations;
@@ -16,7 +18,7 @@ use kube::{Api, Resource};
 use std::collections::HashMap;
 
 /// What was last written on each policy's status, by uid.
-pub type Reported = HashMap<String, (BreakerState, u32)>;
+pub type Reported = HashMap<String, (BreakerState, u32, Vec<String>)>;
 
 /// Writes each policy's breaker state and hourly count where they changed.
 pub(super) async fn report(context: &Loop, work: &mut Work, observations: &Observations, now: i64) {
@@ -34,16 +36,28 @@ pub(super) async fn report(context: &Loop, work: &mut Work, observations: &Obser
             BreakerState::Closed
         };
         let count = u32::try_from(actions_this_hour(&history, now)).unwrap_or(u32::MAX);
-        let before = work.reported.get(&entry.uid).copied();
-        if before == Some((state, count)) {
+        let without: Vec<String> = work
+            .without_data
+            .get(&entry.uid)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        METRICS
+            .breaker_open
+            .get_or_create(&PolicyLabels {
+                policy: label(&entry),
+            })
+            .set(i64::from(open.is_some()));
+        let now_said = (state, count, without);
+        let before = work.reported.get(&entry.uid).cloned();
+        if before.as_ref() == Some(&now_said) {
             continue;
         }
-        if let Err(error) = write(context, &entry, state, count).await {
+        if let Err(error) = write(context, &entry, &now_said).await {
             tracing::warn!(%error, policy = %entry.name, "cannot write the breaker's state");
             continue;
         }
-        work.reported.insert(entry.uid.clone(), (state, count));
-        let changed = before.map(|(s, _)| s) != Some(state);
+        work.reported.insert(entry.uid.clone(), now_said);
+        let changed = before.as_ref().map(|(s, _, _)| *s) != Some(state);
         if changed && (state == BreakerState::Open || before.is_some()) {
             announce(context, &entry, state, open, history.failures.len()).await;
         }
@@ -52,14 +66,22 @@ pub(super) async fn report(context: &Loop, work: &mut Work, observations: &Obser
         .retain(|uid, _| context.registry.contains(uid));
 }
 
+/// The policy as its metric's label names it: `namespace/name`, or the
+/// cluster policy's name.
+fn label(entry: &Entry) -> String {
+    match &entry.namespace {
+        Some(namespace) => format!("{namespace}/{}", entry.name),
+        None => entry.name.clone(),
+    }
+}
+
 async fn write(
     context: &Loop,
     entry: &Entry,
-    state: BreakerState,
-    count: u32,
+    (state, count, without): &(BreakerState, u32, Vec<String>),
 ) -> Result<(), kube::Error> {
     let patch = serde_json::json!({
-        "status": { "breaker": state, "actionsThisHour": count }
+        "status": { "breaker": state, "actionsThisHour": count, "withoutData": without }
     });
     let params = PatchParams::default();
     match (entry.kind, &entry.namespace) {

@@ -9,6 +9,7 @@
 //! or another operator before, and nothing runs again. Nothing is done
 //! unrecorded: when the record cannot be written, the action does not run.
 
+use super::metrics::{MetricLabels, METRICS};
 use super::observers::{Observers, Wakeups};
 use super::recent::Recent;
 use super::registry::Registry;
@@ -34,6 +35,8 @@ pub struct Loop {
     /// The uids of the policy objects that are still there.
     pub live: Box<dyn Fn() -> HashSet<String> + Send + Sync>,
     pub announcer: super::events::Announcer,
+    /// Set once the caches have synced: what `/readyz` answers.
+    pub ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Which evaluation a pass runs.
@@ -74,6 +77,9 @@ pub async fn run(context: Loop, wakeups: Wakeups, mut leading: watch::Receiver<b
         records: mut answers,
     } = wakeups;
     context.observers.ready().await;
+    context
+        .ready
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     let mut was_leading = false;
     let interval = context.safety.evaluation_interval_seconds.max(1);
     tracing::info!(interval, "evaluation loop started");
@@ -86,6 +92,7 @@ pub async fn run(context: Loop, wakeups: Wakeups, mut leading: watch::Receiver<b
         alarms: BTreeMap::new(),
         reported: Default::default(),
         collected: 0,
+        without_data: Default::default(),
     };
     let mut ticker = tokio::time::interval(Duration::from_secs(interval));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -243,6 +250,8 @@ pub(super) struct Work {
     pub(super) reported: super::breaker::Reported,
     /// When completed records were last collected (seconds).
     collected: i64,
+    /// What each policy's last cycle had no data for, by uid.
+    pub(super) without_data: std::collections::HashMap<String, BTreeSet<String>>,
 }
 
 /// The most alarms kept: a cluster where more timers run at once waits for
@@ -264,6 +273,10 @@ async fn evaluate_all(
         observations,
         context.observers.autoscaled(),
     );
+    let mut engine_seconds = 0.0;
+    if pass == Pass::Cycle {
+        work.without_data.clear();
+    }
     for entry in context.registry.snapshot() {
         let engine = Context {
             protected_namespaces: context.safety.protected_namespaces.clone(),
@@ -278,17 +291,40 @@ async fn evaluate_all(
                 entry.namespace.as_deref(),
             )
         };
+        let started = std::time::Instant::now();
         let evaluation = match pass {
             Pass::Cycle => evaluate(&entry.program, observations, now, &entry.state, &engine),
             Pass::Watch => evaluate_watch(&entry.program, observations, now, &entry.state, &engine),
         };
+        engine_seconds += started.elapsed().as_secs_f64();
+        let rules: usize = entry.program.policies.iter().map(|p| p.rules.len()).sum();
+        METRICS.rule_evaluations.inc_by(rules as u64);
         for waiting in &evaluation.waiting {
-            if let (WaitReason::Holding { since, needed }, Some(namespace)) =
-                (&waiting.why, &waiting.target.namespace)
-            {
-                let at = since.saturating_add(i64::try_from(*needed).unwrap_or(i64::MAX));
-                if work.alarms.len() < MAX_ALARMS || work.alarms.contains_key(&at) {
-                    work.alarms.entry(at).or_default().insert(namespace.clone());
+            match &waiting.why {
+                WaitReason::Holding { since, needed } => {
+                    let Some(namespace) = &waiting.target.namespace else {
+                        continue;
+                    };
+                    let at = since.saturating_add(i64::try_from(*needed).unwrap_or(i64::MAX));
+                    if work.alarms.len() < MAX_ALARMS || work.alarms.contains_key(&at) {
+                        work.alarms.entry(at).or_default().insert(namespace.clone());
+                    }
+                }
+                WaitReason::Unknown { missing } => {
+                    for what in missing {
+                        METRICS
+                            .unknown
+                            .get_or_create(&MetricLabels {
+                                metric: what.clone(),
+                            })
+                            .inc();
+                    }
+                    if pass == Pass::Cycle {
+                        let seen = work.without_data.entry(entry.uid.clone()).or_default();
+                        if seen.len() < MAX_WITHOUT_DATA {
+                            seen.extend(missing.iter().cloned());
+                        }
+                    }
                 }
             }
         }
@@ -307,4 +343,8 @@ async fn evaluate_all(
         }
         context.registry.update_state(&entry.uid, state);
     }
+    METRICS.evaluation_seconds.observe(engine_seconds);
 }
+
+/// The most names a policy's status lists as without data.
+const MAX_WITHOUT_DATA: usize = 20;

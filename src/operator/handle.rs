@@ -271,6 +271,7 @@ async fn finish(
         detail = %message,
         "decision"
     );
+    super::metrics::count(created, phase, status.reason.as_deref());
     let event = event_of(phase, status.reason.as_deref());
     context
         .announcer

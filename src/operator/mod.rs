@@ -13,6 +13,7 @@ pub mod evaluation;
 pub mod events;
 mod handle;
 pub mod leader;
+pub mod metrics;
 pub mod observers;
 pub mod persist;
 pub mod policy_controller;
@@ -20,6 +21,7 @@ pub mod recent;
 pub mod record;
 pub mod registry;
 pub mod retention;
+pub mod serve;
 pub mod verify;
 
 use crate::safety::SafetyConfig;
@@ -41,12 +43,16 @@ pub enum Error {
 /// the policy controllers, the reflectors, leader election and the
 /// evaluation loop (which evaluates and acts only while this replica leads).
 /// `namespace` is where records of node actions go and the lease is.
+/// `endpoints` serves `/metrics`, `/healthz` and `/readyz`.
 pub async fn run(
     client: Client,
     safety: SafetyConfig,
     namespace: String,
     lease: std::time::Duration,
+    endpoints: tokio::net::TcpListener,
 ) {
+    let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let serving = tokio::spawn(serve::serve(endpoints, ready.clone()));
     let (leading_tx, leading) = tokio::sync::watch::channel(false);
     let candidate = leader::Candidate::this_process(&namespace, lease);
     let campaigning = tokio::spawn(leader::campaign(client.clone(), candidate, leading_tx));
@@ -91,6 +97,7 @@ pub async fn run(
             namespace,
             live: Box::new(live),
             announcer: events::Announcer::new(client.clone()),
+            ready,
         },
         wakeups,
         leading,
@@ -117,5 +124,6 @@ pub async fn run(
     evaluating.abort();
     watching.abort();
     campaigning.abort();
+    serving.abort();
     tracing::info!("controllers stopped");
 }

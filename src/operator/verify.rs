@@ -179,6 +179,13 @@ pub async fn verify_due(
             continue;
         }
         tracing::info!(record = %record.name_any(), ?healed, detail = %message, "verified");
+        super::metrics::count(record, phase, None);
+        if healed == Some(true) {
+            let since = seconds(&record.spec.firing_since);
+            super::metrics::METRICS
+                .time_to_heal_seconds
+                .observe(now.saturating_sub(since).max(0) as f64);
+        }
         if let Some(target) = record.spec.target.target_id() {
             let event = match healed {
                 Some(true) => (EventType::Normal, "Healed"),

@@ -221,6 +221,9 @@ pub fn operator_as(
     }
     command
         .env("KUBESKIPPY_LOG", "kubeskippy=debug,info")
+        // Several operators run at once: each its own free port, unless the
+        // test names one with `--metrics-address`.
+        .env("KUBESKIPPY_METRICS_ADDRESS", "127.0.0.1:0")
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone().expect("a log handle"))
         .stderr(log)
