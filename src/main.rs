@@ -73,7 +73,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    #[cfg(feature = "operator")]
+    let json =
+        matches!(&cli.command, Command::Run(args) if args.log_format == cli::run::LogFormat::Json);
+    #[cfg(not(feature = "operator"))]
+    let json = false;
+    init_logging(json);
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
     let status = match &cli.command {
@@ -118,13 +123,19 @@ fn main() -> ExitCode {
 
 /// Log lines go to stderr, so they never mix with the output a tool reads;
 /// `KUBESKIPPY_LOG` takes tracing's filter syntax and defaults to warnings.
-fn init_logging() {
+/// `json`: one JSON object per line, with its time, for a log pipeline.
+fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("KUBESKIPPY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .without_time()
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .without_time()
+            .try_init()
+    };
 }

@@ -9,6 +9,9 @@ mod on_cluster {
 
     mod basics;
     mod crds;
+    mod guards;
     mod healing;
+    mod metrics;
     mod operations;
+    mod templates;
 }

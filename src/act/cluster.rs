@@ -7,14 +7,14 @@
 //!
 //! Implemented: `restart` and `delete` of a pod, `restart rolling` of a
 //! workload (as `kubectl rollout restart`), `scale` (the scale subresource),
-//! `cordon`, `drain` (evictions) and `notify` (the record and its Events).
-//! `set` limits, `patch` and `rollback` fail with a message that says this
-//! build does not carry them out yet; the record says exactly that.
+//! `cordon`, `drain` (evictions) and `notify` (the record and its Events);
+//! `set`, `patch` and `rollback` change the pod template (`super::template`).
 
+use super::template::{self, patch_workload};
 use super::{Executed, Executor, Order};
 use crate::catalog::Kind;
 use crate::ir::{Action, RestartMode, Scale};
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{DeleteParams, EvictParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
@@ -30,6 +30,13 @@ impl Executor for KubeExecutor {
     fn execute(&mut self, order: Order<'_>) -> impl Future<Output = Executed> + Send {
         let client = self.client.clone();
         let action = order.action.clone();
+        let declared = match order.action {
+            Action::Patch(id) => order
+                .program
+                .patch(*id)
+                .map(|p| (p.name.clone(), p.patch_type, p.body.clone())),
+            _ => None,
+        };
         let object = order.object.clone();
         let at = order.at;
         async move {
@@ -59,6 +66,39 @@ impl Executor for KubeExecutor {
                 (Action::Scale(scale), Kind::Deployments | Kind::StatefulSets) => {
                     self::scale(client, object.kind, &namespace, &object.name, *scale).await
                 }
+                (
+                    Action::SetLimit {
+                        resource,
+                        value,
+                        max,
+                    },
+                    kind,
+                ) if kind.is_workload() => {
+                    template::set_limit(
+                        client,
+                        kind,
+                        &namespace,
+                        &object.name,
+                        (*resource, *value, *max),
+                    )
+                    .await
+                }
+                (Action::Patch(_), kind) if kind.is_workload() => match &declared {
+                    Some((name, patch_type, body)) => {
+                        template::patch(
+                            client,
+                            kind,
+                            &namespace,
+                            &object.name,
+                            (name, *patch_type, body),
+                        )
+                        .await
+                    }
+                    None => Executed::Failed("the patch is not declared in the program".into()),
+                },
+                (Action::Rollback, Kind::Deployments) => {
+                    template::rollback(client, &namespace, &object.name).await
+                }
                 (Action::Cordon, Kind::Nodes) => cordon(client, &object.name).await,
                 (Action::Drain, Kind::Nodes) => drain(client, &object.name).await,
                 // The record and its Events are the notification.
@@ -70,32 +110,6 @@ impl Executor for KubeExecutor {
                 )),
             }
         }
-    }
-}
-
-/// A patch of a workload, by kind.
-async fn patch_workload(
-    client: Client,
-    kind: Kind,
-    namespace: &str,
-    name: &str,
-    patch: &serde_json::Value,
-) -> Result<(), kube::Error> {
-    let params = PatchParams::default();
-    let patch = Patch::Strategic(patch);
-    match kind {
-        Kind::Deployments => Api::<Deployment>::namespaced(client, namespace)
-            .patch(name, &params, &patch)
-            .await
-            .map(|_| ()),
-        Kind::StatefulSets => Api::<StatefulSet>::namespaced(client, namespace)
-            .patch(name, &params, &patch)
-            .await
-            .map(|_| ()),
-        _ => Api::<DaemonSet>::namespaced(client, namespace)
-            .patch(name, &params, &patch)
-            .await
-            .map(|_| ()),
     }
 }
 
@@ -116,7 +130,7 @@ async fn rolling_restart(
         "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}
     });
     outcome(
-        patch_workload(client, kind, namespace, name, &patch).await,
+        patch_workload(client, kind, namespace, name, &Patch::Strategic(&patch)).await,
         || "rollout started (pod template annotated)".to_string(),
     )
 }
@@ -235,7 +249,7 @@ async fn drain(client: Client, node: &str) -> Executed {
 }
 
 /// What a call's result means for the record.
-fn outcome(result: Result<(), kube::Error>, done: impl FnOnce() -> String) -> Executed {
+pub(super) fn outcome(result: Result<(), kube::Error>, done: impl FnOnce() -> String) -> Executed {
     match result {
         Ok(()) => Executed::Done(done()),
         Err(kube::Error::Api(status)) if status.code == 404 => Executed::Missing,

@@ -13,6 +13,9 @@
 #[cfg(feature = "operator")]
 pub mod cluster;
 mod outcome;
+pub mod quantity;
+#[cfg(feature = "operator")]
+pub mod template;
 
 pub use outcome::Outcome;
 

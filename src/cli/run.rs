@@ -37,6 +37,31 @@ pub struct RunArgs {
     /// over within this long after the leader stops
     #[arg(long, value_name = "SECONDS", default_value_t = 15)]
     pub lease_seconds: u64,
+    /// How log lines are written: `text` for people, `json` (one object per
+    /// line, with its time) for a log pipeline; `KUBESKIPPY_LOG` filters them
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        env = "KUBESKIPPY_LOG_FORMAT",
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served (port 0: any
+    /// free port, logged at start)
+    #[arg(
+        long,
+        value_name = "ADDRESS",
+        env = "KUBESKIPPY_METRICS_ADDRESS",
+        default_value = "0.0.0.0:8080"
+    )]
+    pub metrics_address: std::net::SocketAddr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 pub fn run(args: &RunArgs, err: &mut dyn Write) -> u8 {
@@ -65,8 +90,22 @@ pub fn run(args: &RunArgs, err: &mut dyn Write) -> u8 {
                 return FAILURE;
             }
         };
+        let endpoints = match crate::operator::serve::bind(args.metrics_address).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                let _ = writeln!(
+                    err,
+                    "error: cannot serve metrics on {}: {e} (choose another with --metrics-address)",
+                    args.metrics_address
+                );
+                return FAILURE;
+            }
+        };
+        if let Ok(address) = endpoints.local_addr() {
+            tracing::info!(%address, "serving /metrics, /healthz and /readyz");
+        }
         let lease = std::time::Duration::from_secs(args.lease_seconds.max(1));
-        crate::operator::run(client, safety, args.namespace.clone(), lease).await;
+        crate::operator::run(client, safety, args.namespace.clone(), lease, endpoints).await;
         SUCCESS
     })
 }

@@ -5,12 +5,17 @@
 //! the one compiled (same program hash) and the safety controller still lets
 //! it through — and charges it to the policy's `limit` and `cooldown`.
 
-use super::crd::{ActionPhase, HealingAction, HealingActionStatus};
+use super::crd::{ActionPhase, HealingAction, HealingActionStatus, OriginKind};
+use super::recent::Recent;
 use super::registry::{Entry, Registry};
+use super::verify;
 use crate::act::{Executed, Executor, Order};
+use crate::engine::evidence::render;
+use crate::engine::observation::Observations;
 use crate::engine::state::{Charge, Ledger};
+use crate::engine::truth::{self, Truth};
 use crate::ir::{Mode, SafetyClass};
-use crate::safety::{self, Admission, Proposal, SafetyConfig};
+use crate::safety::{self, guard, Admission, Proposal, SafetyConfig, Situation};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
@@ -33,6 +38,36 @@ pub fn answer(record: &HealingAction) -> Option<bool> {
     }
 }
 
+/// What the cluster is like as a person's answers are carried out: the
+/// guards' history, and the freshest observations to re-check each trigger
+/// on.
+pub struct Now<'a> {
+    pub recent: &'a Recent,
+    pub observations: &'a Observations,
+    pub at: i64,
+}
+
+/// What answering a record led to.
+struct Answered {
+    phase: ActionPhase,
+    message: String,
+    reason: Option<String>,
+    verify_after: Option<i64>,
+    executed: bool,
+}
+
+impl Answered {
+    fn is(phase: ActionPhase, message: impl Into<String>) -> Answered {
+        Answered {
+            phase,
+            message: message.into(),
+            reason: None,
+            verify_after: None,
+            executed: false,
+        }
+    }
+}
+
 /// Carries out (or rejects) every answered record of `records`; what came
 /// of each is written to it.
 pub async fn process<E: Executor>(
@@ -41,6 +76,7 @@ pub async fn process<E: Executor>(
     registry: &Arc<Registry>,
     records: Vec<Arc<HealingAction>>,
     executor: &mut E,
+    now: &Now<'_>,
 ) {
     for record in records {
         let Some(approved) = answer(&record) else {
@@ -50,27 +86,29 @@ pub async fn process<E: Executor>(
             .snapshot()
             .into_iter()
             .find(|e| e.uid == record.spec.policy.uid);
-        let (phase, message) = match (approved, entry) {
+        let answered = match (approved, entry) {
             (false, entry) => {
                 if let (Some(entry), Some(object)) = (entry, record.spec.object.target_id()) {
                     registry
                         .with_state(&entry.uid, |state| state.close(0, &object, Ledger::Actions));
                 }
-                (ActionPhase::Rejected, "rejected by a person".to_string())
+                Answered::is(ActionPhase::Rejected, "rejected by a person")
             }
-            (true, None) => (
+            (true, None) => Answered::is(
                 ActionPhase::Failed,
-                "the policy is gone or no longer compiles; not carried out".to_string(),
+                "the policy is gone or no longer compiles; not carried out",
             ),
-            (true, Some(entry)) if entry.program_hash != record.spec.policy.program_hash => (
-                ActionPhase::Failed,
-                "the policy changed since the decision; not carried out".to_string(),
-            ),
+            (true, Some(entry)) if entry.program_hash != record.spec.policy.program_hash => {
+                Answered::is(
+                    ActionPhase::Failed,
+                    "the policy changed since the decision; not carried out",
+                )
+            }
             (true, Some(entry)) => {
-                carry_out_approved(safety, registry, &entry, &record, executor).await
+                carry_out_approved(safety, registry, &entry, &record, executor, now).await
             }
         };
-        write(client, &record, phase, message).await;
+        write(client, &record, answered).await;
     }
 }
 
@@ -80,7 +118,8 @@ async fn carry_out_approved<E: Executor>(
     entry: &Entry,
     record: &HealingAction,
     executor: &mut E,
-) -> (ActionPhase, String) {
+    now: &Now<'_>,
+) -> Answered {
     let rule = usize::try_from(record.spec.rule.number)
         .ok()
         .and_then(|n| n.checked_sub(1))
@@ -90,9 +129,9 @@ async fn carry_out_approved<E: Executor>(
         record.spec.object.target_id(),
         record.spec.target.target_id(),
     ) else {
-        return (
+        return Answered::is(
             ActionPhase::Failed,
-            "the record names no rule or object of the policy".to_string(),
+            "the record names no rule or object of the policy",
         );
     };
     // The person's answer stands for the approval; every other rule of the
@@ -111,10 +150,53 @@ async fn carry_out_approved<E: Executor>(
         safety,
     );
     if let Admission::Refuse(why) = admission {
-        return (
-            ActionPhase::Blocked,
-            format!("refused by the safety controller: {why}"),
-        );
+        return Answered {
+            reason: Some("safety".into()),
+            ..Answered::is(
+                ActionPhase::Blocked,
+                format!("refused by the safety controller: {why}"),
+            )
+        };
+    }
+    let owner = record.spec.owner.as_ref().and_then(|o| o.target_id());
+    let workload = match &owner {
+        Some(owner) => now.recent.workload(owner, Some(target.name.as_str())),
+        None => now.recent.workload(&object, None),
+    };
+    let history = now.recent.policy(&entry.uid);
+    let guarded = guard(
+        &Situation {
+            action: &rule.action,
+            object: &object,
+            by_ai: record.spec.origin.kind == OriginKind::Ai,
+            recent: &history,
+            workload: workload.as_ref(),
+            autoscaler: now.recent.autoscalers.get(&object).map(String::as_str),
+            now: now.at,
+        },
+        safety,
+    );
+    if let Some(held) = guarded.held {
+        return Answered {
+            reason: Some(held.reason().into()),
+            ..Answered::is(
+                ActionPhase::Blocked,
+                format!("approved, but held back by the safety controller: {held}"),
+            )
+        };
+    }
+    // A person may answer long after the decision: the fault may be gone.
+    if let Some(observed) = now.observations.targets.iter().find(|t| t.id == target) {
+        let verdict = truth::evaluate(&entry.program, &rule.condition, observed, now.at, true);
+        if verdict.truth == Truth::False {
+            return Answered::is(
+                ActionPhase::Succeeded,
+                format!(
+                    "approved, but resolved before action: the trigger no longer holds ({})",
+                    render(&verdict.seen).join("; ")
+                ),
+            );
+        }
     }
     let order = Order {
         program: &entry.program,
@@ -137,17 +219,43 @@ async fn carry_out_approved<E: Executor>(
                     },
                 )
             });
-            (ActionPhase::Succeeded, format!("approved; {what}"))
+            let notify = matches!(rule.action, crate::ir::Action::Notify(_));
+            Answered {
+                verify_after: (!notify)
+                    .then(|| at.saturating_add(verify::delay(&rule.condition, safety))),
+                executed: true,
+                ..Answered::is(
+                    if notify {
+                        ActionPhase::Succeeded
+                    } else {
+                        ActionPhase::Verifying
+                    },
+                    format!("approved; {what}"),
+                )
+            }
         }
-        Executed::Missing => (
-            ActionPhase::Failed,
-            format!("approved, but {object} is gone"),
-        ),
-        Executed::Failed(why) => (ActionPhase::Failed, format!("approved, but {why}")),
+        Executed::Missing => Answered {
+            executed: true,
+            ..Answered::is(
+                ActionPhase::Failed,
+                format!("approved, but {object} is gone"),
+            )
+        },
+        Executed::Failed(why) => Answered {
+            executed: true,
+            ..Answered::is(ActionPhase::Failed, format!("approved, but {why}"))
+        },
     }
 }
 
-async fn write(client: &Client, record: &HealingAction, phase: ActionPhase, message: String) {
+async fn write(client: &Client, record: &HealingAction, answered: Answered) {
+    let Answered {
+        phase,
+        message,
+        reason,
+        verify_after,
+        executed,
+    } = answered;
     let namespace = record.namespace().unwrap_or_default();
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &namespace);
     let mut transitions = record
@@ -155,13 +263,18 @@ async fn write(client: &Client, record: &HealingAction, phase: ActionPhase, mess
         .as_ref()
         .map(|s| s.transitions.clone())
         .unwrap_or_default();
-    transitions.insert(
-        format!("{phase:?}"),
-        Time(k8s_openapi::jiff::Timestamp::now()),
-    );
+    let stamp = Time(k8s_openapi::jiff::Timestamp::now());
+    if executed {
+        transitions.insert("Executing".into(), stamp.clone());
+    }
+    transitions.insert(format!("{phase:?}"), stamp);
     let status = HealingActionStatus {
         phase: Some(phase),
         message: Some(message),
+        reason,
+        verify_after: verify_after
+            .and_then(|at| k8s_openapi::jiff::Timestamp::from_second(at).ok())
+            .map(Time),
         transitions,
         ..record.status.clone().unwrap_or_default()
     };
@@ -177,6 +290,7 @@ async fn write(client: &Client, record: &HealingAction, phase: ActionPhase, mess
         tracing::warn!(%error, record = %record.name_any(), "cannot write the answered record");
     } else {
         tracing::info!(record = %record.name_any(), phase = ?phase, "answered record");
+        super::metrics::count(record, phase, status.reason.as_deref());
     }
 }
 

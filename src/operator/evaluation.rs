@@ -9,148 +9,20 @@
 //! or another operator before, and nothing runs again. Nothing is done
 //! unrecorded: when the record cannot be written, the action does not run.
 
-use super::crd::{ActionPhase, HealingAction, HealingActionStatus};
-use super::record::{self, firing_since};
-use super::registry::{Entry, Registry};
+use super::metrics::{MetricLabels, METRICS};
+use super::observers::{Observers, Wakeups};
+use super::recent::Recent;
+use super::registry::Registry;
 use crate::act::cluster::KubeExecutor;
-use crate::act::{carry_out, Outcome};
 use crate::engine::observation::Observations;
-use crate::engine::state::State;
-use crate::engine::{evaluate, evaluate_watch, Block, Context, Decision, WaitReason};
-use crate::observe::{peek, snapshot, Cluster, History};
+use crate::engine::{evaluate, evaluate_watch, Context, WaitReason};
+use crate::observe::{peek, snapshot, History};
 use crate::safety::SafetyConfig;
-use futures::{Stream, StreamExt};
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Node, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Patch, PatchParams, PostParams};
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{watcher, WatchStreamExt};
-use kube::{Api, Client, Resource};
-use serde::de::DeserializeOwned;
+use kube::Client;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::fmt::Debug;
-use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
-
-/// The reflectors' stores of what the loop observes.
-#[derive(Clone)]
-pub struct Observers {
-    pods: Store<Pod>,
-    replica_sets: Store<ReplicaSet>,
-    deployments: Store<Deployment>,
-    stateful_sets: Store<StatefulSet>,
-    daemon_sets: Store<DaemonSet>,
-    nodes: Store<Node>,
-    /// The records, for the answers people give them.
-    records: Store<HealingAction>,
-}
-
-type Watches = Vec<std::pin::Pin<Box<dyn futures::Future<Output = ()> + Send>>>;
-
-/// A reflector on every `K` of the cluster; with `notify`, the namespace of
-/// each object that changes is sent there (dropped when the loop is behind:
-/// the next cycle sees the change anyway).
-fn reflect<K>(
-    client: &Client,
-    watches: &mut Watches,
-    notify: Option<mpsc::Sender<String>>,
-) -> Store<K>
-where
-    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
-    K::DynamicType: Eq + Hash + Clone,
-{
-    let (reader, writer) = reflector::store();
-    let stream = reflector(
-        writer,
-        watcher(Api::<K>::all(client.clone()), watcher::Config::default()),
-    )
-    .default_backoff()
-    .touched_objects()
-    .map(move |item| {
-        if let (Ok(object), Some(notify)) = (&item, &notify) {
-            if let Some(namespace) = object.meta().namespace.clone() {
-                let _ = notify.try_send(namespace);
-            }
-        }
-        item
-    });
-    watches.push(Box::pin(drain(stream, K::kind(&()).to_string())));
-    reader
-}
-
-use kube::runtime::reflector::reflector;
-
-async fn drain<S, T, E>(stream: S, kind: String)
-where
-    S: Stream<Item = Result<T, E>> + Send,
-    E: std::fmt::Display,
-{
-    let mut stream = std::pin::pin!(stream);
-    while let Some(item) = stream.next().await {
-        if let Err(error) = item {
-            tracing::warn!(%kind, %error, "watch failed; retrying with backoff");
-        }
-    }
-}
-
-/// Changes the loop is told of between cycles: namespaces.
-pub type PodEvents = mpsc::Receiver<String>;
-
-/// What wakes the loop between cycles.
-pub struct Wakeups {
-    /// Namespaces where pods changed.
-    pub pods: PodEvents,
-    /// Namespaces where records changed (a person may have answered one).
-    pub records: mpsc::Receiver<String>,
-}
-
-impl Observers {
-    /// Starts the reflectors; the futures returned drive them, and pod
-    /// changes arrive on the receiver.
-    pub fn start(client: &Client) -> (Observers, Watches, Wakeups) {
-        let mut watches: Watches = Vec::new();
-        let (sender, receiver) = mpsc::channel(1_024);
-        let (answers, answered) = mpsc::channel(1_024);
-        let observers = Observers {
-            pods: reflect(client, &mut watches, Some(sender)),
-            replica_sets: reflect(client, &mut watches, None),
-            deployments: reflect(client, &mut watches, None),
-            stateful_sets: reflect(client, &mut watches, None),
-            daemon_sets: reflect(client, &mut watches, None),
-            nodes: reflect(client, &mut watches, None),
-            records: reflect(client, &mut watches, Some(answers)),
-        };
-        let wakeups = Wakeups {
-            pods: receiver,
-            records: answered,
-        };
-        (observers, watches, wakeups)
-    }
-
-    async fn ready(&self) {
-        let _ = self.pods.wait_until_ready().await;
-        let _ = self.replica_sets.wait_until_ready().await;
-        let _ = self.deployments.wait_until_ready().await;
-        let _ = self.stateful_sets.wait_until_ready().await;
-        let _ = self.daemon_sets.wait_until_ready().await;
-        let _ = self.nodes.wait_until_ready().await;
-        let _ = self.records.wait_until_ready().await;
-    }
-
-    fn cluster(&self) -> Cluster {
-        Cluster {
-            pods: self.pods.state(),
-            replica_sets: self.replica_sets.state(),
-            deployments: self.deployments.state(),
-            stateful_sets: self.stateful_sets.state(),
-            daemon_sets: self.daemon_sets.state(),
-            nodes: self.nodes.state(),
-        }
-    }
-}
+use tokio::sync::watch;
 
 /// What the loop needs.
 pub struct Loop {
@@ -163,6 +35,8 @@ pub struct Loop {
     /// The uids of the policy objects that are still there.
     pub live: Box<dyn Fn() -> HashSet<String> + Send + Sync>,
     pub announcer: super::events::Announcer,
+    /// Set once the caches have synced: what `/readyz` answers.
+    pub ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Which evaluation a pass runs.
@@ -176,16 +50,16 @@ enum Pass {
 
 /// The records written this run, so a block held for many cycles is not
 /// asked of the API server again each cycle; bounded.
-struct Recorded(HashSet<String>);
+pub(super) struct Recorded(HashSet<String>);
 
 impl Recorded {
     const MAX: usize = 100_000;
 
-    fn contains(&self, name: &str) -> bool {
+    pub(super) fn contains(&self, name: &str) -> bool {
         self.0.contains(name)
     }
 
-    fn insert(&mut self, name: String) {
+    pub(super) fn insert(&mut self, name: String) {
         if self.0.len() >= Self::MAX {
             self.0.clear();
         }
@@ -203,6 +77,9 @@ pub async fn run(context: Loop, wakeups: Wakeups, mut leading: watch::Receiver<b
         records: mut answers,
     } = wakeups;
     context.observers.ready().await;
+    context
+        .ready
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     let mut was_leading = false;
     let interval = context.safety.evaluation_interval_seconds.max(1);
     tracing::info!(interval, "evaluation loop started");
@@ -213,6 +90,9 @@ pub async fn run(context: Loop, wakeups: Wakeups, mut leading: watch::Receiver<b
             client: context.client.clone(),
         },
         alarms: BTreeMap::new(),
+        reported: Default::default(),
+        collected: 0,
+        without_data: Default::default(),
     };
     let mut ticker = tokio::time::interval(Duration::from_secs(interval));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -286,12 +166,24 @@ async fn watch_pass(context: &Loop, work: &mut Work, namespaces: &BTreeSet<Strin
 
 /// Carries out or rejects the records people answered.
 async fn answer(context: &Loop, work: &mut Work) {
+    let records = context.observers.records.state();
+    if !records.iter().any(|r| super::approval::answer(r).is_some()) {
+        return;
+    }
+    let now = k8s_openapi::jiff::Timestamp::now().as_second();
+    let observations = peek(&context.observers.cluster(), &mut work.history, now);
+    let recent = Recent::gather(&records, &observations, context.observers.autoscaled());
     super::approval::process(
         &context.client,
         &context.safety,
         &context.registry,
-        context.observers.records.state(),
+        records,
         &mut work.executor,
+        &super::approval::Now {
+            recent: &recent,
+            observations: &observations,
+            at: now,
+        },
     )
     .await;
 }
@@ -305,6 +197,27 @@ async fn cycle(context: &Loop, work: &mut Work) {
     let observations = snapshot(&context.observers.cluster(), &mut work.history, now);
     evaluate_all(context, work, &observations, now, Pass::Cycle).await;
     answer(context, work).await;
+    super::verify::verify_due(
+        &context.client,
+        &context.registry,
+        &context.observers.records.state(),
+        &observations,
+        &context.safety,
+        &context.announcer,
+        now,
+    )
+    .await;
+    super::breaker::report(context, work, &observations, now).await;
+    if now.saturating_sub(work.collected) >= super::retention::EVERY {
+        work.collected = now;
+        super::retention::collect(
+            &context.client,
+            &context.observers.records.state(),
+            &context.safety.record_retention,
+            now,
+        )
+        .await;
+    }
 }
 
 /// Whether this replica leads now. On taking the lead it resumes each
@@ -325,14 +238,20 @@ async fn lead(context: &Loop, leading: &watch::Receiver<bool>, was_leading: &mut
 }
 
 /// What the loop keeps between passes.
-struct Work {
-    history: History,
-    recorded: Recorded,
-    executor: KubeExecutor,
+pub(super) struct Work {
+    pub(super) history: History,
+    pub(super) recorded: Recorded,
+    pub(super) executor: KubeExecutor,
     /// When a `for` that holds now ends (seconds), and in which namespaces:
     /// a watch pass runs then, so a status rule fires when its `for` ends
     /// rather than at the next cycle.
     alarms: BTreeMap<i64, BTreeSet<String>>,
+    /// What each policy's status last said of its breaker.
+    pub(super) reported: super::breaker::Reported,
+    /// When completed records were last collected (seconds).
+    collected: i64,
+    /// What each policy's last cycle had no data for, by uid.
+    pub(super) without_data: std::collections::HashMap<String, BTreeSet<String>>,
 }
 
 /// The most alarms kept: a cluster where more timers run at once waits for
@@ -349,6 +268,15 @@ async fn evaluate_all(
     pass: Pass,
 ) {
     let interval = context.safety.evaluation_interval_seconds.max(1);
+    let recent = Recent::gather(
+        &context.observers.records.state(),
+        observations,
+        context.observers.autoscaled(),
+    );
+    let mut engine_seconds = 0.0;
+    if pass == Pass::Cycle {
+        work.without_data.clear();
+    }
     for entry in context.registry.snapshot() {
         let engine = Context {
             protected_namespaces: context.safety.protected_namespaces.clone(),
@@ -363,32 +291,46 @@ async fn evaluate_all(
                 entry.namespace.as_deref(),
             )
         };
+        let started = std::time::Instant::now();
         let evaluation = match pass {
             Pass::Cycle => evaluate(&entry.program, observations, now, &entry.state, &engine),
             Pass::Watch => evaluate_watch(&entry.program, observations, now, &entry.state, &engine),
         };
+        engine_seconds += started.elapsed().as_secs_f64();
+        let rules: usize = entry.program.policies.iter().map(|p| p.rules.len()).sum();
+        METRICS.rule_evaluations.inc_by(rules as u64);
         for waiting in &evaluation.waiting {
-            if let (WaitReason::Holding { since, needed }, Some(namespace)) =
-                (&waiting.why, &waiting.target.namespace)
-            {
-                let at = since.saturating_add(i64::try_from(*needed).unwrap_or(i64::MAX));
-                if work.alarms.len() < MAX_ALARMS || work.alarms.contains_key(&at) {
-                    work.alarms.entry(at).or_default().insert(namespace.clone());
+            match &waiting.why {
+                WaitReason::Holding { since, needed } => {
+                    let Some(namespace) = &waiting.target.namespace else {
+                        continue;
+                    };
+                    let at = since.saturating_add(i64::try_from(*needed).unwrap_or(i64::MAX));
+                    if work.alarms.len() < MAX_ALARMS || work.alarms.contains_key(&at) {
+                        work.alarms.entry(at).or_default().insert(namespace.clone());
+                    }
+                }
+                WaitReason::Unknown { missing } => {
+                    for what in missing {
+                        METRICS
+                            .unknown
+                            .get_or_create(&MetricLabels {
+                                metric: what.clone(),
+                            })
+                            .inc();
+                    }
+                    if pass == Pass::Cycle {
+                        let seen = work.without_data.entry(entry.uid.clone()).or_default();
+                        if seen.len() < MAX_WITHOUT_DATA {
+                            seen.extend(missing.iter().cloned());
+                        }
+                    }
                 }
             }
         }
         let mut state = evaluation.state;
         for decision in &evaluation.decisions {
-            handle(
-                context,
-                &entry,
-                decision,
-                &mut state,
-                &mut work.executor,
-                &mut work.recorded,
-                now,
-            )
-            .await;
+            super::handle::handle(context, work, &entry, decision, &mut state, &recent, now).await;
         }
         let fingerprint = super::persist::fingerprint(&state);
         if super::persist::due(&state, fingerprint, entry.saved, now) {
@@ -401,117 +343,8 @@ async fn evaluate_all(
         }
         context.registry.update_state(&entry.uid, state);
     }
+    METRICS.evaluation_seconds.observe(engine_seconds);
 }
 
-/// Records `decision`, then, if the record is new, carries it out and
-/// writes what came of it.
-async fn handle(
-    context: &Loop,
-    entry: &Entry,
-    decision: &Decision,
-    state: &mut State,
-    executor: &mut KubeExecutor,
-    recorded: &mut Recorded,
-    now: i64,
-) {
-    let since = firing_since(decision, now);
-    // An action's record is one per firing; a block's, one per episode: the
-    // same block until it lifts, however many cycles it holds.
-    let (object, what, episode) = match decision {
-        Decision::Act { object, .. } => (object, "act".to_string(), since),
-        Decision::Ambiguous { object, .. } => (object, "ai".to_string(), since),
-        // Another pod of the same object led to this cycle's decision on
-        // it, which has its own record.
-        Decision::Blocked {
-            by: Block::SameObject,
-            ..
-        } => return,
-        Decision::Blocked {
-            object, by, until, ..
-        } => (
-            object,
-            format!("blocked:{}", by.as_str()),
-            until.unwrap_or(since),
-        ),
-    };
-    let name = record::name(entry, decision, object, episode, &what);
-    if recorded.contains(&name) {
-        return;
-    }
-    let namespace = object
-        .namespace
-        .clone()
-        .unwrap_or_else(|| context.namespace.clone());
-    let actions: Api<HealingAction> = Api::namespaced(context.client.clone(), &namespace);
-    let record = record::healing_action(entry, decision, &name, &namespace, since);
-    let created = match actions.create(&PostParams::default(), &record).await {
-        Ok(created) => created,
-        Err(kube::Error::Api(status)) if status.code == 409 => {
-            // Recorded before (a restart, another replica): handled then.
-            recorded.insert(name);
-            return;
-        }
-        Err(error) => {
-            tracing::warn!(%error, record = %name, "cannot record the decision; nothing is done");
-            return;
-        }
-    };
-    recorded.insert(name.clone());
-    let carried = carry_out(
-        &entry.program,
-        &context.safety,
-        state,
-        executor,
-        decision,
-        now,
-        0,
-    )
-    .await;
-    let (phase, message) = record::phase(&carried.outcome);
-    log(entry, decision, &name, &carried.outcome);
-    context
-        .announcer
-        .announce(
-            &created,
-            decision.target(),
-            &created.spec.action.name,
-            &carried.outcome,
-            &message,
-        )
-        .await;
-    let stamp = Time(k8s_openapi::jiff::Timestamp::now());
-    let status = HealingActionStatus {
-        phase: Some(phase),
-        message: Some(message),
-        transitions: BTreeMap::from([(phase_name(phase), stamp)]),
-        checks: carried
-            .admission
-            .map(|a| vec![format!("safety controller: {a:?}")])
-            .unwrap_or_default(),
-        ..HealingActionStatus::default()
-    };
-    let patch = serde_json::json!({ "status": status });
-    if let Err(error) = actions
-        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-    {
-        tracing::warn!(%error, record = %name, "cannot write the record's phase");
-    }
-}
-
-fn phase_name(phase: ActionPhase) -> String {
-    format!("{phase:?}")
-}
-
-fn log(entry: &Entry, decision: &Decision, record: &str, outcome: &Outcome) {
-    tracing::info!(
-        policy = %entry.name,
-        uid = %entry.uid,
-        target = %decision.target(),
-        rules = ?decision.rules().iter().map(|r| r + 1).collect::<Vec<_>>(),
-        evidence = %crate::engine::evidence::render(decision.evidence()).join("; "),
-        %record,
-        outcome = ?outcome,
-        "decision"
-    );
-}
+/// The most names a policy's status lists as without data.
+const MAX_WITHOUT_DATA: usize = 20;

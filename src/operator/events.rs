@@ -36,7 +36,20 @@ impl Announcer {
         outcome: &Outcome,
         message: &str,
     ) {
-        let (type_, reason) = kind_of(outcome);
+        self.tell(record, target, action, kind_of(outcome), message)
+            .await;
+    }
+
+    /// Tells `message` about `record` and `target` with an Event of its own
+    /// type and reason: what verification found, a guard's hold.
+    pub async fn tell(
+        &self,
+        record: &HealingAction,
+        target: &TargetId,
+        action: &str,
+        (type_, reason): (EventType, &'static str),
+        message: &str,
+    ) {
         let record_ref = record.object_ref(&());
         let target_ref = reference(target);
         // An Event's note is at most 1 KiB.
@@ -59,6 +72,16 @@ impl Announcer {
             if let Err(error) = self.recorder.publish(&event, regarding).await {
                 tracing::warn!(%error, record = %record.name_any(), "cannot publish an Event");
             }
+        }
+    }
+}
+
+impl Announcer {
+    /// Publishes `event` about `regarding`; one that cannot be written is
+    /// logged.
+    pub async fn publish(&self, event: &Event, regarding: &ObjectReference) {
+        if let Err(error) = self.recorder.publish(event, regarding).await {
+            tracing::warn!(%error, "cannot publish an Event");
         }
     }
 }

@@ -6,15 +6,23 @@
 //! drives stay pure.
 
 pub mod approval;
+pub mod breaker;
 pub mod compile;
 pub mod crd;
 pub mod evaluation;
 pub mod events;
+mod handle;
 pub mod leader;
+pub mod metrics;
+pub mod observers;
 pub mod persist;
 pub mod policy_controller;
+pub mod recent;
 pub mod record;
 pub mod registry;
+pub mod retention;
+pub mod serve;
+pub mod verify;
 
 use crate::safety::SafetyConfig;
 use futures::StreamExt;
@@ -35,12 +43,16 @@ pub enum Error {
 /// the policy controllers, the reflectors, leader election and the
 /// evaluation loop (which evaluates and acts only while this replica leads).
 /// `namespace` is where records of node actions go and the lease is.
+/// `endpoints` serves `/metrics`, `/healthz` and `/readyz`.
 pub async fn run(
     client: Client,
     safety: SafetyConfig,
     namespace: String,
     lease: std::time::Duration,
+    endpoints: tokio::net::TcpListener,
 ) {
+    let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let serving = tokio::spawn(serve::serve(endpoints, ready.clone()));
     let (leading_tx, leading) = tokio::sync::watch::channel(false);
     let candidate = leader::Candidate::this_process(&namespace, lease);
     let campaigning = tokio::spawn(leader::campaign(client.clone(), candidate, leading_tx));
@@ -75,7 +87,7 @@ pub async fn run(
             )
             .collect()
     };
-    let (observers, watches, wakeups) = evaluation::Observers::start(&client);
+    let (observers, watches, wakeups) = observers::Observers::start(&client);
     let evaluating = tokio::spawn(evaluation::run(
         evaluation::Loop {
             client: client.clone(),
@@ -85,6 +97,7 @@ pub async fn run(
             namespace,
             live: Box::new(live),
             announcer: events::Announcer::new(client.clone()),
+            ready,
         },
         wakeups,
         leading,
@@ -111,5 +124,6 @@ pub async fn run(
     evaluating.abort();
     watching.abort();
     campaigning.abort();
+    serving.abort();
     tracing::info!("controllers stopped");
 }

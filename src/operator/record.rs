@@ -120,6 +120,12 @@ pub fn healing_action(
         },
         target: ObjectRef::of(decision.target()),
         object: ObjectRef::of(&object),
+        owner: match decision {
+            Decision::Act { owner, .. } | Decision::Ambiguous { owner, .. } => {
+                owner.as_ref().map(ObjectRef::of)
+            }
+            Decision::Blocked { .. } => None,
+        },
         action,
         evidence: decision.evidence().iter().map(evidence_record).collect(),
         origin: ActionOrigin {

@@ -149,6 +149,11 @@ impl Registry {
         self.lock().values().cloned().collect()
     }
 
+    /// A copy of the entry of `uid`.
+    pub fn get(&self, uid: &str) -> Option<Entry> {
+        self.lock().get(uid).cloned()
+    }
+
     /// Stores the state an evaluation of `uid` left, if the policy is still
     /// here.
     pub fn update_state(&self, uid: &str, state: State) {

@@ -1,6 +1,7 @@
 //! The safety configuration: built-in defaults from the catalog, overridable by a
 //! YAML file (`kubeskippy check --safety FILE`, the operator's config map).
 
+use super::guard::{BlastRadius, CircuitBreaker, RecordRetention, StormGuard, Verification};
 use crate::catalog::{self, Kind};
 use crate::diagnostic::closest;
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,15 @@ pub struct SafetyConfig {
     pub evaluation_interval_seconds: u64,
     /// Fields a patch may never set, at any depth.
     pub forbidden_patch_fields: Vec<String>,
+    /// The most actions the AI's choices may take per policy per hour: a
+    /// budget of their own, smaller than the rules'.
+    pub max_ai_actions_per_hour: u32,
+    pub circuit_breaker: CircuitBreaker,
+    pub blast_radius: BlastRadius,
+    pub storm_guard: StormGuard,
+    pub verification: Verification,
+    /// How long completed HealingActions are kept, and how many.
+    pub record_retention: RecordRetention,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,6 +75,12 @@ impl Default for SafetyConfig {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            max_ai_actions_per_hour: 5,
+            circuit_breaker: CircuitBreaker::default(),
+            blast_radius: BlastRadius::default(),
+            storm_guard: StormGuard::default(),
+            verification: Verification::default(),
+            record_retention: RecordRetention::default(),
         }
     }
 }
@@ -102,11 +118,43 @@ impl SafetyConfig {
             ),
             ("maxActionsPerHour", u64::from(self.max_actions_per_hour)),
             ("maxAutoScaleStep", u64::from(self.max_auto_scale_step)),
+            (
+                "maxAiActionsPerHour",
+                u64::from(self.max_ai_actions_per_hour),
+            ),
+            (
+                "circuitBreaker.failures",
+                u64::from(self.circuit_breaker.failures),
+            ),
+            (
+                "circuitBreaker.windowSeconds",
+                self.circuit_breaker.window_seconds,
+            ),
+            ("stormGuard.minPods", u64::from(self.storm_guard.min_pods)),
+            ("verification.afterSeconds", self.verification.after_seconds),
+            (
+                "recordRetention.maxPerNamespace",
+                u64::from(self.record_retention.max_per_namespace),
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::Invalid {
                     field,
                     problem: "is 0; it must be at least 1".into(),
+                });
+            }
+        }
+        for (field, percent) in [
+            ("blastRadius.maxPercent", self.blast_radius.max_percent),
+            (
+                "stormGuard.unhealthyPercent",
+                self.storm_guard.unhealthy_percent,
+            ),
+        ] {
+            if percent > 100 {
+                return Err(ConfigError::Invalid {
+                    field,
+                    problem: format!("is {percent}; a percentage is at most 100"),
                 });
             }
         }

@@ -10,6 +10,7 @@ mod admit;
 mod budget;
 mod classify;
 mod config;
+mod guard;
 
 pub use admit::{admit, Admission, Proposal};
 pub use budget::{budget, Budget};
@@ -17,5 +18,9 @@ pub use classify::{
     classify, effect, forbidden, landing_kinds, owner_kinds, Forbidden, STATEFULSET_POD_LABEL,
 };
 pub use config::{namespace_name, ConfigError, ForbiddenAction, SafetyConfig};
+pub use guard::{
+    actions_this_hour, breaker_open_until, guard, BlastRadius, CircuitBreaker, Guarded, Held,
+    PolicyRecent, RecordRetention, Situation, StormGuard, Verification, WorkloadHealth,
+};
 
 pub(crate) use classify::join_or;

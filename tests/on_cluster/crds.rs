@@ -106,6 +106,12 @@ async fn a_healing_action_records_its_phase_through_the_status_subresource() {
             name: "web-1".into(),
             uid: None,
         },
+        owner: Some(ObjectRef {
+            kind: "Deployment".into(),
+            namespace: Some(ns.clone()),
+            name: "web".into(),
+            uid: None,
+        }),
         action: ActionSpec {
             name: "restart".into(),
             text: "restart".into(),

@@ -129,7 +129,7 @@ async fn the_operator_compiles_policies_and_says_so_in_their_status() {
 
 #[tokio::test]
 async fn a_crash_looping_pod_is_recorded_and_restarted_through_an_eviction() {
-    use kubeskippy::operator::crd::{ActionPhase, HealingAction};
+    use kubeskippy::operator::crd::HealingAction;
     let Some(plane) = control_plane::require() else {
         return;
     };
@@ -151,10 +151,7 @@ async fn a_crash_looping_pod_is_recorded_and_restarted_through_an_eviction() {
                 .list(&ListParams::default())
                 .await
                 .map_err(|e| e.to_string())?;
-            let done = list
-                .items
-                .into_iter()
-                .find(|a| a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::Succeeded));
+            let done = list.items.into_iter().find(carried_out);
             done.ok_or_else(|| "no record has succeeded".to_string())
         },
     )
@@ -199,11 +196,7 @@ async fn a_crash_looping_pod_is_recorded_and_restarted_through_an_eviction() {
     // One firing, one record: later cycles neither record nor act again.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let records = actions.list(&ListParams::default()).await.expect("records");
-    let acted: Vec<_> = records
-        .items
-        .iter()
-        .filter(|a| a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::Succeeded))
-        .collect();
+    let acted: Vec<_> = records.items.iter().filter(|a| carried_out(a)).collect();
     assert_eq!(acted.len(), 1, "{:#?}", records.items);
 }
 
@@ -259,7 +252,7 @@ async fn a_dry_run_records_the_decision_and_leaves_the_pod_alone() {
 #[tokio::test]
 async fn a_killed_operator_resumes_its_timers_and_acts_once() {
     use k8s_openapi::api::core::v1::ConfigMap;
-    use kubeskippy::operator::crd::{ActionPhase, HealingAction, HealingPolicy, HealingPolicySpec};
+    use kubeskippy::operator::crd::{HealingAction, HealingPolicy, HealingPolicySpec};
     let Some(plane) = control_plane::require() else {
         return;
     };
@@ -319,7 +312,7 @@ async fn a_killed_operator_resumes_its_timers_and_acts_once() {
                 .map_err(|e| e.to_string())?;
             list.items
                 .into_iter()
-                .find(|a| a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::Succeeded))
+                .find(carried_out)
                 .ok_or_else(|| "not yet".to_string())
         },
     )
@@ -331,17 +324,13 @@ async fn a_killed_operator_resumes_its_timers_and_acts_once() {
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
     let all = actions.list(&ListParams::default()).await.expect("records");
-    let succeeded = all
-        .items
-        .iter()
-        .filter(|a| a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::Succeeded))
-        .count();
+    let succeeded = all.items.iter().filter(|a| carried_out(a)).count();
     assert_eq!(succeeded, 1, "one firing, one action: {:#?}", all.items);
 }
 
 #[tokio::test]
 async fn a_status_change_is_acted_on_at_once_not_at_the_next_cycle() {
-    use kubeskippy::operator::crd::{ActionPhase, HealingAction, HealingPolicy};
+    use kubeskippy::operator::crd::{HealingAction, HealingPolicy};
     let Some(plane) = control_plane::require() else {
         return;
     };
@@ -396,7 +385,7 @@ async fn a_status_change_is_acted_on_at_once_not_at_the_next_cycle() {
                 .map_err(|e| e.to_string())?;
             list.items
                 .into_iter()
-                .find(|a| a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::Succeeded))
+                .find(carried_out)
                 .ok_or_else(|| "no record yet".to_string())
         },
     )
@@ -425,10 +414,7 @@ async fn a_status_change_is_acted_on_at_once_not_at_the_next_cycle() {
                 .map_err(|e| e.to_string())?;
             list.items
                 .into_iter()
-                .find(|a| {
-                    a.spec.object.name == held
-                        && a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::Succeeded)
-                })
+                .find(|a| a.spec.object.name == held && carried_out(a))
                 .ok_or_else(|| "no record yet".to_string())
         },
     )

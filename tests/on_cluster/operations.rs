@@ -6,21 +6,14 @@ use super::support::*;
 #[tokio::test]
 async fn the_operator_heals_with_its_least_privilege_role_and_no_more() {
     use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-    use kubeskippy::operator::crd::{ActionPhase, HealingAction, HealingPolicy};
+    use kubeskippy::operator::crd::{HealingAction, HealingPolicy};
     let Some(plane) = control_plane::require() else {
         return;
     };
     let _turn = OPERATORS.lock().await;
     let client = admin(plane).await;
     install_crds(&client).await;
-    ensure_namespace(&client, "kubeskippy-system").await;
-    apply_rbac(
-        &client,
-        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/deploy/rbac.yaml"),
-    )
-    .await;
-    let kubeconfig =
-        service_account_kubeconfig(plane, &client, "kubeskippy-system", "kubeskippy").await;
+    let kubeconfig = least_privilege(plane, &client).await;
     // Not an admin: what the role does not grant is refused.
     let operator_client = self::client(&kubeconfig).await;
     match Api::<Secret>::all(operator_client)
@@ -44,24 +37,11 @@ async fn the_operator_heals_with_its_least_privilege_role_and_no_more() {
     let policies: Api<HealingPolicy> = Api::namespaced(client.clone(), &ns);
     crash_loop(&pods, &pod).await;
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
-    let record = eventually(
+    let record = record_where(
+        &actions,
         "the pod restarted by an operator with the role",
         Duration::from_secs(60),
-        || async {
-            let list = actions
-                .list(&ListParams::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            let seen: Vec<String> = list
-                .items
-                .iter()
-                .map(|a| format!("{:?}", a.status))
-                .collect();
-            list.items
-                .into_iter()
-                .find(|a| a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::Succeeded))
-                .ok_or_else(|| format!("{seen:?}"))
-        },
+        carried_out,
     )
     .await;
     assert_eq!(record.spec.object.name, pod);
@@ -71,14 +51,14 @@ async fn the_operator_heals_with_its_least_privilege_role_and_no_more() {
     assert!(
         on_pod
             .iter()
-            .any(|(reason, note)| reason == "ActionSucceeded" && note.contains(&record_name)),
+            .any(|(reason, note)| reason == "ActionExecuted" && note.contains(&record_name)),
         "{on_pod:?}"
     );
     let on_record = events_about(&client, &ns, &record_name).await;
     assert!(
         on_record
             .iter()
-            .any(|(reason, _)| reason == "ActionSucceeded"),
+            .any(|(reason, _)| reason == "ActionExecuted"),
         "{on_record:?}"
     );
     // The policy's status and its saved state were written with the role too.
@@ -104,7 +84,7 @@ async fn the_operator_heals_with_its_least_privilege_role_and_no_more() {
 #[tokio::test]
 async fn two_operators_one_leader_and_the_follower_takes_over() {
     use k8s_openapi::api::coordination::v1::Lease;
-    use kubeskippy::operator::crd::{ActionPhase, HealingAction};
+    use kubeskippy::operator::crd::HealingAction;
     let Some(plane) = control_plane::require() else {
         return;
     };
@@ -142,14 +122,7 @@ async fn two_operators_one_leader_and_the_follower_takes_over() {
         actions
             .list(&ListParams::default())
             .await
-            .map(|l| {
-                l.items
-                    .into_iter()
-                    .filter(|a| {
-                        a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::Succeeded)
-                    })
-                    .collect::<Vec<_>>()
-            })
+            .map(|l| l.items.into_iter().filter(carried_out).collect::<Vec<_>>())
             .unwrap_or_default()
     };
     eventually("the leader acts", Duration::from_secs(60), || async {
@@ -169,7 +142,7 @@ async fn two_operators_one_leader_and_the_follower_takes_over() {
     let follower_log = plane.ready.log_dir.join(format!("operator-{follower}.log"));
     let said = |path: &std::path::Path| std::fs::read_to_string(path).unwrap_or_default();
     assert!(
-        said(&leader_log).contains("outcome=Done"),
+        said(&leader_log).contains("phase=Verifying"),
         "the leader acted"
     );
     assert!(
@@ -215,7 +188,7 @@ async fn two_operators_one_leader_and_the_follower_takes_over() {
     })
     .await;
     assert!(
-        said(&follower_log).contains("outcome=Done"),
+        said(&follower_log).contains("phase=Verifying"),
         "the new leader acted"
     );
     drop((one, two));
@@ -321,7 +294,7 @@ async fn a_person_approves_or_rejects_a_record_with_an_annotation() {
         Duration::from_secs(30),
         || async {
             match phase_of(second.clone()).await? {
-                Some(ActionPhase::Succeeded) => Ok(()),
+                Some(ActionPhase::Verifying | ActionPhase::Succeeded) => Ok(()),
                 other => Err(format!("{other:?}")),
             }
         },
@@ -342,21 +315,14 @@ async fn a_person_approves_or_rejects_a_record_with_an_annotation() {
 #[tokio::test]
 async fn rolling_restart_and_scale_act_on_the_pods_workload_with_the_role() {
     use k8s_openapi::api::apps::v1::ReplicaSet;
-    use kubeskippy::operator::crd::{ActionPhase, HealingAction, HealingPolicy, HealingPolicySpec};
+    use kubeskippy::operator::crd::{HealingAction, HealingPolicy, HealingPolicySpec};
     let Some(plane) = control_plane::require() else {
         return;
     };
     let _turn = OPERATORS.lock().await;
     let client = admin(plane).await;
     install_crds(&client).await;
-    ensure_namespace(&client, "kubeskippy-system").await;
-    apply_rbac(
-        &client,
-        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/deploy/rbac.yaml"),
-    )
-    .await;
-    let kubeconfig =
-        service_account_kubeconfig(plane, &client, "kubeskippy-system", "kubeskippy").await;
+    let kubeconfig = least_privilege(plane, &client).await;
     let ns = namespace(&client, "t-workloads").await;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
@@ -403,7 +369,7 @@ async fn rolling_restart_and_scale_act_on_the_pods_workload_with_the_role() {
         let done: Vec<HealingAction> = list
             .items
             .iter()
-            .filter(|a| a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::Succeeded))
+            .filter(|a| carried_out(a))
             .cloned()
             .collect();
         if done.len() == 2 {

@@ -67,6 +67,45 @@ where
     }
 }
 
+/// Whether a record's action was carried out: it waits for its
+/// verification, or passed it.
+pub fn carried_out(record: &kubeskippy::operator::crd::HealingAction) -> bool {
+    use kubeskippy::operator::crd::ActionPhase;
+    record.status.as_ref().is_some_and(|s| {
+        s.transitions.contains_key("Executing")
+            && matches!(
+                s.phase,
+                Some(ActionPhase::Verifying | ActionPhase::Succeeded)
+            )
+    })
+}
+
+/// The first record of `actions` that passes `check`, once one does;
+/// what the records were like when it did not, in the panic.
+pub async fn record_where(
+    actions: &Api<kubeskippy::operator::crd::HealingAction>,
+    what: &str,
+    limit: Duration,
+    check: impl Fn(&kubeskippy::operator::crd::HealingAction) -> bool,
+) -> kubeskippy::operator::crd::HealingAction {
+    eventually(what, limit, || async {
+        let list = actions
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let seen: Vec<String> = list
+            .items
+            .iter()
+            .map(|a| format!("{} {:?}", a.spec.object.name, a.status))
+            .collect();
+        list.items
+            .into_iter()
+            .find(|a| check(a))
+            .ok_or_else(|| format!("{seen:#?}"))
+    })
+    .await
+}
+
 pub fn deployment(name: &str, replicas: i32) -> Deployment {
     serde_json::from_value(json!({
         "metadata": {"name": name, "labels": {"app": name}},
@@ -182,6 +221,9 @@ pub fn operator_as(
     }
     command
         .env("KUBESKIPPY_LOG", "kubeskippy=debug,info")
+        // Several operators run at once: each its own free port, unless the
+        // test names one with `--metrics-address`.
+        .env("KUBESKIPPY_METRICS_ADDRESS", "127.0.0.1:0")
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone().expect("a log handle"))
         .stderr(log)
@@ -234,6 +276,18 @@ pub async fn running_pod(pods: &Api<Pod>, app: &str) -> String {
             .ok_or_else(|| "none running".to_string())
     })
     .await
+}
+
+/// The kubeconfig of the operator's ServiceAccount in `kubeskippy-system`,
+/// bound to exactly the least-privilege role of `examples/deploy/rbac.yaml`.
+pub async fn least_privilege(plane: &ControlPlane, client: &Client) -> std::path::PathBuf {
+    ensure_namespace(client, "kubeskippy-system").await;
+    apply_rbac(
+        client,
+        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/deploy/rbac.yaml"),
+    )
+    .await;
+    service_account_kubeconfig(plane, client, "kubeskippy-system", "kubeskippy").await
 }
 
 /// Applies the documents of a YAML file of ServiceAccounts, ClusterRoles and

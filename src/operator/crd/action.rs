@@ -48,6 +48,10 @@ pub struct HealingActionSpec {
     pub target: ObjectRef,
     /// What the action lands on: the target, or a pod's owner or node.
     pub object: ObjectRef,
+    /// The target's workload, for a pod that has one: what verification
+    /// reads when the pod is replaced, and what the blast radius counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<ObjectRef>,
     pub action: ActionSpec,
     /// What the decision saw, oldest condition first.
     #[serde(default)]
@@ -270,6 +274,18 @@ pub struct HealingActionStatus {
     /// Every safety check with its verdict: what answers "why not".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<String>,
+    /// Why it is blocked, in one word: `cooldown`, `limit`,
+    /// `circuit-breaker`, `rate-limit`, `storm-guard`, `blast-radius`,
+    /// `autoscaler`, `safety`, `pdb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When the trigger is re-evaluated to tell whether the action healed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_after: Option<Time>,
+    /// Whether it healed: the trigger no longer held when verified. Absent
+    /// until verified, and when it could not be told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healed: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -1,0 +1,151 @@
+//! Each policy's circuit breaker, hourly count and the data its rules
+//! lacked, where people look: the
+//! policy's status (`kubectl get healingpolicy -o yaml`), and an Event on the
+//! policy when its breaker opens or closes. Both are computed from the
+//! records (see [`super::recent`]), so they say the same after a restart.
+
+use super::crd::{BreakerState, ClusterHealingPolicy, HealingPolicy, PolicyKind};
+use super::evaluation::{Loop, Work};
+use super::metrics::{PolicyLabels, METRICS};
+use super::recent::Recent;
+use super::registry::Entry;
+use crate::engine::observation::Observations;
+use crate::safety::{actions_this_hour, breaker_open_until};
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::events::{Event, EventType};
+use kube::{Api, Resource};
+use std::collections::HashMap;
+
+/// What was last written on each policy's status, by uid.
+pub type Reported = HashMap<String, (BreakerState, u32, Vec<String>)>;
+
+/// Writes each policy's breaker state and hourly count where they changed.
+pub(super) async fn report(context: &Loop, work: &mut Work, observations: &Observations, now: i64) {
+    let recent = Recent::gather(
+        &context.observers.records.state(),
+        observations,
+        HashMap::new(),
+    );
+    for entry in context.registry.snapshot() {
+        let history = recent.policy(&entry.uid);
+        let open = breaker_open_until(&history, &context.safety, now);
+        let state = if open.is_some() {
+            BreakerState::Open
+        } else {
+            BreakerState::Closed
+        };
+        let count = u32::try_from(actions_this_hour(&history, now)).unwrap_or(u32::MAX);
+        let without: Vec<String> = work
+            .without_data
+            .get(&entry.uid)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        METRICS
+            .breaker_open
+            .get_or_create(&PolicyLabels {
+                policy: label(&entry),
+            })
+            .set(i64::from(open.is_some()));
+        let now_said = (state, count, without);
+        let before = work.reported.get(&entry.uid).cloned();
+        if before.as_ref() == Some(&now_said) {
+            continue;
+        }
+        if let Err(error) = write(context, &entry, &now_said).await {
+            tracing::warn!(%error, policy = %entry.name, "cannot write the breaker's state");
+            continue;
+        }
+        work.reported.insert(entry.uid.clone(), now_said);
+        let changed = before.as_ref().map(|(s, _, _)| *s) != Some(state);
+        if changed && (state == BreakerState::Open || before.is_some()) {
+            announce(context, &entry, state, open, history.failures.len()).await;
+        }
+    }
+    work.reported
+        .retain(|uid, _| context.registry.contains(uid));
+}
+
+/// The policy as its metric's label names it: `namespace/name`, or the
+/// cluster policy's name.
+fn label(entry: &Entry) -> String {
+    match &entry.namespace {
+        Some(namespace) => format!("{namespace}/{}", entry.name),
+        None => entry.name.clone(),
+    }
+}
+
+async fn write(
+    context: &Loop,
+    entry: &Entry,
+    (state, count, without): &(BreakerState, u32, Vec<String>),
+) -> Result<(), kube::Error> {
+    let patch = serde_json::json!({
+        "status": { "breaker": state, "actionsThisHour": count, "withoutData": without }
+    });
+    let params = PatchParams::default();
+    match (entry.kind, &entry.namespace) {
+        (PolicyKind::HealingPolicy, Some(namespace)) => {
+            Api::<HealingPolicy>::namespaced(context.client.clone(), namespace)
+                .patch_status(&entry.name, &params, &Patch::Merge(&patch))
+                .await?;
+        }
+        _ => {
+            Api::<ClusterHealingPolicy>::all(context.client.clone())
+                .patch_status(&entry.name, &params, &Patch::Merge(&patch))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn announce(
+    context: &Loop,
+    entry: &Entry,
+    state: BreakerState,
+    until: Option<i64>,
+    failures: usize,
+) {
+    let (type_, reason, note) = match state {
+        BreakerState::Open => (
+            EventType::Warning,
+            "CircuitBreakerOpen",
+            format!(
+                "{failures} actions of this policy failed to heal recently; it acts again \
+                 at {} (epoch seconds) if no other fails",
+                until.unwrap_or_default()
+            ),
+        ),
+        _ => (
+            EventType::Normal,
+            "CircuitBreakerClosed",
+            "the policy acts again".to_string(),
+        ),
+    };
+    let regarding = match entry.kind {
+        PolicyKind::HealingPolicy => ObjectReference {
+            api_version: Some(HealingPolicy::api_version(&()).into()),
+            kind: Some(HealingPolicy::kind(&()).into()),
+            namespace: entry.namespace.clone(),
+            name: Some(entry.name.clone()),
+            uid: Some(entry.uid.clone()),
+            ..ObjectReference::default()
+        },
+        PolicyKind::ClusterHealingPolicy => ObjectReference {
+            api_version: Some(ClusterHealingPolicy::api_version(&()).into()),
+            kind: Some(ClusterHealingPolicy::kind(&()).into()),
+            name: Some(entry.name.clone()),
+            uid: Some(entry.uid.clone()),
+            ..ObjectReference::default()
+        },
+    };
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: "CircuitBreaker".into(),
+        secondary: None,
+    };
+    context.announcer.publish(&event, &regarding).await;
+    tracing::warn!(policy = %entry.name, ?state, failures, "circuit breaker");
+}

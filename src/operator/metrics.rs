@@ -1,0 +1,219 @@
+//! The operator's own metrics, in the Prometheus exposition format on
+//! `/metrics` (see [`super::serve`]): what it decided and did, what held it
+//! back, how long evaluation and healing take, and what it had no data for.
+//!
+//! One registry for the process, as a Prometheus client library keeps: the
+//! metrics are recorded where things happen (a decision's record, a
+//! verification, the breaker's report) without threading a handle through
+//! every call.
+
+use super::crd::{ActionPhase, HealingAction, OriginKind};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::sync::LazyLock;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabels {
+    pub action: String,
+    pub namespace: String,
+    pub phase: String,
+    pub origin: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PolicyLabels {
+    pub policy: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MetricLabels {
+    pub metric: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    /// Records reaching a phase, by action, namespace, phase and origin.
+    pub actions: Family<ActionLabels, Counter>,
+    /// Actions held back, by reason (`cooldown`, `circuit-breaker`, …).
+    pub blocks: Family<ReasonLabels, Counter>,
+    /// Rules evaluated (each rule of each policy, once per pass).
+    pub rule_evaluations: Counter,
+    /// The engine's time for one pass over every policy.
+    pub evaluation_seconds: Histogram,
+    /// From when a fault began to hold to its verified healing.
+    pub time_to_heal_seconds: Histogram,
+    /// 1 while a policy's circuit breaker is open.
+    pub breaker_open: Family<PolicyLabels, Gauge>,
+    /// The AI analyzer's latency and stated confidence.
+    pub ai_seconds: Histogram,
+    pub ai_confidence: Histogram,
+    /// Evaluations of a rule that a metric (or status, event) had no data
+    /// for, by what was missing.
+    pub unknown: Family<MetricLabels, Counter>,
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let metrics = Metrics {
+            registry: Registry::default(),
+            actions: Family::default(),
+            blocks: Family::default(),
+            rule_evaluations: Counter::default(),
+            evaluation_seconds: Histogram::new(exponential_buckets(0.000_5, 2.0, 16)),
+            time_to_heal_seconds: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
+            breaker_open: Family::default(),
+            ai_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 12)),
+            ai_confidence: Histogram::new([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]),
+            unknown: Family::default(),
+        };
+        let mut registry = Registry::default();
+        // Counters get their `_total` from the encoder.
+        registry.register(
+            "kubeskippy_healing_actions",
+            "HealingActions reaching a phase, by action, namespace, phase and origin",
+            metrics.actions.clone(),
+        );
+        registry.register(
+            "kubeskippy_safety_blocks",
+            "Actions held back by the safety controller, by reason",
+            metrics.blocks.clone(),
+        );
+        registry.register(
+            "kubeskippy_rule_evaluations",
+            "Rules evaluated, each rule of each policy once per pass",
+            metrics.rule_evaluations.clone(),
+        );
+        registry.register(
+            "kubeskippy_evaluation_duration_seconds",
+            "The engine's time for one pass over every policy",
+            metrics.evaluation_seconds.clone(),
+        );
+        registry.register(
+            "kubeskippy_time_to_heal_seconds",
+            "From when a fault began to hold to the verification that it healed",
+            metrics.time_to_heal_seconds.clone(),
+        );
+        registry.register(
+            "kubeskippy_circuit_breaker_open",
+            "1 while the policy's circuit breaker is open",
+            metrics.breaker_open.clone(),
+        );
+        registry.register(
+            "kubeskippy_ai_analysis_duration_seconds",
+            "The AI analyzer's time to answer a case",
+            metrics.ai_seconds.clone(),
+        );
+        registry.register(
+            "kubeskippy_ai_confidence",
+            "The confidence the AI stated for its accepted choices",
+            metrics.ai_confidence.clone(),
+        );
+        registry.register(
+            "kubeskippy_metric_unknown",
+            "Rule evaluations left unknown, by the metric, status or event that had no data",
+            metrics.unknown.clone(),
+        );
+        Metrics {
+            registry,
+            ..metrics
+        }
+    }
+
+    /// The exposition text of every metric.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+
+    /// A record reached `phase`.
+    pub fn action(&self, action: &str, namespace: &str, phase: &str, origin: &str) {
+        self.actions
+            .get_or_create(&ActionLabels {
+                action: action.into(),
+                namespace: namespace.into(),
+                phase: phase.into(),
+                origin: origin.into(),
+            })
+            .inc();
+    }
+
+    pub fn block(&self, reason: &str) {
+        self.blocks
+            .get_or_create(&ReasonLabels {
+                reason: reason.into(),
+            })
+            .inc();
+    }
+}
+
+/// Counts `record` reaching `phase`, and a block by its reason.
+pub fn count(record: &HealingAction, phase: ActionPhase, reason: Option<&str>) {
+    let origin = match record.spec.origin.kind {
+        OriginKind::Rule => "rule",
+        OriginKind::Ai => "ai",
+    };
+    METRICS.action(
+        &record.spec.action.name,
+        record.metadata.namespace.as_deref().unwrap_or_default(),
+        &format!("{phase:?}"),
+        origin,
+    );
+    if phase == ActionPhase::Blocked {
+        METRICS.block(reason.unwrap_or("unknown"));
+    }
+}
+
+/// The process's metrics.
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_is_exposed_under_its_documented_name() {
+        let metrics = Metrics::new();
+        metrics.action("restart", "shop", "Verifying", "rule");
+        metrics.block("cooldown");
+        metrics.rule_evaluations.inc_by(3);
+        metrics.evaluation_seconds.observe(0.002);
+        // A family shows once it has a series.
+        metrics
+            .breaker_open
+            .get_or_create(&PolicyLabels {
+                policy: "shop/crashloop".into(),
+            })
+            .set(1);
+        metrics
+            .unknown
+            .get_or_create(&MetricLabels {
+                metric: "memory_percent".into(),
+            })
+            .inc();
+        let text = metrics.encode();
+        for line in [
+            "kubeskippy_healing_actions_total{action=\"restart\",namespace=\"shop\",phase=\"Verifying\",origin=\"rule\"} 1",
+            "kubeskippy_safety_blocks_total{reason=\"cooldown\"} 1",
+            "kubeskippy_rule_evaluations_total 3",
+            "kubeskippy_evaluation_duration_seconds_count 1",
+            "# TYPE kubeskippy_time_to_heal_seconds histogram",
+            "kubeskippy_circuit_breaker_open{policy=\"shop/crashloop\"} 1",
+            "# TYPE kubeskippy_ai_analysis_duration_seconds histogram",
+            "# TYPE kubeskippy_ai_confidence histogram",
+            "kubeskippy_metric_unknown_total{metric=\"memory_percent\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! The reflectors: the operator's cache of the objects it observes, kept
+//! by watches, and what wakes the evaluation loop between cycles.
+
+use super::crd::{HealingAction, ObjectRef};
+use crate::engine::observation::TargetId;
+use crate::observe::Cluster;
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::runtime::reflector::{self, reflector, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::hash::Hash;
+use tokio::sync::mpsc;
+
+/// The reflectors' stores of what the loop observes.
+#[derive(Clone)]
+pub struct Observers {
+    pods: Store<Pod>,
+    replica_sets: Store<ReplicaSet>,
+    deployments: Store<Deployment>,
+    stateful_sets: Store<StatefulSet>,
+    daemon_sets: Store<DaemonSet>,
+    nodes: Store<Node>,
+    /// What the autoscaler guard reads: which workloads an HPA drives.
+    autoscalers: Store<HorizontalPodAutoscaler>,
+    /// The records: the answers people give them, and what the guards and
+    /// verification read.
+    pub records: Store<HealingAction>,
+}
+
+type Watches = Vec<std::pin::Pin<Box<dyn futures::Future<Output = ()> + Send>>>;
+
+/// A reflector on every `K` of the cluster; with `notify`, the namespace of
+/// each object that changes is sent there (dropped when the loop is behind:
+/// the next cycle sees the change anyway).
+fn reflect<K>(
+    client: &Client,
+    watches: &mut Watches,
+    notify: Option<mpsc::Sender<String>>,
+) -> Store<K>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+    K::DynamicType: Eq + Hash + Clone,
+{
+    let (reader, writer) = reflector::store();
+    let stream = reflector(
+        writer,
+        watcher(Api::<K>::all(client.clone()), watcher::Config::default()),
+    )
+    .default_backoff()
+    .touched_objects()
+    .map(move |item| {
+        if let (Ok(object), Some(notify)) = (&item, &notify) {
+            if let Some(namespace) = object.meta().namespace.clone() {
+                let _ = notify.try_send(namespace);
+            }
+        }
+        item
+    });
+    watches.push(Box::pin(drain(stream, K::kind(&()).to_string())));
+    reader
+}
+
+async fn drain<S, T, E>(stream: S, kind: String)
+where
+    S: Stream<Item = Result<T, E>> + Send,
+    E: std::fmt::Display,
+{
+    let mut stream = std::pin::pin!(stream);
+    while let Some(item) = stream.next().await {
+        if let Err(error) = item {
+            tracing::warn!(%kind, %error, "watch failed; retrying with backoff");
+        }
+    }
+}
+
+/// Changes the loop is told of between cycles: namespaces.
+pub type PodEvents = mpsc::Receiver<String>;
+
+/// What wakes the loop between cycles.
+pub struct Wakeups {
+    /// Namespaces where pods changed.
+    pub pods: PodEvents,
+    /// Namespaces where records changed (a person may have answered one).
+    pub records: mpsc::Receiver<String>,
+}
+
+impl Observers {
+    /// Starts the reflectors; the futures returned drive them, and pod
+    /// changes arrive on the receiver.
+    pub fn start(client: &Client) -> (Observers, Watches, Wakeups) {
+        let mut watches: Watches = Vec::new();
+        let (sender, receiver) = mpsc::channel(1_024);
+        let (answers, answered) = mpsc::channel(1_024);
+        let observers = Observers {
+            pods: reflect(client, &mut watches, Some(sender)),
+            replica_sets: reflect(client, &mut watches, None),
+            deployments: reflect(client, &mut watches, None),
+            stateful_sets: reflect(client, &mut watches, None),
+            daemon_sets: reflect(client, &mut watches, None),
+            nodes: reflect(client, &mut watches, None),
+            autoscalers: reflect(client, &mut watches, None),
+            records: reflect(client, &mut watches, Some(answers)),
+        };
+        let wakeups = Wakeups {
+            pods: receiver,
+            records: answered,
+        };
+        (observers, watches, wakeups)
+    }
+
+    pub async fn ready(&self) {
+        let _ = self.pods.wait_until_ready().await;
+        let _ = self.replica_sets.wait_until_ready().await;
+        let _ = self.deployments.wait_until_ready().await;
+        let _ = self.stateful_sets.wait_until_ready().await;
+        let _ = self.daemon_sets.wait_until_ready().await;
+        let _ = self.nodes.wait_until_ready().await;
+        let _ = self.autoscalers.wait_until_ready().await;
+        let _ = self.records.wait_until_ready().await;
+    }
+
+    pub fn cluster(&self) -> Cluster {
+        Cluster {
+            pods: self.pods.state(),
+            replica_sets: self.replica_sets.state(),
+            deployments: self.deployments.state(),
+            stateful_sets: self.stateful_sets.state(),
+            daemon_sets: self.daemon_sets.state(),
+            nodes: self.nodes.state(),
+        }
+    }
+
+    /// The workload each HorizontalPodAutoscaler drives, with its name.
+    pub fn autoscaled(&self) -> HashMap<TargetId, String> {
+        self.autoscalers
+            .state()
+            .iter()
+            .filter_map(|hpa| {
+                let target = &hpa.spec.scale_target_ref;
+                let id = ObjectRef {
+                    kind: target.kind.clone(),
+                    namespace: hpa.metadata.namespace.clone(),
+                    name: target.name.clone(),
+                    uid: None,
+                }
+                .target_id()?;
+                Some((id, hpa.metadata.name.clone()?))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,190 @@
+//! The operator's `/metrics`, `/healthz` and `/readyz`, scraped by a real
+//! Prometheus server (the Debian package `.ci/run` installs) while it heals
+//! a crash-looping pod on the real API server.
+
+use super::control_plane;
+use super::support::*;
+use kubeskippy::operator::crd::HealingAction;
+use prometheus_http_query::Client as Prometheus;
+use std::process::Stdio;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The status code and body of `GET path` on 127.0.0.1:`port` (a minimal
+/// HTTP/1.0 client: the test asks its own operator, nothing else).
+async fn get(port: u16, path: &str) -> Result<(u16, String), String> {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .map_err(|e| e.to_string())?;
+    let code = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("not HTTP: {response:?}"))?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or("");
+    Ok((code, body.to_string()))
+}
+
+/// The Prometheus binary: `$KUBESKIPPY_PROMETHEUS`, or `prometheus` on the
+/// PATH. Without it the test is skipped loudly, and fails under CI.
+fn prometheus_binary() -> Option<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("KUBESKIPPY_PROMETHEUS") {
+        return Some(path.into());
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("prometheus"))
+            .find(|candidate| candidate.is_file())
+    });
+    if found.is_none() {
+        let why = "no `prometheus` on the PATH (Debian package `prometheus`; .ci/run installs it)";
+        assert!(std::env::var_os("CI").is_none(), "{why}");
+        eprintln!("SKIPPED: {why}");
+    }
+    found
+}
+
+#[tokio::test]
+async fn a_real_prometheus_scrapes_what_the_operator_did() {
+    let Some(plane) = control_plane::require() else {
+        return;
+    };
+    let Some(binary) = prometheus_binary() else {
+        return;
+    };
+    let _turn = OPERATORS.lock().await;
+    let client = admin(plane).await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "t-metrics").await;
+    let (pods, first) = workload(&client, &ns, "scraped", 1).await;
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let _operator = operator_as(
+        plane,
+        "metrics",
+        Some("evaluationIntervalSeconds: 1\n"),
+        &plane.ready.kubeconfig,
+        &["--metrics-address", &address],
+    );
+    let (code, body) = eventually("/healthz answers", Duration::from_secs(30), || async {
+        get(port, "/healthz").await
+    })
+    .await;
+    assert_eq!((code, body.as_str()), (200, "ok\n"));
+    eventually("/readyz says ready", Duration::from_secs(30), || async {
+        match get(port, "/readyz").await? {
+            (200, _) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    let (code, _) = get(port, "/nothing").await.expect("an answer");
+    assert_eq!(code, 404);
+
+    healing_policy(&client, &ns, "crashloop", "policy crashloop {\n  select pods where app = \"scraped\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n").await;
+    crash_loop(&pods, &first).await;
+    let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
+    record_where(
+        &actions,
+        "the restart",
+        Duration::from_secs(60),
+        carried_out,
+    )
+    .await;
+
+    // A real Prometheus, scraping every second.
+    let dir = plane.ready.log_dir.join("prometheus");
+    std::fs::create_dir_all(&dir).expect("a directory for Prometheus");
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: kubeskippy\n    \
+             static_configs:\n      - targets: ['{address}']\n"
+        ),
+    )
+    .expect("the Prometheus configuration");
+    let web = free_port();
+    let log = std::fs::File::create(dir.join("prometheus.log")).expect("a log");
+    let _prometheus = tokio::process::Command::new(binary)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{web}"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("a log handle"))
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("prometheus starts");
+    let prometheus = Prometheus::try_from(format!("http://127.0.0.1:{web}")).expect("a client");
+    let query = |q: &'static str| {
+        let prometheus = prometheus.clone();
+        async move {
+            let result = prometheus.query(q).get().await.map_err(|e| e.to_string())?;
+            let vector = result
+                .data()
+                .as_vector()
+                .ok_or("not a vector")?
+                .iter()
+                .map(|v| (v.metric().clone(), v.sample().value()))
+                .collect::<Vec<_>>();
+            if vector.is_empty() {
+                Err(format!("{q}: no samples yet"))
+            } else {
+                Ok(vector)
+            }
+        }
+    };
+    let up = eventually(
+        "Prometheus scrapes the operator",
+        Duration::from_secs(60),
+        || query("up{job=\"kubeskippy\"}"),
+    )
+    .await;
+    assert_eq!(up[0].1, 1.0, "{up:?}");
+    let actions = eventually("the restart in Prometheus", Duration::from_secs(30), || {
+        query("kubeskippy_healing_actions_total{action=\"restart\",phase=\"Verifying\"}")
+    })
+    .await;
+    assert_eq!(actions[0].0.get("namespace"), Some(&ns), "{actions:?}");
+    assert_eq!(actions[0].0.get("origin").map(String::as_str), Some("rule"));
+    assert!(actions[0].1 >= 1.0, "{actions:?}");
+    let names = eventually("every family scraped", Duration::from_secs(30), || {
+        query("count by (__name__) ({__name__=~\"kubeskippy_.*\"})")
+    })
+    .await;
+    let names: Vec<&str> = names
+        .iter()
+        .filter_map(|(labels, _)| labels.get("__name__").map(String::as_str))
+        .collect();
+    for name in [
+        "kubeskippy_healing_actions_total",
+        "kubeskippy_rule_evaluations_total",
+        "kubeskippy_evaluation_duration_seconds_count",
+        "kubeskippy_circuit_breaker_open",
+    ] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+}
