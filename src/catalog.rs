@@ -6,9 +6,12 @@
 //!
 //! Invariant: static data only, no behaviour beyond lookups.
 
+mod actions;
 mod metrics;
+mod object_metrics;
 mod reasons;
 
+pub use actions::*;
 pub use metrics::*;
 pub use reasons::*;
 
@@ -24,15 +27,23 @@ pub enum Kind {
     StatefulSets,
     DaemonSets,
     Nodes,
+    Jobs,
+    HorizontalPodAutoscalers,
+    PersistentVolumeClaims,
+    PodDisruptionBudgets,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Pods,
         Kind::Deployments,
         Kind::StatefulSets,
         Kind::DaemonSets,
         Kind::Nodes,
+        Kind::Jobs,
+        Kind::HorizontalPodAutoscalers,
+        Kind::PersistentVolumeClaims,
+        Kind::PodDisruptionBudgets,
     ];
 
     /// The word a policy uses: `select deployments`.
@@ -43,7 +54,17 @@ impl Kind {
             Kind::StatefulSets => "statefulsets",
             Kind::DaemonSets => "daemonsets",
             Kind::Nodes => "nodes",
+            Kind::Jobs => "jobs",
+            Kind::HorizontalPodAutoscalers => "horizontalpodautoscalers",
+            Kind::PersistentVolumeClaims => "persistentvolumeclaims",
+            Kind::PodDisruptionBudgets => "poddisruptionbudgets",
         }
+    }
+
+    /// One object of the kind: `deployment`, `persistentvolumeclaim`.
+    pub fn singular(self) -> &'static str {
+        let plural = self.keyword();
+        &plural[..plural.len() - 1]
     }
 
     pub fn from_keyword(word: &str) -> Option<Kind> {
@@ -61,8 +82,21 @@ impl Kind {
         self != Kind::Nodes
     }
 
-    fn bit(self) -> u8 {
-        1 << self as u8
+    /// Objects whose status the engine reads but whose pods it does not
+    /// aggregate: their metrics are the object's own (a Job's pod counts, an
+    /// autoscaler's replicas, a claim's volume usage, a budget's healthy pods).
+    pub fn is_observed_only(self) -> bool {
+        matches!(
+            self,
+            Kind::Jobs
+                | Kind::HorizontalPodAutoscalers
+                | Kind::PersistentVolumeClaims
+                | Kind::PodDisruptionBudgets
+        )
+    }
+
+    fn bit(self) -> u16 {
+        1 << self as u16
     }
 }
 
@@ -74,7 +108,7 @@ impl fmt::Display for Kind {
 
 /// A set of kinds, for "applies to".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Kinds(u8);
+pub struct Kinds(u16);
 
 impl Kinds {
     pub const PODS: Kinds = Kinds(1);
@@ -82,8 +116,15 @@ impl Kinds {
     pub const SCALABLE: Kinds = Kinds(2 | 4);
     pub const DEPLOYMENTS: Kinds = Kinds(2);
     pub const DAEMONSETS: Kinds = Kinds(8);
+    pub const STATEFULSETS: Kinds = Kinds(4);
     pub const NODES: Kinds = Kinds(16);
-    pub const ALL: Kinds = Kinds(31);
+    pub const JOBS: Kinds = Kinds(32);
+    pub const AUTOSCALERS: Kinds = Kinds(64);
+    pub const CLAIMS: Kinds = Kinds(128);
+    pub const BUDGETS: Kinds = Kinds(256);
+    /// Pods, workloads and nodes: what the v0 contract selected.
+    pub const RUNNING: Kinds = Kinds(31);
+    pub const ALL: Kinds = Kinds(511);
 
     pub const fn with(self, other: Kinds) -> Kinds {
         Kinds(self.0 | other.0)
@@ -224,6 +265,11 @@ pub enum Source {
     MetricsServer,
     /// A PromQL query of the user's.
     Prometheus,
+    /// The kubelet's volume statistics: its summary API
+    /// (`/api/v1/nodes/NODE/proxy/stats/summary`, each volume's `pvcRef`)
+    /// through the API server, or its `kubelet_volume_stats_*` series through
+    /// Prometheus when configured.
+    Kubelet,
 }
 
 impl fmt::Display for Source {
@@ -233,6 +279,7 @@ impl fmt::Display for Source {
             Source::Metadata => "Kubernetes metadata",
             Source::MetricsServer => "metrics-server",
             Source::Prometheus => "Prometheus",
+            Source::Kubelet => "kubelet volume stats",
         })
     }
 }
@@ -306,158 +353,6 @@ pub static FUNCTIONS: &[FunctionInfo] = &[
     FunctionInfo { name: "changes", description: "How many times the value changed in the window (`changes(m, 10m) == 0` is no progress in 10 minutes); applies to booleans too." },
 ];
 
-/// What an action acts on when the policy selects `kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Effect {
-    /// The selected object itself.
-    Itself,
-    /// The workload that owns the selected pod.
-    Owner,
-    /// The node the selected pod runs on.
-    Node,
-    /// Nothing in the cluster changes (notify, ask ai before its choice).
-    Nothing,
-}
-
-/// An action word: the kinds it applies to and how disruptive it is.
-#[derive(Debug)]
-pub struct ActionInfo {
-    /// How the action is written (its first words).
-    pub name: &'static str,
-    /// Its parameters, as a user writes them.
-    pub usage: &'static str,
-    /// Kinds it acts on directly.
-    pub kinds: Kinds,
-    /// Kinds whose pods it acts on through the pod's owner or node.
-    pub via_pod: Option<Effect>,
-    /// Rank for "least disruptive first" (0 = changes nothing).
-    pub disruption: u8,
-    pub description: &'static str,
-}
-
-pub static ACTIONS: &[ActionInfo] = &[
-    ActionInfo {
-        name: "notify",
-        usage: "notify \"TEXT\"",
-        kinds: Kinds::ALL,
-        via_pod: None,
-        disruption: 0,
-        description: "Records a Kubernetes Event and calls the configured webhooks.",
-    },
-    ActionInfo {
-        name: "ask ai",
-        usage: "ask ai [among [ACTION, …]]",
-        kinds: Kinds::ALL,
-        via_pod: None,
-        disruption: 0,
-        description:
-            "Hands the case to the AI analyzer, which may only choose among the listed actions.",
-    },
-    ActionInfo {
-        name: "scale up",
-        usage: "scale up N [max M]",
-        kinds: Kinds::SCALABLE,
-        via_pod: Some(Effect::Owner),
-        disruption: 1,
-        description: "Adds replicas through the scale subresource.",
-    },
-    ActionInfo {
-        name: "set",
-        usage: "set memory_limit|cpu_limit = QUANTITY|current * FACTOR [max QUANTITY]",
-        kinds: Kinds::WORKLOADS,
-        via_pod: Some(Effect::Owner),
-        disruption: 2,
-        description:
-            "Changes the memory or CPU limit of the workload's containers (a rollout follows).",
-    },
-    ActionInfo {
-        name: "patch",
-        usage: "patch NAME",
-        kinds: Kinds::WORKLOADS,
-        via_pod: Some(Effect::Owner),
-        disruption: 3,
-        description: "Applies a declared merge or strategic-merge patch to the workload.",
-    },
-    ActionInfo {
-        name: "restart rolling",
-        usage: "restart rolling",
-        kinds: Kinds::WORKLOADS,
-        via_pod: Some(Effect::Owner),
-        disruption: 4,
-        description: "A rollout restart of the workload: pods are replaced one by one.",
-    },
-    ActionInfo {
-        name: "scale to",
-        usage: "scale to N",
-        kinds: Kinds::SCALABLE,
-        via_pod: Some(Effect::Owner),
-        disruption: 5,
-        description: "Sets the replica count through the scale subresource.",
-    },
-    ActionInfo {
-        name: "scale down",
-        usage: "scale down N [min M]",
-        kinds: Kinds::SCALABLE,
-        via_pod: Some(Effect::Owner),
-        disruption: 5,
-        description: "Removes replicas through the scale subresource.",
-    },
-    ActionInfo {
-        name: "restart",
-        usage: "restart [immediate]",
-        kinds: Kinds::PODS,
-        via_pod: None,
-        disruption: 6,
-        description: "Deletes the pod so that its controller recreates it.",
-    },
-    ActionInfo {
-        name: "delete",
-        usage: "delete",
-        kinds: Kinds::PODS,
-        via_pod: None,
-        disruption: 7,
-        description: "Deletes the pod (strategic delete).",
-    },
-    ActionInfo {
-        name: "rollback",
-        usage: "rollback",
-        kinds: Kinds::DEPLOYMENTS,
-        via_pod: Some(Effect::Owner),
-        disruption: 8,
-        description: "Rolls the deployment back to its previous revision.",
-    },
-    ActionInfo {
-        name: "cordon",
-        usage: "cordon",
-        kinds: Kinds::NODES,
-        via_pod: Some(Effect::Node),
-        disruption: 9,
-        description: "Marks the node unschedulable.",
-    },
-    ActionInfo {
-        name: "drain",
-        usage: "drain",
-        kinds: Kinds::NODES,
-        via_pod: Some(Effect::Node),
-        disruption: 10,
-        description: "Cordons the node and evicts its pods.",
-    },
-];
-
-pub fn action(name: &str) -> Option<&'static ActionInfo> {
-    ACTIONS.iter().find(|a| a.name == name)
-}
-
-/// The first words of every action, for "did you mean" and completion.
-pub fn action_words() -> impl Iterator<Item = &'static str> {
-    [
-        "restart", "delete", "scale", "patch", "set", "rollback", "cordon", "drain", "notify",
-        "ask",
-    ]
-    .into_iter()
-}
-
 /// Kubernetes quantity suffixes for bytes: binary first, then decimal.
 pub static BYTE_SUFFIXES: &[(&str, f64)] = &[
     ("Ki", 1024.0),
@@ -509,6 +404,18 @@ pub static PROMQL_PLACEHOLDERS: &[(&str, &str)] = &[
     ("$workload", "the name of the workload being evaluated"),
 ];
 
+/// The kinds whose policies can fill `placeholder` in: a node has no
+/// namespace and no pods of its own, a pod no workload name of its own.
+pub fn placeholder_kinds(placeholder: &str) -> Kinds {
+    match placeholder {
+        "$namespace" => Kinds::ALL.without(Kind::Nodes),
+        "$pod" => Kinds::PODS.with(Kinds::WORKLOADS),
+        "$node" => Kinds::NODES,
+        "$workload" => Kinds::WORKLOADS,
+        _ => Kinds::NONE,
+    }
+}
+
 // ---------------------------------------------------------------- safety defaults
 // The built-in safety configuration; `kubeskippy check --safety FILE` and the
 // operator's configuration override them.
@@ -531,7 +438,6 @@ pub const FORBIDDEN_ACTIONS: &[(&str, Kind)] = &[("delete", Kind::StatefulSets)]
 /// Kinds KubeSkippy never acts on; a policy that names one is an error.
 pub const FORBIDDEN_KINDS: &[&str] = &[
     "persistentvolumes",
-    "persistentvolumeclaims",
     "roles",
     "clusterroles",
     "rolebindings",
@@ -541,7 +447,7 @@ pub const FORBIDDEN_KINDS: &[&str] = &[
 ];
 
 /// Actions that always wait for a human approval.
-pub const APPROVAL_REQUIRED: &[&str] = &["cordon", "drain"];
+pub const APPROVAL_REQUIRED: &[&str] = &["cordon", "drain", "rerun", "expand"];
 
 /// Scaling by more than this many replicas in one action needs approval.
 pub const MAX_AUTO_SCALE_STEP: u32 = 5;

@@ -99,6 +99,8 @@ codes! {
     InvalidPromql = ("E0501", Error, "invalid PromQL"),
     UnknownPlaceholder = ("E0502", Error, "unknown placeholder in a PromQL template"),
     InvalidPatchJson = ("E0503", Error, "invalid patch JSON"),
+    PlaceholderNotForKind = ("E0504", Error, "placeholder does not fit the selected kind"),
+    JoinLabelMissing = ("E0505", Error, "query result lacks the label its policy joins on"),
     // Lints.
     ShadowedRule = ("W0101", Warning, "rule shadowed by an identical condition"),
     Flapping = ("W0102", Warning, "opposite actions without a gap between thresholds"),

@@ -281,11 +281,11 @@ fn actions_per_hour(n: u64) -> String {
 
 fn acts_on(action: &Action, effect: Effect, selector: &ir::Selector) -> String {
     match effect {
-        Effect::Itself => format!("the selected {}", singular(selector.kind)),
+        Effect::Itself => format!("the selected {}", selector.kind.singular()),
         Effect::Owner => {
             let owners: Vec<&str> = safety::landing_kinds(action, selector)
                 .iter()
-                .map(singular)
+                .map(Kind::singular)
                 .collect();
             format!("the {} that owns the pod", join_or(&owners, "or"))
         }
@@ -294,16 +294,6 @@ fn acts_on(action: &Action, effect: Effect, selector: &ir::Selector) -> String {
             Action::AskAi(_) => "whatever the AI analyzer chooses among the listed actions".into(),
             _ => "nothing in the cluster (an Event and the configured webhooks)".into(),
         },
-    }
-}
-
-fn singular(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Pods => "pod",
-        Kind::Deployments => "deployment",
-        Kind::StatefulSets => "statefulset",
-        Kind::DaemonSets => "daemonset",
-        Kind::Nodes => "node",
     }
 }
 

@@ -255,6 +255,45 @@ fn a_bad_release_is_rolled_back_by_available_against_desired_replicas() {
     assert_eq!(report.summary.faults_healed, 1);
 }
 
+/// "After a bad rollout": `rollout_age` counts from the release, so a rule
+/// can roll back only a release that has just gone out.
+#[test]
+fn a_rollback_can_be_kept_to_a_recent_rollout() {
+    let scenario = "name: release\nnamespace: shop\nduration: 30m\nworkloads:\n  - name: api\n    replicas: 2\n    faults:\n      - crashloop: { after: 5m, cause: release }\n";
+    let policy = |age: &str| {
+        format!("policy rollback {{\n  select deployments where app = \"api\"\n  mode auto\n  limit 1 per 1h\n  cooldown 30m\n  when unavailable_replicas > 0 and rollout_age < {age} for 2m then rollback\n}}\n")
+    };
+    let report = simulate(scenario, &[&policy("10m")]);
+    assert_eq!(
+        outcomes(&report),
+        ["420 deployments/shop/api rollback -> done: rolled back; 2 pods replaced"]
+    );
+    // Two minutes after the release it is no longer "just released".
+    let report = simulate(scenario, &[&policy("1m")]);
+    assert_eq!(outcomes(&report), Vec::<String>::new());
+    assert_eq!(report.summary.faults_open, 1);
+}
+
+/// Nodes report their scheduling: whether they are cordoned, and how many
+/// pods they run of the kubelet's default capacity.
+#[test]
+fn nodes_report_cordoned_and_running_pods() {
+    let scenario = "name: nodes\nnamespace: shop\nduration: 5m\nnodes: [worker-1, worker-2]\nworkloads:\n  - name: web\n    replicas: 3\n";
+    let policy = "policy busy {\n  select nodes\n  mode auto\n  limit 10 per 1h\n  cooldown 1h\n  when cordoned == false and running_pods / pod_capacity > 1% and running_pods >= 2 for 1m then notify \"busy\"\n}\n";
+    let report = simulate(scenario, &[policy]);
+    // Three pods round robin: two on worker-1, one on worker-2; later
+    // firings on worker-1 wait out the cooldown.
+    let lines = outcomes(&report);
+    assert_eq!(
+        lines[0],
+        "60 nodes/worker-1 notify \"busy\" -> done: notified: \"busy\""
+    );
+    assert!(
+        lines.iter().all(|l| l.contains("nodes/worker-1")),
+        "{lines:#?}"
+    );
+}
+
 #[test]
 fn chaos_is_seeded() {
     let scenario = "name: chaos\nnamespace: shop\nduration: 6h\nseed: 1\nworkloads:\n  - name: web\n    replicas: 4\n    faults:\n      - chaos: { every: 20m }\n";

@@ -5,6 +5,7 @@
 //!
 //! Invariant: static data only, no behaviour beyond lookups.
 
+use super::object_metrics::*;
 use super::{Aggregation, Kind, Kinds, Series, Source, Unit};
 
 /// A built-in metric.
@@ -150,7 +151,7 @@ pub static METRICS: &[MetricInfo] = &[
         series: Series::Gauge,
         aggregation: Aggregation::All,
         promql: None,
-        description: "The Ready condition: of the pod, of every pod of a workload, of the node.",
+        description: "The Ready condition: of the pod, of every pod of a workload, of the node (false when the node's condition is `False` or `Unknown`, its kubelet silent, as `kube_node_status_condition{condition=\"Ready\", status=\"true\"} == 0`).",
         bounds: Bounds::NONE,
     },
     MetricInfo {
@@ -263,6 +264,8 @@ pub static METRICS: &[MetricInfo] = &[
         description: "The generation the workload's controller has acted on: `status.observedGeneration`; below `generation` while the controller has not caught up.",
         bounds: Bounds::NOT_NEGATIVE,
     },
+    ROLLOUT_AGE,
+    UPDATE_REVISION_PENDING,
     MetricInfo {
         name: "memory_pressure",
         unit: Unit::Bool,
@@ -296,6 +299,30 @@ pub static METRICS: &[MetricInfo] = &[
         description: "The node's PIDPressure condition.",
         bounds: Bounds::NONE,
     },
+    CORDONED,
+    RUNNING_PODS,
+    POD_CAPACITY,
+    JOB_OWNED,
+    ACTIVE_PODS,
+    SUCCEEDED_PODS,
+    FAILED_PODS,
+    COMPLETIONS,
+    RUN_TIME,
+    CURRENT_REPLICAS,
+    DESIRED_REPLICAS,
+    MIN_REPLICAS,
+    MAX_REPLICAS,
+    VOLUME_USED_BYTES,
+    VOLUME_CAPACITY_BYTES,
+    VOLUME_AVAILABLE_BYTES,
+    VOLUME_INODES,
+    VOLUME_INODES_USED,
+    VOLUME_INODES_FREE,
+    READ_ONLY_MANY,
+    CURRENT_HEALTHY,
+    DESIRED_HEALTHY,
+    EXPECTED_PODS,
+    DISRUPTIONS_ALLOWED,
 ];
 
 impl MetricInfo {
@@ -340,9 +367,13 @@ pub static NODE_PROMQL: &[(&str, &str)] = &[
 
 /// The PromQL of a built-in metric for a policy selecting `kind`: the pod
 /// query for pods and for workloads (the engine aggregates the pods' series by
-/// owner, see [`MetricInfo::aggregation`]), the node query for nodes; `None`
-/// when Prometheus does not serve the metric for that kind.
+/// owner, see [`MetricInfo::aggregation`]), the node query for nodes, the
+/// claim query for claims; `None` when Prometheus does not serve the metric
+/// for that kind or the metric does not apply to it.
 pub fn builtin_promql(metric: &MetricInfo, kind: Kind) -> Option<&'static str> {
+    if !metric.kinds.contains(kind) {
+        return None;
+    }
     match kind {
         Kind::Nodes => NODE_PROMQL
             .iter()

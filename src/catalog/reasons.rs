@@ -43,8 +43,8 @@ pub static STATUS_REASONS: &[StatusInfo] = &[
     },
     StatusInfo {
         name: "Pending",
-        kinds: POD_LIKE,
-        description: "The pod is accepted but not running yet.",
+        kinds: POD_LIKE.with(Kinds::CLAIMS),
+        description: "The pod is accepted but not running yet; a claim's `status.phase` is `Pending`, not bound to a volume yet (`kube_persistentvolumeclaim_status_phase{phase=\"Pending\"}`).",
     },
     StatusInfo {
         name: "Unschedulable",
@@ -53,8 +53,8 @@ pub static STATUS_REASONS: &[StatusInfo] = &[
     },
     StatusInfo {
         name: "NotReady",
-        kinds: Kinds::ALL,
-        description: "The pod (a pod of the workload, the node) is not Ready.",
+        kinds: Kinds::RUNNING,
+        description: "The pod (a pod of the workload, the node) is not Ready; a node whose Ready condition is `Unknown` (its kubelet silent) is not Ready.",
     },
     StatusInfo {
         name: "Evicted",
@@ -65,6 +65,21 @@ pub static STATUS_REASONS: &[StatusInfo] = &[
         name: "ContainerCreating",
         kinds: POD_LIKE,
         description: "A container is still being created.",
+    },
+    StatusInfo {
+        name: "PhaseUnknown",
+        kinds: POD_LIKE,
+        description: "The pod's `status.phase` is `Unknown`: its node stopped reporting it (`kube_pod_status_phase{phase=\"Unknown\"}`). Named so, not `Unknown`, so it is not read as a condition's unknown truth.",
+    },
+    StatusInfo {
+        name: "ContainerWaiting",
+        kinds: POD_LIKE,
+        description: "A container is waiting, for any reason (`state.waiting`; `kube_pod_container_status_waiting_reason`): the known reasons above, `CreateContainerConfigError`, `InvalidImageName` and any other.",
+    },
+    StatusInfo {
+        name: "SchedulingGated",
+        kinds: POD_LIKE,
+        description: "The pod's scheduling gates hold it back: its `PodScheduled` condition's reason is `SchedulingGated`.",
     },
     StatusInfo {
         name: "MemoryPressure",
@@ -80,6 +95,41 @@ pub static STATUS_REASONS: &[StatusInfo] = &[
         name: "PIDPressure",
         kinds: Kinds::NODES,
         description: "The node reports PIDPressure.",
+    },
+    StatusInfo {
+        name: "Unreachable",
+        kinds: Kinds::NODES,
+        description: "The node carries the `node.kubernetes.io/unreachable` taint with effect `NoSchedule`: the node controller has not heard from its kubelet (`spec.taints`; `kube_node_spec_taint`).",
+    },
+    StatusInfo {
+        name: "BeingRemoved",
+        kinds: Kinds::NODES,
+        description: "The node carries a taint that announces its removal: `ToBeDeletedByClusterAutoscaler`, `cloud.google.com/impending-node-termination` or `aws-node-termination-handler/spot-itn` (`spec.taints`).",
+    },
+    StatusInfo {
+        name: "ProgressDeadlineExceeded",
+        kinds: Kinds::DEPLOYMENTS,
+        description: "The Deployment's `Progressing` condition is `False` with reason `ProgressDeadlineExceeded`: its rollout made no progress within `spec.progressDeadlineSeconds` (`status.conditions`; kube-state-metrics' `kube_deployment_status_condition{condition=\"Progressing\", status=\"false\"}`).",
+    },
+    StatusInfo {
+        name: "ReplicaSetCreateError",
+        kinds: Kinds::DEPLOYMENTS,
+        description: "The Deployment's `Progressing` condition is `False` with reason `ReplicaSetCreateError`: its controller cannot create the new ReplicaSet (`status.conditions`; with `ProgressDeadlineExceeded`, the two reasons of `kube_deployment_status_condition{condition=\"Progressing\", status=\"false\"}`).",
+    },
+    StatusInfo {
+        name: "Failed",
+        kinds: Kinds::JOBS,
+        description: "The Job's `Failed` condition is `True`: it hit its backoff limit or its active deadline (`status.conditions`; `kube_job_failed`).",
+    },
+    StatusInfo {
+        name: "Complete",
+        kinds: Kinds::JOBS,
+        description: "The Job's `Complete` condition is `True` (`status.conditions`; `kube_job_complete`).",
+    },
+    StatusInfo {
+        name: "Lost",
+        kinds: Kinds::CLAIMS,
+        description: "The claim's `status.phase` is `Lost`: its bound volume no longer exists (`kube_persistentvolumeclaim_status_phase{phase=\"Lost\"}`).",
     },
 ];
 

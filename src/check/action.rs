@@ -32,6 +32,7 @@ impl Checker<'_> {
             ast::Action::Rollback(_) => ir::Action::Rollback,
             ast::Action::Cordon(_) => ir::Action::Cordon,
             ast::Action::Drain(_) => ir::Action::Drain,
+            ast::Action::Rerun(_) => ir::Action::Rerun,
             ast::Action::ScaleUp { by, max, .. } => {
                 let by_value = self.replicas(by, 1);
                 let max_value = max.as_ref().map(|m| self.replicas(m, 1));
@@ -76,6 +77,7 @@ impl Checker<'_> {
                 max,
                 ..
             } => self.set_limit(resource, value, max.as_ref(), span)?,
+            ast::Action::Expand { value, max, .. } => self.expand(value, max.as_ref(), span)?,
             ast::Action::Notify { message, .. } => {
                 if message.value.trim().is_empty() {
                     self.report(
@@ -400,6 +402,17 @@ impl Checker<'_> {
         if matches!(action, ir::Action::Restart(RestartMode::Immediate)) && kind.is_workload() {
             help = "restart a workload with `restart rolling`".into();
         }
+        if kind.is_observed_only() {
+            let fitting: Vec<String> = catalog::ACTIONS
+                .iter()
+                .filter(|a| a.kinds.contains(kind))
+                .map(|a| format!("`{}`", a.name))
+                .collect();
+            help = format!(
+                "KubeSkippy watches {kind} and changes them only as its actions for them say: {} apply",
+                fitting.join(", ")
+            );
+        }
         self.report(
             Diagnostic::new(
                 Code::ActionNotForKind,
@@ -458,6 +471,10 @@ fn articles(kinds: Kinds) -> Vec<&'static str> {
             Kind::StatefulSets => "a statefulset",
             Kind::DaemonSets => "a daemonset",
             Kind::Nodes => "a node",
+            Kind::Jobs => "a job",
+            Kind::HorizontalPodAutoscalers => "a horizontalpodautoscaler",
+            Kind::PersistentVolumeClaims => "a persistentvolumeclaim",
+            Kind::PodDisruptionBudgets => "a poddisruptionbudget",
         })
         .collect()
 }

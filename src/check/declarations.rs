@@ -65,7 +65,11 @@ impl Checker<'_> {
                 self.program.metrics.push(ir::Metric {
                     name: name.clone(),
                     unit,
-                    series: Series::Gauge,
+                    series: if decl.counter.is_some() {
+                        Series::Counter
+                    } else {
+                        Series::Gauge
+                    },
                     source: Source::Prometheus,
                     aggregation: Some(catalog::Aggregation::for_unit(unit)),
                     kind: None,
@@ -94,6 +98,23 @@ impl Checker<'_> {
                     .label("only a ratio has a bound of 1 to lift")
                     .help(format!(
                         "remove `unbounded`: `metric {name}: {unit} = promql …`"
+                    )),
+                );
+            }
+        }
+        if let (Some(span), Some(unit)) = (decl.counter, unit) {
+            // What accumulates: events, bytes moved, seconds spent (CPU time
+            // is a counter of seconds, read as cores through `rate`).
+            if !matches!(unit, Unit::Count | Unit::Bytes | Unit::Duration) {
+                self.report(
+                    Diagnostic::new(
+                        Code::UnknownUnit,
+                        span,
+                        format!("a counter of {} cannot grow by itself", unit.described()),
+                    )
+                    .label("a counter counts events, bytes or seconds")
+                    .help(format!(
+                        "declare the counter's own unit (`count`, `bytes` or `duration`) and compute the {unit} with `increase` or `rate` in a rule, or remove `counter`"
                     )),
                 );
             }

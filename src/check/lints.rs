@@ -98,7 +98,15 @@ impl Checker<'_> {
             return;
         }
         for (rule, span) in policy.rules.iter().zip(spans) {
-            let disruptive = |a: &Action| matches!(a, Action::Delete | Action::Drain);
+            // A rerun without a cooldown would start a new Job at every
+            // evaluation while the failed one stays failed; an expansion
+            // would grow the claim again before the filesystem has.
+            let disruptive = |a: &Action| {
+                matches!(
+                    a,
+                    Action::Delete | Action::Drain | Action::Rerun | Action::Expand { .. }
+                )
+            };
             let hit = match &rule.action {
                 Action::AskAi(choices) => choices.iter().map(|c| &c.action).find(|a| disruptive(a)),
                 a if disruptive(a) => Some(a),

@@ -2,7 +2,7 @@
 //! through a window function, and the type of its value.
 
 use super::{units, Checker, PolicyContext};
-use crate::catalog::{self, Series, Unit};
+use crate::catalog::{self, Kind, Series, Unit};
 use crate::diagnostic::{closest, Code, Diagnostic};
 use crate::ir::{self, MetricExpr, Type, Window, WindowFn};
 use crate::syntax::ast;
@@ -205,6 +205,11 @@ impl Checker<'_> {
                         return None;
                     }
                 }
+                if !self.placeholders_fit(id, name, ctx.kind())
+                    || !self.join_label_fits(id, name, ctx.kind())
+                {
+                    return None;
+                }
                 Some(id)
             }
             // Declared with an error: that declaration's diagnostic says why.
@@ -249,5 +254,71 @@ impl Checker<'_> {
                 None
             }
         }
+    }
+}
+
+impl Checker<'_> {
+    /// E0504: a declared metric's query names a placeholder the selected
+    /// kind cannot fill in (`$node` in a pods policy), which would leave the
+    /// query with no series, and the rule unknown, on every target.
+    fn placeholders_fit(&mut self, id: ir::MetricId, name: &ast::Ident, kind: Kind) -> bool {
+        let Some(query) = self
+            .program
+            .metric(id)
+            .filter(|m| !m.builtin)
+            .and_then(|m| m.promql.clone())
+        else {
+            return true;
+        };
+        let misfit = catalog::PROMQL_PLACEHOLDERS
+            .iter()
+            .map(|(p, _)| *p)
+            .filter(|p| contains_placeholder(&query, p))
+            .find(|p| !catalog::placeholder_kinds(p).contains(kind));
+        let Some(placeholder) = misfit else {
+            return true;
+        };
+        self.report(
+            Diagnostic::new(
+                Code::PlaceholderNotForKind,
+                name.span,
+                format!(
+                    "`{}` reads `{placeholder}`, which a policy on {kind} does not fill in",
+                    name.name
+                ),
+            )
+            .label(format!("this policy selects {kind}"))
+            .help(format!(
+                "`{placeholder}` is filled in for {}; declare a metric for {kind} with {}",
+                catalog::placeholder_kinds(placeholder).describe(),
+                fitting_placeholders(kind)
+            )),
+        );
+        false
+    }
+}
+
+/// Whether `query` holds `placeholder` as a whole word (`$pod`, not the
+/// start of `$pods`).
+fn contains_placeholder(query: &str, placeholder: &str) -> bool {
+    query.match_indices(placeholder).any(|(at, _)| {
+        !query[at + placeholder.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+/// "`$namespace` and `$pod`", for a help line.
+fn fitting_placeholders(kind: Kind) -> String {
+    let fitting: Vec<String> = catalog::PROMQL_PLACEHOLDERS
+        .iter()
+        .filter(|(p, _)| catalog::placeholder_kinds(p).contains(kind))
+        .map(|(p, _)| format!("`{p}`"))
+        .collect();
+    match fitting.as_slice() {
+        [] => "no placeholder".into(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
 }

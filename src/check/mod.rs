@@ -11,12 +11,15 @@ mod condition;
 mod declarations;
 #[cfg(test)]
 mod depth_tests;
+#[cfg(test)]
+mod kinds_tests;
 mod lints;
 #[cfg(test)]
 mod lowering_tests;
 mod metric;
 mod object;
 mod policy;
+mod promql_labels;
 #[cfg(test)]
 mod range_tests;
 mod relation;
@@ -25,6 +28,7 @@ mod relation_tests;
 #[cfg(test)]
 mod safety_tests;
 mod select;
+mod storage;
 pub(crate) mod units;
 
 pub use object::{compile_in, Host};

@@ -178,7 +178,9 @@ fn arithmetic_round_trips_through_rendering_with_its_brackets() {
     }
 }
 
-const QUOTA: &str = "metric quota_used: unbounded ratio = promql \"max by (namespace) (kube_resourcequota{type=\\\"used\\\", namespace=\\\"$namespace\\\"}) / max by (namespace) (kube_resourcequota{type=\\\"hard\\\", namespace=\\\"$namespace\\\"} > 0)\"\n";
+// Per pod, as a pods policy joins it: a namespace's quota has no `pod`
+// label (E0505), so the unbounded ratio here is usage over request.
+const OVER_REQUEST: &str = "metric cpu_of_request: unbounded ratio = promql \"sum by (pod) (rate(container_cpu_usage_seconds_total{namespace=\\\"$namespace\\\"}[5m])) / sum by (pod) (kube_pod_container_resource_requests{resource=\\\"cpu\\\", namespace=\\\"$namespace\\\"})\"\n";
 const ERRORS: &str = "metric error_rate: ratio = promql \"sum by (pod) (rate(http_requests_total{code=~\\\"5..\\\", namespace=\\\"$namespace\\\"}[5m]))\"\n";
 
 /// W0114 (a ratio threshold above 1) where it helps, and where it would not.
@@ -205,8 +207,17 @@ fn a_ratio_above_one_is_flagged_only_where_the_ratio_cannot_pass_one() {
     assert!(help.contains("`150%` to keep the meaning"), "{help}");
     assert!(help.contains("unbounded ratio"), "{help}");
     // A ratio declared unbounded: thresholds above 1 are what it is for.
-    assert_eq!(codes(&rule(QUOTA, "quota_used > 1.05")), Vec::<&str>::new());
-    assert_eq!(codes(&rule(QUOTA, "quota_used >= 1")), Vec::<&str>::new());
+    assert_eq!(
+        codes(&rule(OVER_REQUEST, "cpu_of_request > 1.05")),
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        codes(&rule(OVER_REQUEST, "cpu_of_request >= 1")),
+        Vec::<&str>::new()
+    );
+    // A namespace-level quota read by a pods policy never matches a pod.
+    let quota = "metric quota_used: unbounded ratio = promql \"max by (namespace) (kube_resourcequota{type=\\\"used\\\"}) / max by (namespace) (kube_resourcequota{type=\\\"hard\\\"} > 0)\"\n";
+    assert_eq!(codes(&rule(quota, "quota_used > 1.05")), ["E0505"]);
     // A quotient can pass 1 (an overcommit): no W0114 on arithmetic.
     assert_eq!(
         codes(&on("pods", "cpu_cores / cpu_cores > 1.5")),

@@ -55,7 +55,7 @@ impl Checker<'_> {
         )
         .label("expected a kind");
         let keywords = Kind::ALL.map(Kind::keyword);
-        let d = match closest(&plural, keywords) {
+        let d = match short_name(&plural).or_else(|| closest(&plural, keywords)) {
             Some(s) => d.suggest(s),
             None => d.help(format!(
                 "a policy selects {}",
@@ -245,6 +245,21 @@ fn label_chars(text: &str) -> Result<(), &'static str> {
     } else {
         Err("letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit")
     }
+}
+
+/// The kind kubectl's short name stands for (`hpa`, `pvcs`), which a policy
+/// spells out so that it reads the same to everyone.
+fn short_name(plural: &str) -> Option<&'static str> {
+    let kind = match plural {
+        "hpas" => Kind::HorizontalPodAutoscalers,
+        "pvcs" => Kind::PersistentVolumeClaims,
+        "pdbs" => Kind::PodDisruptionBudgets,
+        "deploys" => Kind::Deployments,
+        "sts" => Kind::StatefulSets,
+        "ds" => Kind::DaemonSets,
+        _ => return None,
+    };
+    Some(kind.keyword())
 }
 
 #[cfg(test)]

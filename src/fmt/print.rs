@@ -10,13 +10,15 @@ use crate::syntax::ast::{
     Rule, Select, SetValue, Statement, StringLit, Value,
 };
 
-/// `metric NAME: [unbounded] UNIT = promql "QUERY"`
+/// `metric NAME: [unbounded | counter] UNIT = promql "QUERY"`
 pub(super) fn metric(decl: &MetricDecl) -> String {
     format!(
         "metric {}: {}{} = promql {}",
         decl.name.name,
         if decl.unbounded.is_some() {
             "unbounded "
+        } else if decl.counter.is_some() {
+            "counter "
         } else {
             ""
         },
@@ -224,6 +226,14 @@ fn action(action_node: &Action, source: &str) -> String {
             bounded(format!("set {} = {value}", resource.name), "max", max)
         }
         Action::Rollback(_) => "rollback".to_string(),
+        Action::Rerun(_) => "rerun".to_string(),
+        Action::Expand { value, max, .. } => {
+            let value = match value {
+                SetValue::Absolute(literal) => literal.text(),
+                SetValue::Factor(factor, _) => format!("current * {}", factor.text()),
+            };
+            bounded(format!("expand to {value}"), "max", max)
+        }
         Action::Cordon(_) => "cordon".to_string(),
         Action::Drain(_) => "drain".to_string(),
         Action::Notify { message, .. } => format!("notify {}", string(message)),

@@ -151,7 +151,7 @@ impl Context<'_> {
                         )
                     })
                     .collect();
-                items.extend(keywords(&["unbounded"]));
+                items.extend(keywords(&["unbounded", "counter"]));
                 items
             }
             Some("unbounded") => vec![item(
@@ -160,6 +160,17 @@ impl Context<'_> {
                 Some(Unit::Ratio.example()),
                 Some("a ratio that may pass 1 (a quota's use, an overcommit)"),
             )],
+            Some("counter") => [Unit::Count, Unit::Bytes, Unit::Duration]
+                .iter()
+                .map(|u| {
+                    item(
+                        u.keyword(),
+                        CompletionKind::Unit,
+                        Some(u.example()),
+                        Some("a series that only grows and resets: `increase` and `rate` apply"),
+                    )
+                })
+                .collect(),
             Some("=") => keywords(&["promql"]),
             _ => Vec::new(),
         }

@@ -31,7 +31,17 @@ fn keywords_in_context() {
     );
     assert_eq!(
         labels("policy p { select |"),
-        ["pods", "deployments", "statefulsets", "daemonsets", "nodes"]
+        [
+            "pods",
+            "deployments",
+            "statefulsets",
+            "daemonsets",
+            "nodes",
+            "jobs",
+            "horizontalpodautoscalers",
+            "persistentvolumeclaims",
+            "poddisruptionbudgets"
+        ]
     );
     assert_eq!(
         labels("policy p {\n when memory_percent > 85 |"),
@@ -163,4 +173,44 @@ fn a_second_metric_after_an_operator() {
     );
     assert_eq!(labels("metric q: unbounded |"), ["ratio"]);
     assert!(labels("metric q: |").contains(&"unbounded".to_string()));
+    assert!(labels("metric q: |").contains(&"counter".to_string()));
+    assert_eq!(
+        labels("metric q: counter |"),
+        ["count", "bytes", "duration"]
+    );
+}
+
+#[test]
+fn a_watched_kind_offers_its_own_metrics_reasons_and_only_notify() {
+    let metrics = labels("policy p {\n  select jobs\n  when |");
+    assert!(metrics.contains(&"active_pods".to_string()), "{metrics:?}");
+    assert!(metrics.contains(&"run_time".to_string()), "{metrics:?}");
+    assert!(
+        !metrics.contains(&"memory_percent".to_string()),
+        "{metrics:?}"
+    );
+    let volume = labels("policy p {\n  select persistentvolumeclaims\n  when |");
+    assert!(
+        volume.contains(&"volume_available_bytes".to_string()),
+        "{volume:?}"
+    );
+    assert_eq!(
+        labels("policy p {\n  select persistentvolumeclaims\n  when status is |"),
+        ["Pending", "Lost"]
+    );
+    assert_eq!(
+        labels("policy p {\n  select poddisruptionbudgets\n  when age > 1h then |"),
+        ["notify", "ask ai"]
+    );
+    let deployment = labels("policy p {\n  select deployments\n  when status is |");
+    assert!(
+        deployment.contains(&"ProgressDeadlineExceeded".to_string()),
+        "{deployment:?}"
+    );
+    let statefulset = labels("policy p {\n  select statefulsets\n  when |");
+    assert!(
+        statefulset.contains(&"update_revision_pending".to_string())
+            && statefulset.contains(&"rollout_age".to_string()),
+        "{statefulset:?}"
+    );
 }

@@ -47,7 +47,9 @@ fn declaration(line: &str) -> Option<Declared<'_>> {
     let name = words.next()?.text(line);
     // `unbounded ratio`: the unit is the word after the modifier.
     let ty = match words.next().map(|t| t.text(line)) {
-        Some("unbounded") if kind == DeclKind::Metric => words.next().map(|t| t.text(line)),
+        Some("unbounded" | "counter") if kind == DeclKind::Metric => {
+            words.next().map(|t| t.text(line))
+        }
         ty => ty,
     };
     let body = tokens.iter().find(|t| t.kind == Lexeme::String).map(|t| {

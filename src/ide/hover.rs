@@ -92,6 +92,7 @@ fn word_markdown(
         }
     }
     match around.prev {
+        Some("select") => return Kind::from_keyword(word).map(kind_markdown),
         Some("is") => {
             let s = catalog::status_reason(word)?;
             return Some(format!(
@@ -161,6 +162,34 @@ fn word_markdown(
     keyword_doc(word).map(|doc| format!("**{word}** — {doc}"))
 }
 
+/// What a policy selecting `kind` can read and do.
+fn kind_markdown(kind: Kind) -> String {
+    let metrics: Vec<String> = catalog::METRICS
+        .iter()
+        .filter(|m| m.kinds.contains(kind))
+        .map(|m| format!("`{}`", m.name))
+        .collect();
+    let actions: Vec<String> = catalog::ACTIONS
+        .iter()
+        .filter(|a| a.kinds.contains(kind) || (kind == Kind::Pods && a.via_pod.is_some()))
+        .map(|a| format!("`{}`", a.name))
+        .collect();
+    let what = if kind.is_observed_only() {
+        "watched: its metrics are its own status"
+    } else if kind.is_workload() {
+        "a workload: pod metrics are aggregated over its pods"
+    } else if kind.is_namespaced() {
+        "namespaced"
+    } else {
+        "cluster-scoped: `select` takes no namespaces"
+    };
+    format!(
+        "**{kind}** — kind ({what})\n\n- metrics: {}\n- actions: {}\n",
+        metrics.join(", "),
+        actions.join(", ")
+    )
+}
+
 fn metric_markdown(metric: &MetricInfo, kind: Option<Kind>) -> String {
     let mut md = format!(
         "**{}** — {}\n\n{}\n\n- source: {}\n- applies to: {}\n",
@@ -189,12 +218,11 @@ fn metric_markdown(metric: &MetricInfo, kind: Option<Kind>) -> String {
             }
         },
         None => {
-            for kind in [Kind::Pods, Kind::Nodes] {
+            for kind in [Kind::Pods, Kind::Nodes, Kind::PersistentVolumeClaims] {
                 if let Some(promql) = catalog::builtin_promql(metric, kind) {
-                    let whom = if kind == Kind::Nodes {
-                        "nodes"
-                    } else {
-                        "pods and workloads"
+                    let whom = match kind {
+                        Kind::Pods => "pods and workloads",
+                        other => other.keyword(),
                     };
                     let _ = write!(
                         md,
@@ -335,6 +363,38 @@ mod tests {
             declared.contains("ratio") && declared.contains("a=\"b\""),
             "{declared}"
         );
+    }
+
+    #[test]
+    fn a_claim_metric_shows_the_kubelet_and_its_own_query() {
+        let text = "policy v {\n  select persistentvolumeclaims\n  when volume_used_bytes > 1Gi then notify \"x\"\n}\n";
+        let md = hover_at(text, "volume_used_bytes");
+        assert!(md.contains("kubelet volume stats"), "{md}");
+        assert!(md.contains("kubelet_volume_stats_used_bytes"), "{md}");
+    }
+
+    #[test]
+    fn a_selected_kind_shows_its_metrics_and_actions() {
+        let md = hover_at("policy j {\n  select jobs\n}\n", "jobs");
+        assert!(md.starts_with("**jobs** — kind (watched"), "{md}");
+        assert!(
+            md.contains("`active_pods`") && !md.contains("`memory_percent`"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- actions: `notify`, `ask ai`, `rerun`\n"),
+            "{md}"
+        );
+        let claims = hover_at(
+            "policy c {\n  select persistentvolumeclaims\n}\n",
+            "persistentvolumeclaims",
+        );
+        assert!(
+            claims.contains("- actions: `notify`, `ask ai`, `expand`\n"),
+            "{claims}"
+        );
+        let pods = hover_at("policy p {\n  select pods\n}\n", "pods");
+        assert!(pods.contains("`restart rolling`"), "{pods}");
     }
 
     #[test]

@@ -25,6 +25,14 @@ pub enum Action {
     Rollback,
     Cordon,
     Drain,
+    /// Run a failed Job again: a new Job from its spec.
+    Rerun,
+    /// Grow a claim's storage request to `value` (a size, or a factor of
+    /// the current request), never beyond `max` bytes and never down.
+    Expand {
+        value: LimitValue,
+        max: f64,
+    },
     Notify(String),
     /// The AI analyzer chooses one of these (never `AskAi` itself), each already
     /// classified for the policy, so the analyzer and the safety controller
@@ -58,6 +66,8 @@ impl Action {
             Action::Rollback => "rollback",
             Action::Cordon => "cordon",
             Action::Drain => "drain",
+            Action::Rerun => "rerun",
+            Action::Expand { .. } => "expand",
             Action::Notify(_) => "notify",
             Action::AskAi(_) => "ask ai",
         }
@@ -78,6 +88,8 @@ impl Action {
             Action::Rollback => 8,
             Action::Cordon => 9,
             Action::Drain => 10,
+            Action::Rerun => 11,
+            Action::Expand { .. } => 12,
         }
     }
 
@@ -211,6 +223,11 @@ mod tests {
             Action::Rollback,
             Action::Cordon,
             Action::Drain,
+            Action::Rerun,
+            Action::Expand {
+                value: LimitValue::Factor(1.5),
+                max: 1e11,
+            },
         ]
     }
 

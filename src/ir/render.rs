@@ -161,6 +161,15 @@ impl Program {
                 }
             }
             Action::Rollback => "rollback".into(),
+            Action::Rerun => "rerun".into(),
+            Action::Expand { value, max } => {
+                let unit = Type::Scalar(crate::catalog::Unit::Bytes);
+                let value = match value {
+                    LimitValue::Absolute(v) => render_value(*v, unit),
+                    LimitValue::Factor(f) => format!("current * {f}"),
+                };
+                format!("expand to {value} max {}", render_value(*max, unit))
+            }
             Action::Cordon => "cordon".into(),
             Action::Drain => "drain".into(),
             Action::Notify(text) => format!("notify {text:?}"),

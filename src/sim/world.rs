@@ -31,6 +31,9 @@ const TRIM_EVERY: u64 = 64;
 /// The most replicas a workload may be scaled to, as the scenario allows.
 pub const MAX_REPLICAS: u32 = super::scenario::MAX_REPLICAS;
 
+/// Every simulated node's `pod_capacity`: the kubelet's default `maxPods`.
+const POD_CAPACITY: u32 = 110;
+
 /// A fault as it happened to one object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Incident {
@@ -103,6 +106,9 @@ struct Workload {
     overload_fix: Option<(usize, i64)>,
     /// The open degradation: its incident, metric, start and target value.
     degrade: Option<Degradation>,
+    /// When the last rollout began (creation, a bad release, a rolling
+    /// restart, a rollback, a new limit): `rollout_age` counts from it.
+    last_rollout: i64,
 }
 
 struct Degradation {
@@ -214,6 +220,7 @@ impl World {
                 overload: None,
                 overload_fix: None,
                 degrade: None,
+                last_rollout: 0,
                 spec: spec.clone(),
             });
             let w = world.workloads.len() - 1;
@@ -247,11 +254,36 @@ impl World {
         for w in 0..self.workloads.len() {
             self.observe_workload(w, now);
         }
-        for node in &mut self.nodes {
+        let mut running = vec![0u32; self.nodes.len()];
+        for pod in &self.pods {
+            // A crash-looping pod is still in phase Running.
+            if let Some(count) = running.get_mut(pod.node) {
+                *count += 1;
+            }
+        }
+        for (node, running) in self.nodes.iter_mut().zip(running) {
             let age = (now - node.created) as f64;
             let ready = 1.0;
             record(&mut node.target, &self.metrics, "age", now, Some(age));
             record(&mut node.target, &self.metrics, "ready", now, Some(ready));
+            let cordoned = if node.cordoned { 1.0 } else { 0.0 };
+            record(
+                &mut node.target,
+                &self.metrics,
+                "cordoned",
+                now,
+                Some(cordoned),
+            );
+            let pods = Some(f64::from(running));
+            record(&mut node.target, &self.metrics, "running_pods", now, pods);
+            let capacity = Some(f64::from(POD_CAPACITY));
+            record(
+                &mut node.target,
+                &self.metrics,
+                "pod_capacity",
+                now,
+                capacity,
+            );
             node.target.statuses.clear();
             if node.cordoned {
                 node.target.statuses.insert("SchedulingDisabled".into());
@@ -296,6 +328,7 @@ impl World {
                             let id = self.workloads[w].id.clone();
                             let incident = self.open("bad release", id, now);
                             self.workloads[w].bad_release = Some(incident);
+                            self.workloads[w].last_rollout = now;
                             let all: Vec<usize> = self.pods_of(w).collect();
                             for p in all {
                                 self.start_crashloop(p, now, false);
@@ -520,8 +553,9 @@ impl World {
         let mut updates: Vec<(String, Option<f64>)> = Vec::new();
         // A pod that is not crashing is ready and available: the simulated
         // world has no probes and no minReadySeconds. Revisions and
-        // generations are not modelled (`updated_replicas`, `generation` and
-        // `observed_generation` have no data, so rules on them are unknown).
+        // generations are not modelled (`updated_replicas`, `generation`,
+        // `observed_generation` and `update_revision_pending` have no data,
+        // so rules on them are unknown); when a rollout began is.
         let ready = pods
             .iter()
             .filter(|&&p| self.pods[p].crash.is_none())
@@ -535,6 +569,7 @@ impl World {
                 "available_replicas" | "ready_replicas" => Some(ready),
                 "existing_replicas" => Some(pods.len() as f64),
                 "age" => Some(now as f64),
+                "rollout_age" => Some((now - self.workloads[w].last_rollout) as f64),
                 _ => None,
             };
             let value = own.or_else(|| {
@@ -760,6 +795,7 @@ impl World {
         let healed = IncidentOutcome::Healed { by: entry };
         let pods: Vec<usize> = self.pods_of(w).collect();
         let n = pods.len();
+        self.workloads[w].last_rollout = now;
         for p in pods.into_iter().rev() {
             self.replace_pod(p, now, healed);
         }
@@ -823,6 +859,10 @@ impl World {
         }
         let raised_cpu = resource == Resource::CpuLimit && *current > before;
         let after = *current;
+        // A new limit is a new pod template: a rollout begins.
+        if after != before {
+            workload.last_rollout = now;
+        }
         if raised_cpu && workload.overload.is_some() {
             workload.overload_fix = Some((entry, now));
         }

@@ -48,12 +48,14 @@ impl Item {
     }
 }
 
-/// `metric NAME: [unbounded] UNIT = promql "QUERY"`
+/// `metric NAME: [unbounded | counter] UNIT = promql "QUERY"`
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricDecl {
     pub name: Ident,
     /// `unbounded ratio`: the ratio may pass 1.
     pub unbounded: Option<Span>,
+    /// `counter count`: the series only grows and resets.
+    pub counter: Option<Span>,
     pub unit: Ident,
     pub query: StringLit,
     pub span: Span,
@@ -354,6 +356,13 @@ pub enum Action {
     Rollback(Span),
     Cordon(Span),
     Drain(Span),
+    Rerun(Span),
+    /// `expand to 50Gi`, `expand to current * 1.5 max 200Gi`.
+    Expand {
+        value: SetValue,
+        max: Option<Literal>,
+        span: Span,
+    },
     Notify {
         message: StringLit,
         span: Span,
@@ -375,13 +384,15 @@ impl Action {
             Action::Delete(span)
             | Action::Rollback(span)
             | Action::Cordon(span)
-            | Action::Drain(span) => *span,
+            | Action::Drain(span)
+            | Action::Rerun(span) => *span,
             Action::Restart { span, .. }
             | Action::ScaleUp { span, .. }
             | Action::ScaleDown { span, .. }
             | Action::ScaleTo { span, .. }
             | Action::Patch { span, .. }
             | Action::Set { span, .. }
+            | Action::Expand { span, .. }
             | Action::Notify { span, .. }
             | Action::AskAi { span, .. }
             | Action::Unknown { span, .. } => *span,

@@ -160,6 +160,8 @@ fn is_token(rule: Rule) -> bool {
             | kw_rollback
             | kw_cordon
             | kw_drain
+            | kw_rerun
+            | kw_expand
             | kw_up
             | kw_down
             | kw_to
@@ -193,9 +195,11 @@ fn item(pair: Pair<'_, Rule>, offset: usize) -> Built<Item> {
             let span = c.span();
             let name = ident(c.expect()?, offset);
             let unbounded = c.take(Rule::kw_unbounded).map(|p| c.span_of(&p));
+            let counter = c.take(Rule::kw_counter).map(|p| c.span_of(&p));
             Ok(Item::Metric(MetricDecl {
                 name,
                 unbounded,
+                counter,
                 unit: ident(c.expect()?, offset),
                 query: string(c.expect()?, offset)?,
                 span,
@@ -395,6 +399,7 @@ fn flat_action(pair: Pair<'_, Rule>, offset: usize) -> Built<Action> {
         },
         Rule::delete_action => Action::Delete(span),
         Rule::rollback_action => Action::Rollback(span),
+        Rule::rerun_action => Action::Rerun(span),
         Rule::cordon_action => Action::Cordon(span),
         Rule::drain_action => Action::Drain(span),
         Rule::scale_action => {
@@ -449,6 +454,22 @@ fn flat_action(pair: Pair<'_, Rule>, offset: usize) -> Built<Action> {
                 max,
                 span,
             }
+        }
+        Rule::expand_action => {
+            let mut v = Children::of(c.expect()?, offset);
+            let inner = v.expect()?;
+            let value = if inner.as_rule() == Rule::set_factor {
+                let factor_span = v.span_of(&inner);
+                let mut f = Children::of(inner, offset);
+                SetValue::Factor(literal(f.expect()?, offset)?, factor_span)
+            } else {
+                SetValue::Absolute(literal(inner, offset)?)
+            };
+            let max = match c.next() {
+                Some(m) => Some(literal(m, offset)?),
+                None => None,
+            };
+            Action::Expand { value, max, span }
         }
         Rule::notify_action => Action::Notify {
             message: string(c.expect()?, offset)?,

@@ -366,11 +366,14 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         kw_rollback | rollback_action => &["`rollback`"],
         kw_cordon | cordon_action => &["`cordon`"],
         kw_drain | drain_action => &["`drain`"],
+        kw_rerun | rerun_action => &["`rerun`"],
+        kw_expand | expand_action => &["`expand`"],
         kw_notify | notify_action => &["`notify`"],
         kw_ask | ask_ai_action => &["`ask`"],
         kw_ai => &["`ai`"],
         kw_among => &["`among`"],
         kw_unbounded => &["`unbounded`"],
+        kw_counter => &["`counter`"],
         // Only in tests, and never expected by the real rules.
         #[cfg(test)]
         test_lexing | test_line_break | test_code => &[],

@@ -6,7 +6,7 @@
 //! shrinks toward zero, and choice 0 is always the plainest one (one space, no
 //! comment, no optional part), so a failing file shrinks to a small one.
 
-use kubeskippy::catalog::Kind;
+use kubeskippy::catalog::{Kind, Kinds};
 
 /// The numbers the generator's choices are drawn from; past the end, every
 /// choice is 0.
@@ -192,7 +192,10 @@ impl Gen {
     }
 
     fn policy(&mut self, name: &str, metric: Option<&str>, patch: Option<&str>) {
-        let kind = Kind::ALL[self.c.pick(Kind::ALL.len())];
+        // The kinds whose metrics and actions `leaf` and `actions` know; the
+        // others format the same way (a kind is one word).
+        let kinds: Vec<Kind> = Kinds::RUNNING.iter().collect();
+        let kind = kinds[self.c.pick(kinds.len())];
         let mut statements = vec![select(&mut self.c, kind)];
         let mut settings = Vec::new();
         if self.c.chance(50) {
@@ -445,8 +448,12 @@ fn leaf(c: &mut Choices, kind: Kind, metric: Option<&str>) -> Vec<String> {
             "{} {op} memory_percent",
             c.one(&["cpu_percent", "85"])
         )),
+        // The declared metric is per pod (`$namespace`, `by (pod)`): a node
+        // policy cannot read it (E0504).
         _ => match metric {
-            Some(name) if c.chance(40) => words(&format!("{name} {op} {}", c.one(&["5%", "0.05"]))),
+            Some(name) if pod_like && c.chance(40) => {
+                words(&format!("{name} {op} {}", c.one(&["5%", "0.05"])))
+            }
             _ => words(&format!(
                 "{} {op} {}",
                 c.one(&["memory_percent", "cpu_percent"]),
@@ -496,6 +503,8 @@ fn actions(kind: Kind, patch: Option<&str>) -> Vec<Vec<String>> {
         Kind::StatefulSets => texts.extend(scale.iter().chain(&workload).map(|s| s.to_string())),
         Kind::DaemonSets => texts.extend(workload.iter().map(|s| s.to_string())),
         Kind::Nodes => texts.extend(["cordon", "drain"].map(String::from)),
+        // Only `notify` and `ask ai` act on the observed-only kinds.
+        _ => {}
     }
     if let (Some(patch), false) = (patch, kind == Kind::Nodes) {
         texts.push(format!("patch {patch}"));
