@@ -7,6 +7,7 @@ mod on_cluster {
     pub mod control_plane;
     pub mod support;
 
+    mod ai;
     mod basics;
     mod crds;
     mod guards;

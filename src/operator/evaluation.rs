@@ -37,6 +37,9 @@ pub struct Loop {
     pub announcer: super::events::Announcer,
     /// Set once the caches have synced: what `/readyz` answers.
     pub ready: Arc<std::sync::atomic::AtomicBool>,
+    /// The AI analyzer, and where its verdicts come back.
+    pub analysis: super::analysis::Analysis,
+    pub answers: tokio::sync::mpsc::Sender<super::analysis::Answered>,
 }
 
 /// Which evaluation a pass runs.
@@ -71,7 +74,12 @@ impl Recorded {
 /// status and event rules on each pod change (`events`), until the task is
 /// dropped: a crash loop is acted on when it is reported, not at the next
 /// tick.
-pub async fn run(context: Loop, wakeups: Wakeups, mut leading: watch::Receiver<bool>) {
+pub async fn run(
+    context: Loop,
+    wakeups: Wakeups,
+    mut verdicts: super::analysis::Answers,
+    mut leading: watch::Receiver<bool>,
+) {
     let Wakeups {
         pods: mut events,
         records: mut answers,
@@ -115,6 +123,12 @@ pub async fn run(context: Loop, wakeups: Wakeups, mut leading: watch::Receiver<b
                 while answers.try_recv().is_ok() {}
                 if lead(&context, &leading, &mut was_leading).await {
                     answer(&context, &mut work).await;
+                }
+            }
+            Some(answered) = verdicts.recv() => {
+                // A follower's case is asked again by the leader.
+                if lead(&context, &leading, &mut was_leading).await {
+                    super::analysis::decided(&context, &mut work, answered).await;
                 }
             }
             Some(namespace) = events.recv() => {

@@ -113,6 +113,17 @@ pub(super) async fn handle(
                 if let Some(admission) = &carried.admission {
                     checks.insert(0, format!("safety controller: {admission:?}"));
                 }
+                if matches!(carried.outcome, Outcome::HandedToAi(_)) {
+                    super::analysis::ask(
+                        context,
+                        entry,
+                        decision,
+                        &namespace,
+                        &name,
+                        &context.observers.records.state(),
+                        now,
+                    );
+                }
                 let mut status =
                     outcome_status(entry, decision, &carried.outcome, checks, now, context);
                 if carried.admission == Some(Admission::Execute) {

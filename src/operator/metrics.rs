@@ -159,9 +159,16 @@ impl Metrics {
 
 /// Counts `record` reaching `phase`, and a block by its reason.
 pub fn count(record: &HealingAction, phase: ActionPhase, reason: Option<&str>) {
-    let origin = match record.spec.origin.kind {
-        OriginKind::Rule => "rule",
-        OriginKind::Ai => "ai",
+    // A case the AI analyzer answered: who chose (`ai` or `fallback`).
+    let answered = record
+        .status
+        .as_ref()
+        .and_then(|s| s.ai.as_ref())
+        .map(|a| a.origin.as_str());
+    let origin = match (answered, record.spec.origin.kind) {
+        (Some(origin), _) => origin,
+        (None, OriginKind::Rule) => "rule",
+        (None, OriginKind::Ai) => "ai",
     };
     METRICS.action(
         &record.spec.action.name,
