@@ -149,7 +149,13 @@ pub(super) async fn decided(context: &Loop, work: &mut Work, answered: Answered)
         verdict,
     } = answered;
     let metrics = &super::metrics::METRICS;
-    metrics.ai_seconds.observe(verdict.latency.as_secs_f64());
+    metrics
+        .ai_seconds
+        .get_or_create(&super::metrics::AiLabels {
+            model: verdict.model.clone(),
+            origin: verdict.origin().into(),
+        })
+        .observe(verdict.latency.as_secs_f64());
     if let Some(confidence) = verdict.confidence() {
         metrics.ai_confidence.observe(confidence);
     }

@@ -35,6 +35,12 @@ pub struct PolicyLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AiLabels {
+    pub model: String,
+    pub origin: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MetricLabels {
     pub metric: String,
 }
@@ -53,8 +59,9 @@ pub struct Metrics {
     pub time_to_heal_seconds: Histogram,
     /// 1 while a policy's circuit breaker is open.
     pub breaker_open: Family<PolicyLabels, Gauge>,
-    /// The AI analyzer's latency and stated confidence.
-    pub ai_seconds: Histogram,
+    /// The AI analyzer's latency by model and origin (`ai`, `fallback`),
+    /// and its stated confidence.
+    pub ai_seconds: Family<AiLabels, Histogram, fn() -> Histogram>,
     pub ai_confidence: Histogram,
     /// Evaluations of a rule that a metric (or status, event) had no data
     /// for, by what was missing.
@@ -71,7 +78,9 @@ impl Metrics {
             evaluation_seconds: Histogram::new(exponential_buckets(0.000_5, 2.0, 16)),
             time_to_heal_seconds: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
             breaker_open: Family::default(),
-            ai_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 12)),
+            ai_seconds: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.01, 2.0, 14))
+            }),
             ai_confidence: Histogram::new([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]),
             unknown: Family::default(),
         };
@@ -195,6 +204,13 @@ mod tests {
         metrics.block("cooldown");
         metrics.rule_evaluations.inc_by(3);
         metrics.evaluation_seconds.observe(0.002);
+        metrics
+            .ai_seconds
+            .get_or_create(&AiLabels {
+                model: "smol".into(),
+                origin: "ai".into(),
+            })
+            .observe(0.7);
         // A family shows once it has a series.
         metrics
             .breaker_open
@@ -216,7 +232,7 @@ mod tests {
             "kubeskippy_evaluation_duration_seconds_count 1",
             "# TYPE kubeskippy_time_to_heal_seconds histogram",
             "kubeskippy_circuit_breaker_open{policy=\"shop/crashloop\"} 1",
-            "# TYPE kubeskippy_ai_analysis_duration_seconds histogram",
+            "kubeskippy_ai_analysis_duration_seconds_count{model=\"smol\",origin=\"ai\"} 1",
             "# TYPE kubeskippy_ai_confidence histogram",
             "kubeskippy_metric_unknown_total{metric=\"memory_percent\"} 1",
         ] {
