@@ -10,6 +10,7 @@ mod on_cluster {
     mod ai;
     mod basics;
     mod crds;
+    mod events;
     mod guards;
     mod healing;
     mod metrics;

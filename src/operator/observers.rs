@@ -26,6 +26,8 @@ pub struct Observers {
     stateful_sets: Store<StatefulSet>,
     daemon_sets: Store<DaemonSet>,
     nodes: Store<Node>,
+    /// Events, for `event … count` rules; a new one wakes a watch pass.
+    events: Store<k8s_openapi::api::events::v1::Event>,
     /// What the autoscaler guard reads: which workloads an HPA drives.
     autoscalers: Store<HorizontalPodAutoscaler>,
     /// The records: the answers people give them, and what the guards and
@@ -98,13 +100,14 @@ impl Observers {
         let (sender, receiver) = mpsc::channel(1_024);
         let (answers, answered) = mpsc::channel(1_024);
         let observers = Observers {
-            pods: reflect(client, &mut watches, Some(sender)),
+            pods: reflect(client, &mut watches, Some(sender.clone())),
             replica_sets: reflect(client, &mut watches, None),
             deployments: reflect(client, &mut watches, None),
             stateful_sets: reflect(client, &mut watches, None),
             daemon_sets: reflect(client, &mut watches, None),
             nodes: reflect(client, &mut watches, None),
             autoscalers: reflect(client, &mut watches, None),
+            events: reflect(client, &mut watches, Some(sender.clone())),
             records: reflect(client, &mut watches, Some(answers)),
         };
         let wakeups = Wakeups {
@@ -122,6 +125,7 @@ impl Observers {
         let _ = self.daemon_sets.wait_until_ready().await;
         let _ = self.nodes.wait_until_ready().await;
         let _ = self.autoscalers.wait_until_ready().await;
+        let _ = self.events.wait_until_ready().await;
         let _ = self.records.wait_until_ready().await;
     }
 
@@ -133,6 +137,7 @@ impl Observers {
             stateful_sets: self.stateful_sets.state(),
             daemon_sets: self.daemon_sets.state(),
             nodes: self.nodes.state(),
+            events: self.events.state(),
         }
     }
 
