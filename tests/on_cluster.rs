@@ -3,6 +3,10 @@
 //! `tests/cluster/`), started once for this test binary. Each test works in
 //! a namespace of its own; tests that run an operator take turns.
 
+// The real helm, shared with tests/helm.rs.
+#[path = "common/helm.rs"]
+mod helm;
+
 mod on_cluster {
     pub mod control_plane;
     pub mod support;
@@ -11,6 +15,7 @@ mod on_cluster {
     mod crds;
     mod guards;
     mod healing;
+    mod helm;
     mod metrics;
     mod operations;
     mod templates;
