@@ -6,6 +6,9 @@
 // The real helm, shared with tests/helm.rs.
 #[path = "common/helm.rs"]
 mod helm;
+// The Grafana dashboard's queries, shared with tests/dashboard.rs.
+#[path = "common/dashboard.rs"]
+mod dashboard_file;
 
 mod on_cluster {
     pub mod control_plane;

@@ -4,7 +4,9 @@
 //! as rendered: the CRDs established, the ServiceAccount, the RBAC rules,
 //! the safety ConfigMap, the Deployment. Then the operator runs with a token
 //! of the chart's ServiceAccount and the safety file of the chart's
-//! ConfigMap, and heals a crash-looping pod.
+//! ConfigMap, and heals a crash-looping pod; a real Prometheus scrapes it,
+//! as the chart's ServiceMonitor would have one do, and every query of the
+//! chart's Grafana dashboard runs there.
 //!
 //! No kubelet, no image: the kubelet stand-in reports the chart's pods
 //! Running, but nothing runs in them. This test stands in for the container:
@@ -160,14 +162,20 @@ async fn the_chart_applied_to_a_real_api_server_runs_an_operator_that_heals() {
 
     // The container's command line, with the local stand-ins for what the
     // pod would have: the ConfigMap's file (operator_as writes it), a free
-    // port, and the downward API's namespace.
+    // port on loopback for the container's metrics port, and the downward
+    // API's namespace.
+    let metrics = format!("127.0.0.1:{}", super::metrics::free_port());
     let mut rest = Vec::new();
     let mut given = args.iter().skip(1);
     assert_eq!(args.first().map(String::as_str), Some("run"));
     while let Some(arg) = given.next() {
         match arg.as_str() {
-            "--safety" | "--metrics-address" => {
+            "--safety" => {
                 given.next();
+            }
+            "--metrics-address" => {
+                given.next();
+                rest.extend(["--metrics-address".to_string(), metrics.clone()]);
             }
             // operator_as keeps the lease short, so the test before's
             // operator does not hold this one back.
@@ -228,4 +236,50 @@ async fn the_chart_applied_to_a_real_api_server_runs_an_operator_that_heals() {
         serde_json::from_str::<serde_json::Value>(first).is_ok(),
         "--log-format json: {first}"
     );
+    // Every query of the dashboard runs on a real Prometheus scraping this
+    // operator, and the actions panel shows the restart.
+    let Some(binary) = super::metrics::prometheus_binary() else {
+        return;
+    };
+    let (_prometheus, prometheus) =
+        super::metrics::scraping(plane, &binary, "prometheus-helm", &metrics);
+    let dashboard = crate::dashboard_file::dashboard();
+    let queries = crate::dashboard_file::queries(&dashboard);
+    let (_, by_type) = queries
+        .iter()
+        .find(|(place, _)| place.contains("Actions by type and phase"))
+        .expect("the actions panel");
+    let by_type = crate::dashboard_file::substitute(by_type);
+    eventually(
+        "the restart on the dashboard's actions panel",
+        Duration::from_secs(60),
+        || async {
+            let result = prometheus
+                .query(by_type.as_str())
+                .get()
+                .await
+                .map_err(|e| e.to_string())?;
+            let series: Vec<String> = result
+                .data()
+                .as_vector()
+                .ok_or("not a vector")?
+                .iter()
+                .map(|v| format!("{:?}", v.metric()))
+                .collect();
+            series
+                .iter()
+                .any(|s| s.contains("restart") && s.contains("Verifying"))
+                .then_some(())
+                .ok_or(format!("{series:?}"))
+        },
+    )
+    .await;
+    for (place, expr) in &queries {
+        let query = crate::dashboard_file::substitute(expr);
+        prometheus
+            .query(query.as_str())
+            .get()
+            .await
+            .unwrap_or_else(|e| panic!("{place}: Prometheus refuses {query}: {e}"));
+    }
 }
