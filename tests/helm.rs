@@ -282,14 +282,20 @@ fn what_is_not_available_or_wrong_is_refused_at_render() {
     };
     for (set, says) in [
         ("dryRun=true", "a global dry run is not available yet"),
-        ("logFormat=xml", "is not `text` or `json`"),
+        // values.schema.json: types and choices, and no unknown key.
+        ("logFormat=xml", "value must be one of 'text', 'json'"),
+        ("replicaCount=0", "minimum: got 0, want 1"),
+        (
+            "saftey.maxActionsPerHour=5",
+            "additional properties 'saftey' not allowed",
+        ),
         (
             "ai.enabled=true,ai.url=http://ollama:11434",
             "needs ai.url and ai.model",
         ),
         (
             "ai.enabled=true,ai.backend=bard,ai.url=http://x,ai.model=m",
-            "is not `ollama` or `openai`",
+            "value must be one of 'ollama', 'openai'",
         ),
     ] {
         let refused = helm::template(helm, RELEASE, NAMESPACE, &["--set", set])
