@@ -191,6 +191,25 @@ fn safety_of(objects: &[Value]) -> SafetyConfig {
 }
 
 #[test]
+fn dry_run_puts_the_whole_operator_in_dry_run_beside_the_other_safety_values() {
+    let Some(alone) = render(&["--set", "dryRun=true"]) else {
+        return;
+    };
+    assert!(safety_of(&alone).dry_run);
+    let Some(with) = render(&[
+        "--set",
+        "dryRun=true",
+        "--set",
+        "safety.maxActionsPerHour=7",
+    ]) else {
+        return;
+    };
+    let safety = safety_of(&with);
+    assert!(safety.dry_run);
+    assert_eq!(safety.max_actions_per_hour, 7);
+}
+
+#[test]
 fn the_safety_values_pass_through_to_a_configuration_the_operator_reads() {
     let Some(defaults) = render(&[]) else {
         return;
@@ -211,6 +230,7 @@ fn the_safety_values_pass_through_to_a_configuration_the_operator_reads() {
         return;
     };
     let safety = safety_of(&set);
+    assert!(!safety.dry_run);
     assert_eq!(safety.max_actions_per_hour, 10);
     assert_eq!(safety.approval_required, ["cordon", "drain", "rollback"]);
     assert_eq!(safety.circuit_breaker.failures, 2);
@@ -281,7 +301,6 @@ fn what_is_not_available_or_wrong_is_refused_at_render() {
         return;
     };
     for (set, says) in [
-        ("dryRun=true", "a global dry run is not available yet"),
         // values.schema.json: types and choices, and no unknown key.
         ("logFormat=xml", "value must be one of 'text', 'json'"),
         ("replicaCount=0", "minimum: got 0, want 1"),

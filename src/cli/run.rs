@@ -163,6 +163,13 @@ async fn client(args: &RunArgs) -> Result<Client, String> {
             .await
             .map_err(|e| format!("not in a cluster and no usable kubeconfig: {e}"))?,
     };
+    // kube retries a 429 up to 15 times, honouring Retry-After: an eviction
+    // a PodDisruptionBudget refuses would hold the evaluation loop for
+    // minutes. The operator handles a refusal itself (the record says
+    // "blocked by a PodDisruptionBudget" and the action is tried again
+    // later), and its watches back off on their own.
+    let mut config = config;
+    config.default_retry = false;
     Client::try_from(config).map_err(|e| format!("cannot make a Kubernetes client: {e}"))
 }
 

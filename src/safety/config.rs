@@ -42,6 +42,10 @@ pub struct SafetyConfig {
     /// confidence is not evidence; choose it from `kubeskippy ai eval`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ai_auto_approve_confidence: Option<f64>,
+    /// Every policy in `dryrun`, whatever its mode: the operator records what
+    /// it would do and changes nothing (a notify still notifies; refusals
+    /// are still refusals).
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,6 +91,7 @@ impl Default for SafetyConfig {
             verification: Verification::default(),
             record_retention: RecordRetention::default(),
             ai_auto_approve_confidence: None,
+            dry_run: false,
         }
     }
 }
