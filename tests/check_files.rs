@@ -171,7 +171,10 @@ fn a_path_without_policy_files_is_a_usage_error() {
     for args in [&["."][..], &[][..]] {
         let out = check(&dir, args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert_eq!(text(&out.stderr), "error: no `*.skippy` files found\n");
+        assert_eq!(
+            text(&out.stderr),
+            "error: no `*.skippy` or HealingPolicy manifest files found\n"
+        );
         assert!(out.stdout.is_empty());
     }
 }

@@ -15,6 +15,40 @@ fn committed_crds_equal_the_generated_ones() {
     }
 }
 
+/// Helm installs the files of the chart's `crds/` as they are (it does not
+/// template them), so they are byte for byte the generated ones too.
+#[test]
+fn the_charts_crds_equal_the_generated_ones() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/kubeskippy/crds");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("charts/kubeskippy/crds")
+        .map(|e| {
+            e.expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    files.sort();
+    let mut expected: Vec<String> = crd::manifests()
+        .iter()
+        .map(|(file, _)| file.to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(
+        files, expected,
+        "charts/kubeskippy/crds holds one file per CRD"
+    );
+    for (file, generated) in crd::manifests() {
+        let in_chart = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+        assert!(
+            in_chart == generated,
+            "charts/kubeskippy/crds/{file} differs from the code: run \
+             `cargo run -- crds --out charts/kubeskippy/crds/`"
+        );
+    }
+}
+
 #[test]
 fn the_policy_text_is_bounded_in_the_schema() {
     use kube::CustomResourceExt;

@@ -3,14 +3,24 @@
 //! `tests/cluster/`), started once for this test binary. Each test works in
 //! a namespace of its own; tests that run an operator take turns.
 
+// The real helm, shared with tests/helm.rs.
+#[path = "common/helm.rs"]
+mod helm;
+// The Grafana dashboard's queries, shared with tests/dashboard.rs.
+#[path = "common/dashboard.rs"]
+mod dashboard_file;
+
 mod on_cluster {
     pub mod control_plane;
     pub mod support;
 
+    mod ai;
     mod basics;
     mod crds;
+    mod events;
     mod guards;
     mod healing;
+    mod helm;
     mod metrics;
     mod operations;
     mod templates;

@@ -108,37 +108,6 @@ fn recorded_answers_replay_through_validation() {
 }
 
 #[test]
-fn the_latency_histogram_renders_for_prometheus() {
-    let case = oom_case();
-    let mut h = super::metrics::AnalysisDurations::default();
-    h.observe(&Verdict::failed(
-        &case,
-        Why::Disabled,
-        "",
-        Duration::from_millis(0),
-    ));
-    h.observe(&Verdict::judged(
-        &case,
-        answer::judge(&case, &answer_for(&case, "restart rolling", 0.5)),
-        "smol",
-        None,
-        Duration::from_millis(700),
-        None,
-    ));
-    let text = h.render();
-    assert!(text.contains("# TYPE kubeskippy_ai_analysis_duration_seconds histogram"));
-    assert!(text.contains(
-        "kubeskippy_ai_analysis_duration_seconds_bucket{model=\"smol\",outcome=\"ai\",le=\"0.5\"} 0"
-    ));
-    assert!(text.contains(
-        "kubeskippy_ai_analysis_duration_seconds_bucket{model=\"smol\",outcome=\"ai\",le=\"1\"} 1"
-    ));
-    assert!(text.contains(
-        "kubeskippy_ai_analysis_duration_seconds_count{model=\"\",outcome=\"disabled\"} 1"
-    ));
-}
-
-#[test]
 fn the_report_reads_as_a_table() {
     let case = oom_case();
     let inc = |name: &str, label: &str| incident::Incident {

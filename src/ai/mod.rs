@@ -32,9 +32,9 @@
 //!    outcomes, and the values of its Secrets and environment as
 //!    [`case::Context::secret_values`].
 //! 2. Call [`Analyzer::analyze`] off the evaluation loop (a spawned task; it
-//!    returns within the configured timeout). Observe
-//!    `verdict.latency` as `kubeskippy_ai_analysis_duration_seconds` (with
-//!    `origin` and the reason code as labels: [`metrics`]).
+//!    returns within the configured timeout). Observe `verdict.latency` as
+//!    `kubeskippy_ai_analysis_duration_seconds` (by model and origin: the
+//!    operator's `metrics`).
 //! 3. Carry out `candidates[i]` with `act::carry_out_choice`, so the choice
 //!    passes the same safety controller as a rule's action. **An
 //!    AI-originated action needs approval by default**, whatever the policy's
@@ -59,7 +59,6 @@ pub mod eval;
 #[cfg(feature = "ai")]
 pub mod http;
 pub mod incident;
-pub mod metrics;
 pub mod prompt;
 pub mod redact;
 pub mod replay;

@@ -5,7 +5,7 @@ use crate::check::compile;
 use crate::diagnostic::{render, Severity};
 use crate::span::LineIndex;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
@@ -21,15 +21,18 @@ pub enum Format {
   kubeskippy check policies/
   kubeskippy check --format json my-policy.skippy
   kubeskippy check --safety safety.yaml --deny-warnings policies/
+  kubeskippy check deploy/healing-policies.yaml     HealingPolicy manifests, as applied
 
 Every file is checked, whatever the others hold; a file that is not UTF-8 is
 reported where its first bad byte is, and checked with each bad byte read as `�`.
 
 Exit status: 0 no errors (warnings allowed), 1 errors found, 2 usage or I/O error
-(no `*.skippy` file found, or a file that could not be read).")]
+(no `*.skippy` file or policy manifest found, or a file that could not be read).")]
 pub struct CheckArgs {
-    /// Files or folders to check; folders are searched for `*.skippy` files
-    /// [default: the current folder]
+    /// Files or folders to check: `*.skippy` files, and manifests (`*.yaml`,
+    /// `*.yml`) whose HealingPolicy and ClusterHealingPolicy documents are
+    /// checked as the operator compiles them, each diagnostic at its place in
+    /// the YAML; folders are searched for both [default: the current folder]
     pub paths: Vec<PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Human)]
@@ -65,9 +68,12 @@ fn check_all(
     tty: bool,
 ) -> Result<u8, CliError> {
     let config = safety_config(args.safety.as_deref())?;
-    let files = collect_files(&args.paths, super::POLICY_SUFFIX)?;
+    let mut files = collect_files(&args.paths, super::POLICY_SUFFIX)?;
+    files.extend(manifests_in(&args.paths)?);
     if files.is_empty() {
-        return Err(CliError::NoFiles { what: "`*.skippy`" });
+        return Err(CliError::NoFiles {
+            what: "`*.skippy` or HealingPolicy manifest",
+        });
     }
     tracing::debug!(files = files.len(), safety = ?args.safety, "checking");
     let color = match args.color {
@@ -100,7 +106,11 @@ fn check_all(
             problem.write(args.format, out).map_err(write_error)?;
         }
         let started = std::time::Instant::now();
-        let compiled = compile(&source, &config);
+        let compiled = if is_manifest(path) {
+            compile_manifest(&source, &config)
+        } else {
+            compile(&source, &config)
+        };
         tracing::debug!(
             file = %name,
             bytes = source.len(),
@@ -151,6 +161,58 @@ fn check_all(
     }
     let failed = errors > 0 || (args.deny_warnings && warnings > 0);
     Ok(if failed { PROBLEMS } else { SUCCESS })
+}
+
+fn is_manifest(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
+}
+
+/// The manifests under the folders of `paths` that hold a HealingPolicy or
+/// ClusterHealingPolicy (other YAML there, such as policy tests and
+/// scenarios, is not policy text). A manifest named on the command line is
+/// checked whatever it holds.
+fn manifests_in(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
+    let folders: Vec<PathBuf> = if paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        paths.iter().filter(|p| p.is_dir()).cloned().collect()
+    };
+    let mut found = Vec::new();
+    if folders.is_empty() {
+        return Ok(found);
+    }
+    for suffix in [".yaml", ".yml"] {
+        for path in collect_files(&folders, suffix)? {
+            let holds_policy = std::fs::read_to_string(&path)
+                .is_ok_and(|text| !crate::ide::embedded::policies(&text).is_empty());
+            if holds_policy {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Every policy embedded in a manifest, compiled as the operator compiles
+/// its object, with the diagnostics placed in the YAML file.
+fn compile_manifest(yaml: &str, config: &crate::safety::SafetyConfig) -> crate::check::Compiled {
+    let mut all = crate::check::compile("", config);
+    all.diagnostics.clear();
+    for embedded in crate::ide::embedded::policies(yaml) {
+        let compiled = embedded.compile(config);
+        all.diagnostics.extend(
+            compiled
+                .diagnostics
+                .iter()
+                .map(|d| embedded.diagnostic_to_yaml(d)),
+        );
+        all.program.policies.extend(compiled.program.policies);
+    }
+    all
 }
 
 /// A problem with a file itself rather than with the policies it holds: it

@@ -56,6 +56,24 @@ pub struct RunArgs {
         default_value = "0.0.0.0:8080"
     )]
     pub metrics_address: std::net::SocketAddr,
+    /// The AI analyzer's endpoint (Ollama or any OpenAI-compatible server);
+    /// without it every `ask ai` takes the deterministic fallback
+    #[arg(long, value_name = "URL", env = "KUBESKIPPY_AI_ENDPOINT")]
+    pub ai_endpoint: Option<String>,
+    /// The model the AI analyzer asks
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "KUBESKIPPY_AI_MODEL",
+        requires = "ai_endpoint"
+    )]
+    pub ai_model: Option<String>,
+    /// The endpoint's kind: `ollama` or `openai` (default: guessed from the URL)
+    #[arg(long, value_name = "KIND", env = "KUBESKIPPY_AI_KIND")]
+    pub ai_kind: Option<String>,
+    /// Seconds one AI call may take before the fallback is taken
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub ai_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -104,8 +122,23 @@ pub fn run(args: &RunArgs, err: &mut dyn Write) -> u8 {
         if let Ok(address) = endpoints.local_addr() {
             tracing::info!(%address, "serving /metrics, /healthz and /readyz");
         }
+        let analysis = match analysis(args) {
+            Ok(analysis) => analysis,
+            Err(e) => {
+                let _ = writeln!(err, "error: {e}");
+                return FAILURE;
+            }
+        };
         let lease = std::time::Duration::from_secs(args.lease_seconds.max(1));
-        crate::operator::run(client, safety, args.namespace.clone(), lease, endpoints).await;
+        crate::operator::run(
+            client,
+            safety,
+            args.namespace.clone(),
+            lease,
+            endpoints,
+            analysis,
+        )
+        .await;
         SUCCESS
     })
 }
@@ -130,5 +163,51 @@ async fn client(args: &RunArgs) -> Result<Client, String> {
             .await
             .map_err(|e| format!("not in a cluster and no usable kubeconfig: {e}"))?,
     };
+    // kube retries a 429 up to 15 times, honouring Retry-After: an eviction
+    // a PodDisruptionBudget refuses would hold the evaluation loop for
+    // minutes. The operator handles a refusal itself (the record says
+    // "blocked by a PodDisruptionBudget" and the action is tried again
+    // later), and its watches back off on their own.
+    let mut config = config;
+    config.default_retry = false;
     Client::try_from(config).map_err(|e| format!("cannot make a Kubernetes client: {e}"))
+}
+
+/// The AI analyzer the flags configure; the API key comes from
+/// `KUBESKIPPY_AI_API_KEY` (a Secret mounted as an environment variable),
+/// never from a flag, so it is in no process listing and no log.
+fn analysis(args: &RunArgs) -> Result<crate::operator::analysis::Analysis, String> {
+    use crate::ai::{AiConfig, ApiKey, BackendKind, ModeSetting};
+    use crate::operator::analysis::Analysis;
+    let Some(endpoint) = &args.ai_endpoint else {
+        return Ok(Analysis::Disabled);
+    };
+    let Some(model) = &args.ai_model else {
+        return Err("--ai-endpoint needs --ai-model (the model to ask)".into());
+    };
+    let kind = match &args.ai_kind {
+        Some(k) => BackendKind::from_name(k)
+            .ok_or_else(|| format!("--ai-kind {k:?}: expected ollama or openai"))?,
+        None => BackendKind::guess(endpoint),
+    };
+    if !(1..=3_600).contains(&args.ai_timeout_seconds) {
+        return Err(format!(
+            "--ai-timeout-seconds {}: expected 1 to 3600",
+            args.ai_timeout_seconds
+        ));
+    }
+    let config = AiConfig {
+        endpoint: endpoint.clone(),
+        kind,
+        model: model.clone(),
+        timeout: std::time::Duration::from_secs(args.ai_timeout_seconds),
+        max_tokens: 512,
+        mode: ModeSetting::default(),
+        max_concurrency: 2,
+        redact: Vec::new(),
+        api_key: ApiKey::from_env("KUBESKIPPY_AI_API_KEY"),
+    };
+    crate::ai::http::HttpAnalyzer::new(config)
+        .map(Analysis::Http)
+        .map_err(|e| format!("the AI analyzer: {e}"))
 }

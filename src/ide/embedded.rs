@@ -1,12 +1,15 @@
 //! Skippy embedded in Kubernetes YAML: the `spec.policy` block scalar (`|`) of
 //! each `HealingPolicy` document of a file, and the mapping of offsets between
-//! the policy text and the YAML file.
+//! the policy text and the YAML file; and the compilation of each as the
+//! operator compiles that object, so `kubeskippy check` on a manifest and
+//! the editor say what the operator's status will.
 //!
 //! A line scanner rather than a YAML parser, on purpose: the editor needs
 //! byte positions inside the block scalar, which YAML libraries do not report,
 //! and a manifest being edited is often not valid YAML. What it reads: `---`
-//! document separators; top-level `kind: HealingPolicy` and, if present, an
-//! `apiVersion` in the `kubeskippy.io` group; a top-level `spec:` holding a
+//! document separators; top-level `kind: HealingPolicy` (or
+//! `ClusterHealingPolicy`) and, if present, an `apiVersion` in the
+//! `kubeskippy.io` group; `metadata.namespace`; a top-level `spec:` holding a
 //! `policy: |` literal block (with `-`/`+` chomping and an optional explicit
 //! indentation digit). Folded (`>`) and quoted policies are not read: their
 //! text is not the file's text line for line.
@@ -16,6 +19,10 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Embedded {
     pub text: String,
+    /// A `ClusterHealingPolicy` rather than a namespaced `HealingPolicy`.
+    pub cluster: bool,
+    /// The HealingPolicy's `metadata.namespace`, if the manifest names one.
+    pub namespace: Option<String>,
     /// For each line of `text`: (its offset in `text`, its offset in the YAML,
     /// its length in bytes including the line break).
     lines: Vec<(usize, usize, usize)>,
@@ -39,6 +46,40 @@ impl Embedded {
             Some(&(start, yaml, len)) => yaml + offset.saturating_sub(start).min(len),
             None => 0,
         }
+    }
+
+    /// Compiles the policy as the operator compiles its object: one policy,
+    /// and a `HealingPolicy` only in its own namespace (`default` when the
+    /// manifest names none, as `kubectl apply` would put it there).
+    pub fn compile(&self, config: &crate::safety::SafetyConfig) -> crate::check::Compiled {
+        let host = if self.cluster {
+            crate::check::Host::ClusterHealingPolicy
+        } else {
+            crate::check::Host::HealingPolicy {
+                namespace: self.namespace.as_deref().unwrap_or("default"),
+            }
+        };
+        crate::check::compile_in(&self.text, config, host)
+    }
+
+    /// `diagnostic` of the policy text, placed in the YAML file.
+    pub fn diagnostic_to_yaml(
+        &self,
+        diagnostic: &crate::diagnostic::Diagnostic,
+    ) -> crate::diagnostic::Diagnostic {
+        let span = |s: crate::span::Span| crate::span::Span {
+            start: self.to_yaml(s.start),
+            end: self.to_yaml(s.end),
+        };
+        let mut out = diagnostic.clone();
+        out.span = span(out.span);
+        for (related, _) in &mut out.related {
+            *related = span(*related);
+        }
+        if let Some(suggestion) = &mut out.suggestion {
+            suggestion.span = span(suggestion.span);
+        }
+        out
     }
 
     /// The offset in the policy text of YAML byte `offset`, if it is inside
@@ -67,7 +108,12 @@ pub fn policies(yaml: &str) -> Vec<Embedded> {
     lines
         .split(|(_, line)| is_document_marker(line))
         .filter(|document| is_healing_policy(document))
-        .filter_map(policy_block)
+        .filter_map(|document| {
+            let mut embedded = policy_block(document)?;
+            embedded.cluster = top_level(document, "kind") == Some("ClusterHealingPolicy");
+            embedded.namespace = namespace(document);
+            Some(embedded)
+        })
         .collect()
 }
 
@@ -94,8 +140,29 @@ fn top_level<'a>(document: &[(usize, &'a str)], key: &str) -> Option<&'a str> {
 }
 
 fn is_healing_policy(document: &[(usize, &str)]) -> bool {
-    top_level(document, "kind") == Some("HealingPolicy")
-        && top_level(document, "apiVersion").is_none_or(|v| v.starts_with("kubeskippy.io/"))
+    matches!(
+        top_level(document, "kind"),
+        Some("HealingPolicy" | "ClusterHealingPolicy")
+    ) && top_level(document, "apiVersion").is_none_or(|v| v.starts_with("kubeskippy.io/"))
+}
+
+/// `metadata.namespace` of a document: the first child of a top-level
+/// `metadata:` named `namespace`.
+fn namespace(document: &[(usize, &str)]) -> Option<String> {
+    let start = document.iter().position(|(_, line)| {
+        content(line).split(" #").next().map(str::trim_end) == Some("metadata:")
+    })?;
+    document[start + 1..]
+        .iter()
+        .map(|(_, line)| content(line))
+        .filter(|text| !text.trim().is_empty() && !text.trim_start().starts_with('#'))
+        .take_while(|text| indent(text) > 0)
+        .find_map(|text| {
+            let value = text.trim_start().strip_prefix("namespace:")?;
+            let value = value.split(" #").next().unwrap_or("").trim();
+            Some(value.trim_matches(|c| c == '"' || c == '\'').to_string())
+        })
+        .filter(|v| !v.is_empty())
 }
 
 fn policy_block(document: &[(usize, &str)]) -> Option<Embedded> {
@@ -141,6 +208,8 @@ fn block(lines: &[(usize, &str)], parent: usize, explicit: Option<usize>) -> Emb
     });
     let mut embedded = Embedded {
         text: String::new(),
+        cluster: false,
+        namespace: None,
         lines: Vec::new(),
         indent: block_indent,
     };
@@ -234,5 +303,57 @@ spec:
         assert!(policies("kind: HealingPolicy\nspec:\npolicy: |\n").is_empty());
         let empty = policies("kind: HealingPolicy\nspec:\n  policy: |\n");
         assert_eq!(empty[0].text, "");
+    }
+
+    #[test]
+    fn a_cluster_policy_and_a_namespace_are_read() {
+        let yaml = "\
+apiVersion: kubeskippy.io/v1alpha1
+kind: HealingPolicy
+metadata:
+  name: a
+  namespace: \"shop\"  # the tenant's
+spec:
+  policy: |
+    policy a {
+      select pods in payments
+      when restarts > 3 then restart
+    }
+---
+kind: ClusterHealingPolicy
+spec:
+  policy: |
+    policy b {
+      select pods in payments
+      when restarts > 3 then restart
+    }
+";
+        let found = policies(yaml);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].namespace.as_deref(), Some("shop"));
+        assert!(!found[0].cluster && found[1].cluster);
+        let config = crate::safety::SafetyConfig::default();
+        let codes = |e: &Embedded| {
+            e.compile(&config)
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| d.code.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            codes(&found[0]),
+            ["E0309"],
+            "a tenant acts in its namespace only"
+        );
+        assert!(codes(&found[1]).is_empty(), "a cluster policy may");
+        let compiled = found[0].compile(&config);
+        let outside = compiled
+            .diagnostics
+            .iter()
+            .find(|d| d.code.as_str() == "E0309")
+            .expect("E0309");
+        let placed = found[0].diagnostic_to_yaml(outside);
+        assert_eq!(&yaml[placed.span.start..placed.span.end], "payments");
     }
 }

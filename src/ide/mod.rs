@@ -72,12 +72,18 @@ impl Analysis for Ide {
     fn diagnostics(&self, source: Source<'_>) -> Vec<Diagnostic> {
         match source.kind {
             DocumentKind::Skippy => diagnostics(source.text, &self.config),
+            // As the operator compiles the object (one policy; a
+            // HealingPolicy in its own namespace), so the editor shows what
+            // its status will.
             DocumentKind::Yaml => embedded::policies(source.text)
                 .iter()
                 .flat_map(|e| {
-                    diagnostics(&e.text, &self.config)
-                        .into_iter()
+                    e.compile(&self.config)
+                        .diagnostics
+                        .iter()
+                        .map(diagnostics::to_analysis)
                         .map(|d| to_yaml_diagnostic(e, d))
+                        .collect::<Vec<_>>()
                 })
                 .collect(),
         }

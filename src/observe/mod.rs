@@ -6,6 +6,7 @@
 //! [`snapshot`] is pure: the objects (from the operator's reflectors) and the
 //! history in, the observations out.
 
+pub mod events;
 pub mod objects;
 
 use crate::catalog::{self, Kind};
@@ -26,6 +27,8 @@ pub struct Cluster {
     pub stateful_sets: Vec<Arc<StatefulSet>>,
     pub daemon_sets: Vec<Arc<DaemonSet>>,
     pub nodes: Vec<Arc<Node>>,
+    /// `events.k8s.io/v1` Events (the core/v1 ones included).
+    pub events: Vec<Arc<k8s_openapi::api::events::v1::Event>>,
 }
 
 impl Cluster {
@@ -54,6 +57,7 @@ impl Cluster {
             stateful_sets: keep(&self.stateful_sets, namespaces),
             daemon_sets: keep(&self.daemon_sets, namespaces),
             nodes: Vec::new(),
+            events: keep(&self.events, namespaces),
         }
     }
 }
@@ -194,10 +198,13 @@ fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) ->
             ))
         })
         .collect();
+    let mut events = events::by_object(&cluster.events);
     let mut targets: Vec<Target> = Vec::new();
     for pod in &cluster.pods {
         let owner = objects::pod_owner(pod, |ns, name| replica_sets.get(&(ns, name)).copied());
-        targets.push(history.record(objects::pod(pod, owner, now), now, append));
+        let mut target = history.record(objects::pod(pod, owner, now), now, append);
+        target.events = events.remove(&target.id).unwrap_or_default();
+        targets.push(target);
     }
     let mut by_owner: HashMap<TargetId, Vec<usize>> = HashMap::new();
     for (i, pod) in targets.iter().enumerate() {
@@ -228,16 +235,21 @@ fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) ->
             .get(&target.id)
             .map(|ids| ids.iter().map(|&i| &targets[i]).collect())
             .unwrap_or_default();
-        // A workload has a status when any of its pods has it.
+        // A workload has a status when any of its pods has it, and the
+        // events on it or on its pods.
+        target.events = events.remove(&target.id).unwrap_or_default();
         for pod in &pods {
             target.statuses.extend(pod.statuses.iter().cloned());
+            target.events.extend(pod.events.iter().cloned());
         }
         history.record_aggregate(&mut target, &pods, now, append);
         workload_targets.push(target);
     }
     targets.extend(workload_targets);
     for node in &cluster.nodes {
-        targets.push(history.record(objects::node(node, now), now, append));
+        let mut target = history.record(objects::node(node, now), now, append);
+        target.events = events.remove(&target.id).unwrap_or_default();
+        targets.push(target);
     }
     Observations { targets }
 }

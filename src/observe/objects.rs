@@ -246,64 +246,100 @@ pub fn node(node: &Node, now: i64) -> Observed {
     }
 }
 
-/// A workload's own values: desired replicas, unavailable replicas, age.
-/// Its pods' statuses and metrics are added by [`super::aggregate`].
+/// A workload's replica counts as its status reports them, in the
+/// catalog's names; `None` where the status has no such field yet.
+#[derive(Debug, Default)]
+struct Replicas {
+    desired: Option<i32>,
+    existing: Option<i32>,
+    ready: Option<i32>,
+    available: Option<i32>,
+    updated: Option<i32>,
+    unavailable: Option<i32>,
+    observed_generation: Option<i64>,
+    misscheduled: Option<i32>,
+}
+
+/// A workload's own values: replicas desired, existing, ready, available,
+/// updated and not available, generations, age. Its pods' statuses and
+/// metrics are added by [`super::aggregate`].
 pub fn deployment(d: &Deployment, now: i64) -> Observed {
     let status = d.status.as_ref();
     let desired = d.spec.replicas.unwrap_or(1);
-    let unavailable = status
-        .and_then(|s| s.unavailable_replicas)
-        .unwrap_or_else(|| {
-            let available = status.and_then(|s| s.available_replicas).unwrap_or(0);
-            (desired - available).max(0)
-        });
-    workload(
-        Kind::Deployments,
-        &d.metadata,
-        Some(desired),
-        unavailable,
-        now,
-    )
+    let available = status.and_then(|s| s.available_replicas).unwrap_or(0);
+    let replicas = Replicas {
+        desired: Some(desired),
+        existing: Some(status.and_then(|s| s.replicas).unwrap_or(0)),
+        ready: Some(status.and_then(|s| s.ready_replicas).unwrap_or(0)),
+        available: Some(available),
+        updated: Some(status.and_then(|s| s.updated_replicas).unwrap_or(0)),
+        unavailable: Some(
+            status
+                .and_then(|s| s.unavailable_replicas)
+                .unwrap_or((desired - available).max(0)),
+        ),
+        observed_generation: status.and_then(|s| s.observed_generation),
+        misscheduled: None,
+    };
+    workload(Kind::Deployments, &d.metadata, &replicas, now)
 }
 
 pub fn stateful_set(s: &StatefulSet, now: i64) -> Observed {
+    let status = s.status.as_ref();
     let desired = s.spec.replicas.unwrap_or(1);
-    let available = s
-        .status
-        .as_ref()
-        .and_then(|s| s.available_replicas)
-        .unwrap_or(0);
-    workload(
-        Kind::StatefulSets,
-        &s.metadata,
-        Some(desired),
-        (desired - available).max(0),
-        now,
-    )
+    let available = status.and_then(|s| s.available_replicas).unwrap_or(0);
+    let replicas = Replicas {
+        desired: Some(desired),
+        existing: status.map(|s| s.replicas),
+        ready: Some(status.and_then(|s| s.ready_replicas).unwrap_or(0)),
+        available: Some(available),
+        updated: Some(status.and_then(|s| s.updated_replicas).unwrap_or(0)),
+        unavailable: Some((desired - available).max(0)),
+        observed_generation: status.and_then(|s| s.observed_generation),
+        misscheduled: None,
+    };
+    workload(Kind::StatefulSets, &s.metadata, &replicas, now)
 }
 
 pub fn daemon_set(d: &DaemonSet, now: i64) -> Observed {
-    let unavailable = d
-        .status
-        .as_ref()
-        .map_or(0, |s| s.number_unavailable.unwrap_or(0));
-    workload(Kind::DaemonSets, &d.metadata, None, unavailable, now)
+    let status = d.status.as_ref();
+    let replicas = Replicas {
+        desired: status.map(|s| s.desired_number_scheduled),
+        existing: status.map(|s| s.current_number_scheduled),
+        ready: status.map(|s| s.number_ready),
+        available: Some(status.and_then(|s| s.number_available).unwrap_or(0)),
+        updated: Some(status.and_then(|s| s.updated_number_scheduled).unwrap_or(0)),
+        unavailable: Some(status.and_then(|s| s.number_unavailable).unwrap_or(0)),
+        observed_generation: status.and_then(|s| s.observed_generation),
+        misscheduled: status.map(|s| s.number_misscheduled),
+    };
+    workload(Kind::DaemonSets, &d.metadata, &replicas, now)
 }
 
-fn workload(
-    kind: Kind,
-    meta: &ObjectMeta,
-    desired: Option<i32>,
-    unavailable: i32,
-    now: i64,
-) -> Observed {
+fn workload(kind: Kind, meta: &ObjectMeta, replicas: &Replicas, now: i64) -> Observed {
     let target = base(kind, meta);
     let mut values = Vec::new();
     values.extend(age(meta, now));
-    if let Some(desired) = desired {
-        values.push(("replicas", f64::from(desired)));
+    let counts = [
+        ("replicas", replicas.desired),
+        ("existing_replicas", replicas.existing),
+        ("ready_replicas", replicas.ready),
+        ("available_replicas", replicas.available),
+        ("updated_replicas", replicas.updated),
+        ("unavailable_replicas", replicas.unavailable),
+        ("misscheduled_pods", replicas.misscheduled),
+    ];
+    for (name, count) in counts {
+        if let Some(count) = count {
+            values.push((name, f64::from(count.max(0))));
+        }
     }
-    values.push(("unavailable_replicas", f64::from(unavailable.max(0))));
+    if let Some(generation) = meta.generation {
+        values.push(("generation", generation as f64));
+    }
+    if let Some(observed) = replicas.observed_generation {
+        values.push(("observed_generation", observed as f64));
+    }
     Observed {
         target,
         values,

@@ -228,3 +228,49 @@ fn a_peek_reads_the_samples_without_appending() {
         2
     );
 }
+
+#[test]
+fn a_workloads_status_gives_every_replica_count_and_its_generations() {
+    let deployment: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "web", "namespace": "shop", "generation": 7,
+            "creationTimestamp": "2027-01-01T00:00:00Z"},
+        "spec": {"replicas": 3, "selector": {}, "template": {}},
+        "status": {"replicas": 4, "readyReplicas": 2, "availableReplicas": 2,
+            "updatedReplicas": 1, "observedGeneration": 6}
+    }))
+    .expect("a deployment");
+    let observed = objects::deployment(&deployment, NOW);
+    let values: BTreeMap<&str, f64> = observed.values.into_iter().collect();
+    for (name, expected) in [
+        ("replicas", 3.0),
+        ("existing_replicas", 4.0),
+        ("ready_replicas", 2.0),
+        ("available_replicas", 2.0),
+        ("updated_replicas", 1.0),
+        ("unavailable_replicas", 1.0),
+        ("generation", 7.0),
+        ("observed_generation", 6.0),
+    ] {
+        assert_eq!(values.get(name), Some(&expected), "{name}");
+    }
+    let daemon_set: DaemonSet = serde_json::from_value(json!({
+        "metadata": {"name": "agent", "namespace": "shop"},
+        "spec": {"selector": {}, "template": {}},
+        "status": {"desiredNumberScheduled": 5, "currentNumberScheduled": 4,
+            "numberReady": 3, "numberMisscheduled": 1, "numberAvailable": 3,
+            "numberUnavailable": 2, "updatedNumberScheduled": 4}
+    }))
+    .expect("a daemon set");
+    let values: BTreeMap<&str, f64> = objects::daemon_set(&daemon_set, NOW)
+        .values
+        .into_iter()
+        .collect();
+    assert_eq!(
+        values.get("replicas"),
+        Some(&5.0),
+        "the nodes it should run on"
+    );
+    assert_eq!(values.get("existing_replicas"), Some(&4.0));
+    assert_eq!(values.get("misscheduled_pods"), Some(&1.0));
+    assert_eq!(values.get("unavailable_replicas"), Some(&2.0));
+}

@@ -134,13 +134,27 @@ async fn carry_out_approved<E: Executor>(
             "the record names no rule or object of the policy",
         );
     };
+    // A case the AI answered carries out its choice, if the policy still
+    // allows exactly that action; a rule's record, the rule's action.
+    let (action, class, object) = match record.status.as_ref().and_then(|s| s.ai.as_ref()) {
+        Some(ai) => match allowed_choice(&entry.program, ai) {
+            Some(chosen) => chosen,
+            None => {
+                return Answered::is(
+                    ActionPhase::Failed,
+                    "the AI's choice is not an action the policy allows; not carried out",
+                )
+            }
+        },
+        None => (rule.action.clone(), rule.safety.clone(), object),
+    };
     // The person's answer stands for the approval; every other rule of the
     // safety controller still holds.
     let admission = safety::admit(
         &Proposal {
             mode: Mode::Auto,
-            action: &rule.action,
-            safety: &match &rule.safety {
+            action: &action,
+            safety: &match &class {
                 SafetyClass::NeedsApproval(_) => SafetyClass::Auto,
                 other => other.clone(),
             },
@@ -166,7 +180,7 @@ async fn carry_out_approved<E: Executor>(
     let history = now.recent.policy(&entry.uid);
     let guarded = guard(
         &Situation {
-            action: &rule.action,
+            action: &action,
             object: &object,
             by_ai: record.spec.origin.kind == OriginKind::Ai,
             recent: &history,
@@ -200,7 +214,7 @@ async fn carry_out_approved<E: Executor>(
     }
     let order = Order {
         program: &entry.program,
-        action: &rule.action,
+        action: &action,
         object: &object,
         target: &target,
         at: k8s_openapi::jiff::Timestamp::now().as_second(),
@@ -215,11 +229,11 @@ async fn carry_out_approved<E: Executor>(
                     Charge {
                         object: object.clone(),
                         at,
-                        ledger: Ledger::of(&rule.action),
+                        ledger: Ledger::of(&action),
                     },
                 )
             });
-            let notify = matches!(rule.action, crate::ir::Action::Notify(_));
+            let notify = matches!(action, crate::ir::Action::Notify(_));
             Answered {
                 verify_after: (!notify)
                     .then(|| at.saturating_add(verify::delay(&rule.condition, safety))),
@@ -292,6 +306,32 @@ async fn write(client: &Client, record: &HealingAction, answered: Answered) {
         tracing::info!(record = %record.name_any(), phase = ?phase, "answered record");
         super::metrics::count(record, phase, status.reason.as_deref());
     }
+}
+
+/// The action, safety class and object of the AI's choice on a record, if
+/// the compiled policy allows exactly that action (a rule's own, or one of an
+/// `ask ai`'s choices): what a person approves cannot be other than what the
+/// policy lets the AI choose.
+fn allowed_choice(
+    program: &crate::ir::Program,
+    ai: &super::crd::AiChoice,
+) -> Option<(
+    crate::ir::Action,
+    SafetyClass,
+    crate::engine::observation::TargetId,
+)> {
+    let action: crate::ir::Action = serde_json::from_str(ai.action.as_deref()?).ok()?;
+    let object = ai.object.as_ref()?.target_id()?;
+    let rules = &program.policies.first()?.rules;
+    let class = rules.iter().find_map(|rule| match &rule.action {
+        crate::ir::Action::AskAi(choices) => choices
+            .iter()
+            .find(|c| c.action == action)
+            .map(|c| c.safety.clone()),
+        own if *own == action => Some(rule.safety.clone()),
+        _ => None,
+    })?;
+    Some((action, class, object))
 }
 
 #[cfg(test)]

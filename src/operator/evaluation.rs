@@ -37,6 +37,9 @@ pub struct Loop {
     pub announcer: super::events::Announcer,
     /// Set once the caches have synced: what `/readyz` answers.
     pub ready: Arc<std::sync::atomic::AtomicBool>,
+    /// The AI analyzer, and where its verdicts come back.
+    pub analysis: super::analysis::Analysis,
+    pub answers: tokio::sync::mpsc::Sender<super::analysis::Answered>,
 }
 
 /// Which evaluation a pass runs.
@@ -71,7 +74,12 @@ impl Recorded {
 /// status and event rules on each pod change (`events`), until the task is
 /// dropped: a crash loop is acted on when it is reported, not at the next
 /// tick.
-pub async fn run(context: Loop, wakeups: Wakeups, mut leading: watch::Receiver<bool>) {
+pub async fn run(
+    context: Loop,
+    wakeups: Wakeups,
+    mut verdicts: super::analysis::Answers,
+    mut leading: watch::Receiver<bool>,
+) {
     let Wakeups {
         pods: mut events,
         records: mut answers,
@@ -115,6 +123,12 @@ pub async fn run(context: Loop, wakeups: Wakeups, mut leading: watch::Receiver<b
                 while answers.try_recv().is_ok() {}
                 if lead(&context, &leading, &mut was_leading).await {
                     answer(&context, &mut work).await;
+                }
+            }
+            Some(answered) = verdicts.recv() => {
+                // A follower's case is asked again by the leader.
+                if lead(&context, &leading, &mut was_leading).await {
+                    super::analysis::decided(&context, &mut work, answered).await;
                 }
             }
             Some(namespace) = events.recv() => {
@@ -194,8 +208,18 @@ async fn cycle(context: &Loop, work: &mut Work) {
     let now = k8s_openapi::jiff::Timestamp::now().as_second();
     let live = (context.live)();
     context.registry.retain(|uid| live.contains(uid));
+    let started = std::time::Instant::now();
     let observations = snapshot(&context.observers.cluster(), &mut work.history, now);
+    let observed = started.elapsed();
     evaluate_all(context, work, &observations, now, Pass::Cycle).await;
+    // What the scale harness reads (benches/scale.rs): the cycle's own
+    // time, observing and evaluating, before the records' upkeep.
+    tracing::debug!(
+        targets = observations.targets.len(),
+        observe_ms = observed.as_secs_f64() * 1e3,
+        cycle_ms = started.elapsed().as_secs_f64() * 1e3,
+        "cycle"
+    );
     answer(context, work).await;
     super::verify::verify_due(
         &context.client,

@@ -61,16 +61,28 @@ pub(super) async fn handle(
         ),
     };
     let name = record::name(entry, decision, object, episode, &what);
-    if work.recorded.contains(&name) {
-        return;
-    }
     let namespace = object
         .namespace
         .clone()
         .unwrap_or_else(|| context.namespace.clone());
     let actions: Api<HealingAction> = Api::namespaced(context.client.clone(), &namespace);
+    // An action that failed or that a PodDisruptionBudget held back is
+    // not tried again at every cycle (a rule without `for` fires anew each
+    // time): it waits, and a held one is then tried again on its record.
+    let retry = match backoff(context, entry, decision, now) {
+        Backoff::Wait => return,
+        Backoff::Retry(existing) => Some((*existing).clone()),
+        Backoff::Go => None,
+    };
+    if retry.is_none() && work.recorded.contains(&name) {
+        return;
+    }
     let record = record::healing_action(entry, decision, &name, &namespace, since);
-    let created = match actions.create(&PostParams::default(), &record).await {
+    let created = match retry {
+        Some(existing) => Ok(existing),
+        None => actions.create(&PostParams::default(), &record).await,
+    };
+    let created = match created {
         Ok(created) => created,
         Err(kube::Error::Api(status)) if status.code == 409 => {
             // Recorded before (a restart, another replica): handled then.
@@ -113,6 +125,17 @@ pub(super) async fn handle(
                 if let Some(admission) = &carried.admission {
                     checks.insert(0, format!("safety controller: {admission:?}"));
                 }
+                if matches!(carried.outcome, Outcome::HandedToAi(_)) {
+                    super::analysis::ask(
+                        context,
+                        entry,
+                        decision,
+                        &namespace,
+                        &name,
+                        &context.observers.records.state(),
+                        now,
+                    );
+                }
                 let mut status =
                     outcome_status(entry, decision, &carried.outcome, checks, now, context);
                 if carried.admission == Some(Admission::Execute) {
@@ -123,6 +146,67 @@ pub(super) async fn handle(
         },
     };
     finish(context, &actions, &created, entry, decision, status).await;
+}
+
+/// How long a PodDisruptionBudget's refusal stands before the action is
+/// tried again.
+const PDB_RETRY_SECONDS: i64 = 60;
+
+enum Backoff {
+    /// Nothing failed lately: record and act.
+    Go,
+    /// The same action on the same object failed, or was held by a budget,
+    /// less than [`PDB_RETRY_SECONDS`] ago.
+    Wait,
+    /// A budget held it back long enough ago: try again on that record.
+    Retry(std::sync::Arc<HealingAction>),
+}
+
+/// Whether the action of `decision` failed, or a PodDisruptionBudget held
+/// it back, lately (the same policy, rule and object), as the records say.
+fn backoff(context: &Loop, entry: &Entry, decision: &Decision, now: i64) -> Backoff {
+    let Decision::Act {
+        fingerprint,
+        object,
+        ..
+    } = decision
+    else {
+        return Backoff::Go;
+    };
+    let mut latest: Option<(i64, std::sync::Arc<HealingAction>)> = None;
+    for record in context.observers.records.state() {
+        let same = record.spec.policy.uid == entry.uid
+            && record.spec.rule.fingerprint == *fingerprint
+            && record.spec.object.target_id().as_ref() == Some(object);
+        let Some(status) = record.status.as_ref().filter(|_| same) else {
+            continue;
+        };
+        let held =
+            status.phase == Some(ActionPhase::Blocked) && status.reason.as_deref() == Some("pdb");
+        let failed = status.phase == Some(ActionPhase::Failed) && status.healed.is_none();
+        if !(held || failed) {
+            continue;
+        }
+        let at = status
+            .transitions
+            .values()
+            .map(crate::observe::objects::seconds)
+            .max()
+            .unwrap_or(0);
+        if latest.as_ref().is_none_or(|(t, _)| at > *t) {
+            latest = Some((at, record));
+        }
+    }
+    match latest {
+        None => Backoff::Go,
+        Some((at, _)) if now.saturating_sub(at) < PDB_RETRY_SECONDS => Backoff::Wait,
+        Some((_, record))
+            if record.status.as_ref().and_then(|s| s.reason.as_deref()) == Some("pdb") =>
+        {
+            Backoff::Retry(record)
+        }
+        Some(_) => Backoff::Go,
+    }
 }
 
 /// The guards' verdict on an action decision (none for a block or an AI
@@ -210,11 +294,16 @@ fn outcome_status(
     now: i64,
     context: &Loop,
 ) -> HealingActionStatus {
-    let (mut phase, message) = record::phase(outcome);
+    let (mut phase, mut message) = record::phase(outcome);
     let reason = match outcome {
         Outcome::Blocked(by) => Some(by.clone()),
         Outcome::Refused(_) => Some("safety".to_string()),
-        Outcome::Failed(why) if why.contains("PodDisruptionBudget") => Some("pdb".to_string()),
+        Outcome::Failed(why) if why.starts_with("blocked by a PodDisruptionBudget") => {
+            // Not a failure of the action: the budget has no room now.
+            phase = ActionPhase::Blocked;
+            message = format!("{why}; tried again in {PDB_RETRY_SECONDS} s while the rule holds");
+            Some("pdb".to_string())
+        }
         _ => None,
     };
     let mut verify_after = None;

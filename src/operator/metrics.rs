@@ -35,9 +35,107 @@ pub struct PolicyLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AiLabels {
+    pub model: String,
+    pub origin: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MetricLabels {
     pub metric: String,
 }
+
+/// How a family is exposed, which decides the names its series carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Type {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// One metric family of `/metrics`: the registry registers exactly these,
+/// and whatever else reads the names (the Grafana dashboard's test) reads
+/// them here, so a renamed metric cannot leave a panel querying nothing.
+#[derive(Clone, Copy, Debug)]
+pub struct Exported {
+    /// As registered: a counter's without its `_total`, which the encoder adds.
+    pub name: &'static str,
+    pub help: &'static str,
+    pub kind: Type,
+}
+
+impl Exported {
+    /// The names of the series a query can select.
+    pub fn series(&self) -> Vec<String> {
+        match self.kind {
+            Type::Counter => vec![format!("{}_total", self.name)],
+            Type::Gauge => vec![self.name.to_string()],
+            Type::Histogram => ["_bucket", "_sum", "_count"]
+                .iter()
+                .map(|suffix| format!("{}{suffix}", self.name))
+                .collect(),
+        }
+    }
+}
+
+const ACTIONS: Exported = Exported {
+    name: "kubeskippy_healing_actions",
+    help: "HealingActions reaching a phase, by action, namespace, phase and origin",
+    kind: Type::Counter,
+};
+const BLOCKS: Exported = Exported {
+    name: "kubeskippy_safety_blocks",
+    help: "Actions held back by the safety controller, by reason",
+    kind: Type::Counter,
+};
+const RULE_EVALUATIONS: Exported = Exported {
+    name: "kubeskippy_rule_evaluations",
+    help: "Rules evaluated, each rule of each policy once per pass",
+    kind: Type::Counter,
+};
+const EVALUATION_SECONDS: Exported = Exported {
+    name: "kubeskippy_evaluation_duration_seconds",
+    help: "The engine's time for one pass over every policy",
+    kind: Type::Histogram,
+};
+const TIME_TO_HEAL: Exported = Exported {
+    name: "kubeskippy_time_to_heal_seconds",
+    help: "From when a fault began to hold to the verification that it healed",
+    kind: Type::Histogram,
+};
+const BREAKER_OPEN: Exported = Exported {
+    name: "kubeskippy_circuit_breaker_open",
+    help: "1 while the policy's circuit breaker is open",
+    kind: Type::Gauge,
+};
+const AI_SECONDS: Exported = Exported {
+    name: "kubeskippy_ai_analysis_duration_seconds",
+    help: "The AI analyzer's time to answer a case",
+    kind: Type::Histogram,
+};
+const AI_CONFIDENCE: Exported = Exported {
+    name: "kubeskippy_ai_confidence",
+    help: "The confidence the AI stated for its accepted choices",
+    kind: Type::Histogram,
+};
+const UNKNOWN: Exported = Exported {
+    name: "kubeskippy_metric_unknown",
+    help: "Rule evaluations left unknown, by the metric, status or event that had no data",
+    kind: Type::Counter,
+};
+
+/// Every family `/metrics` exposes.
+pub const NAMES: &[Exported] = &[
+    ACTIONS,
+    BLOCKS,
+    RULE_EVALUATIONS,
+    EVALUATION_SECONDS,
+    TIME_TO_HEAL,
+    BREAKER_OPEN,
+    AI_SECONDS,
+    AI_CONFIDENCE,
+    UNKNOWN,
+];
 
 pub struct Metrics {
     registry: Registry,
@@ -53,8 +151,9 @@ pub struct Metrics {
     pub time_to_heal_seconds: Histogram,
     /// 1 while a policy's circuit breaker is open.
     pub breaker_open: Family<PolicyLabels, Gauge>,
-    /// The AI analyzer's latency and stated confidence.
-    pub ai_seconds: Histogram,
+    /// The AI analyzer's latency by model and origin (`ai`, `fallback`),
+    /// and its stated confidence.
+    pub ai_seconds: Family<AiLabels, Histogram, fn() -> Histogram>,
     pub ai_confidence: Histogram,
     /// Evaluations of a rule that a metric (or status, event) had no data
     /// for, by what was missing.
@@ -71,57 +170,42 @@ impl Metrics {
             evaluation_seconds: Histogram::new(exponential_buckets(0.000_5, 2.0, 16)),
             time_to_heal_seconds: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
             breaker_open: Family::default(),
-            ai_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 12)),
+            ai_seconds: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.01, 2.0, 14))
+            }),
             ai_confidence: Histogram::new([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]),
             unknown: Family::default(),
         };
         let mut registry = Registry::default();
-        // Counters get their `_total` from the encoder.
+        registry.register(ACTIONS.name, ACTIONS.help, metrics.actions.clone());
+        registry.register(BLOCKS.name, BLOCKS.help, metrics.blocks.clone());
         registry.register(
-            "kubeskippy_healing_actions",
-            "HealingActions reaching a phase, by action, namespace, phase and origin",
-            metrics.actions.clone(),
-        );
-        registry.register(
-            "kubeskippy_safety_blocks",
-            "Actions held back by the safety controller, by reason",
-            metrics.blocks.clone(),
-        );
-        registry.register(
-            "kubeskippy_rule_evaluations",
-            "Rules evaluated, each rule of each policy once per pass",
+            RULE_EVALUATIONS.name,
+            RULE_EVALUATIONS.help,
             metrics.rule_evaluations.clone(),
         );
         registry.register(
-            "kubeskippy_evaluation_duration_seconds",
-            "The engine's time for one pass over every policy",
+            EVALUATION_SECONDS.name,
+            EVALUATION_SECONDS.help,
             metrics.evaluation_seconds.clone(),
         );
         registry.register(
-            "kubeskippy_time_to_heal_seconds",
-            "From when a fault began to hold to the verification that it healed",
+            TIME_TO_HEAL.name,
+            TIME_TO_HEAL.help,
             metrics.time_to_heal_seconds.clone(),
         );
         registry.register(
-            "kubeskippy_circuit_breaker_open",
-            "1 while the policy's circuit breaker is open",
+            BREAKER_OPEN.name,
+            BREAKER_OPEN.help,
             metrics.breaker_open.clone(),
         );
+        registry.register(AI_SECONDS.name, AI_SECONDS.help, metrics.ai_seconds.clone());
         registry.register(
-            "kubeskippy_ai_analysis_duration_seconds",
-            "The AI analyzer's time to answer a case",
-            metrics.ai_seconds.clone(),
-        );
-        registry.register(
-            "kubeskippy_ai_confidence",
-            "The confidence the AI stated for its accepted choices",
+            AI_CONFIDENCE.name,
+            AI_CONFIDENCE.help,
             metrics.ai_confidence.clone(),
         );
-        registry.register(
-            "kubeskippy_metric_unknown",
-            "Rule evaluations left unknown, by the metric, status or event that had no data",
-            metrics.unknown.clone(),
-        );
+        registry.register(UNKNOWN.name, UNKNOWN.help, metrics.unknown.clone());
         Metrics {
             registry,
             ..metrics
@@ -159,9 +243,16 @@ impl Metrics {
 
 /// Counts `record` reaching `phase`, and a block by its reason.
 pub fn count(record: &HealingAction, phase: ActionPhase, reason: Option<&str>) {
-    let origin = match record.spec.origin.kind {
-        OriginKind::Rule => "rule",
-        OriginKind::Ai => "ai",
+    // A case the AI analyzer answered: who chose (`ai` or `fallback`).
+    let answered = record
+        .status
+        .as_ref()
+        .and_then(|s| s.ai.as_ref())
+        .map(|a| a.origin.as_str());
+    let origin = match (answered, record.spec.origin.kind) {
+        (Some(origin), _) => origin,
+        (None, OriginKind::Rule) => "rule",
+        (None, OriginKind::Ai) => "ai",
     };
     METRICS.action(
         &record.spec.action.name,
@@ -188,6 +279,13 @@ mod tests {
         metrics.block("cooldown");
         metrics.rule_evaluations.inc_by(3);
         metrics.evaluation_seconds.observe(0.002);
+        metrics
+            .ai_seconds
+            .get_or_create(&AiLabels {
+                model: "smol".into(),
+                origin: "ai".into(),
+            })
+            .observe(0.7);
         // A family shows once it has a series.
         metrics
             .breaker_open
@@ -209,11 +307,28 @@ mod tests {
             "kubeskippy_evaluation_duration_seconds_count 1",
             "# TYPE kubeskippy_time_to_heal_seconds histogram",
             "kubeskippy_circuit_breaker_open{policy=\"shop/crashloop\"} 1",
-            "# TYPE kubeskippy_ai_analysis_duration_seconds histogram",
+            "kubeskippy_ai_analysis_duration_seconds_count{model=\"smol\",origin=\"ai\"} 1",
             "# TYPE kubeskippy_ai_confidence histogram",
             "kubeskippy_metric_unknown_total{metric=\"memory_percent\"} 1",
         ] {
             assert!(text.contains(line), "{line} in\n{text}");
         }
+        let exposed: Vec<(&str, &str)> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split_once(' '))
+            .collect();
+        let listed: Vec<(&str, &str)> = NAMES
+            .iter()
+            .map(|f| {
+                let kind = match f.kind {
+                    Type::Counter => "counter",
+                    Type::Gauge => "gauge",
+                    Type::Histogram => "histogram",
+                };
+                (f.name, kind)
+            })
+            .collect();
+        assert_eq!(exposed, listed, "NAMES lists what the registry exposes");
     }
 }

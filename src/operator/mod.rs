@@ -5,6 +5,7 @@
 //! lives behind the `operator` cargo feature; the compiler and the engine it
 //! drives stay pure.
 
+pub mod analysis;
 pub mod approval;
 pub mod breaker;
 pub mod compile;
@@ -50,6 +51,7 @@ pub async fn run(
     namespace: String,
     lease: std::time::Duration,
     endpoints: tokio::net::TcpListener,
+    analysis: analysis::Analysis,
 ) {
     let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let serving = tokio::spawn(serve::serve(endpoints, ready.clone()));
@@ -88,6 +90,7 @@ pub async fn run(
             .collect()
     };
     let (observers, watches, wakeups) = observers::Observers::start(&client);
+    let (answers, verdicts) = tokio::sync::mpsc::channel(256);
     let evaluating = tokio::spawn(evaluation::run(
         evaluation::Loop {
             client: client.clone(),
@@ -98,8 +101,11 @@ pub async fn run(
             live: Box::new(live),
             announcer: events::Announcer::new(client.clone()),
             ready,
+            analysis,
+            answers,
         },
         wakeups,
+        verdicts,
         leading,
     ));
     let watching = tokio::spawn(futures::future::join_all(watches));

@@ -26,6 +26,8 @@ pub struct Observers {
     stateful_sets: Store<StatefulSet>,
     daemon_sets: Store<DaemonSet>,
     nodes: Store<Node>,
+    /// Events, for `event … count` rules; a new one wakes a watch pass.
+    events: Store<k8s_openapi::api::events::v1::Event>,
     /// What the autoscaler guard reads: which workloads an HPA drives.
     autoscalers: Store<HorizontalPodAutoscaler>,
     /// The records: the answers people give them, and what the guards and
@@ -42,6 +44,7 @@ fn reflect<K>(
     client: &Client,
     watches: &mut Watches,
     notify: Option<mpsc::Sender<String>>,
+    trim: fn(&mut K),
 ) -> Store<K>
 where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
@@ -50,7 +53,15 @@ where
     let (reader, writer) = reflector::store();
     let stream = reflector(
         writer,
-        watcher(Api::<K>::all(client.clone()), watcher::Config::default()),
+        watcher(Api::<K>::all(client.clone()), watcher::Config::default()).modify(move |o| {
+            // What no rule reads and every object carries: at 10,000 pods
+            // the managed fields alone are a large share of the cache.
+            o.meta_mut().managed_fields = None;
+            if let Some(annotations) = o.meta_mut().annotations.as_mut() {
+                annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+            }
+            trim(o);
+        }),
     )
     .default_backoff()
     .touched_objects()
@@ -64,6 +75,40 @@ where
     });
     watches.push(Box::pin(drain(stream, K::kind(&()).to_string())));
     reader
+}
+
+/// Keeps an object as the API server sent it (less its managed fields).
+fn keep<K>(_: &mut K) {}
+
+/// A pod as the observations read it: its metadata, node, containers'
+/// names, images and resources, and its status. What else the spec holds
+/// (environment, mounts, probes, volumes) no rule reads.
+fn trim_pod(pod: &mut Pod) {
+    if let Some(spec) = pod.spec.as_mut() {
+        spec.volumes = None;
+        for container in spec
+            .containers
+            .iter_mut()
+            .chain(spec.init_containers.iter_mut().flatten())
+        {
+            container.env = None;
+            container.env_from = None;
+            container.volume_mounts = None;
+            container.command = None;
+            container.args = None;
+            container.liveness_probe = None;
+            container.readiness_probe = None;
+            container.startup_probe = None;
+            container.ports = None;
+        }
+    }
+}
+
+/// A ReplicaSet leads a pod to its Deployment: its owner is all the
+/// observations read. (The executors read workloads' templates from the
+/// API server when they change one, never from here.)
+fn trim_replica_set(replica_set: &mut ReplicaSet) {
+    replica_set.spec.template = None;
 }
 
 async fn drain<S, T, E>(stream: S, kind: String)
@@ -98,14 +143,21 @@ impl Observers {
         let (sender, receiver) = mpsc::channel(1_024);
         let (answers, answered) = mpsc::channel(1_024);
         let observers = Observers {
-            pods: reflect(client, &mut watches, Some(sender)),
-            replica_sets: reflect(client, &mut watches, None),
-            deployments: reflect(client, &mut watches, None),
-            stateful_sets: reflect(client, &mut watches, None),
-            daemon_sets: reflect(client, &mut watches, None),
-            nodes: reflect(client, &mut watches, None),
-            autoscalers: reflect(client, &mut watches, None),
-            records: reflect(client, &mut watches, Some(answers)),
+            pods: reflect(client, &mut watches, Some(sender.clone()), trim_pod),
+            replica_sets: reflect(client, &mut watches, None, trim_replica_set),
+            deployments: reflect(client, &mut watches, None, |d: &mut Deployment| {
+                d.spec.template = Default::default()
+            }),
+            stateful_sets: reflect(client, &mut watches, None, |s: &mut StatefulSet| {
+                s.spec.template = Default::default()
+            }),
+            daemon_sets: reflect(client, &mut watches, None, |d: &mut DaemonSet| {
+                d.spec.template = Default::default()
+            }),
+            nodes: reflect(client, &mut watches, None, keep),
+            autoscalers: reflect(client, &mut watches, None, keep),
+            events: reflect(client, &mut watches, Some(sender.clone()), keep),
+            records: reflect(client, &mut watches, Some(answers), keep),
         };
         let wakeups = Wakeups {
             pods: receiver,
@@ -122,6 +174,7 @@ impl Observers {
         let _ = self.daemon_sets.wait_until_ready().await;
         let _ = self.nodes.wait_until_ready().await;
         let _ = self.autoscalers.wait_until_ready().await;
+        let _ = self.events.wait_until_ready().await;
         let _ = self.records.wait_until_ready().await;
     }
 
@@ -133,6 +186,7 @@ impl Observers {
             stateful_sets: self.stateful_sets.state(),
             daemon_sets: self.daemon_sets.state(),
             nodes: self.nodes.state(),
+            events: self.events.state(),
         }
     }
 

@@ -75,9 +75,11 @@ impl Recent {
             }
         }
         if let Some(executed) = at("Executing") {
+            let chosen_by_ai = status.ai.as_ref().is_some_and(|a| a.origin == "ai");
             match record.spec.origin.kind {
-                OriginKind::Rule => policy.executed.push(executed),
                 OriginKind::Ai => policy.executed_by_ai.push(executed),
+                OriginKind::Rule if chosen_by_ai => policy.executed_by_ai.push(executed),
+                OriginKind::Rule => policy.executed.push(executed),
             }
         }
         let under_way = matches!(

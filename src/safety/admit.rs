@@ -66,6 +66,8 @@ pub fn admit(proposal: &Proposal, config: &SafetyConfig) -> Admission {
     match (proposal.mode, proposal.safety) {
         (Mode::Monitor, _) => Admission::Monitor,
         (Mode::DryRun, _) => Admission::DryRun,
+        // The operator-wide switch: every policy records what it would do.
+        (_, _) if config.dry_run => Admission::DryRun,
         (_, _) if changes_nothing => Admission::Execute,
         (Mode::Approve, _) => Admission::AwaitApproval("mode approve".into()),
         (Mode::Auto, SafetyClass::NeedsApproval(why)) => Admission::AwaitApproval(why.clone()),
@@ -142,6 +144,45 @@ mod tests {
             },
             &SafetyConfig::default(),
         )
+    }
+
+    #[test]
+    fn the_operator_wide_dry_run_records_every_mode_but_refuses_as_before() {
+        let config = SafetyConfig {
+            dry_run: true,
+            ..SafetyConfig::default()
+        };
+        let restart = Action::Restart(RestartMode::Immediate);
+        let object = pod("web-1");
+        for mode in [Mode::Auto, Mode::Approve, Mode::DryRun] {
+            let admission = admit(
+                &Proposal {
+                    mode,
+                    action: &restart,
+                    safety: &SafetyClass::Auto,
+                    object: &object,
+                    owner: None,
+                },
+                &config,
+            );
+            assert_eq!(admission, Admission::DryRun, "{mode:?}");
+        }
+        // A StatefulSet's pod may not be deleted (the default configuration).
+        let database = TargetId {
+            kind: Kind::StatefulSets,
+            ..pod("db")
+        };
+        let refused = admit(
+            &Proposal {
+                mode: Mode::Auto,
+                action: &Action::Delete,
+                safety: &SafetyClass::Auto,
+                object: &pod("db-0"),
+                owner: Some(&database),
+            },
+            &config,
+        );
+        assert!(matches!(refused, Admission::Refuse(_)), "{refused:?}");
     }
 
     #[test]

@@ -37,6 +37,15 @@ pub struct SafetyConfig {
     pub verification: Verification,
     /// How long completed HealingActions are kept, and how many.
     pub record_retention: RecordRetention,
+    /// The AI's choices wait for a person unless the model's confidence is
+    /// at least this (0 to 1). No default: a model's self-reported
+    /// confidence is not evidence; choose it from `kubeskippy ai eval`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ai_auto_approve_confidence: Option<f64>,
+    /// Every policy in `dryrun`, whatever its mode: the operator records what
+    /// it would do and changes nothing (a notify still notifies; refusals
+    /// are still refusals).
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +90,8 @@ impl Default for SafetyConfig {
             storm_guard: StormGuard::default(),
             verification: Verification::default(),
             record_retention: RecordRetention::default(),
+            ai_auto_approve_confidence: None,
+            dry_run: false,
         }
     }
 }
@@ -155,6 +166,14 @@ impl SafetyConfig {
                 return Err(ConfigError::Invalid {
                     field,
                     problem: format!("is {percent}; a percentage is at most 100"),
+                });
+            }
+        }
+        if let Some(c) = self.ai_auto_approve_confidence {
+            if !(0.0..=1.0).contains(&c) {
+                return Err(ConfigError::Invalid {
+                    field: "aiAutoApproveConfidence",
+                    problem: format!("is {c}; a confidence is from 0 to 1"),
                 });
             }
         }

@@ -327,3 +327,65 @@ async fn completed_records_past_their_retention_are_collected_and_waiting_ones_s
         "a record waiting for a person is never collected"
     );
 }
+
+#[tokio::test]
+async fn a_budget_with_no_room_holds_the_restart_until_it_has_room() {
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+    let Some(plane) = control_plane::require() else {
+        return;
+    };
+    let _turn = OPERATORS.lock().await;
+    let client = admin(plane).await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "t-pdb").await;
+    let (pods, pod) = workload(&client, &ns, "budgeted", 1).await;
+    let budgets: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), &ns);
+    let budget: PodDisruptionBudget = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "budgeted"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "budgeted"}}}
+    }))
+    .expect("a PDB");
+    budgets
+        .create(&PostParams::default(), &budget)
+        .await
+        .expect("the PDB is created");
+    let _operator = fast_operator(plane, "pdb");
+    healing_policy(&client, &ns, "crashloop", "policy crashloop {\n  select pods where app = \"budgeted\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n").await;
+    crash_loop(&pods, &pod).await;
+    let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
+    let held = record_where(
+        &actions,
+        "held by the budget",
+        Duration::from_secs(60),
+        |a| a.status.as_ref().and_then(|s| s.reason.as_deref()) == Some("pdb"),
+    )
+    .await;
+    let status = held.status.clone().expect("a status");
+    assert_eq!(status.phase, Some(ActionPhase::Blocked));
+    assert!(
+        status
+            .message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("blocked by a PodDisruptionBudget")),
+        "{status:?}"
+    );
+    assert!(
+        pods.get(&pod)
+            .await
+            .expect("the pod")
+            .metadata
+            .deletion_timestamp
+            .is_none(),
+        "never forced"
+    );
+    // Room again: the same record is tried again and the pod evicted.
+    budgets
+        .delete("budgeted", &Default::default())
+        .await
+        .expect("the PDB is deleted");
+    let name = held.metadata.name.expect("a name");
+    record_where(&actions, "tried again", Duration::from_secs(120), |a| {
+        a.metadata.name.as_deref() == Some(name.as_str()) && carried_out(a)
+    })
+    .await;
+}

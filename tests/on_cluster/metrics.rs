@@ -10,7 +10,7 @@ use std::process::Stdio;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A port nothing listens on now.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -46,7 +46,7 @@ async fn get(port: u16, path: &str) -> Result<(u16, String), String> {
 
 /// The Prometheus binary: `$KUBESKIPPY_PROMETHEUS`, or `prometheus` on the
 /// PATH. Without it the test is skipped loudly, and fails under CI.
-fn prometheus_binary() -> Option<std::path::PathBuf> {
+pub fn prometheus_binary() -> Option<std::path::PathBuf> {
     if let Some(path) = std::env::var_os("KUBESKIPPY_PROMETHEUS") {
         return Some(path.into());
     }
@@ -112,33 +112,7 @@ async fn a_real_prometheus_scrapes_what_the_operator_did() {
     .await;
 
     // A real Prometheus, scraping every second.
-    let dir = plane.ready.log_dir.join("prometheus");
-    std::fs::create_dir_all(&dir).expect("a directory for Prometheus");
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: kubeskippy\n    \
-             static_configs:\n      - targets: ['{address}']\n"
-        ),
-    )
-    .expect("the Prometheus configuration");
-    let web = free_port();
-    let log = std::fs::File::create(dir.join("prometheus.log")).expect("a log");
-    let _prometheus = tokio::process::Command::new(binary)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{web}"))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("a log handle"))
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("prometheus starts");
-    let prometheus = Prometheus::try_from(format!("http://127.0.0.1:{web}")).expect("a client");
+    let (_prometheus, prometheus) = scraping(plane, &binary, "prometheus", &address);
     let query = |q: &'static str| {
         let prometheus = prometheus.clone();
         async move {
@@ -187,4 +161,42 @@ async fn a_real_prometheus_scrapes_what_the_operator_did() {
     ] {
         assert!(names.contains(&name), "{name} in {names:?}");
     }
+}
+
+/// A real Prometheus scraping `target` every second, its files in the
+/// control plane's log folder under `name`; killed when the child drops.
+pub fn scraping(
+    plane: &control_plane::ControlPlane,
+    binary: &Path,
+    name: &str,
+    target: &str,
+) -> (tokio::process::Child, Prometheus) {
+    let dir = plane.ready.log_dir.join(name);
+    std::fs::create_dir_all(&dir).expect("a directory for Prometheus");
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: kubeskippy\n    \
+             static_configs:\n      - targets: ['{target}']\n"
+        ),
+    )
+    .expect("the Prometheus configuration");
+    let web = free_port();
+    let log = std::fs::File::create(dir.join("prometheus.log")).expect("a log");
+    let child = tokio::process::Command::new(binary)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{web}"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("a log handle"))
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("prometheus starts");
+    let prometheus = Prometheus::try_from(format!("http://127.0.0.1:{web}")).expect("a client");
+    (child, prometheus)
 }

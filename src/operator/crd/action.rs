@@ -286,6 +286,45 @@ pub struct HealingActionStatus {
     /// until verified, and when it could not be told.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healed: Option<bool>,
+    /// For a case handed to the AI analyzer: what it (or the fallback)
+    /// chose, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai: Option<AiChoice>,
+}
+
+/// What the AI analyzer answered a case, as `kubectl describe` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AiChoice {
+    /// `ai` when the model chose, `fallback` when the deterministic choice
+    /// was taken instead (see `fallback`).
+    pub origin: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The structured-output mode the endpoint accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// The model's own confidence, 0 to 1: not evidence on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasoning: Vec<String>,
+    /// Why the model's answer was not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+    /// The chosen action as the policy writes it (`restart rolling`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice: Option<String>,
+    /// The chosen action in the compiled program's form, for the approval
+    /// to carry out exactly it (checked again against the policy then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// What the chosen action lands on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<ObjectRef>,
+    /// Milliseconds the analysis took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -12,8 +12,9 @@ mod action;
 mod policy;
 
 pub use action::{
-    ActionOrigin, ActionPhase, ActionSpec, EvidenceRecord, HealingAction, HealingActionSpec,
-    HealingActionStatus, ObjectRef, OriginKind, PolicyKind, PolicyRef, RuleRef, SourceSpan,
+    ActionOrigin, ActionPhase, ActionSpec, AiChoice, EvidenceRecord, HealingAction,
+    HealingActionSpec, HealingActionStatus, ObjectRef, OriginKind, PolicyKind, PolicyRef, RuleRef,
+    SourceSpan,
 };
 pub use policy::{
     BreakerState, ClusterHealingPolicy, ClusterHealingPolicySpec, HealingPolicy, HealingPolicySpec,

@@ -1,0 +1,59 @@
+//! `kubeskippy check` on Kubernetes manifests: the Skippy embedded in each
+//! HealingPolicy and ClusterHealingPolicy is compiled as the operator
+//! compiles that object, and every diagnostic points into the YAML file.
+
+use std::process::Command;
+
+fn check(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kubeskippy"))
+        .arg("check")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("kubeskippy runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn diagnostics_point_into_the_manifest() {
+    let (code, out, err) = check(&["--color", "never", "tests/fixtures/manifests/policies.yaml"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    insta::assert_snapshot!("manifest_human", out);
+    assert_eq!(err.trim(), "checked 1 file: 2 errors, 0 warnings");
+}
+
+#[test]
+fn json_gives_the_yaml_files_lines_and_columns() {
+    let (_, out, _) = check(&["--format", "json", "tests/fixtures/manifests/policies.yaml"]);
+    let found: Vec<(String, u64, u64)> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap_or_default().to_string(),
+                d["line"].as_u64().unwrap_or_default(),
+                d["column"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    // `in payments` in a HealingPolicy of `shop` (line 19), and the typo
+    // (line 47), each at its own place in the YAML.
+    assert_eq!(found.len(), 2, "{out}");
+    assert_eq!((found[0].1, found[1].1), (19, 47), "{found:?}");
+    assert!(found
+        .iter()
+        .all(|(code, _, column)| !code.is_empty() && *column > 4));
+}
+
+#[test]
+fn a_folder_check_reads_the_manifests_that_hold_policies_and_only_those() {
+    let (_, _, err) = check(&["tests/fixtures/manifests"]);
+    assert!(err.contains("checked 1 file"), "{err}");
+    // The library's tests and scenarios are YAML too, and hold no policy.
+    let (code, _, err) = check(&["--deny-warnings", "policies/"]);
+    assert_eq!(code, Some(0), "{err}");
+}
