@@ -509,3 +509,66 @@ fn workloads_see_their_pods_statuses_events_and_metrics_on_every_kind() {
         }
     }
 }
+
+/// `simulate --ai-answers`: recorded answers replayed through the same
+/// validation, and their choice carried out as the operator would.
+mod replayed_ai {
+    use super::*;
+    use kubeskippy::ai::replay::{parse, ReplayAnalyzer};
+    use std::sync::Arc;
+
+    const SCENARIO: &str = "name: ai\nnamespace: demo\ninterval: 15s\nduration: 1h\nseed: 1\nnodes: [worker-1]\nworkloads:\n  - name: payments\n    replicas: 3\n    baseline: { error_rate: 0.005 }\n    faults:\n      - degrade: { metric: error_rate, to: 0.15, after: 5m, over: 5m }\n";
+    const POLICY: &str = "metric error_rate: ratio = promql \"sum by (pod) (rate(http_requests_total{code=~\\\"5..\\\"}[5m])) / sum by (pod) (rate(http_requests_total[5m]))\"\n\npolicy errors {\n  select deployments where app = \"payments\"\n  mode auto\n  cooldown 15m\n  when error_rate > 5% for 2m then ask ai among [restart rolling, scale up 1 max 6]\n}\n";
+
+    fn run(answer: &str, threshold: Option<f64>) -> Vec<String> {
+        let scenario = scenario::parse(SCENARIO).expect("a scenario");
+        let recording = parse(&format!(
+            "answers:\n  - object: deployments/demo/payments\n    model: recorded\n    answer: '{answer}'\n"
+        ))
+        .expect("a recording");
+        let config = SafetyConfig {
+            ai_auto_approve_confidence: threshold,
+            ..SafetyConfig::default()
+        };
+        let report = simulate::run(
+            &scenario,
+            &[program(POLICY)],
+            &config,
+            &Options {
+                ai: Some(Arc::new(ReplayAnalyzer::new(recording))),
+                ..Options::default()
+            },
+            &mut |_, _| {},
+        );
+        outcomes(&report)
+            .into_iter()
+            .filter(|o| o.contains("ask ai"))
+            .collect()
+    }
+
+    const SCALE: &str = r#"{"action":"scale up 1 max 6","target":"deployments/demo/payments","parameters":{},"confidence":0.95,"reasoning":["errors grow with load"],"alternatives":[]}"#;
+
+    #[test]
+    fn the_ais_choice_waits_for_a_person_unless_its_confidence_is_trusted() {
+        let waits = run(SCALE, None);
+        assert!(
+            waits[0].contains("→ scale up 1 max 6 (the AI, confidence 0.95)")
+                && waits[0].contains("AwaitingApproval"),
+            "{waits:?}"
+        );
+        let runs = run(SCALE, Some(0.9));
+        assert!(runs[0].contains("-> done:"), "{runs:?}");
+    }
+
+    #[test]
+    fn an_answer_outside_the_case_takes_the_fallback() {
+        let outside = r#"{"action":"delete","target":"deployments/demo/payments","parameters":{},"confidence":1.0,"reasoning":["delete everything"],"alternatives":[]}"#;
+        let outcome = run(outside, None);
+        // The least disruptive candidate, under the policy's mode (auto).
+        assert!(
+            outcome[0].contains("→ scale up 1 max 6 (the fallback)")
+                && outcome[0].contains("-> done:"),
+            "{outcome:?}"
+        );
+    }
+}

@@ -52,6 +52,10 @@ pub struct SimulateArgs {
     /// A safety configuration (YAML) overriding the built-in defaults
     #[arg(long, value_name = "FILE")]
     pub safety: Option<PathBuf>,
+    /// Recorded AI answers (YAML) to replay for the cases handed to the AI,
+    /// validated as live ones [default: the timeline stops at the hand-over]
+    #[arg(long, value_name = "FILE")]
+    pub ai_answers: Option<PathBuf>,
 }
 
 fn duration(text: &str) -> Result<Seconds, String> {
@@ -120,9 +124,22 @@ fn simulate(
         );
         return Ok(PROBLEMS);
     }
+    let ai = match &args.ai_answers {
+        Some(path) => match crate::ai::replay::parse(&read(path)?) {
+            Ok(recording) => Some(std::sync::Arc::new(crate::ai::replay::ReplayAnalyzer::new(
+                recording,
+            ))),
+            Err(e) => {
+                let _ = writeln!(err, "error: {}: {e}", path.display());
+                return Ok(FAILURE);
+            }
+        },
+        None => None,
+    };
     let options = Options {
         until: args.until,
         seed: args.seed,
+        ai,
     };
     let report = with_progress(progress_bar, |progress| {
         simulate::run(&scenario, &programs, &config, &options, progress)

@@ -24,6 +24,11 @@ use std::collections::{BTreeMap, HashSet};
 pub struct Options {
     pub until: Option<Seconds>,
     pub seed: Option<u64>,
+    /// Recorded AI answers: each case handed to the AI gets the next answer
+    /// recorded for its object, validated as a live one would be, and the
+    /// choice is carried out as the operator would (see [`ai_choice`]).
+    /// Without it the timeline stops at the hand-over.
+    pub ai: Option<std::sync::Arc<crate::ai::replay::ReplayAnalyzer>>,
 }
 
 /// One line of the timeline: a decision and what came of it.
@@ -142,9 +147,16 @@ pub fn run(
         for ((program, state), evaluation) in programs.iter().zip(&mut states).zip(evaluations) {
             *state = evaluation.state;
             for decision in evaluation.decisions {
-                let Some(entry) =
-                    carry_out(program, config, state, &mut world, decision, now, entries)
-                else {
+                let Some(entry) = carry_out(
+                    program,
+                    config,
+                    state,
+                    &mut world,
+                    decision,
+                    now,
+                    entries,
+                    options.ai.as_deref(),
+                ) else {
                     continue;
                 };
                 if let Outcome::Blocked(by) = &entry.outcome {
@@ -203,6 +215,7 @@ pub fn run(
 
 /// The decision through the shared step after `evaluate` (admission, the
 /// world as executor, the commit), as a timeline entry.
+#[allow(clippy::too_many_arguments)]
 fn carry_out(
     program: &Program,
     config: &SafetyConfig,
@@ -211,17 +224,31 @@ fn carry_out(
     decision: Decision,
     now: i64,
     index: usize,
+    ai: Option<&crate::ai::replay::ReplayAnalyzer>,
 ) -> Option<Entry> {
     let policy = program.policies.get(decision.policy_index())?;
     // The world answers at once; a future that does not is a bug here.
-    let carried = now_or_never(act::carry_out(
+    let mut carried = now_or_never(act::carry_out(
         program, config, state, world, &decision, now, index,
     ))?;
+    let mut chose = None;
+    if let (Outcome::HandedToAi(_), Some(ai)) = (&carried.outcome, ai) {
+        if let Some((words, outcome)) =
+            ai_choice(program, config, state, world, &decision, now, index, ai)
+        {
+            chose = Some(words);
+            carried.outcome = outcome;
+        }
+    }
     let action = match &decision {
         Decision::Act { action, .. } => program.render_action(action),
         Decision::Ambiguous { candidates, .. } => {
             let actions: Vec<_> = candidates.iter().map(|c| c.action.clone()).collect();
-            format!("ask ai among [{}]", program.render_actions(&actions))
+            let asked = format!("ask ai among [{}]", program.render_actions(&actions));
+            match chose {
+                Some(words) => format!("{asked} → {words}"),
+                None => asked,
+            }
         }
         Decision::Blocked { rule, .. } => policy
             .rules
@@ -238,6 +265,77 @@ fn carry_out(
         outcome: carried.outcome,
         healed: Vec::new(),
     })
+}
+
+/// What the operator does with the AI's answer to a case: the model's own
+/// choice waits for a person unless the safety configuration's
+/// `aiAutoApproveConfidence` is set and reached; a fallback choice is
+/// carried out under the policy's mode; no safe default is a notification.
+/// The words say who chose what.
+#[allow(clippy::too_many_arguments)]
+fn ai_choice(
+    program: &Program,
+    config: &SafetyConfig,
+    state: &mut State,
+    world: &mut World,
+    decision: &Decision,
+    now: i64,
+    index: usize,
+    ai: &crate::ai::replay::ReplayAnalyzer,
+) -> Option<(String, Outcome)> {
+    let Decision::Ambiguous {
+        candidates,
+        policy_index,
+        object,
+        ..
+    } = decision
+    else {
+        return None;
+    };
+    let redactor = crate::ai::redact::Redactor::new(&[]).ok()?;
+    let case = crate::ai::Case::from_decision(
+        program,
+        decision,
+        &crate::ai::case::Context::default(),
+        &redactor,
+    )
+    .ok()?;
+    let verdict = ai.replay(&case);
+    let Some(chosen) = verdict.candidate().and_then(|i| candidates.get(i)) else {
+        state.close(*policy_index, object, crate::engine::state::Ledger::Actions);
+        return Some((
+            "no safe default: a person is notified".into(),
+            Outcome::Done("notified".into()),
+        ));
+    };
+    let words = match verdict.confidence() {
+        Some(c) => format!(
+            "{} (the AI, confidence {c:.2})",
+            program.render_action(&chosen.action)
+        ),
+        None => format!("{} (the fallback)", program.render_action(&chosen.action)),
+    };
+    let trusted = verdict
+        .confidence()
+        .zip(config.ai_auto_approve_confidence)
+        .is_some_and(|(c, t)| c >= t);
+    if verdict.origin() == "ai" && !trusted {
+        return Some((
+            words,
+            Outcome::AwaitingApproval("the AI's choices wait for a person".into()),
+        ));
+    }
+    let carried = now_or_never(act::carry_out_choice(
+        program,
+        config,
+        state,
+        world,
+        decision,
+        &chosen.action,
+        now,
+        index,
+    ))?;
+    Some((words, carried.outcome))
 }
 
 fn count(s: &mut Summary, entry: &Entry) {
