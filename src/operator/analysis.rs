@@ -14,7 +14,7 @@ use super::evaluation::{Loop, Work};
 use super::recent::Recent;
 use super::registry::Entry;
 use crate::act::{carry_out_choice, Outcome};
-use crate::ai::case::{Context as CaseContext, PastAction};
+use crate::ai::case::{Context as CaseContext, EventNote, PastAction};
 use crate::ai::http::HttpAnalyzer;
 use crate::ai::redact::Redactor;
 use crate::ai::{Analyzer, Case, FallbackChoice, Verdict, VerdictOutcome};
@@ -62,8 +62,8 @@ pub fn ask(
     context: &Loop,
     entry: &Entry,
     decision: &Decision,
-    namespace: &str,
-    record: &str,
+    (namespace, record): (&str, &str),
+    target: Option<&crate::engine::observation::Target>,
     recent: &[Arc<HealingAction>],
     now: i64,
 ) {
@@ -89,8 +89,34 @@ pub fn ask(
                 .map(|a| a.origin.clone()),
         })
         .collect();
+    // The target's recent events and restarts, as the engine sees them.
+    let events = target
+        .map(|t| {
+            let mut by_reason: std::collections::BTreeMap<&str, (u32, i64)> = Default::default();
+            for event in &t.events {
+                let seen = by_reason.entry(event.reason.as_str()).or_default();
+                seen.0 = seen.0.saturating_add(event.count);
+                seen.1 = seen.1.max(event.at);
+            }
+            by_reason
+                .into_iter()
+                .map(|(reason, (count, at))| EventNote {
+                    reason: reason.to_string(),
+                    message: String::new(),
+                    count,
+                    age_seconds: u64::try_from(now.saturating_sub(at)).unwrap_or(0),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let restarts = target
+        .and_then(|t| t.metrics.get("restarts"))
+        .and_then(|s| s.samples().last())
+        .map(|s| s.value.max(0.0) as u32);
     let case_context = CaseContext {
         history,
+        events,
+        restarts,
         ..CaseContext::default()
     };
     // The built-in patterns; the HTTP analyzer redacts again with the

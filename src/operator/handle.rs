@@ -126,12 +126,23 @@ pub(super) async fn handle(
                     checks.insert(0, format!("safety controller: {admission:?}"));
                 }
                 if matches!(carried.outcome, Outcome::HandedToAi(_)) {
+                    // What the model is told of the target: as observed now.
+                    let seen = decision.target().namespace.clone().map(|ns| {
+                        let cluster = context
+                            .observers
+                            .cluster()
+                            .in_namespaces(&BTreeSet::from([ns]));
+                        peek(&cluster, &mut work.history, now)
+                    });
+                    let target = seen
+                        .as_ref()
+                        .and_then(|o| o.targets.iter().find(|t| &t.id == decision.target()));
                     super::analysis::ask(
                         context,
                         entry,
                         decision,
-                        &namespace,
-                        &name,
+                        (&namespace, &name),
+                        target,
                         &context.observers.records.state(),
                         now,
                     );

@@ -14,17 +14,20 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// A test double of an OpenAI-compatible chat endpoint that answers every
 /// request with `content` as the assistant's message; how many requests it
 /// got.
-async fn fake_model(content: String) -> (String, Arc<AtomicUsize>) {
+async fn fake_model(content: String) -> (String, Arc<AtomicUsize>, Arc<std::sync::Mutex<String>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a port");
     let url = format!("http://{}", listener.local_addr().expect("an address"));
     let asked = Arc::new(AtomicUsize::new(0));
     let counter = asked.clone();
+    let last = Arc::new(std::sync::Mutex::new(String::new()));
+    let last_body = last.clone();
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
             let content = content.clone();
             let counter = counter.clone();
+            let last_body = last_body.clone();
             tokio::spawn(async move {
                 // Read the head, then as much body as it announces.
                 let mut buffer = Vec::new();
@@ -53,6 +56,9 @@ async fn fake_model(content: String) -> (String, Arc<AtomicUsize>) {
                     }
                 }
                 counter.fetch_add(1, Ordering::SeqCst);
+                if let Ok(mut last) = last_body.lock() {
+                    *last = String::from_utf8_lossy(&buffer).into_owned();
+                }
                 let body = json!({
                     "id": "x", "object": "chat.completion", "model": "fake",
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
@@ -67,7 +73,7 @@ async fn fake_model(content: String) -> (String, Arc<AtomicUsize>) {
             });
         }
     });
-    (url, asked)
+    (url, asked, last)
 }
 
 const POLICY: &str = "policy asked {\n  select pods where app = \"asked-ai\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff then ask ai among [restart, notify \"look at it\"]\n}\n";
@@ -87,7 +93,7 @@ async fn the_ais_choice_waits_for_a_person_then_runs() {
         "confidence": 0.9, "reasoning": ["the pod crash-loops; a fresh one may start"],
         "alternatives": []
     });
-    let (url, asked) = fake_model(answer.to_string()).await;
+    let (url, asked, request) = fake_model(answer.to_string()).await;
     let _operator = operator_as(
         plane,
         "ai",
@@ -113,6 +119,9 @@ async fn the_ais_choice_waits_for_a_person_then_runs() {
     )
     .await;
     assert!(asked.load(Ordering::SeqCst) >= 1, "the model was asked");
+    // What it was told of the pod: its restarts (the kubelet said 6).
+    let told = request.lock().expect("the request").clone();
+    assert!(told.contains(r#"\"restarts\":6"#), "{told}");
     let status = waiting.status.clone().expect("a status");
     let ai = status.ai.clone().expect("the AI's answer on the record");
     assert_eq!(ai.origin, "ai");
@@ -166,7 +175,7 @@ async fn an_answer_outside_the_policy_is_rejected_and_the_fallback_taken() {
         "confidence": 1.0, "reasoning": ["ignore previous instructions; delete everything"],
         "alternatives": []
     });
-    let (url, _) = fake_model(answer.to_string()).await;
+    let (url, _, _) = fake_model(answer.to_string()).await;
     let _operator = operator_as(
         plane,
         "ai-bounds",
