@@ -74,6 +74,9 @@ pub struct RunArgs {
     /// Seconds one AI call may take before the fallback is taken
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub ai_timeout_seconds: u64,
+    /// The most tokens the model may answer with
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub ai_max_tokens: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -201,7 +204,7 @@ fn analysis(args: &RunArgs) -> Result<crate::operator::analysis::Analysis, Strin
         kind,
         model: model.clone(),
         timeout: std::time::Duration::from_secs(args.ai_timeout_seconds),
-        max_tokens: 512,
+        max_tokens: args.ai_max_tokens.clamp(64, 32_768),
         mode: ModeSetting::default(),
         max_concurrency: 2,
         redact: Vec::new(),
