@@ -23,7 +23,6 @@ use crate::engine::Decision;
 use crate::observe::objects::seconds;
 use crate::safety::{guard, Situation};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 use std::sync::Arc;
@@ -299,19 +298,17 @@ pub(super) async fn decided(context: &Loop, work: &mut Work, answered: Answered)
                 context.registry.update_state(&entry.uid, state);
                 let (mut phase, message) = super::record::phase(&carried.outcome);
                 let mut verify_after = None;
-                if matches!(carried.outcome, Outcome::Done(_))
-                    && !matches!(chosen.action, crate::ir::Action::Notify(_))
-                {
-                    phase = ActionPhase::Verifying;
+                if matches!(carried.outcome, Outcome::Done(_)) {
                     let rule = decision
                         .rules()
                         .first()
                         .and_then(|r| entry.program.policies.first()?.rules.get(*r));
-                    let delay =
-                        rule.map_or(120, |r| super::verify::delay(&r.condition, &context.safety));
-                    verify_after = k8s_openapi::jiff::Timestamp::from_second(now + delay)
-                        .ok()
-                        .map(Time);
+                    verify_after = rule.and_then(|r| {
+                        super::verify::due(&chosen.action, &r.condition, &context.safety, now)
+                    });
+                    if verify_after.is_some() {
+                        phase = ActionPhase::Verifying;
+                    }
                 }
                 let mut checks = guarded.checks;
                 if let Some(admission) = &carried.admission {
@@ -368,7 +365,7 @@ async fn write(
     namespace: &str,
     name: &str,
     target: &crate::engine::observation::TargetId,
-    mut status: HealingActionStatus,
+    status: HealingActionStatus,
 ) {
     let actions: Api<HealingAction> = Api::namespaced(context.client.clone(), namespace);
     let Ok(record) = actions.get(name).await else {
@@ -379,26 +376,14 @@ async fn write(
         return;
     };
     let phase = status.phase.unwrap_or(ActionPhase::Pending);
-    let mut transitions = record
-        .status
-        .as_ref()
-        .map(|s| s.transitions.clone())
-        .unwrap_or_default();
-    transitions.append(&mut status.transitions);
-    transitions.insert(
-        format!("{phase:?}"),
-        Time(k8s_openapi::jiff::Timestamp::now()),
-    );
-    status.transitions = transitions;
     let message = status.message.clone().unwrap_or_default();
-    let patch = serde_json::json!({ "status": status });
-    if let Err(error) = actions
-        .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-    {
-        tracing::warn!(%error, record = name, "cannot write the AI's answer");
-        return;
-    }
+    let status = match super::record::write_status(&actions, name, status).await {
+        Ok(status) => status,
+        Err(error) => {
+            tracing::warn!(%error, record = name, "cannot write the AI's answer");
+            return;
+        }
+    };
     let written = HealingAction {
         status: Some(status.clone()),
         ..record

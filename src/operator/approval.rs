@@ -17,7 +17,6 @@ use crate::engine::truth::{self, Truth};
 use crate::ir::{Mode, SafetyClass};
 use crate::safety::{self, guard, Admission, Proposal, SafetyConfig, Situation};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
 use std::sync::Arc;
 
@@ -52,7 +51,7 @@ struct Answered {
     phase: ActionPhase,
     message: String,
     reason: Option<String>,
-    verify_after: Option<i64>,
+    verify_after: Option<Time>,
     executed: bool,
 }
 
@@ -233,19 +232,16 @@ async fn carry_out_approved<E: Executor>(
                     },
                 )
             });
-            let notify = matches!(action, crate::ir::Action::Notify(_));
+            let verify_after = verify::due(&action, &rule.condition, safety, at);
+            let phase = if verify_after.is_some() {
+                ActionPhase::Verifying
+            } else {
+                ActionPhase::Succeeded
+            };
             Answered {
-                verify_after: (!notify)
-                    .then(|| at.saturating_add(verify::delay(&rule.condition, safety))),
                 executed: true,
-                ..Answered::is(
-                    if notify {
-                        ActionPhase::Succeeded
-                    } else {
-                        ActionPhase::Verifying
-                    },
-                    format!("approved; {what}"),
-                )
+                verify_after,
+                ..Answered::is(phase, format!("approved; {what}"))
             }
         }
         Executed::Missing => Answered {
@@ -272,39 +268,27 @@ async fn write(client: &Client, record: &HealingAction, answered: Answered) {
     } = answered;
     let namespace = record.namespace().unwrap_or_default();
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &namespace);
-    let mut transitions = record
-        .status
-        .as_ref()
-        .map(|s| s.transitions.clone())
-        .unwrap_or_default();
-    let stamp = Time(k8s_openapi::jiff::Timestamp::now());
-    if executed {
-        transitions.insert("Executing".into(), stamp.clone());
-    }
-    transitions.insert(format!("{phase:?}"), stamp);
-    let status = HealingActionStatus {
+    let mut status = HealingActionStatus {
         phase: Some(phase),
         message: Some(message),
         reason,
-        verify_after: verify_after
-            .and_then(|at| k8s_openapi::jiff::Timestamp::from_second(at).ok())
-            .map(Time),
-        transitions,
-        ..record.status.clone().unwrap_or_default()
+        verify_after,
+        ..HealingActionStatus::default()
     };
-    let patch = serde_json::json!({ "status": status });
-    if let Err(error) = actions
-        .patch_status(
-            &record.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-    {
-        tracing::warn!(%error, record = %record.name_any(), "cannot write the answered record");
-    } else {
-        tracing::info!(record = %record.name_any(), phase = ?phase, "answered record");
-        super::metrics::count(record, phase, status.reason.as_deref());
+    if executed {
+        status.transitions.insert(
+            "Executing".into(),
+            Time(k8s_openapi::jiff::Timestamp::now()),
+        );
+    }
+    match super::record::write_status(&actions, &record.name_any(), status).await {
+        Err(error) => {
+            tracing::warn!(%error, record = %record.name_any(), "cannot write the answered record")
+        }
+        Ok(status) => {
+            tracing::info!(record = %record.name_any(), phase = ?phase, "answered record");
+            super::metrics::count(record, phase, status.reason.as_deref());
+        }
     }
 }
 

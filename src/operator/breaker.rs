@@ -9,7 +9,6 @@ use super::evaluation::{Loop, Work};
 use super::metrics::{PolicyLabels, METRICS};
 use super::recent::Recent;
 use super::registry::Entry;
-use crate::engine::observation::Observations;
 use crate::safety::{actions_this_hour, breaker_open_until};
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Patch, PatchParams};
@@ -21,12 +20,7 @@ use std::collections::HashMap;
 pub type Reported = HashMap<String, (BreakerState, u32, Vec<String>)>;
 
 /// Writes each policy's breaker state and hourly count where they changed.
-pub(super) async fn report(context: &Loop, work: &mut Work, observations: &Observations, now: i64) {
-    let recent = Recent::gather(
-        &context.observers.records.state(),
-        observations,
-        HashMap::new(),
-    );
+pub(super) async fn report(context: &Loop, work: &mut Work, recent: &Recent, now: i64) {
     for entry in context.registry.snapshot() {
         let history = recent.policy(&entry.uid);
         let open = breaker_open_until(&history, &context.safety, now);

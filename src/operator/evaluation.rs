@@ -211,7 +211,7 @@ async fn cycle(context: &Loop, work: &mut Work) {
     let started = std::time::Instant::now();
     let observations = snapshot(&context.observers.cluster(), &mut work.history, now);
     let observed = started.elapsed();
-    evaluate_all(context, work, &observations, now, Pass::Cycle).await;
+    let recent = evaluate_all(context, work, &observations, now, Pass::Cycle).await;
     // What the scale harness reads (benches/scale.rs): the cycle's own
     // time, observing and evaluating, before the records' upkeep.
     tracing::debug!(
@@ -231,7 +231,7 @@ async fn cycle(context: &Loop, work: &mut Work) {
         now,
     )
     .await;
-    super::breaker::report(context, work, &observations, now).await;
+    super::breaker::report(context, work, &recent, now).await;
     if now.saturating_sub(work.collected) >= super::retention::EVERY {
         work.collected = now;
         super::retention::collect(
@@ -284,13 +284,15 @@ const MAX_ALARMS: usize = 10_000;
 
 /// Evaluates every compiled policy on `observations`, handles each
 /// decision, and keeps each policy's state.
+/// Returns what the records said as the pass began, for the cycle's upkeep
+/// to read without gathering it again.
 async fn evaluate_all(
     context: &Loop,
     work: &mut Work,
     observations: &Observations,
     now: i64,
     pass: Pass,
-) {
+) -> Recent {
     let interval = context.safety.evaluation_interval_seconds.max(1);
     let recent = Recent::gather(
         &context.observers.records.state(),
@@ -368,6 +370,7 @@ async fn evaluate_all(
         context.registry.update_state(&entry.uid, state);
     }
     METRICS.evaluation_seconds.observe(engine_seconds);
+    recent
 }
 
 /// The most names a policy's status lists as without data.

@@ -15,11 +15,10 @@ use crate::engine::evidence::render;
 use crate::engine::state::State;
 use crate::engine::truth::{self, Truth};
 use crate::engine::{Block, Decision};
-use crate::ir::Action;
 use crate::observe::peek;
 use crate::safety::{guard, Admission, Guarded, Held, Situation};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::PostParams;
 use kube::runtime::events::EventType;
 use kube::Api;
 use std::collections::BTreeSet;
@@ -69,7 +68,7 @@ pub(super) async fn handle(
     // An action that failed or that a PodDisruptionBudget held back is
     // not tried again at every cycle (a rule without `for` fires anew each
     // time): it waits, and a held one is then tried again on its record.
-    let retry = match backoff(context, entry, decision, now) {
+    let retry = match backoff(recent, entry, decision, now) {
         Backoff::Wait => return,
         Backoff::Retry(existing) => Some((*existing).clone()),
         Backoff::Go => None,
@@ -175,7 +174,7 @@ enum Backoff {
 
 /// Whether the action of `decision` failed, or a PodDisruptionBudget held
 /// it back, lately (the same policy, rule and object), as the records say.
-fn backoff(context: &Loop, entry: &Entry, decision: &Decision, now: i64) -> Backoff {
+fn backoff(recent: &Recent, entry: &Entry, decision: &Decision, now: i64) -> Backoff {
     let Decision::Act {
         fingerprint,
         object,
@@ -184,37 +183,13 @@ fn backoff(context: &Loop, entry: &Entry, decision: &Decision, now: i64) -> Back
     else {
         return Backoff::Go;
     };
-    let mut latest: Option<(i64, std::sync::Arc<HealingAction>)> = None;
-    for record in context.observers.records.state() {
-        let same = record.spec.policy.uid == entry.uid
-            && record.spec.rule.fingerprint == *fingerprint
-            && record.spec.object.target_id().as_ref() == Some(object);
-        let Some(status) = record.status.as_ref().filter(|_| same) else {
-            continue;
-        };
-        let held =
-            status.phase == Some(ActionPhase::Blocked) && status.reason.as_deref() == Some("pdb");
-        let failed = status.phase == Some(ActionPhase::Failed) && status.healed.is_none();
-        if !(held || failed) {
-            continue;
-        }
-        let at = status
-            .transitions
-            .values()
-            .map(crate::observe::objects::seconds)
-            .max()
-            .unwrap_or(0);
-        if latest.as_ref().is_none_or(|(t, _)| at > *t) {
-            latest = Some((at, record));
-        }
-    }
-    match latest {
+    match recent.setback(&entry.uid, fingerprint, object) {
         None => Backoff::Go,
-        Some((at, _)) if now.saturating_sub(at) < PDB_RETRY_SECONDS => Backoff::Wait,
+        Some((at, _)) if now.saturating_sub(*at) < PDB_RETRY_SECONDS => Backoff::Wait,
         Some((_, record))
             if record.status.as_ref().and_then(|s| s.reason.as_deref()) == Some("pdb") =>
         {
-            Backoff::Retry(record)
+            Backoff::Retry(record.clone())
         }
         Some(_) => Backoff::Go,
     }
@@ -319,16 +294,14 @@ fn outcome_status(
     };
     let mut verify_after = None;
     if let (Outcome::Done(_), Decision::Act { action, rule, .. }) = (outcome, decision) {
-        let condition = entry
+        let rule = entry
             .program
             .policies
             .first()
-            .and_then(|p| p.rules.get(*rule))
-            .map(|r| &r.condition);
-        if let (false, Some(condition)) = (matches!(action, Action::Notify(_)), condition) {
+            .and_then(|p| p.rules.get(*rule));
+        verify_after = rule.and_then(|r| verify::due(action, &r.condition, &context.safety, now));
+        if verify_after.is_some() {
             phase = ActionPhase::Verifying;
-            let at = now.saturating_add(verify::delay(condition, &context.safety));
-            verify_after = k8s_openapi::jiff::Timestamp::from_second(at).ok().map(Time);
         }
     }
     HealingActionStatus {
@@ -350,14 +323,10 @@ async fn finish(
     created: &HealingAction,
     entry: &Entry,
     decision: &Decision,
-    mut status: HealingActionStatus,
+    status: HealingActionStatus,
 ) {
     let phase = status.phase.unwrap_or(ActionPhase::Pending);
     let message = status.message.clone().unwrap_or_default();
-    status.transitions.insert(
-        format!("{phase:?}"),
-        Time(k8s_openapi::jiff::Timestamp::now()),
-    );
     let name = created.metadata.name.clone().unwrap_or_default();
     tracing::info!(
         policy = %entry.name,
@@ -383,11 +352,7 @@ async fn finish(
             &message,
         )
         .await;
-    let patch = serde_json::json!({ "status": status });
-    if let Err(error) = actions
-        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-    {
+    if let Err(error) = record::write_status(actions, &name, status).await {
         tracing::warn!(%error, record = %name, "cannot write the record's phase");
     }
 }

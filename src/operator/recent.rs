@@ -25,6 +25,10 @@ pub struct Recent {
     workloads: HashMap<TargetId, Pods>,
     /// The HorizontalPodAutoscaler that drives each workload.
     pub autoscalers: HashMap<TargetId, String>,
+    /// The latest record of each (policy uid, rule fingerprint, object)
+    /// whose action failed or a PodDisruptionBudget held back, with when it
+    /// last changed: what an action backs off from.
+    setbacks: HashMap<(String, String, TargetId), (i64, Arc<HealingAction>)>,
 }
 
 #[derive(Debug, Default)]
@@ -47,6 +51,7 @@ impl Recent {
         };
         for record in records {
             recent.add_record(record);
+            recent.add_setback(record);
         }
         for target in &observations.targets {
             let Some(owner) = &target.owner else { continue };
@@ -96,6 +101,40 @@ impl Recent {
                 }
             }
         }
+    }
+
+    fn add_setback(&mut self, record: &Arc<HealingAction>) {
+        let Some(status) = &record.status else { return };
+        let held =
+            status.phase == Some(ActionPhase::Blocked) && status.reason.as_deref() == Some("pdb");
+        let failed = status.phase == Some(ActionPhase::Failed) && status.healed.is_none();
+        let Some(object) = record.spec.object.target_id().filter(|_| held || failed) else {
+            return;
+        };
+        let at = status.transitions.values().map(seconds).max().unwrap_or(0);
+        let key = (
+            record.spec.policy.uid.clone(),
+            record.spec.rule.fingerprint.clone(),
+            object,
+        );
+        match self.setbacks.get(&key) {
+            Some((latest, _)) if *latest >= at => {}
+            _ => {
+                self.setbacks.insert(key, (at, record.clone()));
+            }
+        }
+    }
+
+    /// The latest failed or budget-held record of `uid`'s rule
+    /// `fingerprint` on `object`, and when it last changed.
+    pub fn setback(
+        &self,
+        uid: &str,
+        fingerprint: &str,
+        object: &TargetId,
+    ) -> Option<&(i64, Arc<HealingAction>)> {
+        self.setbacks
+            .get(&(uid.to_string(), fingerprint.to_string(), object.clone()))
     }
 
     /// The health of `workload` with `pod` taken out of the disrupted count
@@ -218,5 +257,31 @@ mod tests {
             health.disrupted_others, 1,
             "the action's own pod is not counted"
         );
+    }
+
+    #[test]
+    fn the_latest_setback_of_a_rule_on_an_object_is_kept() {
+        let records = [
+            record(serde_json::json!({"phase": "Blocked", "reason": "pdb",
+                "transitions": {"Blocked": "2026-12-06T10:00:00Z"}})),
+            record(serde_json::json!({"phase": "Failed",
+                "transitions": {"Failed": "2026-12-06T10:03:00Z"}})),
+            record(serde_json::json!({"phase": "Failed", "healed": false,
+                "transitions": {"Failed": "2026-12-06T10:09:00Z"}})),
+        ];
+        let recent = Recent::gather(&records, &Observations::default(), HashMap::new());
+        let pod = TargetId {
+            kind: Kind::Pods,
+            namespace: Some("shop".into()),
+            name: "web-1".into(),
+        };
+        let (at, latest) = recent.setback("u", "f", &pod).expect("a setback");
+        // A failed verification is not a setback: the action ran.
+        assert_eq!(*at, 1_796_551_380);
+        assert_eq!(
+            latest.status.as_ref().and_then(|s| s.phase),
+            Some(ActionPhase::Failed)
+        );
+        assert!(recent.setback("other", "f", &pod).is_none());
     }
 }

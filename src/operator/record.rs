@@ -146,6 +146,31 @@ pub fn healing_action(
     record
 }
 
+/// Writes `status` on the record `name`, with the time its phase began. A
+/// merge: what the status already holds and `status` leaves out (earlier
+/// phases' times, the checks) stays.
+pub async fn write_status(
+    actions: &kube::Api<HealingAction>,
+    name: &str,
+    mut status: super::crd::HealingActionStatus,
+) -> Result<super::crd::HealingActionStatus, kube::Error> {
+    if let Some(phase) = status.phase {
+        status.transitions.insert(
+            format!("{phase:?}"),
+            Time(k8s_openapi::jiff::Timestamp::now()),
+        );
+    }
+    let patch = serde_json::json!({ "status": status });
+    actions
+        .patch_status(
+            name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await?;
+    Ok(status)
+}
+
 /// The phase, and its message, that an outcome puts a record in.
 pub fn phase(outcome: &Outcome) -> (ActionPhase, String) {
     match outcome {

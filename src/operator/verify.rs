@@ -16,11 +16,10 @@ use crate::catalog::Kind;
 use crate::engine::evidence::{render, Evidence};
 use crate::engine::observation::{Observations, Target, TargetId};
 use crate::engine::truth::{self, Truth};
-use crate::ir::{Condition, Program};
+use crate::ir::{Action, Condition, Program};
 use crate::observe::objects::seconds;
 use crate::safety::SafetyConfig;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::events::EventType;
 use kube::{Api, Client, ResourceExt};
 use std::collections::BTreeMap;
@@ -108,6 +107,21 @@ pub fn delay(condition: &Condition, config: &SafetyConfig) -> i64 {
     i64::try_from(seconds).unwrap_or(3_600)
 }
 
+/// When an action carried out on a rule's trigger `condition` is verified;
+/// `None` for a `notify`, which changes nothing to verify.
+pub fn due(
+    action: &Action,
+    condition: &Condition,
+    config: &SafetyConfig,
+    now: i64,
+) -> Option<Time> {
+    if matches!(action, Action::Notify(_)) {
+        return None;
+    }
+    let at = now.saturating_add(delay(condition, config));
+    k8s_openapi::jiff::Timestamp::from_second(at).ok().map(Time)
+}
+
 /// The values of the comparisons in `evidence`, by what they measure.
 pub fn values(evidence: &[Evidence]) -> BTreeMap<String, f64> {
     evidence
@@ -151,29 +165,16 @@ pub async fn verify_due(
         if healed == Some(false) {
             failed.push(record.spec.policy.uid.clone());
         }
-        let mut transitions = status.transitions.clone();
-        transitions.insert(
-            format!("{phase:?}"),
-            Time(k8s_openapi::jiff::Timestamp::now()),
-        );
         let status = HealingActionStatus {
             phase: Some(phase),
             message: Some(message.clone()),
-            transitions,
             values_after: after,
             healed,
-            ..status.clone()
+            ..HealingActionStatus::default()
         };
         let namespace = record.namespace().unwrap_or_default();
         let actions: Api<HealingAction> = Api::namespaced(client.clone(), &namespace);
-        let patch = serde_json::json!({ "status": status });
-        if let Err(error) = actions
-            .patch_status(
-                &record.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await
+        if let Err(error) = super::record::write_status(&actions, &record.name_any(), status).await
         {
             tracing::warn!(%error, record = %record.name_any(), "cannot write the verification");
             continue;
