@@ -143,17 +143,11 @@ async fn a_crash_looping_pod_is_recorded_and_restarted_through_an_eviction() {
     crash_loop(&pods, &first).await;
 
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
-    let record = eventually(
+    let record = record_where(
+        &actions,
         "a HealingAction that succeeded",
         Duration::from_secs(60),
-        || async {
-            let list = actions
-                .list(&ListParams::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            let done = list.items.into_iter().find(carried_out);
-            done.ok_or_else(|| "no record has succeeded".to_string())
-        },
+        carried_out,
     )
     .await;
     assert_eq!(record.spec.object.name, first);
@@ -215,15 +209,8 @@ async fn a_dry_run_records_the_decision_and_leaves_the_pod_alone() {
     healing_policy(&client, &ns, "crashloop", "policy crashloop {\n  select pods where app = \"watched\"\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n").await;
     crash_loop(&pods, &pod).await;
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
-    let record = eventually("a dry-run record", Duration::from_secs(60), || async {
-        let list = actions
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        list.items
-            .into_iter()
-            .find(|a| a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::DryRun))
-            .ok_or_else(|| "no dry-run record".to_string())
+    let record = record_where(&actions, "a dry-run record", Duration::from_secs(60), |a| {
+        a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::DryRun)
     })
     .await;
     assert!(record.spec.dry_run);
@@ -302,19 +289,11 @@ async fn a_killed_operator_resumes_its_timers_and_acts_once() {
     let killed = k8s_openapi::jiff::Timestamp::now().as_second();
     let _second = operator_with(plane, "restart-2", Some("evaluationIntervalSeconds: 1\n"));
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
-    let record = eventually(
+    let record = record_where(
+        &actions,
         "the restarted operator acts",
         Duration::from_secs(60),
-        || async {
-            let list = actions
-                .list(&ListParams::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            list.items
-                .into_iter()
-                .find(carried_out)
-                .ok_or_else(|| "not yet".to_string())
-        },
+        carried_out,
     )
     .await;
     let since = record.spec.firing_since.0.as_second();
@@ -375,19 +354,11 @@ async fn a_status_change_is_acted_on_at_once_not_at_the_next_cycle() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     crash_loop(&pods, &pod).await;
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
-    let record = eventually(
+    let record = record_where(
+        &actions,
         "acted on the watch event",
         Duration::from_secs(30),
-        || async {
-            let list = actions
-                .list(&ListParams::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            list.items
-                .into_iter()
-                .find(carried_out)
-                .ok_or_else(|| "no record yet".to_string())
-        },
+        carried_out,
     )
     .await;
     assert_eq!(record.spec.object.name, pod);
@@ -404,19 +375,11 @@ async fn a_status_change_is_acted_on_at_once_not_at_the_next_cycle() {
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     crash_loop(&pods, &held).await;
-    let record = eventually(
+    let record = record_where(
+        &actions,
         "acted when the `for` ended",
         Duration::from_secs(30),
-        || async {
-            let list = actions
-                .list(&ListParams::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            list.items
-                .into_iter()
-                .find(|a| a.spec.object.name == held && carried_out(a))
-                .ok_or_else(|| "no record yet".to_string())
-        },
+        |a| a.spec.object.name == held && carried_out(a),
     )
     .await;
     let held_for = record
