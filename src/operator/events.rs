@@ -3,7 +3,6 @@
 //! one on its HealingAction, each naming the other.
 
 use super::crd::{HealingAction, ObjectRef};
-use crate::act::Outcome;
 use crate::engine::observation::TargetId;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -26,22 +25,9 @@ impl Announcer {
         }
     }
 
-    /// Tells what came of `record`'s decision on `target`. An Event that
-    /// cannot be written is logged: the record and the log line remain.
-    pub async fn announce(
-        &self,
-        record: &HealingAction,
-        target: &TargetId,
-        action: &str,
-        outcome: &Outcome,
-        message: &str,
-    ) {
-        self.tell(record, target, action, kind_of(outcome), message)
-            .await;
-    }
-
-    /// Tells `message` about `record` and `target` with an Event of its own
-    /// type and reason: what verification found, a guard's hold.
+    /// Tells `message` about `record` and `target` (an Event on each,
+    /// naming the other) with its type and reason. An Event that cannot be
+    /// written is logged: the record and the log line remain.
     pub async fn tell(
         &self,
         record: &HealingAction,
@@ -83,20 +69,6 @@ impl Announcer {
         if let Err(error) = self.recorder.publish(event, regarding).await {
             tracing::warn!(%error, "cannot publish an Event");
         }
-    }
-}
-
-/// The Event's type and reason for an outcome.
-fn kind_of(outcome: &Outcome) -> (EventType, &'static str) {
-    match outcome {
-        Outcome::Done(_) => (EventType::Normal, "ActionSucceeded"),
-        Outcome::DryRun => (EventType::Normal, "DryRun"),
-        Outcome::Monitored => (EventType::Normal, "Monitored"),
-        Outcome::AwaitingApproval(_) => (EventType::Normal, "AwaitingApproval"),
-        Outcome::HandedToAi(_) => (EventType::Normal, "HandedToAI"),
-        Outcome::Blocked(_) => (EventType::Normal, "Blocked"),
-        Outcome::Refused(_) => (EventType::Warning, "Refused"),
-        Outcome::Missing(_) | Outcome::Failed(_) => (EventType::Warning, "ActionFailed"),
     }
 }
 
