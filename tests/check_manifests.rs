@@ -53,7 +53,14 @@ fn json_gives_the_yaml_files_lines_and_columns() {
 fn a_folder_check_reads_the_manifests_that_hold_policies_and_only_those() {
     let (_, _, err) = check(&["tests/fixtures/manifests"]);
     assert!(err.contains("checked 1 file"), "{err}");
-    // The library's tests and scenarios are YAML too, and hold no policy.
+    // The library's tests and scenarios are YAML too, and hold no policy:
+    // only its `.skippy` files are counted.
+    let policies = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/policies"))
+        .expect("the library")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "skippy"))
+        .count();
     let (code, _, err) = check(&["--deny-warnings", "policies/"]);
     assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains(&format!("checked {policies} files:")), "{err}");
 }
