@@ -248,6 +248,14 @@ fn env_of(objects: &[Value]) -> Vec<Value> {
         .clone()
 }
 
+/// The container's variable `name`, or the test fails naming what there is.
+fn variable(env: &[Value], name: &str) -> Value {
+    env.iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("{name} in {env:?}"))
+        .clone()
+}
+
 #[test]
 fn prometheus_and_ai_values_become_environment_the_key_from_a_secret() {
     let Some(plain) = render(&[]) else {
@@ -273,12 +281,7 @@ fn prometheus_and_ai_values_become_environment_the_key_from_a_secret() {
         return;
     };
     let env = env_of(&set);
-    let value = |name: &str| {
-        env.iter()
-            .find(|e| e["name"] == name)
-            .unwrap_or_else(|| panic!("{name} in {env:?}"))
-            .clone()
-    };
+    let value = |name: &str| variable(&env, name);
     assert_eq!(
         value("KUBESKIPPY_PROMETHEUS_URL")["value"],
         "http://prometheus.monitoring:9090"
@@ -293,6 +296,50 @@ fn prometheus_and_ai_values_become_environment_the_key_from_a_secret() {
     assert!(key["value"].is_null(), "never inline: {key:?}");
     assert_eq!(key["valueFrom"]["secretKeyRef"]["name"], "openai");
     assert_eq!(key["valueFrom"]["secretKeyRef"]["key"], "token");
+}
+
+#[test]
+fn prometheus_credentials_come_from_secrets_and_its_ca_is_mounted() {
+    let Some(set) = render(&[
+        "--set",
+        "prometheus.url=https://prometheus.monitoring:9091,prometheus.timeoutSeconds=5",
+        "--set",
+        "prometheus.basicAuthSecret.name=prom-auth,prometheus.caSecret.name=prom-ca",
+    ]) else {
+        return;
+    };
+    let env = env_of(&set);
+    let value = |name: &str| variable(&env, name);
+    assert_eq!(value("KUBESKIPPY_PROMETHEUS_TIMEOUT_SECONDS")["value"], "5");
+    for (name, key) in [
+        ("KUBESKIPPY_PROMETHEUS_USERNAME", "username"),
+        ("KUBESKIPPY_PROMETHEUS_PASSWORD", "password"),
+    ] {
+        let secret = &value(name)["valueFrom"]["secretKeyRef"];
+        assert_eq!(
+            (secret["name"].as_str(), secret["key"].as_str()),
+            (Some("prom-auth"), Some(key))
+        );
+    }
+    let ca = value("KUBESKIPPY_PROMETHEUS_CA_FILE");
+    assert_eq!(ca["value"], "/etc/kubeskippy-prometheus-ca/ca.crt");
+    let deployment = set
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("the Deployment");
+    let pod = &deployment["spec"]["template"]["spec"];
+    let volume = pod["volumes"]
+        .as_sequence()
+        .and_then(|v| v.iter().find(|v| v["name"] == "prometheus-ca"))
+        .expect("the CA volume");
+    assert_eq!(volume["secret"]["secretName"], "prom-ca");
+    let mounted = pod["containers"][0]["volumeMounts"]
+        .as_sequence()
+        .is_some_and(|m| {
+            m.iter()
+                .any(|m| m["mountPath"] == "/etc/kubeskippy-prometheus-ca")
+        });
+    assert!(mounted, "{:?}", pod["containers"][0]["volumeMounts"]);
 }
 
 #[test]

@@ -23,5 +23,6 @@ mod on_cluster {
     mod helm;
     mod metrics;
     mod operations;
+    mod prometheus_source;
     mod templates;
 }

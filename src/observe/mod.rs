@@ -8,6 +8,7 @@
 
 pub mod events;
 pub mod objects;
+pub mod queries;
 
 use crate::catalog::{self, Kind};
 use crate::engine::observation::{Observations, Target, TargetId};
@@ -70,6 +71,9 @@ pub struct History {
     retention: i64,
     objects: HashMap<TargetId, Kept>,
     records: u64,
+    /// How a workload aggregates the declared metrics its pods have (the
+    /// built-ins aggregate as the catalog says).
+    declared: BTreeMap<String, catalog::Aggregation>,
 }
 
 #[derive(Debug, Default)]
@@ -89,11 +93,39 @@ impl History {
             retention: retention.max(crate::engine::truth::STALENESS_SECONDS),
             objects: HashMap::new(),
             records: 0,
+            declared: BTreeMap::new(),
         }
     }
 
     pub fn set_retention(&mut self, retention: i64) {
         self.retention = retention.max(crate::engine::truth::STALENESS_SECONDS);
+    }
+
+    /// Takes in what a cycle's queries brought: each known target's samples
+    /// (`known` says which objects the cluster has: an answer about a pod
+    /// gone is dropped), and forgets the series of failed queries, so that
+    /// a metric whose source is down is unknown, not stale. Call before
+    /// [`snapshot`], whose workloads aggregate these samples.
+    pub fn absorb(&mut self, fetched: queries::Fetched, known: impl Fn(&TargetId) -> bool) {
+        for (metric, namespace) in &fetched.failed {
+            for (id, kept) in &mut self.objects {
+                if namespace.is_none() || id.namespace == *namespace {
+                    kept.metrics.remove(metric);
+                }
+            }
+        }
+        for (id, series) in fetched.samples {
+            if !known(&id) {
+                continue;
+            }
+            let kept = self.objects.entry(id).or_default();
+            for (name, samples) in series {
+                for sample in samples {
+                    series::append(&mut kept.metrics, &name, sample);
+                }
+            }
+        }
+        self.declared.extend(fetched.aggregations);
     }
 
     /// Appends `observed`'s values at `now` (with `append`) and returns its
@@ -125,24 +157,46 @@ impl History {
     }
 
     /// Appends a workload's values aggregated from its pods (see the
-    /// catalog's aggregation of each metric).
+    /// catalog's aggregation of each metric): at each instant its pods have
+    /// samples for since the workload's last one, which is `now` for what
+    /// the objects say and, for a window Prometheus filled in, each step of
+    /// it.
     fn record_aggregate(&mut self, target: &mut Target, pods: &[&Target], now: i64, append: bool) {
         let kept = self.objects.entry(target.id.clone()).or_default();
         if !append {
             target.metrics = kept.metrics.clone();
             return;
         }
-        for metric in catalog::METRICS {
+        let builtins = catalog::METRICS
+            .iter()
             // The workload's own age is its own, not its pods'.
-            if !metric.kinds.contains(Kind::Pods) || metric.name == "age" {
-                continue;
+            .filter(|m| m.kinds.contains(Kind::Pods) && m.name != "age")
+            .map(|m| (m.name, m.aggregation));
+        let declared = self.declared.iter().map(|(n, a)| (n.as_str(), *a));
+        for (name, aggregation) in builtins.chain(declared) {
+            let after = kept
+                .metrics
+                .get(name)
+                .and_then(|s| s.samples().last())
+                .map_or(i64::MIN, |s| s.at);
+            let mut at: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+            for pod in pods {
+                let Some(series) = pod.metrics.get(name) else {
+                    continue;
+                };
+                for sample in series.samples().iter().rev() {
+                    if sample.at <= after {
+                        break;
+                    }
+                    if sample.at <= now {
+                        at.entry(sample.at).or_default().push(sample.value);
+                    }
+                }
             }
-            let values: Vec<f64> = pods
-                .iter()
-                .filter_map(|p| latest_at(p, metric.name, now))
-                .collect();
-            if let Some(value) = metric.aggregation.combine(&values) {
-                series::append(&mut kept.metrics, metric.name, Sample::new(now, value));
+            for (when, values) in at {
+                if let Some(value) = aggregation.combine(&values) {
+                    series::append(&mut kept.metrics, name, Sample::new(when, value));
+                }
             }
         }
         target.metrics = kept.metrics.clone();
@@ -161,11 +215,6 @@ impl History {
             }
         }
     }
-}
-
-fn latest_at(target: &Target, name: &str, now: i64) -> Option<f64> {
-    let last = target.metrics.get(name)?.samples().last()?;
-    (last.at == now).then_some(last.value)
 }
 
 /// The cluster at `now` as the engine reads it: every pod (with its owning
@@ -254,5 +303,7 @@ fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) ->
     Observations { targets }
 }
 
+#[cfg(test)]
+mod queries_tests;
 #[cfg(test)]
 mod tests;

@@ -15,14 +15,17 @@ pub mod events;
 mod handle;
 pub mod leader;
 pub mod metrics;
+pub mod metrics_server;
 pub mod observers;
 pub mod persist;
 pub mod policy_controller;
+pub mod prometheus;
 pub mod recent;
 pub mod record;
 pub mod registry;
 pub mod retention;
 pub mod serve;
+pub mod sources;
 pub mod verify;
 
 use crate::safety::SafetyConfig;
@@ -44,7 +47,8 @@ pub enum Error {
 /// the policy controllers, the reflectors, leader election and the
 /// evaluation loop (which evaluates and acts only while this replica leads).
 /// `namespace` is where records of node actions go and the lease is.
-/// `endpoints` serves `/metrics`, `/healthz` and `/readyz`.
+/// `endpoints` serves `/metrics`, `/healthz` and `/readyz`. Metrics come from
+/// `prometheus` when given, else from metrics-server.
 pub async fn run(
     client: Client,
     safety: SafetyConfig,
@@ -52,6 +56,7 @@ pub async fn run(
     lease: std::time::Duration,
     endpoints: tokio::net::TcpListener,
     analysis: analysis::Analysis,
+    prometheus: Option<prometheus::PrometheusSource>,
 ) {
     let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let serving = tokio::spawn(serve::serve(endpoints, ready.clone()));
@@ -91,6 +96,7 @@ pub async fn run(
     };
     let (observers, watches, wakeups) = observers::Observers::start(&client);
     let (answers, verdicts) = tokio::sync::mpsc::channel(256);
+    let sources = sources::Sources::new(&client, prometheus);
     let evaluating = tokio::spawn(evaluation::run(
         evaluation::Loop {
             client: client.clone(),
@@ -107,6 +113,7 @@ pub async fn run(
         wakeups,
         verdicts,
         leading,
+        sources,
     ));
     let watching = tokio::spawn(futures::future::join_all(watches));
     let policies = policy_controller

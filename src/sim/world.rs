@@ -160,7 +160,7 @@ impl World {
         let interval = i64::try_from(scenario.interval.0).unwrap_or(i64::MAX);
         let retention = programs
             .iter()
-            .map(longest_window)
+            .map(|p| secs(p.longest_window()))
             .max()
             .unwrap_or(0)
             .max(interval.saturating_mul(10))
@@ -1051,32 +1051,4 @@ fn push_event(target: &mut Target, reason: &str, now: i64) {
             count: 1,
         }),
     }
-}
-
-/// The longest window or event span any rule reads, in seconds.
-fn longest_window(program: &Program) -> i64 {
-    use crate::ir::Condition;
-    fn walk(c: &Condition, longest: &mut u64) {
-        match c {
-            Condition::Compare { .. } | Condition::Relation { .. } => {
-                c.for_each_metric_expr(&mut |expr| {
-                    if let Some(w) = expr.window {
-                        *longest = (*longest).max(w.range.0);
-                    }
-                });
-            }
-            Condition::Event { within, .. } => *longest = (*longest).max(within.0),
-            Condition::Status(_) => {}
-            Condition::And(a, b) | Condition::Or(a, b) => {
-                walk(a, longest);
-                walk(b, longest);
-            }
-            Condition::Not(a) => walk(a, longest),
-        }
-    }
-    let mut longest = 0;
-    for rule in program.policies.iter().flat_map(|p| &p.rules) {
-        walk(&rule.condition, &mut longest);
-    }
-    secs(longest)
 }
