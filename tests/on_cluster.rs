@@ -22,6 +22,7 @@ mod on_cluster {
     mod healing;
     mod helm;
     mod metrics;
+    mod metrics_server;
     mod operations;
     mod prometheus_source;
     mod templates;

@@ -9,7 +9,7 @@
 use super::control_plane;
 use super::metrics::{free_port, prometheus_binary};
 use super::support::*;
-use kubeskippy::operator::crd::{HealingAction, HealingPolicy};
+use kubeskippy::operator::crd::HealingAction;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -109,28 +109,6 @@ fn queries_about(dir: &Path, namespace: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether the policy `leak`'s status says `memory_percent` had no data,
-/// and what it lists.
-async fn memory_without_data(client: &Client, ns: &str) -> (bool, Vec<String>) {
-    let listed = Api::<HealingPolicy>::namespaced(client.clone(), ns)
-        .get("leak")
-        .await
-        .ok()
-        .and_then(|p| p.status)
-        .map(|s| s.without_data)
-        .unwrap_or_default();
-    (listed.iter().any(|m| m == "memory_percent"), listed)
-}
-
-async fn records(actions: &Api<HealingAction>) -> usize {
-    actions
-        .list(&ListParams::default())
-        .await
-        .expect("records")
-        .items
-        .len()
-}
-
 #[tokio::test]
 async fn a_leak_seen_in_prometheus_is_healed_and_prometheus_down_acts_on_nothing() {
     let Some(plane) = control_plane::require() else {
@@ -144,20 +122,7 @@ async fn a_leak_seen_in_prometheus_is_healed_and_prometheus_down_acts_on_nothing
     install_crds(&client).await;
     let ns = namespace(&client, "t-prometheus").await;
     let (pods, _) = workload(&client, &ns, "leaky", 3).await;
-    let names: Vec<String> = eventually("three running pods", Duration::from_secs(60), || async {
-        let running: Vec<String> = pods_of(&pods, "leaky")
-            .await?
-            .into_iter()
-            .filter(running_and_ready)
-            .filter_map(|p| p.metadata.name)
-            .collect();
-        if running.len() == 3 {
-            Ok(running)
-        } else {
-            Err(format!("{running:?}"))
-        }
-    })
-    .await;
+    let names = running_pods(&pods, "leaky", 3).await;
     let usage: Usage = Arc::new(Mutex::new(names.iter().map(|n| (n.clone(), 0.4)).collect()));
     let (target, _exporter) = exporter(ns.clone(), usage.clone()).await;
     let dir = plane.ready.log_dir.join("prometheus-source");
@@ -208,24 +173,18 @@ async fn a_leak_seen_in_prometheus_is_healed_and_prometheus_down_acts_on_nothing
         "{counted} queries in {seconds:.0} s at one cycle a second: more than one per cycle for three pods"
     );
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
-    assert_eq!(records(&actions).await, 0, "40% is no leak");
+    assert_eq!(record_count(&actions).await, 0, "40% is no leak");
 
     // Prometheus goes away, and the leak begins where nobody sees it.
     drop(server);
     usage.lock().expect("usage").insert(names[0].clone(), 0.95);
-    eventually(
-        "the policy says memory_percent had no data",
-        Duration::from_secs(60),
-        || async {
-            match memory_without_data(&client, &ns).await {
-                (true, _) => Ok(()),
-                (false, listed) => Err(format!("{listed:?}")),
-            }
-        },
-    )
-    .await;
+    without_data(&client, &ns, "leak", "memory_percent", true).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(records(&actions).await, 0, "an unknown metric never fires");
+    assert_eq!(
+        record_count(&actions).await,
+        0,
+        "an unknown metric never fires"
+    );
 
     // Back on the same port: the leak shows, holds for 3 s, and the pod is
     // restarted.
@@ -259,15 +218,5 @@ async fn a_leak_seen_in_prometheus_is_healed_and_prometheus_down_acts_on_nothing
             "{other} was not leaking"
         );
     }
-    eventually(
-        "the status no longer lists memory_percent",
-        Duration::from_secs(30),
-        || async {
-            match memory_without_data(&client, &ns).await {
-                (false, _) => Ok(()),
-                (true, listed) => Err(format!("{listed:?}")),
-            }
-        },
-    )
-    .await;
+    without_data(&client, &ns, "leak", "memory_percent", false).await;
 }

@@ -435,3 +435,61 @@ pub async fn healing_policy(client: &Client, namespace: &str, name: &str, source
         .await
         .expect("the policy is created");
 }
+
+/// The names of `count` running, ready pods of `app`, once there are.
+pub async fn running_pods(pods: &Api<Pod>, app: &str, count: usize) -> Vec<String> {
+    eventually(
+        &format!("{count} running pods of {app}"),
+        Duration::from_secs(60),
+        || async {
+            let running: Vec<String> = pods_of(pods, app)
+                .await?
+                .into_iter()
+                .filter(running_and_ready)
+                .filter_map(|p| p.metadata.name)
+                .collect();
+            if running.len() == count {
+                Ok(running)
+            } else {
+                Err(format!("{running:?}"))
+            }
+        },
+    )
+    .await
+}
+
+/// Waits until the HealingPolicy `policy`'s status lists `metric` among
+/// those that had no data (`listed`), or no longer does (`!listed`).
+pub async fn without_data(client: &Client, ns: &str, policy: &str, metric: &str, listed: bool) {
+    use kubeskippy::operator::crd::HealingPolicy;
+    let policies = Api::<HealingPolicy>::namespaced(client.clone(), ns);
+    let what = format!(
+        "{policy}'s status {} {metric} as without data",
+        if listed { "lists" } else { "no longer lists" }
+    );
+    eventually(&what, Duration::from_secs(60), || async {
+        let names = policies
+            .get(policy)
+            .await
+            .map_err(|e| e.to_string())?
+            .status
+            .map(|s| s.without_data)
+            .unwrap_or_default();
+        if names.iter().any(|m| m == metric) == listed {
+            Ok(())
+        } else {
+            Err(format!("{names:?}"))
+        }
+    })
+    .await
+}
+
+/// How many records `actions` holds.
+pub async fn record_count(actions: &Api<kubeskippy::operator::crd::HealingAction>) -> usize {
+    actions
+        .list(&ListParams::default())
+        .await
+        .expect("the records list")
+        .items
+        .len()
+}
