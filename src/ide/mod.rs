@@ -242,8 +242,7 @@ fn edit_to_yaml(e: Option<&Embedded>, edit: TextEdit) -> TextEdit {
     TextEdit {
         range: to_yaml(e, &edit.range),
         new_text: match e {
-            // Inserted lines must carry the block's indentation.
-            Some(e) => edit.new_text.replace('\n', &format!("\n{}", e.indent())),
+            Some(e) => e.spell(&edit.new_text),
             None => edit.new_text,
         },
     }
