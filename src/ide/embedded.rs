@@ -91,11 +91,33 @@ impl Embedded {
         let into = offset.saturating_sub(p.text);
         if p.verbatim {
             p.yaml + into.min(p.yaml_len)
-        } else if into >= p.text_len && (into > 0 || p.text_len == 0) {
+        } else if into >= p.text_len && p.text_len > 0 {
             p.yaml + p.yaml_len
         } else {
             p.yaml
         }
+    }
+
+    /// The YAML range of `range` of the policy text. Its end is the end of
+    /// the bytes before it, so a token just before an escaped line break
+    /// or a stripped final one does not reach onto the next line; an empty
+    /// range (an insertion point) stays empty.
+    pub fn range_to_yaml(&self, range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+        let start = self.to_yaml(range.start);
+        if range.end <= range.start {
+            return start..start;
+        }
+        let i = self
+            .pieces
+            .partition_point(|p| p.text < range.end)
+            .saturating_sub(1);
+        let end = match self.pieces.get(i) {
+            Some(p) if p.verbatim => p.yaml + (range.end - p.text).min(p.yaml_len),
+            Some(p) if range.end - p.text >= p.text_len => p.yaml + p.yaml_len,
+            Some(p) => p.yaml,
+            None => start,
+        };
+        start..end.max(start)
     }
 
     /// Compiles the policy as the operator compiles its object: one policy,
@@ -117,9 +139,12 @@ impl Embedded {
         &self,
         diagnostic: &crate::diagnostic::Diagnostic,
     ) -> crate::diagnostic::Diagnostic {
-        let span = |s: crate::span::Span| crate::span::Span {
-            start: self.to_yaml(s.start),
-            end: self.to_yaml(s.end),
+        let span = |s: crate::span::Span| {
+            let yaml = self.range_to_yaml(s.start..s.end);
+            crate::span::Span {
+                start: yaml.start,
+                end: yaml.end,
+            }
         };
         let mut out = diagnostic.clone();
         out.span = span(out.span);

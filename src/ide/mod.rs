@@ -233,7 +233,7 @@ fn in_policy<T>(
 
 fn to_yaml(e: Option<&Embedded>, range: &TextRange) -> TextRange {
     match e {
-        Some(e) => e.to_yaml(range.start)..e.to_yaml(range.end),
+        Some(e) => e.range_to_yaml(range.clone()),
         None => range.clone(),
     }
 }
