@@ -7,14 +7,20 @@
 //! history in, the observations out.
 
 pub mod events;
+pub mod kinds;
 pub mod objects;
 pub mod queries;
 
 use crate::catalog::{self, Kind};
 use crate::engine::observation::{Observations, Target, TargetId};
 use crate::engine::series::{self, Sample, Series};
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::apps::v1::{
+    ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
+};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use objects::Observed;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -30,6 +36,13 @@ pub struct Cluster {
     pub nodes: Vec<Arc<Node>>,
     /// `events.k8s.io/v1` Events (the core/v1 ones included).
     pub events: Vec<Arc<k8s_openapi::api::events::v1::Event>>,
+    pub jobs: Vec<Arc<Job>>,
+    pub autoscalers: Vec<Arc<HorizontalPodAutoscaler>>,
+    pub claims: Vec<Arc<PersistentVolumeClaim>>,
+    pub budgets: Vec<Arc<PodDisruptionBudget>>,
+    /// What a StatefulSet's or DaemonSet's `rollout_age` reads: when the
+    /// revision its `status.updateRevision` names was made.
+    pub revisions: Vec<Arc<ControllerRevision>>,
 }
 
 impl Cluster {
@@ -59,6 +72,11 @@ impl Cluster {
             daemon_sets: keep(&self.daemon_sets, namespaces),
             nodes: Vec::new(),
             events: keep(&self.events, namespaces),
+            jobs: keep(&self.jobs, namespaces),
+            autoscalers: keep(&self.autoscalers, namespaces),
+            claims: keep(&self.claims, namespaces),
+            budgets: keep(&self.budgets, namespaces),
+            revisions: keep(&self.revisions, namespaces),
         }
     }
 }
@@ -261,22 +279,20 @@ fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) ->
             by_owner.entry(owner.clone()).or_default().push(i);
         }
     }
+    let rollouts = Rollouts::of(cluster);
     let workloads = cluster
         .deployments
         .iter()
-        .map(|d| objects::deployment(d, now))
-        .chain(
-            cluster
-                .stateful_sets
-                .iter()
-                .map(|s| objects::stateful_set(s, now)),
-        )
-        .chain(
-            cluster
-                .daemon_sets
-                .iter()
-                .map(|d| objects::daemon_set(d, now)),
-        );
+        .map(|d| rollouts.of_deployment(objects::deployment(d, now), now))
+        .chain(cluster.stateful_sets.iter().map(|s| {
+            let revision = s.status.as_ref().and_then(|s| s.update_revision.as_deref());
+            rollouts.of_revision(objects::stateful_set(s, now), revision, now)
+        }))
+        .chain(cluster.daemon_sets.iter().map(|d| {
+            // A DaemonSet's status names no revision: its newest is the
+            // one it rolls out.
+            rollouts.of_revision(objects::daemon_set(d, now), None, now)
+        }));
     let mut workload_targets = Vec::new();
     for observed in workloads {
         let mut target = history.record(observed, now, append);
@@ -295,14 +311,142 @@ fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) ->
         workload_targets.push(target);
     }
     targets.extend(workload_targets);
+    let mut running_on: HashMap<&str, usize> = HashMap::new();
+    for pod in &cluster.pods {
+        let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+        if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
+            *running_on.entry(node).or_default() += usize::from(running);
+        }
+    }
     for node in &cluster.nodes {
-        let mut target = history.record(objects::node(node, now), now, append);
+        let mut observed = objects::node(node, now);
+        let running = running_on.get(observed.target.id.name.as_str()).copied();
+        observed
+            .values
+            .push(("running_pods", running.unwrap_or(0) as f64));
+        let mut target = history.record(observed, now, append);
+        target.events = events.remove(&target.id).unwrap_or_default();
+        targets.push(target);
+    }
+    let others = cluster
+        .jobs
+        .iter()
+        .map(|j| kinds::job(j, now))
+        .chain(
+            cluster
+                .autoscalers
+                .iter()
+                .map(|h| kinds::autoscaler(h, now)),
+        )
+        .chain(cluster.claims.iter().map(|c| kinds::claim(c, now)))
+        .chain(cluster.budgets.iter().map(|b| kinds::budget(b, now)));
+    for observed in others {
+        let mut target = history.record(observed, now, append);
         target.events = events.remove(&target.id).unwrap_or_default();
         targets.push(target);
     }
     Observations { targets }
 }
 
+/// When each workload's newest rollout began: its newest ReplicaSet's
+/// creation (a Deployment), or its update revision's (a StatefulSet or
+/// DaemonSet, whose ControllerRevisions it owns).
+struct Rollouts<'c> {
+    /// The newest creation of the ReplicaSets and ControllerRevisions of
+    /// each (namespace, owner kind, owner name).
+    newest: HashMap<(&'c str, &'c str, &'c str), i64>,
+    /// Each revision's creation by (namespace, name).
+    revisions: HashMap<(&'c str, &'c str), i64>,
+}
+
+impl<'c> Rollouts<'c> {
+    fn of(cluster: &'c Cluster) -> Rollouts<'c> {
+        let mut newest: HashMap<(&str, &str, &str), i64> = HashMap::new();
+        let mut revisions = HashMap::new();
+        let metas = cluster
+            .replica_sets
+            .iter()
+            .map(|r| &r.metadata)
+            .chain(cluster.revisions.iter().map(|r| &r.metadata));
+        for meta in metas {
+            let (Some(ns), Some(created)) = (meta.namespace.as_deref(), &meta.creation_timestamp)
+            else {
+                continue;
+            };
+            let created = objects::seconds(created);
+            if let Some(name) = meta.name.as_deref() {
+                revisions.insert((ns, name), created);
+            }
+            let owner = meta
+                .owner_references
+                .iter()
+                .flatten()
+                .find(|o| o.controller == Some(true));
+            if let Some(owner) = owner {
+                let at = newest
+                    .entry((ns, owner.kind.as_str(), owner.name.as_str()))
+                    .or_insert(created);
+                *at = (*at).max(created);
+            }
+        }
+        Rollouts { newest, revisions }
+    }
+
+    /// `observed` with its `rollout_age`: since `began`, or its `age`
+    /// before its first rollout is seen.
+    fn with_age(
+        mut observed: objects::Observed,
+        began: Option<i64>,
+        now: i64,
+    ) -> objects::Observed {
+        let age = observed
+            .values
+            .iter()
+            .find(|(n, _)| *n == "age")
+            .map(|(_, v)| *v);
+        let since = began.map(|at| now.saturating_sub(at).max(0) as f64);
+        if let Some(value) = since.or(age) {
+            observed.values.push(("rollout_age", value));
+        }
+        observed
+    }
+
+    fn of_deployment(&self, observed: objects::Observed, now: i64) -> objects::Observed {
+        let id = &observed.target.id;
+        let began = id.namespace.as_deref().and_then(|ns| {
+            self.newest
+                .get(&(ns, "Deployment", id.name.as_str()))
+                .copied()
+        });
+        Self::with_age(observed, began, now)
+    }
+
+    /// A StatefulSet's (`kind` of `observed`) or DaemonSet's rollout: its
+    /// `revision` where its status names one, else its newest.
+    fn of_revision(
+        &self,
+        observed: objects::Observed,
+        revision: Option<&str>,
+        now: i64,
+    ) -> objects::Observed {
+        let id = &observed.target.id;
+        let owner_kind = match id.kind {
+            Kind::StatefulSets => "StatefulSet",
+            _ => "DaemonSet",
+        };
+        let began = id.namespace.as_deref().and_then(|ns| match revision {
+            Some(name) => self.revisions.get(&(ns, name)).copied(),
+            None => self
+                .newest
+                .get(&(ns, owner_kind, id.name.as_str()))
+                .copied(),
+        });
+        Self::with_age(observed, began, now)
+    }
+}
+
+#[cfg(test)]
+mod catalog_tests;
 #[cfg(test)]
 mod queries_tests;
 #[cfg(test)]

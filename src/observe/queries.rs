@@ -177,6 +177,12 @@ impl<'c> Names<'c> {
         for pod in &cluster.pods {
             by_namespace(&mut pods, &pod.metadata);
         }
+        // A namespace of claims alone has its volume queries too.
+        for claim in &cluster.claims {
+            if let Some(ns) = claim.metadata.namespace.as_deref() {
+                pods.entry(ns).or_default();
+            }
+        }
         let mut workloads = BTreeMap::new();
         for meta in cluster
             .deployments
@@ -201,7 +207,7 @@ impl<'c> Names<'c> {
 }
 
 /// The queries of one cycle: each wanted metric once per namespace in its
-/// scope that has pods (once per workload where its query names
+/// scope that has pods or claims (once per workload where its query names
 /// `$workload`), or once for the cluster when its query names no namespace.
 pub fn plan(wanted: &[Wanted], cluster: &Cluster) -> Vec<Query> {
     let names = Names::of(cluster);

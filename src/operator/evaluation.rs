@@ -217,7 +217,7 @@ async fn cycle(context: &Loop, work: &mut Work) {
     let step = i64::try_from(context.safety.evaluation_interval_seconds.max(1)).unwrap_or(60);
     let fetched = work.sources.fetch(&entries, &cluster, now, step).await;
     let fetching = started.elapsed();
-    // Samples of objects gone since are dropped; claims are not watched.
+    // Samples of objects gone since are dropped.
     let known = observed_ids(&cluster);
     work.history.absorb(fetched, |id| known.contains(id));
     let longest = entries
@@ -263,15 +263,27 @@ async fn cycle(context: &Loop, work: &mut Work) {
     }
 }
 
-/// The pods and nodes of `cluster`, which a source's answers may be about.
+/// The pods, claims and nodes of `cluster`, which a source's answers may be
+/// about.
 fn observed_ids(cluster: &crate::observe::Cluster) -> HashSet<TargetId> {
-    let pods = cluster.pods.iter().filter_map(|p| {
-        Some(TargetId {
-            kind: Kind::Pods,
-            namespace: p.metadata.namespace.clone(),
-            name: p.metadata.name.clone()?,
-        })
-    });
+    let namespaced =
+        |kind: Kind, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+            Some(TargetId {
+                kind,
+                namespace: meta.namespace.clone(),
+                name: meta.name.clone()?,
+            })
+        };
+    let pods = cluster
+        .pods
+        .iter()
+        .filter_map(|p| namespaced(Kind::Pods, &p.metadata))
+        .chain(
+            cluster
+                .claims
+                .iter()
+                .filter_map(|c| namespaced(Kind::PersistentVolumeClaims, &c.metadata)),
+        );
     let nodes = cluster.nodes.iter().filter_map(|n| {
         Some(TargetId {
             kind: Kind::Nodes,
