@@ -8,8 +8,10 @@
 //! Implemented: `restart` and `delete` of a pod, `restart rolling` of a
 //! workload (as `kubectl rollout restart`), `scale` (the scale subresource),
 //! `cordon`, `drain` (evictions) and `notify` (the record and its Events);
-//! `set`, `patch` and `rollback` change the pod template (`super::template`).
+//! `set`, `patch` and `rollback` change the pod template (`super::template`);
+//! `rerun` a Job and `expand` a claim (`super::claims_and_jobs`).
 
+use super::claims_and_jobs;
 use super::template::{self, patch_workload};
 use super::{Executed, Executor, Order};
 use crate::catalog::Kind;
@@ -98,6 +100,12 @@ impl Executor for KubeExecutor {
                 },
                 (Action::Rollback, Kind::Deployments) => {
                     template::rollback(client, &namespace, &object.name).await
+                }
+                (Action::Rerun, Kind::Jobs) => {
+                    claims_and_jobs::rerun(client, &namespace, &object.name).await
+                }
+                (Action::Expand { value, max }, Kind::PersistentVolumeClaims) => {
+                    claims_and_jobs::expand(client, &namespace, &object.name, *value, *max).await
                 }
                 (Action::Cordon, Kind::Nodes) => cordon(client, &object.name).await,
                 (Action::Drain, Kind::Nodes) => drain(client, &object.name).await,

@@ -11,6 +11,8 @@
 //! [`now_or_never`] runs them without a runtime.
 
 #[cfg(feature = "operator")]
+pub mod claims_and_jobs;
+#[cfg(feature = "operator")]
 pub mod cluster;
 mod outcome;
 pub mod quantity;

@@ -119,3 +119,182 @@ async fn a_failed_job_and_a_short_disruption_budget_are_acted_on() {
         .count();
     assert_eq!(notices, 2, "one notice per object");
 }
+
+/// A claim of 1Gi in `class`, bound to a PersistentVolume made for it (the
+/// real PV controller binds them: a claim grows only once bound).
+async fn bound_claim(client: &Client, ns: &str, name: &str, class: &str) {
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+    let volume: PersistentVolume = serde_json::from_value(json!({
+        "metadata": {"name": format!("{ns}-{name}")},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                 "storageClassName": class, "hostPath": {"path": format!("/tmp/{ns}-{name}")},
+                 "claimRef": {"namespace": ns, "name": name}}
+    }))
+    .expect("a PersistentVolume");
+    Api::<PersistentVolume>::all(client.clone())
+        .create(&PostParams::default(), &volume)
+        .await
+        .expect("the volume");
+    let claim: PersistentVolumeClaim = serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": {"app": "data"}},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": class,
+                 "resources": {"requests": {"storage": "1Gi"}}}
+    }))
+    .expect("a claim");
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), ns);
+    claims
+        .create(&PostParams::default(), &claim)
+        .await
+        .expect("the claim");
+    eventually(
+        &format!("{name} is bound"),
+        Duration::from_secs(60),
+        || async {
+            let phase = claims
+                .get(name)
+                .await
+                .map_err(|e| e.to_string())?
+                .status
+                .and_then(|s| s.phase);
+            match phase.as_deref() {
+                Some("Bound") => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_job_is_rerun_and_a_claim_grows_where_its_class_allows() {
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+    use k8s_openapi::api::storage::v1::StorageClass;
+    let Some(plane) = control_plane::require() else {
+        return;
+    };
+    let _turn = OPERATORS.lock().await;
+    let client = admin(plane).await;
+    install_crds(&client).await;
+    let kubeconfig = least_privilege(plane, &client).await;
+    let ns = namespace(&client, "t-rerun-expand").await;
+    for (class, expandable) in [("t-expandable", true), ("t-fixed", false)] {
+        let storage_class: StorageClass = serde_json::from_value(json!({
+            "metadata": {"name": class}, "provisioner": "kubernetes.io/no-provisioner",
+            "allowVolumeExpansion": expandable
+        }))
+        .expect("a StorageClass");
+        let classes: Api<StorageClass> = Api::all(client.clone());
+        if classes.get_opt(class).await.expect("a get").is_none() {
+            classes
+                .create(&PostParams::default(), &storage_class)
+                .await
+                .expect("the StorageClass");
+        }
+    }
+    bound_claim(&client, &ns, "grows", "t-expandable").await;
+    bound_claim(&client, &ns, "stays", "t-fixed").await;
+
+    let job: Job = serde_json::from_value(json!({
+        "metadata": {"name": "nightly", "labels": {"app": "nightly"}},
+        "spec": {"backoffLimit": 0, "template": {
+            "metadata": {"labels": {"app": "nightly"}},
+            "spec": {"restartPolicy": "Never",
+                     "containers": [{"name": "app", "image": "example.invalid/nightly:1"}]}}}
+    }))
+    .expect("a Job");
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
+    jobs.create(&PostParams::default(), &job)
+        .await
+        .expect("the Job is created");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let pod = running_pods(&pods, "nightly", 1).await.remove(0);
+    let failed = json!({"status": {"phase": "Failed", "containerStatuses": [{"name": "app",
+        "image": "example.invalid/nightly:1", "imageID": "", "ready": false, "restartCount": 0,
+        "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}});
+    pods.patch_status(&pod, &PatchParams::default(), &Patch::Merge(&failed))
+        .await
+        .expect("the pod fails");
+
+    healing_policy(
+        &client,
+        &ns,
+        "rerun",
+        "policy rerun {\n  select jobs where app = \"nightly\"\n  mode auto\n  cooldown 1h\n  \
+         when status is Failed then rerun\n}\n",
+    )
+    .await;
+    healing_policy(
+        &client,
+        &ns,
+        "grow",
+        "policy grow {\n  select persistentvolumeclaims where app = \"data\"\n  mode auto\n  \
+         cooldown 1h\n  when age > 1s then expand to current * 2 max 3Gi\n}\n",
+    )
+    .await;
+    // Both actions need a person by default; this cluster lets them run.
+    let _operator = operator_as(
+        plane,
+        "rerun-expand",
+        Some("evaluationIntervalSeconds: 1\napprovalRequired: []\n"),
+        &kubeconfig,
+        &["--namespace", "kubeskippy-system"],
+    );
+    let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
+    let rerun = record_where(&actions, "the rerun", Duration::from_secs(90), |a| {
+        a.spec.action.name == "rerun" && carried_out(a)
+    })
+    .await;
+    let done = rerun.status.and_then(|s| s.message).unwrap_or_default();
+    let created = done.strip_prefix("rerun as Job ").expect(&done).to_string();
+    let again = jobs.get(&created).await.expect("the new Job");
+    let annotations = again.metadata.annotations.unwrap_or_default();
+    assert_eq!(
+        annotations
+            .get("kubeskippy.io/rerun-of")
+            .map(String::as_str),
+        Some("nightly")
+    );
+    assert!(
+        jobs.get_opt("nightly").await.expect("a get").is_some(),
+        "the failed one stays"
+    );
+
+    record_where(
+        &actions,
+        "the claim's expansion",
+        Duration::from_secs(60),
+        |a| a.spec.action.name == "expand" && a.spec.object.name == "grows" && carried_out(a),
+    )
+    .await;
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
+    let request = |claim: PersistentVolumeClaim| {
+        claim
+            .spec
+            .and_then(|s| s.resources)
+            .and_then(|r| r.requests)
+            .and_then(|r| r.get("storage").map(|q| q.0.clone()))
+    };
+    assert_eq!(
+        request(claims.get("grows").await.expect("the claim")).as_deref(),
+        Some("2Gi")
+    );
+    let refused = record_where(
+        &actions,
+        "the fixed claim's refusal",
+        Duration::from_secs(60),
+        |a| {
+            a.spec.action.name == "expand"
+                && a.spec.object.name == "stays"
+                && a.status
+                    .as_ref()
+                    .and_then(|s| s.message.as_deref())
+                    .is_some_and(|m| m.contains("does not allow volume expansion"))
+        },
+    )
+    .await;
+    assert!(!carried_out(&refused));
+    assert_eq!(
+        request(claims.get("stays").await.expect("the claim")).as_deref(),
+        Some("1Gi")
+    );
+}
