@@ -4,7 +4,6 @@
 //! real disruption controller finds short of healthy pods
 //! (KubePdbNotEnoughHealthyPods).
 
-use super::control_plane;
 use super::support::*;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -12,14 +11,16 @@ use kubeskippy::operator::crd::HealingAction;
 
 #[tokio::test]
 async fn a_failed_job_and_a_short_disruption_budget_are_acted_on() {
-    let Some(plane) = control_plane::require() else {
+    let Some(RoleBench {
+        plane,
+        client,
+        kubeconfig,
+        ns,
+        ..
+    }) = role_bench("t-kinds").await
+    else {
         return;
     };
-    let _turn = OPERATORS.lock().await;
-    let client = admin(plane).await;
-    install_crds(&client).await;
-    let kubeconfig = least_privilege(plane, &client).await;
-    let ns = namespace(&client, "t-kinds").await;
 
     // A Job that may not retry: its pod's failure fails it.
     let job: Job = serde_json::from_value(json!({
@@ -169,14 +170,16 @@ async fn bound_claim(client: &Client, ns: &str, name: &str, class: &str) {
 async fn a_failed_job_is_rerun_and_a_claim_grows_where_its_class_allows() {
     use k8s_openapi::api::core::v1::PersistentVolumeClaim;
     use k8s_openapi::api::storage::v1::StorageClass;
-    let Some(plane) = control_plane::require() else {
+    let Some(RoleBench {
+        plane,
+        client,
+        kubeconfig,
+        ns,
+        turn: _turn,
+    }) = role_bench("t-rerun-expand").await
+    else {
         return;
     };
-    let _turn = OPERATORS.lock().await;
-    let client = admin(plane).await;
-    install_crds(&client).await;
-    let kubeconfig = least_privilege(plane, &client).await;
-    let ns = namespace(&client, "t-rerun-expand").await;
     for (class, expandable) in [("t-expandable", true), ("t-fixed", false)] {
         let storage_class: StorageClass = serde_json::from_value(json!({
             "metadata": {"name": class}, "provisioner": "kubernetes.io/no-provisioner",

@@ -493,3 +493,35 @@ pub async fn record_count(actions: &Api<kubeskippy::operator::crd::HealingAction
         .items
         .len()
 }
+
+/// What a test of an operator with the least-privilege role starts from:
+/// its turn, the admin client, the CRDs installed, the role's kubeconfig
+/// and a fresh namespace.
+pub struct RoleBench {
+    pub plane: &'static ControlPlane,
+    pub client: Client,
+    pub kubeconfig: std::path::PathBuf,
+    pub ns: String,
+    /// Held for the whole test: bind it (`turn: _turn`), or it is dropped
+    /// with the pattern and the next test's operator starts beside this one.
+    #[allow(dead_code, reason = "held, never read: its drop ends the turn")]
+    pub turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+/// The bench for a test in namespace `ns`; `None` (the test is skipped,
+/// loudly) without a control plane.
+pub async fn role_bench(ns: &str) -> Option<RoleBench> {
+    let plane = control_plane::require()?;
+    let turn = OPERATORS.lock().await;
+    let client = admin(plane).await;
+    install_crds(&client).await;
+    let kubeconfig = least_privilege(plane, &client).await;
+    let ns = namespace(&client, ns).await;
+    Some(RoleBench {
+        plane,
+        client,
+        kubeconfig,
+        ns,
+        turn,
+    })
+}
