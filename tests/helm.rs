@@ -62,6 +62,8 @@ fn helm_lints_the_chart_with_its_defaults_and_every_option() {
             "prometheus.url=http://prometheus.monitoring:9090",
             "--set",
             "safety.maxActionsPerHour=10",
+            "--set",
+            "shards=3",
         ][..],
     ] {
         let mut args = vec!["lint", "--strict", helm::CHART];
@@ -296,6 +298,50 @@ fn prometheus_and_ai_values_become_environment_the_key_from_a_secret() {
     assert!(key["value"].is_null(), "never inline: {key:?}");
     assert_eq!(key["valueFrom"]["secretKeyRef"]["name"], "openai");
     assert_eq!(key["valueFrom"]["secretKeyRef"]["key"], "token");
+}
+
+#[test]
+fn shards_are_one_deployment_each_with_its_own_pods_and_flags() {
+    let Some(objects) = render(&["--set", "shards=2"]) else {
+        return;
+    };
+    let deployments: Vec<&Value> = objects
+        .iter()
+        .filter(|o| o["kind"] == "Deployment")
+        .collect();
+    let names: Vec<&str> = deployments
+        .iter()
+        .filter_map(|d| d["metadata"]["name"].as_str())
+        .collect();
+    assert_eq!(names, ["kubeskippy-shard-0", "kubeskippy-shard-1"]);
+    for (index, deployment) in deployments.iter().enumerate() {
+        let shard = index.to_string();
+        // Selectors apart, or the two Deployments would fight over pods.
+        let selector = &deployment["spec"]["selector"]["matchLabels"];
+        assert_eq!(
+            selector["kubeskippy.io/shard"].as_str(),
+            Some(shard.as_str())
+        );
+        let pod_labels = &deployment["spec"]["template"]["metadata"]["labels"];
+        assert_eq!(
+            pod_labels["kubeskippy.io/shard"].as_str(),
+            Some(shard.as_str())
+        );
+        let args: Vec<&str> = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_sequence()
+            .expect("args")
+            .iter()
+            .filter_map(|a| a.as_str())
+            .collect();
+        let tail = &args[args.len() - 4..];
+        assert_eq!(tail, ["--shards", "2", "--shard", shard.as_str()]);
+    }
+    // One shard is the chart as it always was.
+    let Some(one) = render(&[]) else {
+        return;
+    };
+    let deployment = helm::object(&one, "Deployment", Some("kubeskippy"));
+    assert!(deployment["spec"]["selector"]["matchLabels"]["kubeskippy.io/shard"].is_null());
 }
 
 #[test]

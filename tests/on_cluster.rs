@@ -26,5 +26,6 @@ mod on_cluster {
     mod metrics_server;
     mod operations;
     mod prometheus_source;
+    mod shards;
     mod templates;
 }

@@ -110,6 +110,14 @@ pub struct RunArgs {
         requires = "prometheus_url"
     )]
     pub prometheus_username: Option<String>,
+    /// How many shards split the cluster's namespaces (each shard a set of
+    /// replicas with its own Lease); 1: one operator for the whole cluster
+    #[arg(long, value_name = "N", env = "KUBESKIPPY_SHARDS", default_value_t = 1)]
+    pub shards: u32,
+    /// Which shard this operator is, from 0; it evaluates and acts in the
+    /// namespaces whose name hashes to it, and shard 0 on nodes too
+    #[arg(long, value_name = "I", env = "KUBESKIPPY_SHARD", default_value_t = 0)]
+    pub shard: u32,
     /// A PEM file of the CAs that sign Prometheus's certificate
     #[arg(
         long,
@@ -180,17 +188,23 @@ pub fn run(args: &RunArgs, err: &mut dyn Write) -> u8 {
                 return FAILURE;
             }
         };
+        let shard = match crate::operator::shard::Shard::new(args.shard, args.shards) {
+            Ok(shard) => shard,
+            Err(e) => {
+                let _ = writeln!(err, "error: {e}");
+                return FAILURE;
+            }
+        };
         let lease = std::time::Duration::from_secs(args.lease_seconds.max(1));
-        crate::operator::run(
-            client,
+        let settings = crate::operator::Settings {
             safety,
-            args.namespace.clone(),
+            namespace: args.namespace.clone(),
             lease,
-            endpoints,
             analysis,
             prometheus,
-        )
-        .await;
+            shard,
+        };
+        crate::operator::run(client, settings, endpoints).await;
         SUCCESS
     })
 }

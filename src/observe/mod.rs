@@ -49,34 +49,35 @@ impl Cluster {
     /// The namespaced objects of `namespaces` alone, no nodes: what a watch
     /// event about pods there can change.
     pub fn in_namespaces(&self, namespaces: &BTreeSet<String>) -> Cluster {
-        fn keep<K: kube::Resource>(
+        self.retain(|namespace| namespace.is_some_and(|ns| namespaces.contains(ns)))
+    }
+
+    /// The objects whose namespace (`None`: a node's, or an Event's about a
+    /// node) `keep` says yes to.
+    pub fn retain(&self, keep: impl Fn(Option<&str>) -> bool) -> Cluster {
+        fn only<K: kube::Resource>(
             objects: &[Arc<K>],
-            namespaces: &BTreeSet<String>,
+            keep: &impl Fn(Option<&str>) -> bool,
         ) -> Vec<Arc<K>> {
             objects
                 .iter()
-                .filter(|o| {
-                    o.meta()
-                        .namespace
-                        .as_ref()
-                        .is_some_and(|ns| namespaces.contains(ns))
-                })
+                .filter(|o| keep(o.meta().namespace.as_deref()))
                 .cloned()
                 .collect()
         }
         Cluster {
-            pods: keep(&self.pods, namespaces),
-            replica_sets: keep(&self.replica_sets, namespaces),
-            deployments: keep(&self.deployments, namespaces),
-            stateful_sets: keep(&self.stateful_sets, namespaces),
-            daemon_sets: keep(&self.daemon_sets, namespaces),
-            nodes: Vec::new(),
-            events: keep(&self.events, namespaces),
-            jobs: keep(&self.jobs, namespaces),
-            autoscalers: keep(&self.autoscalers, namespaces),
-            claims: keep(&self.claims, namespaces),
-            budgets: keep(&self.budgets, namespaces),
-            revisions: keep(&self.revisions, namespaces),
+            pods: only(&self.pods, &keep),
+            replica_sets: only(&self.replica_sets, &keep),
+            deployments: only(&self.deployments, &keep),
+            stateful_sets: only(&self.stateful_sets, &keep),
+            daemon_sets: only(&self.daemon_sets, &keep),
+            nodes: only(&self.nodes, &keep),
+            events: only(&self.events, &keep),
+            jobs: only(&self.jobs, &keep),
+            autoscalers: only(&self.autoscalers, &keep),
+            claims: only(&self.claims, &keep),
+            budgets: only(&self.budgets, &keep),
+            revisions: only(&self.revisions, &keep),
         }
     }
 }

@@ -41,6 +41,8 @@ pub struct Loop {
     /// The AI analyzer, and where its verdicts come back.
     pub analysis: super::analysis::Analysis,
     pub answers: tokio::sync::mpsc::Sender<super::analysis::Answered>,
+    /// Which namespaces this operator evaluates and acts in.
+    pub shard: super::shard::Shard,
 }
 
 /// Which evaluation a pass runs.
@@ -183,7 +185,7 @@ async fn watch_pass(context: &Loop, work: &mut Work, namespaces: &BTreeSet<Strin
 
 /// Carries out or rejects the records people answered.
 async fn answer(context: &Loop, work: &mut Work) {
-    let records = context.observers.records.state();
+    let records = context.observers.records();
     if !records.iter().any(|r| super::approval::answer(r).is_some()) {
         return;
     }
@@ -243,7 +245,7 @@ async fn cycle(context: &Loop, work: &mut Work) {
     super::verify::verify_due(
         &context.client,
         &context.registry,
-        &context.observers.records.state(),
+        &context.observers.records(),
         &observations,
         &context.safety,
         &context.announcer,
@@ -255,7 +257,7 @@ async fn cycle(context: &Loop, work: &mut Work) {
         work.collected = now;
         super::retention::collect(
             &context.client,
-            &context.observers.records.state(),
+            &context.observers.records(),
             &context.safety.record_retention,
             now,
         )
@@ -301,7 +303,8 @@ async fn lead(context: &Loop, leading: &watch::Receiver<bool>, was_leading: &mut
     if now_leading && !*was_leading {
         for entry in context.registry.snapshot() {
             if let Some(state) =
-                super::persist::load(&context.client, &entry, &context.namespace).await
+                super::persist::load(&context.client, &entry, &context.namespace, context.shard)
+                    .await
             {
                 context.registry.update_state(&entry.uid, state);
             }
@@ -347,7 +350,7 @@ async fn evaluate_all(
 ) -> Recent {
     let interval = context.safety.evaluation_interval_seconds.max(1);
     let recent = Recent::gather(
-        &context.observers.records.state(),
+        &context.observers.records(),
         observations,
         context.observers.autoscaled(),
     );
@@ -412,7 +415,14 @@ async fn evaluate_all(
         }
         let fingerprint = super::persist::fingerprint(&state);
         if super::persist::due(&state, fingerprint, entry.saved, now) {
-            match super::persist::save(&context.client, &entry, &state, &context.namespace).await {
+            let saved = super::persist::save(
+                &context.client,
+                &entry,
+                &state,
+                &context.namespace,
+                context.shard,
+            );
+            match saved.await {
                 Ok(()) => context.registry.mark_saved(&entry.uid, fingerprint, now),
                 Err(error) => {
                     tracing::warn!(%error, policy = %entry.name, "cannot save the policy's state")

@@ -42,7 +42,9 @@ pub struct Observers {
     revisions: Store<ControllerRevision>,
     /// The records: the answers people give them, and what the guards and
     /// verification read.
-    pub records: Store<HealingAction>,
+    records: Store<HealingAction>,
+    /// What this operator owns of the cluster.
+    shard: super::shard::Shard,
 }
 
 type Watches = Vec<std::pin::Pin<Box<dyn futures::Future<Output = ()> + Send>>>;
@@ -162,7 +164,7 @@ pub struct Wakeups {
 impl Observers {
     /// Starts the reflectors; the futures returned drive them, and pod
     /// changes arrive on the receiver.
-    pub fn start(client: &Client) -> (Observers, Watches, Wakeups) {
+    pub fn start(client: &Client, shard: super::shard::Shard) -> (Observers, Watches, Wakeups) {
         let mut watches: Watches = Vec::new();
         let (sender, receiver) = mpsc::channel(1_024);
         let (answers, answered) = mpsc::channel(1_024);
@@ -186,6 +188,7 @@ impl Observers {
             revisions: reflect(client, &mut watches, None, trim_revision),
             events: reflect(client, &mut watches, Some(sender.clone()), keep),
             records: reflect(client, &mut watches, Some(answers), keep),
+            shard,
         };
         let wakeups = Wakeups {
             pods: receiver,
@@ -210,7 +213,31 @@ impl Observers {
         let _ = self.records.wait_until_ready().await;
     }
 
+    /// The objects this operator's shard owns: its namespaces' (and, for
+    /// shard 0, the nodes).
     pub fn cluster(&self) -> Cluster {
+        let cluster = self.whole_cluster();
+        if self.shard.count <= 1 {
+            return cluster;
+        }
+        let shard = self.shard;
+        cluster.retain(|namespace| shard.owns(namespace))
+    }
+
+    /// The records of this shard's decisions: those whose selected object
+    /// is in its namespaces (a node's, shard 0's).
+    pub fn records(&self) -> Vec<std::sync::Arc<HealingAction>> {
+        let records = self.records.state();
+        if self.shard.count <= 1 {
+            return records;
+        }
+        records
+            .into_iter()
+            .filter(|r| self.shard.owns(r.spec.target.namespace.as_deref()))
+            .collect()
+    }
+
+    fn whole_cluster(&self) -> Cluster {
         Cluster {
             pods: self.pods.state(),
             replica_sets: self.replica_sets.state(),
