@@ -125,6 +125,17 @@ fn several_policies_of_one_file_get_distinct_names() {
     assert!(!compiled.has_errors(), "{:#?}", compiled.diagnostics);
 }
 
+#[test]
+fn docs_list_every_code_of_the_report() {
+    let doc = include_str!("../docs/import.md");
+    for code in kubeskippy::import::codes::ALL {
+        assert!(
+            doc.contains(&format!("| `{code}` |")),
+            "docs/import.md does not list {code}"
+        );
+    }
+}
+
 /// Text shaped like a seed policy, cut and spliced at random.
 fn mangled() -> impl Strategy<Value = String> {
     let sources: Vec<String> = fixtures().into_iter().map(|(_, s)| s).collect();

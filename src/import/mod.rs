@@ -65,6 +65,20 @@ pub mod codes {
     pub const CHANGED_MEANING: &str = "I0106";
     /// What `kubeskippy check` says about the converted policy.
     pub const CHECK: &str = "I0201";
+
+    /// Every code, for the docs test.
+    pub const ALL: &[&str] = &[
+        NOT_YAML,
+        NO_POLICY,
+        SKIPPED_DOCUMENT,
+        DROPPED_FIELD,
+        BAD_VALUE,
+        GUESSED_UNIT,
+        SKIPPED_TRIGGER,
+        SKIPPED_ACTION,
+        CHANGED_MEANING,
+        CHECK,
+    ];
 }
 
 /// Notes as they are collected, with the source they point into.

@@ -131,10 +131,14 @@ fn metric(body: &Node, name: &str, notes: &mut Notes, names: &mut Names) -> Opti
         );
         return None;
     };
+    // A block scalar's lines joined: a Skippy string ends on its line. Spaces
+    // inside a line are kept (a label value may hold several).
     let query = query_node
         .as_str()
         .unwrap_or("")
-        .split_whitespace()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(" ");
     let threshold = match body.get("threshold").map(|t| (t, t.as_f64())) {
