@@ -58,10 +58,12 @@ pub fn convert(action: &Node, kind: Kind, notes: &mut Notes, names: &mut Names) 
             field,
         ];
         if let Some(k) = key.as_str().filter(|k| !known.contains(k)) {
-            notes.warn(
+            notes.warn_field(
                 codes::DROPPED_FIELD,
-                key,
+                action,
+                k,
                 format!("`{k}` is not converted: a `{kind_word}` action reads only `{field}`"),
+                None,
             );
         }
     }
@@ -121,11 +123,14 @@ fn restart(body: &Node, kind: Kind, name: &str, notes: &mut Notes) -> Option<Str
         "restartAction",
         notes,
     );
-    if let Some(m) = body.get("maxConcurrent").filter(|m| m.as_i64() != Some(1)) {
-        notes.warn(codes::DROPPED_FIELD, m, "`maxConcurrent` is not converted: a rolling restart replaces pods as the workload's rollout settings allow, and `restart` one pod at a time");
+    if body
+        .get("maxConcurrent")
+        .is_some_and(|m| m.as_i64() != Some(1))
+    {
+        notes.warn_field(codes::DROPPED_FIELD, body, "maxConcurrent", "`maxConcurrent` is not converted: a rolling restart replaces pods as the workload's rollout settings allow, and `restart` one pod at a time", None);
     }
-    if let Some(g) = body.get("gracePeriodSeconds") {
-        notes.warn(codes::DROPPED_FIELD, g, "`gracePeriodSeconds` is not converted: pods stop with their own `terminationGracePeriodSeconds`");
+    if body.get("gracePeriodSeconds").is_some() {
+        notes.warn_field(codes::DROPPED_FIELD, body, "gracePeriodSeconds", "`gracePeriodSeconds` is not converted: pods stop with their own `terminationGracePeriodSeconds`", None);
     }
     let strategy = body.get("strategy");
     let rolling = match strategy.and_then(Node::as_str) {
@@ -233,7 +238,7 @@ fn scale(body: &Node, kind: Kind, name: &str, notes: &mut Notes) -> Option<Strin
 fn delete(body: &Node, kind: Kind, name: &str, notes: &mut Notes) -> Option<String> {
     for (key, _) in body.entries() {
         if let Some(k) = key.as_str() {
-            notes.warn(codes::DROPPED_FIELD, key, format!("`deleteAction.{k}` is not converted: Skippy deletes a pod as `kubectl delete pod` does"));
+            notes.warn_field(codes::DROPPED_FIELD, body, k, format!("`deleteAction.{k}` is not converted: Skippy deletes a pod as `kubectl delete pod` does"), None);
         }
     }
     if kind != Kind::Pods {
@@ -256,11 +261,13 @@ fn patch(
         not_for_kind("patch", name, kind, action, notes);
         return None;
     }
-    if let Some(p) = body.get("patches") {
-        notes.warn(
+    if body.get("patches").is_some() {
+        notes.warn_field(
             codes::DROPPED_FIELD,
-            p,
+            body,
+            "patches",
             "`patches` (path and value operations) is not converted: write them into `patch`",
+            None,
         );
     }
     let type_node = body.get("type");

@@ -128,6 +128,22 @@ impl<'a> Notes<'a> {
         self.push(code, Severity::Warning, span, message, Some(help.into()));
     }
 
+    /// A warning about the field `key` of `parent`, pointing at the key and
+    /// its value.
+    pub fn warn_field(
+        &mut self,
+        code: &'static str,
+        parent: &yaml::Node,
+        key: &str,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
+        let span = parent
+            .field(key, self.source)
+            .unwrap_or_else(|| parent.head(self.source));
+        self.push(code, Severity::Warning, span, message, help);
+    }
+
     pub fn error(
         &mut self,
         code: &'static str,

@@ -268,8 +268,15 @@ fn kinds(selector: &Node, notes: &mut Notes) -> Option<Vec<(Kind, Span)>> {
             "resources",
             notes,
         );
-        if let Some(ex) = resource.get("excludeNames") {
-            notes.warn_help(codes::DROPPED_FIELD, ex, "`excludeNames` is not converted: Skippy selects by label, not by name", "label the objects to leave alone `kubeskippy.io/protected=true`, which no action touches");
+        if resource.get("excludeNames").is_some() {
+            let help = "label the objects to leave alone `kubeskippy.io/protected=true`, which no action touches";
+            notes.warn_field(
+                codes::DROPPED_FIELD,
+                resource,
+                "excludeNames",
+                "`excludeNames` is not converted: Skippy selects by label, not by name",
+                Some(help.to_string()),
+            );
         }
         let word = resource.get("kind").and_then(Node::as_str).unwrap_or("");
         match KINDS.iter().find(|(k, _)| *k == word) {
@@ -395,20 +402,23 @@ fn limit(safety: &Node, notes: &mut Notes) -> (i64, Option<Span>) {
         "safetyRules",
         notes,
     );
-    if let Some(p) = safety.get("protectedResources") {
-        notes.warn_help(codes::DROPPED_FIELD, p, "`protectedResources` is not converted: Skippy protects objects by label and namespace, for every policy", "label the objects `kubeskippy.io/protected=true`, or list their namespaces in the safety configuration's `protectedNamespaces`");
+    if safety.get("protectedResources").is_some() {
+        let help = "label the objects `kubeskippy.io/protected=true`, or list their namespaces in the safety configuration's `protectedNamespaces`";
+        notes.warn_field(codes::DROPPED_FIELD, safety, "protectedResources", "`protectedResources` is not converted: Skippy protects objects by label and namespace, for every policy", Some(help.to_string()));
     }
-    if let Some(t) = safety.get("healthCheckTimeout") {
-        notes.warn(codes::DROPPED_FIELD, t, "`healthCheckTimeout` is not converted: the safety configuration's `verification` sets when every action is verified");
+    if safety.get("healthCheckTimeout").is_some() {
+        notes.warn_field(codes::DROPPED_FIELD, safety, "healthCheckTimeout", "`healthCheckTimeout` is not converted: the safety configuration's `verification` sets when every action is verified", None);
     }
-    if let Some(h) = safety
+    if safety
         .get("requireHealthCheck")
-        .filter(|h| h.as_bool() == Some(false))
+        .is_some_and(|h| h.as_bool() == Some(false))
     {
-        notes.warn(
+        notes.warn_field(
             codes::DROPPED_FIELD,
-            h,
+            safety,
+            "requireHealthCheck",
             "`requireHealthCheck: false` is not converted: Skippy verifies every action",
+            None,
         );
     }
     let Some(node) = safety.get("maxActionsPerHour") else {

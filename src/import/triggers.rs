@@ -98,10 +98,12 @@ pub fn convert(
     for (key, _) in trigger.entries() {
         let known = ["name", "type", "cooldownPeriod", field];
         if let Some(k) = key.as_str().filter(|k| !known.contains(k)) {
-            notes.warn(
+            notes.warn_field(
                 codes::DROPPED_FIELD,
-                key,
+                trigger,
+                k,
                 format!("`{k}` is not converted: a `{kind}` trigger reads only `{field}`"),
+                None,
             );
         }
     }
@@ -315,10 +317,12 @@ fn event(body: &Node, name: &str, notes: &mut Notes, _: &mut Names) -> Option<Co
         );
         return None;
     }
-    if let Some(t) = body.get("type") {
-        if t.as_str() != Some("Warning") {
-            notes.warn(codes::DROPPED_FIELD, t, "the event type is not converted: Skippy counts the events of the reason whatever their type");
-        }
+    if body
+        .get("type")
+        .is_some_and(|t| t.as_str() != Some("Warning"))
+    {
+        let message = "the event type is not converted: Skippy counts the events of the reason whatever their type";
+        notes.warn_field(codes::DROPPED_FIELD, body, "type", message, None);
     }
     let count = match body.get("count") {
         None => 1,
@@ -455,10 +459,12 @@ pub fn unknown_fields(body: &Node, known: &[&str], what: &str, notes: &mut Notes
     for (key, _) in body.entries() {
         match key.as_str() {
             Some(k) if known.contains(&k) => {}
-            Some(k) => notes.warn(
+            Some(k) => notes.warn_field(
                 codes::DROPPED_FIELD,
-                key,
+                body,
+                k,
                 format!("`{what}.{k}` is not converted: Skippy has no such setting"),
+                None,
             ),
             None => notes.warn(
                 codes::DROPPED_FIELD,

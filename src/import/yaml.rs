@@ -51,6 +51,24 @@ impl Node {
             .map(|(_, v)| v)
     }
 
+    /// `key: value` in a mapping, as far as it goes on the key's line: where
+    /// a note about the field points.
+    pub fn field(&self, key: &str, source: &str) -> Option<Span> {
+        let (k, v) = self
+            .entries()
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))?;
+        let same_line = source
+            .get(k.span.end..v.span.start)
+            .is_some_and(|between| !between.contains('\n'));
+        let end = if same_line {
+            v.head(source).end
+        } else {
+            k.span.end
+        };
+        Some(Span::new(k.span.start, end.max(k.span.end)))
+    }
+
     pub fn entries(&self) -> &[(Node, Node)] {
         match &self.value {
             Value::Map(entries) => entries,
