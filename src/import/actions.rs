@@ -326,7 +326,11 @@ fn patch(
             "move it under `spec.template.spec`, the workload's pod template",
         );
     }
-    let patch_name = names.claim(Space::Patch, &values::name(name, '-', "patch"));
+    let patch_name = names.claim_for(
+        Space::Patch,
+        patch_node.span.start,
+        &values::name(name, '-', "patch"),
+    );
     let text = format!(
         "patch {patch_name}: {style} {}",
         values::string(&json.to_string())

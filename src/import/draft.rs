@@ -3,7 +3,7 @@
 //! reported at the field that produced it.
 
 use crate::span::Span;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Clone)]
 pub struct Draft {
@@ -50,7 +50,19 @@ pub enum Origin {
 }
 
 impl Draft {
-    /// The policy as Skippy text, and each line's origin.
+    /// The declarations the rules need, each once, as lines.
+    pub fn declarations(&self) -> Vec<String> {
+        let mut seen = HashSet::new();
+        self.rules
+            .iter()
+            .flat_map(|r| &r.declarations)
+            .filter(|d| seen.insert(d.name.as_str()))
+            .map(|d| d.text.clone())
+            .collect()
+    }
+
+    /// The policy as Skippy text (its declarations first), and each line's
+    /// origin.
     pub fn emit(&self) -> (String, Vec<Origin>) {
         let mut text = String::new();
         let mut origins = Vec::new();
@@ -102,8 +114,12 @@ pub struct Names {
     policies: HashSet<String>,
     metrics: HashSet<String>,
     patches: HashSet<String>,
+    /// The names already given to what one place in the YAML declares, so
+    /// the policies of one HealingPolicy (one per kind) share them.
+    given: HashMap<(u8, usize), String>,
 }
 
+#[derive(Clone, Copy)]
 pub enum Space {
     Policy,
     Metric,
@@ -111,6 +127,18 @@ pub enum Space {
 }
 
 impl Names {
+    /// The name of what the YAML at `origin` declares: claimed the first
+    /// time, the same after.
+    pub fn claim_for(&mut self, space: Space, origin: usize, wanted: &str) -> String {
+        let key = (space as u8, origin);
+        if let Some(name) = self.given.get(&key) {
+            return name.clone();
+        }
+        let name = self.claim(space, wanted);
+        self.given.insert(key, name.clone());
+        name
+    }
+
     /// `wanted`, or `wanted-2`, `wanted-3`… if it is taken (or, for a
     /// metric, built in).
     pub fn claim(&mut self, space: Space, wanted: &str) -> String {

@@ -175,6 +175,9 @@ pub fn import(source: &str) -> Imported {
     };
     let mut names = draft::Names::default();
     let mut texts = Vec::new();
+    // Policies of one HealingPolicy share the metrics and patches its
+    // triggers and actions declare: each is written once, before them all.
+    let mut declarations: Vec<String> = Vec::new();
     let mut policies = Vec::new();
     let mut seen = false;
     for document in &documents {
@@ -186,7 +189,12 @@ pub fn import(source: &str) -> Imported {
         }
         seen = true;
         for draft in policy::convert(document, &mut notes, &mut names) {
-            if let Some(text) = settle::settle(draft.clone(), &mut notes) {
+            if let Some((declared, text)) = settle::settle(draft.clone(), &mut notes) {
+                for d in declared {
+                    if !declarations.contains(&d) {
+                        declarations.push(d);
+                    }
+                }
                 policies.push(draft.name.clone());
                 texts.push(text);
             }
@@ -207,7 +215,13 @@ pub fn import(source: &str) -> Imported {
     }
     let mut skippy = texts.join("\n");
     if !skippy.is_empty() {
-        skippy = format!("# Converted by `kubeskippy import`; see docs/import.md.\n\n{skippy}");
+        let declared = match declarations.is_empty() {
+            true => String::new(),
+            false => declarations.join("\n") + "\n\n",
+        };
+        skippy = format!(
+            "# Converted by `kubeskippy import`; see docs/import.md.\n\n{declared}{skippy}"
+        );
         // The canonical layout, as `kubeskippy fmt` writes it; the text was
         // compiled already, so formatting can only fail on a bug here.
         if let Ok(formatted) = crate::fmt::format(&skippy) {

@@ -175,12 +175,17 @@ pub fn convert(document: &Node, notes: &mut Notes, names: &mut Names) -> Vec<Dra
                 declarations,
             });
         }
+        let on = if several {
+            format!(" on {}", kind.keyword())
+        } else {
+            String::new()
+        };
         for other in &acts[1..] {
             notes.push(
                 codes::SKIPPED_ACTION,
                 Severity::Warning,
                 other.origin,
-                format!("action `{}` is not converted: a Skippy rule takes one action, and each trigger's rule takes `{}` (action `{}`, priority {}), the seed's first", other.name, chosen.text, chosen.name, chosen.priority),
+                format!("action `{}` is not converted{on}: a Skippy rule takes one action, and each trigger's rule takes `{}` (action `{}`, priority {}), the seed's first", other.name, chosen.text, chosen.name, chosen.priority),
                 Some(keep_help(other)),
             );
         }

@@ -10,9 +10,10 @@ use super::Notes;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::span::{LineIndex, Span};
 
-/// The policy's text once every rule `check` rejects is left out; `None`
-/// (reported) when none is left, or the policy itself is rejected.
-pub fn settle(mut draft: Draft, notes: &mut Notes) -> Option<String> {
+/// The policy's declarations and text once every rule `check` rejects is
+/// left out; `None` (reported) when none is left, or the policy itself is
+/// rejected.
+pub fn settle(mut draft: Draft, notes: &mut Notes) -> Option<(Vec<String>, String)> {
     let config = crate::safety::SafetyConfig::default();
     // Each round leaves out at least one rule, or ends.
     for _ in 0..=draft.rules.len() {
@@ -47,7 +48,11 @@ pub fn settle(mut draft: Draft, notes: &mut Notes) -> Option<String> {
                     d.help.clone(),
                 );
             }
-            return Some(text);
+            let declarations = draft.declarations();
+            // The policy alone: its declarations are the lines before it.
+            let skip = declarations.len() + usize::from(!declarations.is_empty());
+            let policy: String = text.split_inclusive('\n').skip(skip).collect();
+            return Some((declarations, policy));
         }
         let mut dropped = Vec::new();
         for d in errors {

@@ -185,7 +185,11 @@ fn metric(body: &Node, name: &str, notes: &mut Notes, names: &mut Names) -> Opti
         return None;
     } else {
         let unit = guess_unit(&query, threshold);
-        let metric = names.claim(Space::Metric, &values::name(name, '_', "metric"));
+        let metric = names.claim_for(
+            Space::Metric,
+            query_node.span.start,
+            &values::name(name, '_', "metric"),
+        );
         let text = format!(
             "metric {metric}: {unit} = promql {}",
             values::string(&query)
