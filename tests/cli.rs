@@ -294,6 +294,10 @@ fn import_writes_out_and_reports_json_lines() {
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect();
     assert!(!lines.is_empty());
+    assert!(
+        stderr(&run).lines().all(|l| l.starts_with("{\"file\":")),
+        "the fields in `check --format json`'s order"
+    );
     let webhook = lines
         .iter()
         .find(|l| l["message"].as_str().is_some_and(|m| m.contains("webhook")))

@@ -133,21 +133,36 @@ pub fn json(notes: &[Note], name: &str, source: &str) -> String {
     for note in notes {
         let start = lines.line_col(source, note.span.start);
         let end = lines.line_col(source, note.span.end);
-        let object = serde_json::json!({
-            "file": name,
-            "line": start.line,
-            "column": start.column,
-            "end_line": end.line,
-            "end_column": end.column,
-            "code": note.code,
-            "severity": note.severity,
-            "message": note.message,
-            "help": note.help,
-        });
-        text.push_str(&object.to_string());
+        let object = JsonNote {
+            file: name,
+            line: start.line,
+            column: start.column,
+            end_line: end.line,
+            end_column: end.column,
+            code: note.code,
+            severity: note.severity,
+            message: &note.message,
+            help: note.help.as_deref(),
+        };
+        // Serializing a struct of strings and numbers cannot fail.
+        text.push_str(&serde_json::to_string(&object).unwrap_or_default());
         text.push('\n');
     }
     text
+}
+
+/// A note as `check --format json` writes a diagnostic, fields in its order.
+#[derive(serde::Serialize)]
+struct JsonNote<'a> {
+    file: &'a str,
+    line: usize,
+    column: usize,
+    end_line: usize,
+    end_column: usize,
+    code: &'a str,
+    severity: Severity,
+    message: &'a str,
+    help: Option<&'a str>,
 }
 
 /// Lines longer than this are not drawn (miette's label widths overflow on

@@ -78,6 +78,20 @@ pub fn convert(document: &Node, notes: &mut Notes, names: &mut Names) -> Vec<Dra
         notes,
     );
     let origin = document.head(notes.source);
+    for list in ["triggers", "actions"] {
+        if spec
+            .get(list)
+            .is_some_and(|n| !matches!(n.value, super::yaml::Value::Seq(_)))
+        {
+            notes.warn_field(
+                codes::BAD_VALUE,
+                spec,
+                list,
+                format!("`{list}` is not a list, and is read as none"),
+                None,
+            );
+        }
+    }
     let empty = Node {
         value: super::yaml::Value::Map(Vec::new()),
         span: Span::new(origin.start, origin.start),

@@ -132,16 +132,19 @@ impl Node {
 
 /// Every document of `source`, in order; an empty document is a null scalar.
 pub fn documents(source: &str) -> Result<Vec<Node>, YamlError> {
+    // A byte-order mark is not YAML's to read (yaml-rust2 takes it for a
+    // character of the first scalar), but editors write one.
+    let body = source.strip_prefix('\u{feff}').unwrap_or(source);
     let mut builder = Builder {
         source,
-        chars: CharOffsets::new(source),
+        chars: CharOffsets::new(body, source.len() - body.len()),
         stack: Vec::new(),
         anchors: Vec::new(),
         documents: Vec::new(),
         nodes: 0,
         error: None,
     };
-    let mut parser = Parser::new_from_str(source);
+    let mut parser = Parser::new_from_str(body);
     let loaded = parser.load(&mut builder, true);
     if let Some(error) = builder.error {
         return Err(error);
@@ -153,34 +156,38 @@ pub fn documents(source: &str) -> Result<Vec<Node>, YamlError> {
     Ok(builder.documents)
 }
 
-/// Byte offsets of character indexes: yaml-rust2 counts characters.
+/// Byte offsets in the source of character indexes in the text parsed
+/// (the source after `base` bytes): yaml-rust2 counts characters.
 struct CharOffsets {
     ascii: bool,
     offsets: Vec<usize>,
     len: usize,
+    base: usize,
 }
 
 impl CharOffsets {
-    fn new(source: &str) -> CharOffsets {
-        let ascii = source.is_ascii();
+    fn new(text: &str, base: usize) -> CharOffsets {
+        let ascii = text.is_ascii();
         let offsets = if ascii {
             Vec::new()
         } else {
-            source.char_indices().map(|(i, _)| i).collect()
+            text.char_indices().map(|(i, _)| i).collect()
         };
         CharOffsets {
             ascii,
             offsets,
-            len: source.len(),
+            len: text.len(),
+            base,
         }
     }
 
     fn byte(&self, index: usize) -> usize {
-        if self.ascii {
+        let offset = if self.ascii {
             index.min(self.len)
         } else {
             self.offsets.get(index).copied().unwrap_or(self.len)
-        }
+        };
+        self.base + offset
     }
 }
 
@@ -451,6 +458,14 @@ mod tests {
             ));
         }
         assert!(documents(&bomb).is_err());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_and_counted() {
+        let source = "\u{feff}k: v\n";
+        let docs = documents(source).expect("valid");
+        let v = docs[0].get("k").expect("k");
+        assert_eq!(&source[v.span.start..v.span.end], "v");
     }
 
     #[test]
