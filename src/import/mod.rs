@@ -11,10 +11,11 @@
 mod actions;
 mod draft;
 mod policy;
+mod selector;
 mod settle;
 mod triggers;
 mod values;
-pub mod yaml;
+mod yaml;
 
 use crate::diagnostic::Severity;
 use crate::span::Span;
