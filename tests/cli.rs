@@ -353,3 +353,32 @@ fn import_reports_bad_bytes_and_bad_yaml_where_they_are() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn import_checks_against_the_safety_configuration_given() {
+    let dir = std::env::temp_dir().join(format!("kubeskippy-import-safety-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let safety = dir.join("safety.yaml");
+    std::fs::write(&safety, "protectedNamespaces: [shop]\n").expect("write");
+    let run = kubeskippy(&[
+        "import",
+        "--color",
+        "never",
+        "--safety",
+        safety.to_str().expect("utf-8 path"),
+        "tests/fixtures/import/clean.yaml",
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(stdout(&run).is_empty(), "{}", stdout(&run));
+    assert!(stderr(&run).contains("(E0401)"), "{}", stderr(&run));
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, "maxActionsPerHour: 0\n").expect("write");
+    let refused = kubeskippy(&[
+        "import",
+        "--safety",
+        bad.to_str().expect("utf-8 path"),
+        "tests/fixtures/import/clean.yaml",
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).ok();
+}

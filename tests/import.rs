@@ -5,10 +5,15 @@
 
 use kubeskippy::check::compile;
 use kubeskippy::cli::import::human;
-use kubeskippy::import::import;
+use kubeskippy::import::Imported;
 use kubeskippy::safety::SafetyConfig;
 use proptest::prelude::*;
 use std::path::Path;
+
+/// With the default safety configuration, as `check` without `--safety`.
+fn import(source: &str) -> Imported {
+    kubeskippy::import::import(source, &SafetyConfig::default())
+}
 
 fn fixtures() -> Vec<(String, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import");

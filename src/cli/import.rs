@@ -2,7 +2,7 @@
 //! with a located report of what could not be converted.
 
 use super::check::{Color, Format};
-use super::{CliError, PROBLEMS, SUCCESS};
+use super::{safety_config, CliError, PROBLEMS, SUCCESS};
 use crate::diagnostic::Severity;
 use crate::import::{codes, import, Note};
 use crate::span::{LineIndex, Span};
@@ -14,6 +14,7 @@ use std::path::PathBuf;
   kubeskippy import healing-policy.yaml                     the policies on stdout
   kubeskippy import healing-policy.yaml --out policies/healing.skippy
   kubeskippy import --format json healing-policy.yaml > healing.skippy
+  kubeskippy import --safety safety.yaml healing-policy.yaml   checked against your cluster's rules
 
 Reads HealingPolicy manifests in the older structured form (`kubeskippy.io/v1alpha1`
 with `selector`, `triggers`, `actions`, `safetyRules` and `mode`), one policy per
@@ -31,6 +32,10 @@ pub struct ImportArgs {
     /// Write the policies to this file instead of stdout
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// A safety configuration (YAML) overriding the built-in defaults: the
+    /// policies written pass `kubeskippy check --safety FILE`
+    #[arg(long, value_name = "FILE")]
+    pub safety: Option<PathBuf>,
     /// Format of the report on stderr
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
@@ -51,13 +56,14 @@ fn import_file(
     err: &mut dyn Write,
     tty: bool,
 ) -> Result<u8, CliError> {
+    let config = safety_config(args.safety.as_deref())?;
     let bytes = std::fs::read(&args.file).map_err(|source| CliError::Read {
         path: args.file.clone(),
         source,
     })?;
     let name = args.file.display().to_string();
     let (source, imported) = match std::str::from_utf8(&bytes) {
-        Ok(text) => (text.to_string(), import(text)),
+        Ok(text) => (text.to_string(), import(text, &config)),
         Err(e) => {
             // Converting a guess at the text could put `�` into names and
             // strings: nothing is converted.

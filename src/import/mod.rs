@@ -157,8 +157,9 @@ impl<'a> Notes<'a> {
     }
 }
 
-/// Converts every structured HealingPolicy of `source` (one policy each).
-pub fn import(source: &str) -> Imported {
+/// Converts every structured HealingPolicy of `source` (one policy each);
+/// what comes out passes `check` with `config`.
+pub fn import(source: &str, config: &crate::safety::SafetyConfig) -> Imported {
     let mut notes = Notes::new(source);
     let documents = match yaml::documents(source) {
         Ok(documents) => documents,
@@ -189,8 +190,8 @@ pub fn import(source: &str) -> Imported {
             continue;
         }
         seen = true;
-        for draft in policy::convert(document, &mut notes, &mut names) {
-            if let Some((declared, text)) = settle::settle(draft.clone(), &mut notes) {
+        for draft in policy::convert(document, &mut notes, &mut names, config) {
+            if let Some((declared, text)) = settle::settle(draft.clone(), &mut notes, config) {
                 for d in declared {
                     if !declarations.contains(&d) {
                         declarations.push(d);

@@ -57,7 +57,12 @@ pub fn is_structured(document: &Node, notes: &mut Notes) -> bool {
 }
 
 /// The policies one HealingPolicy becomes: one per kind of its selector.
-pub fn convert(document: &Node, notes: &mut Notes, names: &mut Names) -> Vec<Draft> {
+pub fn convert(
+    document: &Node,
+    notes: &mut Notes,
+    names: &mut Names,
+    config: &crate::safety::SafetyConfig,
+) -> Vec<Draft> {
     let metadata = document.get("metadata");
     let raw_name = metadata
         .and_then(|m| m.get("name"))
@@ -111,7 +116,8 @@ pub fn convert(document: &Node, notes: &mut Notes, names: &mut Names) -> Vec<Dra
         notes.push(codes::SKIPPED_DOCUMENT, Severity::Error, origin, format!("policy `{raw_name}` not converted: a label selector that Skippy cannot say would select more than the seed did"), None);
         return Vec::new();
     };
-    let Some(namespaces) = namespaces(selector, namespace, notes) else {
+    let Some(namespaces) = namespaces(selector, namespace, &config.protected_namespaces, notes)
+    else {
         notes.push(
             codes::SKIPPED_DOCUMENT,
             Severity::Error,

@@ -133,7 +133,12 @@ pub fn label_matches(selector: &Node, notes: &mut Notes) -> Option<Vec<String>> 
     Some(out)
 }
 
-pub fn namespaces(selector: &Node, own: &str, notes: &mut Notes) -> Option<Vec<String>> {
+pub fn namespaces(
+    selector: &Node,
+    own: &str,
+    protected: &[String],
+    notes: &mut Notes,
+) -> Option<Vec<String>> {
     let listed = selector.get("namespaces").map(Node::items).unwrap_or(&[]);
     if listed.is_empty() {
         return Some(vec![own.to_string()]);
@@ -141,7 +146,7 @@ pub fn namespaces(selector: &Node, own: &str, notes: &mut Notes) -> Option<Vec<S
     let mut out = Vec::new();
     for ns in listed {
         let Some(name) = ns.as_str() else { continue };
-        if crate::catalog::PROTECTED_NAMESPACES.contains(&name) {
+        if protected.iter().any(|p| p == name) {
             notes.warn(
                 codes::BAD_VALUE,
                 ns,

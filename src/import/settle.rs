@@ -13,12 +13,15 @@ use crate::span::{LineIndex, Span};
 /// The policy's declarations and text once every rule `check` rejects is
 /// left out; `None` (reported) when none is left, or the policy itself is
 /// rejected.
-pub fn settle(mut draft: Draft, notes: &mut Notes) -> Option<(Vec<String>, String)> {
-    let config = crate::safety::SafetyConfig::default();
+pub fn settle(
+    mut draft: Draft,
+    notes: &mut Notes,
+    config: &crate::safety::SafetyConfig,
+) -> Option<(Vec<String>, String)> {
     // Each round leaves out at least one rule, or ends.
     for _ in 0..=draft.rules.len() {
         let (text, origins) = draft.emit();
-        let compiled = crate::check::compile(&text, &config);
+        let compiled = crate::check::compile(&text, config);
         let lines = LineIndex::new(&text);
         let origin_of = |d: &Diagnostic| {
             let line = lines.line_col(&text, d.span.start).line;

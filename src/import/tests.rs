@@ -4,6 +4,11 @@
 use super::*;
 use crate::diagnostic::Severity;
 
+/// With the default safety configuration, as `check` without `--safety`.
+fn import(source: &str) -> Imported {
+    super::import(source, &crate::safety::SafetyConfig::default())
+}
+
 fn policy(spec: &str) -> String {
     format!("apiVersion: kubeskippy.io/v1alpha1\nkind: HealingPolicy\nmetadata:\n  name: p\n  namespace: shop\nspec:\n{spec}")
 }
