@@ -207,14 +207,15 @@ fn metric(body: &Node, name: &str, notes: &mut Notes, names: &mut Names) -> Opti
             .unwrap_or_else(|| {
                 "check the unit (percent, ratio, count, bytes, cores, duration or bool) and that the query returns one series per pod, `by (pod)`".to_string()
             });
-        notes.warn_help(
-            codes::GUESSED_UNIT,
-            query_node,
-            format!(
-                "not a catalog metric: declared as `metric {metric}: {unit}`, its unit guessed"
-            ),
-            help,
-        );
+        // The seed sent only queries with `(`, `{` or `[` to Prometheus; a
+        // bare name it did not compute itself never fired there.
+        let bare = !query.contains(['(', '{', '[']);
+        let message = if bare {
+            format!("`{query}` is neither a catalog metric nor one the seed computed (the seed never fired on it): declared as a Prometheus query, `metric {metric}: {unit}`, its unit guessed")
+        } else {
+            format!("not a catalog metric: declared as `metric {metric}: {unit}`, its unit guessed")
+        };
+        notes.warn_help(codes::GUESSED_UNIT, query_node, message, help);
         declarations.push(Declaration {
             name: metric.clone(),
             text,
@@ -395,6 +396,16 @@ fn condition(body: &Node, name: &str, notes: &mut Notes, _: &mut Names) -> Optio
             return None;
         }
     };
+    if !truth {
+        // Its collector listed only the conditions that were True.
+        notes.warn_field(
+            codes::CHANGED_MEANING,
+            body,
+            "status",
+            "the seed ignored `status` and fired while the condition was True; converted as written",
+            None,
+        );
+    }
     let text = match kind {
         "Ready" | "ContainersReady" => format!("ready == {truth}"),
         "PodScheduled" if !truth => "status is Unschedulable".to_string(),
