@@ -91,7 +91,10 @@ fn object(kind: Kind, name: &str) -> TargetId {
 
 async fn run(client: Client, action: Action, object: &TargetId) -> Executed {
     let program = Program::default();
-    let mut executor = KubeExecutor { client };
+    let mut executor = KubeExecutor {
+        client,
+        webhooks: Default::default(),
+    };
     executor
         .execute(Order {
             program: &program,

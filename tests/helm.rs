@@ -357,6 +357,12 @@ fn prometheus_credentials_come_from_secrets_and_its_ca_is_mounted() {
     let env = env_of(&set);
     let value = |name: &str| variable(&env, name);
     assert_eq!(value("KUBESKIPPY_PROMETHEUS_TIMEOUT_SECONDS")["value"], "5");
+    let Some(notified) = render(&["--set", "notify.webhooksSecret.name=chat"]) else {
+        return;
+    };
+    let hooks = variable(&env_of(&notified), "KUBESKIPPY_NOTIFY_WEBHOOKS");
+    assert_eq!(hooks["valueFrom"]["secretKeyRef"]["name"], "chat");
+    assert_eq!(hooks["valueFrom"]["secretKeyRef"]["key"], "webhooks");
     for (name, key) in [
         ("KUBESKIPPY_PROMETHEUS_USERNAME", "username"),
         ("KUBESKIPPY_PROMETHEUS_PASSWORD", "password"),

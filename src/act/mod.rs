@@ -18,6 +18,8 @@ mod outcome;
 pub mod quantity;
 #[cfg(feature = "operator")]
 pub mod template;
+#[cfg(feature = "operator")]
+pub mod webhooks;
 
 pub use outcome::Outcome;
 

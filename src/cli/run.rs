@@ -118,6 +118,21 @@ pub struct RunArgs {
     /// namespaces whose name hashes to it, and shard 0 on nodes too
     #[arg(long, value_name = "I", env = "KUBESKIPPY_SHARD", default_value_t = 0)]
     pub shard: u32,
+    /// A URL `notify` POSTs each notice to as JSON (Slack's and Mattermost's
+    /// incoming webhooks read its `text`); repeat for several. Prefer
+    /// `KUBESKIPPY_NOTIFY_WEBHOOKS` (comma-separated) from a Secret: such URLs
+    /// hold their secret
+    #[arg(
+        long = "notify-webhook",
+        value_name = "URL",
+        env = "KUBESKIPPY_NOTIFY_WEBHOOKS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub notify_webhooks: Vec<String>,
+    /// Seconds one webhook call may take
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub notify_timeout_seconds: u64,
     /// A PEM file of the CAs that sign Prometheus's certificate
     #[arg(
         long,
@@ -195,6 +210,16 @@ pub fn run(args: &RunArgs, err: &mut dyn Write) -> u8 {
                 return FAILURE;
             }
         };
+        let webhooks = match crate::act::webhooks::Webhooks::new(
+            args.notify_webhooks.clone(),
+            std::time::Duration::from_secs(args.notify_timeout_seconds.clamp(1, 300)),
+        ) {
+            Ok(webhooks) => webhooks,
+            Err(e) => {
+                let _ = writeln!(err, "error: {e}");
+                return FAILURE;
+            }
+        };
         let lease = std::time::Duration::from_secs(args.lease_seconds.max(1));
         let settings = crate::operator::Settings {
             safety,
@@ -203,6 +228,7 @@ pub fn run(args: &RunArgs, err: &mut dyn Write) -> u8 {
             analysis,
             prometheus,
             shard,
+            webhooks,
         };
         crate::operator::run(client, settings, endpoints).await;
         SUCCESS

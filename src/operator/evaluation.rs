@@ -43,6 +43,8 @@ pub struct Loop {
     pub answers: tokio::sync::mpsc::Sender<super::analysis::Answered>,
     /// Which namespaces this operator evaluates and acts in.
     pub shard: super::shard::Shard,
+    /// Where `notify` posts, beside its record and Events.
+    pub webhooks: crate::act::webhooks::Webhooks,
 }
 
 /// Which evaluation a pass runs.
@@ -100,6 +102,7 @@ pub async fn run(
         recorded: Recorded(HashSet::new()),
         executor: KubeExecutor {
             client: context.client.clone(),
+            webhooks: context.webhooks.clone(),
         },
         alarms: BTreeMap::new(),
         reported: Default::default(),

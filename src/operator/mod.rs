@@ -55,6 +55,8 @@ pub struct Settings {
     /// Where metrics come from: Prometheus when given, else metrics-server.
     pub prometheus: Option<prometheus::PrometheusSource>,
     pub shard: shard::Shard,
+    /// Where `notify` posts.
+    pub webhooks: crate::act::webhooks::Webhooks,
 }
 
 /// Runs the operator on `client` until a shutdown signal (SIGTERM, Ctrl-C):
@@ -69,6 +71,7 @@ pub async fn run(client: Client, settings: Settings, endpoints: tokio::net::TcpL
         analysis,
         prometheus,
         shard,
+        webhooks,
     } = settings;
     let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let serving = tokio::spawn(serve::serve(endpoints, ready.clone()));
@@ -126,6 +129,7 @@ pub async fn run(client: Client, settings: Settings, endpoints: tokio::net::TcpL
             analysis,
             answers,
             shard,
+            webhooks,
         },
         wakeups,
         verdicts,

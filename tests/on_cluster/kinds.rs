@@ -8,19 +8,14 @@ use super::support::*;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kubeskippy::operator::crd::HealingAction;
+use std::sync::{Arc, Mutex};
 
 #[tokio::test]
 async fn a_failed_job_and_a_short_disruption_budget_are_acted_on() {
-    let Some(RoleBench {
-        plane,
-        client,
-        kubeconfig,
-        ns,
-        ..
-    }) = role_bench("t-kinds").await
-    else {
+    let Some(bench) = role_bench("t-kinds").await else {
         return;
     };
+    let (plane, client, kubeconfig, ns) = bench.parts();
 
     // A Job that may not retry: its pod's failure fails it.
     let job: Job = serde_json::from_value(json!({
@@ -77,12 +72,18 @@ async fn a_failed_job_and_a_short_disruption_budget_are_acted_on() {
          when current_healthy < desired_healthy for 2s then notify \"a budget is short\"\n}\n",
     )
     .await;
+    let (webhook, notices_posted) = webhook_double().await;
     let _operator = operator_as(
         plane,
         "kinds",
         Some("evaluationIntervalSeconds: 1\n"),
         &kubeconfig,
-        &["--namespace", "kubeskippy-system"],
+        &[
+            "--namespace",
+            "kubeskippy-system",
+            "--notify-webhook",
+            &webhook,
+        ],
     );
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
     let on_job = record_where(
@@ -110,7 +111,7 @@ async fn a_failed_job_and_a_short_disruption_budget_are_acted_on() {
     let settled = record_count(&actions).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(record_count(&actions).await, settled, "no record per cycle");
-    let notices = actions
+    let carried = actions
         .list(&ListParams::default())
         .await
         .expect("records")
@@ -118,7 +119,72 @@ async fn a_failed_job_and_a_short_disruption_budget_are_acted_on() {
         .into_iter()
         .filter(carried_out)
         .count();
-    assert_eq!(notices, 2, "one notice per object");
+    assert_eq!(carried, 2, "one notice per object");
+    // Each notice reached the webhook too, as JSON a chat reads.
+    let posted = notices_posted.lock().expect("notices").clone();
+    let texts: Vec<&str> = posted.iter().filter_map(|n| n["text"].as_str()).collect();
+    assert!(
+        texts.contains(&format!("[kubeskippy] jobs/{ns}/report: a job failed").as_str()),
+        "{posted:?}"
+    );
+    assert_eq!(posted.len(), 2, "{posted:?}");
+}
+
+/// A loopback test double of a chat's incoming webhook: its URL, and the
+/// JSON bodies POSTed to it.
+async fn webhook_double() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let url = format!(
+        "http://{}/services/T0/B0/secret",
+        listener.local_addr().expect("an address")
+    );
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let kept = bodies.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let body = loop {
+                    let Ok(n) = socket.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buffer.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buffer).into_owned();
+                    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                        continue;
+                    };
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break body.to_string();
+                    }
+                };
+                if let Ok(json) = serde_json::from_str(&body) {
+                    kept.lock().expect("bodies").push(json);
+                }
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await;
+            });
+        }
+    });
+    (url, bodies)
 }
 
 /// A claim of 1Gi in `class`, bound to a PersistentVolume made for it (the
@@ -170,16 +236,10 @@ async fn bound_claim(client: &Client, ns: &str, name: &str, class: &str) {
 async fn a_failed_job_is_rerun_and_a_claim_grows_where_its_class_allows() {
     use k8s_openapi::api::core::v1::PersistentVolumeClaim;
     use k8s_openapi::api::storage::v1::StorageClass;
-    let Some(RoleBench {
-        plane,
-        client,
-        kubeconfig,
-        ns,
-        turn: _turn,
-    }) = role_bench("t-rerun-expand").await
-    else {
+    let Some(bench) = role_bench("t-rerun-expand").await else {
         return;
     };
+    let (plane, client, kubeconfig, ns) = bench.parts();
     for (class, expandable) in [("t-expandable", true), ("t-fixed", false)] {
         let storage_class: StorageClass = serde_json::from_value(json!({
             "metadata": {"name": class}, "provisioner": "kubernetes.io/no-provisioner",

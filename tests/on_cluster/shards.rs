@@ -8,16 +8,10 @@ use kubeskippy::operator::shard::{Shard, SHARD_LABEL};
 
 #[tokio::test]
 async fn each_namespace_is_handled_by_exactly_one_shard() {
-    let Some(RoleBench {
-        plane,
-        client,
-        kubeconfig,
-        ns: _,
-        turn: _turn,
-    }) = role_bench("t-shards").await
-    else {
+    let Some(bench) = role_bench("t-shards").await else {
         return;
     };
+    let (plane, client, kubeconfig, _) = bench.parts();
     let shards = [
         Shard::new(0, 2).expect("shard 0"),
         Shard::new(1, 2).expect("shard 1"),

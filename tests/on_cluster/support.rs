@@ -502,10 +502,28 @@ pub struct RoleBench {
     pub client: Client,
     pub kubeconfig: std::path::PathBuf,
     pub ns: String,
-    /// Held for the whole test: bind it (`turn: _turn`), or it is dropped
-    /// with the pattern and the next test's operator starts beside this one.
-    #[allow(dead_code, reason = "held, never read: its drop ends the turn")]
-    pub turn: tokio::sync::MutexGuard<'static, ()>,
+    /// Held for as long as the bench is.
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+/// A bench cannot be taken apart (a type with `Drop` cannot be moved out
+/// of): a pattern that left the turn out would drop it at once, and the next
+/// test's operator would start beside this one's.
+impl Drop for RoleBench {
+    fn drop(&mut self) {}
+}
+
+impl RoleBench {
+    /// What a test reads: the plane, an admin client, the role's
+    /// kubeconfig and the namespace.
+    pub fn parts(&self) -> (&'static ControlPlane, Client, std::path::PathBuf, String) {
+        (
+            self.plane,
+            self.client.clone(),
+            self.kubeconfig.clone(),
+            self.ns.clone(),
+        )
+    }
 }
 
 /// The bench for a test in namespace `ns`; `None` (the test is skipped,
@@ -522,6 +540,6 @@ pub async fn role_bench(ns: &str) -> Option<RoleBench> {
         client,
         kubeconfig,
         ns,
-        turn,
+        _turn: turn,
     })
 }
