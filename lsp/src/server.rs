@@ -303,7 +303,7 @@ impl Server<'_> {
             return;
         };
         let diagnostics = if doc.text().len() > self.config.max_document_bytes {
-            vec![self.too_large(doc)]
+            vec![convert::too_large(doc, self.config.max_document_bytes)]
         } else {
             let analysis = self.analysis;
             let diagnostics = catch_unwind(AssertUnwindSafe(|| analysis.diagnostics(doc.source())))
@@ -319,24 +319,6 @@ impl Server<'_> {
             version: Some(doc.version),
         };
         self.send_notification::<PublishDiagnostics>(params);
-    }
-
-    /// The one diagnostic of a document past [`Config::max_document_bytes`],
-    /// at its start.
-    fn too_large(&self, doc: &Document) -> lsp::Diagnostic {
-        lsp::Diagnostic {
-            range: lsp::Range::default(),
-            severity: Some(lsp::DiagnosticSeverity::WARNING),
-            code: Some(lsp::NumberOrString::String(TOO_LARGE.into())),
-            source: Some("skippy".into()),
-            message: format!(
-                "this document is {} bytes, more than the {} the language server analyses; \
-                 check it with `kubeskippy check`",
-                doc.text().len(),
-                self.config.max_document_bytes
-            ),
-            ..lsp::Diagnostic::default()
-        }
     }
 
     fn send_notification<N: lsp_types::notification::Notification>(&self, params: N::Params) {
