@@ -16,7 +16,11 @@ static CONFIG: LazyLock<SafetyConfig> = LazyLock::new(SafetyConfig::default);
 
 /// The codes of a compile's diagnostics, in a stable order.
 fn codes(compiled: &Compiled) -> Vec<&'static str> {
-    let mut codes: Vec<_> = compiled.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    let mut codes: Vec<_> = compiled
+        .diagnostics
+        .iter()
+        .map(|d| d.code.as_str())
+        .collect();
     codes.sort_unstable();
     codes
 }
@@ -33,6 +37,13 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(once, twice, "formatting is not idempotent");
     let before = compile(&source, &CONFIG);
     let after = compile(&once, &CONFIG);
-    assert_eq!(before.program, after.program, "the program changed:\n{once}");
-    assert_eq!(codes(&before), codes(&after), "the diagnostics changed:\n{once}");
+    assert_eq!(
+        before.program, after.program,
+        "the program changed:\n{once}"
+    );
+    assert_eq!(
+        codes(&before),
+        codes(&after),
+        "the diagnostics changed:\n{once}"
+    );
 });
