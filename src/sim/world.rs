@@ -75,6 +75,8 @@ pub struct World {
     rng: Rng,
     steps: u64,
     next_node: usize,
+    /// The most pods that may run at once (see [`World::limit_pods`]).
+    max_pods: usize,
 }
 
 struct Node {
@@ -188,6 +190,7 @@ impl World {
             rng: Rng::new(seed),
             steps: 0,
             next_node: 0,
+            max_pods: usize::MAX,
         };
         for spec in &scenario.workloads {
             let id = TargetId {
@@ -235,6 +238,13 @@ impl World {
         // At least one interval ahead, so a tiny mean cannot stall the loop.
         let gap = self.rng.exponential(every as f64).ceil() as i64;
         now.saturating_add(gap.max(self.interval))
+    }
+
+    /// Bounds the pods that may run at once: scale-ups stop there. A run's
+    /// size is checked against its pods at the start, and pods a policy adds
+    /// are simulated at every later step too.
+    pub fn limit_pods(&mut self, max: usize) {
+        self.max_pods = max;
     }
 
     /// How many pods run.
@@ -817,6 +827,8 @@ impl World {
             Scale::To { replicas } => replicas,
         }
         .min(MAX_REPLICAS);
+        let room = self.max_pods.saturating_sub(self.pods.len());
+        let after = after.min(before.saturating_add(u32::try_from(room).unwrap_or(u32::MAX)));
         self.workloads[w].replicas = after;
         for slot in before..after {
             self.start_pod(w, slot, now);
