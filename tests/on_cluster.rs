@@ -21,6 +21,7 @@ mod on_cluster {
     mod guards;
     mod healing;
     mod helm;
+    mod in_cluster;
     mod kinds;
     mod metrics;
     mod metrics_server;

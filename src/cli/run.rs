@@ -16,7 +16,8 @@ use std::path::PathBuf;
 
 Install the CRDs first: kubeskippy crds | kubectl apply -f -")]
 pub struct RunArgs {
-    /// The kubeconfig to use (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)
+    /// The kubeconfig to use (default: $KUBECONFIG or ~/.kube/config, else
+    /// the pod's ServiceAccount when in a cluster)
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
     /// The kubeconfig context to use (default: its current context)

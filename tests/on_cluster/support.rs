@@ -358,21 +358,7 @@ pub async fn service_account_kubeconfig(
     namespace: &str,
     name: &str,
 ) -> std::path::PathBuf {
-    use k8s_openapi::api::authentication::v1::TokenRequest;
-    use k8s_openapi::api::core::v1::ServiceAccount;
-    let request = json!({
-        "apiVersion": "authentication.k8s.io/v1",
-        "kind": "TokenRequest",
-        "spec": {"expirationSeconds": 3600, "audiences": []}
-    });
-    let issued: TokenRequest = Api::<ServiceAccount>::namespaced(client.clone(), namespace)
-        .create_subresource("token", name, &PostParams::default(), &request)
-        .await
-        .expect("a token for the ServiceAccount");
-    let token = issued
-        .status
-        .and_then(|s| s.token)
-        .expect("an issued token");
+    let token = service_account_token(client, namespace, name).await;
     let admin_token =
         std::fs::read_to_string(&plane.ready.admin_token_file).expect("the admin token");
     let admin = std::fs::read_to_string(&plane.ready.kubeconfig).expect("the admin kubeconfig");
@@ -386,6 +372,26 @@ pub async fn service_account_kubeconfig(
         .join(format!("{namespace}-{name}.kubeconfig"));
     std::fs::write(&path, admin.replace(admin_token.trim(), &token)).expect("a kubeconfig");
     path
+}
+
+/// An hour's token of the ServiceAccount `name` in `namespace`, as the
+/// kubelet projects one into a pod.
+pub async fn service_account_token(client: &Client, namespace: &str, name: &str) -> String {
+    use k8s_openapi::api::authentication::v1::TokenRequest;
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let request = json!({
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"expirationSeconds": 3600, "audiences": []}
+    });
+    let issued: TokenRequest = Api::<ServiceAccount>::namespaced(client.clone(), namespace)
+        .create_subresource("token", name, &PostParams::default(), &request)
+        .await
+        .expect("a token for the ServiceAccount");
+    issued
+        .status
+        .and_then(|s| s.token)
+        .expect("an issued token")
 }
 
 /// The Events regarding `name` in `namespace`: (reason, note).
