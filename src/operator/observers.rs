@@ -273,3 +273,90 @@ impl Observers {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{Request, Response};
+    use http_body_util::BodyExt;
+    use kube::client::Body;
+    use std::sync::{Arc, Mutex};
+
+    fn pod_list(names: &[&str], version: &str) -> String {
+        let items: Vec<serde_json::Value> = names
+            .iter()
+            .map(|n| serde_json::json!({"metadata": {"name": n, "namespace": "shop", "resourceVersion": version}}))
+            .collect();
+        serde_json::json!({"kind": "PodList", "apiVersion": "v1",
+                           "metadata": {"resourceVersion": version}, "items": items})
+        .to_string()
+    }
+
+    /// A test double of the API server whose first watch breaks (410 Gone,
+    /// as when the watch's resourceVersion is too old), so the reflector
+    /// must list again; the second list has a pod the first did not.
+    fn breaking_server() -> (Client, Arc<Mutex<Vec<String>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let lists = Arc::new(Mutex::new(0));
+        let log = seen.clone();
+        let service = tower::service_fn(move |request: Request<Body>| {
+            let (log, lists) = (log.clone(), lists.clone());
+            async move {
+                let query = request.uri().query().unwrap_or("").to_string();
+                let _ = request.into_body().collect().await;
+                log.lock().expect("log").push(query.clone());
+                let body = if query.contains("watch=true") {
+                    if *lists.lock().expect("lists") == 1 {
+                        r#"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","code":410,"reason":"Expired","message":"too old resource version"}}"#.to_string() + "\n"
+                    } else {
+                        // Resumed: the watch stays open with nothing new.
+                        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                        String::new()
+                    }
+                } else {
+                    let mut n = lists.lock().expect("lists");
+                    *n += 1;
+                    if *n == 1 {
+                        pod_list(&["web-1"], "1")
+                    } else {
+                        pod_list(&["web-1", "web-2"], "5")
+                    }
+                };
+                Ok::<_, std::convert::Infallible>(
+                    Response::builder()
+                        .status(200)
+                        .header("content-type", "application/json")
+                        .body(Body::from(body.into_bytes()))
+                        .expect("a response"),
+                )
+            }
+        });
+        (Client::new(service, "default"), seen)
+    }
+
+    #[tokio::test]
+    async fn a_broken_watch_is_resumed_by_listing_again() {
+        let (client, seen) = breaking_server();
+        let mut watches: Watches = Vec::new();
+        let pods: Store<Pod> = reflect(&client, &mut watches, None, keep);
+        let driving = tokio::spawn(futures::future::join_all(watches));
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        let names = loop {
+            let mut names: Vec<String> = pods
+                .state()
+                .iter()
+                .filter_map(|p| p.metadata.name.clone())
+                .collect();
+            names.sort();
+            if names.len() == 2 || tokio::time::Instant::now() > deadline {
+                break names;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        driving.abort();
+        assert_eq!(names, ["web-1", "web-2"], "the store after the watch broke");
+        let seen = seen.lock().expect("log").clone();
+        let lists = seen.iter().filter(|q| !q.contains("watch=true")).count();
+        assert!(lists >= 2, "listed again after the 410: {seen:#?}");
+    }
+}
