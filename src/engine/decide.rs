@@ -16,6 +16,7 @@ use super::select::{selects, Scope};
 use super::state::{Ledger, PolicyState, State, Timer};
 use super::targets::{LabelIndex, Targets};
 use super::truth::{self, Truth};
+use super::why::{self, Explain, Noted, Standing};
 use crate::ir::{Action, Choice, Condition, Policy, Program, Rule};
 use std::collections::BTreeMap;
 
@@ -44,6 +45,9 @@ pub struct Context {
     pub protected_namespaces: Vec<String>,
     /// Labels that protect an object from every action.
     pub protected_labels: Vec<(String, String)>,
+    /// Which rules to say the standing of ([`Evaluation::standings`]): off
+    /// in the operator, whose cycle must not pay for it.
+    pub explain: Explain,
 }
 
 impl Context {
@@ -57,6 +61,7 @@ impl Context {
             home_namespace: home_namespace.map(str::to_string),
             protected_namespaces: Vec::new(),
             protected_labels: Vec::new(),
+            explain: Explain::Off,
         }
     }
 }
@@ -67,6 +72,9 @@ pub struct Evaluation {
     pub decisions: Vec<Decision>,
     pub waiting: Vec<Waiting>,
     pub state: State,
+    /// Where the rules `Context::explain` names stood on each target
+    /// visited; empty when it names none.
+    pub standings: Vec<Standing>,
 }
 
 /// Which rules an evaluation runs, on which targets.
@@ -298,6 +306,8 @@ fn evaluate_target(visit: &Visit, policy_visit: &mut PolicyVisit, out: &mut Eval
     } = *visit;
     let mut fired: Vec<(usize, Option<i64>)> = Vec::new();
     let mut running: BTreeMap<String, Timer> = BTreeMap::new();
+    let explaining = context.explain.covers(policy_visit.index);
+    let mut noted: Vec<Noted> = Vec::new();
     for ((rule, &truth), &runs) in policy.rules.iter().zip(truths).zip(runs) {
         let previous_timer = previous_timers
             .and_then(|t| t.get(&rule.fingerprint))
@@ -327,11 +337,22 @@ fn evaluate_target(visit: &Visit, policy_visit: &mut PolicyVisit, out: &mut Eval
         if let Some(timer) = timer {
             running.insert(rule.fingerprint.clone(), timer);
         }
+        if explaining {
+            noted.push(Noted {
+                rule: rule.index,
+                truth,
+                timer,
+                fired: false,
+            });
+        }
         match (truth, timer) {
             (Truth::True, Some(t)) => {
                 let held = now.saturating_sub(t.since);
                 let needed = rule.hold.map_or(0, |h| h.0);
                 if u64::try_from(held).unwrap_or(0) >= needed {
+                    if let Some(n) = noted.last_mut().filter(|n| n.rule == rule.index) {
+                        n.fired = true;
+                    }
                     fired.push((rule.index, rule.hold.map(|_| held)));
                 } else {
                     out.waiting.push(waiting(
@@ -362,14 +383,26 @@ fn evaluate_target(visit: &Visit, policy_visit: &mut PolicyVisit, out: &mut Eval
     if !running.is_empty() {
         policy_visit.timers.push((target.id.clone(), running));
     }
-    let Some(most_urgent) = fired.iter().map(|(i, _)| policy.rules[*i].priority).min() else {
-        return;
-    };
-    let top: Vec<(usize, Option<i64>)> = fired
-        .into_iter()
-        .filter(|(i, _)| policy.rules[*i].priority == most_urgent)
-        .collect();
-    decide(visit, policy_visit, &top, out);
+    let decided_before = out.decisions.len();
+    if let Some(most_urgent) = fired.iter().map(|(i, _)| policy.rules[*i].priority).min() {
+        let top: Vec<(usize, Option<i64>)> = fired
+            .into_iter()
+            .filter(|(i, _)| policy.rules[*i].priority == most_urgent)
+            .collect();
+        decide(visit, policy_visit, &top, out);
+    }
+    if explaining {
+        let standings = why::standings(
+            program,
+            policy_visit.index,
+            context.explain,
+            target,
+            now,
+            &noted,
+            out.decisions.get(decided_before),
+        );
+        out.standings.extend(standings);
+    }
 }
 
 fn waiting(

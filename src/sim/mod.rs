@@ -4,6 +4,7 @@
 //! Pure like the engine: a simulation's clock is virtual and every input is
 //! given, so the same input always produces the same output.
 
+pub mod explain;
 pub mod notation;
 mod rng;
 pub mod scenario;
