@@ -234,3 +234,77 @@ fn an_event_exactly_within_old_is_out_and_one_at_now_is_in() {
     assert_eq!(truth_of(&condition, &target, 59).0, True);
     assert_eq!(truth_of(&condition, &target, 60).0, False);
 }
+
+#[test]
+fn events_whose_source_is_down_are_unknown_and_named() {
+    let mut target = pod(&[]);
+    target.unobserved.events = true;
+    target.events = vec![Event {
+        reason: "BackOff".into(),
+        at: 60,
+        count: 5,
+    }];
+    let condition = rule("event BackOff count >= 1 within 5m");
+    assert_eq!(truth_of(&condition, &target, 60).0, Unknown);
+    let program = program(&condition);
+    let full = evaluate(
+        &program,
+        &program.policies[0].rules[0].condition,
+        &target,
+        60,
+        false,
+    );
+    assert_eq!(full.missing, ["event BackOff"]);
+}
+
+#[test]
+fn what_held_inside_a_not_is_wrapped_and_a_number_is_not_named_twice() {
+    let target = pod(&[("memory_percent", 90.0), ("cpu_percent", 20.0)]);
+    assert_eq!(
+        truth_of(&rule("not memory_percent > 95"), &target, 600),
+        (True, vec!["not (memory_percent=90% > 95%)".into()])
+    );
+    assert_eq!(
+        truth_of(&rule("memory_percent - cpu_percent > 50"), &target, 600),
+        (True, vec!["memory_percent - cpu_percent=70% > 50%".into()])
+    );
+}
+
+#[test]
+fn a_status_before_now_holds_from_the_time_its_source_gives() {
+    let program = program(&rule("status is CrashLoopBackOff"));
+    let condition = &program.policies[0].rules[0].condition;
+    let mut target = pod(&[]);
+    // Not held now: of an earlier moment nothing is known, whatever time a
+    // stale record of it gives.
+    assert_eq!(truth_before(&program, condition, &target, 100), Unknown);
+    target.status_since.insert("CrashLoopBackOff".into(), 50);
+    assert_eq!(truth_before(&program, condition, &target, 100), Unknown);
+    target.status_since.clear();
+    target.statuses.insert("CrashLoopBackOff".into());
+    // Held now, since an unknown time: unknown then too.
+    assert_eq!(truth_before(&program, condition, &target, 100), Unknown);
+    target.status_since.insert("CrashLoopBackOff".into(), 100);
+    assert_eq!(truth_before(&program, condition, &target, 100), True);
+    assert_eq!(truth_before(&program, condition, &target, 99), False);
+    assert_eq!(truth_before(&program, condition, &target, 101), True);
+}
+
+#[test]
+fn a_relation_of_two_booleans_shows_both_as_booleans() {
+    let source = "policy n {\n  select nodes\n  cooldown 5m\n  when ready == memory_pressure then cordon\n}\n";
+    let program = program(source);
+    let mut node = pod(&[("ready", 1.0), ("memory_pressure", 1.0)]);
+    node.id = TargetId {
+        kind: Kind::Nodes,
+        namespace: None,
+        name: "n".into(),
+    };
+    let condition = &program.policies[0].rules[0].condition;
+    let verdict = evaluate(&program, condition, &node, 600, true);
+    assert_eq!(verdict.truth, True);
+    assert_eq!(
+        render(&verdict.seen),
+        ["ready=true == memory_pressure=true"]
+    );
+}

@@ -438,3 +438,24 @@ fn a_fit_of_huge_values_falls_back_to_means_that_cannot_overflow() {
     assert_eq!(fit.slope, 0.0);
     assert_close(Some(fit.value_at(100)), big);
 }
+
+#[test]
+fn a_fit_of_samples_at_one_instant_has_no_line() {
+    // The normal form never holds two samples at one instant; the fit is
+    // safe without it all the same (no division by a zero variance).
+    assert!(Fit::through(&[s(5, 1.0), s(5, 3.0)]).is_none());
+}
+
+#[test]
+fn seconds_between_the_ends_of_time_is_exact() {
+    // Past i64: the wide fallback, which must subtract too.
+    assert_eq!(
+        seconds_between(i64::MIN, i64::MAX),
+        18_446_744_073_709_551_615.0
+    );
+    assert_eq!(
+        seconds_between(i64::MAX, i64::MIN),
+        -18_446_744_073_709_551_615.0
+    );
+    assert_eq!(seconds_between(-5, 5), 10.0);
+}
