@@ -1,15 +1,16 @@
 //! W0118: rules of one policy that can starve each other. `cooldown` holds
 //! per object, and every action that changes the cluster spends it
-//! (docs/language.md, "`limit` and `cooldown`"): a rule whose action lands
-//! on the same object as another rule's can, by acting first, hold the other
-//! back for the whole cooldown — a restart that keeps a more urgent delete
-//! of the same pod waiting, a scale-up that keeps the rolling restart of the
-//! same Deployment waiting.
+//! (docs/language.md, "`limit` and `cooldown`"): a less urgent rule whose
+//! action lands on the same object as a more urgent rule's can, by acting
+//! first, hold the urgent one back for the whole cooldown — a cordon that
+//! keeps the drain of the same node waiting, a scale-up that keeps the
+//! rollback of the same Deployment waiting.
 //!
-//! Left alone, because the wait is what the author wants: `notify` (it has
-//! a budget of its own), two rules with the same action (the object got that
-//! remedy either way), `scale up` against `scale down` (the cooldown between
-//! them is the hysteresis), and identical conditions (W0101 says so).
+//! Left alone, because the wait is what the author wants or nothing says it
+//! is not: `notify` (it has a budget of its own), two rules with the same
+//! action (the object got that remedy either way), `scale up` against
+//! `scale down` (the cooldown between them is the hysteresis), identical
+//! conditions (W0101 says so), and rules of one priority.
 
 use super::Checker;
 use crate::catalog::Effect;
@@ -23,15 +24,13 @@ impl Checker<'_> {
             return;
         };
         for (j, spender) in policy.rules.iter().enumerate() {
-            // The first rule `spender` can hold back: a more urgent one, or
-            // one as urgent written before it (each of two ties can act
-            // first: one warning for the pair).
-            let held = policy.rules.iter().enumerate().find(|(i, held)| {
-                *i != j
-                    && (held.priority < spender.priority
-                        || (held.priority == spender.priority && *i < j))
-                    && can_starve(spender, held)
-            });
+            // The first more urgent rule `spender` can hold back. Rules of
+            // one priority are left alone: their author ranked neither above
+            // the other, and most policies leave every rule at the default.
+            let held =
+                policy.rules.iter().enumerate().find(|(_, held)| {
+                    held.priority < spender.priority && can_starve(spender, held)
+                });
             let Some((i, held)) = held else {
                 continue;
             };

@@ -39,7 +39,7 @@ fn a_rule_that_lands_on_the_object_of_a_more_urgent_one_is_flagged() {
             "deployments",
             &[
                 "avg(cpu_percent, 2m) > 80% then scale up 1 max 6",
-                "ready == false for 5m then restart rolling"
+                "ready == false for 5m then restart rolling priority 5"
             ]
         ),
         ["W0118"]
@@ -112,13 +112,21 @@ fn pairs_whose_wait_is_wanted_or_impossible_are_left_alone() {
 }
 
 #[test]
-fn a_tie_is_one_warning_on_the_later_rule() {
-    let source = policy(
+fn rules_of_one_priority_are_left_alone_and_the_message_names_both() {
+    let tie = starving(
         "pods",
-        "  cooldown 10m\n",
         &[
             "restarts > 3 then restart",
             "memory_percent > 95 then delete",
+        ],
+    );
+    assert!(tie.is_empty(), "{tie:?}");
+    let source = policy(
+        "nodes",
+        "  cooldown 30m\n",
+        &[
+            "status is MemoryPressure for 5m then cordon",
+            "status is NotReady for 10m then drain priority 2",
         ],
     );
     let compiled = compile(&source, &SafetyConfig::default());
@@ -130,6 +138,6 @@ fn a_tie_is_one_warning_on_the_later_rule() {
     assert_eq!(starving.len(), 1, "{:?}", compiled.diagnostics);
     assert_eq!(
         starving[0].message,
-        "rule 2 (`delete`) can hold back rule 1 (`restart`) for the whole `cooldown 10m`: both act on the object the policy selects"
+        "rule 1 (`cordon`) can hold back rule 2 (`drain`) for the whole `cooldown 30m`: both act on the object the policy selects"
     );
 }
