@@ -4,7 +4,7 @@
 //! names rules as the command line does and puts the standings in words.
 
 use crate::engine::observation::TargetId;
-use crate::engine::{Explain, Standing};
+use crate::engine::{Context, Evaluation, Explain, Standing};
 use crate::ir::{Program, Seconds};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -235,6 +235,52 @@ fn flush(out: &mut String, (start, end, lines): (i64, i64, Vec<String>)) {
         } else {
             let _ = writeln!(out, "{:>8}  {line}", clock(start));
         }
+    }
+}
+
+/// `--explain` during a run: the engine's context for the program of the
+/// rule followed, which asks for the rule's standings (only that program
+/// pays for them), and what they were.
+pub struct Follow {
+    program: usize,
+    context: Context,
+    explanation: Explanation,
+}
+
+impl Follow {
+    /// Follows `rule` (on `target`, if given) under the run's `context`.
+    pub fn new(
+        programs: &[Program],
+        rule: &RuleRef,
+        target: Option<&str>,
+        context: &Context,
+    ) -> Option<Follow> {
+        Some(Follow {
+            program: rule.program,
+            context: Context {
+                explain: rule.explain(),
+                ..context.clone()
+            },
+            explanation: Explanation::new(programs.get(rule.program)?, rule, target),
+        })
+    }
+
+    /// The context to evaluate the program at `program` with, if it holds
+    /// the rule followed.
+    pub fn context(&self, program: usize) -> Option<&Context> {
+        (program == self.program).then_some(&self.context)
+    }
+
+    /// Takes a step's standings out of its evaluations (by program).
+    pub fn record(&mut self, at: i64, evaluations: &mut [Evaluation]) {
+        if let Some(evaluation) = evaluations.get_mut(self.program) {
+            self.explanation
+                .record(at, std::mem::take(&mut evaluation.standings));
+        }
+    }
+
+    pub fn finish(self) -> Explanation {
+        self.explanation
     }
 }
 

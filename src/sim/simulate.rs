@@ -7,7 +7,7 @@
 //! the AI is recorded as handed over (the simulator runs no model). Pure and
 //! deterministic: the same scenario, policies and seed give the same report.
 
-use super::explain::{Explanation, RuleRef};
+use super::explain::{Explanation, Follow, RuleRef};
 use super::scenario::Scenario;
 use super::world::{Incident, IncidentOutcome, World};
 pub use crate::act::Outcome;
@@ -128,13 +128,10 @@ pub fn run(
         protected_labels: config.protected_labels.clone().into_iter().collect(),
         ..Context::new(interval, Some(&scenario.namespace))
     };
-    let mut explanation = options.explain.as_ref().and_then(|(rule, target)| {
-        Some(Explanation::new(
-            programs.get(rule.program)?,
-            rule,
-            target.as_deref(),
-        ))
-    });
+    let mut follow = options
+        .explain
+        .as_ref()
+        .and_then(|(rule, target)| Follow::new(programs, rule, target.as_deref(), &context));
     let mut world = World::new(scenario, programs, seed);
     let pods_at_start = world.pod_count();
     let mut states: Vec<State> = vec![State::default(); programs.len()];
@@ -155,21 +152,16 @@ pub fn run(
             .iter()
             .zip(&states)
             .enumerate()
-            .map(|(i, (program, state))| match &options.explain {
-                Some((rule, _)) if rule.program == i => {
-                    let context = Context {
-                        explain: rule.explain(),
-                        ..context.clone()
-                    };
-                    evaluate(program, &observations, now, state, &context)
-                }
-                _ => evaluate(program, &observations, now, state, &context),
+            .map(|(i, (program, state))| {
+                let context = follow
+                    .as_ref()
+                    .and_then(|f| f.context(i))
+                    .unwrap_or(&context);
+                evaluate(program, &observations, now, state, context)
             })
             .collect();
-        if let (Some(explanation), Some((rule, _))) = (&mut explanation, &options.explain) {
-            if let Some(evaluation) = evaluations.get_mut(rule.program) {
-                explanation.record(now, std::mem::take(&mut evaluation.standings));
-            }
+        if let Some(follow) = &mut follow {
+            follow.record(now, &mut evaluations);
         }
         world.restore(observations);
         let mut blocked_now = HashSet::new();
@@ -239,7 +231,7 @@ pub fn run(
         timeline,
         incidents,
         summary,
-        explanation,
+        explanation: follow.map(Follow::finish),
     }
 }
 
