@@ -16,7 +16,7 @@ use super::select::{selects, Scope};
 use super::state::{Ledger, PolicyState, State, Timer};
 use super::targets::{LabelIndex, Targets};
 use super::truth::{self, Truth};
-use super::why::{self, Explain, Noted, Standing};
+use super::why::{self, Explain, Standing};
 use crate::ir::{Action, Choice, Condition, Policy, Program, Rule};
 use std::collections::BTreeMap;
 
@@ -306,8 +306,6 @@ fn evaluate_target(visit: &Visit, policy_visit: &mut PolicyVisit, out: &mut Eval
     } = *visit;
     let mut fired: Vec<(usize, Option<i64>)> = Vec::new();
     let mut running: BTreeMap<String, Timer> = BTreeMap::new();
-    let explaining = context.explain.covers(policy_visit.index);
-    let mut noted: Vec<Noted> = Vec::new();
     for ((rule, &truth), &runs) in policy.rules.iter().zip(truths).zip(runs) {
         let previous_timer = previous_timers
             .and_then(|t| t.get(&rule.fingerprint))
@@ -337,22 +335,11 @@ fn evaluate_target(visit: &Visit, policy_visit: &mut PolicyVisit, out: &mut Eval
         if let Some(timer) = timer {
             running.insert(rule.fingerprint.clone(), timer);
         }
-        if explaining {
-            noted.push(Noted {
-                rule: rule.index,
-                truth,
-                timer,
-                fired: false,
-            });
-        }
         match (truth, timer) {
             (Truth::True, Some(t)) => {
                 let held = now.saturating_sub(t.since);
                 let needed = rule.hold.map_or(0, |h| h.0);
                 if u64::try_from(held).unwrap_or(0) >= needed {
-                    if let Some(n) = noted.last_mut().filter(|n| n.rule == rule.index) {
-                        n.fired = true;
-                    }
                     fired.push((rule.index, rule.hold.map(|_| held)));
                 } else {
                     out.waiting.push(waiting(
@@ -379,6 +366,14 @@ fn evaluate_target(visit: &Visit, policy_visit: &mut PolicyVisit, out: &mut Eval
             _ => {}
         }
     }
+    // Noted after the rules ran, so that explaining costs the operator's
+    // cycle (which never explains) one comparison per target.
+    let explaining = context.explain.covers(policy_visit.index);
+    let noted = if explaining {
+        why::note(policy, truths, runs, &running, &fired)
+    } else {
+        Vec::new()
+    };
     // Most targets have no running timer: only those that do are kept.
     if !running.is_empty() {
         policy_visit.timers.push((target.id.clone(), running));

@@ -13,8 +13,9 @@ use super::evidence::{compare_holds, Evidence};
 use super::observation::{Target, TargetId};
 use super::state::Timer;
 use super::truth::{self, Truth};
-use crate::ir::{Condition, Program, Rule, Seconds};
+use crate::ir::{Condition, Policy, Program, Rule, Seconds};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
 /// Which rules an evaluation explains.
@@ -92,6 +93,31 @@ pub(super) struct Noted {
     pub truth: Truth,
     pub timer: Option<Timer>,
     pub fired: bool,
+}
+
+/// What the rules that ran on a target did: their truths (in rule order),
+/// their timers after this evaluation (by fingerprint) and the rules that
+/// fired (held for their `for`).
+pub(super) fn note(
+    policy: &Policy,
+    truths: &[Truth],
+    runs: &[bool],
+    timers: &BTreeMap<String, Timer>,
+    fired: &[(usize, Option<i64>)],
+) -> Vec<Noted> {
+    policy
+        .rules
+        .iter()
+        .zip(truths)
+        .zip(runs)
+        .filter(|(_, &runs)| runs)
+        .map(|((rule, &truth), _)| Noted {
+            rule: rule.index,
+            truth,
+            timer: timers.get(&rule.fingerprint).copied(),
+            fired: fired.iter().any(|(i, _)| *i == rule.index),
+        })
+        .collect()
 }
 
 /// The standings of the explained rules of `policy` on `target`, given what
