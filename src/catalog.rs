@@ -416,6 +416,23 @@ pub fn placeholder_kinds(placeholder: &str) -> Kinds {
     }
 }
 
+/// Where `query` holds `placeholder` as a whole word (`$pod`, not the start
+/// of `$pods`): what the checker checks and the operator fills in.
+pub fn placeholder_at<'q>(
+    query: &'q str,
+    placeholder: &'q str,
+) -> impl Iterator<Item = usize> + 'q {
+    query
+        .match_indices(placeholder)
+        .filter(move |(at, _)| {
+            !query[at + placeholder.len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+        .map(|(at, _)| at)
+}
+
 // ---------------------------------------------------------------- safety defaults
 // The built-in safety configuration; `kubeskippy check --safety FILE` and the
 // operator's configuration override them.

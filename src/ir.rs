@@ -61,6 +61,34 @@ impl Program {
         self.metrics.get(id.0)
     }
 
+    /// The longest window or event span any rule reads, in seconds: how
+    /// far back an observer keeps samples and events for it.
+    pub fn longest_window(&self) -> u64 {
+        fn walk(c: &Condition, longest: &mut u64) {
+            match c {
+                Condition::Compare { .. } | Condition::Relation { .. } => {
+                    c.for_each_metric_expr(&mut |expr| {
+                        if let Some(w) = expr.window {
+                            *longest = (*longest).max(w.range.0);
+                        }
+                    });
+                }
+                Condition::Event { within, .. } => *longest = (*longest).max(within.0),
+                Condition::Status(_) => {}
+                Condition::And(a, b) | Condition::Or(a, b) => {
+                    walk(a, longest);
+                    walk(b, longest);
+                }
+                Condition::Not(a) => walk(a, longest),
+            }
+        }
+        let mut longest = 0;
+        for rule in self.policies.iter().flat_map(|p| &p.rules) {
+            walk(&rule.condition, &mut longest);
+        }
+        longest
+    }
+
     /// The patch of `id`; `None` for an id of another program.
     pub fn patch(&self, id: PatchId) -> Option<&Patch> {
         self.patches.get(id.0)

@@ -17,6 +17,7 @@ pub mod engine;
 pub mod explain;
 pub mod fmt;
 pub mod ide;
+pub mod import;
 pub mod ir;
 #[cfg(feature = "operator")]
 pub mod observe;

@@ -29,6 +29,7 @@ before they touch a cluster.",
   kubeskippy explain policies/crashloop.skippy  show what a policy will do
   kubeskippy test policies/                     run the policies' unit tests
   kubeskippy simulate examples/scenarios/demo.yaml   watch policies heal a simulated cluster
+  kubeskippy import old-policy.yaml --out p.skippy    convert a structured HealingPolicy
   kubeskippy check --format json a.skippy       diagnostics for tools
   kubeskippy crds | kubectl apply -f -          install the CustomResourceDefinitions
   kubeskippy ai test --backend URL --model M    check an AI model endpoint
@@ -48,6 +49,8 @@ enum Command {
     Fmt(cli::fmt::FmtArgs),
     /// Explain what a policy file will do, rule by rule
     Explain(cli::explain::ExplainArgs),
+    /// Convert HealingPolicy YAML of the older structured form into Skippy
+    Import(cli::import::ImportArgs),
     /// Start the language server (LSP over stdin/stdout), for editors
     Lsp(cli::lsp::LspArgs),
     /// Run policy unit tests (`*.skippy-test.yaml`): expected decisions over time
@@ -88,6 +91,10 @@ fn main() -> ExitCode {
         }
         Command::Fmt(args) => cli::fmt::run(args, &mut out, &mut err),
         Command::Explain(args) => cli::explain::run(args, &mut out, &mut err),
+        Command::Import(args) => {
+            let tty = std::io::stderr().is_terminal();
+            cli::import::run(args, &mut out, &mut err, tty)
+        }
         Command::Lsp(args) => {
             // The server writes stdout from its own thread, and a log line
             // from any of its threads goes to stderr: release both locks, or

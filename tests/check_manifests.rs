@@ -64,3 +64,35 @@ fn a_folder_check_reads_the_manifests_that_hold_policies_and_only_those() {
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains(&format!("checked {policies} files:")), "{err}");
 }
+
+/// `spec.policy` folded (`>-`), double- and single-quoted: each is read as
+/// the operator's YAML parser reads it, and its diagnostic lands on the
+/// token in the YAML file, past folded lines and escapes.
+#[test]
+fn each_scalar_style_is_checked_where_it_is_written() {
+    for (style, line, column) in [
+        ("folded", 13, 12),
+        ("double-quoted", 11, 10),
+        ("single-quoted", 10, 24),
+    ] {
+        let file = format!("tests/fixtures/manifest-styles/{style}.yaml");
+        let (code, out, err) = check(&["--color", "never", &file]);
+        assert_eq!(code, Some(1), "{style}: {out}{err}");
+        insta::assert_snapshot!(format!("manifest_{style}"), out);
+
+        let (_, out, _) = check(&["--format", "json", &file]);
+        let found: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
+        assert_eq!(found["code"], "E0101", "{style}: {out}");
+        assert_eq!(
+            (found["line"].as_u64(), found["column"].as_u64()),
+            (Some(line), Some(column)),
+            "{style}: {out}"
+        );
+        let yaml = std::fs::read_to_string(&file).expect("the fixture");
+        let token = yaml.lines().nth(line as usize - 1).expect("the line");
+        assert!(
+            token[column as usize - 1..].starts_with("memory_percnt"),
+            "{style}: {token}"
+        );
+    }
+}

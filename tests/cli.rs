@@ -123,6 +123,7 @@ fn help_is_complete_and_gives_examples() {
         &["check", "--help"],
         &["fmt", "--help"],
         &["explain", "--help"],
+        &["import", "--help"],
         &["test", "--help"],
         &["simulate", "--help"],
         &["crds", "--help"],
@@ -271,4 +272,159 @@ fn simulate_explain_prints_where_a_rule_stood_at_every_step() {
         stderr(&out),
         "error: --explain roll-crashing: policy `roll-crashing` has 2 rules: name one, as `roll-crashing:N`\n"
     );
+}
+
+#[test]
+fn import_exits_0_when_nothing_is_lost_and_1_when_something_is() {
+    let clean = kubeskippy(&["import", "tests/fixtures/import/clean.yaml"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
+    assert!(stdout(&clean).contains("when memory_percent > 85 for 3m then restart rolling"));
+    assert_eq!(
+        stderr(&clean),
+        "imported 1 policy from tests/fixtures/import/clean.yaml: 0 errors, 0 warnings\n"
+    );
+    let lossy = kubeskippy(&[
+        "import",
+        "--color",
+        "never",
+        "tests/fixtures/import/memory-leak.yaml",
+    ]);
+    assert_eq!(lossy.status.code(), Some(1));
+    assert!(
+        stdout(&lossy).contains("policy leaky-pods"),
+        "the policy is still written"
+    );
+    assert!(
+        stderr(&lossy).contains("[tests/fixtures/import/memory-leak.yaml:38:"),
+        "located: {}",
+        stderr(&lossy)
+    );
+}
+
+#[test]
+fn import_exits_2_on_a_missing_file_or_bad_usage() {
+    let missing = kubeskippy(&["import", "no/such/policy.yaml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("no/such/policy.yaml"));
+    assert_eq!(kubeskippy(&["import"]).status.code(), Some(2));
+    let usage = kubeskippy(&[
+        "import",
+        "--format",
+        "xml",
+        "tests/fixtures/import/clean.yaml",
+    ]);
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn import_writes_out_and_reports_json_lines() {
+    let dir = std::env::temp_dir().join(format!("kubeskippy-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out = dir.join("events.skippy");
+    let run = kubeskippy(&[
+        "import",
+        "--format",
+        "json",
+        "--out",
+        out.to_str().expect("utf-8 path"),
+        "tests/fixtures/import/events.yaml",
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(stdout(&run).is_empty(), "the policies went to --out");
+    let written = std::fs::read_to_string(&out).expect("written");
+    let checked = kubeskippy(&["check", out.to_str().expect("utf-8 path")]);
+    assert_eq!(checked.status.code(), Some(0), "{}", stdout(&checked));
+    assert!(written.contains("policy sample-policy"));
+    let lines: Vec<serde_json::Value> = stderr(&run)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert!(!lines.is_empty());
+    assert!(
+        stderr(&run).lines().all(|l| l.starts_with("{\"file\":")),
+        "the fields in `check --format json`'s order"
+    );
+    let webhook = lines
+        .iter()
+        .find(|l| l["message"].as_str().is_some_and(|m| m.contains("webhook")))
+        .expect("the unknown trigger type is reported");
+    assert_eq!(webhook["line"], 53);
+    assert_eq!(webhook["column"], 11);
+    assert_eq!(webhook["code"], "I0104");
+    assert_eq!(webhook["severity"], "error");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn import_reports_bad_bytes_and_bad_yaml_where_they_are() {
+    let dir = std::env::temp_dir().join(format!("kubeskippy-import-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let latin1 = dir.join("latin1.yaml");
+    std::fs::write(
+        &latin1,
+        b"apiVersion: kubeskippy.io/v1alpha1\nkind: HealingPolicy\nmetadata:\n  name: caf\xe9\n",
+    )
+    .expect("write");
+    let run = kubeskippy(&[
+        "import",
+        "--format",
+        "json",
+        latin1.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(stdout(&run).is_empty());
+    let note: serde_json::Value =
+        serde_json::from_str(stderr(&run).trim()).expect("one JSON object");
+    assert_eq!(
+        (note["line"].clone(), note["column"].clone()),
+        (4.into(), 12.into())
+    );
+    assert!(note["message"]
+        .as_str()
+        .expect("a message")
+        .contains("0xE9"));
+
+    let broken = kubeskippy(&[
+        "import",
+        "--color",
+        "never",
+        "tests/fixtures/import/not-yaml.yaml",
+    ]);
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(stdout(&broken).is_empty());
+    assert!(
+        stderr(&broken).contains("not-yaml.yaml:5:5]"),
+        "{}",
+        stderr(&broken)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn import_checks_against_the_safety_configuration_given() {
+    let dir = std::env::temp_dir().join(format!("kubeskippy-import-safety-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let safety = dir.join("safety.yaml");
+    std::fs::write(&safety, "protectedNamespaces: [shop]\n").expect("write");
+    let run = kubeskippy(&[
+        "import",
+        "--color",
+        "never",
+        "--safety",
+        safety.to_str().expect("utf-8 path"),
+        "tests/fixtures/import/clean.yaml",
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(stdout(&run).is_empty(), "{}", stdout(&run));
+    assert!(stderr(&run).contains("(E0401)"), "{}", stderr(&run));
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, "maxActionsPerHour: 0\n").expect("write");
+    let refused = kubeskippy(&[
+        "import",
+        "--safety",
+        bad.to_str().expect("utf-8 path"),
+        "tests/fixtures/import/clean.yaml",
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).ok();
 }

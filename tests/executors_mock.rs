@@ -91,7 +91,10 @@ fn object(kind: Kind, name: &str) -> TargetId {
 
 async fn run(client: Client, action: Action, object: &TargetId) -> Executed {
     let program = Program::default();
-    let mut executor = KubeExecutor { client };
+    let mut executor = KubeExecutor {
+        client,
+        webhooks: Default::default(),
+    };
     executor
         .execute(Order {
             program: &program,
@@ -253,9 +256,8 @@ async fn a_rolling_restart_and_a_cordon_are_the_patches_kubectl_sends() {
     assert_eq!(seen[0].body, json!({"spec": {"unschedulable": true}}));
 }
 
-#[tokio::test]
-async fn a_rollback_replaces_the_template_with_the_previous_revisions() {
-    let web = object(Kind::Deployments, "web");
+/// A Deployment `web` at revision 3 with ReplicaSets of revisions 1 to 3.
+fn rollback_script() -> (Value, Value) {
     let template = |image: &str| {
         json!({"metadata": {"labels": {"app": "web", "pod-template-hash": "abc"}},
                "spec": {"containers": [{"name": "app", "image": image}]}})
@@ -274,6 +276,186 @@ async fn a_rollback_replaces_the_template_with_the_previous_revisions() {
     };
     let list = json!({"kind": "ReplicaSetList", "apiVersion": "apps/v1", "metadata": {},
         "items": [replica_set("1", "app:1"), replica_set("2", "app:2"), replica_set("3", "app:3")]});
+    (deployment, list)
+}
+
+#[tokio::test]
+async fn a_rollback_beaten_by_a_concurrent_change_reads_again_and_retries() {
+    let web = object(Kind::Deployments, "web");
+    let (deployment, list) = rollback_script();
+    let conflict = status(
+        409,
+        "Conflict",
+        "the object has been modified; please apply your changes to the latest version",
+    );
+    let (client, seen) = scripted(vec![
+        (200, deployment.clone()),
+        (200, list.clone()),
+        (409, conflict.clone()),
+        (200, deployment.clone()),
+        (200, list.clone()),
+        (200, deployment.clone()),
+    ]);
+    let done = run(client, Action::Rollback, &web).await;
+    assert_eq!(
+        done,
+        Executed::Done("rolled back from revision 3 to 2's template".into())
+    );
+    let methods: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.method.clone())
+        .collect();
+    assert_eq!(methods, ["GET", "GET", "PUT", "GET", "GET", "PUT"]);
+    // Beaten every time: it gives up, saying so, and never writes blindly.
+    let mut script = Vec::new();
+    for _ in 0..3 {
+        script.extend([
+            (200, deployment.clone()),
+            (200, list.clone()),
+            (409, conflict.clone()),
+        ]);
+    }
+    let (client, seen) = scripted(script);
+    let Executed::Failed(why) = run(client, Action::Rollback, &web).await else {
+        panic!("three conflicts fail the rollback");
+    };
+    assert!(why.contains("changed under each of 3 attempts"), "{why}");
+    assert_eq!(seen.lock().unwrap().len(), 9);
+}
+
+#[tokio::test]
+async fn a_drain_evicts_all_but_daemonset_and_mirror_pods() {
+    let node = object(Kind::Nodes, "node-1");
+    let pod = |name: &str, extra: Value| {
+        let mut pod = json!({"metadata": {"name": name, "namespace": "shop"}, "spec": {"nodeName": "node-1", "containers": []}});
+        if let Value::Object(fields) = extra {
+            for (k, v) in fields {
+                pod["metadata"][k] = v;
+            }
+        }
+        pod
+    };
+    let pods = json!({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [
+        pod("web-1", json!({})),
+        pod("agent-x", json!({"ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "a"}]})),
+        pod("static-x", json!({"annotations": {"kubernetes.io/config.mirror": "x"}})),
+        pod("web-2", json!({})),
+    ]});
+    let evicted = json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 201});
+    let (client, seen) = scripted(vec![
+        (
+            200,
+            json!({"kind": "Node", "apiVersion": "v1", "metadata": {"name": "node-1"}}),
+        ),
+        (200, pods),
+        (201, evicted),
+        (
+            429,
+            status(
+                429,
+                "TooManyRequests",
+                "Cannot evict pod as it would violate the pod's disruption budget.",
+            ),
+        ),
+    ]);
+    let Executed::Failed(why) = run(client, Action::Drain, &node).await else {
+        panic!("a refused eviction fails the drain");
+    };
+    assert!(
+        why.starts_with("cordoned; 1 pods evicted, 1 not: shop/web-2"),
+        "{why}"
+    );
+    let seen = seen.lock().unwrap().clone();
+    let paths: Vec<&str> = seen.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(
+        paths[1],
+        "/api/v1/pods?&fieldSelector=spec.nodeName%3Dnode-1"
+    );
+    assert_eq!(
+        &paths[2..],
+        [
+            "/api/v1/namespaces/shop/pods/web-1/eviction?",
+            "/api/v1/namespaces/shop/pods/web-2/eviction?"
+        ],
+        "DaemonSet and mirror pods are left alone"
+    );
+}
+
+#[tokio::test]
+async fn a_rerun_posts_a_new_job_and_expand_patches_only_the_request() {
+    let job = json!({"kind": "Job", "apiVersion": "batch/v1",
+        "metadata": {"name": "nightly", "namespace": "shop", "uid": "j-1", "labels": {"app": "n", "job-name": "nightly"}},
+        "spec": {"selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": "j-1"}},
+                 "template": {"metadata": {"labels": {"app": "n", "batch.kubernetes.io/controller-uid": "j-1"}},
+                              "spec": {"restartPolicy": "Never", "containers": [{"name": "n", "image": "n:1"}]}}},
+        "status": {"failed": 1}});
+    let mut created = job.clone();
+    created["metadata"]["name"] = json!("nightly-rerun-abcde");
+    let (client, seen) = scripted(vec![(200, job), (201, created)]);
+    let done = run(client, Action::Rerun, &object(Kind::Jobs, "nightly")).await;
+    assert_eq!(
+        done,
+        Executed::Done("rerun as Job nightly-rerun-abcde".into())
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        (seen[1].method.as_str(), seen[1].path.as_str()),
+        ("POST", "/apis/batch/v1/namespaces/shop/jobs?")
+    );
+    assert_eq!(seen[1].body["metadata"]["generateName"], "nightly-rerun-");
+    assert!(
+        seen[1].body["spec"].get("selector").is_none(),
+        "{}",
+        seen[1].body
+    );
+    assert_eq!(seen[1].body["metadata"]["labels"], json!({"app": "n"}));
+
+    let claim = json!({"kind": "PersistentVolumeClaim", "apiVersion": "v1",
+        "metadata": {"name": "data", "namespace": "shop"},
+        "spec": {"storageClassName": "fast", "resources": {"requests": {"storage": "10Gi"}}}});
+    let class = json!({"kind": "StorageClass", "apiVersion": "storage.k8s.io/v1",
+        "metadata": {"name": "fast"}, "provisioner": "x", "allowVolumeExpansion": true});
+    let (client, seen) = scripted(vec![
+        (200, claim.clone()),
+        (200, class),
+        (200, claim.clone()),
+    ]);
+    let grow = Action::Expand {
+        value: kubeskippy::ir::LimitValue::Factor(1.5),
+        max: 100.0 * 1_073_741_824.0,
+    };
+    let done = run(
+        client,
+        grow.clone(),
+        &object(Kind::PersistentVolumeClaims, "data"),
+    )
+    .await;
+    assert_eq!(done, Executed::Done("storage request 10Gi → 15Gi".into()));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen[1].path, "/apis/storage.k8s.io/v1/storageclasses/fast");
+    assert_eq!(seen[2].method, "PATCH");
+    assert_eq!(
+        seen[2].body,
+        json!({"spec": {"resources": {"requests": {"storage": "15Gi"}}}})
+    );
+    // A class that does not allow it: read, refused, nothing written.
+    let fixed = json!({"kind": "StorageClass", "apiVersion": "storage.k8s.io/v1",
+        "metadata": {"name": "fast"}, "provisioner": "x"});
+    let (client, seen) = scripted(vec![(200, claim), (200, fixed)]);
+    let done = run(client, grow, &object(Kind::PersistentVolumeClaims, "data")).await;
+    assert!(
+        matches!(done, Executed::Failed(ref why) if why.contains("does not allow volume expansion")),
+        "{done:?}"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_rollback_replaces_the_template_with_the_previous_revisions() {
+    let web = object(Kind::Deployments, "web");
+    let (deployment, list) = rollback_script();
     let (client, seen) = scripted(vec![
         (200, deployment.clone()),
         (200, list),

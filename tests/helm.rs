@@ -62,6 +62,8 @@ fn helm_lints_the_chart_with_its_defaults_and_every_option() {
             "prometheus.url=http://prometheus.monitoring:9090",
             "--set",
             "safety.maxActionsPerHour=10",
+            "--set",
+            "shards=3",
         ][..],
     ] {
         let mut args = vec!["lint", "--strict", helm::CHART];
@@ -248,6 +250,14 @@ fn env_of(objects: &[Value]) -> Vec<Value> {
         .clone()
 }
 
+/// The container's variable `name`, or the test fails naming what there is.
+fn variable(env: &[Value], name: &str) -> Value {
+    env.iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("{name} in {env:?}"))
+        .clone()
+}
+
 #[test]
 fn prometheus_and_ai_values_become_environment_the_key_from_a_secret() {
     let Some(plain) = render(&[]) else {
@@ -273,12 +283,7 @@ fn prometheus_and_ai_values_become_environment_the_key_from_a_secret() {
         return;
     };
     let env = env_of(&set);
-    let value = |name: &str| {
-        env.iter()
-            .find(|e| e["name"] == name)
-            .unwrap_or_else(|| panic!("{name} in {env:?}"))
-            .clone()
-    };
+    let value = |name: &str| variable(&env, name);
     assert_eq!(
         value("KUBESKIPPY_PROMETHEUS_URL")["value"],
         "http://prometheus.monitoring:9090"
@@ -293,6 +298,100 @@ fn prometheus_and_ai_values_become_environment_the_key_from_a_secret() {
     assert!(key["value"].is_null(), "never inline: {key:?}");
     assert_eq!(key["valueFrom"]["secretKeyRef"]["name"], "openai");
     assert_eq!(key["valueFrom"]["secretKeyRef"]["key"], "token");
+}
+
+#[test]
+fn shards_are_one_deployment_each_with_its_own_pods_and_flags() {
+    let Some(objects) = render(&["--set", "shards=2"]) else {
+        return;
+    };
+    let deployments: Vec<&Value> = objects
+        .iter()
+        .filter(|o| o["kind"] == "Deployment")
+        .collect();
+    let names: Vec<&str> = deployments
+        .iter()
+        .filter_map(|d| d["metadata"]["name"].as_str())
+        .collect();
+    assert_eq!(names, ["kubeskippy-shard-0", "kubeskippy-shard-1"]);
+    for (index, deployment) in deployments.iter().enumerate() {
+        let shard = index.to_string();
+        // Selectors apart, or the two Deployments would fight over pods.
+        let selector = &deployment["spec"]["selector"]["matchLabels"];
+        assert_eq!(
+            selector["kubeskippy.io/shard"].as_str(),
+            Some(shard.as_str())
+        );
+        let pod_labels = &deployment["spec"]["template"]["metadata"]["labels"];
+        assert_eq!(
+            pod_labels["kubeskippy.io/shard"].as_str(),
+            Some(shard.as_str())
+        );
+        let args: Vec<&str> = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_sequence()
+            .expect("args")
+            .iter()
+            .filter_map(|a| a.as_str())
+            .collect();
+        let tail = &args[args.len() - 4..];
+        assert_eq!(tail, ["--shards", "2", "--shard", shard.as_str()]);
+    }
+    // One shard is the chart as it always was.
+    let Some(one) = render(&[]) else {
+        return;
+    };
+    let deployment = helm::object(&one, "Deployment", Some("kubeskippy"));
+    assert!(deployment["spec"]["selector"]["matchLabels"]["kubeskippy.io/shard"].is_null());
+}
+
+#[test]
+fn prometheus_credentials_come_from_secrets_and_its_ca_is_mounted() {
+    let Some(set) = render(&[
+        "--set",
+        "prometheus.url=https://prometheus.monitoring:9091,prometheus.timeoutSeconds=5",
+        "--set",
+        "prometheus.basicAuthSecret.name=prom-auth,prometheus.caSecret.name=prom-ca",
+    ]) else {
+        return;
+    };
+    let env = env_of(&set);
+    let value = |name: &str| variable(&env, name);
+    assert_eq!(value("KUBESKIPPY_PROMETHEUS_TIMEOUT_SECONDS")["value"], "5");
+    let Some(notified) = render(&["--set", "notify.webhooksSecret.name=chat"]) else {
+        return;
+    };
+    let hooks = variable(&env_of(&notified), "KUBESKIPPY_NOTIFY_WEBHOOKS");
+    assert_eq!(hooks["valueFrom"]["secretKeyRef"]["name"], "chat");
+    assert_eq!(hooks["valueFrom"]["secretKeyRef"]["key"], "webhooks");
+    for (name, key) in [
+        ("KUBESKIPPY_PROMETHEUS_USERNAME", "username"),
+        ("KUBESKIPPY_PROMETHEUS_PASSWORD", "password"),
+    ] {
+        let secret = &value(name)["valueFrom"]["secretKeyRef"];
+        assert_eq!(
+            (secret["name"].as_str(), secret["key"].as_str()),
+            (Some("prom-auth"), Some(key))
+        );
+    }
+    let ca = value("KUBESKIPPY_PROMETHEUS_CA_FILE");
+    assert_eq!(ca["value"], "/etc/kubeskippy-prometheus-ca/ca.crt");
+    let deployment = set
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("the Deployment");
+    let pod = &deployment["spec"]["template"]["spec"];
+    let volume = pod["volumes"]
+        .as_sequence()
+        .and_then(|v| v.iter().find(|v| v["name"] == "prometheus-ca"))
+        .expect("the CA volume");
+    assert_eq!(volume["secret"]["secretName"], "prom-ca");
+    let mounted = pod["containers"][0]["volumeMounts"]
+        .as_sequence()
+        .is_some_and(|m| {
+            m.iter()
+                .any(|m| m["mountPath"] == "/etc/kubeskippy-prometheus-ca")
+        });
+    assert!(mounted, "{:?}", pod["containers"][0]["volumeMounts"]);
 }
 
 #[test]

@@ -127,19 +127,28 @@ proptest! {
     }
 }
 
-/// A YAML policy padded by different block indentations, with every offset.
+/// A YAML policy in each style, padded by different block indentations,
+/// with every offset.
 #[test]
 fn every_offset_of_an_embedded_policy() {
     let ide = Ide::default();
-    let yaml = "kind: HealingPolicy\nspec:\n  policy: |\n    patch fix: merge \"{}\"\n    policy p {\n      select deployments\n\n      when restarts > 3 then patch fix\n   }\n";
-    for offset in 0..=yaml.len() + 1 {
-        every_feature(
-            &ide,
-            Source {
-                text: yaml,
-                kind: DocumentKind::Yaml,
-            },
-            offset,
-        );
+    let literal = "kind: HealingPolicy\nspec:\n  policy: |\n    patch fix: merge \"{}\"\n    policy p {\n      select deployments\n\n      when restarts > 3 then patch fix\n   }\n";
+    // The other styles of `spec.policy`, with escapes and folded lines
+    // where a feature's offsets could fall between two bytes of the text.
+    let folded = "kind: HealingPolicy\nspec:\n  policy: >-\n    patch fix: merge \"{}\"\n    policy p { select deployments;\n\n      when restarts > 3 then patch fix\n    }\n";
+    let double = "kind: HealingPolicy\nspec:\n  policy: \"patch fix: merge \\\"{}\\\"\\npolicy p {\\\n  select deployments\n\n  when restarts > 3 then patch \\x66ix }\"\n";
+    let single = "kind: HealingPolicy\nspec:\n  policy: 'policy p { select deployments where app = \"it''s\"\n\n    when restarts > 3 then restart }'\n";
+    for yaml in [literal, folded, double, single] {
+        assert_eq!(kubeskippy::ide::embedded::policies(yaml).len(), 1, "{yaml}");
+        for offset in 0..=yaml.len() + 1 {
+            every_feature(
+                &ide,
+                Source {
+                    text: yaml,
+                    kind: DocumentKind::Yaml,
+                },
+                offset,
+            );
+        }
     }
 }

@@ -21,7 +21,12 @@ mod on_cluster {
     mod guards;
     mod healing;
     mod helm;
+    mod in_cluster;
+    mod kinds;
     mod metrics;
+    mod metrics_server;
     mod operations;
+    mod prometheus_source;
+    mod shards;
     mod templates;
 }

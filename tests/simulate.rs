@@ -572,3 +572,50 @@ mod replayed_ai {
         );
     }
 }
+
+/// Pods a policy adds are simulated at every later step, so scale-ups stop
+/// where the run would pass its pod-steps (issue 13, item 5).
+#[test]
+fn scale_ups_stop_at_the_runs_pod_budget() {
+    use kubeskippy::act::Executed;
+    use kubeskippy::catalog::Kind;
+    use kubeskippy::engine::observation::TargetId;
+    use kubeskippy::ir::{Action, Scale};
+    use kubeskippy::sim::world::World;
+
+    // A day at 1 s with one node: 20,000,000 / 86,401 steps is 231 objects.
+    assert_eq!(simulate::pod_budget(86_400, 1, 1), 230);
+    // Never below the pods a run starts with.
+    assert_eq!(simulate::pod_budget(2_000_000, 3, 500), 500);
+
+    let scenario =
+        scenario::parse("name: big\nnamespace: shop\nworkloads:\n  - name: web\n    replicas: 1\n")
+            .expect("a valid scenario");
+    let policy = program("policy up {\n  select deployments where app = \"web\"\n  mode auto\n  limit 100 per 1h\n  cooldown 1m\n  when cpu_percent > 80% then scale up 100 max 1000\n}\n");
+    let mut world = World::new(&scenario, std::slice::from_ref(&policy), 7);
+    world.limit_pods(150);
+    let web = TargetId {
+        kind: Kind::Deployments,
+        namespace: Some("shop".into()),
+        name: "web".into(),
+    };
+    let up = Action::Scale(Scale::Up {
+        by: 100,
+        max: Some(1_000),
+    });
+    let replicas: Vec<String> = (0..3)
+        .map(|i| match world.apply(&policy, &up, &web, i * 60, 0) {
+            Executed::Done(what) => what,
+            other => panic!("not done: {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        replicas,
+        [
+            "replicas 1 → 101",
+            "replicas 101 → 150",
+            "replicas 150 → 150"
+        ]
+    );
+    assert_eq!(world.pod_count(), 150);
+}

@@ -4,6 +4,23 @@ use crate::analysis::{self, CompletionKind, Severity, SymbolKind, Token, TokenKi
 use crate::document::Document;
 use lsp_types as lsp;
 
+/// The one diagnostic of a document larger than `max` bytes (the server's
+/// `Config::max_document_bytes`), at its start.
+pub(crate) fn too_large(doc: &Document, max: usize) -> lsp::Diagnostic {
+    lsp::Diagnostic {
+        range: lsp::Range::default(),
+        severity: Some(lsp::DiagnosticSeverity::WARNING),
+        code: Some(lsp::NumberOrString::String(crate::TOO_LARGE.into())),
+        source: Some("skippy".into()),
+        message: format!(
+            "this document is {} bytes, more than the {max} the language server analyses; \
+             check it with `kubeskippy check`",
+            doc.text().len(),
+        ),
+        ..lsp::Diagnostic::default()
+    }
+}
+
 /// The analysis' diagnostics of `doc`, in LSP form.
 pub fn diagnostics(
     doc: &Document,

@@ -22,4 +22,6 @@ pub use document::Document;
 pub use line_index::LineIndex;
 /// The protocol types, re-exported so callers use the server's version.
 pub use lsp_types;
-pub use server::{capabilities, run_stdio, serve, skippy_documents, Config, EndedWithoutShutdown};
+pub use server::{
+    capabilities, run_stdio, serve, skippy_documents, Config, EndedWithoutShutdown, TOO_LARGE,
+};

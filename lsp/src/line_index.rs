@@ -19,10 +19,13 @@ impl LineIndex {
     pub fn new(text: &str) -> LineIndex {
         let mut line_starts = Vec::with_capacity(text.len() / 32 + 1);
         line_starts.push(0);
+        // A lone `\r` ends a line, as in LSP and in Skippy's grammar.
+        let bytes = text.as_bytes();
         line_starts.extend(
-            text.bytes()
+            bytes
+                .iter()
                 .enumerate()
-                .filter(|&(_, b)| b == b'\n')
+                .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
                 .map(|(i, _)| i + 1),
         );
         LineIndex { line_starts }
@@ -57,7 +60,7 @@ impl LineIndex {
         Position::new(line as u32, character)
     }
 
-    /// Where `line` ends, before its line break (`\n` or `\r\n`).
+    /// Where `line` ends, before its line break (`\n`, `\r\n` or `\r`).
     fn line_end(&self, text: &str, line: usize) -> usize {
         let end = self
             .line_starts

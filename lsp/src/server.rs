@@ -32,6 +32,9 @@ use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
+/// The code of the diagnostic of a document too large to analyse.
+pub const TOO_LARGE: &str = "too-large";
+
 /// Settings of a session.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -41,6 +44,10 @@ pub struct Config {
     /// The longest diagnostics wait after a document's first unpublished
     /// change, however often it keeps changing.
     pub max_delay: Duration,
+    /// The largest document analysed, in bytes. The server has one thread: a
+    /// larger one would block every request behind its analysis, so it gets
+    /// one diagnostic saying so and its requests are refused.
+    pub max_document_bytes: usize,
     /// The name and version the server gives the editor (`serverInfo`).
     pub name: String,
     pub version: String,
@@ -51,6 +58,7 @@ impl Default for Config {
         Config {
             debounce: Duration::from_millis(150),
             max_delay: Duration::from_millis(500),
+            max_document_bytes: 4 << 20,
             name: env!("CARGO_PKG_NAME").into(),
             version: env!("CARGO_PKG_VERSION").into(),
         }
@@ -294,15 +302,20 @@ impl Server<'_> {
         let Some(doc) = self.documents.get(uri) else {
             return;
         };
-        let analysis = self.analysis;
-        let diagnostics = catch_unwind(AssertUnwindSafe(|| analysis.diagnostics(doc.source())))
-            .unwrap_or_else(|_| {
-                tracing::error!("the analysis panicked computing diagnostics of {uri}");
-                Vec::new()
-            });
+        let diagnostics = if doc.text().len() > self.config.max_document_bytes {
+            vec![convert::too_large(doc, self.config.max_document_bytes)]
+        } else {
+            let analysis = self.analysis;
+            let diagnostics = catch_unwind(AssertUnwindSafe(|| analysis.diagnostics(doc.source())))
+                .unwrap_or_else(|_| {
+                    tracing::error!("the analysis panicked computing diagnostics of {uri}");
+                    Vec::new()
+                });
+            convert::diagnostics(doc, uri, &diagnostics)
+        };
         let params = lsp::PublishDiagnosticsParams {
             uri: uri.clone(),
-            diagnostics: convert::diagnostics(doc, uri, &diagnostics),
+            diagnostics,
             version: Some(doc.version),
         };
         self.send_notification::<PublishDiagnostics>(params);
@@ -528,12 +541,23 @@ impl Server<'_> {
     }
 
     fn document(&self, uri: &Url) -> Result<&Document, (ErrorCode, String)> {
-        self.documents.get(uri).ok_or_else(|| {
+        let doc = self.documents.get(uri).ok_or_else(|| {
             (
                 ErrorCode::InvalidParams,
                 format!("document not open: {uri}"),
             )
-        })
+        })?;
+        if doc.text().len() > self.config.max_document_bytes {
+            return Err((
+                ErrorCode::RequestFailed,
+                format!(
+                    "{uri} is too large for the language server ({} bytes, at most {})",
+                    doc.text().len(),
+                    self.config.max_document_bytes
+                ),
+            ));
+        }
+        Ok(doc)
     }
 
     fn at(

@@ -43,12 +43,15 @@ struct Client {
 
 impl Client {
     fn start(debounce: Duration) -> (Client, thread::JoinHandle<()>) {
+        Client::start_with(Config {
+            debounce,
+            ..Config::default()
+        })
+    }
+
+    fn start_with(config: Config) -> (Client, thread::JoinHandle<()>) {
         let (server, client) = Connection::memory();
         let handle = thread::spawn(move || {
-            let config = Config {
-                debounce,
-                ..Config::default()
-            };
             serve(&server, &BangLanguage, config).expect("the session ends cleanly");
         });
         let mut client = Client {
@@ -125,6 +128,16 @@ impl Client {
     }
 }
 
+/// Where each published diagnostic starts.
+fn starts(published: &Value) -> Vec<&Value> {
+    published["diagnostics"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|d| &d["range"]["start"])
+        .collect()
+}
+
 fn open(client: &Client, text: &str) {
     client.notify(
         "textDocument/didOpen",
@@ -167,12 +180,7 @@ fn diagnostics_on_open_then_once_after_a_burst_of_changes() {
     change(&client, 4, 0, 0, "!");
     let after = client.next_diagnostics();
     assert_eq!(after["version"], 4);
-    let starts: Vec<&Value> = after["diagnostics"]
-        .as_array()
-        .expect("a list")
-        .iter()
-        .map(|d| &d["range"]["start"])
-        .collect();
+    let starts = starts(&after);
     // `!é!ab`: the second `!` follows `é`, one UTF-16 unit though two bytes.
     assert_eq!(
         starts,
@@ -345,5 +353,56 @@ fn formatting_is_registered_for_skippy_alone_when_the_editor_allows() {
         "skippy"
     );
     client.send(Message::Response(Response::new_ok(register.id, ())));
+    client.shutdown(handle);
+}
+
+#[test]
+fn a_document_past_the_size_limit_gets_one_diagnostic_and_no_analysis() {
+    let (mut client, handle) = Client::start_with(Config {
+        max_document_bytes: 64,
+        ..Config::default()
+    });
+    // 100 `!`: the double would report 100 errors if it analysed it.
+    open(&client, &"!".repeat(100));
+    let published = client.next_diagnostics();
+    let diagnostics = published["diagnostics"].as_array().expect("a list");
+    assert_eq!(diagnostics.len(), 1, "{published}");
+    assert_eq!(diagnostics[0]["code"], json!(kubeskippy_lsp::TOO_LARGE));
+    let message = diagnostics[0]["message"].as_str().expect("a message");
+    assert!(
+        message.contains("100 bytes") && message.contains("64"),
+        "{message}"
+    );
+    let refused = client.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": "file:///a.skippy" }, "position": { "line": 0, "character": 1 } }),
+    );
+    assert_eq!(refused["error"]["code"], json!(-32803), "{refused}");
+
+    // Cut below the limit, it is analysed again.
+    client.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": { "uri": "file:///a.skippy", "version": 2 },
+            "contentChanges": [{ "text": "ab!" }]
+        }),
+    );
+    let after = client.next_diagnostics();
+    assert_eq!(after["diagnostics"][0]["code"], json!("T1"), "{after}");
+    client.shutdown(handle);
+}
+
+#[test]
+fn a_lone_cr_ends_a_line_in_published_positions() {
+    let (client, handle) = Client::start(Duration::from_millis(10));
+    open(&client, "ab\r!c\r\n!");
+    let published = client.next_diagnostics();
+    assert_eq!(
+        starts(&published),
+        [
+            &json!({"line": 1, "character": 0}),
+            &json!({"line": 2, "character": 0})
+        ]
+    );
     client.shutdown(handle);
 }

@@ -8,9 +8,12 @@
 //! Implemented: `restart` and `delete` of a pod, `restart rolling` of a
 //! workload (as `kubectl rollout restart`), `scale` (the scale subresource),
 //! `cordon`, `drain` (evictions) and `notify` (the record and its Events);
-//! `set`, `patch` and `rollback` change the pod template (`super::template`).
+//! `set`, `patch` and `rollback` change the pod template (`super::template`);
+//! `rerun` a Job and `expand` a claim (`super::claims_and_jobs`).
 
+use super::claims_and_jobs;
 use super::template::{self, patch_workload};
+use super::webhooks::{Notification, Webhooks};
 use super::{Executed, Executor, Order};
 use crate::catalog::Kind;
 use crate::ir::{Action, RestartMode, Scale};
@@ -20,10 +23,11 @@ use kube::api::{DeleteParams, EvictParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use std::future::Future;
 
-/// Carries out actions with `client`.
+/// Carries out actions with `client`; `notify` also calls `webhooks`.
 #[derive(Clone)]
 pub struct KubeExecutor {
     pub client: Client,
+    pub webhooks: Webhooks,
 }
 
 impl Executor for KubeExecutor {
@@ -38,7 +42,9 @@ impl Executor for KubeExecutor {
             _ => None,
         };
         let object = order.object.clone();
+        let target = order.target.clone();
         let at = order.at;
+        let webhooks = self.webhooks.clone();
         async move {
             let namespace = object.namespace.clone().unwrap_or_else(|| "default".into());
             match (&action, object.kind) {
@@ -99,10 +105,32 @@ impl Executor for KubeExecutor {
                 (Action::Rollback, Kind::Deployments) => {
                     template::rollback(client, &namespace, &object.name).await
                 }
+                (Action::Rerun, Kind::Jobs) => {
+                    claims_and_jobs::rerun(client, &namespace, &object.name).await
+                }
+                (Action::Expand { value, max }, Kind::PersistentVolumeClaims) => {
+                    claims_and_jobs::expand(client, &namespace, &object.name, *value, *max).await
+                }
                 (Action::Cordon, Kind::Nodes) => cordon(client, &object.name).await,
                 (Action::Drain, Kind::Nodes) => drain(client, &object.name).await,
-                // The record and its Events are the notification.
-                (Action::Notify(message), _) => Executed::Done(format!("notified: {message}")),
+                // The record and its Events are the notification, and the
+                // webhooks' calls.
+                (Action::Notify(message), _) if webhooks.is_empty() => {
+                    Executed::Done(format!("notified: {message}"))
+                }
+                (Action::Notify(message), _) => {
+                    let notice = Notification::new(message, &object, &target, at);
+                    let (delivered, failed) = webhooks.send(&notice).await;
+                    let mut done = format!("notified: {message}; webhooks: {delivered} delivered");
+                    if !failed.is_empty() {
+                        done.push_str(&format!(
+                            ", {} failed ({})",
+                            failed.len(),
+                            failed.join("; ")
+                        ));
+                    }
+                    Executed::Done(done)
+                }
                 _ => Executed::Failed(format!(
                     "`{}` on {} is not carried out by this build of the operator yet",
                     action.catalog_name(),

@@ -11,11 +11,15 @@
 //! [`now_or_never`] runs them without a runtime.
 
 #[cfg(feature = "operator")]
+pub mod claims_and_jobs;
+#[cfg(feature = "operator")]
 pub mod cluster;
 mod outcome;
 pub mod quantity;
 #[cfg(feature = "operator")]
 pub mod template;
+#[cfg(feature = "operator")]
+pub mod webhooks;
 
 pub use outcome::Outcome;
 

@@ -24,14 +24,20 @@ pub fn parse(text: &str) -> Option<f64> {
     (value.is_finite() && value >= 0.0).then_some(value)
 }
 
-/// Bytes as a memory quantity: whole mebibytes where exact, else bytes.
+/// Bytes as a memory or storage quantity: in the largest binary unit (Ti,
+/// Gi, Mi) that divides it exactly, else bytes.
 pub fn memory(bytes: f64) -> String {
     let bytes = bytes.max(0.0).round();
-    if bytes >= 1_048_576.0 && bytes % 1_048_576.0 == 0.0 {
-        format!("{}Mi", bytes / 1_048_576.0)
-    } else {
-        format!("{bytes}")
+    for (suffix, unit) in [
+        ("Ti", 1_099_511_627_776.0),
+        ("Gi", 1_073_741_824.0),
+        ("Mi", 1_048_576.0),
+    ] {
+        if bytes >= unit && bytes % unit == 0.0 {
+            return format!("{}{suffix}", bytes / unit);
+        }
     }
+    format!("{bytes}")
 }
 
 /// Cores as a CPU quantity, in whole millicores (the API's precision).
@@ -67,6 +73,9 @@ mod tests {
     #[test]
     fn values_write_back_in_the_api_s_own_units() {
         assert_eq!(memory(536_870_912.0), "512Mi");
+        assert_eq!(memory(1_073_741_824.0 * 15.0), "15Gi");
+        assert_eq!(memory(1_099_511_627_776.0), "1Ti");
+        assert_eq!(memory(1_610_612_736.0), "1536Mi");
         assert_eq!(memory(1_000_000.0), "1000000");
         assert_eq!(cpu(0.25), "250m");
         assert_eq!(cpu(1.5), "1500m");

@@ -210,26 +210,52 @@ const REVISION: &str = "deployment.kubernetes.io/revision";
 /// (the ReplicaSet it owns with the highest revision below the current),
 /// written with the object's resourceVersion so a concurrent change is not
 /// overwritten.
+/// How many times a rollback reads and writes the Deployment again when a
+/// concurrent change (a 409 on its resourceVersion) beat it.
+const ROLLBACK_ATTEMPTS: usize = 3;
+
 pub async fn rollback(client: Client, namespace: &str, name: &str) -> Executed {
+    for _ in 0..ROLLBACK_ATTEMPTS {
+        if let Some(done) = rollback_once(client.clone(), namespace, name).await {
+            return done;
+        }
+    }
+    Executed::Failed(format!(
+        "the Deployment changed under each of {ROLLBACK_ATTEMPTS} attempts: nothing rolled back"
+    ))
+}
+
+/// One read and write of the rollback; `None` when a concurrent change
+/// refused the write (409), which the next attempt reads.
+async fn rollback_once(client: Client, namespace: &str, name: &str) -> Option<Executed> {
+    let done = rollback_attempt(client, namespace, name).await;
+    match done {
+        Err(kube::Error::Api(status)) if status.code == 409 => None,
+        Err(e) => Some(outcome(Err(e), String::new)),
+        Ok(done) => Some(done),
+    }
+}
+
+async fn rollback_attempt(
+    client: Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Executed, kube::Error> {
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-    let mut deployment = match deployments.get(name).await {
-        Ok(d) => d,
-        Err(e) => return outcome(Err(e), String::new),
-    };
+    let mut deployment = deployments.get(name).await?;
     let revision = |annotations: Option<&std::collections::BTreeMap<String, String>>| {
         annotations
             .and_then(|a| a.get(REVISION))
             .and_then(|r| r.parse::<u64>().ok())
     };
     let Some(current) = revision(deployment.metadata.annotations.as_ref()) else {
-        return Executed::Failed("the deployment has no revision yet to roll back from".into());
+        return Ok(Executed::Failed(
+            "the deployment has no revision yet to roll back from".into(),
+        ));
     };
     let uid = deployment.metadata.uid.clone();
     let replica_sets: Api<ReplicaSet> = Api::namespaced(client, namespace);
-    let owned = match replica_sets.list(&ListParams::default()).await {
-        Ok(list) => list.items,
-        Err(e) => return outcome(Err(e), String::new),
-    };
+    let owned = replica_sets.list(&ListParams::default()).await?.items;
     let previous = owned
         .into_iter()
         .filter(|rs| {
@@ -243,23 +269,26 @@ pub async fn rollback(client: Client, namespace: &str, name: &str) -> Executed {
         .filter(|(r, _)| *r < current)
         .max_by_key(|(r, _)| *r);
     let Some((to, rs)) = previous else {
-        return Executed::Failed(format!("no revision before {current} to roll back to"));
+        return Ok(Executed::Failed(format!(
+            "no revision before {current} to roll back to"
+        )));
     };
     let Some(mut template) = rs.spec.template else {
-        return Executed::Failed(format!("revision {to} has no pod template"));
+        return Ok(Executed::Failed(format!(
+            "revision {to} has no pod template"
+        )));
     };
     // The hash label is the ReplicaSet's own; the Deployment sets it.
     if let Some(labels) = template.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
         labels.remove("pod-template-hash");
     }
     deployment.spec.template = template;
-    outcome(
-        deployments
-            .replace(name, &PostParams::default(), &deployment)
-            .await
-            .map(|_| ()),
-        || format!("rolled back from revision {current} to {to}'s template"),
-    )
+    deployments
+        .replace(name, &PostParams::default(), &deployment)
+        .await?;
+    Ok(Executed::Done(format!(
+        "rolled back from revision {current} to {to}'s template"
+    )))
 }
 
 #[cfg(test)]

@@ -273,7 +273,7 @@ impl Checker<'_> {
         let misfit = catalog::PROMQL_PLACEHOLDERS
             .iter()
             .map(|(p, _)| *p)
-            .filter(|p| contains_placeholder(&query, p))
+            .filter(|p| catalog::placeholder_at(&query, p).next().is_some())
             .find(|p| !catalog::placeholder_kinds(p).contains(kind));
         let Some(placeholder) = misfit else {
             return true;
@@ -296,17 +296,6 @@ impl Checker<'_> {
         );
         false
     }
-}
-
-/// Whether `query` holds `placeholder` as a whole word (`$pod`, not the
-/// start of `$pods`).
-fn contains_placeholder(query: &str, placeholder: &str) -> bool {
-    query.match_indices(placeholder).any(|(at, _)| {
-        !query[at + placeholder.len()..]
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-    })
 }
 
 /// "`$namespace` and `$pod`", for a help line.

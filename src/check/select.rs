@@ -95,6 +95,9 @@ impl Checker<'_> {
             Some(ast::Namespaces::Named(names)) => {
                 let mut ok = true;
                 let mut out: Vec<String> = Vec::new();
+                // A set beside the list: a `select … in` of many namespaces
+                // was quadratic (200,000 names took a minute).
+                let mut seen = std::collections::HashSet::new();
                 for name in names {
                     if let Err(problem) = crate::safety::namespace_name(&name.name) {
                         ok = false;
@@ -121,7 +124,7 @@ impl Checker<'_> {
                                 protected.join(", ")
                             )),
                         );
-                    } else if !out.contains(&name.name) {
+                    } else if seen.insert(name.name.as_str()) {
                         out.push(name.name.clone());
                     }
                 }

@@ -11,6 +11,7 @@ pub mod check;
 pub mod crds;
 pub mod explain;
 pub mod fmt;
+pub mod import;
 pub mod lsp;
 #[cfg(feature = "operator")]
 pub mod run;

@@ -16,7 +16,8 @@ use std::path::PathBuf;
 
 Install the CRDs first: kubeskippy crds | kubectl apply -f -")]
 pub struct RunArgs {
-    /// The kubeconfig to use (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)
+    /// The kubeconfig to use (default: $KUBECONFIG or ~/.kube/config, else
+    /// the pod's ServiceAccount when in a cluster)
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
     /// The kubeconfig context to use (default: its current context)
@@ -77,6 +78,70 @@ pub struct RunArgs {
     /// The most tokens the model may answer with
     #[arg(long, value_name = "N", default_value_t = 512)]
     pub ai_max_tokens: u32,
+    /// The Prometheus that CPU, memory, volume and declared `promql`
+    /// metrics are read from; without it CPU and memory come from
+    /// metrics-server, and the others are unknown
+    #[arg(long, value_name = "URL", env = "KUBESKIPPY_PROMETHEUS_URL")]
+    pub prometheus_url: Option<String>,
+    /// Seconds one Prometheus query may take; past it the metric is unknown
+    /// for that cycle
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "KUBESKIPPY_PROMETHEUS_TIMEOUT_SECONDS",
+        default_value_t = 10
+    )]
+    pub prometheus_timeout_seconds: u64,
+    /// A file holding the bearer token Prometheus wants, read every cycle
+    /// (a projected ServiceAccount token rotates)
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "KUBESKIPPY_PROMETHEUS_BEARER_TOKEN_FILE",
+        requires = "prometheus_url",
+        conflicts_with = "prometheus_username"
+    )]
+    pub prometheus_bearer_token_file: Option<PathBuf>,
+    /// The basic-auth user for Prometheus; the password comes from
+    /// `KUBESKIPPY_PROMETHEUS_PASSWORD`
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "KUBESKIPPY_PROMETHEUS_USERNAME",
+        requires = "prometheus_url"
+    )]
+    pub prometheus_username: Option<String>,
+    /// How many shards split the cluster's namespaces (each shard a set of
+    /// replicas with its own Lease); 1: one operator for the whole cluster
+    #[arg(long, value_name = "N", env = "KUBESKIPPY_SHARDS", default_value_t = 1)]
+    pub shards: u32,
+    /// Which shard this operator is, from 0; it evaluates and acts in the
+    /// namespaces whose name hashes to it, and shard 0 on nodes too
+    #[arg(long, value_name = "I", env = "KUBESKIPPY_SHARD", default_value_t = 0)]
+    pub shard: u32,
+    /// A URL `notify` POSTs each notice to as JSON (Slack's and Mattermost's
+    /// incoming webhooks read its `text`); repeat for several. Prefer
+    /// `KUBESKIPPY_NOTIFY_WEBHOOKS` (comma-separated) from a Secret: such URLs
+    /// hold their secret
+    #[arg(
+        long = "notify-webhook",
+        value_name = "URL",
+        env = "KUBESKIPPY_NOTIFY_WEBHOOKS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub notify_webhooks: Vec<String>,
+    /// Seconds one webhook call may take
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub notify_timeout_seconds: u64,
+    /// A PEM file of the CAs that sign Prometheus's certificate
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "KUBESKIPPY_PROMETHEUS_CA_FILE",
+        requires = "prometheus_url"
+    )]
+    pub prometheus_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -132,16 +197,41 @@ pub fn run(args: &RunArgs, err: &mut dyn Write) -> u8 {
                 return FAILURE;
             }
         };
+        let prometheus = match prometheus(args) {
+            Ok(prometheus) => prometheus,
+            Err(e) => {
+                let _ = writeln!(err, "error: {e}");
+                return FAILURE;
+            }
+        };
+        let shard = match crate::operator::shard::Shard::new(args.shard, args.shards) {
+            Ok(shard) => shard,
+            Err(e) => {
+                let _ = writeln!(err, "error: {e}");
+                return FAILURE;
+            }
+        };
+        let webhooks = match crate::act::webhooks::Webhooks::new(
+            args.notify_webhooks.clone(),
+            std::time::Duration::from_secs(args.notify_timeout_seconds.clamp(1, 300)),
+        ) {
+            Ok(webhooks) => webhooks,
+            Err(e) => {
+                let _ = writeln!(err, "error: {e}");
+                return FAILURE;
+            }
+        };
         let lease = std::time::Duration::from_secs(args.lease_seconds.max(1));
-        crate::operator::run(
-            client,
+        let settings = crate::operator::Settings {
             safety,
-            args.namespace.clone(),
+            namespace: args.namespace.clone(),
             lease,
-            endpoints,
             analysis,
-        )
-        .await;
+            prometheus,
+            shard,
+            webhooks,
+        };
+        crate::operator::run(client, settings, endpoints).await;
         SUCCESS
     })
 }
@@ -174,6 +264,42 @@ async fn client(args: &RunArgs) -> Result<Client, String> {
     let mut config = config;
     config.default_retry = false;
     Client::try_from(config).map_err(|e| format!("cannot make a Kubernetes client: {e}"))
+}
+
+/// The Prometheus source the flags configure, if any; the basic-auth
+/// password comes from `KUBESKIPPY_PROMETHEUS_PASSWORD`, never a flag.
+fn prometheus(
+    args: &RunArgs,
+) -> Result<Option<crate::operator::prometheus::PrometheusSource>, String> {
+    use crate::operator::prometheus::{Auth, PrometheusConfig, PrometheusSource};
+    let Some(url) = &args.prometheus_url else {
+        return Ok(None);
+    };
+    if !(1..=600).contains(&args.prometheus_timeout_seconds) {
+        return Err(format!(
+            "--prometheus-timeout-seconds {}: expected 1 to 600",
+            args.prometheus_timeout_seconds
+        ));
+    }
+    let auth = match (&args.prometheus_bearer_token_file, &args.prometheus_username) {
+        (Some(file), _) => Auth::BearerFile(file.clone()),
+        (None, Some(username)) => Auth::Basic {
+            username: username.clone(),
+            password: std::env::var("KUBESKIPPY_PROMETHEUS_PASSWORD").map_err(|_| {
+                "--prometheus-username needs KUBESKIPPY_PROMETHEUS_PASSWORD (the password, from a Secret)"
+                    .to_string()
+            })?,
+        },
+        (None, None) => Auth::None,
+    };
+    let source = PrometheusSource::new(PrometheusConfig {
+        url: url.clone(),
+        timeout: std::time::Duration::from_secs(args.prometheus_timeout_seconds),
+        auth,
+        ca_file: args.prometheus_ca_file.clone(),
+    })?;
+    tracing::info!(%url, "metrics from Prometheus");
+    Ok(Some(source))
 }
 
 /// The AI analyzer the flags configure; the API key comes from

@@ -1,21 +1,26 @@
-//! Skippy embedded in Kubernetes YAML: the `spec.policy` block scalar (`|`) of
-//! each `HealingPolicy` document of a file, and the mapping of offsets between
+//! Skippy embedded in Kubernetes YAML: the `spec.policy` of each
+//! `HealingPolicy` document of a file, and the mapping of offsets between
 //! the policy text and the YAML file; and the compilation of each as the
 //! operator compiles that object, so `kubeskippy check` on a manifest and
 //! the editor say what the operator's status will.
 //!
 //! A line scanner rather than a YAML parser, on purpose: the editor needs
-//! byte positions inside the block scalar, which YAML libraries do not report,
+//! byte positions inside the scalar, which YAML libraries do not report,
 //! and a manifest being edited is often not valid YAML. What it reads: `---`
 //! document separators; top-level `kind: HealingPolicy` (or
 //! `ClusterHealingPolicy`) and, if present, an `apiVersion` in the
-//! `kubeskippy.io` group; `metadata.namespace`; a top-level `spec:` holding a
-//! `policy: |` literal block (with `-`/`+` chomping and an optional explicit
-//! indentation digit). Folded (`>`) and quoted policies are not read: their
-//! text is not the file's text line for line.
+//! `kubeskippy.io` group; `metadata.namespace`; a top-level `spec:` holding
+//! `policy:` as a literal (`|`) or folded (`>`) block, with chomping and
+//! an optional indentation digit, or as a double- or single-quoted scalar
+//! starting on the key's line (see [`scalar`] for how each is read). A plain
+//! (unquoted) scalar is not read: `#` and `: ` in Skippy would end it.
 
-/// One embedded policy: its text (the block scalar without its indentation),
-/// and where each of its lines stands in the YAML file.
+mod scalar;
+
+use scalar::{content, indent, Chomping, Piece, Style};
+
+/// One embedded policy: its text (the scalar's value, as a YAML parser reads
+/// it), and where each of its bytes stands in the YAML file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Embedded {
     pub text: String,
@@ -23,29 +28,96 @@ pub struct Embedded {
     pub cluster: bool,
     /// The HealingPolicy's `metadata.namespace`, if the manifest names one.
     pub namespace: Option<String>,
-    /// For each line of `text`: (its offset in `text`, its offset in the YAML,
-    /// its length in bytes including the line break).
-    lines: Vec<(usize, usize, usize)>,
-    /// The block's indentation in the YAML file, in spaces.
+    pieces: Vec<Piece>,
+    /// Where the scalar's value starts in the YAML (for an empty one).
+    start: usize,
+    style: Style,
+    /// A block's indentation in the YAML file, in spaces; for a quoted
+    /// scalar, that of its continuation lines.
     indent: usize,
 }
 
 impl Embedded {
-    /// The indentation a line inserted into the policy needs in the YAML.
-    pub fn indent(&self) -> String {
-        " ".repeat(self.indent)
+    /// `inserted` policy text as it must be written into this scalar in
+    /// the YAML: inserted lines carry a block's indentation, and a quoted
+    /// scalar's quotes, backslashes and line breaks are escaped. Skippy's
+    /// line breaks are separators, so none may be folded away: in a folded
+    /// block, a break before a more-indented line is kept as it is (a
+    /// policy's body is, formatted), and any other is written as an empty
+    /// line, which YAML reads as one break between two lines at the
+    /// block's indentation (and as a harmless blank line elsewhere).
+    pub fn spell(&self, inserted: &str) -> String {
+        let indent = " ".repeat(self.indent);
+        match self.style {
+            Style::Literal => inserted.replace('\n', &format!("\n{indent}")),
+            Style::Folded => {
+                let mut out = String::new();
+                for (i, line) in inserted.split('\n').enumerate() {
+                    if i > 0 {
+                        out.push('\n');
+                        if !line.starts_with([' ', '\t']) {
+                            out.push('\n');
+                        }
+                        out.push_str(&indent);
+                    }
+                    out.push_str(line);
+                }
+                out
+            }
+            Style::DoubleQuoted => inserted
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n"),
+            // A single-quoted scalar has no escapes: an empty line is its
+            // line break, and YAML drops each line's leading spaces (which
+            // Skippy ignores).
+            Style::SingleQuoted => inserted
+                .replace('\'', "''")
+                .replace('\n', &format!("\n\n{indent}")),
+        }
     }
 
-    /// The YAML offset of byte `offset` of the policy text.
+    /// The YAML offset of byte `offset` of the policy text. A byte inside
+    /// an escape or a folded line break (which has no byte of its own in
+    /// the YAML) maps to the start of what it was read from.
     pub fn to_yaml(&self, offset: usize) -> usize {
         let i = self
-            .lines
-            .partition_point(|&(start, _, _)| start <= offset)
+            .pieces
+            .partition_point(|p| p.text <= offset)
             .saturating_sub(1);
-        match self.lines.get(i) {
-            Some(&(start, yaml, len)) => yaml + offset.saturating_sub(start).min(len),
-            None => 0,
+        let Some(p) = self.pieces.get(i) else {
+            return self.start;
+        };
+        let into = offset.saturating_sub(p.text);
+        if p.verbatim {
+            p.yaml + into.min(p.yaml_len)
+        } else if into >= p.text_len && p.text_len > 0 {
+            p.yaml + p.yaml_len
+        } else {
+            p.yaml
         }
+    }
+
+    /// The YAML range of `range` of the policy text. Its end is the end of
+    /// the bytes before it, so a token just before an escaped line break
+    /// or a stripped final one does not reach onto the next line; an empty
+    /// range (an insertion point) stays empty.
+    pub fn range_to_yaml(&self, range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+        let start = self.to_yaml(range.start);
+        if range.end <= range.start {
+            return start..start;
+        }
+        let i = self
+            .pieces
+            .partition_point(|p| p.text < range.end)
+            .saturating_sub(1);
+        let end = match self.pieces.get(i) {
+            Some(p) if p.verbatim => p.yaml + (range.end - p.text).min(p.yaml_len),
+            Some(p) if range.end - p.text >= p.text_len => p.yaml + p.yaml_len,
+            Some(p) => p.yaml,
+            None => start,
+        };
+        start..end.max(start)
     }
 
     /// Compiles the policy as the operator compiles its object: one policy,
@@ -67,9 +139,12 @@ impl Embedded {
         &self,
         diagnostic: &crate::diagnostic::Diagnostic,
     ) -> crate::diagnostic::Diagnostic {
-        let span = |s: crate::span::Span| crate::span::Span {
-            start: self.to_yaml(s.start),
-            end: self.to_yaml(s.end),
+        let span = |s: crate::span::Span| {
+            let yaml = self.range_to_yaml(s.start..s.end);
+            crate::span::Span {
+                start: yaml.start,
+                end: yaml.end,
+            }
         };
         let mut out = diagnostic.clone();
         out.span = span(out.span);
@@ -83,17 +158,24 @@ impl Embedded {
     }
 
     /// The offset in the policy text of YAML byte `offset`, if it is inside
-    /// the policy. A line's end is exclusive (the offset after its line break
-    /// is the next line's, often a YAML key after the block), except for a
-    /// last line without a line break, at the end of the file.
+    /// the policy: in bytes read as they are, or at the start of an escape
+    /// or a line break (not in the indentation after it, which is the
+    /// YAML's). A line break's end is the next line's start, often a YAML
+    /// key after the block; only the end of a policy that does not end in a
+    /// line break (before a closing quote, or at the end of the file) is
+    /// inside.
     pub fn from_yaml(&self, offset: usize) -> Option<usize> {
-        self.lines
-            .iter()
-            .find(|&&(start, yaml, len)| {
-                let open_end = len == 0 || !self.text[start..start + len].ends_with('\n');
-                yaml <= offset && (offset < yaml + len || (open_end && offset == yaml + len))
-            })
-            .map(|&(start, yaml, _)| start + (offset - yaml))
+        let i = self
+            .pieces
+            .partition_point(|p| p.yaml <= offset)
+            .checked_sub(1)?;
+        let p = &self.pieces[i];
+        let into = offset - p.yaml;
+        if (p.verbatim && into < p.yaml_len) || into == 0 {
+            return Some(p.text + into.min(p.text_len));
+        }
+        let last = i + 1 == self.pieces.len();
+        (last && into == p.yaml_len && !self.text.ends_with('\n')).then_some(self.text.len())
     }
 }
 
@@ -109,7 +191,7 @@ pub fn policies(yaml: &str) -> Vec<Embedded> {
         .split(|(_, line)| is_document_marker(line))
         .filter(|document| is_healing_policy(document))
         .filter_map(|document| {
-            let mut embedded = policy_block(document)?;
+            let mut embedded = policy_block(yaml, document)?;
             embedded.cluster = top_level(document, "kind") == Some("ClusterHealingPolicy");
             embedded.namespace = namespace(document);
             Some(embedded)
@@ -120,14 +202,6 @@ pub fn policies(yaml: &str) -> Vec<Embedded> {
 fn is_document_marker(line: &str) -> bool {
     let line = line.trim_end();
     line == "---" || line.starts_with("--- ") || line == "..."
-}
-
-fn content(line: &str) -> &str {
-    line.trim_end_matches(['\n', '\r'])
-}
-
-fn indent(line: &str) -> usize {
-    line.len() - line.trim_start_matches(' ').len()
 }
 
 /// A top-level `key: value`, its value without quotes and comments.
@@ -165,12 +239,12 @@ fn namespace(document: &[(usize, &str)]) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn policy_block(document: &[(usize, &str)]) -> Option<Embedded> {
+fn policy_block(yaml: &str, document: &[(usize, &str)]) -> Option<Embedded> {
     let spec = document.iter().position(|(_, line)| {
         content(line).split(" #").next().map(str::trim_end) == Some("spec:")
     })?;
     let mut child_indent = None;
-    for (i, (_, line)) in document.iter().enumerate().skip(spec + 1) {
+    for (i, &(offset, line)) in document.iter().enumerate().skip(spec + 1) {
         let text = content(line);
         if text.trim().is_empty() || text.trim_start().starts_with('#') {
             continue;
@@ -182,53 +256,63 @@ fn policy_block(document: &[(usize, &str)]) -> Option<Embedded> {
         if *child_indent.get_or_insert(n) != n {
             continue;
         }
-        let Some(header) = text.trim_start().strip_prefix("policy:") else {
+        let Some(header) = text[n..].strip_prefix("policy:") else {
             continue;
         };
-        let header = header.split(" #").next().unwrap_or("").trim();
-        let indicator = header.strip_prefix('|')?;
-        let explicit = indicator
-            .chars()
-            .find(|c| c.is_ascii_digit())
-            .and_then(|c| c.to_digit(10))
-            .map(|d| n + d as usize);
-        return Some(block(&document[i + 1..], n, explicit));
+        let value = header.trim_start_matches([' ', '\t']);
+        let start = offset + text.len() - value.len();
+        let (style, indicators) = match value.chars().next() {
+            Some('|') => (Style::Literal, &value[1..]),
+            Some('>') => (Style::Folded, &value[1..]),
+            Some(quote @ ('"' | '\'')) => {
+                let style = if quote == '"' {
+                    Style::DoubleQuoted
+                } else {
+                    Style::SingleQuoted
+                };
+                let end = document.last().map_or(offset, |(o, l)| o + l.len());
+                let read = scalar::quoted(yaml, start, end, style)?;
+                return Some(embedded(read, start + 1, style, n + 2));
+            }
+            _ => return None,
+        };
+        let indicators = indicators.split(" #").next().unwrap_or("").trim_end();
+        let mut explicit = None;
+        let mut chomping = Chomping::Clip;
+        for c in indicators.chars() {
+            match c {
+                '-' => chomping = Chomping::Strip,
+                '+' => chomping = Chomping::Keep,
+                '1'..='9' => explicit = c.to_digit(10).map(|d| n + d as usize),
+                _ => return None,
+            }
+        }
+        let (read, block_indent) = scalar::block(&document[i + 1..], n, explicit, style, chomping);
+        let body_start = document.get(i + 1).map_or(offset + line.len(), |(o, _)| *o);
+        return Some(embedded(
+            read,
+            body_start + block_indent,
+            style,
+            block_indent,
+        ));
     }
     None
 }
 
-/// The literal block scalar in `lines`, below a key indented by `parent`.
-fn block(lines: &[(usize, &str)], parent: usize, explicit: Option<usize>) -> Embedded {
-    let block_indent = explicit.unwrap_or_else(|| {
-        lines
-            .iter()
-            .map(|(_, line)| content(line))
-            .find(|text| !text.trim().is_empty())
-            .map_or(parent + 1, indent)
-    });
-    let mut embedded = Embedded {
-        text: String::new(),
+fn embedded(read: scalar::Read, start: usize, style: Style, indent: usize) -> Embedded {
+    Embedded {
+        text: read.text,
         cluster: false,
         namespace: None,
-        lines: Vec::new(),
-        indent: block_indent,
-    };
-    for &(offset, line) in lines {
-        let text = content(line);
-        let blank = text.trim().is_empty();
-        if !blank && (indent(text) < block_indent || block_indent <= parent) {
-            break;
-        }
-        let body = line.get(block_indent.min(text.len())..).unwrap_or("");
-        embedded.lines.push((
-            embedded.text.len(),
-            offset + block_indent.min(text.len()),
-            body.len(),
-        ));
-        embedded.text.push_str(body);
+        pieces: read.pieces,
+        start,
+        style,
+        indent,
     }
-    embedded
 }
+
+#[cfg(test)]
+mod styles_tests;
 
 #[cfg(test)]
 mod tests {
@@ -270,7 +354,8 @@ spec:
             found[0].text,
             "policy a {\n  select pods\n\n  when x > 1 then delete\n}\n"
         );
-        assert_eq!(found[1].text, "  indented more\n");
+        // `-` strips the final line break, as YAML does.
+        assert_eq!(found[1].text, "  indented more");
     }
 
     #[test]
@@ -299,7 +384,10 @@ spec:
     #[test]
     fn odd_yaml_is_not_a_policy() {
         assert!(policies("").is_empty());
-        assert!(policies("kind: HealingPolicy\nspec:\n  policy: >\n    folded\n").is_empty());
+        assert!(policies("kind: HealingPolicy\nspec:\n  policy: plain\n").is_empty());
+        assert!(policies("kind: HealingPolicy\nspec:\n  policy: |x\n  a\n").is_empty());
+        assert!(policies("kind: HealingPolicy\nspec:\n  policy: \"open\n").is_empty());
+        assert!(policies("kind: HealingPolicy\nspec:\n  policy: \"\\q\"\n").is_empty());
         assert!(policies("kind: HealingPolicy\nspec:\npolicy: |\n").is_empty());
         let empty = policies("kind: HealingPolicy\nspec:\n  policy: |\n");
         assert_eq!(empty[0].text, "");

@@ -233,7 +233,7 @@ fn in_policy<T>(
 
 fn to_yaml(e: Option<&Embedded>, range: &TextRange) -> TextRange {
     match e {
-        Some(e) => e.to_yaml(range.start)..e.to_yaml(range.end),
+        Some(e) => e.range_to_yaml(range.clone()),
         None => range.clone(),
     }
 }
@@ -242,8 +242,7 @@ fn edit_to_yaml(e: Option<&Embedded>, edit: TextEdit) -> TextEdit {
     TextEdit {
         range: to_yaml(e, &edit.range),
         new_text: match e {
-            // Inserted lines must carry the block's indentation.
-            Some(e) => edit.new_text.replace('\n', &format!("\n{}", e.indent())),
+            Some(e) => e.spell(&edit.new_text),
             None => edit.new_text,
         },
     }

@@ -7,13 +7,20 @@
 //! history in, the observations out.
 
 pub mod events;
+pub mod kinds;
 pub mod objects;
+pub mod queries;
 
 use crate::catalog::{self, Kind};
 use crate::engine::observation::{Observations, Target, TargetId};
 use crate::engine::series::{self, Sample, Series};
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::apps::v1::{
+    ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
+};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use objects::Observed;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -29,35 +36,48 @@ pub struct Cluster {
     pub nodes: Vec<Arc<Node>>,
     /// `events.k8s.io/v1` Events (the core/v1 ones included).
     pub events: Vec<Arc<k8s_openapi::api::events::v1::Event>>,
+    pub jobs: Vec<Arc<Job>>,
+    pub autoscalers: Vec<Arc<HorizontalPodAutoscaler>>,
+    pub claims: Vec<Arc<PersistentVolumeClaim>>,
+    pub budgets: Vec<Arc<PodDisruptionBudget>>,
+    /// What a StatefulSet's or DaemonSet's `rollout_age` reads: when the
+    /// revision its `status.updateRevision` names was made.
+    pub revisions: Vec<Arc<ControllerRevision>>,
 }
 
 impl Cluster {
     /// The namespaced objects of `namespaces` alone, no nodes: what a watch
     /// event about pods there can change.
     pub fn in_namespaces(&self, namespaces: &BTreeSet<String>) -> Cluster {
-        fn keep<K: kube::Resource>(
+        self.retain(|namespace| namespace.is_some_and(|ns| namespaces.contains(ns)))
+    }
+
+    /// The objects whose namespace (`None`: a node's, or an Event's about a
+    /// node) `keep` says yes to.
+    pub fn retain(&self, keep: impl Fn(Option<&str>) -> bool) -> Cluster {
+        fn only<K: kube::Resource>(
             objects: &[Arc<K>],
-            namespaces: &BTreeSet<String>,
+            keep: &impl Fn(Option<&str>) -> bool,
         ) -> Vec<Arc<K>> {
             objects
                 .iter()
-                .filter(|o| {
-                    o.meta()
-                        .namespace
-                        .as_ref()
-                        .is_some_and(|ns| namespaces.contains(ns))
-                })
+                .filter(|o| keep(o.meta().namespace.as_deref()))
                 .cloned()
                 .collect()
         }
         Cluster {
-            pods: keep(&self.pods, namespaces),
-            replica_sets: keep(&self.replica_sets, namespaces),
-            deployments: keep(&self.deployments, namespaces),
-            stateful_sets: keep(&self.stateful_sets, namespaces),
-            daemon_sets: keep(&self.daemon_sets, namespaces),
-            nodes: Vec::new(),
-            events: keep(&self.events, namespaces),
+            pods: only(&self.pods, &keep),
+            replica_sets: only(&self.replica_sets, &keep),
+            deployments: only(&self.deployments, &keep),
+            stateful_sets: only(&self.stateful_sets, &keep),
+            daemon_sets: only(&self.daemon_sets, &keep),
+            nodes: only(&self.nodes, &keep),
+            events: only(&self.events, &keep),
+            jobs: only(&self.jobs, &keep),
+            autoscalers: only(&self.autoscalers, &keep),
+            claims: only(&self.claims, &keep),
+            budgets: only(&self.budgets, &keep),
+            revisions: only(&self.revisions, &keep),
         }
     }
 }
@@ -70,6 +90,9 @@ pub struct History {
     retention: i64,
     objects: HashMap<TargetId, Kept>,
     records: u64,
+    /// How a workload aggregates the declared metrics its pods have (the
+    /// built-ins aggregate as the catalog says).
+    declared: BTreeMap<String, catalog::Aggregation>,
 }
 
 #[derive(Debug, Default)]
@@ -89,11 +112,39 @@ impl History {
             retention: retention.max(crate::engine::truth::STALENESS_SECONDS),
             objects: HashMap::new(),
             records: 0,
+            declared: BTreeMap::new(),
         }
     }
 
     pub fn set_retention(&mut self, retention: i64) {
         self.retention = retention.max(crate::engine::truth::STALENESS_SECONDS);
+    }
+
+    /// Takes in what a cycle's queries brought: each known target's samples
+    /// (`known` says which objects the cluster has: an answer about a pod
+    /// gone is dropped), and forgets the series of failed queries, so that
+    /// a metric whose source is down is unknown, not stale. Call before
+    /// [`snapshot`], whose workloads aggregate these samples.
+    pub fn absorb(&mut self, fetched: queries::Fetched, known: impl Fn(&TargetId) -> bool) {
+        for (metric, namespace) in &fetched.failed {
+            for (id, kept) in &mut self.objects {
+                if namespace.is_none() || id.namespace == *namespace {
+                    kept.metrics.remove(metric);
+                }
+            }
+        }
+        for (id, series) in fetched.samples {
+            if !known(&id) {
+                continue;
+            }
+            let kept = self.objects.entry(id).or_default();
+            for (name, samples) in series {
+                for sample in samples {
+                    series::append(&mut kept.metrics, &name, sample);
+                }
+            }
+        }
+        self.declared.extend(fetched.aggregations);
     }
 
     /// Appends `observed`'s values at `now` (with `append`) and returns its
@@ -125,24 +176,46 @@ impl History {
     }
 
     /// Appends a workload's values aggregated from its pods (see the
-    /// catalog's aggregation of each metric).
+    /// catalog's aggregation of each metric): at each instant its pods have
+    /// samples for since the workload's last one, which is `now` for what
+    /// the objects say and, for a window Prometheus filled in, each step of
+    /// it.
     fn record_aggregate(&mut self, target: &mut Target, pods: &[&Target], now: i64, append: bool) {
         let kept = self.objects.entry(target.id.clone()).or_default();
         if !append {
             target.metrics = kept.metrics.clone();
             return;
         }
-        for metric in catalog::METRICS {
+        let builtins = catalog::METRICS
+            .iter()
             // The workload's own age is its own, not its pods'.
-            if !metric.kinds.contains(Kind::Pods) || metric.name == "age" {
-                continue;
+            .filter(|m| m.kinds.contains(Kind::Pods) && m.name != "age")
+            .map(|m| (m.name, m.aggregation));
+        let declared = self.declared.iter().map(|(n, a)| (n.as_str(), *a));
+        for (name, aggregation) in builtins.chain(declared) {
+            let after = kept
+                .metrics
+                .get(name)
+                .and_then(|s| s.samples().last())
+                .map_or(i64::MIN, |s| s.at);
+            let mut at: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+            for pod in pods {
+                let Some(series) = pod.metrics.get(name) else {
+                    continue;
+                };
+                for sample in series.samples().iter().rev() {
+                    if sample.at <= after {
+                        break;
+                    }
+                    if sample.at <= now {
+                        at.entry(sample.at).or_default().push(sample.value);
+                    }
+                }
             }
-            let values: Vec<f64> = pods
-                .iter()
-                .filter_map(|p| latest_at(p, metric.name, now))
-                .collect();
-            if let Some(value) = metric.aggregation.combine(&values) {
-                series::append(&mut kept.metrics, metric.name, Sample::new(now, value));
+            for (when, values) in at {
+                if let Some(value) = aggregation.combine(&values) {
+                    series::append(&mut kept.metrics, name, Sample::new(when, value));
+                }
             }
         }
         target.metrics = kept.metrics.clone();
@@ -161,11 +234,6 @@ impl History {
             }
         }
     }
-}
-
-fn latest_at(target: &Target, name: &str, now: i64) -> Option<f64> {
-    let last = target.metrics.get(name)?.samples().last()?;
-    (last.at == now).then_some(last.value)
 }
 
 /// The cluster at `now` as the engine reads it: every pod (with its owning
@@ -212,22 +280,20 @@ fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) ->
             by_owner.entry(owner.clone()).or_default().push(i);
         }
     }
+    let rollouts = Rollouts::of(cluster);
     let workloads = cluster
         .deployments
         .iter()
-        .map(|d| objects::deployment(d, now))
-        .chain(
-            cluster
-                .stateful_sets
-                .iter()
-                .map(|s| objects::stateful_set(s, now)),
-        )
-        .chain(
-            cluster
-                .daemon_sets
-                .iter()
-                .map(|d| objects::daemon_set(d, now)),
-        );
+        .map(|d| rollouts.of_deployment(objects::deployment(d, now), now))
+        .chain(cluster.stateful_sets.iter().map(|s| {
+            let revision = s.status.as_ref().and_then(|s| s.update_revision.as_deref());
+            rollouts.of_revision(objects::stateful_set(s, now), revision, now)
+        }))
+        .chain(cluster.daemon_sets.iter().map(|d| {
+            // A DaemonSet's status names no revision: its newest is the
+            // one it rolls out.
+            rollouts.of_revision(objects::daemon_set(d, now), None, now)
+        }));
     let mut workload_targets = Vec::new();
     for observed in workloads {
         let mut target = history.record(observed, now, append);
@@ -246,13 +312,143 @@ fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) ->
         workload_targets.push(target);
     }
     targets.extend(workload_targets);
+    let mut running_on: HashMap<&str, usize> = HashMap::new();
+    for pod in &cluster.pods {
+        let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+        if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
+            *running_on.entry(node).or_default() += usize::from(running);
+        }
+    }
     for node in &cluster.nodes {
-        let mut target = history.record(objects::node(node, now), now, append);
+        let mut observed = objects::node(node, now);
+        let running = running_on.get(observed.target.id.name.as_str()).copied();
+        observed
+            .values
+            .push(("running_pods", running.unwrap_or(0) as f64));
+        let mut target = history.record(observed, now, append);
+        target.events = events.remove(&target.id).unwrap_or_default();
+        targets.push(target);
+    }
+    let others = cluster
+        .jobs
+        .iter()
+        .map(|j| kinds::job(j, now))
+        .chain(
+            cluster
+                .autoscalers
+                .iter()
+                .map(|h| kinds::autoscaler(h, now)),
+        )
+        .chain(cluster.claims.iter().map(|c| kinds::claim(c, now)))
+        .chain(cluster.budgets.iter().map(|b| kinds::budget(b, now)));
+    for observed in others {
+        let mut target = history.record(observed, now, append);
         target.events = events.remove(&target.id).unwrap_or_default();
         targets.push(target);
     }
     Observations { targets }
 }
 
+/// When each workload's newest rollout began: its newest ReplicaSet's
+/// creation (a Deployment), or its update revision's (a StatefulSet or
+/// DaemonSet, whose ControllerRevisions it owns).
+struct Rollouts<'c> {
+    /// The newest creation of the ReplicaSets and ControllerRevisions of
+    /// each (namespace, owner kind, owner name).
+    newest: HashMap<(&'c str, &'c str, &'c str), i64>,
+    /// Each revision's creation by (namespace, name).
+    revisions: HashMap<(&'c str, &'c str), i64>,
+}
+
+impl<'c> Rollouts<'c> {
+    fn of(cluster: &'c Cluster) -> Rollouts<'c> {
+        let mut newest: HashMap<(&str, &str, &str), i64> = HashMap::new();
+        let mut revisions = HashMap::new();
+        let metas = cluster
+            .replica_sets
+            .iter()
+            .map(|r| &r.metadata)
+            .chain(cluster.revisions.iter().map(|r| &r.metadata));
+        for meta in metas {
+            let (Some(ns), Some(created)) = (meta.namespace.as_deref(), &meta.creation_timestamp)
+            else {
+                continue;
+            };
+            let created = objects::seconds(created);
+            if let Some(name) = meta.name.as_deref() {
+                revisions.insert((ns, name), created);
+            }
+            let owner = meta
+                .owner_references
+                .iter()
+                .flatten()
+                .find(|o| o.controller == Some(true));
+            if let Some(owner) = owner {
+                let at = newest
+                    .entry((ns, owner.kind.as_str(), owner.name.as_str()))
+                    .or_insert(created);
+                *at = (*at).max(created);
+            }
+        }
+        Rollouts { newest, revisions }
+    }
+
+    /// `observed` with its `rollout_age`: since `began`, or its `age`
+    /// before its first rollout is seen.
+    fn with_age(
+        mut observed: objects::Observed,
+        began: Option<i64>,
+        now: i64,
+    ) -> objects::Observed {
+        let age = observed
+            .values
+            .iter()
+            .find(|(n, _)| *n == "age")
+            .map(|(_, v)| *v);
+        let since = began.map(|at| now.saturating_sub(at).max(0) as f64);
+        if let Some(value) = since.or(age) {
+            observed.values.push(("rollout_age", value));
+        }
+        observed
+    }
+
+    fn of_deployment(&self, observed: objects::Observed, now: i64) -> objects::Observed {
+        let id = &observed.target.id;
+        let began = id.namespace.as_deref().and_then(|ns| {
+            self.newest
+                .get(&(ns, "Deployment", id.name.as_str()))
+                .copied()
+        });
+        Self::with_age(observed, began, now)
+    }
+
+    /// A StatefulSet's (`kind` of `observed`) or DaemonSet's rollout: its
+    /// `revision` where its status names one, else its newest.
+    fn of_revision(
+        &self,
+        observed: objects::Observed,
+        revision: Option<&str>,
+        now: i64,
+    ) -> objects::Observed {
+        let id = &observed.target.id;
+        let owner_kind = match id.kind {
+            Kind::StatefulSets => "StatefulSet",
+            _ => "DaemonSet",
+        };
+        let began = id.namespace.as_deref().and_then(|ns| match revision {
+            Some(name) => self.revisions.get(&(ns, name)).copied(),
+            None => self
+                .newest
+                .get(&(ns, owner_kind, id.name.as_str()))
+                .copied(),
+        });
+        Self::with_age(observed, began, now)
+    }
+}
+
+#[cfg(test)]
+mod catalog_tests;
+#[cfg(test)]
+mod queries_tests;
 #[cfg(test)]
 mod tests;

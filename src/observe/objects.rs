@@ -109,6 +109,13 @@ pub fn pod(pod: &Pod, owner: Option<TargetId>, now: i64) -> Observed {
     target.node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
     let mut values = Vec::new();
     values.extend(age(&pod.metadata, now));
+    let job_owned = pod
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.kind == "Job");
+    values.push(("job_owned", flag(job_owned)));
     let Some(status) = &pod.status else {
         return Observed {
             target,
@@ -125,6 +132,9 @@ pub fn pod(pod: &Pod, owner: Option<TargetId>, now: i64) -> Observed {
         .collect();
     for c in &containers {
         let waiting = c.state.as_ref().and_then(|s| s.waiting.as_ref());
+        if waiting.is_some() {
+            target.statuses.insert("ContainerWaiting".into());
+        }
         if let Some(reason) = waiting.and_then(|w| w.reason.as_deref()) {
             if matches!(
                 reason,
@@ -167,15 +177,16 @@ pub fn pod(pod: &Pod, owner: Option<TargetId>, now: i64) -> Observed {
         "Failed" if status.reason.as_deref() == Some("Evicted") => {
             target.statuses.insert("Evicted".into());
         }
+        "Unknown" => {
+            target.statuses.insert("PhaseUnknown".into());
+        }
         _ => {}
     }
     if let Some(scheduled) = condition("PodScheduled") {
-        if scheduled.status == "False" && scheduled.reason.as_deref() == Some("Unschedulable") {
-            target.statuses.insert("Unschedulable".into());
-            if let Some(since) = &scheduled.last_transition_time {
-                target
-                    .status_since
-                    .insert("Unschedulable".into(), seconds(since));
+        for reason in ["Unschedulable", "SchedulingGated"] {
+            if scheduled.status == "False" && scheduled.reason.as_deref() == Some(reason) {
+                target.statuses.insert(reason.into());
+                since(&mut target, reason, scheduled.last_transition_time.as_ref());
             }
         }
     }
@@ -200,12 +211,45 @@ pub fn pod(pod: &Pod, owner: Option<TargetId>, now: i64) -> Observed {
     }
 }
 
+/// The taints that announce a node's removal (`BeingRemoved`).
+const REMOVAL_TAINTS: [&str; 3] = [
+    "ToBeDeletedByClusterAutoscaler",
+    "cloud.google.com/impending-node-termination",
+    "aws-node-termination-handler/spot-itn",
+];
+
 /// A node: `NotReady`, `MemoryPressure`, `DiskPressure`, `PIDPressure` (each
-/// since its condition's last transition), their metrics, and `age`.
+/// since its condition's last transition), `Unreachable` and `BeingRemoved`
+/// (its taints), their metrics, whether it is cordoned, the pods it can
+/// run, and `age`. The pods running on it are counted by
+/// [`super::snapshot`], which sees them all.
 pub fn node(node: &Node, now: i64) -> Observed {
     let mut target = base(Kind::Nodes, &node.metadata);
     let mut values = Vec::new();
     values.extend(age(&node.metadata, now));
+    let spec = node.spec.as_ref();
+    values.push((
+        "cordoned",
+        flag(spec.and_then(|s| s.unschedulable).unwrap_or(false)),
+    ));
+    for taint in spec.and_then(|s| s.taints.as_ref()).into_iter().flatten() {
+        if taint.key == "node.kubernetes.io/unreachable" && taint.effect == "NoSchedule" {
+            target.statuses.insert("Unreachable".into());
+            since(&mut target, "Unreachable", taint.time_added.as_ref());
+        }
+        if REMOVAL_TAINTS.contains(&taint.key.as_str()) {
+            target.statuses.insert("BeingRemoved".into());
+        }
+    }
+    let capacity = node
+        .status
+        .as_ref()
+        .and_then(|s| s.capacity.as_ref())
+        .and_then(|c| c.get("pods"))
+        .and_then(|q| crate::act::quantity::parse(&q.0));
+    if let Some(capacity) = capacity {
+        values.push(("pod_capacity", capacity));
+    }
     let conditions = node
         .status
         .as_ref()
@@ -281,7 +325,27 @@ pub fn deployment(d: &Deployment, now: i64) -> Observed {
         observed_generation: status.and_then(|s| s.observed_generation),
         misscheduled: None,
     };
-    workload(Kind::Deployments, &d.metadata, &replicas, now)
+    let mut observed = workload(Kind::Deployments, &d.metadata, &replicas, now);
+    let progressing = status
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .find(|c| {
+            c.type_.as_deref() == Some("Progressing") && c.status.as_deref() == Some("False")
+        });
+    if let Some(condition) = progressing {
+        for reason in ["ProgressDeadlineExceeded", "ReplicaSetCreateError"] {
+            if condition.reason.as_deref() == Some(reason) {
+                observed.target.statuses.insert(reason.into());
+                since(
+                    &mut observed.target,
+                    reason,
+                    condition.last_transition_time.as_ref(),
+                );
+            }
+        }
+    }
+    observed
 }
 
 pub fn stateful_set(s: &StatefulSet, now: i64) -> Observed {
@@ -298,7 +362,16 @@ pub fn stateful_set(s: &StatefulSet, now: i64) -> Observed {
         observed_generation: status.and_then(|s| s.observed_generation),
         misscheduled: None,
     };
-    workload(Kind::StatefulSets, &s.metadata, &replicas, now)
+    let mut observed = workload(Kind::StatefulSets, &s.metadata, &replicas, now);
+    if let Some(status) = status {
+        // Both revisions are set once the controller has seen the set.
+        if let (Some(current), Some(update)) = (&status.current_revision, &status.update_revision) {
+            observed
+                .values
+                .push(("update_revision_pending", flag(current != update)));
+        }
+    }
+    observed
 }
 
 pub fn daemon_set(d: &DaemonSet, now: i64) -> Observed {

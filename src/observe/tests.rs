@@ -93,7 +93,16 @@ fn a_crash_looping_pod_reads_as_the_language_says() {
     );
     let pod = target(&seen, "web-1");
     let statuses: Vec<&str> = pod.statuses.iter().map(String::as_str).collect();
-    assert_eq!(statuses, ["CrashLoopBackOff", "NotReady", "OOMKilled"]);
+    // A container waits (in back-off), for the catch-all reason too.
+    assert_eq!(
+        statuses,
+        [
+            "ContainerWaiting",
+            "CrashLoopBackOff",
+            "NotReady",
+            "OOMKilled"
+        ]
+    );
     assert_eq!(pod.status_since.get("NotReady"), Some(&(NOW - 300)));
     assert_eq!(value(pod, "restarts"), Some(7.0));
     assert_eq!(value(pod, "ready"), Some(0.0));

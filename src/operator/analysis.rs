@@ -224,7 +224,7 @@ pub(super) async fn decided(context: &Loop, work: &mut Work, answered: Answered)
             ai.action = serde_json::to_string(&chosen.action).ok();
             ai.object = Some(ObjectRef::of(&chosen.object));
             let by_ai = verdict.origin() == "ai";
-            let records = context.observers.records.state();
+            let records = context.observers.records();
             let observations =
                 crate::observe::peek(&context.observers.cluster(), &mut work.history, now);
             let recent = Recent::gather(&records, &observations, context.observers.autoscaled());

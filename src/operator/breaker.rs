@@ -22,6 +22,10 @@ pub type Reported = HashMap<String, (BreakerState, u32, Vec<String>)>;
 /// Writes each policy's breaker state and hourly count where they changed.
 pub(super) async fn report(context: &Loop, work: &mut Work, recent: &Recent, now: i64) {
     for entry in context.registry.snapshot() {
+        // The status is one object: the policy's own shard writes it.
+        if !context.shard.owns(entry.namespace.as_deref()) {
+            continue;
+        }
         let history = recent.policy(&entry.uid);
         let open = breaker_open_until(&history, &context.safety, now);
         let state = if open.is_some() {

@@ -14,7 +14,8 @@ use super::observers::{Observers, Wakeups};
 use super::recent::Recent;
 use super::registry::Registry;
 use crate::act::cluster::KubeExecutor;
-use crate::engine::observation::Observations;
+use crate::catalog::Kind;
+use crate::engine::observation::{Observations, TargetId};
 use crate::engine::{evaluate, evaluate_watch, Context, WaitReason};
 use crate::observe::{peek, snapshot, History};
 use crate::safety::SafetyConfig;
@@ -40,6 +41,10 @@ pub struct Loop {
     /// The AI analyzer, and where its verdicts come back.
     pub analysis: super::analysis::Analysis,
     pub answers: tokio::sync::mpsc::Sender<super::analysis::Answered>,
+    /// Which namespaces this operator evaluates and acts in.
+    pub shard: super::shard::Shard,
+    /// Where `notify` posts, beside its record and Events.
+    pub webhooks: crate::act::webhooks::Webhooks,
 }
 
 /// Which evaluation a pass runs.
@@ -79,6 +84,7 @@ pub async fn run(
     wakeups: Wakeups,
     mut verdicts: super::analysis::Answers,
     mut leading: watch::Receiver<bool>,
+    sources: super::sources::Sources,
 ) {
     let Wakeups {
         pods: mut events,
@@ -96,11 +102,13 @@ pub async fn run(
         recorded: Recorded(HashSet::new()),
         executor: KubeExecutor {
             client: context.client.clone(),
+            webhooks: context.webhooks.clone(),
         },
         alarms: BTreeMap::new(),
         reported: Default::default(),
         collected: 0,
         without_data: Default::default(),
+        sources,
     };
     let mut ticker = tokio::time::interval(Duration::from_secs(interval));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -180,7 +188,7 @@ async fn watch_pass(context: &Loop, work: &mut Work, namespaces: &BTreeSet<Strin
 
 /// Carries out or rejects the records people answered.
 async fn answer(context: &Loop, work: &mut Work) {
-    let records = context.observers.records.state();
+    let records = context.observers.records();
     if !records.iter().any(|r| super::approval::answer(r).is_some()) {
         return;
     }
@@ -209,13 +217,29 @@ async fn cycle(context: &Loop, work: &mut Work) {
     let live = (context.live)();
     context.registry.retain(|uid| live.contains(uid));
     let started = std::time::Instant::now();
-    let observations = snapshot(&context.observers.cluster(), &mut work.history, now);
+    let cluster = context.observers.cluster();
+    let entries = context.registry.snapshot();
+    let step = i64::try_from(context.safety.evaluation_interval_seconds.max(1)).unwrap_or(60);
+    let fetched = work.sources.fetch(&entries, &cluster, now, step).await;
+    let fetching = started.elapsed();
+    // Samples of objects gone since are dropped.
+    let known = observed_ids(&cluster);
+    work.history.absorb(fetched, |id| known.contains(id));
+    let longest = entries
+        .iter()
+        .map(|e| e.program.longest_window())
+        .max()
+        .unwrap_or(0);
+    work.history
+        .set_retention(i64::try_from(longest).unwrap_or(i64::MAX).max(3_600));
+    let observations = snapshot(&cluster, &mut work.history, now);
     let observed = started.elapsed();
     let recent = evaluate_all(context, work, &observations, now, Pass::Cycle).await;
     // What the scale harness reads (benches/scale.rs): the cycle's own
     // time, observing and evaluating, before the records' upkeep.
     tracing::debug!(
         targets = observations.targets.len(),
+        fetch_ms = fetching.as_secs_f64() * 1e3,
         observe_ms = observed.as_secs_f64() * 1e3,
         cycle_ms = started.elapsed().as_secs_f64() * 1e3,
         "cycle"
@@ -224,7 +248,7 @@ async fn cycle(context: &Loop, work: &mut Work) {
     super::verify::verify_due(
         &context.client,
         &context.registry,
-        &context.observers.records.state(),
+        &context.observers.records(),
         &observations,
         &context.safety,
         &context.announcer,
@@ -236,12 +260,43 @@ async fn cycle(context: &Loop, work: &mut Work) {
         work.collected = now;
         super::retention::collect(
             &context.client,
-            &context.observers.records.state(),
+            &context.observers.records(),
             &context.safety.record_retention,
             now,
         )
         .await;
     }
+}
+
+/// The pods, claims and nodes of `cluster`, which a source's answers may be
+/// about.
+fn observed_ids(cluster: &crate::observe::Cluster) -> HashSet<TargetId> {
+    let namespaced =
+        |kind: Kind, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+            Some(TargetId {
+                kind,
+                namespace: meta.namespace.clone(),
+                name: meta.name.clone()?,
+            })
+        };
+    let pods = cluster
+        .pods
+        .iter()
+        .filter_map(|p| namespaced(Kind::Pods, &p.metadata))
+        .chain(
+            cluster
+                .claims
+                .iter()
+                .filter_map(|c| namespaced(Kind::PersistentVolumeClaims, &c.metadata)),
+        );
+    let nodes = cluster.nodes.iter().filter_map(|n| {
+        Some(TargetId {
+            kind: Kind::Nodes,
+            namespace: None,
+            name: n.metadata.name.clone()?,
+        })
+    });
+    pods.chain(nodes).collect()
 }
 
 /// Whether this replica leads now. On taking the lead it resumes each
@@ -251,7 +306,8 @@ async fn lead(context: &Loop, leading: &watch::Receiver<bool>, was_leading: &mut
     if now_leading && !*was_leading {
         for entry in context.registry.snapshot() {
             if let Some(state) =
-                super::persist::load(&context.client, &entry, &context.namespace).await
+                super::persist::load(&context.client, &entry, &context.namespace, context.shard)
+                    .await
             {
                 context.registry.update_state(&entry.uid, state);
             }
@@ -276,6 +332,8 @@ pub(super) struct Work {
     collected: i64,
     /// What each policy's last cycle had no data for, by uid.
     pub(super) without_data: std::collections::HashMap<String, BTreeSet<String>>,
+    /// Prometheus or metrics-server.
+    sources: super::sources::Sources,
 }
 
 /// The most alarms kept: a cluster where more timers run at once waits for
@@ -295,7 +353,7 @@ async fn evaluate_all(
 ) -> Recent {
     let interval = context.safety.evaluation_interval_seconds.max(1);
     let recent = Recent::gather(
-        &context.observers.records.state(),
+        &context.observers.records(),
         observations,
         context.observers.autoscaled(),
     );
@@ -360,7 +418,14 @@ async fn evaluate_all(
         }
         let fingerprint = super::persist::fingerprint(&state);
         if super::persist::due(&state, fingerprint, entry.saved, now) {
-            match super::persist::save(&context.client, &entry, &state, &context.namespace).await {
+            let saved = super::persist::save(
+                &context.client,
+                &entry,
+                &state,
+                &context.namespace,
+                context.shard,
+            );
+            match saved.await {
                 Ok(()) => context.registry.mark_saved(&entry.uid, fingerprint, now),
                 Err(error) => {
                     tracing::warn!(%error, policy = %entry.name, "cannot save the policy's state")

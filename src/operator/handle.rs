@@ -9,6 +9,7 @@ use super::evaluation::{Loop, Work};
 use super::recent::Recent;
 use super::record::{self, firing_since};
 use super::registry::Entry;
+use super::shard::SHARD_LABEL;
 use super::verify;
 use crate::act::{carry_out, Outcome};
 use crate::engine::evidence::render;
@@ -76,7 +77,16 @@ pub(super) async fn handle(
     if retry.is_none() && work.recorded.contains(&name) {
         return;
     }
-    let record = record::healing_action(entry, decision, &name, &namespace, since);
+    let mut record = record::healing_action(entry, decision, &name, &namespace, since);
+    if context.shard.count > 1 {
+        // Which shard decided: what `kubectl get ha -L` shows when shards
+        // are in doubt.
+        record
+            .metadata
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(SHARD_LABEL.into(), context.shard.index.to_string());
+    }
     let created = match retry {
         Some(existing) => Ok(existing),
         None => actions.create(&PostParams::default(), &record).await,
@@ -142,7 +152,7 @@ pub(super) async fn handle(
                         decision,
                         (&namespace, &name),
                         target,
-                        &context.observers.records.state(),
+                        &context.observers.records(),
                         now,
                     );
                 }

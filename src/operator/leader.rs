@@ -21,6 +21,8 @@ pub const LEASE: &str = "kubeskippy-leader";
 #[derive(Debug, Clone)]
 pub struct Candidate {
     pub identity: String,
+    /// The Lease's name (each shard elects on its own).
+    pub lease: String,
     pub namespace: String,
     /// How long a lease holds without renewal; renewed every third of it.
     pub duration: Duration,
@@ -28,7 +30,7 @@ pub struct Candidate {
 
 impl Candidate {
     /// This process: the pod's name in a cluster, else host and pid.
-    pub fn this_process(namespace: &str, duration: Duration) -> Candidate {
+    pub fn this_process(namespace: &str, lease: String, duration: Duration) -> Candidate {
         let identity = std::env::var("POD_NAME").unwrap_or_else(|_| {
             let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
                 .map(|h| h.trim().to_string())
@@ -37,6 +39,7 @@ impl Candidate {
         });
         Candidate {
             identity,
+            lease,
             namespace: namespace.to_string(),
             duration,
         }
@@ -81,7 +84,7 @@ async fn attempt(leases: &Api<Lease>, me: &Candidate) -> Result<bool, kube::Erro
         let ours = spec.holder_identity.as_deref() == Some(me.identity.as_str());
         Lease {
             metadata: ObjectMeta {
-                name: Some(LEASE.into()),
+                name: Some(me.lease.clone()),
                 namespace: Some(me.namespace.clone()),
                 resource_version: previous.and_then(|l| l.metadata.resource_version.clone()),
                 ..ObjectMeta::default()
@@ -102,7 +105,7 @@ async fn attempt(leases: &Api<Lease>, me: &Candidate) -> Result<bool, kube::Erro
             }),
         }
     };
-    let Some(current) = leases.get_opt(LEASE).await? else {
+    let Some(current) = leases.get_opt(&me.lease).await? else {
         return match leases.create(&PostParams::default(), &mine(None)).await {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
@@ -120,7 +123,7 @@ async fn attempt(leases: &Api<Lease>, me: &Candidate) -> Result<bool, kube::Erro
         return Ok(false);
     }
     match leases
-        .replace(LEASE, &PostParams::default(), &mine(Some(&current)))
+        .replace(&me.lease, &PostParams::default(), &mine(Some(&current)))
         .await
     {
         Ok(_) => Ok(true),

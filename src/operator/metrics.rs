@@ -45,6 +45,14 @@ pub struct MetricLabels {
     pub metric: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceLabels {
+    /// `prometheus` or `metrics-server`.
+    pub source: String,
+    /// `ok` or `error`.
+    pub outcome: String,
+}
+
 /// How a family is exposed, which decides the names its series carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Type {
@@ -124,6 +132,12 @@ const UNKNOWN: Exported = Exported {
     kind: Type::Counter,
 };
 
+const SOURCE_QUERIES: Exported = Exported {
+    name: "kubeskippy_source_queries",
+    help: "Queries to the metric sources (Prometheus, metrics-server), by source and outcome",
+    kind: Type::Counter,
+};
+
 /// Every family `/metrics` exposes.
 pub const NAMES: &[Exported] = &[
     ACTIONS,
@@ -135,6 +149,7 @@ pub const NAMES: &[Exported] = &[
     AI_SECONDS,
     AI_CONFIDENCE,
     UNKNOWN,
+    SOURCE_QUERIES,
 ];
 
 pub struct Metrics {
@@ -158,6 +173,8 @@ pub struct Metrics {
     /// Evaluations of a rule that a metric (or status, event) had no data
     /// for, by what was missing.
     pub unknown: Family<MetricLabels, Counter>,
+    /// Queries to the metric sources, by source and outcome.
+    pub source_queries: Family<SourceLabels, Counter>,
 }
 
 impl Metrics {
@@ -175,6 +192,7 @@ impl Metrics {
             }),
             ai_confidence: Histogram::new([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]),
             unknown: Family::default(),
+            source_queries: Family::default(),
         };
         let mut registry = Registry::default();
         registry.register(ACTIONS.name, ACTIONS.help, metrics.actions.clone());
@@ -206,6 +224,11 @@ impl Metrics {
             metrics.ai_confidence.clone(),
         );
         registry.register(UNKNOWN.name, UNKNOWN.help, metrics.unknown.clone());
+        registry.register(
+            SOURCE_QUERIES.name,
+            SOURCE_QUERIES.help,
+            metrics.source_queries.clone(),
+        );
         Metrics {
             registry,
             ..metrics
@@ -228,6 +251,16 @@ impl Metrics {
                 namespace: namespace.into(),
                 phase: phase.into(),
                 origin: origin.into(),
+            })
+            .inc();
+    }
+
+    /// A query to a metric source ended in `ok` or `error`.
+    pub fn source_query(&self, source: &str, ok: bool) {
+        self.source_queries
+            .get_or_create(&SourceLabels {
+                source: source.into(),
+                outcome: if ok { "ok" } else { "error" }.into(),
             })
             .inc();
     }
@@ -299,8 +332,10 @@ mod tests {
                 metric: "memory_percent".into(),
             })
             .inc();
+        metrics.source_query("prometheus", false);
         let text = metrics.encode();
         for line in [
+            "kubeskippy_source_queries_total{source=\"prometheus\",outcome=\"error\"} 1",
             "kubeskippy_healing_actions_total{action=\"restart\",namespace=\"shop\",phase=\"Verifying\",origin=\"rule\"} 1",
             "kubeskippy_safety_blocks_total{reason=\"cooldown\"} 1",
             "kubeskippy_rule_evaluations_total 3",

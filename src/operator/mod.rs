@@ -15,14 +15,18 @@ pub mod events;
 mod handle;
 pub mod leader;
 pub mod metrics;
+pub mod metrics_server;
 pub mod observers;
 pub mod persist;
 pub mod policy_controller;
+pub mod prometheus;
 pub mod recent;
 pub mod record;
 pub mod registry;
 pub mod retention;
 pub mod serve;
+pub mod shard;
+pub mod sources;
 pub mod verify;
 
 use crate::safety::SafetyConfig;
@@ -40,23 +44,42 @@ pub enum Error {
     Task(String),
 }
 
+/// How `kubeskippy run` configured the operator.
+pub struct Settings {
+    pub safety: SafetyConfig,
+    /// Where records of node actions go and the Lease is.
+    pub namespace: String,
+    /// How long a leader's Lease lasts without renewal.
+    pub lease: std::time::Duration,
+    pub analysis: analysis::Analysis,
+    /// Where metrics come from: Prometheus when given, else metrics-server.
+    pub prometheus: Option<prometheus::PrometheusSource>,
+    pub shard: shard::Shard,
+    /// Where `notify` posts.
+    pub webhooks: crate::act::webhooks::Webhooks,
+}
+
 /// Runs the operator on `client` until a shutdown signal (SIGTERM, Ctrl-C):
 /// the policy controllers, the reflectors, leader election and the
 /// evaluation loop (which evaluates and acts only while this replica leads).
-/// `namespace` is where records of node actions go and the lease is.
 /// `endpoints` serves `/metrics`, `/healthz` and `/readyz`.
-pub async fn run(
-    client: Client,
-    safety: SafetyConfig,
-    namespace: String,
-    lease: std::time::Duration,
-    endpoints: tokio::net::TcpListener,
-    analysis: analysis::Analysis,
-) {
+pub async fn run(client: Client, settings: Settings, endpoints: tokio::net::TcpListener) {
+    let Settings {
+        safety,
+        namespace,
+        lease,
+        analysis,
+        prometheus,
+        shard,
+        webhooks,
+    } = settings;
     let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let serving = tokio::spawn(serve::serve(endpoints, ready.clone()));
     let (leading_tx, leading) = tokio::sync::watch::channel(false);
-    let candidate = leader::Candidate::this_process(&namespace, lease);
+    let candidate = leader::Candidate::this_process(&namespace, shard.lease(), lease);
+    if shard.count > 1 {
+        tracing::info!(%shard, lease = %shard.lease(), "sharded: this operator owns its share of the namespaces");
+    }
     let campaigning = tokio::spawn(leader::campaign(client.clone(), candidate, leading_tx));
     let registry = Arc::new(registry::Registry::default());
     let shared = Arc::new(Shared {
@@ -64,6 +87,7 @@ pub async fn run(
         safety: safety.clone(),
         registry: registry.clone(),
         namespace: namespace.clone(),
+        shard,
     });
     let policy_controller = Controller::new(
         Api::<crd::HealingPolicy>::all(client.clone()),
@@ -89,8 +113,9 @@ pub async fn run(
             )
             .collect()
     };
-    let (observers, watches, wakeups) = observers::Observers::start(&client);
+    let (observers, watches, wakeups) = observers::Observers::start(&client, shard);
     let (answers, verdicts) = tokio::sync::mpsc::channel(256);
+    let sources = sources::Sources::new(&client, prometheus);
     let evaluating = tokio::spawn(evaluation::run(
         evaluation::Loop {
             client: client.clone(),
@@ -103,10 +128,13 @@ pub async fn run(
             ready,
             analysis,
             answers,
+            shard,
+            webhooks,
         },
         wakeups,
         verdicts,
         leading,
+        sources,
     ));
     let watching = tokio::spawn(futures::future::join_all(watches));
     let policies = policy_controller

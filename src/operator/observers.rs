@@ -5,9 +5,13 @@ use super::crd::{HealingAction, ObjectRef};
 use crate::engine::observation::TargetId;
 use crate::observe::Cluster;
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::apps::v1::{
+    ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
+};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::runtime::reflector::{self, reflector, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource};
@@ -28,11 +32,19 @@ pub struct Observers {
     nodes: Store<Node>,
     /// Events, for `event … count` rules; a new one wakes a watch pass.
     events: Store<k8s_openapi::api::events::v1::Event>,
-    /// What the autoscaler guard reads: which workloads an HPA drives.
+    /// Policies on autoscalers read them, and the autoscaler guard reads
+    /// which workloads they drive.
     autoscalers: Store<HorizontalPodAutoscaler>,
+    jobs: Store<Job>,
+    claims: Store<PersistentVolumeClaim>,
+    budgets: Store<PodDisruptionBudget>,
+    /// When a StatefulSet's or DaemonSet's rollout began.
+    revisions: Store<ControllerRevision>,
     /// The records: the answers people give them, and what the guards and
     /// verification read.
-    pub records: Store<HealingAction>,
+    records: Store<HealingAction>,
+    /// What this operator owns of the cluster.
+    shard: super::shard::Shard,
 }
 
 type Watches = Vec<std::pin::Pin<Box<dyn futures::Future<Output = ()> + Send>>>;
@@ -104,6 +116,20 @@ fn trim_pod(pod: &mut Pod) {
     }
 }
 
+/// A revision's creation is all `rollout_age` reads; its data is a whole
+/// pod template.
+fn trim_revision(revision: &mut ControllerRevision) {
+    revision.data = Default::default();
+}
+
+/// A Job's pod template no rule reads (`rerun` reads the Job from the API
+/// server).
+fn trim_job(job: &mut Job) {
+    if let Some(spec) = job.spec.as_mut() {
+        spec.template = Default::default();
+    }
+}
+
 /// A ReplicaSet leads a pod to its Deployment: its owner is all the
 /// observations read. (The executors read workloads' templates from the
 /// API server when they change one, never from here.)
@@ -138,7 +164,7 @@ pub struct Wakeups {
 impl Observers {
     /// Starts the reflectors; the futures returned drive them, and pod
     /// changes arrive on the receiver.
-    pub fn start(client: &Client) -> (Observers, Watches, Wakeups) {
+    pub fn start(client: &Client, shard: super::shard::Shard) -> (Observers, Watches, Wakeups) {
         let mut watches: Watches = Vec::new();
         let (sender, receiver) = mpsc::channel(1_024);
         let (answers, answered) = mpsc::channel(1_024);
@@ -156,8 +182,13 @@ impl Observers {
             }),
             nodes: reflect(client, &mut watches, None, keep),
             autoscalers: reflect(client, &mut watches, None, keep),
+            jobs: reflect(client, &mut watches, Some(sender.clone()), trim_job),
+            claims: reflect(client, &mut watches, None, keep),
+            budgets: reflect(client, &mut watches, None, keep),
+            revisions: reflect(client, &mut watches, None, trim_revision),
             events: reflect(client, &mut watches, Some(sender.clone()), keep),
             records: reflect(client, &mut watches, Some(answers), keep),
+            shard,
         };
         let wakeups = Wakeups {
             pods: receiver,
@@ -174,11 +205,39 @@ impl Observers {
         let _ = self.daemon_sets.wait_until_ready().await;
         let _ = self.nodes.wait_until_ready().await;
         let _ = self.autoscalers.wait_until_ready().await;
+        let _ = self.jobs.wait_until_ready().await;
+        let _ = self.claims.wait_until_ready().await;
+        let _ = self.budgets.wait_until_ready().await;
+        let _ = self.revisions.wait_until_ready().await;
         let _ = self.events.wait_until_ready().await;
         let _ = self.records.wait_until_ready().await;
     }
 
+    /// The objects this operator's shard owns: its namespaces' (and, for
+    /// shard 0, the nodes).
     pub fn cluster(&self) -> Cluster {
+        let cluster = self.whole_cluster();
+        if self.shard.count <= 1 {
+            return cluster;
+        }
+        let shard = self.shard;
+        cluster.retain(|namespace| shard.owns(namespace))
+    }
+
+    /// The records of this shard's decisions: those whose selected object
+    /// is in its namespaces (a node's, shard 0's).
+    pub fn records(&self) -> Vec<std::sync::Arc<HealingAction>> {
+        let records = self.records.state();
+        if self.shard.count <= 1 {
+            return records;
+        }
+        records
+            .into_iter()
+            .filter(|r| self.shard.owns(r.spec.target.namespace.as_deref()))
+            .collect()
+    }
+
+    fn whole_cluster(&self) -> Cluster {
         Cluster {
             pods: self.pods.state(),
             replica_sets: self.replica_sets.state(),
@@ -187,6 +246,11 @@ impl Observers {
             daemon_sets: self.daemon_sets.state(),
             nodes: self.nodes.state(),
             events: self.events.state(),
+            jobs: self.jobs.state(),
+            autoscalers: self.autoscalers.state(),
+            claims: self.claims.state(),
+            budgets: self.budgets.state(),
+            revisions: self.revisions.state(),
         }
     }
 

@@ -13,6 +13,7 @@
 use super::crd::PolicyKind;
 use super::policy_controller::MANAGER;
 use super::registry::{fnv1a, Entry};
+use super::shard::Shard;
 use crate::engine::state::State;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Patch, PatchParams};
@@ -26,20 +27,30 @@ const KEY: &str = "state.json";
 pub const REFRESH_SECONDS: i64 = 60;
 
 /// Where the state of `entry` lives: the ConfigMap's namespace and name.
-pub fn location(entry: &Entry, operator_namespace: &str) -> (String, String) {
+/// Each shard keeps its own state of a policy the shards share (a
+/// ClusterHealingPolicy's timers run in every shard, on its namespaces).
+pub fn location(entry: &Entry, operator_namespace: &str, shard: Shard) -> (String, String) {
     let namespace = entry
         .namespace
         .clone()
         .unwrap_or_else(|| operator_namespace.to_string());
-    (namespace, format!("kubeskippy-state-{}", entry.uid))
+    (
+        namespace,
+        format!("kubeskippy-state-{}{}", entry.uid, shard.suffix()),
+    )
 }
 
 /// The state persisted for `entry`, if any and readable. A state that does
 /// not read (a version from another build) is ignored, loudly: the policy
 /// starts over, which is safe (timers start again; the records' names
 /// still keep a firing from acting twice).
-pub async fn load(client: &Client, entry: &Entry, operator_namespace: &str) -> Option<State> {
-    let (namespace, name) = location(entry, operator_namespace);
+pub async fn load(
+    client: &Client,
+    entry: &Entry,
+    operator_namespace: &str,
+    shard: Shard,
+) -> Option<State> {
+    let (namespace, name) = location(entry, operator_namespace, shard);
     let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
     let map = match maps.get_opt(&name).await {
         Ok(map) => map?,
@@ -91,8 +102,9 @@ pub async fn save(
     entry: &Entry,
     state: &State,
     operator_namespace: &str,
+    shard: Shard,
 ) -> Result<(), kube::Error> {
-    let (namespace, name) = location(entry, operator_namespace);
+    let (namespace, name) = location(entry, operator_namespace, shard);
     let text = serde_json::to_string(state).unwrap_or_default();
     let (api_version, kind) = match entry.kind {
         PolicyKind::HealingPolicy => (super::crd::API_VERSION, "HealingPolicy"),

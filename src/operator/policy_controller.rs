@@ -35,6 +35,9 @@ pub struct Shared {
     /// The operator's namespace (where a ClusterHealingPolicy's state is
     /// kept).
     pub namespace: String,
+    /// Every shard compiles every policy; the shard that owns a policy's
+    /// namespace (shard 0 for a ClusterHealingPolicy) writes its status.
+    pub shard: super::shard::Shard,
 }
 
 /// What the controller reads of either kind of policy object.
@@ -120,7 +123,8 @@ pub async fn reconcile<K: PolicyObject>(
             // First seen by this process: resume what a previous one kept.
             if !shared.registry.contains(&entry.uid) {
                 if let Some(state) =
-                    super::persist::load(&shared.client, &entry, &shared.namespace).await
+                    super::persist::load(&shared.client, &entry, &shared.namespace, shared.shard)
+                        .await
                 {
                     tracing::info!(policy = %shown, timers = state.timer_count(), "resumed the saved state");
                     entry.saved = Some((super::persist::fingerprint(&state), 0));
@@ -131,7 +135,7 @@ pub async fn reconcile<K: PolicyObject>(
         }
         _ => shared.registry.remove(&uid),
     }
-    if object.current_status() == Some(&status) {
+    if object.current_status() == Some(&status) || !shared.shard.owns(namespace.as_deref()) {
         return Ok(Action::await_change());
     }
     match &checked {

@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 /// machine busy for hours; a typo must not).
 pub const MAX_STEPS: u64 = 2_000_000;
 
-/// The most pod-steps (pods at the start × steps) a run may ask for: well
+/// The most pod-steps ((pods at the start + nodes) × steps) a run may ask for: well
 /// under a minute of work, where a 24-hour run of 100 pods at 15 s is 576,000
 /// and a week of them 4 million.
 pub const MAX_POD_STEPS: u64 = 20_000_000;
@@ -409,9 +409,12 @@ pub fn check_size(scenario: &Scenario, until: Seconds) -> Result<(), String> {
         .iter()
         .map(|w| u64::from(w.replicas))
         .sum();
-    if steps.saturating_mul(pods.max(1)) > MAX_POD_STEPS {
+    // Nodes are simulated at every step as pods are.
+    let nodes = u64::try_from(scenario.nodes.len()).unwrap_or(u64::MAX);
+    let objects = pods.saturating_add(nodes).max(1);
+    if steps.saturating_mul(objects) > MAX_POD_STEPS {
         return Err(format!(
-            "{pods} pods for {steps} steps is more than {MAX_POD_STEPS} pod-steps: use fewer pods, a longer `interval` or a shorter run"
+            "{pods} pods and {nodes} nodes for {steps} steps is more than {MAX_POD_STEPS} pod-steps (a node counts as a pod): use fewer pods or nodes, a longer `interval` or a shorter run"
         ));
     }
     Ok(())
@@ -560,6 +563,15 @@ mod tests {
         bad(
             "name: t\nduration: 30d\nworkloads:\n  - name: w\n    replicas: 1000\n",
             "pod-steps",
+        );
+        // One pod and 300 nodes for a day at 1s: 26 million pod-steps.
+        let nodes: Vec<String> = (0..300).map(|i| format!("n{i}")).collect();
+        bad(
+            &format!(
+                "name: t\ninterval: 1s\nduration: 1d\nnodes: [{}]\nworkloads:\n  - name: w\n    replicas: 1\n",
+                nodes.join(", ")
+            ),
+            "300 nodes",
         );
     }
 }

@@ -8,7 +8,7 @@
 //! deterministic: the same scenario, policies and seed give the same report.
 
 use super::explain::{Explanation, Follow, RuleRef};
-use super::scenario::Scenario;
+use super::scenario::{Scenario, MAX_POD_STEPS};
 use super::world::{Incident, IncidentOutcome, World};
 pub use crate::act::Outcome;
 use crate::act::{self, now_or_never};
@@ -134,6 +134,7 @@ pub fn run(
         .and_then(|(rule, target)| Follow::new(programs, rule, target.as_deref(), &context));
     let mut world = World::new(scenario, programs, seed);
     let pods_at_start = world.pod_count();
+    world.limit_pods(pod_budget(steps, scenario.nodes.len(), pods_at_start));
     let mut states: Vec<State> = vec![State::default(); programs.len()];
     let mut timeline: Vec<Entry> = Vec::new();
     let mut entries = 0usize;
@@ -233,6 +234,14 @@ pub fn run(
         summary,
         explanation: follow.map(Follow::finish),
     }
+}
+
+/// The most pods a run of `steps` steps may have at once so that its
+/// pod-steps, nodes counted, stay within [`MAX_POD_STEPS`]; never fewer than
+/// it starts with (the scenario's check bounds those).
+pub fn pod_budget(steps: u64, nodes: usize, pods_at_start: usize) -> usize {
+    let per_step = usize::try_from(MAX_POD_STEPS / steps.saturating_add(1)).unwrap_or(usize::MAX);
+    per_step.saturating_sub(nodes).max(pods_at_start)
 }
 
 /// The decision through the shared step after `evaluate` (admission, the

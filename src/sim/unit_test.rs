@@ -29,6 +29,7 @@ use crate::engine::state::State;
 use crate::engine::{evaluate, Block, Context, Decision, Explain, Standing};
 use crate::ir::{Program, Seconds};
 use crate::safety::SafetyConfig;
+use crate::sim::budget;
 use crate::sim::notation::{self, Point};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -57,6 +58,7 @@ pub struct TestFile {
     #[serde(default = "default_namespace")]
     pub namespace: String,
     /// The test cases, run independently.
+    #[serde(deserialize_with = "budget::list")]
     pub tests: Vec<TestCase>,
 }
 
@@ -75,9 +77,10 @@ pub struct TestCase {
     /// What the case shows, printed in the report.
     pub name: String,
     /// The objects the policies may select.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "budget::list")]
     pub targets: Vec<TargetInput>,
     /// The decisions expected at given times.
+    #[serde(deserialize_with = "budget::list")]
     pub expect: Vec<Expectation>,
 }
 
@@ -99,7 +102,7 @@ pub struct TargetInput {
     #[serde(default, deserialize_with = "status_map")]
     pub status: BTreeMap<String, Vec<bool>>,
     /// Events on the target.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "budget::list")]
     pub events: Vec<EventInput>,
     /// For a pod: the workload that controls it, `KIND/NAMESPACE/NAME`.
     #[serde(default, deserialize_with = "optional_target_id")]
@@ -135,6 +138,7 @@ pub struct Expectation {
     #[serde(deserialize_with = "duration")]
     pub at: Seconds,
     /// Every decision of that evaluation; empty for "nothing decided".
+    #[serde(deserialize_with = "budget::list")]
     pub decisions: Vec<ExpectedDecision>,
 }
 
@@ -261,9 +265,11 @@ fn series_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Vec<Po
     raw.into_iter()
         .map(|(name, text)| {
             let text = text.text();
-            notation::parse(&text)
-                .map(|points| (name.clone(), points))
-                .map_err(|e| serde::de::Error::custom(format!("series `{name}`: {e}")))
+            let points = notation::parse(&text)
+                .map_err(|e| serde::de::Error::custom(format!("series `{name}`: {e}")))?;
+            budget::charge(points.len())
+                .map_err(|e| serde::de::Error::custom(format!("series `{name}`: {e}")))?;
+            Ok((name, points))
         })
         .collect()
 }
@@ -286,6 +292,8 @@ fn status_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Vec<bo
                     ))),
                 })
                 .collect::<Result<Vec<bool>, D::Error>>()?;
+            budget::charge(holds.len())
+                .map_err(|e| serde::de::Error::custom(format!("status `{name}`: {e}")))?;
             Ok((name, holds))
         })
         .collect()
@@ -365,7 +373,7 @@ pub use super::FormatError;
 
 /// Parses and validates a test file.
 pub fn parse(text: &str) -> Result<TestFile, FormatError> {
-    let file: TestFile = super::from_yaml(text)?;
+    let file: TestFile = budget::scoped(|| super::from_yaml(text))?;
     if file.tests.is_empty() {
         return Err(FormatError {
             location: None,
@@ -412,6 +420,7 @@ pub fn parse(text: &str) -> Result<TestFile, FormatError> {
             }
         }
     }
+    budget::check_evaluations(&file)?;
     Ok(file)
 }
 

@@ -75,6 +75,8 @@ pub struct World {
     rng: Rng,
     steps: u64,
     next_node: usize,
+    /// The most pods that may run at once (see [`World::limit_pods`]).
+    max_pods: usize,
 }
 
 struct Node {
@@ -160,7 +162,7 @@ impl World {
         let interval = i64::try_from(scenario.interval.0).unwrap_or(i64::MAX);
         let retention = programs
             .iter()
-            .map(longest_window)
+            .map(|p| secs(p.longest_window()))
             .max()
             .unwrap_or(0)
             .max(interval.saturating_mul(10))
@@ -188,6 +190,7 @@ impl World {
             rng: Rng::new(seed),
             steps: 0,
             next_node: 0,
+            max_pods: usize::MAX,
         };
         for spec in &scenario.workloads {
             let id = TargetId {
@@ -235,6 +238,13 @@ impl World {
         // At least one interval ahead, so a tiny mean cannot stall the loop.
         let gap = self.rng.exponential(every as f64).ceil() as i64;
         now.saturating_add(gap.max(self.interval))
+    }
+
+    /// Bounds the pods that may run at once: scale-ups stop there. A run's
+    /// size is checked against its pods at the start, and pods a policy adds
+    /// are simulated at every later step too.
+    pub fn limit_pods(&mut self, max: usize) {
+        self.max_pods = max;
     }
 
     /// How many pods run.
@@ -817,6 +827,8 @@ impl World {
             Scale::To { replicas } => replicas,
         }
         .min(MAX_REPLICAS);
+        let room = self.max_pods.saturating_sub(self.pods.len());
+        let after = after.min(before.saturating_add(u32::try_from(room).unwrap_or(u32::MAX)));
         self.workloads[w].replicas = after;
         for slot in before..after {
             self.start_pod(w, slot, now);
@@ -1051,32 +1063,4 @@ fn push_event(target: &mut Target, reason: &str, now: i64) {
             count: 1,
         }),
     }
-}
-
-/// The longest window or event span any rule reads, in seconds.
-fn longest_window(program: &Program) -> i64 {
-    use crate::ir::Condition;
-    fn walk(c: &Condition, longest: &mut u64) {
-        match c {
-            Condition::Compare { .. } | Condition::Relation { .. } => {
-                c.for_each_metric_expr(&mut |expr| {
-                    if let Some(w) = expr.window {
-                        *longest = (*longest).max(w.range.0);
-                    }
-                });
-            }
-            Condition::Event { within, .. } => *longest = (*longest).max(within.0),
-            Condition::Status(_) => {}
-            Condition::And(a, b) | Condition::Or(a, b) => {
-                walk(a, longest);
-                walk(b, longest);
-            }
-            Condition::Not(a) => walk(a, longest),
-        }
-    }
-    let mut longest = 0;
-    for rule in program.policies.iter().flat_map(|p| &p.rules) {
-        walk(&rule.condition, &mut longest);
-    }
-    secs(longest)
 }

@@ -94,6 +94,11 @@ async fn the_ais_choice_waits_for_a_person_then_runs() {
         "alternatives": []
     });
     let (url, asked, request) = fake_model(answer.to_string()).await;
+    // The pod crash-loops before the operator starts, so the case is made
+    // by its first cycle, which samples the restarts; a watch pass between
+    // cycles reads the samples the last cycle took.
+    healing_policy(&client, &ns, "asked", POLICY).await;
+    crash_loop(&pods, &pod).await;
     let _operator = operator_as(
         plane,
         "ai",
@@ -108,8 +113,6 @@ async fn the_ais_choice_waits_for_a_person_then_runs() {
             "openai",
         ],
     );
-    healing_policy(&client, &ns, "asked", POLICY).await;
-    crash_loop(&pods, &pod).await;
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
     let waiting = record_where(
         &actions,

@@ -358,21 +358,7 @@ pub async fn service_account_kubeconfig(
     namespace: &str,
     name: &str,
 ) -> std::path::PathBuf {
-    use k8s_openapi::api::authentication::v1::TokenRequest;
-    use k8s_openapi::api::core::v1::ServiceAccount;
-    let request = json!({
-        "apiVersion": "authentication.k8s.io/v1",
-        "kind": "TokenRequest",
-        "spec": {"expirationSeconds": 3600, "audiences": []}
-    });
-    let issued: TokenRequest = Api::<ServiceAccount>::namespaced(client.clone(), namespace)
-        .create_subresource("token", name, &PostParams::default(), &request)
-        .await
-        .expect("a token for the ServiceAccount");
-    let token = issued
-        .status
-        .and_then(|s| s.token)
-        .expect("an issued token");
+    let token = service_account_token(client, namespace, name).await;
     let admin_token =
         std::fs::read_to_string(&plane.ready.admin_token_file).expect("the admin token");
     let admin = std::fs::read_to_string(&plane.ready.kubeconfig).expect("the admin kubeconfig");
@@ -386,6 +372,26 @@ pub async fn service_account_kubeconfig(
         .join(format!("{namespace}-{name}.kubeconfig"));
     std::fs::write(&path, admin.replace(admin_token.trim(), &token)).expect("a kubeconfig");
     path
+}
+
+/// An hour's token of the ServiceAccount `name` in `namespace`, as the
+/// kubelet projects one into a pod.
+pub async fn service_account_token(client: &Client, namespace: &str, name: &str) -> String {
+    use k8s_openapi::api::authentication::v1::TokenRequest;
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let request = json!({
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"expirationSeconds": 3600, "audiences": []}
+    });
+    let issued: TokenRequest = Api::<ServiceAccount>::namespaced(client.clone(), namespace)
+        .create_subresource("token", name, &PostParams::default(), &request)
+        .await
+        .expect("a token for the ServiceAccount");
+    issued
+        .status
+        .and_then(|s| s.token)
+        .expect("an issued token")
 }
 
 /// The Events regarding `name` in `namespace`: (reason, note).
@@ -434,4 +440,112 @@ pub async fn healing_policy(client: &Client, namespace: &str, name: &str, source
         .create(&PostParams::default(), &policy)
         .await
         .expect("the policy is created");
+}
+
+/// The names of `count` running, ready pods of `app`, once there are.
+pub async fn running_pods(pods: &Api<Pod>, app: &str, count: usize) -> Vec<String> {
+    eventually(
+        &format!("{count} running pods of {app}"),
+        Duration::from_secs(60),
+        || async {
+            let running: Vec<String> = pods_of(pods, app)
+                .await?
+                .into_iter()
+                .filter(running_and_ready)
+                .filter_map(|p| p.metadata.name)
+                .collect();
+            if running.len() == count {
+                Ok(running)
+            } else {
+                Err(format!("{running:?}"))
+            }
+        },
+    )
+    .await
+}
+
+/// Waits until the HealingPolicy `policy`'s status lists `metric` among
+/// those that had no data (`listed`), or no longer does (`!listed`).
+pub async fn without_data(client: &Client, ns: &str, policy: &str, metric: &str, listed: bool) {
+    use kubeskippy::operator::crd::HealingPolicy;
+    let policies = Api::<HealingPolicy>::namespaced(client.clone(), ns);
+    let what = format!(
+        "{policy}'s status {} {metric} as without data",
+        if listed { "lists" } else { "no longer lists" }
+    );
+    eventually(&what, Duration::from_secs(60), || async {
+        let names = policies
+            .get(policy)
+            .await
+            .map_err(|e| e.to_string())?
+            .status
+            .map(|s| s.without_data)
+            .unwrap_or_default();
+        if names.iter().any(|m| m == metric) == listed {
+            Ok(())
+        } else {
+            Err(format!("{names:?}"))
+        }
+    })
+    .await
+}
+
+/// How many records `actions` holds.
+pub async fn record_count(actions: &Api<kubeskippy::operator::crd::HealingAction>) -> usize {
+    actions
+        .list(&ListParams::default())
+        .await
+        .expect("the records list")
+        .items
+        .len()
+}
+
+/// What a test of an operator with the least-privilege role starts from:
+/// its turn, the admin client, the CRDs installed, the role's kubeconfig
+/// and a fresh namespace.
+pub struct RoleBench {
+    pub plane: &'static ControlPlane,
+    pub client: Client,
+    pub kubeconfig: std::path::PathBuf,
+    pub ns: String,
+    /// Held for as long as the bench is.
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+/// A bench cannot be taken apart (a type with `Drop` cannot be moved out
+/// of): a pattern that left the turn out would drop it at once, and the next
+/// test's operator would start beside this one's.
+impl Drop for RoleBench {
+    fn drop(&mut self) {}
+}
+
+impl RoleBench {
+    /// What a test reads: the plane, an admin client, the role's
+    /// kubeconfig and the namespace.
+    pub fn parts(&self) -> (&'static ControlPlane, Client, std::path::PathBuf, String) {
+        (
+            self.plane,
+            self.client.clone(),
+            self.kubeconfig.clone(),
+            self.ns.clone(),
+        )
+    }
+}
+
+/// The bench for a test in namespace `ns`; `None` (the test is skipped,
+/// loudly) without a control plane.
+pub async fn role_bench(ns: &str) -> Option<RoleBench> {
+    let plane = control_plane::require()?;
+    let turn = OPERATORS.lock().await;
+    let client = admin(plane).await;
+    install_crds(&client).await;
+    let kubeconfig = least_privilege(plane, &client).await;
+    let ns = namespace(&client, ns).await;
+    Some(RoleBench {
+        plane,
+        client,
+        kubeconfig,
+        ns,
+        _turn: turn,
+    })
 }

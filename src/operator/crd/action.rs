@@ -128,12 +128,24 @@ pub struct ObjectRef {
 
 /// Each kind the engine knows, as the Kubernetes API names it: its
 /// apiVersion and kind. The one table records, Events and approvals read.
-const API_KINDS: [(Kind, &str, &str); 5] = [
+const API_KINDS: [(Kind, &str, &str); 9] = [
     (Kind::Pods, "v1", "Pod"),
     (Kind::Nodes, "v1", "Node"),
     (Kind::Deployments, "apps/v1", "Deployment"),
     (Kind::StatefulSets, "apps/v1", "StatefulSet"),
     (Kind::DaemonSets, "apps/v1", "DaemonSet"),
+    (Kind::Jobs, "batch/v1", "Job"),
+    (
+        Kind::HorizontalPodAutoscalers,
+        "autoscaling/v2",
+        "HorizontalPodAutoscaler",
+    ),
+    (Kind::PersistentVolumeClaims, "v1", "PersistentVolumeClaim"),
+    (
+        Kind::PodDisruptionBudgets,
+        "policy/v1",
+        "PodDisruptionBudget",
+    ),
 ];
 
 impl ObjectRef {
@@ -339,4 +351,22 @@ pub enum ActionPhase {
     AwaitingApproval,
     Rejected,
     DryRun,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_api_name_and_comes_back_from_it() {
+        for kind in Kind::ALL {
+            let id = TargetId {
+                kind,
+                namespace: kind.is_namespaced().then(|| "shop".to_string()),
+                name: "x".into(),
+            };
+            let object = ObjectRef::of(&id);
+            assert_eq!(object.target_id(), Some(id), "{kind}: {}", object.kind);
+        }
+    }
 }

@@ -1,0 +1,382 @@
+//! What a cycle asks of Prometheus: each metric the policies read that
+//! Prometheus serves, as one query per namespace (never one per pod), with
+//! its placeholders filled in, and how far back its rules' windows look; and
+//! how each answer's series land on targets.
+//!
+//! Pure: the compiled programs and the cluster's objects in, queries out;
+//! labels in, targets out. The operator's Prometheus source runs them.
+
+use super::Cluster;
+use crate::catalog::{self, Aggregation, Kind, Source};
+use crate::engine::observation::TargetId;
+use crate::engine::series::Sample;
+use crate::ir::{Condition, Namespaces, Program};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// A program the operator evaluates, with the namespace its `select`
+/// without `in` means (a HealingPolicy's own).
+#[derive(Debug, Clone, Copy)]
+pub struct Evaluated<'p> {
+    pub program: &'p Program,
+    pub namespace: Option<&'p str>,
+}
+
+/// One metric as the policies read it from Prometheus.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wanted {
+    /// The series name the engine reads on each target.
+    pub name: String,
+    /// The PromQL template, placeholders unfilled.
+    pub template: String,
+    /// How a workload's value is made of its pods' (declared metrics; the
+    /// built-ins are aggregated as the catalog says).
+    pub aggregation: Option<Aggregation>,
+    /// The longest window its rules read, in seconds (0: the latest value).
+    pub lookback: i64,
+    /// The namespaces whose objects the policies select.
+    pub scope: Scope,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scope {
+    Named(BTreeSet<String>),
+    /// Every namespace but these.
+    Every(BTreeSet<String>),
+    /// Nodes: no namespace.
+    Cluster,
+}
+
+impl Scope {
+    /// Whether objects of `namespace` are in the scope.
+    pub fn covers(&self, namespace: &str) -> bool {
+        match self {
+            Scope::Named(names) => names.contains(namespace),
+            Scope::Every(except) => !except.contains(namespace),
+            Scope::Cluster => false,
+        }
+    }
+
+    fn widen(&mut self, other: Scope) {
+        *self = match (std::mem::replace(self, Scope::Cluster), other) {
+            (Scope::Named(mut a), Scope::Named(b)) => {
+                a.extend(b);
+                Scope::Named(a)
+            }
+            (Scope::Every(except), Scope::Named(named))
+            | (Scope::Named(named), Scope::Every(except)) => {
+                Scope::Every(except.difference(&named).cloned().collect())
+            }
+            (Scope::Every(a), Scope::Every(b)) => {
+                Scope::Every(a.intersection(&b).cloned().collect())
+            }
+            (Scope::Cluster, other) | (other, Scope::Cluster) => other,
+        };
+    }
+}
+
+/// The metrics the programs read that Prometheus serves, each once (by name
+/// and query), with the widest scope and the longest window any rule gives
+/// it. A declared metric two policies declare with different queries is
+/// two entries; both land on the same series name, and the first wins (see
+/// [`Fetched`]).
+pub fn wanted(programs: &[Evaluated<'_>]) -> Vec<Wanted> {
+    let mut wanted: BTreeMap<(String, String), Wanted> = BTreeMap::new();
+    for evaluated in programs {
+        let program = evaluated.program;
+        for policy in &program.policies {
+            let scope = match &policy.selector.namespaces {
+                Namespaces::Own => match evaluated.namespace {
+                    Some(ns) => Scope::Named(BTreeSet::from([ns.to_string()])),
+                    None => continue,
+                },
+                Namespaces::Named(names) => Scope::Named(names.iter().cloned().collect()),
+                Namespaces::AnyExcept(except) => Scope::Every(except.iter().cloned().collect()),
+                Namespaces::ClusterScoped => Scope::Cluster,
+            };
+            let mut reads: BTreeMap<usize, i64> = BTreeMap::new();
+            for rule in &policy.rules {
+                windows(&rule.condition, &mut reads);
+            }
+            for (id, lookback) in reads {
+                let Some(metric) = program.metrics.get(id) else {
+                    continue;
+                };
+                let served = matches!(
+                    metric.source,
+                    Source::MetricsServer | Source::Prometheus | Source::Kubelet
+                );
+                let Some(template) = metric.promql.clone().filter(|_| served) else {
+                    continue;
+                };
+                let key = (metric.name.clone(), template.clone());
+                match wanted.get_mut(&key) {
+                    Some(entry) => {
+                        entry.lookback = entry.lookback.max(lookback);
+                        entry.scope.widen(scope.clone());
+                    }
+                    None => {
+                        wanted.insert(
+                            key,
+                            Wanted {
+                                name: metric.name.clone(),
+                                template,
+                                aggregation: (!metric.builtin)
+                                    .then_some(metric.aggregation)
+                                    .flatten(),
+                                lookback,
+                                scope: scope.clone(),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+    wanted.into_values().collect()
+}
+
+/// Each metric a condition reads, with the longest window over it.
+fn windows(condition: &Condition, reads: &mut BTreeMap<usize, i64>) {
+    condition.for_each_metric_expr(&mut |expr| {
+        let range = expr.window.map_or(0, |w| w.range.0);
+        let lookback = i64::try_from(range).unwrap_or(i64::MAX);
+        let entry = reads.entry(expr.metric.0).or_insert(0);
+        *entry = (*entry).max(lookback);
+    });
+}
+
+/// One query of a cycle.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Query {
+    /// The series name its answers land on.
+    pub metric: String,
+    pub promql: String,
+    /// The namespace it was filled in for; `None` for a cluster-wide query.
+    pub namespace: Option<String>,
+    pub lookback: i64,
+}
+
+/// The names of the objects placeholders stand for.
+struct Names<'c> {
+    pods: BTreeMap<&'c str, Vec<&'c str>>,
+    workloads: BTreeMap<&'c str, Vec<&'c str>>,
+    nodes: Vec<&'c str>,
+}
+
+impl<'c> Names<'c> {
+    fn of(cluster: &'c Cluster) -> Names<'c> {
+        fn by_namespace<'c>(
+            names: &mut BTreeMap<&'c str, Vec<&'c str>>,
+            meta: &'c k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+        ) {
+            if let (Some(ns), Some(name)) = (meta.namespace.as_deref(), meta.name.as_deref()) {
+                names.entry(ns).or_default().push(name);
+            }
+        }
+        let mut pods = BTreeMap::new();
+        for pod in &cluster.pods {
+            by_namespace(&mut pods, &pod.metadata);
+        }
+        // A namespace of claims alone has its volume queries too.
+        for claim in &cluster.claims {
+            if let Some(ns) = claim.metadata.namespace.as_deref() {
+                pods.entry(ns).or_default();
+            }
+        }
+        let mut workloads = BTreeMap::new();
+        for meta in cluster
+            .deployments
+            .iter()
+            .map(|d| &d.metadata)
+            .chain(cluster.stateful_sets.iter().map(|s| &s.metadata))
+            .chain(cluster.daemon_sets.iter().map(|d| &d.metadata))
+        {
+            by_namespace(&mut workloads, meta);
+        }
+        let nodes = cluster
+            .nodes
+            .iter()
+            .filter_map(|n| n.metadata.name.as_deref())
+            .collect();
+        Names {
+            pods,
+            workloads,
+            nodes,
+        }
+    }
+}
+
+/// The queries of one cycle: each wanted metric once per namespace in its
+/// scope that has pods or claims (once per workload where its query names
+/// `$workload`), or once for the cluster when its query names no namespace.
+pub fn plan(wanted: &[Wanted], cluster: &Cluster) -> Vec<Query> {
+    let names = Names::of(cluster);
+    let mut queries = BTreeSet::new();
+    for want in wanted {
+        let has = |p: &str| catalog::placeholder_at(&want.template, p).next().is_some();
+        let query = |promql: String, namespace: Option<&str>| Query {
+            metric: want.name.clone(),
+            promql,
+            namespace: namespace.map(str::to_string),
+            lookback: want.lookback,
+        };
+        if has("$namespace") || has("$workload") {
+            for (namespace, pods) in &names.pods {
+                if !want.scope.covers(namespace) {
+                    continue;
+                }
+                let mut fills = vec![
+                    ("$namespace", (*namespace).to_string()),
+                    ("$pod", alternation(pods)),
+                ];
+                if has("$workload") {
+                    for workload in names.workloads.get(namespace).into_iter().flatten() {
+                        fills.push(("$workload", (*workload).to_string()));
+                        queries.insert(query(fill(&want.template, &fills), Some(namespace)));
+                        fills.pop();
+                    }
+                } else {
+                    queries.insert(query(fill(&want.template, &fills), Some(namespace)));
+                }
+            }
+        } else {
+            let pods: Vec<&str> = names
+                .pods
+                .iter()
+                .filter(|(ns, _)| want.scope.covers(ns))
+                .flat_map(|(_, pods)| pods.iter().copied())
+                .collect();
+            let fills = [
+                ("$node", alternation(&names.nodes)),
+                ("$pod", alternation(&pods)),
+            ];
+            queries.insert(query(fill(&want.template, &fills), None));
+        }
+    }
+    queries.into_iter().collect()
+}
+
+/// The longest alternation of names a placeholder becomes; past it, any
+/// name (`.+`): the answers are matched to targets by their labels anyway,
+/// so a wider query costs Prometheus more, never a wrong value.
+const MAX_ALTERNATION: usize = 16 * 1024;
+
+/// A regular expression matching exactly `names` (RE2, anchored by
+/// PromQL). Object names are DNS names: letters, digits, `-` and `.`, the
+/// last written `[.]` so that no backslash has to survive two levels of
+/// quoting.
+fn alternation(names: &[&str]) -> String {
+    let plain = |n: &&str| {
+        n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    };
+    if names.is_empty() || !names.iter().all(plain) {
+        return ".+".into();
+    }
+    let joined = names
+        .iter()
+        .map(|n| n.replace('.', "[.]"))
+        .collect::<Vec<_>>()
+        .join("|");
+    if joined.len() > MAX_ALTERNATION {
+        ".+".into()
+    } else {
+        joined
+    }
+}
+
+/// `template` with each whole-word placeholder of `fills` replaced.
+fn fill(template: &str, fills: &[(&str, String)]) -> String {
+    let mut at: Vec<(usize, &str, &str)> = fills
+        .iter()
+        .flat_map(|(placeholder, value)| {
+            catalog::placeholder_at(template, placeholder)
+                .map(move |i| (i, *placeholder, value.as_str()))
+        })
+        .collect();
+    at.sort_by_key(|(i, _, _)| *i);
+    let mut out = String::with_capacity(template.len());
+    let mut from = 0;
+    for (i, placeholder, value) in at {
+        if i < from {
+            continue;
+        }
+        out.push_str(&template[from..i]);
+        out.push_str(value);
+        from = i + placeholder.len();
+    }
+    out.push_str(&template[from..]);
+    out
+}
+
+/// The target an answer's series is about, by its labels: a pod (its
+/// `namespace` label, or the query's), a claim, or a node; `None` when the
+/// series has none of these labels (the checker refuses such queries, E0505;
+/// an answer is data, not trusted).
+pub fn target_of(labels: &HashMap<String, String>, namespace: Option<&str>) -> Option<TargetId> {
+    let namespace = || {
+        labels
+            .get("namespace")
+            .map(String::as_str)
+            .or(namespace)
+            .map(str::to_string)
+    };
+    if let Some(pod) = labels.get("pod") {
+        return Some(TargetId {
+            kind: Kind::Pods,
+            namespace: Some(namespace()?),
+            name: pod.clone(),
+        });
+    }
+    if let Some(claim) = labels.get("persistentvolumeclaim") {
+        return Some(TargetId {
+            kind: Kind::PersistentVolumeClaims,
+            namespace: Some(namespace()?),
+            name: claim.clone(),
+        });
+    }
+    labels.get("node").map(|node| TargetId {
+        kind: Kind::Nodes,
+        namespace: None,
+        name: node.clone(),
+    })
+}
+
+/// What a cycle's queries brought back, for [`super::History::absorb`].
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Fetched {
+    /// Samples by target and series name, each target's series once: the
+    /// first query answering for a name wins.
+    pub samples: BTreeMap<TargetId, BTreeMap<String, Vec<Sample>>>,
+    /// The series a failed query would have brought, with the namespace it
+    /// was for (`None`: every namespace): their samples are forgotten, so
+    /// the metric is unknown rather than stale.
+    pub failed: Vec<(String, Option<String>)>,
+    /// How a workload aggregates each declared metric its pods have.
+    pub aggregations: BTreeMap<String, Aggregation>,
+}
+
+impl Fetched {
+    /// Adds one series of `query`'s answer; a series whose labels name no
+    /// target, or a non-finite value, is dropped.
+    pub fn add(&mut self, query: &Query, labels: &HashMap<String, String>, samples: Vec<Sample>) {
+        let Some(id) = target_of(labels, query.namespace.as_deref()) else {
+            return;
+        };
+        self.samples
+            .entry(id)
+            .or_default()
+            .entry(query.metric.clone())
+            .or_insert_with(|| {
+                samples
+                    .into_iter()
+                    .filter(|s| s.value.is_finite())
+                    .collect()
+            });
+    }
+
+    pub fn fail(&mut self, query: &Query) {
+        self.failed
+            .push((query.metric.clone(), query.namespace.clone()));
+    }
+}

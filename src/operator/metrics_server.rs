@@ -1,0 +1,373 @@
+//! The metrics-server source, the default for CPU and memory when no
+//! Prometheus is configured: `metrics.k8s.io/v1beta1` PodMetrics (one list
+//! per namespace per cycle) and NodeMetrics (one list), through the API
+//! server's aggregation layer, divided by the pods' limits (their requests
+//! where no container has a limit) and the nodes' allocatable resources.
+//!
+//! metrics-server keeps no history: each cycle appends the current usage,
+//! and a window fills as cycles pass. When the API is not served (no
+//! metrics-server installed) the metrics are unknown and rules on them do
+//! not fire.
+
+use super::metrics::METRICS;
+use crate::act::quantity;
+use crate::catalog::Kind;
+use crate::engine::observation::TargetId;
+use crate::engine::series::Sample;
+use crate::observe::queries::{Fetched, Query, Scope, Wanted};
+use crate::observe::Cluster;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The metrics metrics-server measures.
+pub const SERVED: [&str; 4] = ["memory_percent", "memory_bytes", "cpu_percent", "cpu_cores"];
+
+#[derive(Debug, Deserialize)]
+pub struct MetricsList<T> {
+    pub items: Vec<T>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PodMetrics {
+    pub metadata: Meta,
+    #[serde(default)]
+    pub containers: Vec<ContainerMetrics>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NodeMetrics {
+    pub metadata: Meta,
+    #[serde(default)]
+    pub usage: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Meta {
+    pub name: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ContainerMetrics {
+    pub name: String,
+    #[serde(default)]
+    pub usage: BTreeMap<String, String>,
+}
+
+pub struct MetricsServerSource {
+    client: kube::Client,
+    /// Whether the last cycle's lists all answered: a change is logged once.
+    answering: bool,
+}
+
+impl MetricsServerSource {
+    pub fn new(client: kube::Client) -> MetricsServerSource {
+        MetricsServerSource {
+            client,
+            answering: true,
+        }
+    }
+
+    /// Reads the usage the `wanted` metrics need at `now` into `fetched`.
+    pub async fn fetch(
+        &mut self,
+        wanted: &[Wanted],
+        cluster: &Cluster,
+        now: i64,
+        fetched: &mut Fetched,
+    ) {
+        let wanted: Vec<&Wanted> = wanted
+            .iter()
+            .filter(|w| SERVED.contains(&w.name.as_str()))
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let mut namespaces = BTreeSet::new();
+        let mut nodes = false;
+        for want in &wanted {
+            for pod in &cluster.pods {
+                if let Some(ns) = pod.metadata.namespace.as_deref() {
+                    if want.scope.covers(ns) {
+                        namespaces.insert(ns.to_string());
+                    }
+                }
+            }
+            nodes |= want.scope == Scope::Cluster;
+        }
+        let mut first_error = None;
+        let pods: HashMap<(&str, &str), &Pod> = cluster
+            .pods
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    (
+                        p.metadata.namespace.as_deref()?,
+                        p.metadata.name.as_deref()?,
+                    ),
+                    &**p,
+                ))
+            })
+            .collect();
+        for namespace in &namespaces {
+            let path = format!("/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods");
+            match self.list::<PodMetrics>(&path).await {
+                Ok(items) => {
+                    for item in items {
+                        let ns = item.metadata.namespace.as_deref().unwrap_or(namespace);
+                        let spec = pods.get(&(ns, item.metadata.name.as_str())).copied();
+                        let id = TargetId {
+                            kind: Kind::Pods,
+                            namespace: Some(ns.to_string()),
+                            name: item.metadata.name.clone(),
+                        };
+                        add(fetched, &id, pod_values(&item, spec), now);
+                    }
+                }
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                    for metric in SERVED {
+                        fetched.fail(&failed(metric, Some(namespace)));
+                    }
+                }
+            }
+        }
+        if nodes {
+            let by_name: HashMap<&str, &Node> = cluster
+                .nodes
+                .iter()
+                .filter_map(|n| Some((n.metadata.name.as_deref()?, &**n)))
+                .collect();
+            match self
+                .list::<NodeMetrics>("/apis/metrics.k8s.io/v1beta1/nodes")
+                .await
+            {
+                Ok(items) => {
+                    for item in items {
+                        let node = by_name.get(item.metadata.name.as_str()).copied();
+                        let id = TargetId {
+                            kind: Kind::Nodes,
+                            namespace: None,
+                            name: item.metadata.name.clone(),
+                        };
+                        add(fetched, &id, node_values(&item, node), now);
+                    }
+                }
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                    for metric in SERVED {
+                        fetched.fail(&failed(metric, None));
+                    }
+                }
+            }
+        }
+        match (first_error, self.answering) {
+            (None, false) => {
+                tracing::info!("metrics-server answers again");
+                self.answering = true;
+            }
+            (Some(error), true) => {
+                tracing::warn!(
+                    %error,
+                    "metrics.k8s.io does not answer (is metrics-server installed?): CPU and memory are unknown, and rules on them do not fire"
+                );
+                self.answering = false;
+            }
+            _ => {}
+        }
+    }
+
+    async fn list<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, String> {
+        let request = http::Request::get(path)
+            .body(Vec::new())
+            .map_err(|e| e.to_string())?;
+        let answer = self.client.request::<MetricsList<T>>(request).await;
+        METRICS.source_query("metrics-server", answer.is_ok());
+        answer.map(|list| list.items).map_err(|e| e.to_string())
+    }
+}
+
+/// A failed list stands for every metric it would have given.
+fn failed(metric: &str, namespace: Option<&str>) -> Query {
+    Query {
+        metric: metric.to_string(),
+        promql: String::new(),
+        namespace: namespace.map(str::to_string),
+        lookback: 0,
+    }
+}
+
+fn add(fetched: &mut Fetched, id: &TargetId, values: Vec<(&str, f64)>, now: i64) {
+    let series = fetched.samples.entry(id.clone()).or_default();
+    for (name, value) in values {
+        if value.is_finite() {
+            series.insert(name.to_string(), vec![Sample::new(now, value)]);
+        }
+    }
+}
+
+/// A pod's usage, and its share of its limits (of its requests where no
+/// container has a limit for the resource): only the containers that have
+/// one count toward the share, as a container without a limit has no share
+/// of one.
+pub fn pod_values(metrics: &PodMetrics, pod: Option<&Pod>) -> Vec<(&'static str, f64)> {
+    let mut values = Vec::new();
+    for (resource, amount, percent) in [
+        ("memory", "memory_bytes", "memory_percent"),
+        ("cpu", "cpu_cores", "cpu_percent"),
+    ] {
+        let usage: Vec<(&str, f64)> = metrics
+            .containers
+            .iter()
+            .filter_map(|c| Some((c.name.as_str(), quantity::parse(c.usage.get(resource)?)?)))
+            .collect();
+        if usage.is_empty() {
+            continue;
+        }
+        values.push((amount, usage.iter().map(|(_, v)| v).sum()));
+        let Some(pod) = pod else {
+            continue;
+        };
+        let bound = |field: fn(
+            &k8s_openapi::api::core::v1::ResourceRequirements,
+        ) -> Option<
+            &BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
+        >| {
+            let (mut used, mut allowed) = (0.0, 0.0);
+            for (name, value) in &usage {
+                let container = pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.containers.iter().find(|c| c.name == *name));
+                let limit = container
+                    .and_then(|c| c.resources.as_ref())
+                    .and_then(field)
+                    .and_then(|m| m.get(resource))
+                    .and_then(|q| quantity::parse(&q.0))
+                    .filter(|l| *l > 0.0);
+                if let Some(limit) = limit {
+                    used += value;
+                    allowed += limit;
+                }
+            }
+            (allowed > 0.0).then(|| 100.0 * used / allowed)
+        };
+        if let Some(share) = bound(|r| r.limits.as_ref()).or_else(|| bound(|r| r.requests.as_ref()))
+        {
+            values.push((percent, share));
+        }
+    }
+    values
+}
+
+/// A node's usage and its share of the node's allocatable resources.
+pub fn node_values(metrics: &NodeMetrics, node: Option<&Node>) -> Vec<(&'static str, f64)> {
+    let mut values = Vec::new();
+    for (resource, amount, percent) in [
+        ("memory", "memory_bytes", "memory_percent"),
+        ("cpu", "cpu_cores", "cpu_percent"),
+    ] {
+        let Some(usage) = metrics.usage.get(resource).and_then(|q| quantity::parse(q)) else {
+            continue;
+        };
+        values.push((amount, usage));
+        let allocatable = node
+            .and_then(|n| n.status.as_ref())
+            .and_then(|s| s.allocatable.as_ref())
+            .and_then(|a| a.get(resource))
+            .and_then(|q| quantity::parse(&q.0))
+            .filter(|a| *a > 0.0);
+        if let Some(allocatable) = allocatable {
+            values.push((percent, 100.0 * usage / allocatable));
+        }
+    }
+    values
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A PodMetricsList as metrics-server v0.7 answers it.
+    fn pod_metrics() -> PodMetrics {
+        let list: MetricsList<PodMetrics> = serde_json::from_value(json!({
+            "kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1",
+            "metadata": {},
+            "items": [{
+                "metadata": {"name": "web-a", "namespace": "shop", "creationTimestamp": "2026-12-07T10:00:00Z",
+                             "labels": {"app": "web"}},
+                "timestamp": "2026-12-07T10:00:00Z", "window": "10.265s",
+                "containers": [
+                    {"name": "app", "usage": {"cpu": "250000000n", "memory": "384Mi"}},
+                    {"name": "sidecar", "usage": {"cpu": "1m", "memory": "16Mi"}}
+                ]
+            }]
+        }))
+        .expect("the wire format");
+        list.items.into_iter().next().expect("one item")
+    }
+
+    fn pod(resources: serde_json::Value) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": "web-a", "namespace": "shop"},
+            "spec": {"containers": [{"name": "app", "resources": resources}, {"name": "sidecar"}]}
+        }))
+        .expect("a pod")
+    }
+
+    fn value(values: &[(&str, f64)], name: &str) -> Option<f64> {
+        values.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+
+    #[test]
+    fn a_pods_share_is_of_the_limits_its_containers_have() {
+        let pod = pod(json!({"limits": {"memory": "512Mi", "cpu": "500m"}}));
+        let values = pod_values(&pod_metrics(), Some(&pod));
+        assert_eq!(value(&values, "memory_bytes"), Some(400.0 * 1_048_576.0));
+        // The sidecar has no limit: 384Mi of the app's 512Mi.
+        assert_eq!(value(&values, "memory_percent"), Some(75.0));
+        assert_eq!(value(&values, "cpu_cores"), Some(0.251));
+        assert_eq!(value(&values, "cpu_percent"), Some(50.0));
+    }
+
+    #[test]
+    fn without_limits_the_share_is_of_the_requests_and_without_either_unknown() {
+        let requested = pod(json!({"requests": {"memory": "768Mi"}}));
+        let values = pod_values(&pod_metrics(), Some(&requested));
+        assert_eq!(value(&values, "memory_percent"), Some(50.0));
+        assert_eq!(value(&values, "cpu_percent"), None);
+        let values = pod_values(&pod_metrics(), None);
+        assert_eq!(value(&values, "memory_percent"), None);
+        assert!(value(&values, "memory_bytes").is_some());
+    }
+
+    #[test]
+    fn a_nodes_share_is_of_its_allocatable_resources() {
+        let metrics: NodeMetrics = serde_json::from_value(json!({
+            "metadata": {"name": "node-1"}, "timestamp": "2026-12-07T10:00:00Z", "window": "20s",
+            "usage": {"cpu": "1500m", "memory": "6Gi"}
+        }))
+        .expect("NodeMetrics");
+        let node: Node = serde_json::from_value(json!({
+            "metadata": {"name": "node-1"},
+            "status": {"allocatable": {"cpu": "4", "memory": "8Gi"}}
+        }))
+        .expect("a node");
+        let values = node_values(&metrics, Some(&node));
+        assert_eq!(value(&values, "cpu_percent"), Some(37.5));
+        assert_eq!(value(&values, "memory_percent"), Some(75.0));
+    }
+
+    #[test]
+    fn garbage_usage_is_no_value_and_no_panic() {
+        let metrics: PodMetrics = serde_json::from_value(json!({
+            "metadata": {"name": "x", "namespace": "shop"},
+            "containers": [{"name": "app", "usage": {"cpu": "lots", "memory": "-5Mi"}}]
+        }))
+        .expect("PodMetrics");
+        assert_eq!(pod_values(&metrics, None), []);
+    }
+}
