@@ -229,6 +229,52 @@ fn readme_example_output_is_real() {
 }
 
 #[test]
+fn simulate_explain_prints_where_a_rule_stood_at_every_step() {
+    let out = kubeskippy(&[
+        "simulate",
+        "--explain",
+        "roll-crashing:2",
+        "tests/fixtures/explain.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    insta::assert_snapshot!("simulate_explain", stdout(&out));
+    // One target: its name alone or its whole id.
+    for target in ["checkout-2", "pods/demo/checkout-2"] {
+        let out = kubeskippy(&[
+            "simulate",
+            "--explain",
+            "roll-crashing:2",
+            "--target",
+            target,
+            "--format",
+            "json",
+            "tests/fixtures/explain.yaml",
+        ]);
+        let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+        let steps = report["explanation"]["steps"].as_array().expect("steps");
+        let on: Vec<&serde_json::Value> = steps
+            .iter()
+            .flat_map(|s| s["standings"].as_array().expect("standings"))
+            .collect();
+        assert_eq!(on.len(), 20, "{target}: checkout-2 lived from 2m15s to 7m");
+        assert!(on.iter().all(|s| s["target"]["name"] == "checkout-2"));
+        assert_eq!(on[4]["stood"]["stood"], "blocked");
+    }
+    // A rule the policies do not have is a usage error that names them.
+    let out = kubeskippy(&[
+        "simulate",
+        "--explain",
+        "roll-crashing",
+        "tests/fixtures/explain.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: --explain roll-crashing: policy `roll-crashing` has 2 rules: name one, as `roll-crashing:N`\n"
+    );
+}
+
+#[test]
 fn import_exits_0_when_nothing_is_lost_and_1_when_something_is() {
     let clean = kubeskippy(&["import", "tests/fixtures/import/clean.yaml"]);
     assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));

@@ -118,6 +118,10 @@ fn json_output_is_one_object_per_case_then_the_totals() {
         "act: delete on pods/shop/checkout-1"
     );
     assert_eq!(
+        lines[1]["mismatches"][0]["why"][0],
+        "on pods/shop/checkout-1: policy memory-restart, rule 1: true, held for 30s of 1m: memory_percent=90% > 85%"
+    );
+    assert_eq!(
         lines[2],
         serde_json::json!({"passed": 1, "failed": 1, "errors": 0})
     );

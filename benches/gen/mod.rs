@@ -96,16 +96,18 @@ fn policy(out: &mut String, i: usize) {
     }
     out.push('\n');
     let auto = mode == "auto";
+    // One priority for every rule of a policy: a less urgent rule acting on
+    // the object of a more urgent one draws W0118.
+    let priority = if mix(i, 10).is_multiple_of(3) {
+        format!(" priority {}", 1 + mix(i, 20) % 20)
+    } else {
+        String::new()
+    };
     for slot in 0..RULES_PER_POLICY {
         let (condition, action) = match kind {
             Kind::Pods => pod_rule(i, slot, auto),
             Kind::Nodes => node_rule(i, slot),
             _ => workload_rule(kind, i, slot),
-        };
-        let priority = if mix(i, 10 + slot).is_multiple_of(3) {
-            format!(" priority {}", 1 + mix(i, 20 + slot) % 20)
-        } else {
-            String::new()
         };
         let comment = if slot == 4 {
             "   # resource pressure"

@@ -31,6 +31,7 @@ impl Checker<'_> {
         if statements_ok {
             self.lint_cooldown(ast_policy, policy, rule_spans);
             self.lint_budget(ast_policy, policy, limit_span);
+            self.lint_starving(policy, rule_spans);
         }
         self.lint_approval(policy, rule_spans);
     }

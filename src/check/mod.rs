@@ -28,6 +28,9 @@ mod relation_tests;
 #[cfg(test)]
 mod safety_tests;
 mod select;
+mod starve;
+#[cfg(test)]
+mod starve_tests;
 mod storage;
 pub(crate) mod units;
 

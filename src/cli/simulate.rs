@@ -27,6 +27,7 @@ pub enum Format {
 #[command(after_help = "Example:
   kubeskippy simulate examples/scenarios/demo.yaml
   kubeskippy simulate --until 6h --seed 7 --format json examples/scenarios/demo.yaml
+  kubeskippy simulate --explain demo-memory-leak --target cart examples/scenarios/demo.yaml
 
 A scenario (YAML) names its policies, nodes and workloads with replicas, and the
 faults to inject: memory_leak, cpu_sine, crashloop, chaos (random failures,
@@ -56,6 +57,17 @@ pub struct SimulateArgs {
     /// validated as live ones [default: the timeline stops at the hand-over]
     #[arg(long, value_name = "FILE")]
     pub ai_answers: Option<PathBuf>,
+    /// Print where this rule stood at every step: false (the values seen
+    /// against the thresholds), unknown (what had no data), true but held,
+    /// blocked (until when), outranked or fired. The rule as `POLICY:N` (N
+    /// from 1, as `explain` numbers rules), `POLICY` for a policy of one
+    /// rule, or `N` when there is one policy
+    #[arg(long, value_name = "RULE")]
+    pub explain: Option<String>,
+    /// With `--explain`, only this target: its name (`cart-1`) or its
+    /// whole id (`pods/demo/cart-1`)
+    #[arg(long, value_name = "NAME", requires = "explain")]
+    pub target: Option<String>,
 }
 
 fn duration(text: &str) -> Result<Seconds, String> {
@@ -136,10 +148,21 @@ fn simulate(
         },
         None => None,
     };
+    let explain = match &args.explain {
+        Some(spec) => match crate::sim::explain::resolve(&programs, spec) {
+            Ok(rule) => Some((rule, args.target.clone())),
+            Err(why) => {
+                let _ = writeln!(err, "error: --explain {spec}: {why}");
+                return Ok(FAILURE);
+            }
+        },
+        None => None,
+    };
     let options = Options {
         until: args.until,
         seed: args.seed,
         ai,
+        explain,
     };
     let report = with_progress(progress_bar, |progress| {
         simulate::run(&scenario, &programs, &config, &options, progress)

@@ -122,6 +122,7 @@ codes! {
     ScaleDownWithoutFloor = ("W0115", Warning, "scale down without a floor"),
     OutsideRange = ("W0116", Warning, "comparison outside the metric's range"),
     EmptyFile = ("W0117", Warning, "empty file"),
+    Starving = ("W0118", Warning, "rules that can starve each other"),
 }
 
 impl fmt::Display for Code {

@@ -16,6 +16,7 @@ use super::select::{selects, Scope};
 use super::state::{Ledger, PolicyState, State, Timer};
 use super::targets::{LabelIndex, Targets};
 use super::truth::{self, Truth};
+use super::why::{self, Explain, Standing};
 use crate::ir::{Action, Choice, Condition, Policy, Program, Rule};
 use std::collections::BTreeMap;
 
@@ -44,6 +45,9 @@ pub struct Context {
     pub protected_namespaces: Vec<String>,
     /// Labels that protect an object from every action.
     pub protected_labels: Vec<(String, String)>,
+    /// Which rules to say the standing of ([`Evaluation::standings`]): off
+    /// in the operator, whose cycle must not pay for it.
+    pub explain: Explain,
 }
 
 impl Context {
@@ -57,6 +61,7 @@ impl Context {
             home_namespace: home_namespace.map(str::to_string),
             protected_namespaces: Vec::new(),
             protected_labels: Vec::new(),
+            explain: Explain::Off,
         }
     }
 }
@@ -67,6 +72,9 @@ pub struct Evaluation {
     pub decisions: Vec<Decision>,
     pub waiting: Vec<Waiting>,
     pub state: State,
+    /// Where the rules `Context::explain` names stood on each target
+    /// visited; empty when it names none.
+    pub standings: Vec<Standing>,
 }
 
 /// Which rules an evaluation runs, on which targets.
@@ -358,18 +366,38 @@ fn evaluate_target(visit: &Visit, policy_visit: &mut PolicyVisit, out: &mut Eval
             _ => {}
         }
     }
+    // Noted after the rules ran, so that explaining costs the operator's
+    // cycle (which never explains) one comparison per target.
+    let explaining = context.explain.covers(policy_visit.index);
+    let noted = if explaining {
+        why::note(policy, truths, runs, &running, &fired)
+    } else {
+        Vec::new()
+    };
     // Most targets have no running timer: only those that do are kept.
     if !running.is_empty() {
         policy_visit.timers.push((target.id.clone(), running));
     }
-    let Some(most_urgent) = fired.iter().map(|(i, _)| policy.rules[*i].priority).min() else {
-        return;
-    };
-    let top: Vec<(usize, Option<i64>)> = fired
-        .into_iter()
-        .filter(|(i, _)| policy.rules[*i].priority == most_urgent)
-        .collect();
-    decide(visit, policy_visit, &top, out);
+    let decided_before = out.decisions.len();
+    if let Some(most_urgent) = fired.iter().map(|(i, _)| policy.rules[*i].priority).min() {
+        let top: Vec<(usize, Option<i64>)> = fired
+            .into_iter()
+            .filter(|(i, _)| policy.rules[*i].priority == most_urgent)
+            .collect();
+        decide(visit, policy_visit, &top, out);
+    }
+    if explaining {
+        let standings = why::standings(
+            program,
+            policy_visit.index,
+            context.explain,
+            target,
+            now,
+            &noted,
+            out.decisions.get(decided_before),
+        );
+        out.standings.extend(standings);
+    }
 }
 
 fn waiting(

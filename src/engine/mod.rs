@@ -27,6 +27,7 @@ pub mod series;
 pub mod state;
 mod targets;
 pub mod truth;
+pub mod why;
 pub mod window;
 
 pub use decide::{
@@ -34,3 +35,4 @@ pub use decide::{
 };
 pub use decision::{Block, Candidate, Decision, WaitReason, Waiting};
 pub use evidence::Evidence;
+pub use why::{Explain, Standing, Stood};

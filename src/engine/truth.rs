@@ -479,43 +479,4 @@ fn metric_value(expr: &ir::MetricExpr, series: &Series, now: i64) -> Option<f64>
 }
 
 #[cfg(test)]
-mod tests {
-    use super::Truth::{False, True, Unknown};
-
-    #[test]
-    fn kleene_truth_tables() {
-        // Written out, not computed: these are the tables of LANGUAGE.md §4.
-        let and = [
-            (True, True, True),
-            (True, False, False),
-            (True, Unknown, Unknown),
-            (False, True, False),
-            (False, False, False),
-            (False, Unknown, False),
-            (Unknown, True, Unknown),
-            (Unknown, False, False),
-            (Unknown, Unknown, Unknown),
-        ];
-        for (a, b, want) in and {
-            assert_eq!(a.and(b), want, "{a:?} and {b:?}");
-        }
-        let or = [
-            (True, True, True),
-            (True, False, True),
-            (True, Unknown, True),
-            (False, True, True),
-            (False, False, False),
-            (False, Unknown, Unknown),
-            (Unknown, True, True),
-            (Unknown, False, Unknown),
-            (Unknown, Unknown, Unknown),
-        ];
-        for (a, b, want) in or {
-            assert_eq!(a.or(b), want, "{a:?} or {b:?}");
-        }
-        assert_eq!(
-            [True.not(), False.not(), Unknown.not()],
-            [False, True, Unknown]
-        );
-    }
-}
+mod tests;

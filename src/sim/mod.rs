@@ -5,6 +5,7 @@
 //! given, so the same input always produces the same output.
 
 mod budget;
+pub mod explain;
 pub mod notation;
 mod rng;
 pub mod scenario;

@@ -7,6 +7,7 @@
 //! the AI is recorded as handed over (the simulator runs no model). Pure and
 //! deterministic: the same scenario, policies and seed give the same report.
 
+use super::explain::{Explanation, Follow, RuleRef};
 use super::scenario::{Scenario, MAX_POD_STEPS};
 use super::world::{Incident, IncidentOutcome, World};
 pub use crate::act::Outcome;
@@ -29,6 +30,9 @@ pub struct Options {
     /// choice is carried out as the operator would (see [`ai_choice`]).
     /// Without it the timeline stops at the hand-over.
     pub ai: Option<std::sync::Arc<crate::ai::replay::ReplayAnalyzer>>,
+    /// `--explain`: the rule whose standing to record at every step, and the
+    /// target (`--target`) to record it on, or every target it visits.
+    pub explain: Option<(RuleRef, Option<String>)>,
 }
 
 /// One line of the timeline: a decision and what came of it.
@@ -70,6 +74,9 @@ pub struct Report {
     pub timeline_omitted: usize,
     pub incidents: Vec<Incident>,
     pub summary: Summary,
+    /// `--explain`: where the rule stood at each step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Explanation>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
@@ -121,6 +128,10 @@ pub fn run(
         protected_labels: config.protected_labels.clone().into_iter().collect(),
         ..Context::new(interval, Some(&scenario.namespace))
     };
+    let mut follow = options
+        .explain
+        .as_ref()
+        .and_then(|(rule, target)| Follow::new(programs, rule, target.as_deref(), &context));
     let mut world = World::new(scenario, programs, seed);
     let pods_at_start = world.pod_count();
     world.limit_pods(pod_budget(steps, scenario.nodes.len(), pods_at_start));
@@ -138,11 +149,21 @@ pub fn run(
         progress(step, steps);
         world.step(now);
         let observations = world.take_observations();
-        let evaluations: Vec<_> = programs
+        let mut evaluations: Vec<_> = programs
             .iter()
             .zip(&states)
-            .map(|(program, state)| evaluate(program, &observations, now, state, &context))
+            .enumerate()
+            .map(|(i, (program, state))| {
+                let context = follow
+                    .as_ref()
+                    .and_then(|f| f.context(i))
+                    .unwrap_or(&context);
+                evaluate(program, &observations, now, state, context)
+            })
             .collect();
+        if let Some(follow) = &mut follow {
+            follow.record(now, &mut evaluations);
+        }
         world.restore(observations);
         let mut blocked_now = HashSet::new();
         for ((program, state), evaluation) in programs.iter().zip(&mut states).zip(evaluations) {
@@ -211,6 +232,7 @@ pub fn run(
         timeline,
         incidents,
         summary,
+        explanation: follow.map(Follow::finish),
     }
 }
 
@@ -524,6 +546,10 @@ pub fn render(report: &Report) -> String {
         }
         let line = format!("  {label:<18} {value:>6}  {detail}");
         let _ = writeln!(out, "{}", line.trim_end());
+    }
+    if let Some(explanation) = &report.explanation {
+        let _ = writeln!(out);
+        out.push_str(&explanation.render());
     }
     out
 }

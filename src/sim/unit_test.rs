@@ -26,7 +26,7 @@ use crate::engine::evidence;
 use crate::engine::observation::{Event, Observations, Target, TargetId};
 use crate::engine::series::{Sample, Series};
 use crate::engine::state::State;
-use crate::engine::{evaluate, Block, Context, Decision};
+use crate::engine::{evaluate, Block, Context, Decision, Explain, Standing};
 use crate::ir::{Program, Seconds};
 use crate::safety::SafetyConfig;
 use crate::sim::budget;
@@ -476,6 +476,10 @@ pub struct Mismatch {
     pub unexpected: Vec<Shown>,
     /// Actual decisions that matched, for context.
     pub matched: Vec<Shown>,
+    /// Where the rules stood on the targets of the missing decisions: why
+    /// they did not decide what was expected.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub why: Vec<String>,
 }
 
 /// An actual decision as the report shows it.
@@ -587,6 +591,10 @@ fn run_case(
         return Outcome::Passed;
     };
     let prepared = Prepared::new(case, interval);
+    let explaining = Context {
+        explain: Explain::All,
+        ..context.clone()
+    };
     let mut state = State::default();
     let mut mismatches = Vec::new();
     let mut step: i64 = 0;
@@ -596,9 +604,22 @@ fn run_case(
             break;
         }
         let observations = observe(case, &prepared, step, interval);
-        let evaluation = evaluate(program, &observations, now, &state, context);
-        if let Some(wanted) = expected.get(&now) {
-            if let Some(m) = compare(program, now, wanted, &evaluation.decisions) {
+        let wanted = expected.get(&now);
+        // Where the rules stood is asked only at the expected times, for a
+        // failure's report: the steps between stay as cheap as the operator's.
+        let evaluation = if wanted.is_some() {
+            evaluate(program, &observations, now, &state, &explaining)
+        } else {
+            evaluate(program, &observations, now, &state, context)
+        };
+        if let Some(wanted) = wanted {
+            if let Some(mut m) = compare(program, now, wanted, &evaluation.decisions) {
+                let missing: Vec<&ExpectedDecision> = wanted
+                    .iter()
+                    .copied()
+                    .filter(|e| m.missing.contains(&describe_expected(e)))
+                    .collect();
+                m.why = why_missing(&missing, &evaluation.standings);
                 mismatches.push(m);
             }
         }
@@ -815,7 +836,39 @@ fn compare(
             .into_iter()
             .map(|(d, _)| describe_actual(program, d))
             .collect(),
+        why: Vec::new(),
     })
+}
+
+/// For each target an expected decision is missing on, where the rules it
+/// names (by policy and rule, if it does) stood there; a target no policy
+/// visited says so.
+fn why_missing(wanted: &[&ExpectedDecision], standings: &[Standing]) -> Vec<String> {
+    let mut why = Vec::new();
+    let mut targets: Vec<&TargetId> = Vec::new();
+    for e in wanted {
+        if targets.contains(&&e.target) {
+            continue;
+        }
+        targets.push(&e.target);
+        let on: Vec<String> = standings
+            .iter()
+            .filter(|s| {
+                s.target == e.target
+                    && e.policy.as_ref().is_none_or(|p| *p == s.policy)
+                    && e.rule.is_none_or(|r| r == s.rule + 1)
+            })
+            .map(|s| format!("on {}: {}", e.target, super::explain::with_rule(s)))
+            .collect();
+        if on.is_empty() {
+            why.push(format!(
+                "on {}: no policy evaluated it (not selected, or protected)",
+                e.target
+            ));
+        }
+        why.extend(on);
+    }
+    why
 }
 
 fn augment(i: usize, edges: &[Vec<usize>], owner: &mut [Option<usize>], seen: &mut [bool]) -> bool {
@@ -955,6 +1008,9 @@ pub fn render_failure(outcome: &Outcome) -> String {
                 let _ = writeln!(out, "at {}:", m.at.spelled());
                 for line in &m.missing {
                     let _ = writeln!(out, "  - expected {line}");
+                }
+                for line in &m.why {
+                    let _ = writeln!(out, "      why: {line}");
                 }
                 for shown in &m.unexpected {
                     let _ = writeln!(out, "  + actual   {}", show(shown));

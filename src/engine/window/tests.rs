@@ -398,3 +398,64 @@ proptest! {
         prop_assert_eq!(forward.map(f64::to_bits), backward.map(f64::to_bits));
     }
 }
+
+// The least-squares fit on its own, field by field: `trend` and `predict`
+// read only its slope and one value, which let mutants of the means through.
+
+#[test]
+fn the_fit_is_centred_on_the_mean_time_and_value() {
+    // 1, 3, 2, 6 at offsets 0, 10, 20, 30 from the origin 10: mean time 15,
+    // mean value 3; covariance (-15·-2 + -5·0 + 5·-1 + 15·3) = 70, variance
+    // 225 + 25 + 25 + 225 = 500, slope 0.14.
+    let fit = Fit::through(&GAUGE).expect("a line");
+    assert_eq!(fit.origin, 10);
+    assert_close(Some(fit.mean_time), 15.0);
+    assert_close(Some(fit.mean_value), 3.0);
+    assert_close(Some(fit.slope), 0.14);
+    // At the mean time (25) the line passes through the mean value; 10 s
+    // later it has risen by 1.4; 25 s before, fallen by 3.5.
+    assert_close(Some(fit.value_at(25)), 3.0);
+    assert_close(Some(fit.value_at(35)), 4.4);
+    assert_close(Some(fit.value_at(0)), -0.5);
+}
+
+#[test]
+fn a_fit_needs_two_samples_at_distinct_times() {
+    assert!(Fit::through(&[]).is_none());
+    assert!(Fit::through(&[s(5, 1.0)]).is_none());
+    let two = Fit::through(&[s(5, 1.0), s(7, 5.0)]).expect("a line");
+    assert_close(Some(two.slope), 2.0);
+    assert_close(Some(two.mean_time), 1.0);
+    assert_close(Some(two.value_at(9)), 9.0);
+}
+
+#[test]
+fn a_fit_of_huge_values_falls_back_to_means_that_cannot_overflow() {
+    // The plain sum of the values overflows; their mean does not.
+    let big = f64::MAX / 2.0;
+    let fit = Fit::through(&[s(0, big), s(10, big), s(20, big)]).expect("a line");
+    assert_close(Some(fit.mean_value), big);
+    assert_eq!(fit.slope, 0.0);
+    assert_close(Some(fit.value_at(100)), big);
+}
+
+#[test]
+fn a_fit_of_samples_at_one_instant_has_no_line() {
+    // The normal form never holds two samples at one instant; the fit is
+    // safe without it all the same (no division by a zero variance).
+    assert!(Fit::through(&[s(5, 1.0), s(5, 3.0)]).is_none());
+}
+
+#[test]
+fn seconds_between_the_ends_of_time_is_exact() {
+    // Past i64: the wide fallback, which must subtract too.
+    assert_eq!(
+        seconds_between(i64::MIN, i64::MAX),
+        18_446_744_073_709_551_615.0
+    );
+    assert_eq!(
+        seconds_between(i64::MAX, i64::MIN),
+        -18_446_744_073_709_551_615.0
+    );
+    assert_eq!(seconds_between(-5, 5), 10.0);
+}
