@@ -151,6 +151,24 @@ impl Series {
     }
 }
 
+/// Makes the series `name` of `metrics` hold `sample` alone: a metric whose
+/// past no rule reads keeps its latest value and nothing more.
+pub fn replace(metrics: &mut BTreeMap<String, Arc<Series>>, name: &str, sample: Sample) {
+    if !sample.value.is_finite() {
+        return;
+    }
+    match metrics.get_mut(name) {
+        Some(series) => {
+            let series = Arc::make_mut(series);
+            series.samples.clear();
+            series.samples.push(sample);
+        }
+        None => {
+            metrics.insert(name.to_string(), Arc::new(Series::new([sample])));
+        }
+    }
+}
+
 /// Appends `sample` to the series `name` of `metrics`, starting it if new:
 /// how the simulator and the operator's observer keep each object's samples
 /// across evaluations.

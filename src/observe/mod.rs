@@ -93,6 +93,12 @@ pub struct History {
     /// How a workload aggregates the declared metrics its pods have (the
     /// built-ins aggregate as the catalog says).
     declared: BTreeMap<String, catalog::Aggregation>,
+    /// The metrics whose samples are kept across cycles: those the policies
+    /// read. Every other keeps its latest value only (what records and AI
+    /// cases show of it), so that at 10,000 pods the history holds what
+    /// the rules' windows need, not a series of every field of every pod.
+    /// `None`: every metric keeps its samples.
+    read: Option<BTreeSet<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -113,6 +119,27 @@ impl History {
             objects: HashMap::new(),
             records: 0,
             declared: BTreeMap::new(),
+            read: None,
+        }
+    }
+
+    /// Keeps the samples of `read` across cycles, and only the latest value
+    /// of every other metric.
+    pub fn keep_series_of(&mut self, read: BTreeSet<String>) {
+        self.read = Some(read);
+    }
+
+    /// Stores `sample` of `name`: appended where its series is kept,
+    /// replacing the last value elsewhere.
+    fn store(
+        read: &Option<BTreeSet<String>>,
+        metrics: &mut BTreeMap<String, Arc<Series>>,
+        name: &str,
+        sample: Sample,
+    ) {
+        match read {
+            Some(read) if !read.contains(name) => series::replace(metrics, name, sample),
+            _ => series::append(metrics, name, sample),
         }
     }
 
@@ -169,7 +196,7 @@ impl History {
             values.push(("oom_kills", kept.ooms_seen.len() as f64));
         }
         for (name, value) in values {
-            series::append(&mut kept.metrics, name, Sample::new(now, value));
+            Self::store(&self.read, &mut kept.metrics, name, Sample::new(now, value));
         }
         target.metrics = kept.metrics.clone();
         target
@@ -214,7 +241,7 @@ impl History {
             }
             for (when, values) in at {
                 if let Some(value) = aggregation.combine(&values) {
-                    series::append(&mut kept.metrics, name, Sample::new(when, value));
+                    Self::store(&self.read, &mut kept.metrics, name, Sample::new(when, value));
                 }
             }
         }

@@ -168,6 +168,34 @@ fn samples_accumulate_across_cycles_and_an_oom_kill_counts_once() {
 }
 
 #[test]
+fn only_the_metrics_policies_read_keep_their_past() {
+    let mut history = History::new(600);
+    history.keep_series_of(["restarts".to_string()].into());
+    let mut seen = Observations::default();
+    for (step, restarts) in [(0, 5), (15, 6), (30, 7)] {
+        seen = snapshot(
+            &cluster(vec![web_pod("web-1", crash_looping(restarts))]),
+            &mut history,
+            NOW + step,
+        );
+    }
+    let pod = target(&seen, "web-1");
+    let count = |name: &str| pod.metrics[name].samples().len();
+    assert_eq!(count("restarts"), 3, "read: a window may need its past");
+    assert_eq!(count("age"), 1, "not read: its latest value only");
+    assert_eq!(count("ready"), 1);
+    assert_eq!(value(pod, "age"), Some(630.0), "the latest is there");
+    // The workload's aggregate of an unread metric is its latest too.
+    let web = seen
+        .targets
+        .iter()
+        .find(|t| t.id.kind == Kind::Deployments)
+        .expect("the deployment");
+    assert_eq!(web.metrics["ready"].samples().len(), 1);
+    assert_eq!(web.metrics["restarts"].samples().len(), 3);
+}
+
+#[test]
 fn a_node_under_pressure() {
     let node: Node = serde_json::from_value(json!({
         "metadata": {"name": "node-0", "creationTimestamp": "2027-01-15T00:00:00Z"},

@@ -225,13 +225,22 @@ async fn cycle(context: &Loop, work: &mut Work) {
     // Samples of objects gone since are dropped.
     let known = observed_ids(&cluster);
     work.history.absorb(fetched, |id| known.contains(id));
+    // Samples are kept for the metrics the policies read, as far back as
+    // their longest window (and a cycle more, so a window's oldest sample
+    // is there); the rest keep their latest value.
     let longest = entries
         .iter()
         .map(|e| e.program.longest_window())
         .max()
         .unwrap_or(0);
-    work.history
-        .set_retention(i64::try_from(longest).unwrap_or(i64::MAX).max(3_600));
+    let longest = i64::try_from(longest).unwrap_or(i64::MAX);
+    work.history.set_retention(longest.saturating_add(2 * step));
+    work.history.keep_series_of(
+        entries
+            .iter()
+            .flat_map(|e| e.program.metrics.iter().map(|m| m.name.clone()))
+            .collect(),
+    );
     let observations = snapshot(&cluster, &mut work.history, now);
     let observed = started.elapsed();
     let recent = evaluate_all(context, work, &observations, now, Pass::Cycle).await;
