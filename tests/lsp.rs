@@ -389,7 +389,7 @@ fn malformed_messages_are_answered_not_fatal() {
     client.open(
         URI,
         "skippy",
-        "policy p {\n  select pods\n  when restarts > 3 then notify \"x\"\n}\n",
+        "policy p {\n  select pods\n  cooldown 1h\n  when restarts > 3 then notify \"x\"\n}\n",
     );
     assert_eq!(client.diagnostics(URI, 1), json!([]));
     client.shutdown();

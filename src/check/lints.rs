@@ -113,6 +113,27 @@ impl Checker<'_> {
                 a if disruptive(a) => Some(a),
                 _ => None,
             };
+            // A condition that holds (a failed Job, a short budget) would
+            // send its notice, record and Event at every evaluation.
+            let notifies = match &rule.action {
+                Action::Notify(_) => true,
+                Action::AskAi(choices) => choices.iter().any(|c| matches!(c.action, Action::Notify(_))),
+                _ => false,
+            };
+            if notifies && hit.is_none() && policy.limit.is_none() {
+                self.report(
+                    Diagnostic::new(
+                        Code::RepeatedNotice,
+                        *span,
+                        format!(
+                            "`notify` without a cooldown in policy `{}`",
+                            ast_policy.name.name
+                        ),
+                    )
+                    .label("notifies again at every evaluation while the condition holds")
+                    .help("add `cooldown 1h` to the policy: a notice once an hour per object"),
+                );
+            }
             if let Some(action) = hit {
                 let name = action.catalog_name();
                 self.report(

@@ -123,6 +123,7 @@ codes! {
     OutsideRange = ("W0116", Warning, "comparison outside the metric's range"),
     EmptyFile = ("W0117", Warning, "empty file"),
     Starving = ("W0118", Warning, "rules that can starve each other"),
+    RepeatedNotice = ("W0119", Warning, "a notify repeated at every evaluation"),
 }
 
 impl fmt::Display for Code {
