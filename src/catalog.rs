@@ -471,6 +471,8 @@ pub const MAX_AUTO_SCALE_STEP: u32 = 5;
 
 /// At most this many actions per policy per hour, whatever its `limit` says.
 pub const MAX_ACTIONS_PER_HOUR: u32 = 30;
+/// The most actions all policies together take per hour.
+pub const MAX_CLUSTER_ACTIONS_PER_HOUR: u32 = 100;
 
 /// How often metric triggers are evaluated, in seconds.
 pub const EVALUATION_INTERVAL_SECONDS: u64 = 15;

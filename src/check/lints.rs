@@ -117,7 +117,9 @@ impl Checker<'_> {
             // send its notice, record and Event at every evaluation.
             let notifies = match &rule.action {
                 Action::Notify(_) => true,
-                Action::AskAi(choices) => choices.iter().any(|c| matches!(c.action, Action::Notify(_))),
+                Action::AskAi(choices) => choices
+                    .iter()
+                    .any(|c| matches!(c.action, Action::Notify(_))),
                 _ => false,
             };
             if notifies && hit.is_none() && policy.limit.is_none() {

@@ -241,7 +241,12 @@ impl History {
             }
             for (when, values) in at {
                 if let Some(value) = aggregation.combine(&values) {
-                    Self::store(&self.read, &mut kept.metrics, name, Sample::new(when, value));
+                    Self::store(
+                        &self.read,
+                        &mut kept.metrics,
+                        name,
+                        Sample::new(when, value),
+                    );
                 }
             }
         }

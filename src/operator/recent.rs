@@ -29,6 +29,8 @@ pub struct Recent {
     /// whose action failed or a PodDisruptionBudget held back, with when it
     /// last changed: what an action backs off from.
     setbacks: HashMap<(String, String, TargetId), (i64, Arc<HealingAction>)>,
+    /// When any policy's actions were carried out, the AI's included.
+    executed: Vec<i64>,
 }
 
 #[derive(Debug, Default)]
@@ -80,6 +82,10 @@ impl Recent {
             }
         }
         if let Some(executed) = at("Executing") {
+            // A notice changes nothing: it spends no cluster budget.
+            if record.spec.action.name != "notify" {
+                self.executed.push(executed);
+            }
             let chosen_by_ai = status.ai.as_ref().is_some_and(|a| a.origin == "ai");
             match record.spec.origin.kind {
                 OriginKind::Ai => policy.executed_by_ai.push(executed),
@@ -159,8 +165,11 @@ impl Recent {
         })
     }
 
+    /// What the policy `uid` did recently, with what every policy did.
     pub fn policy(&self, uid: &str) -> PolicyRecent {
-        self.policies.get(uid).cloned().unwrap_or_default()
+        let mut recent = self.policies.get(uid).cloned().unwrap_or_default();
+        recent.cluster_executed = self.executed.clone();
+        recent
     }
 }
 

@@ -24,6 +24,9 @@ pub struct SafetyConfig {
     pub max_auto_scale_step: u32,
     /// The most actions one policy may take per hour, whatever its `limit`.
     pub max_actions_per_hour: u32,
+    /// The most actions every policy together may take per hour (rules' and
+    /// the AI's): a bound on a bad hour however many policies there are.
+    pub max_cluster_actions_per_hour: u32,
     /// How often metric rules are evaluated, in seconds.
     pub evaluation_interval_seconds: u64,
     /// Fields a patch may never set, at any depth.
@@ -79,6 +82,7 @@ impl Default for SafetyConfig {
                 .collect(),
             max_auto_scale_step: catalog::MAX_AUTO_SCALE_STEP,
             max_actions_per_hour: catalog::MAX_ACTIONS_PER_HOUR,
+            max_cluster_actions_per_hour: catalog::MAX_CLUSTER_ACTIONS_PER_HOUR,
             evaluation_interval_seconds: catalog::EVALUATION_INTERVAL_SECONDS,
             forbidden_patch_fields: catalog::FORBIDDEN_PATCH_FIELDS
                 .iter()
@@ -128,6 +132,10 @@ impl SafetyConfig {
                 self.evaluation_interval_seconds,
             ),
             ("maxActionsPerHour", u64::from(self.max_actions_per_hour)),
+            (
+                "maxClusterActionsPerHour",
+                u64::from(self.max_cluster_actions_per_hour),
+            ),
             ("maxAutoScaleStep", u64::from(self.max_auto_scale_step)),
             (
                 "maxAiActionsPerHour",

@@ -123,6 +123,9 @@ pub struct PolicyRecent {
     pub executed: Vec<i64>,
     /// When the AI's choices for it were carried out.
     pub executed_by_ai: Vec<i64>,
+    /// When any policy's actions were carried out (this shard's), for the
+    /// cluster-wide rate.
+    pub cluster_executed: Vec<i64>,
 }
 
 /// The workload an action's object belongs to, as observed now.
@@ -156,6 +159,7 @@ pub struct Situation<'a> {
 pub enum Held {
     BreakerOpen { failures: usize, until: i64 },
     RateLimit { count: usize, cap: u32, ai: bool },
+    ClusterRateLimit { count: usize, cap: u32 },
     Storm { unhealthy: u32, pods: u32 },
     BlastRadius { disrupted: u32, bound: u32 },
     Autoscaled { autoscaler: String },
@@ -167,6 +171,7 @@ impl Held {
         match self {
             Held::BreakerOpen { .. } => "circuit-breaker",
             Held::RateLimit { .. } => "rate-limit",
+            Held::ClusterRateLimit { .. } => "cluster-rate-limit",
             Held::Storm { .. } => "storm-guard",
             Held::BlastRadius { .. } => "blast-radius",
             Held::Autoscaled { .. } => "autoscaler",
@@ -187,6 +192,11 @@ impl std::fmt::Display for Held {
                 "the policy carried out {count} {}actions in the last hour, the most the \
                  safety configuration allows ({cap})",
                 if *ai { "AI-chosen " } else { "" }
+            ),
+            Held::ClusterRateLimit { count, cap } => write!(
+                f,
+                "the policies together carried out {count} actions in the last hour, the \
+                 most the safety configuration allows the cluster ({cap})"
             ),
             Held::Storm { unhealthy, pods } => write!(
                 f,
@@ -227,8 +237,8 @@ pub fn guard(situation: &Situation, config: &SafetyConfig) -> Guarded {
             .push("guards: a notify changes nothing; passed".into());
         return out;
     }
-    let checks: [fn(&Situation, &SafetyConfig) -> Check; 5] =
-        [breaker, rate, storm, blast_radius, autoscaler];
+    let checks: [fn(&Situation, &SafetyConfig) -> Check; 6] =
+        [breaker, rate, cluster_rate, storm, blast_radius, autoscaler];
     for check in checks {
         let Check { name, verdict } = check(situation, config);
         match verdict {
@@ -310,6 +320,22 @@ fn rate(s: &Situation, config: &SafetyConfig) -> Check {
         } else {
             "rate limit"
         },
+        verdict,
+    }
+}
+
+fn cluster_rate(s: &Situation, config: &SafetyConfig) -> Check {
+    let cap = config.max_cluster_actions_per_hour;
+    let count = within(&s.recent.cluster_executed, s.now, HOUR).count();
+    let verdict = if count >= cap as usize {
+        Err(Held::ClusterRateLimit { count, cap })
+    } else {
+        Ok(format!(
+            "{count} of {cap} actions of every policy in the last hour"
+        ))
+    };
+    Check {
+        name: "cluster rate limit",
         verdict,
     }
 }

@@ -65,6 +65,7 @@ fn a_healthy_situation_passes_every_guard_and_says_so() {
         [
             "circuit breaker: closed (0 of 3 failures within 3600 s)",
             "rate limit: 0 of 30 actions in the last hour",
+            "cluster rate limit: 0 of 100 actions of every policy in the last hour",
             "storm guard: 1 of 4 pods unhealthy",
             "blast radius: 1 of at most 1 pods disrupted",
             "autoscaler: not a scale",
@@ -207,4 +208,22 @@ proptest! {
             prop_assert!(guarded.held.is_none());
         }
     }
+}
+
+#[test]
+fn every_policy_together_is_held_at_the_cluster_rate() {
+    let mut case = Case::restart();
+    // Another policy's actions count too; an hour ago no more.
+    case.recent.cluster_executed = (0..100).map(|i| 10_000 - i * 30).collect();
+    let guarded = case.run(10_000);
+    assert_eq!(
+        guarded.held,
+        Some(Held::ClusterRateLimit {
+            count: 100,
+            cap: 100
+        })
+    );
+    assert_eq!(guarded.held.map(|h| h.reason()), Some("cluster-rate-limit"));
+    case.recent.cluster_executed = (0..100).map(|i| 10_000 - 3_600 - i).collect();
+    assert_eq!(case.run(10_000).held, None, "older than an hour");
 }
