@@ -222,6 +222,9 @@ async fn cycle(context: &Loop, work: &mut Work) {
     let step = i64::try_from(context.safety.evaluation_interval_seconds.max(1)).unwrap_or(60);
     let fetched = work.sources.fetch(&entries, &cluster, now, step).await;
     let fetching = started.elapsed();
+    // The cycle's own time, observing and evaluating, apart from waiting on
+    // the metric source.
+    let started = std::time::Instant::now();
     // Samples of objects gone since are dropped.
     let known = observed_ids(&cluster);
     work.history.absorb(fetched, |id| known.contains(id));

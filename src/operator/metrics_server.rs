@@ -1,13 +1,15 @@
 //! The metrics-server source, the default for CPU and memory when no
-//! Prometheus is configured: `metrics.k8s.io/v1beta1` PodMetrics (one list
-//! per namespace per cycle) and NodeMetrics (one list), through the API
-//! server's aggregation layer, divided by the pods' limits (their requests
-//! where no container has a limit) and the nodes' allocatable resources.
+//! Prometheus is configured: `metrics.k8s.io/v1beta1` PodMetrics and
+//! NodeMetrics, one list of each per cycle for the whole cluster (a list per
+//! namespace would be a hundred requests a cycle on a hundred namespaces),
+//! through the API server's aggregation layer, divided by the pods' limits
+//! (their requests where no container has a limit) and the nodes'
+//! allocatable resources.
 //!
 //! metrics-server keeps no history: each cycle appends the current usage,
 //! and a window fills as cycles pass. When the API is not served (no
 //! metrics-server installed) the metrics are unknown and rules on them do
-//! not fire.
+//! not fire; the source then asks again only once a minute.
 
 use super::metrics::METRICS;
 use crate::act::quantity;
@@ -60,13 +62,21 @@ pub struct MetricsServerSource {
     client: kube::Client,
     /// Whether the last cycle's lists all answered: a change is logged once.
     answering: bool,
+    /// While the API is not served, when to ask again.
+    absent_until: Option<std::time::Instant>,
 }
+
+/// How long an API the server does not serve (404: no metrics-server
+/// registered) is left alone; one that is down (503) is asked sooner.
+const ABSENT_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+const DOWN_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl MetricsServerSource {
     pub fn new(client: kube::Client) -> MetricsServerSource {
         MetricsServerSource {
             client,
             answering: true,
+            absent_until: None,
         }
     }
 
@@ -97,6 +107,15 @@ impl MetricsServerSource {
             }
             nodes |= want.scope == Scope::Cluster;
         }
+        if self
+            .absent_until
+            .is_some_and(|until| std::time::Instant::now() < until)
+        {
+            for metric in SERVED {
+                fetched.fail(&failed(metric, None));
+            }
+            return;
+        }
         let mut first_error = None;
         let pods: HashMap<(&str, &str), &Pod> = cluster
             .pods
@@ -111,12 +130,19 @@ impl MetricsServerSource {
                 ))
             })
             .collect();
-        for namespace in &namespaces {
-            let path = format!("/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods");
-            match self.list::<PodMetrics>(&path).await {
+        if !namespaces.is_empty() {
+            match self
+                .list::<PodMetrics>("/apis/metrics.k8s.io/v1beta1/pods")
+                .await
+            {
                 Ok(items) => {
                     for item in items {
-                        let ns = item.metadata.namespace.as_deref().unwrap_or(namespace);
+                        let Some(ns) = item.metadata.namespace.as_deref() else {
+                            continue;
+                        };
+                        if !namespaces.contains(ns) {
+                            continue;
+                        }
                         let spec = pods.get(&(ns, item.metadata.name.as_str())).copied();
                         let id = TargetId {
                             kind: Kind::Pods,
@@ -129,7 +155,7 @@ impl MetricsServerSource {
                 Err(error) => {
                     first_error.get_or_insert(error);
                     for metric in SERVED {
-                        fetched.fail(&failed(metric, Some(namespace)));
+                        fetched.fail(&failed(metric, None));
                     }
                 }
             }
@@ -179,12 +205,22 @@ impl MetricsServerSource {
         }
     }
 
-    async fn list<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, String> {
+    async fn list<T: serde::de::DeserializeOwned>(&mut self, path: &str) -> Result<Vec<T>, String> {
         let request = http::Request::get(path)
             .body(Vec::new())
             .map_err(|e| e.to_string())?;
         let answer = self.client.request::<MetricsList<T>>(request).await;
         METRICS.source_query("metrics-server", answer.is_ok());
+        if let Err(kube::Error::Api(status)) = &answer {
+            let pause = match status.code {
+                404 => Some(ABSENT_FOR),
+                503 => Some(DOWN_FOR),
+                _ => None,
+            };
+            if let Some(pause) = pause {
+                self.absent_until = Some(std::time::Instant::now() + pause);
+            }
+        }
         answer.map(|list| list.items).map_err(|e| e.to_string())
     }
 }
