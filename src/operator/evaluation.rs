@@ -218,30 +218,32 @@ async fn cycle(context: &Loop, work: &mut Work) {
     context.registry.retain(|uid| live.contains(uid));
     let started = std::time::Instant::now();
     let cluster = context.observers.cluster();
-    let entries = context.registry.snapshot();
+    let programs = context.registry.programs();
     let step = i64::try_from(context.safety.evaluation_interval_seconds.max(1)).unwrap_or(60);
-    let fetched = work.sources.fetch(&entries, &cluster, now, step).await;
+    let fetched = work.sources.fetch(&programs, &cluster, now, step).await;
     let fetching = started.elapsed();
     // The cycle's own time, observing and evaluating, apart from waiting on
     // the metric source.
     let started = std::time::Instant::now();
     // Samples of objects gone since are dropped.
-    let known = observed_ids(&cluster);
-    work.history.absorb(fetched, |id| known.contains(id));
+    if !fetched.samples.is_empty() || !fetched.failed.is_empty() {
+        let known = observed_ids(&cluster);
+        work.history.absorb(fetched, |id| known.contains(id));
+    }
     // Samples are kept for the metrics the policies read, as far back as
     // their longest window (and a cycle more, so a window's oldest sample
     // is there); the rest keep their latest value.
-    let longest = entries
+    let longest = programs
         .iter()
-        .map(|e| e.program.longest_window())
+        .map(|(_, program)| program.longest_window())
         .max()
         .unwrap_or(0);
     let longest = i64::try_from(longest).unwrap_or(i64::MAX);
     work.history.set_retention(longest.saturating_add(2 * step));
     work.history.keep_series_of(
-        entries
+        programs
             .iter()
-            .flat_map(|e| e.program.metrics.iter().map(|m| m.name.clone()))
+            .flat_map(|(_, program)| program.metrics.iter().map(|m| m.name.clone()))
             .collect(),
     );
     let observations = snapshot(&cluster, &mut work.history, now);

@@ -149,6 +149,16 @@ impl Registry {
         self.lock().values().cloned().collect()
     }
 
+    /// Each compiled program with the namespace its `select` without `in`
+    /// means: what the metric sources plan from, without a copy of every
+    /// policy's engine state (timers for each of 10,000 pods).
+    pub fn programs(&self) -> Vec<(Option<String>, Program)> {
+        self.lock()
+            .values()
+            .map(|e| (e.namespace.clone(), e.program.clone()))
+            .collect()
+    }
+
     /// A copy of the entry of `uid`.
     pub fn get(&self, uid: &str) -> Option<Entry> {
         self.lock().get(uid).cloned()

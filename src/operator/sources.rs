@@ -5,7 +5,6 @@
 
 use super::metrics_server::MetricsServerSource;
 use super::prometheus::PrometheusSource;
-use super::registry::Entry;
 use crate::observe::queries::{self, Evaluated, Fetched};
 use crate::observe::Cluster;
 use std::collections::BTreeSet;
@@ -30,20 +29,20 @@ impl Sources {
         }
     }
 
-    /// What the policies of `entries` read from the sources at `now`, each
+    /// What `programs` read from the sources at `now`, each
     /// window read at `step` seconds.
     pub async fn fetch(
         &mut self,
-        entries: &[Entry],
+        programs: &[(Option<String>, crate::ir::Program)],
         cluster: &Cluster,
         now: i64,
         step: i64,
     ) -> Fetched {
-        let programs: Vec<Evaluated<'_>> = entries
+        let programs: Vec<Evaluated<'_>> = programs
             .iter()
-            .map(|e| Evaluated {
-                program: &e.program,
-                namespace: e.namespace.as_deref(),
+            .map(|(namespace, program)| Evaluated {
+                program,
+                namespace: namespace.as_deref(),
             })
             .collect();
         let wanted = queries::wanted(&programs);
