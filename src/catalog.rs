@@ -31,10 +31,11 @@ pub enum Kind {
     HorizontalPodAutoscalers,
     PersistentVolumeClaims,
     PodDisruptionBudgets,
+    ResourceQuotas,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Pods,
         Kind::Deployments,
         Kind::StatefulSets,
@@ -44,6 +45,7 @@ impl Kind {
         Kind::HorizontalPodAutoscalers,
         Kind::PersistentVolumeClaims,
         Kind::PodDisruptionBudgets,
+        Kind::ResourceQuotas,
     ];
 
     /// The word a policy uses: `select deployments`.
@@ -58,6 +60,7 @@ impl Kind {
             Kind::HorizontalPodAutoscalers => "horizontalpodautoscalers",
             Kind::PersistentVolumeClaims => "persistentvolumeclaims",
             Kind::PodDisruptionBudgets => "poddisruptionbudgets",
+            Kind::ResourceQuotas => "resourcequotas",
         }
     }
 
@@ -84,7 +87,8 @@ impl Kind {
 
     /// Objects whose status the engine reads but whose pods it does not
     /// aggregate: their metrics are the object's own (a Job's pod counts, an
-    /// autoscaler's replicas, a claim's volume usage, a budget's healthy pods).
+    /// autoscaler's replicas, a claim's volume usage, a budget's healthy pods,
+    /// a quota's use).
     pub fn is_observed_only(self) -> bool {
         matches!(
             self,
@@ -92,6 +96,7 @@ impl Kind {
                 | Kind::HorizontalPodAutoscalers
                 | Kind::PersistentVolumeClaims
                 | Kind::PodDisruptionBudgets
+                | Kind::ResourceQuotas
         )
     }
 
@@ -122,9 +127,10 @@ impl Kinds {
     pub const AUTOSCALERS: Kinds = Kinds(64);
     pub const CLAIMS: Kinds = Kinds(128);
     pub const BUDGETS: Kinds = Kinds(256);
+    pub const QUOTAS: Kinds = Kinds(512);
     /// Pods, workloads and nodes: what the v0 contract selected.
     pub const RUNNING: Kinds = Kinds(31);
-    pub const ALL: Kinds = Kinds(511);
+    pub const ALL: Kinds = Kinds(1023);
 
     pub const fn with(self, other: Kinds) -> Kinds {
         Kinds(self.0 | other.0)

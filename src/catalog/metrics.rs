@@ -323,6 +323,8 @@ pub static METRICS: &[MetricInfo] = &[
     DESIRED_HEALTHY,
     EXPECTED_PODS,
     DISRUPTIONS_ALLOWED,
+    QUOTA_USED_RATIO,
+    QUOTA_FILLING_RATIO,
 ];
 
 impl MetricInfo {

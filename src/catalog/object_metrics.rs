@@ -1,6 +1,6 @@
 //! The metrics of objects' own status beyond their pods' usage: workload
 //! rollouts, node scheduling, Jobs, HorizontalPodAutoscalers,
-//! PersistentVolumeClaims and PodDisruptionBudgets. Each says where the operator reads it: the
+//! PersistentVolumeClaims, PodDisruptionBudgets and ResourceQuotas. Each says where the operator reads it: the
 //! object's status through the API (the field kube-state-metrics copies into
 //! the series the kube-prometheus alerts read), or the kubelet's volume
 //! statistics. [`super::METRICS`] lists them beside the others.
@@ -192,6 +192,41 @@ pub(super) const DISRUPTIONS_ALLOWED: MetricInfo = status_count(
     "disruptions_allowed",
     Kinds::BUDGETS,
     "Voluntary disruptions the budget allows now: `status.disruptionsAllowed` (`kube_poddisruptionbudget_status_pod_disruptions_allowed`).",
+);
+
+/// A quota's use of its hard limits, read from its own status; its
+/// resources' ratios are folded into one value because a policy acts on the
+/// quota, not on each resource.
+const fn quota_ratio(name: &'static str, bounds: Bounds, description: &'static str) -> MetricInfo {
+    MetricInfo {
+        name,
+        unit: Unit::Ratio,
+        kinds: Kinds::QUOTAS,
+        source: Source::Status,
+        series: Series::Gauge,
+        aggregation: Aggregation::Average,
+        promql: None,
+        description,
+        bounds,
+    }
+}
+
+// Use can pass the hard limit (a lowered quota does not evict what runs),
+// so the ratio has no upper bound and `> 1` is meant.
+pub(super) const QUOTA_USED_RATIO: MetricInfo = quota_ratio(
+    "quota_used_ratio",
+    Bounds::NOT_NEGATIVE,
+    "The fullest of the quota's resources: the highest `status.used` / `status.hard` over the resources whose hard limit is above 0 (`kube_resourcequota{type=\"used\"} / (kube_resourcequota{type=\"hard\"} > 0)`, per resource); above 1 when a resource is used beyond its limit.",
+);
+// Below 1 by definition: the resources at or past their limit are left out,
+// so that a quota with one resource exceeded still says how full the others are.
+pub(super) const QUOTA_FILLING_RATIO: MetricInfo = quota_ratio(
+    "quota_filling_ratio",
+    Bounds {
+        min: Some(0.0),
+        max: Some(1.0),
+    },
+    "The fullest of the quota's resources still below their hard limit: the highest `status.used` / `status.hard` under 1 (`kube_resourcequota{type=\"used\"} / (kube_resourcequota{type=\"hard\"} > 0) < 1`, per resource); unknown when every resource is at or past its limit.",
 );
 
 pub(super) const CORDONED: MetricInfo = MetricInfo {

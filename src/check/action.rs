@@ -475,6 +475,7 @@ fn articles(kinds: Kinds) -> Vec<&'static str> {
             Kind::HorizontalPodAutoscalers => "a horizontalpodautoscaler",
             Kind::PersistentVolumeClaims => "a persistentvolumeclaim",
             Kind::PodDisruptionBudgets => "a poddisruptionbudget",
+            Kind::ResourceQuotas => "a resourcequota",
         })
         .collect()
 }

@@ -1,4 +1,4 @@
-//! The watched kinds (jobs, autoscalers, claims, disruption budgets): their
+//! The watched kinds (jobs, autoscalers, claims, disruption budgets, quotas): their
 //! own metrics and reasons, and only the actions that change nothing (and a
 //! Job's `rerun`).
 
@@ -7,7 +7,7 @@ use super::lowering_tests::{codes, program};
 use crate::catalog::Kind;
 use crate::safety::SafetyConfig;
 
-const WATCHED: [(&str, &str); 4] = [
+const WATCHED: [(&str, &str); 5] = [
     ("jobs", "active_pods > 0 and run_time > 12h"),
     (
         "horizontalpodautoscalers",
@@ -21,6 +21,7 @@ const WATCHED: [(&str, &str); 4] = [
         "poddisruptionbudgets",
         "desired_healthy - current_healthy > 0",
     ),
+    ("resourcequotas", "quota_used_ratio > 1"),
 ];
 
 fn policy(kind: &str, condition: &str, action: &str) -> String {
@@ -110,6 +111,10 @@ fn metrics_and_reasons_stay_on_their_kinds() {
         ),
         ("deployments", "status is Failed", "E0207"),
         ("pods", "status is Lost", "E0207"),
+        ("namespaces", "quota_used_ratio > 1", "E0107"),
+        ("pods", "quota_used_ratio > 0.9", "E0206"),
+        ("resourcequotas", "volume_used_bytes > 1Gi", "E0206"),
+        ("resourcequotas", "status is Failed", "E0207"),
     ];
     for (kind, condition, code) in cases {
         let source =
@@ -150,6 +155,7 @@ fn persistent_volumes_stay_forbidden_and_short_names_are_spelled_out() {
         ("hpa", "horizontalpodautoscalers"),
         ("pvc", "persistentvolumeclaims"),
         ("pdbs", "poddisruptionbudgets"),
+        ("quota", "resourcequotas"),
         ("job", "jobs"),
     ] {
         let compiled = compile(
@@ -288,4 +294,29 @@ fn a_declared_counter_takes_increase_and_rate() {
     assert!(codes(&rule(&gauge, "increase(periods, 5m) > 100")).contains(&"E0205"));
     let percent = counter.replace("counter count", "counter percent");
     assert_eq!(codes(&rule(&percent, "periods > 5")), ["E0109"]);
+}
+
+#[test]
+fn a_quota_used_past_its_limit_is_a_ratio_above_one_but_one_still_filling_is_not() {
+    // Use passes the hard limit when the quota is lowered below it: `> 1`
+    // is meant, not a percent written as a fraction.
+    let exceeded = codes(&policy(
+        "resourcequotas",
+        "quota_used_ratio > 1",
+        "notify \"x\"",
+    ));
+    assert!(exceeded.is_empty(), "{exceeded:?}");
+    // The resources at or past their limit are left out of the filling ratio.
+    let filling = codes(&policy(
+        "resourcequotas",
+        "quota_filling_ratio > 0.9 and quota_used_ratio < 1.5",
+        "notify \"x\"",
+    ));
+    assert!(filling.is_empty(), "{filling:?}");
+    let past = codes(&policy(
+        "resourcequotas",
+        "quota_filling_ratio > 2",
+        "notify \"x\"",
+    ));
+    assert!(past.contains(&"W0114"), "{past:?}");
 }

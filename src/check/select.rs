@@ -257,6 +257,7 @@ fn short_name(plural: &str) -> Option<&'static str> {
         "hpas" => Kind::HorizontalPodAutoscalers,
         "pvcs" => Kind::PersistentVolumeClaims,
         "pdbs" => Kind::PodDisruptionBudgets,
+        "quotas" => Kind::ResourceQuotas,
         "deploys" => Kind::Deployments,
         "sts" => Kind::StatefulSets,
         "ds" => Kind::DaemonSets,

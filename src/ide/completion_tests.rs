@@ -40,7 +40,8 @@ fn keywords_in_context() {
             "jobs",
             "horizontalpodautoscalers",
             "persistentvolumeclaims",
-            "poddisruptionbudgets"
+            "poddisruptionbudgets",
+            "resourcequotas"
         ]
     );
     assert_eq!(
@@ -201,6 +202,17 @@ fn a_watched_kind_offers_its_own_metrics_reasons_and_only_notify() {
     assert_eq!(
         labels("policy p {\n  select poddisruptionbudgets\n  when age > 1h then |"),
         ["notify", "ask ai"]
+    );
+    assert_eq!(
+        labels("policy p {\n  select resourcequotas\n  when age > 1h then |"),
+        ["notify", "ask ai"]
+    );
+    let quota = labels("policy p {\n  select resourcequotas\n  when |");
+    assert!(
+        quota.contains(&"quota_used_ratio".to_string())
+            && quota.contains(&"quota_filling_ratio".to_string())
+            && !quota.contains(&"volume_used_bytes".to_string()),
+        "{quota:?}"
     );
     let deployment = labels("policy p {\n  select deployments\n  when status is |");
     assert!(

@@ -393,6 +393,13 @@ mod tests {
             claims.contains("- actions: `notify`, `ask ai`, `expand`\n"),
             "{claims}"
         );
+        let quotas = hover_at("policy q {\n  select resourcequotas\n}\n", "resourcequotas");
+        assert!(
+            quotas.contains("watched")
+                && quotas.contains("`quota_used_ratio`")
+                && quotas.contains("- actions: `notify`, `ask ai`\n"),
+            "{quotas}"
+        );
         let pods = hover_at("policy p {\n  select pods\n}\n", "pods");
         assert!(pods.contains("`restart rolling`"), "{pods}");
     }

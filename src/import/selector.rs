@@ -31,6 +31,7 @@ const KINDS: &[(&str, Kind)] = &[
     ("HorizontalPodAutoscaler", Kind::HorizontalPodAutoscalers),
     ("PersistentVolumeClaim", Kind::PersistentVolumeClaims),
     ("PodDisruptionBudget", Kind::PodDisruptionBudgets),
+    ("ResourceQuota", Kind::ResourceQuotas),
 ];
 
 pub fn kinds(selector: &Node, notes: &mut Notes) -> Option<Vec<(Kind, Span)>> {

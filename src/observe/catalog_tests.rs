@@ -149,6 +149,13 @@ fn cluster() -> Cluster {
             "status": {"currentHealthy": 1, "desiredHealthy": 3, "expectedPods": 3,
                        "disruptionsAllowed": 0}
         }))],
+        // Pods past their lowered hard limit, memory requests still below theirs.
+        quotas: vec![object(json!({
+            "metadata": meta("compute", None),
+            "spec": {"hard": {"pods": "4", "requests.memory": "2Gi"}},
+            "status": {"hard": {"pods": "4", "requests.memory": "2Gi"},
+                       "used": {"pods": "5", "requests.memory": "1536Mi"}}
+        }))],
         events: Vec::new(),
     }
 }
@@ -243,6 +250,14 @@ fn the_values_of_the_newer_kinds_are_their_status_fields() {
     assert_eq!(
         value(Kind::PodDisruptionBudgets, "web", "current_healthy"),
         Some(1.0)
+    );
+    assert_eq!(
+        value(Kind::ResourceQuotas, "compute", "quota_used_ratio"),
+        Some(1.25)
+    );
+    assert_eq!(
+        value(Kind::ResourceQuotas, "compute", "quota_filling_ratio"),
+        Some(0.75)
     );
     // Five pods in phase Running (two restarted after a termination).
     assert_eq!(value(Kind::Nodes, "node-1", "running_pods"), Some(5.0));

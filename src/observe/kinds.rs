@@ -1,15 +1,16 @@
-//! Jobs, HorizontalPodAutoscalers, PersistentVolumeClaims and
-//! PodDisruptionBudgets as the engine reads them: their own status fields in
+//! Jobs, HorizontalPodAutoscalers, PersistentVolumeClaims,
+//! PodDisruptionBudgets and ResourceQuotas as the engine reads them: their own status fields in
 //! the catalog's names (the fields kube-state-metrics copies into the
 //! series the kube-prometheus alerts read), and their status reasons. Pure:
 //! objects in, values out.
 
 use super::objects::{seconds, Observed};
+use crate::act::quantity;
 use crate::catalog::Kind;
 use crate::engine::observation::{Target, TargetId};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, ResourceQuota};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -134,4 +135,110 @@ pub fn budget(pdb: &PodDisruptionBudget, now: i64) -> Observed {
         }
     }
     observed
+}
+
+/// A quota: its fullest resource's use of its hard limit, and the fullest
+/// of those still below it. A resource without a hard limit above 0 has no
+/// ratio, as kube-state-metrics' `(kube_resourcequota{type="hard"} > 0)`
+/// drops it; without any, the quota has neither value.
+pub fn quota(quota: &ResourceQuota, now: i64) -> Observed {
+    let mut observed = observed(Kind::ResourceQuotas, &quota.metadata, now);
+    let Some(status) = &quota.status else {
+        return observed;
+    };
+    let (Some(used), Some(hard)) = (&status.used, &status.hard) else {
+        return observed;
+    };
+    let ratios: Vec<f64> = hard
+        .iter()
+        .filter_map(|(resource, hard)| {
+            let hard = quantity::parse(&hard.0).filter(|h| *h > 0.0)?;
+            Some(quantity::parse(&used.get(resource)?.0)? / hard)
+        })
+        .collect();
+    let highest = |below_one: bool| {
+        ratios
+            .iter()
+            .copied()
+            .filter(|r| !below_one || *r < 1.0)
+            .reduce(f64::max)
+    };
+    if let Some(used) = highest(false) {
+        observed.values.push(("quota_used_ratio", used));
+    }
+    if let Some(filling) = highest(true) {
+        observed.values.push(("quota_filling_ratio", filling));
+    }
+    observed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ResourceQuotaStatus;
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    use std::collections::BTreeMap;
+
+    fn quantities(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, Quantity>> {
+        Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), Quantity(v.to_string())))
+                .collect(),
+        )
+    }
+
+    fn values(used: &[(&str, &str)], hard: &[(&str, &str)]) -> Vec<(&'static str, f64)> {
+        let mut q = ResourceQuota::default();
+        q.metadata.name = Some("compute".into());
+        q.metadata.namespace = Some("shop".into());
+        q.status = Some(ResourceQuotaStatus {
+            used: quantities(used),
+            hard: quantities(hard),
+        });
+        let mut values = quota(&q, 0).values;
+        values.sort_by(|a, b| a.0.cmp(b.0));
+        values
+    }
+
+    #[test]
+    fn the_fullest_resource_is_read_across_units() {
+        let values = values(
+            &[
+                ("requests.memory", "1843Mi"),
+                ("requests.cpu", "500m"),
+                ("pods", "3"),
+            ],
+            &[
+                ("requests.memory", "2Gi"),
+                ("requests.cpu", "2"),
+                ("pods", "10"),
+            ],
+        );
+        let used = 1843.0 / 2048.0;
+        assert_eq!(
+            values,
+            [("quota_filling_ratio", used), ("quota_used_ratio", used)]
+        );
+    }
+
+    #[test]
+    fn a_resource_past_its_limit_leaves_the_filling_ratio_to_the_others() {
+        let values = values(
+            &[("pods", "3"), ("services", "19"), ("secrets", "4")],
+            &[("pods", "2"), ("services", "20"), ("secrets", "0")],
+        );
+        assert_eq!(
+            values,
+            [("quota_filling_ratio", 0.95), ("quota_used_ratio", 1.5)]
+        );
+    }
+
+    #[test]
+    fn a_quota_without_a_limit_above_zero_or_a_status_has_no_ratio() {
+        assert!(values(&[("pods", "1")], &[("pods", "0")]).is_empty());
+        assert!(values(&[], &[("pods", "3")]).is_empty());
+        let unobserved = ResourceQuota::default();
+        assert!(quota(&unobserved, 0).values.is_empty());
+    }
 }

@@ -19,7 +19,7 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod, ResourceQuota};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use objects::Observed;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -40,6 +40,7 @@ pub struct Cluster {
     pub autoscalers: Vec<Arc<HorizontalPodAutoscaler>>,
     pub claims: Vec<Arc<PersistentVolumeClaim>>,
     pub budgets: Vec<Arc<PodDisruptionBudget>>,
+    pub quotas: Vec<Arc<ResourceQuota>>,
     /// What a StatefulSet's or DaemonSet's `rollout_age` reads: when the
     /// revision its `status.updateRevision` names was made.
     pub revisions: Vec<Arc<ControllerRevision>>,
@@ -77,6 +78,7 @@ impl Cluster {
             autoscalers: only(&self.autoscalers, &keep),
             claims: only(&self.claims, &keep),
             budgets: only(&self.budgets, &keep),
+            quotas: only(&self.quotas, &keep),
             revisions: only(&self.revisions, &keep),
         }
     }
@@ -372,7 +374,8 @@ fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) ->
                 .map(|h| kinds::autoscaler(h, now)),
         )
         .chain(cluster.claims.iter().map(|c| kinds::claim(c, now)))
-        .chain(cluster.budgets.iter().map(|b| kinds::budget(b, now)));
+        .chain(cluster.budgets.iter().map(|b| kinds::budget(b, now)))
+        .chain(cluster.quotas.iter().map(|q| kinds::quota(q, now)));
     for observed in others {
         let mut target = history.record(observed, now, append);
         target.events = events.remove(&target.id).unwrap_or_default();

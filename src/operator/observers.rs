@@ -10,7 +10,7 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod, ResourceQuota};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::runtime::reflector::{self, reflector, Store};
 use kube::runtime::{watcher, WatchStreamExt};
@@ -38,6 +38,7 @@ pub struct Observers {
     jobs: Store<Job>,
     claims: Store<PersistentVolumeClaim>,
     budgets: Store<PodDisruptionBudget>,
+    quotas: Store<ResourceQuota>,
     /// When a StatefulSet's or DaemonSet's rollout began.
     revisions: Store<ControllerRevision>,
     /// The records: the answers people give them, and what the guards and
@@ -185,6 +186,7 @@ impl Observers {
             jobs: reflect(client, &mut watches, Some(sender.clone()), trim_job),
             claims: reflect(client, &mut watches, None, keep),
             budgets: reflect(client, &mut watches, None, keep),
+            quotas: reflect(client, &mut watches, None, keep),
             revisions: reflect(client, &mut watches, None, trim_revision),
             events: reflect(client, &mut watches, Some(sender.clone()), keep),
             records: reflect(client, &mut watches, Some(answers), keep),
@@ -208,6 +210,7 @@ impl Observers {
         let _ = self.jobs.wait_until_ready().await;
         let _ = self.claims.wait_until_ready().await;
         let _ = self.budgets.wait_until_ready().await;
+        let _ = self.quotas.wait_until_ready().await;
         let _ = self.revisions.wait_until_ready().await;
         let _ = self.events.wait_until_ready().await;
         let _ = self.records.wait_until_ready().await;
@@ -250,6 +253,7 @@ impl Observers {
             autoscalers: self.autoscalers.state(),
             claims: self.claims.state(),
             budgets: self.budgets.state(),
+            quotas: self.quotas.state(),
             revisions: self.revisions.state(),
         }
     }

@@ -2,7 +2,8 @@
 //! real API server with the least-privilege role: a Job the real Job
 //! controller marks failed (KubeJobFailed), and a PodDisruptionBudget the
 //! real disruption controller finds short of healthy pods
-//! (KubePdbNotEnoughHealthyPods).
+//! (KubePdbNotEnoughHealthyPods), and a ResourceQuota lowered below what
+//! the real quota controller counts in use (KubeQuotaExceeded).
 
 use super::support::*;
 use k8s_openapi::api::batch::v1::Job;
@@ -128,6 +129,63 @@ async fn a_failed_job_and_a_short_disruption_budget_are_acted_on() {
         "{posted:?}"
     );
     assert_eq!(posted.len(), 2, "{posted:?}");
+}
+
+#[tokio::test]
+async fn a_quota_lowered_below_its_use_is_reported() {
+    use k8s_openapi::api::core::v1::ResourceQuota;
+    let Some(bench) = role_bench("t-quota").await else {
+        return;
+    };
+    let (plane, client, kubeconfig, ns) = bench.parts();
+    let quotas: Api<ResourceQuota> = Api::namespaced(client.clone(), &ns);
+    let quota: ResourceQuota = serde_json::from_value(json!({
+        "metadata": {"name": "compute"},
+        "spec": {"hard": {"pods": "10"}}
+    }))
+    .expect("a ResourceQuota");
+    quotas
+        .create(&PostParams::default(), &quota)
+        .await
+        .expect("the quota is created");
+    workload(&client, &ns, "web", 2).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    running_pods(&pods, "web", 2).await;
+    // Creation past a quota is refused, so use can only pass the hard limit
+    // when the limit is lowered: the quota controller then counts 2 of 1.
+    let lowered = json!({"spec": {"hard": {"pods": "1"}}});
+    quotas
+        .patch("compute", &PatchParams::default(), &Patch::Merge(&lowered))
+        .await
+        .expect("the quota is lowered");
+
+    healing_policy(
+        &client,
+        &ns,
+        "quotas",
+        "policy quotas {\n  select resourcequotas\n  mode auto\n  cooldown 1h\n  \
+         when quota_used_ratio > 1 for 2s then notify \"a quota is exceeded\"\n}\n",
+    )
+    .await;
+    let _operator = operator_as(
+        plane,
+        "quotas",
+        Some("evaluationIntervalSeconds: 1\n"),
+        &kubeconfig,
+        &["--namespace", "kubeskippy-system"],
+    );
+    let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
+    let notice = record_where(
+        &actions,
+        "the exceeded quota's notice",
+        Duration::from_secs(90),
+        |a| a.spec.object.kind == "ResourceQuota" && carried_out(a),
+    )
+    .await;
+    assert_eq!(notice.spec.object.name, "compute");
+    assert_eq!(notice.spec.action.name, "notify");
+    let evidence = serde_json::to_string(&notice.spec.evidence).expect("evidence");
+    assert!(evidence.contains("quota_used_ratio"), "{evidence}");
 }
 
 /// A loopback test double of a chat's incoming webhook: its URL, and the

@@ -128,7 +128,7 @@ pub struct ObjectRef {
 
 /// Each kind the engine knows, as the Kubernetes API names it: its
 /// apiVersion and kind. The one table records, Events and approvals read.
-const API_KINDS: [(Kind, &str, &str); 9] = [
+const API_KINDS: [(Kind, &str, &str); 10] = [
     (Kind::Pods, "v1", "Pod"),
     (Kind::Nodes, "v1", "Node"),
     (Kind::Deployments, "apps/v1", "Deployment"),
@@ -146,6 +146,7 @@ const API_KINDS: [(Kind, &str, &str); 9] = [
         "policy/v1",
         "PodDisruptionBudget",
     ),
+    (Kind::ResourceQuotas, "v1", "ResourceQuota"),
 ];
 
 impl ObjectRef {
