@@ -73,6 +73,8 @@ async fn the_chart_applied_to_a_real_api_server_runs_an_operator_that_heals() {
             "--include-crds",
             "--set",
             "safety.evaluationIntervalSeconds=1",
+            "--set",
+            "safety.maxClusterActionsPerHour=1000000",
         ],
     )
     .expect("helm template renders the chart");

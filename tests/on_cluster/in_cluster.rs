@@ -80,7 +80,11 @@ async fn with_no_kubeconfig_the_operator_reads_its_pods_service_account() {
     let log = std::fs::File::create(plane.ready.log_dir.join("operator-in-cluster.log"))
         .expect("a log file");
     let safety = plane.ready.log_dir.join("safety-in-cluster.yaml");
-    std::fs::write(&safety, "evaluationIntervalSeconds: 1\n").expect("a safety file");
+    std::fs::write(
+        &safety,
+        format!("evaluationIntervalSeconds: 1\n{SHARED_CLUSTER_CAP}"),
+    )
+    .expect("a safety file");
     // As the pod of the chart's Deployment: no kubeconfig anywhere.
     let _operator = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubeskippy"))
         .args(["run", "--lease-seconds", "2", "--safety"])

@@ -180,6 +180,10 @@ pub async fn install_crds(client: &Client) {
     }
 }
 
+/// The cluster-wide cap of actions an hour, for an operator on the shared
+/// test cluster.
+pub const SHARED_CLUSTER_CAP: &str = "maxClusterActionsPerHour: 1000000\n";
+
 /// Operators evaluate every policy of the cluster: tests that run one take
 /// turns, so that what a test sees was done by its own operator.
 pub static OPERATORS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -214,11 +218,18 @@ pub fn operator_as(
         .args(["--lease-seconds", "2"])
         .args(extra)
         .env("POD_NAME", name);
-    if let Some(yaml) = safety {
-        let file = plane.ready.log_dir.join(format!("safety-{name}.yaml"));
-        std::fs::write(&file, yaml).expect("a safety file");
-        command.arg("--safety").arg(file);
-    }
+    // The tests share one cluster, where earlier tests' policies keep
+    // acting on their namespaces: every operator would otherwise meet the
+    // cluster-wide hourly cap of actions (which the guards' own tests hold).
+    let yaml = safety.unwrap_or("");
+    let yaml = if yaml.contains("maxClusterActionsPerHour") {
+        yaml.to_string()
+    } else {
+        format!("{}\n{SHARED_CLUSTER_CAP}", yaml.trim_end())
+    };
+    let file = plane.ready.log_dir.join(format!("safety-{name}.yaml"));
+    std::fs::write(&file, yaml).expect("a safety file");
+    command.arg("--safety").arg(file);
     command
         .env("KUBESKIPPY_LOG", "kubeskippy=debug,info")
         // Several operators run at once: each its own free port, unless the
