@@ -169,71 +169,54 @@ pub fn run(args: &RunArgs, err: &mut dyn Write) -> u8 {
         }
     };
     runtime.block_on(async {
-        let client = match client(args).await {
-            Ok(client) => client,
+        match start(args, safety).await {
+            Ok((client, settings, endpoints)) => {
+                crate::operator::run(client, settings, endpoints).await;
+                SUCCESS
+            }
             Err(e) => {
                 let _ = writeln!(err, "error: {e}");
-                return FAILURE;
+                FAILURE
             }
-        };
-        let endpoints = match crate::operator::serve::bind(args.metrics_address).await {
-            Ok(listener) => listener,
-            Err(e) => {
-                let _ = writeln!(
-                    err,
-                    "error: cannot serve metrics on {}: {e} (choose another with --metrics-address)",
-                    args.metrics_address
-                );
-                return FAILURE;
-            }
-        };
-        if let Ok(address) = endpoints.local_addr() {
-            tracing::info!(%address, "serving /metrics, /healthz and /readyz");
         }
-        let analysis = match analysis(args) {
-            Ok(analysis) => analysis,
-            Err(e) => {
-                let _ = writeln!(err, "error: {e}");
-                return FAILURE;
-            }
-        };
-        let prometheus = match prometheus(args) {
-            Ok(prometheus) => prometheus,
-            Err(e) => {
-                let _ = writeln!(err, "error: {e}");
-                return FAILURE;
-            }
-        };
-        let shard = match crate::operator::shard::Shard::new(args.shard, args.shards) {
-            Ok(shard) => shard,
-            Err(e) => {
-                let _ = writeln!(err, "error: {e}");
-                return FAILURE;
-            }
-        };
-        let webhooks = match crate::act::webhooks::Webhooks::new(
-            args.notify_webhooks.clone(),
-            std::time::Duration::from_secs(args.notify_timeout_seconds.clamp(1, 300)),
-        ) {
-            Ok(webhooks) => webhooks,
-            Err(e) => {
-                let _ = writeln!(err, "error: {e}");
-                return FAILURE;
-            }
-        };
-        let lease = std::time::Duration::from_secs(args.lease_seconds.max(1));
-        let settings = crate::operator::Settings {
-            safety,
-            namespace: args.namespace.clone(),
-            lease,
-            analysis,
-            prometheus,
-            shard,
-            webhooks,
-        };
-        crate::operator::run(client, settings, endpoints).await;
-        SUCCESS
     })
+}
+
+/// Everything `run` needs, each flag checked before the cluster is reached:
+/// a misspelt value is an error at once, not after a connection.
+async fn start(
+    args: &RunArgs,
+    safety: crate::safety::SafetyConfig,
+) -> Result<(Client, crate::operator::Settings, tokio::net::TcpListener), String> {
+    let analysis = analysis(args)?;
+    let prometheus = prometheus(args)?;
+    let shard = crate::operator::shard::Shard::new(args.shard, args.shards)?;
+    let webhooks = crate::act::webhooks::Webhooks::new(
+        args.notify_webhooks.clone(),
+        std::time::Duration::from_secs(args.notify_timeout_seconds.clamp(1, 300)),
+    )?;
+    let client = client(args).await?;
+    let endpoints = crate::operator::serve::bind(args.metrics_address)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot serve metrics on {}: {e} (choose another with --metrics-address)",
+                args.metrics_address
+            )
+        })?;
+    if let Ok(address) = endpoints.local_addr() {
+        tracing::info!(%address, "serving /metrics, /healthz and /readyz");
+    }
+    let settings = crate::operator::Settings {
+        safety,
+        namespace: args.namespace.clone(),
+        lease: std::time::Duration::from_secs(args.lease_seconds.max(1)),
+        analysis,
+        prometheus,
+        shard,
+        webhooks,
+    };
+    Ok((client, settings, endpoints))
 }
 
 async fn client(args: &RunArgs) -> Result<Client, String> {

@@ -9,7 +9,7 @@ use super::support::*;
 use kubeskippy::operator::crd::{ActionPhase, HealingAction};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// A test double of an OpenAI-compatible chat endpoint that answers every
 /// request with `content` as the assistant's message; how many requests it
@@ -29,35 +29,12 @@ async fn fake_model(content: String) -> (String, Arc<AtomicUsize>, Arc<std::sync
             let counter = counter.clone();
             let last_body = last_body.clone();
             tokio::spawn(async move {
-                // Read the head, then as much body as it announces.
-                let mut buffer = Vec::new();
-                let mut chunk = [0u8; 8192];
-                loop {
-                    let Ok(n) = socket.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buffer.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buffer);
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let length = text[..end]
-                            .lines()
-                            .find_map(|l| {
-                                let (k, v) = l.split_once(':')?;
-                                k.eq_ignore_ascii_case("content-length")
-                                    .then(|| v.trim().parse::<usize>().ok())?
-                            })
-                            .unwrap_or(0);
-                        if buffer.len() >= end + 4 + length {
-                            break;
-                        }
-                    }
-                }
+                let Some((head, body)) = read_request(&mut socket).await else {
+                    return;
+                };
                 counter.fetch_add(1, Ordering::SeqCst);
                 if let Ok(mut last) = last_body.lock() {
-                    *last = String::from_utf8_lossy(&buffer).into_owned();
+                    *last = format!("{head}\r\n\r\n{body}");
                 }
                 let body = json!({
                     "id": "x", "object": "chat.completion", "model": "fake",

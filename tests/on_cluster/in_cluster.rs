@@ -55,12 +55,7 @@ async fn with_no_kubeconfig_the_operator_reads_its_pods_service_account() {
     };
     let (plane, client, _, ns) = bench.parts();
     let token = service_account_token(&client, "kubeskippy-system", "kubeskippy").await;
-    let pki = plane
-        .ready
-        .log_dir
-        .parent()
-        .expect("the run folder")
-        .join("pki");
+    let pki = pki(plane);
     let ca = std::fs::read(pki.join("ca.crt")).expect("the cluster CA");
     let _mounted = match mount(&token, &ca, "kubeskippy-system") {
         Ok(mounted) => mounted,

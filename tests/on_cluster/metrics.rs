@@ -171,20 +171,29 @@ pub fn scraping(
     name: &str,
     target: &str,
 ) -> (tokio::process::Child, Prometheus) {
-    let dir = plane.ready.log_dir.join(name);
-    std::fs::create_dir_all(&dir).expect("a directory for Prometheus");
+    let web = free_port();
+    let child = prometheus_on(binary, &plane.ready.log_dir.join(name), target, web);
+    let prometheus = Prometheus::try_from(format!("http://127.0.0.1:{web}")).expect("a client");
+    (child, prometheus)
+}
+
+/// A real Prometheus on 127.0.0.1:`web` scraping `target` every second,
+/// its configuration, data, log and query log (`queries.log`: every query it
+/// ran) in `dir`; killed when the child drops.
+pub fn prometheus_on(binary: &Path, dir: &Path, target: &str, web: u16) -> tokio::process::Child {
+    std::fs::create_dir_all(dir).expect("a directory for Prometheus");
     let config = dir.join("prometheus.yml");
     std::fs::write(
         &config,
         format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: kubeskippy\n    \
-             static_configs:\n      - targets: ['{target}']\n"
+            "global:\n  scrape_interval: 1s\n  query_log_file: {}\nscrape_configs:\n  - job_name: kubeskippy\n    \
+             static_configs:\n      - targets: ['{target}']\n",
+            dir.join("queries.log").display()
         ),
     )
     .expect("the Prometheus configuration");
-    let web = free_port();
     let log = std::fs::File::create(dir.join("prometheus.log")).expect("a log");
-    let child = tokio::process::Command::new(binary)
+    tokio::process::Command::new(binary)
         .arg(format!("--config.file={}", config.display()))
         .arg(format!(
             "--storage.tsdb.path={}",
@@ -196,7 +205,5 @@ pub fn scraping(
         .stderr(log)
         .kill_on_drop(true)
         .spawn()
-        .expect("prometheus starts");
-    let prometheus = Prometheus::try_from(format!("http://127.0.0.1:{web}")).expect("a client");
-    (child, prometheus)
+        .expect("prometheus starts")
 }

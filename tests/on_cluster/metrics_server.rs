@@ -115,12 +115,7 @@ async fn serve(
 ) -> u16 {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let pki = plane
-        .ready
-        .log_dir
-        .parent()
-        .expect("the run folder")
-        .join("pki");
+    let pki = pki(plane);
     let certificates: Vec<CertificateDer<'static>> =
         CertificateDer::pem_file_iter(pki.join("apiserver.crt"))
             .expect("the serving certificate")

@@ -7,7 +7,7 @@
 //! `for`.
 
 use super::control_plane;
-use super::metrics::{free_port, prometheus_binary};
+use super::metrics::{free_port, prometheus_binary, prometheus_on};
 use super::support::*;
 use kubeskippy::operator::crd::HealingAction;
 use std::collections::BTreeMap;
@@ -69,36 +69,6 @@ async fn exporter(namespace: String, usage: Usage) -> (String, tokio::task::Join
     (address, task)
 }
 
-/// A real Prometheus on `web` scraping `target` every second, logging every
-/// query it runs to `queries.log` in `dir`.
-fn prometheus(binary: &Path, dir: &Path, target: &str, web: u16) -> tokio::process::Child {
-    std::fs::create_dir_all(dir).expect("a directory for Prometheus");
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  query_log_file: {}\nscrape_configs:\n  - job_name: cluster\n    \
-             static_configs:\n      - targets: ['{target}']\n",
-            dir.join("queries.log").display()
-        ),
-    )
-    .expect("the Prometheus configuration");
-    let log = std::fs::File::create(dir.join("prometheus.log")).expect("a log");
-    tokio::process::Command::new(binary)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{web}"))
-        .stdin(std::process::Stdio::null())
-        .stdout(log.try_clone().expect("a log handle"))
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("prometheus starts")
-}
-
 /// The queries Prometheus ran that name `namespace`.
 fn queries_about(dir: &Path, namespace: &str) -> Vec<String> {
     let log = std::fs::read_to_string(dir.join("queries.log")).unwrap_or_default();
@@ -128,7 +98,7 @@ async fn a_leak_seen_in_prometheus_is_healed_and_prometheus_down_acts_on_nothing
     let dir = plane.ready.log_dir.join("prometheus-source");
     let web = free_port();
     let url = format!("http://127.0.0.1:{web}");
-    let server = prometheus(&binary, &dir, &target, web);
+    let server = prometheus_on(&binary, &dir, &target, web);
 
     healing_policy(
         &client,
@@ -188,7 +158,7 @@ async fn a_leak_seen_in_prometheus_is_healed_and_prometheus_down_acts_on_nothing
 
     // Back on the same port: the leak shows, holds for 3 s, and the pod is
     // restarted.
-    let _server = prometheus(&binary, &dir, &target, web);
+    let _server = prometheus_on(&binary, &dir, &target, web);
     let record = record_where(
         &actions,
         "the leaking pod's restart",

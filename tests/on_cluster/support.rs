@@ -560,3 +560,47 @@ pub async fn role_bench(ns: &str) -> Option<RoleBench> {
         _turn: turn,
     })
 }
+
+/// The control plane's certificates and keys (`ca.crt`, `apiserver.crt`,
+/// `apiserver.key`, …), which the harness writes beside its logs.
+pub fn pki(plane: &ControlPlane) -> std::path::PathBuf {
+    plane
+        .ready
+        .log_dir
+        .parent()
+        .expect("the run folder")
+        .join("pki")
+}
+
+/// One HTTP/1.1 request read from `stream` by a test double: its head and
+/// as much body as its `Content-Length` announces; `None` if the peer
+/// closed first.
+pub async fn read_request(
+    stream: &mut (impl tokio::io::AsyncRead + Unpin),
+) -> Option<(String, String)> {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buffer);
+        let Some((head, body)) = text.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let length = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse::<usize>().ok())?
+            })
+            .unwrap_or(0);
+        if body.len() >= length {
+            return Some((head.to_string(), body.to_string()));
+        }
+    }
+}
