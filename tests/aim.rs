@@ -91,6 +91,18 @@ fn a_unit_apart_from_its_number_goes_on_it() {
 }
 
 #[test]
+fn a_unit_word_after_a_multibyte_character_is_no_duration() {
+    // Found by `fuzz/run`: the digits before a unit word were sought by
+    // byte, and a byte order mark ends in a byte that is no char boundary.
+    for before in ["\u{feff}", "é", "→3"] {
+        let source = format!("policy a {{\n  select nodes\n{before} m\n}}\n");
+        let compiled = compile(&source, &SafetyConfig::default());
+        assert!(compiled.has_errors(), "{before}");
+        render(&compiled.diagnostics, "aim.skippy", &source, false);
+    }
+}
+
+#[test]
 fn a_colon_after_the_policy_name_says_the_body_is_in_braces() {
     let (rendered, _) = only("policy x:\n  select pods\n  when restarts > 3 then restart\n");
     insta::assert_snapshot!("aim_policy_colon", rendered);

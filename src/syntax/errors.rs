@@ -159,9 +159,14 @@ fn near_miss(
     if before.len() == pos {
         return None;
     }
-    let number_start = before
-        .rfind(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .map_or(0, |i| i + 1);
+    // Counted in bytes from the end: the digits are ASCII, whatever precedes
+    // them may not be (a byte past a multi-byte character is no boundary).
+    let number_start = before.len()
+        - before
+            .bytes()
+            .rev()
+            .take_while(|b| b.is_ascii_digit() || *b == b'.')
+            .count();
     let number = &before[number_start..];
     if !number.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
