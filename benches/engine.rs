@@ -67,12 +67,14 @@ fn observations(now: i64) -> Observations {
                 ))
             };
             target
-                .metrics
+                .metrics_mut()
                 .insert("memory_percent".into(), series(60.0, 35.0));
             target
-                .metrics
+                .metrics_mut()
                 .insert("cpu_percent".into(), series(50.0, 45.0));
-            target.metrics.insert("restarts".into(), series(0.0, 0.0));
+            target
+                .metrics_mut()
+                .insert("restarts".into(), series(0.0, 0.0));
             if seed.is_multiple_of(50) {
                 target.statuses.insert("CrashLoopBackOff".into());
                 target.events.push(Event {

@@ -5,6 +5,12 @@ use kubeskippy::cli;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+/// jemalloc for the operator (see its entry in Cargo.toml): a cycle over a
+/// large cluster allocates and frees many small maps and strings.
+#[cfg(feature = "operator")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// KubeSkippy heals Kubernetes applications by policies written in Skippy.
 #[derive(Debug, Parser)]
 #[command(

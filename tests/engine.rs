@@ -42,7 +42,7 @@ fn pod(name: &str) -> Target {
 fn with_metric(mut target: Target, metric: &str, samples: &[(i64, f64)]) -> Target {
     let series = Series::new(samples.iter().map(|&(at, v)| Sample::new(at, v)));
     target
-        .metrics
+        .metrics_mut()
         .insert(metric.into(), std::sync::Arc::new(series));
     target
 }

@@ -45,7 +45,7 @@ fn pod(name: &str) -> Target {
 
 fn with_samples(mut target: Target, metric: &str, samples: &[(i64, f64)]) -> Target {
     let series = Series::new(samples.iter().map(|&(at, v)| Sample::new(at, v)));
-    target.metrics.insert(metric.into(), Arc::new(series));
+    target.metrics_mut().insert(metric.into(), Arc::new(series));
     target
 }
 

@@ -72,7 +72,7 @@ fn target() -> impl Strategy<Value = Target> {
             if crashing {
                 t.statuses.insert("CrashLoopBackOff".into());
             }
-            t.metrics.insert(
+            t.metrics_mut().insert(
                 "replicas".into(),
                 std::sync::Arc::new(kubeskippy::engine::series::Series::new([
                     kubeskippy::engine::series::Sample::new(990, 2.0),

@@ -8,10 +8,10 @@
 //! within any window that holds its last time; so the count is spread evenly
 //! over the series, in at most [`SPREAD`] steps.
 
+use super::HashMap;
 use crate::catalog::Kind;
 use crate::engine::observation::{Event as Occurrence, TargetId};
 use k8s_openapi::api::events::v1::Event;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The most occurrences one Event is spread into.
@@ -82,7 +82,7 @@ pub fn spread(reason: &str, first: i64, last: i64, count: u32) -> Vec<Occurrence
 
 /// The occurrences of `events`, by the object each is about.
 pub fn by_object(events: &[Arc<Event>]) -> HashMap<TargetId, Vec<Occurrence>> {
-    let mut out: HashMap<TargetId, Vec<Occurrence>> = HashMap::new();
+    let mut out: HashMap<TargetId, Vec<Occurrence>> = HashMap::default();
     for event in events {
         let Some(regarding) = &event.regarding else {
             continue;

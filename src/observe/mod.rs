@@ -11,8 +11,12 @@ pub mod kinds;
 pub mod objects;
 pub mod queries;
 
+/// A hash map with a fast hash seeded per process: the observer's maps
+/// are looked up once per object per cycle.
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 use crate::catalog::{self, Kind};
-use crate::engine::observation::{Observations, Target, TargetId};
+use crate::engine::observation::{Metrics, Observations, Target, TargetId};
 use crate::engine::series::{self, Sample, Series};
 use k8s_openapi::api::apps::v1::{
     ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
@@ -22,7 +26,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod, ResourceQuota};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use objects::Observed;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// The objects of one moment, as the reflectors hold them.
@@ -105,7 +109,9 @@ pub struct History {
 
 #[derive(Debug, Default)]
 struct Kept {
-    metrics: BTreeMap<String, Arc<Series>>,
+    /// Shared with the targets of the last snapshot, which are dropped
+    /// before the next one writes, so writing does not copy.
+    metrics: Arc<Metrics>,
     /// OOM kills already counted: (container, when it ended).
     ooms_seen: BTreeSet<(String, i64)>,
     last_seen: i64,
@@ -118,7 +124,7 @@ impl History {
     pub fn new(retention: i64) -> History {
         History {
             retention: retention.max(crate::engine::truth::STALENESS_SECONDS),
-            objects: HashMap::new(),
+            objects: HashMap::default(),
             records: 0,
             declared: BTreeMap::new(),
             read: None,
@@ -133,12 +139,7 @@ impl History {
 
     /// Stores `sample` of `name`: appended where its series is kept,
     /// replacing the last value elsewhere.
-    fn store(
-        read: &Option<BTreeSet<String>>,
-        metrics: &mut BTreeMap<String, Arc<Series>>,
-        name: &str,
-        sample: Sample,
-    ) {
+    fn store(read: &Option<BTreeSet<String>>, metrics: &mut Metrics, name: &str, sample: Sample) {
         match read {
             Some(read) if !read.contains(name) => series::replace(metrics, name, sample),
             _ => series::append(metrics, name, sample),
@@ -157,8 +158,9 @@ impl History {
     pub fn absorb(&mut self, fetched: queries::Fetched, known: impl Fn(&TargetId) -> bool) {
         for (metric, namespace) in &fetched.failed {
             for (id, kept) in &mut self.objects {
-                if namespace.is_none() || id.namespace == *namespace {
-                    kept.metrics.remove(metric);
+                let here = namespace.is_none() || id.namespace == *namespace;
+                if here && kept.metrics.contains_key(metric) {
+                    Arc::make_mut(&mut kept.metrics).remove(metric);
                 }
             }
         }
@@ -166,10 +168,10 @@ impl History {
             if !known(&id) {
                 continue;
             }
-            let kept = self.objects.entry(id).or_default();
+            let kept = Arc::make_mut(&mut self.objects.entry(id).or_default().metrics);
             for (name, samples) in series {
                 for sample in samples {
-                    series::append(&mut kept.metrics, &name, sample);
+                    series::append(kept, &name, sample);
                 }
             }
         }
@@ -184,9 +186,9 @@ impl History {
             values,
             oom_kills,
         } = observed;
-        let kept = self.objects.entry(target.id.clone()).or_default();
+        let kept = Self::kept(&mut self.objects, &target.id);
         if !append {
-            target.metrics = kept.metrics.clone();
+            target.metrics = Arc::clone(&kept.metrics);
             return target;
         }
         kept.last_seen = now;
@@ -197,11 +199,21 @@ impl History {
             }
             values.push(("oom_kills", kept.ooms_seen.len() as f64));
         }
+        let metrics = Arc::make_mut(&mut kept.metrics);
         for (name, value) in values {
-            Self::store(&self.read, &mut kept.metrics, name, Sample::new(now, value));
+            Self::store(&self.read, metrics, name, Sample::new(now, value));
         }
-        target.metrics = kept.metrics.clone();
+        target.metrics = Arc::clone(&kept.metrics);
         target
+    }
+
+    /// What is kept of `id`, found without copying `id` when it is there:
+    /// most objects are, every cycle.
+    fn kept<'h>(objects: &'h mut HashMap<TargetId, Kept>, id: &TargetId) -> &'h mut Kept {
+        if !objects.contains_key(id) {
+            objects.insert(id.clone(), Kept::default());
+        }
+        objects.get_mut(id).expect("inserted above")
     }
 
     /// Appends a workload's values aggregated from its pods (see the
@@ -210,9 +222,9 @@ impl History {
     /// the objects say and, for a window Prometheus filled in, each step of
     /// it.
     fn record_aggregate(&mut self, target: &mut Target, pods: &[&Target], now: i64, append: bool) {
-        let kept = self.objects.entry(target.id.clone()).or_default();
+        let kept = Self::kept(&mut self.objects, &target.id);
         if !append {
-            target.metrics = kept.metrics.clone();
+            target.metrics = Arc::clone(&kept.metrics);
             return;
         }
         let builtins = catalog::METRICS
@@ -221,13 +233,16 @@ impl History {
             .filter(|m| m.kinds.contains(Kind::Pods) && m.name != "age")
             .map(|m| (m.name, m.aggregation));
         let declared = self.declared.iter().map(|(n, a)| (n.as_str(), *a));
+        // Reused across metrics: one workload's pods' new samples, by time.
+        let mut new: Vec<(i64, f64)> = Vec::new();
+        let mut values: Vec<f64> = Vec::new();
         for (name, aggregation) in builtins.chain(declared) {
             let after = kept
                 .metrics
                 .get(name)
                 .and_then(|s| s.samples().last())
                 .map_or(i64::MIN, |s| s.at);
-            let mut at: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+            new.clear();
             for pod in pods {
                 let Some(series) = pod.metrics.get(name) else {
                     continue;
@@ -237,22 +252,26 @@ impl History {
                         break;
                     }
                     if sample.at <= now {
-                        at.entry(sample.at).or_default().push(sample.value);
+                        new.push((sample.at, sample.value));
                     }
                 }
             }
-            for (when, values) in at {
+            // Stable: each instant's values stay in the pods' order.
+            new.sort_by_key(|&(at, _)| at);
+            for instant in new.chunk_by(|a, b| a.0 == b.0) {
+                values.clear();
+                values.extend(instant.iter().map(|&(_, value)| value));
                 if let Some(value) = aggregation.combine(&values) {
                     Self::store(
                         &self.read,
-                        &mut kept.metrics,
+                        Arc::make_mut(&mut kept.metrics),
                         name,
-                        Sample::new(when, value),
+                        Sample::new(instant[0].0, value),
                     );
                 }
             }
         }
-        target.metrics = kept.metrics.clone();
+        target.metrics = Arc::clone(&kept.metrics);
     }
 
     fn trim(&mut self, now: i64) {
@@ -263,8 +282,16 @@ impl History {
         let cutoff = now.saturating_sub(self.retention);
         self.objects.retain(|_, kept| kept.last_seen >= cutoff);
         for kept in self.objects.values_mut() {
-            for series in kept.metrics.values_mut() {
-                Arc::make_mut(series).forget_before(cutoff);
+            // Only what is old is written: the last snapshot's targets still
+            // share these maps, and writing one copies it.
+            let old = |s: &Arc<Series>| s.samples().first().is_some_and(|s| s.at < cutoff);
+            if !kept.metrics.values().any(old) {
+                continue;
+            }
+            for series in Arc::make_mut(&mut kept.metrics).values_mut() {
+                if old(series) {
+                    Arc::make_mut(series).forget_before(cutoff);
+                }
             }
         }
     }
@@ -308,7 +335,7 @@ fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) ->
         target.events = events.remove(&target.id).unwrap_or_default();
         targets.push(target);
     }
-    let mut by_owner: HashMap<TargetId, Vec<usize>> = HashMap::new();
+    let mut by_owner: HashMap<TargetId, Vec<usize>> = HashMap::default();
     for (i, pod) in targets.iter().enumerate() {
         if let Some(owner) = &pod.owner {
             by_owner.entry(owner.clone()).or_default().push(i);
@@ -346,7 +373,7 @@ fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) ->
         workload_targets.push(target);
     }
     targets.extend(workload_targets);
-    let mut running_on: HashMap<&str, usize> = HashMap::new();
+    let mut running_on: HashMap<&str, usize> = HashMap::default();
     for pod in &cluster.pods {
         let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
         if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
@@ -397,8 +424,8 @@ struct Rollouts<'c> {
 
 impl<'c> Rollouts<'c> {
     fn of(cluster: &'c Cluster) -> Rollouts<'c> {
-        let mut newest: HashMap<(&str, &str, &str), i64> = HashMap::new();
-        let mut revisions = HashMap::new();
+        let mut newest: HashMap<(&str, &str, &str), i64> = HashMap::default();
+        let mut revisions = HashMap::default();
         let metas = cluster
             .replica_sets
             .iter()

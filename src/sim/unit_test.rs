@@ -720,7 +720,9 @@ fn observe(case: &TestCase, prepared: &Prepared, step: i64, interval: i64) -> Ob
                     .copied()
                     .unwrap_or(false);
                 if !stale {
-                    target.metrics.insert(name.clone(), Arc::clone(samples));
+                    target
+                        .metrics_mut()
+                        .insert(name.clone(), Arc::clone(samples));
                 }
             }
             for (reason, holds) in &input.status {

@@ -676,7 +676,7 @@ impl World {
             .chain(self.workloads.iter_mut().map(|w| &mut w.target))
             .chain(self.nodes.iter_mut().map(|n| &mut n.target));
         for target in targets {
-            for series in target.metrics.values_mut() {
+            for series in target.metrics_mut().values_mut() {
                 Arc::make_mut(series).forget_before(cutoff);
             }
             target.events.retain(|e| e.at >= cutoff);
@@ -1042,7 +1042,7 @@ fn record(
     if !metrics.contains(name) {
         return;
     }
-    crate::engine::series::append(&mut target.metrics, name, Sample::new(now, value));
+    crate::engine::series::append(target.metrics_mut(), name, Sample::new(now, value));
 }
 
 fn latest(target: &Target, name: &str, now: i64) -> Option<f64> {

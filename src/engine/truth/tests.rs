@@ -68,7 +68,9 @@ fn pod(metrics: &[(&str, f64)]) -> Target {
     target.labels.insert("app".into(), "a".into());
     for (name, value) in metrics {
         let series = Series::new((0..=40).map(|i| Sample::new(i * 15, *value)));
-        target.metrics.insert((*name).into(), Arc::new(series));
+        target
+            .metrics_mut()
+            .insert((*name).into(), Arc::new(series));
     }
     target
 }

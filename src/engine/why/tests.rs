@@ -125,7 +125,9 @@ fn pod(metrics: &[(&str, f64)]) -> Observations {
     target.labels.insert("app".into(), "shop".into());
     for (name, value) in metrics {
         let series = Series::new((0..=40).map(|i| Sample::new(i * INTERVAL, *value)));
-        target.metrics.insert((*name).into(), Arc::new(series));
+        target
+            .metrics_mut()
+            .insert((*name).into(), Arc::new(series));
     }
     Observations {
         targets: vec![target],
