@@ -5,7 +5,7 @@
 use super::{duplicate, Checker, Declared};
 use crate::catalog::{self, Series, Source, Unit};
 use crate::diagnostic::{closest, Code, Diagnostic};
-use crate::ir::{self, MetricId, PatchId, PatchType};
+use crate::ir::{self, MetricId};
 use crate::syntax::ast;
 
 impl Checker<'_> {
@@ -198,6 +198,25 @@ impl Checker<'_> {
             );
             return false;
         }
+        if let Some(word) = endless_duration(&substituted) {
+            let span = match text.find(&word) {
+                Some(start) => crate::span::Span::new(
+                    query.source_offset(self.source, start),
+                    query.source_offset(self.source, start + word.len()),
+                ),
+                None => query.span,
+            };
+            self.report(
+                Diagnostic::new(
+                    Code::InvalidPromql,
+                    span,
+                    format!("`{word}` is too long to be a duration"),
+                )
+                .label("longer than 31 million years, or not a number")
+                .help("a range or offset is a duration such as `5m`, `1h` or `7d`"),
+            );
+            return false;
+        }
         match promql_parser::parser::parse(&substituted) {
             Ok(_) => true,
             Err(message) => {
@@ -224,188 +243,6 @@ impl Checker<'_> {
             }
         }
     }
-
-    fn patch_decl(&mut self, decl: &ast::PatchDecl) {
-        self.check_name(&decl.name, "patch");
-        let name = &decl.name.name;
-        if let Some(first) = self.patches.get(name) {
-            let d = duplicate(&decl.name, "patch", first.span);
-            self.report(d);
-            return;
-        }
-        let patch_type = match decl.patch_type.name.as_str() {
-            "merge" => Some(PatchType::Merge),
-            "strategic" => Some(PatchType::Strategic),
-            other => {
-                let d = Diagnostic::new(
-                    Code::UnknownPatchType,
-                    decl.patch_type.span,
-                    format!("unknown patch type `{other}`"),
-                )
-                .label("expected `merge` or `strategic`");
-                let d = match closest(other, ["merge", "strategic"]) {
-                    Some(s) => d.suggest(s),
-                    None => d.help("a patch is a JSON merge patch (`merge`) or a strategic merge patch (`strategic`)"),
-                };
-                self.report(d);
-                None
-            }
-        };
-        let body = self.patch_body(&decl.body);
-        let id = match (patch_type, body) {
-            (Some(patch_type), Some(body)) => {
-                self.program.patches.push(ir::Patch {
-                    name: name.clone(),
-                    patch_type,
-                    body,
-                });
-                Some(PatchId(self.program.patches.len() - 1))
-            }
-            _ => None,
-        };
-        self.patches.insert(
-            name.clone(),
-            Declared {
-                span: decl.name.span,
-                id,
-                used: false,
-            },
-        );
-    }
-
-    fn patch_body(&mut self, body: &ast::StringLit) -> Option<serde_json::Value> {
-        let value: serde_json::Value = match serde_json::from_str(&body.value) {
-            Ok(value) => value,
-            Err(error) => {
-                let index = json_index(&body.value, error.line(), error.column());
-                let at = body.source_offset(self.source, index);
-                let end = body.source_offset(self.source, index + 1).max(at + 1);
-                self.report(
-                    Diagnostic::new(
-                        Code::InvalidPatchJson,
-                        crate::span::Span::new(at, end.min(body.span.end)),
-                        // serde_json ends its message with a position inside the
-                        // JSON; the span already points at it in the file.
-                        format!("invalid JSON in patch: {}", json_message(&error)),
-                    )
-                    .label("the JSON breaks here")
-                    .help(
-                        "a patch is a JSON object in a Skippy string: write `\\\"` for each quote",
-                    ),
-                );
-                return None;
-            }
-        };
-        if !value.is_object() {
-            self.report(
-                Diagnostic::new(
-                    Code::InvalidPatchJson,
-                    body.span,
-                    "a patch must be a JSON object",
-                )
-                .help("for example `\"{\\\"spec\\\":{\\\"replicas\\\":3}}\"`"),
-            );
-            return None;
-        }
-        let mut forbidden = Vec::new();
-        let rules = PatchRules {
-            fields: &self.config.forbidden_patch_fields,
-            protected_labels: self
-                .config
-                .protected_labels
-                .keys()
-                .map(String::as_str)
-                .collect(),
-        };
-        rules.scan(&value, &mut forbidden);
-        if forbidden.is_empty() {
-            return Some(value);
-        }
-        for (field, why) in forbidden {
-            let span = match key_position(&body.value, &field) {
-                Some((start, end)) => crate::span::Span::new(
-                    body.source_offset(self.source, start),
-                    body.source_offset(self.source, end),
-                ),
-                None => body.span,
-            };
-            self.report(
-                Diagnostic::new(
-                    Code::ForbiddenPatchField,
-                    span,
-                    format!("patches may not set `{field}`"),
-                )
-                .label("forbidden by the safety configuration")
-                .help(why),
-            );
-        }
-        None
-    }
-}
-
-/// What a patch may not touch, and why.
-struct PatchRules<'a> {
-    fields: &'a [String],
-    protected_labels: Vec<&'a str>,
-}
-
-impl PatchRules<'_> {
-    /// The forbidden keys of `value`, at any depth, in document order, each
-    /// with the reason a user reads.
-    fn scan(&self, value: &serde_json::Value, out: &mut Vec<(String, &'static str)>) {
-        match value {
-            serde_json::Value::Object(map) => {
-                for (key, inner) in map {
-                    if let Some(why) = self.why_forbidden(key) {
-                        if !out.iter().any(|(k, _)| k == key) {
-                            out.push((key.clone(), why));
-                        }
-                    }
-                    self.scan(inner, out);
-                }
-            }
-            serde_json::Value::Array(items) => {
-                for inner in items {
-                    self.scan(inner, out);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn why_forbidden(&self, key: &str) -> Option<&'static str> {
-        if key.starts_with('$') {
-            return Some("strategic-merge directives (`$patch: replace`, `$patch: delete`, …) can remove whole lists; patches may only set values");
-        }
-        if self.protected_labels.contains(&key) {
-            return Some(
-                "a patch may not add or remove the label that protects objects from KubeSkippy",
-            );
-        }
-        if !self.fields.iter().any(|f| f == key) {
-            return None;
-        }
-        Some(if key == "replicas" {
-            "scaling belongs to `scale up|down|to`, which the safety rules bound; a patch would bypass them"
-        } else {
-            "patches may not change identity, privileges, ownership or RBAC (`forbiddenPatchFields` in the safety configuration)"
-        })
-    }
-}
-
-/// The position of `"key"` used as an object key (followed by `:`) in `json`.
-fn key_position(json: &str, key: &str) -> Option<(usize, usize)> {
-    let quoted = format!("\"{key}\"");
-    let mut from = 0;
-    while let Some(found) = json[from..].find(&quoted) {
-        let start = from + found;
-        let end = start + quoted.len();
-        if json[end..].trim_start().starts_with(':') {
-            return Some((start, end));
-        }
-        from = end;
-    }
-    None
 }
 
 /// Why a PromQL text is too large or too deep to hand to the parser (which
@@ -443,6 +280,98 @@ fn promql_too_complex(query: &str) -> Option<String> {
         ));
     }
     None
+}
+
+/// The first duration of `query` (in a range `[…]`, after `offset` or `@`)
+/// longer than any that means something: promql-parser panics turning one
+/// past 2^64 seconds, or an infinite one, into a `Duration`.
+fn endless_duration(query: &str) -> Option<String> {
+    /// Longer than this (about 31 million years) is no duration.
+    const LONGEST_SECONDS: f64 = 1e15;
+    let endless = |word: &str| {
+        let lower = word.to_ascii_lowercase();
+        let lower = lower.trim_start_matches(['+', '-']);
+        if lower == "inf" || lower == "nan" {
+            return true;
+        }
+        let mut parts = duration_parts(lower);
+        parts.any(|(number, unit)| {
+            let factor = match unit {
+                "ms" => 0.001,
+                "m" => 60.0,
+                "h" => 3_600.0,
+                "d" => 86_400.0,
+                "w" => 604_800.0,
+                "y" => 31_536_000.0,
+                _ => 1.0,
+            };
+            number
+                .parse::<f64>()
+                .is_ok_and(|n| !(n * factor).is_finite() || n * factor > LONGEST_SECONDS)
+        })
+    };
+    let (mut ranges, mut after_modifier) = (0usize, false);
+    let mut word = String::new();
+    for (_, c) in outside_quotes(query).chain([(query.len(), ' ')]) {
+        let exponent_sign = matches!(c, '+' | '-')
+            && word.starts_with(|d: char| d.is_ascii_digit())
+            && word.ends_with(['e', 'E']);
+        if c.is_ascii_alphanumeric() || matches!(c, '.' | '_') || exponent_sign {
+            word.push(c);
+            continue;
+        }
+        if !word.is_empty() {
+            if (ranges > 0 || after_modifier) && endless(&word) {
+                return Some(word);
+            }
+            after_modifier = word.eq_ignore_ascii_case("offset");
+            word.clear();
+        }
+        match c {
+            '[' => ranges += 1,
+            ']' => ranges = ranges.saturating_sub(1),
+            '@' => after_modifier = true,
+            '-' | '+' => {}
+            c if c.is_whitespace() => {}
+            _ => after_modifier = false,
+        }
+    }
+    None
+}
+
+/// A duration word's (number, unit) parts: `1h30m` is `(1, h)`, `(30, m)`;
+/// `1e3` is `(1e3, "")`.
+fn duration_parts(word: &str) -> impl Iterator<Item = (&str, &str)> {
+    let mut rest = word;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let bytes = rest.as_bytes();
+        let mut end = 0;
+        while end < bytes.len() && (bytes[end].is_ascii_digit() || bytes[end] == b'.') {
+            end += 1;
+        }
+        // An exponent, where the unit would be: `1e400`.
+        if end > 0 && end < bytes.len() && bytes[end] == b'e' {
+            let mut exp = end + 1;
+            if exp < bytes.len() && matches!(bytes[exp], b'+' | b'-') {
+                exp += 1;
+            }
+            if exp < bytes.len() && bytes[exp].is_ascii_digit() {
+                end = exp;
+                while end < bytes.len() && bytes[end].is_ascii_digit() {
+                    end += 1;
+                }
+            }
+        }
+        let unit_end = rest[end..]
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .map_or(rest.len(), |i| end + i);
+        let part = (&rest[..end], &rest[end..unit_end]);
+        rest = &rest[unit_end..];
+        Some(part)
+    })
 }
 
 /// Where in `query` promql-parser's error is, when its message says: it gives
@@ -517,24 +446,6 @@ fn unclosed_bracket(query: &str) -> Option<usize> {
     open.first().copied()
 }
 
-fn json_message(error: &serde_json::Error) -> String {
-    let text = error.to_string();
-    match text.rfind(" at line ") {
-        Some(at) => text[..at].to_string(),
-        None => text,
-    }
-}
-
-/// The byte index of serde_json's 1-based line and column in `text`.
-fn json_index(text: &str, line: usize, column: usize) -> usize {
-    let line_start: usize = text
-        .split_inclusive('\n')
-        .take(line.saturating_sub(1))
-        .map(str::len)
-        .sum();
-    (line_start + column.saturating_sub(1)).min(text.len())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -557,6 +468,33 @@ mod tests {
             Some((3, 4))
         );
         assert_eq!(promql_error_at("x + ", "invalid promql query"), None);
+    }
+
+    /// Found by `tests/no_panic.rs`: promql-parser panics on a duration
+    /// past 2^64 seconds.
+    #[test]
+    fn endless_durations_are_refused_before_parsing() {
+        for query in [
+            "rate(x[18446744073709551616])",
+            "rate(x[1e400])",
+            "rate(x[Inf])",
+            "x offset 99999999999999999999y",
+            "x @ 1e300",
+            "rate(x[1h99999999999999999999m])",
+            "max_over_time(x[5m:1e30s])",
+        ] {
+            assert!(endless_duration(query).is_some(), "{query}");
+        }
+        for query in [
+            "rate(x[5m])",
+            "rate(x[1h30m]) offset 1w",
+            "x @ 1609746000",
+            "rate(x{a=\"[1e400]\"}[300])",
+            "x > 1e400",
+            "max_over_time(x[10y:1e3s])",
+        ] {
+            assert_eq!(endless_duration(query), None, "{query}");
+        }
     }
 
     #[test]
@@ -585,11 +523,5 @@ mod tests {
         assert_eq!(promql_too_complex(&deep(40)), None);
         let brackets: Vec<char> = outside_quotes("a # (\"\r(b)").map(|(_, c)| c).collect();
         assert_eq!(brackets, ['a', ' ', '\r', '(', 'b', ')']);
-    }
-
-    #[test]
-    fn patch_keys_are_found_as_keys_not_values() {
-        let json = r#"{"a":"privileged","privileged" : true}"#;
-        assert_eq!(key_position(json, "privileged"), Some((18, 30)));
     }
 }
