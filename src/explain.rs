@@ -100,6 +100,7 @@ fn policy_text(out: &mut String, program: &Program, policy: &ir::Policy, config:
                 match patch.patch_type {
                     ir::PatchType::Merge => "merge",
                     ir::PatchType::Strategic => "strategic",
+                    ir::PatchType::Json => "json",
                 },
                 patch.body
             );

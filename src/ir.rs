@@ -143,6 +143,8 @@ pub struct Patch {
 pub enum PatchType {
     Merge,
     Strategic,
+    /// A JSON patch (RFC 6902): a list of operations on paths.
+    Json,
 }
 
 /// A whole number of seconds.

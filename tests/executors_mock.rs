@@ -90,14 +90,18 @@ fn object(kind: Kind, name: &str) -> TargetId {
 }
 
 async fn run(client: Client, action: Action, object: &TargetId) -> Executed {
-    let program = Program::default();
+    run_in(&Program::default(), client, action, object).await
+}
+
+/// `action` of `program` (whose declarations it may name) on `object`.
+async fn run_in(program: &Program, client: Client, action: Action, object: &TargetId) -> Executed {
     let mut executor = KubeExecutor {
         client,
         webhooks: Default::default(),
     };
     executor
         .execute(Order {
-            program: &program,
+            program,
             action: &action,
             object,
             target: object,
@@ -254,6 +258,41 @@ async fn a_rolling_restart_and_a_cordon_are_the_patches_kubectl_sends() {
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen[0].path, "/api/v1/nodes/node-1?");
     assert_eq!(seen[0].body, json!({"spec": {"unschedulable": true}}));
+}
+
+#[tokio::test]
+async fn a_json_patch_is_sent_as_its_operations() {
+    let operations = json!([
+        {"op": "test", "path": "/spec/template/spec/containers/0/name", "value": "app"},
+        {"op": "add", "path": "/spec/template/metadata/labels/tier", "value": "gold"}
+    ]);
+    let source = format!(
+        "patch tier: json {}\npolicy p {{\n  select deployments in shop\n  cooldown 1h\n  when replicas >= 1 then patch tier\n}}\n",
+        serde_json::to_string(&operations.to_string()).expect("a string")
+    );
+    let compiled =
+        kubeskippy::check::compile(&source, &kubeskippy::safety::SafetyConfig::default());
+    assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
+    let action = compiled.program.policies[0].rules[0].action.clone();
+    let web = object(Kind::Deployments, "web");
+    let (client, seen) = scripted(vec![(
+        200,
+        json!({"kind": "Deployment", "apiVersion": "apps/v1",
+        "metadata": {"name": "web", "namespace": "shop"}}),
+    )]);
+    let done = run_in(&compiled.program, client, action, &web).await;
+    assert_eq!(done, Executed::Done("patch `tier` applied".into()));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen[0].method, "PATCH");
+    assert_eq!(
+        seen[0].path,
+        "/apis/apps/v1/namespaces/shop/deployments/web?"
+    );
+    assert_eq!(
+        seen[0].content_type.as_deref(),
+        Some("application/json-patch+json")
+    );
+    assert_eq!(seen[0].body, operations);
 }
 
 /// A Deployment `web` at revision 3 with ReplicaSets of revisions 1 to 3.

@@ -197,6 +197,15 @@ pub async fn patch(
     let patch = match patch_type {
         PatchType::Merge => Patch::Merge(body),
         PatchType::Strategic => Patch::Strategic(body),
+        // The checker made sure of the operations' shape.
+        PatchType::Json => match serde_json::from_value(body.clone()) {
+            Ok(operations) => Patch::Json(operations),
+            Err(error) => {
+                return Executed::Failed(format!(
+                    "patch `{patch_name}` is not a JSON patch: {error}"
+                ))
+            }
+        },
     };
     outcome(
         patch_workload(client, kind, namespace, name, &patch).await,

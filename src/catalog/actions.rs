@@ -77,7 +77,7 @@ pub static ACTIONS: &[ActionInfo] = &[
         kinds: Kinds::WORKLOADS,
         via_pod: Some(Effect::Owner),
         disruption: 3,
-        description: "Applies a declared merge or strategic-merge patch to the workload.",
+        description: "Applies a declared merge, strategic-merge or JSON patch to the workload.",
     },
     ActionInfo {
         name: "restart rolling",

@@ -18,6 +18,7 @@ mod lints;
 mod lowering_tests;
 mod metric;
 mod object;
+mod patch;
 mod policy;
 mod promql_labels;
 #[cfg(test)]

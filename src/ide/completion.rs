@@ -69,7 +69,9 @@ pub fn completions(text: &str, offset: usize) -> Vec<Completion> {
             .collect(),
         (Some("limit"), _) if statement.len() == 2 => keywords(&["per"]),
         (Some("metric"), None) => cx.metric_declaration(),
-        (Some("patch"), None) if cx.prev() == Some(":") => keywords(&["merge", "strategic"]),
+        (Some("patch"), None) if cx.prev() == Some(":") => {
+            keywords(&["merge", "strategic", "json"])
+        }
         (Some("when"), _) => cx.rule(),
         _ => Vec::new(),
     }

@@ -274,13 +274,14 @@ fn patch(
     let style = match type_node.and_then(Node::as_str) {
         Some("strategic") | None => "strategic",
         Some("merge") => "merge",
+        Some("json") => "json",
         Some(other) => {
             notes.error(
                 codes::SKIPPED_ACTION,
                 type_node.unwrap_or(body),
                 format!("action `{name}` skipped: Skippy has no `{other}` patch"),
                 Some(
-                    "rewrite it as a JSON merge patch (`type: merge`) or a strategic merge patch"
+                    "rewrite it as a JSON merge patch (`type: merge`), a strategic merge patch or a JSON patch (`type: json`)"
                         .to_string(),
                 ),
             );
@@ -297,13 +298,23 @@ fn patch(
         return None;
     };
     // The seed takes the patch as YAML (or JSON, which YAML reads too).
+    // A JSON patch is a list of operations; the other two, an object.
+    let shape = if style == "json" {
+        "a list of operations"
+    } else {
+        "an object"
+    };
     let json = match serde_yaml::from_str::<serde_json::Value>(patch_node.as_str().unwrap_or("")) {
-        Ok(json @ serde_json::Value::Object(_)) => json,
+        Ok(json)
+            if json.is_array() == (style == "json") && (json.is_array() || json.is_object()) =>
+        {
+            json
+        }
         Ok(_) => {
             notes.error(
                 codes::SKIPPED_ACTION,
                 patch_node,
-                format!("action `{name}` skipped: the patch is not an object"),
+                format!("action `{name}` skipped: the patch is not {shape}"),
                 None,
             );
             return None;
@@ -318,7 +329,13 @@ fn patch(
             return None;
         }
     };
-    if kind == Kind::Pods && json.pointer("/spec/containers").is_some() {
+    let pod_containers = json.pointer("/spec/containers").is_some()
+        || json.as_array().into_iter().flatten().any(|op| {
+            op.get("path")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|path| path.starts_with("/spec/containers"))
+        });
+    if kind == Kind::Pods && pod_containers {
         notes.warn_help(
             codes::CHANGED_MEANING,
             patch_node,

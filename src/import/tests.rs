@@ -160,9 +160,20 @@ fn a_policy_only_in_protected_namespaces_is_not_converted() {
 }
 
 #[test]
-fn a_json_patch_and_an_unknown_trigger_are_left_out_with_errors() {
-    let actions = "  - name: p\n    type: patch\n    patchAction: {type: json, patch: '[]'}\n";
+fn a_json_patch_is_converted_and_an_unknown_trigger_left_out_with_an_error() {
+    let actions = "  - name: p\n    type: patch\n    patchAction:\n      type: json\n      patch: '[{\"op\": \"add\", \"path\": \"/spec/template/metadata/labels/tier\", \"value\": gold}]'\n";
     let imported = with(MEMORY, actions, "");
+    assert!(
+        imported.skippy.contains(
+            r#"patch p: json "[{\"op\":\"add\",\"path\":\"/spec/template/metadata/labels/tier\",\"value\":\"gold\"}]""#
+        ),
+        "{}",
+        imported.skippy
+    );
+    let compiled = crate::check::compile(&imported.skippy, &crate::safety::SafetyConfig::default());
+    assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
+    let object = "  - name: p\n    type: patch\n    patchAction: {type: json, patch: '{a: 1}'}\n";
+    let imported = with(MEMORY, object, "");
     assert!(imported.skippy.is_empty());
     assert!(codes_of(&imported).contains(&codes::SKIPPED_ACTION));
     let webhook = "  - {name: w, type: webhook}\n";

@@ -78,8 +78,12 @@ pub fn file(choices: Choices) -> Generated {
                 g.end_line();
             }
             Decl::Patch(name) => {
-                let kind = g.c.one(&["merge", "strategic"]);
-                let body = r#""{\"metadata\":{\"annotations\":{\"kubeskippy.io/note\":\"a \\\\ b \\\" c\"}}}""#;
+                let kind = g.c.one(&["merge", "strategic", "json"]);
+                let body = if kind == "json" {
+                    r#""[{\"op\":\"add\",\"path\":\"/metadata/annotations/kubeskippy.io~1note\",\"value\":\"a \\\\ b \\\" c\"}]""#
+                } else {
+                    r#""{\"metadata\":{\"annotations\":{\"kubeskippy.io/note\":\"a \\\\ b \\\" c\"}}}""#
+                };
                 g.tokens(&["patch", name, ":", kind, body]);
                 g.end_line();
             }

@@ -64,7 +64,7 @@ async fn set_patch_and_rollback_change_the_template_with_the_role() {
     let kubeconfig = least_privilege(plane, &client).await;
     let ns = namespace(&client, "t-templates").await;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-    for app in ["grow", "tune"] {
+    for app in ["grow", "tune", "tier"] {
         deployments
             .create(
                 &PostParams::default(),
@@ -103,12 +103,15 @@ async fn set_patch_and_rollback_change_the_template_with_the_role() {
     for (name, source) in [
         ("grow", "policy grow {\n  select deployments where app = \"grow\"\n  mode auto\n  cooldown 1h\n  when replicas >= 1 then set memory_limit = current * 3 max 512Mi\n}\n"),
         ("tune", "patch verbose: strategic \"{\\\"spec\\\":{\\\"template\\\":{\\\"spec\\\":{\\\"containers\\\":[{\\\"name\\\":\\\"app\\\",\\\"env\\\":[{\\\"name\\\":\\\"LOG_LEVEL\\\",\\\"value\\\":\\\"debug\\\"}]}]}}}}\"\n\npolicy tune {\n  select deployments where app = \"tune\"\n  mode auto\n  cooldown 1h\n  when replicas >= 1 then patch verbose\n}\n"),
+        // A JSON patch: the API server applies both operations or, when
+        // the `test` fails, neither.
+        ("tier", "patch gold: json \"[{\\\"op\\\":\\\"test\\\",\\\"path\\\":\\\"/spec/template/spec/containers/0/name\\\",\\\"value\\\":\\\"app\\\"},{\\\"op\\\":\\\"add\\\",\\\"path\\\":\\\"/spec/template/metadata/labels/tier\\\",\\\"value\\\":\\\"gold\\\"}]\"\n\npolicy tier {\n  select deployments where app = \"tier\"\n  mode auto\n  cooldown 1h\n  when replicas >= 1 then patch gold\n}\n"),
         ("undo", "policy undo {\n  select deployments where app = \"undo\"\n  mode auto\n  cooldown 1h\n  when replicas >= 1 then rollback\n}\n"),
     ] {
         healing_policy(&client, &ns, name, source).await;
     }
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
-    for app in ["grow", "tune", "undo"] {
+    for app in ["grow", "tune", "tier", "undo"] {
         record_where(&actions, app, Duration::from_secs(60), |a| {
             a.spec.object.name == app && carried_out(a)
         })
@@ -129,6 +132,18 @@ async fn set_patch_and_rollback_change_the_template_with_the_role() {
             .any(|e| e.name == "LOG_LEVEL" && e.value.as_deref() == Some("debug")),
         "{:?}",
         tune.env
+    );
+    let tier = deployments.get("tier").await.expect("tier");
+    let labels = tier
+        .spec
+        .template
+        .metadata
+        .and_then(|m| m.labels)
+        .unwrap_or_default();
+    assert_eq!(
+        labels.get("tier").map(String::as_str),
+        Some("gold"),
+        "{labels:?}"
     );
     let undo = deployments.get("undo").await.expect("undo");
     assert_eq!(
