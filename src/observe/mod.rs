@@ -12,7 +12,7 @@ pub mod objects;
 pub mod queries;
 
 use crate::catalog::{self, Kind};
-use crate::engine::observation::{Observations, Target, TargetId};
+use crate::engine::observation::{self, Observations, Target, TargetId};
 use crate::engine::series::{self, Sample, Series};
 use k8s_openapi::api::apps::v1::{
     ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
@@ -101,11 +101,17 @@ pub struct History {
     /// the rules' windows need, not a series of every field of every pod.
     /// `None`: every metric keeps its samples.
     read: Option<BTreeSet<String>>,
+    /// The status reasons whose history is kept (each object's truth of
+    /// them at each cycle): those some rule reads over a window (`status
+    /// was R within D`), and no other.
+    statuses_read: BTreeSet<String>,
 }
 
 #[derive(Debug, Default)]
 struct Kept {
     metrics: BTreeMap<String, Arc<Series>>,
+    /// Whether each status of `History::statuses_read` held, cycle by cycle.
+    statuses: BTreeMap<String, Arc<Series>>,
     /// OOM kills already counted: (container, when it ended).
     ooms_seen: BTreeSet<(String, i64)>,
     last_seen: i64,
@@ -122,6 +128,7 @@ impl History {
             records: 0,
             declared: BTreeMap::new(),
             read: None,
+            statuses_read: BTreeSet::new(),
         }
     }
 
@@ -129,6 +136,26 @@ impl History {
     /// of every other metric.
     pub fn keep_series_of(&mut self, read: BTreeSet<String>) {
         self.read = Some(read);
+    }
+
+    /// Keeps the history of the status reasons of `read` (what programs read
+    /// over a window, [`crate::ir::Program::status_windows`]), and of no
+    /// other.
+    pub fn keep_status_history_of(&mut self, read: BTreeSet<String>) {
+        self.statuses_read = read;
+    }
+
+    /// Records whether each status whose history is kept holds on `target`
+    /// now (with `append`), and gives the target its history.
+    fn record_statuses(&mut self, target: &mut Target, now: i64, append: bool) {
+        if self.statuses_read.is_empty() {
+            return;
+        }
+        let kept = self.objects.entry(target.id.clone()).or_default();
+        if append {
+            observation::record_statuses(&mut kept.statuses, target, &self.statuses_read, now);
+        }
+        target.status_history = kept.statuses.clone();
     }
 
     /// Stores `sample` of `name`: appended where its series is kept,
@@ -263,7 +290,7 @@ impl History {
         let cutoff = now.saturating_sub(self.retention);
         self.objects.retain(|_, kept| kept.last_seen >= cutoff);
         for kept in self.objects.values_mut() {
-            for series in kept.metrics.values_mut() {
+            for series in kept.metrics.values_mut().chain(kept.statuses.values_mut()) {
                 Arc::make_mut(series).forget_before(cutoff);
             }
         }
@@ -380,6 +407,10 @@ fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) ->
         let mut target = history.record(observed, now, append);
         target.events = events.remove(&target.id).unwrap_or_default();
         targets.push(target);
+    }
+    // Once every target has its statuses (a workload's are its pods').
+    for target in &mut targets {
+        history.record_statuses(target, now, append);
     }
     Observations { targets }
 }

@@ -319,7 +319,7 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         suffix | per_unit => &["a unit"],
         boolean => &["`true` or `false`"],
         string | string_body => &["a string"],
-        condition | conjunction | negation => &["a condition"],
+        condition | conjunction | clause | negation => &["a condition"],
         comparison | paren_expr | call => &["a metric"],
         // Where a side of a comparison or an operand is expected, a number
         // is as welcome as a metric.
@@ -328,11 +328,11 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         // condition lacks when one is missing: naming `+ - * /` there would
         // bury the likely fix.
         add_op | mul_op => &[],
-        status_cond => &["`status`"],
+        status_cond | status_was => &["`status`"],
         event_cond => &["`event`"],
         cmp_op => &["a comparison (`>`, `>=`, `<`, `<=`, `==`, `!=`)"],
         when_rule | kw_when => &["`when`"],
-        for_clause | kw_for => &["`for`"],
+        for_clause | clause_for | kw_for => &["`for`"],
         priority_clause | kw_priority => &["`priority`"],
         action | unknown_action => &["an action"],
         restart_mode => &["`rolling` or `immediate`"],
@@ -356,6 +356,7 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         kw_not => &["`not`"],
         kw_status => &["`status`"],
         kw_is => &["`is`"],
+        kw_was => &["`was`"],
         kw_event => &["`event`"],
         kw_count => &["`count`"],
         kw_within => &["`within`"],
@@ -427,8 +428,9 @@ fn help_for(positives: &[Rule]) -> Option<String> {
     }
     if positives.contains(&Rule::condition) || positives.contains(&Rule::negation) {
         return Some(
-            "a condition is a comparison (`memory_percent > 85`), `status is REASON` or \
-             `event REASON count > N within DURATION`, joined by `and`, `or`, `not`"
+            "a condition is a comparison (`memory_percent > 85`), `status is REASON`, \
+             `status was REASON within DURATION` or `event REASON count > N within DURATION`, \
+             joined by `and`, `or`, `not`"
                 .into(),
         );
     }
