@@ -31,6 +31,14 @@ pub(crate) fn syntax_error(
     };
     positives.sort_by_key(|rule| *rule as usize);
     positives.dedup();
+    // A clause's `for` looks ahead for `and`, `or` or `)`: a `)` is worth
+    // naming only where a bracket is open.
+    let line = text.get(..pos).unwrap_or("");
+    let line = line.rsplit('\n').next().unwrap_or(line);
+    if line.matches('(').count() <= line.matches(')').count() && positives.contains(&Rule::kw_then)
+    {
+        positives.retain(|rule| *rule != Rule::rparen);
+    }
 
     let found = found_at(text, pos);
     let span = Span::new(pos, pos + found.len()).shifted(offset);
@@ -124,6 +132,22 @@ fn near_miss(
             message: None,
             replacement: Some("==".into()),
             help: "`=` is not a comparison: equality is `==`".into(),
+        });
+    }
+    // `a and b for 1m for 3m then`: the first `for` was the last clause's
+    // only if a bracket closes it, so the second has nowhere to go.
+    let after_for = text
+        .get(..pos)
+        .unwrap_or("")
+        .trim_end()
+        .rsplit_once(char::is_whitespace)
+        .is_some_and(|(before, _)| before.trim_end().ends_with(" for"));
+    if positives.contains(&Rule::kw_then) && found == "for" && after_for {
+        return Some(NearMiss {
+            span: None,
+            message: Some("a second `for` before `then`".into()),
+            replacement: None,
+            help: "a `for` right before `then` times the whole condition; to time the last clause alone as well, bracket it: `a and (b for 1m) for 3m`".into(),
         });
     }
     if positives.contains(&Rule::cmp_op) && found == "is" {
