@@ -12,7 +12,9 @@
 //!   every following `_` until the next value) removes the metric from the
 //!   target, so both its current value and its windows are unknown.
 //! - A status holds at the intervals whose point is `1`; `0`, `_` and the
-//!   intervals past the end of its timeline mean it does not.
+//!   intervals past the end of its timeline mean it does not. The timeline
+//!   up to `now` is also the status's history, which `status was R within
+//!   D` reads as the operator's observer records it.
 //! - Events are visible from their `at` on.
 //! - The engine runs at t = 0, interval, 2·interval, … up to the last expected
 //!   time, carrying its state over. At each expected time the decisions of
