@@ -69,6 +69,15 @@ fn policy_text(out: &mut String, program: &Program, policy: &ir::Policy, config:
             program.render_condition(&rule.condition)
         );
         relation_promql(out, program, &rule.condition);
+        status_windows(out, &rule.condition);
+        rule.condition.for_each_held(&mut |condition, hold, _| {
+            let _ = writeln!(
+                out,
+                "    holds   {} true at every evaluation for {hold} ({} s), on a timer of its own",
+                program.render_condition(condition),
+                hold.0
+            );
+        });
         let hold = match rule.hold {
             Some(h) => format!("true at every evaluation for {h} ({} s)", h.0),
             None => "true at one evaluation".to_string(),
@@ -108,6 +117,20 @@ fn policy_text(out: &mut String, program: &Program, policy: &ir::Policy, config:
     }
 }
 
+/// What each window over a status reads: the operator's own record of the
+/// status at each evaluation, as PromQL's `max_over_time` reads a series.
+fn status_windows(out: &mut String, condition: &ir::Condition) {
+    condition.for_each_leaf(&mut |leaf| {
+        if let ir::Condition::StatusWas { reason, within } = leaf {
+            let _ = writeln!(
+                out,
+                "    window  status {} at any evaluation of the last {within} (as `max_over_time(…[{within}]) >= 1`), from the status KubeSkippy records at each evaluation",
+                reason.name()
+            );
+        }
+    });
+}
+
 /// The PromQL each comparison with arithmetic or two metrics compiles to,
 /// from its metrics' templates (placeholders unfilled): one line per
 /// comparison. Where a metric is not one query's series — read from the
@@ -121,7 +144,7 @@ fn relation_promql(out: &mut String, program: &Program, condition: &ir::Conditio
     while let Some(condition) = open.pop() {
         match condition {
             ir::Condition::And(a, b) | ir::Condition::Or(a, b) => open.extend([&**b, &**a]),
-            ir::Condition::Not(c) => open.push(c),
+            ir::Condition::Not(c) | ir::Condition::Held { condition: c, .. } => open.push(c),
             ir::Condition::Relation { left, op, right } => {
                 let l = promql_side(program, left, &mut unqueried);
                 let r = promql_side(program, right, &mut unqueried);
@@ -130,7 +153,9 @@ fn relation_promql(out: &mut String, program: &Program, condition: &ir::Conditio
                 }
             }
             ir::Condition::Compare { .. } => {}
-            ir::Condition::Status(_) | ir::Condition::Event { .. } => {}
+            ir::Condition::Status(_)
+            | ir::Condition::StatusWas { .. }
+            | ir::Condition::Event { .. } => {}
         }
     }
     for query in queries {

@@ -32,7 +32,7 @@ use std::fmt;
 /// cache, tools reading `kubeskippy explain --json`) compares it with the
 /// `version` it reads and recompiles on a mismatch; it changes whenever a
 /// field changes meaning or shape.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Program {
@@ -73,13 +73,15 @@ impl Program {
                         }
                     });
                 }
-                Condition::Event { within, .. } => *longest = (*longest).max(within.0),
+                Condition::Event { within, .. } | Condition::StatusWas { within, .. } => {
+                    *longest = (*longest).max(within.0)
+                }
                 Condition::Status(_) => {}
                 Condition::And(a, b) | Condition::Or(a, b) => {
                     walk(a, longest);
                     walk(b, longest);
                 }
-                Condition::Not(a) => walk(a, longest),
+                Condition::Not(a) | Condition::Held { condition: a, .. } => walk(a, longest),
             }
         }
         let mut longest = 0;
@@ -87,6 +89,21 @@ impl Program {
             walk(&rule.condition, &mut longest);
         }
         longest
+    }
+
+    /// The status reasons some rule reads over a window (`status was R
+    /// within D`): an observer keeps a history of these alone, as it keeps
+    /// samples only of the metrics programs read.
+    pub fn status_windows(&self) -> std::collections::BTreeSet<&'static str> {
+        let mut reasons = std::collections::BTreeSet::new();
+        for rule in self.policies.iter().flat_map(|p| &p.rules) {
+            rule.condition.for_each_leaf(&mut |c| {
+                if let Condition::StatusWas { reason, .. } = c {
+                    reasons.insert(reason.name());
+                }
+            });
+        }
+        reasons
     }
 
     /// The patch of `id`; `None` for an id of another program.
@@ -294,6 +311,22 @@ pub enum Condition {
         threshold: Threshold,
     },
     Status(StatusReason),
+    /// `status was R within D`: the status held at some evaluation of the
+    /// last `D` (PromQL's `max_over_time(…[D]) >= 1`).
+    StatusWas {
+        reason: StatusReason,
+        within: Seconds,
+    },
+    /// A clause with a `for` of its own (`status is R for 3m and …`): true
+    /// once `condition` has held for `hold`, with a timer of its own per
+    /// (policy, rule, clause, target). `clause` numbers the held clauses of
+    /// a rule from 0 in post-order, so that a held clause inside another is
+    /// decided first.
+    Held {
+        condition: Box<Condition>,
+        hold: Seconds,
+        clause: usize,
+    },
     Event {
         reason: String,
         op: CmpOp,
@@ -334,8 +367,41 @@ impl Condition {
                 a.for_each_metric_expr(f);
                 b.for_each_metric_expr(f);
             }
-            Condition::Not(c) => c.for_each_metric_expr(f),
-            Condition::Status(_) | Condition::Event { .. } => {}
+            Condition::Not(c) | Condition::Held { condition: c, .. } => c.for_each_metric_expr(f),
+            Condition::Status(_) | Condition::StatusWas { .. } | Condition::Event { .. } => {}
+        }
+    }
+
+    /// Calls `f` with every condition that holds no other, in order.
+    pub fn for_each_leaf(&self, f: &mut impl FnMut(&Condition)) {
+        match self {
+            Condition::And(a, b) | Condition::Or(a, b) => {
+                a.for_each_leaf(f);
+                b.for_each_leaf(f);
+            }
+            Condition::Not(c) | Condition::Held { condition: c, .. } => c.for_each_leaf(f),
+            leaf => f(leaf),
+        }
+    }
+
+    /// Calls `f` with every held clause, inner ones first (the order of
+    /// their `clause` numbers).
+    pub fn for_each_held(&self, f: &mut impl FnMut(&Condition, Seconds, usize)) {
+        match self {
+            Condition::And(a, b) | Condition::Or(a, b) => {
+                a.for_each_held(f);
+                b.for_each_held(f);
+            }
+            Condition::Not(c) => c.for_each_held(f),
+            Condition::Held {
+                condition,
+                hold,
+                clause,
+            } => {
+                condition.for_each_held(f);
+                f(condition, *hold, *clause);
+            }
+            _ => {}
         }
     }
 }

@@ -619,3 +619,26 @@ fn scale_ups_stop_at_the_runs_pod_budget() {
     );
     assert_eq!(world.pod_count(), 150);
 }
+
+/// A window over a status reads what the simulated world recorded: the
+/// crash loop is still within the window minutes after the rollback ended it.
+#[test]
+fn a_status_window_remembers_a_crash_loop_after_it_ended() {
+    let scenario = "name: release\nnamespace: shop\nduration: 30m\nworkloads:\n  - name: api\n    replicas: 2\n    faults:\n      - crashloop: { after: 5m, cause: release }\n";
+    let rollback = "policy rollback {\n  select deployments where app = \"api\"\n  mode auto\n  limit 1 per 1h\n  cooldown 30m\n  when status was CrashLoopBackOff within 5m for 2m then rollback\n}\n";
+    let recovered = "policy recovered {\n  select deployments where app = \"api\"\n  mode auto\n  cooldown 1h\n  when status was CrashLoopBackOff within 10m and unavailable_replicas == 0 for 3m then notify \"api recovered from a crash loop\"\n}\n";
+    let report = simulate(scenario, &[rollback, recovered]);
+    // The window holds the crash loop for 5 minutes after the rollback, so
+    // the rollback rule holds again at 555 s, which the cooldown blocks.
+    let done: Vec<String> = outcomes(&report)
+        .into_iter()
+        .filter(|l| l.contains("-> done"))
+        .collect();
+    assert_eq!(
+        done,
+        [
+            "420 deployments/shop/api rollback -> done: rolled back; 2 pods replaced",
+            "615 deployments/shop/api notify \"api recovered from a crash loop\" -> done: notified: \"api recovered from a crash loop\""
+        ]
+    );
+}

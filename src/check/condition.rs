@@ -14,7 +14,10 @@ impl Checker<'_> {
     /// A rule, without what depends on the policy's other rules: its index,
     /// safety class and fingerprint are set by `Checker::finish_rules`.
     pub(super) fn rule(&mut self, rule: &ast::Rule, ctx: &PolicyContext) -> Option<ir::Rule> {
-        let condition = self.condition(&rule.condition, ctx, 1);
+        let mut condition = self.condition(&rule.condition, ctx, 1);
+        if let Some(condition) = &mut condition {
+            number_held(condition, &mut 0);
+        }
         let hold = match &rule.for_duration {
             Some(lit) => {
                 let hold = self.ok(units::duration(lit));
@@ -116,8 +119,31 @@ impl Checker<'_> {
                 depth + 1,
             )?))),
             ast::Condition::Paren(inner, _) => self.condition(inner, ctx, depth + 1),
+            ast::Condition::Held { inner, hold, .. } => self.held(inner, hold, ctx, depth),
             leaf => self.leaf_condition(leaf, ctx),
         }
+    }
+
+    /// A clause with a `for` of its own, at `depth`. Never inlined into the
+    /// recursive `condition`, whose frame must stay small.
+    #[inline(never)]
+    fn held(
+        &mut self,
+        inner: &ast::Condition,
+        hold: &ast::Literal,
+        ctx: &PolicyContext,
+        depth: usize,
+    ) -> Option<ir::Condition> {
+        let condition = self.condition(inner, ctx, depth + 1);
+        let hold_value = self.ok(units::duration(hold));
+        if let (Some(value), true) = (hold_value, compares_metric(inner)) {
+            self.lint_hold(hold, value);
+        }
+        Some(ir::Condition::Held {
+            condition: Box::new(condition?),
+            hold: hold_value?,
+            clause: 0,
+        })
     }
 
     fn too_deep(&mut self, cond: &ast::Condition) -> Option<ir::Condition> {
@@ -137,8 +163,19 @@ impl Checker<'_> {
             ast::Condition::Or(..)
             | ast::Condition::And(..)
             | ast::Condition::Not(..)
-            | ast::Condition::Paren(..) => None,
+            | ast::Condition::Paren(..)
+            | ast::Condition::Held { .. } => None,
             ast::Condition::Status { reason, .. } => self.status(reason, ctx),
+            ast::Condition::StatusWas { reason, within, .. } => {
+                let status = self.status(reason, ctx);
+                let within = self.status_window(within);
+                match (status?, within?) {
+                    (ir::Condition::Status(reason), within) => {
+                        Some(ir::Condition::StatusWas { reason, within })
+                    }
+                    _ => None,
+                }
+            }
             ast::Condition::Event {
                 reason,
                 op,
@@ -471,6 +508,43 @@ impl Checker<'_> {
         Some(ir::Condition::Status(status))
     }
 
+    /// The `within` of `status was R within D`: longer than `0s`, and
+    /// warned about below the evaluation interval, at which the status is
+    /// recorded.
+    fn status_window(&mut self, within: &ast::Literal) -> Option<Seconds> {
+        let value = self.ok(units::duration(within))?;
+        if value == Seconds(0) {
+            self.report(
+                Diagnostic::new(
+                    Code::OutOfRange,
+                    within.span,
+                    "`within 0s` is a window without any evaluation",
+                )
+                .help("for the status now, write `status is REASON`; for a window, give one longer than 0s, such as `within 5m`"),
+            );
+            return None;
+        }
+        let interval = self.config.evaluation_interval_seconds;
+        if value.0 < interval {
+            self.report(
+                Diagnostic::new(
+                    Code::StatusWindowShorterThanInterval,
+                    within.span,
+                    format!(
+                        "`within {}` is shorter than the evaluation interval ({interval}s)",
+                        within.text()
+                    ),
+                )
+                .label("the status is recorded once per interval")
+                .help(format!(
+                    "a window this short holds the status now and nothing before it; write `within {}` or more, or `status is REASON`",
+                    Seconds(interval)
+                )),
+            );
+        }
+        Some(value)
+    }
+
     fn event_reason(&mut self, reason: &ast::Ident) {
         if catalog::EVENT_REASONS
             .iter()
@@ -502,11 +576,36 @@ fn compares_metric(condition: &ast::Condition) -> bool {
         match condition {
             ast::Condition::Compare { .. } => return true,
             ast::Condition::Or(a, b) | ast::Condition::And(a, b) => open.extend([&**a, &**b]),
-            ast::Condition::Not(inner, _) | ast::Condition::Paren(inner, _) => open.push(inner),
-            ast::Condition::Status { .. } | ast::Condition::Event { .. } => {}
+            ast::Condition::Not(inner, _)
+            | ast::Condition::Paren(inner, _)
+            | ast::Condition::Held { inner, .. } => open.push(inner),
+            ast::Condition::Status { .. }
+            | ast::Condition::StatusWas { .. }
+            | ast::Condition::Event { .. } => {}
         }
     }
     false
+}
+
+/// Numbers the held clauses of a rule's condition from 0, inner ones first:
+/// the engine decides them in that order, each with its own timer.
+/// Recursion is bounded by the tree's depth, which the checker bounds.
+fn number_held(condition: &mut ir::Condition, next: &mut usize) {
+    match condition {
+        ir::Condition::And(a, b) | ir::Condition::Or(a, b) => {
+            number_held(a, next);
+            number_held(b, next);
+        }
+        ir::Condition::Not(c) => number_held(c, next),
+        ir::Condition::Held {
+            condition, clause, ..
+        } => {
+            number_held(condition, next);
+            *clause = *next;
+            *next += 1;
+        }
+        _ => {}
+    }
 }
 
 fn describe_type(ty: Type) -> String {

@@ -162,3 +162,26 @@ fn an_event_window_of_zero_is_out_of_range() {
     let source = "policy a {\n  select pods in shop\n  cooldown 10m\n  when event BackOff count > 3 within 0s then restart\n}\n";
     assert_eq!(codes(source), ["E0203"]);
 }
+
+#[test]
+fn status_windows_and_held_clauses_lower_with_their_clause_numbers() {
+    // Held clauses are numbered inner first, as the engine decides them.
+    let program = program(
+        "policy p {\n  select pods\n  mode monitor\n  \
+         when status was CrashLoopBackOff within 5m for 15m then notify \"a\"\n  \
+         when ((status is Error for 1m) or status is OOMKilled) for 5m and age > 1h for 2m then notify \"b\"\n}\n",
+    );
+    let rules: Vec<(&Condition, Option<ir::Seconds>)> = program.policies[0]
+        .rules
+        .iter()
+        .map(|r| (&r.condition, r.hold))
+        .collect();
+    insta::assert_yaml_snapshot!("status_windows_ir", rules);
+    let reasons: Vec<&str> = program.status_windows().into_iter().collect();
+    assert_eq!(reasons, ["CrashLoopBackOff"]);
+    assert_eq!(
+        program.longest_window(),
+        300,
+        "a status window keeps its history"
+    );
+}

@@ -124,6 +124,7 @@ codes! {
     EmptyFile = ("W0117", Warning, "empty file"),
     Starving = ("W0118", Warning, "rules that can starve each other"),
     RepeatedNotice = ("W0119", Warning, "a notify repeated at every evaluation"),
+    StatusWindowShorterThanInterval = ("W0120", Warning, "status window shorter than the evaluation interval"),
 }
 
 impl fmt::Display for Code {

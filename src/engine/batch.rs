@@ -56,7 +56,7 @@ pub(super) fn rule_truths(
         let series = resolved.get(n * m..(n + 1) * m).unwrap_or(&[]);
         let slots = truths.iter_mut().skip(k * width).take(width);
         for (slot, rule) in slots.zip(&policy.rules) {
-            *slot = truth::truth(program, &rule.condition, target, series, now);
+            *slot = truth::truth(program, &rule.condition, target, series, None, now);
         }
     }
     truths

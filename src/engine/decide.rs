@@ -9,12 +9,12 @@
 use super::batch::rule_truths;
 use super::decision::{Block, Candidate, Decision, WaitReason, Waiting};
 use super::evidence::Evidence;
-use super::gap;
 use super::limits::{self, Pending};
 use super::observation::{Observations, Target, TargetId};
 use super::select::{selects, Scope};
-use super::state::{Ledger, PolicyState, State, Timer};
+use super::state::{of_rule, Ledger, PolicyState, State, Timer};
 use super::targets::{LabelIndex, Targets};
+use super::timers::{advance, held_clauses, resumed};
 use super::truth::{self, Truth};
 use super::why::{self, Explain, Standing};
 use crate::ir::{Action, Choice, Condition, Policy, Program, Rule};
@@ -218,10 +218,10 @@ fn run(
 /// change.
 fn watched(condition: &Condition) -> bool {
     match condition {
-        Condition::Status(_) | Condition::Event { .. } => true,
+        Condition::Status(_) | Condition::StatusWas { .. } | Condition::Event { .. } => true,
         Condition::Compare { .. } | Condition::Relation { .. } => false,
         Condition::And(a, b) | Condition::Or(a, b) => watched(a) || watched(b),
-        Condition::Not(c) => watched(c),
+        Condition::Not(c) | Condition::Held { condition: c, .. } => watched(c),
     }
 }
 
@@ -250,7 +250,7 @@ fn carry_over_unseen(
         }
         let kept: BTreeMap<String, Timer> = by_rule
             .iter()
-            .filter(|(rule, _)| policy.rules.iter().any(|r| &r.fingerprint == *rule))
+            .filter(|(key, _)| policy.rules.iter().any(|r| of_rule(key, &r.fingerprint)))
             .filter_map(|(rule, timer)| {
                 let timer = match pass {
                     Pass::Cycle => advance(Some(*timer), Truth::Unknown, now, context.interval)?,
@@ -277,18 +277,18 @@ struct PolicyVisit<'a> {
 }
 
 /// One policy on one target at one evaluation.
-struct Visit<'a> {
-    program: &'a Program,
-    policy: &'a Policy,
-    target: &'a Target,
+pub(super) struct Visit<'a> {
+    pub(super) program: &'a Program,
+    pub(super) policy: &'a Policy,
+    pub(super) target: &'a Target,
     /// Each rule's truth on the target, in rule order.
-    truths: &'a [Truth],
+    pub(super) truths: &'a [Truth],
     /// Whether each rule runs in this pass.
-    runs: &'a [bool],
-    now: i64,
+    pub(super) runs: &'a [bool],
+    pub(super) now: i64,
     /// The target's timers under this policy at the evaluation before.
-    previous_timers: Option<&'a BTreeMap<String, Timer>>,
-    context: &'a Context,
+    pub(super) previous_timers: Option<&'a BTreeMap<String, Timer>>,
+    pub(super) context: &'a Context,
 }
 
 /// Evaluates the policy's rules on the target: its timers and its decision
@@ -306,31 +306,35 @@ fn evaluate_target(visit: &Visit, policy_visit: &mut PolicyVisit, out: &mut Eval
     } = *visit;
     let mut fired: Vec<(usize, Option<i64>)> = Vec::new();
     let mut running: BTreeMap<String, Timer> = BTreeMap::new();
+    // The rules' truths with their held clauses decided, where a rule has
+    // any (the batch knew no timers).
+    let mut decided: Option<Vec<Truth>> = None;
     for ((rule, &truth), &runs) in policy.rules.iter().zip(truths).zip(runs) {
-        let previous_timer = previous_timers
-            .and_then(|t| t.get(&rule.fingerprint))
-            .copied();
         if !runs {
-            if let Some(timer) = previous_timer {
-                running.insert(rule.fingerprint.clone(), timer);
-            }
+            // The rule's timer and its clauses' stay as they were.
+            let kept = previous_timers.into_iter().flat_map(|t| {
+                t.range(rule.fingerprint.clone()..)
+                    .take_while(|(key, _)| key.starts_with(&rule.fingerprint))
+                    .filter(|(key, _)| of_rule(key, &rule.fingerprint))
+            });
+            running.extend(kept.map(|(key, timer)| (key.clone(), *timer)));
             continue;
         }
-        let previous_timer = previous_timer.and_then(|t| {
-            if gap::is_gap(t.checked, now, context.interval) {
-                gap::bridge(
-                    program,
-                    rule,
-                    target,
-                    t,
-                    now,
-                    context.interval,
-                    context.outage_tolerance,
-                )
-            } else {
-                Some(t)
+        let truth = match held_clauses(visit, rule, &mut running) {
+            Some(held) => {
+                let truth = truth::truth(program, &rule.condition, target, &[], Some(&held), now);
+                let decided = decided.get_or_insert_with(|| truths.to_vec());
+                if let Some(slot) = decided.get_mut(rule.index) {
+                    *slot = truth;
+                }
+                truth
             }
-        });
+            None => truth,
+        };
+        let previous_timer = previous_timers
+            .and_then(|t| t.get(&rule.fingerprint))
+            .copied()
+            .and_then(|t| resumed(visit, &rule.condition, rule.hold, t));
         let timer = advance(previous_timer, truth, now, context.interval);
         if let Some(timer) = timer {
             running.insert(rule.fingerprint.clone(), timer);
@@ -370,6 +374,7 @@ fn evaluate_target(visit: &Visit, policy_visit: &mut PolicyVisit, out: &mut Eval
     // cycle (which never explains) one comparison per target.
     let explaining = context.explain.covers(policy_visit.index);
     let noted = if explaining {
+        let truths = decided.as_deref().unwrap_or(truths);
         why::note(policy, truths, runs, &running, &fired)
     } else {
         Vec::new()
@@ -567,36 +572,9 @@ fn restart_fired(
         .filter(|(id, _)| id == target);
     if let Some((_, running)) = last {
         for (i, _) in fired {
-            running.remove(&policy.rules[*i].fingerprint);
-        }
-    }
-}
-
-/// The `for` timer after an evaluation: true advances (or starts) it, false
-/// resets it, unknown holds it for at most two evaluations.
-fn advance(timer: Option<Timer>, truth: Truth, now: i64, interval: i64) -> Option<Timer> {
-    match (truth, timer) {
-        (Truth::False, _) => None,
-        (Truth::True, Some(t)) => Some(Timer {
-            since: t.since,
-            unknown_since: None,
-            checked: now,
-        }),
-        (Truth::True, None) => Some(Timer {
-            since: now,
-            unknown_since: None,
-            checked: now,
-        }),
-        (Truth::Unknown, None) => None,
-        (Truth::Unknown, Some(t)) => {
-            // Unknown at two consecutive evaluations (the first, and one
-            // interval later) holds; the third resets.
-            let unknown_since = t.unknown_since.unwrap_or(now);
-            (now.saturating_sub(unknown_since) < interval.saturating_mul(2)).then_some(Timer {
-                since: t.since,
-                unknown_since: Some(unknown_since),
-                checked: now,
-            })
+            // The rule's held clauses start over with it.
+            let fingerprint = &policy.rules[*i].fingerprint;
+            running.retain(|key, _| !of_rule(key, fingerprint));
         }
     }
 }

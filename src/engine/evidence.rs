@@ -33,6 +33,9 @@ pub enum Evidence {
         /// lastTransitionTime).
         since: Option<i64>,
     },
+    /// A status that held at some evaluation of the window
+    /// (`status was R within D`).
+    StatusWas { reason: String, within: Seconds },
     Event {
         reason: String,
         /// How many times it happened within `within`.
@@ -70,6 +73,9 @@ impl fmt::Display for Evidence {
                 f.write_str(&render_threshold(*threshold, *ty))
             }
             Evidence::Status { reason, .. } => write!(f, "status is {reason}"),
+            Evidence::StatusWas { reason, within } => {
+                write!(f, "status was {reason} within {within}")
+            }
             Evidence::Event {
                 reason,
                 count,
@@ -196,5 +202,10 @@ mod tests {
         };
         assert_eq!(e.to_string(), "not (status is Ready)");
         assert_eq!(Evidence::Held { seconds: 195 }.to_string(), "for 3m15s");
+        let was = Evidence::StatusWas {
+            reason: "CrashLoopBackOff".into(),
+            within: Seconds(300),
+        };
+        assert_eq!(was.to_string(), "status was CrashLoopBackOff within 5m");
     }
 }

@@ -22,7 +22,7 @@
 use super::observation::Target;
 use super::state::Timer;
 use super::truth::{truth_before, Truth};
-use crate::ir::{Program, Rule};
+use crate::ir::{Condition, Program, Seconds};
 
 /// The most past moments one timer's gap is probed at: a gap of days at a
 /// short interval is decided by its newest part (the probing stops once the
@@ -34,12 +34,15 @@ pub(super) fn is_gap(checked: i64, now: i64, interval: i64) -> bool {
     now.saturating_sub(checked) > interval.saturating_mul(2)
 }
 
-/// `timer` as far as the data vouches for the gap between its last check and
-/// `now`; `None` when nothing of it survives (the timer starts over if the
+/// `timer` (of `condition` held for `hold`: a rule's, or a held clause's) as
+/// far as the data vouches for the gap between its last check and `now`;
+/// `None` when nothing of it survives (the timer starts over if the
 /// condition is true now).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn bridge(
     program: &Program,
-    rule: &Rule,
+    condition: &Condition,
+    hold: Option<Seconds>,
     target: &Target,
     timer: Timer,
     now: i64,
@@ -47,9 +50,7 @@ pub(super) fn bridge(
     tolerance: i64,
 ) -> Option<Timer> {
     let interval = interval.max(1);
-    let hold = rule
-        .hold
-        .map_or(0, |h| i64::try_from(h.0).unwrap_or(i64::MAX));
+    let hold = hold.map_or(0, |h| i64::try_from(h.0).unwrap_or(i64::MAX));
     // The earliest moment from which the data vouches through now, counting
     // the unknown moments the tolerance bridges; and the earliest from which
     // it vouches with no unknown moment at all.
@@ -65,7 +66,7 @@ pub(super) fn bridge(
             return kept(timer, vouched.max(timer.since), now);
         }
         probes += 1;
-        match truth_before(program, &rule.condition, target, at) {
+        match truth_before(program, condition, target, at) {
             Truth::True => {
                 if unknown == 0 {
                     seen_true = at;

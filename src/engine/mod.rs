@@ -26,6 +26,7 @@ mod select;
 pub mod series;
 pub mod state;
 mod targets;
+mod timers;
 pub mod truth;
 pub mod why;
 pub mod window;

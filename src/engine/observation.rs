@@ -67,6 +67,11 @@ pub struct Target {
     /// condition's `lastTransitionTime`, a container's `startedAt`): what
     /// lets a `for` timer bridge a gap in evaluations (see `engine::gap`).
     pub status_since: BTreeMap<String, i64>,
+    /// Whether each status some rule reads over a window (`status was R
+    /// within D`) held at the evaluations before: a sample of 1 where it
+    /// held, 0 where it was observed not to, none where it was not
+    /// observed. Filled by [`record_statuses`] at each evaluation.
+    pub status_history: BTreeMap<String, Arc<Series>>,
     pub events: Vec<Event>,
     /// What could not be observed for this target (its source is down): its
     /// statuses or events are then unknown, not absent.
@@ -96,6 +101,7 @@ impl Target {
             metrics: Arc::default(),
             statuses: BTreeSet::new(),
             status_since: BTreeMap::new(),
+            status_history: BTreeMap::new(),
             events: Vec::new(),
             unobserved: Unobserved::default(),
             owner: None,
@@ -119,6 +125,30 @@ impl Target {
             },
             Effect::Itself | Effect::Nothing => self.id.clone(),
         }
+    }
+}
+
+/// Appends to `history` whether each of `reasons` holds on `target` at
+/// `now`: the samples `status was R within D` reads, as the observer (the
+/// operator's, the simulator's) records them at each evaluation. Nothing is
+/// appended while the target's statuses cannot be observed: a moment not
+/// seen is no moment of the window.
+pub fn record_statuses(
+    history: &mut BTreeMap<String, Arc<Series>>,
+    target: &Target,
+    reasons: &BTreeSet<String>,
+    now: i64,
+) {
+    if target.unobserved.statuses {
+        return;
+    }
+    for reason in reasons {
+        let held = if target.statuses.contains(reason) {
+            1.0
+        } else {
+            0.0
+        };
+        super::series::append(history, reason, super::series::Sample::new(now, held));
     }
 }
 

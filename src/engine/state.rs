@@ -36,12 +36,27 @@ pub struct PolicyState {
     pub open: Vec<Taken>,
 }
 
-/// Timers by target, then rule fingerprint: nested, so the engine looks a
+/// Timers by target, then rule fingerprint (a held clause's: see
+/// [`clause_key`]): nested, so the engine looks a
 /// timer up by reference without building a key per rule and target. A timer
 /// belongs to (rule, target object), never to metric labels, so a label
 /// change or a new container does not fork or reset it; the rule is named by
 /// its fingerprint, so editing another rule keeps this one's timer.
 pub type Timers = BTreeMap<TargetId, BTreeMap<String, Timer>>;
+
+/// The key of the timer of a rule's held clause (`status is R for 3m and
+/// …`): its number after the rule's fingerprint, so that the clause's timer
+/// is persisted, carried over and started over with the rule's own.
+pub fn clause_key(fingerprint: &str, clause: usize) -> String {
+    format!("{fingerprint}/{clause}")
+}
+
+/// Whether the timer of `key` is the rule's of `fingerprint` or one of its
+/// held clauses'.
+pub fn of_rule(key: &str, fingerprint: &str) -> bool {
+    key.strip_prefix(fingerprint)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
 
 impl State {
     /// The part of the policy at `index`, if it has one yet.

@@ -72,7 +72,7 @@ pub fn evaluate(
     now: i64,
     evidence: bool,
 ) -> Verdict {
-    evaluate_resolved(program, condition, target, &[], now, evidence)
+    evaluate_held(program, condition, target, None, now, evidence)
 }
 
 /// The truth of `condition` on `target` at `at`, a moment before the one the
@@ -94,6 +94,7 @@ pub(super) fn truth_before(
         program,
         target,
         series: &[],
+        held: None,
         now: at,
         evidence: false,
         past: true,
@@ -102,15 +103,15 @@ pub(super) fn truth_before(
     .condition(condition)
 }
 
-/// Like [`evaluate`], with some of the target's series already looked up by
-/// the program's metric ids (`None`: the target has no such series): the
-/// engine resolves a policy's metrics once per target instead of by name at
-/// every comparison. Ids not in `series` are looked up by name.
-pub(super) fn evaluate_resolved(
+/// Like [`evaluate`], with the truths of the rule's held clauses (by their
+/// `clause` number) as this evaluation's timers decided them. Without them,
+/// a held clause is as true as its condition is now: what a second look
+/// before carrying out an approved action asks.
+pub(super) fn evaluate_held(
     program: &Program,
     condition: &Condition,
     target: &Target,
-    series: &[(MetricId, Option<&Series>)],
+    held: Option<&[Truth]>,
     now: i64,
     evidence: bool,
 ) -> Verdict {
@@ -122,7 +123,8 @@ pub(super) fn evaluate_resolved(
     let truth = Eval {
         program,
         target,
-        series,
+        series: &[],
+        held,
         now,
         evidence,
         past: false,
@@ -133,7 +135,7 @@ pub(super) fn evaluate_resolved(
     verdict
 }
 
-/// The truth of `condition` alone, as [`evaluate_resolved`] would find it,
+/// The truth of `condition` alone, as [`evaluate_held`] would find it,
 /// for the engine's first look at every rule: most conditions are false, and
 /// an `and` with a false side (an `or` with a true one) is decided without
 /// the other, so the cheaper side goes first and a window function's fit is
@@ -145,6 +147,7 @@ pub(super) fn truth(
     condition: &Condition,
     target: &Target,
     series: &[(MetricId, Option<&Series>)],
+    held: Option<&[Truth]>,
     now: i64,
 ) -> Truth {
     match condition {
@@ -155,20 +158,29 @@ pub(super) fn truth(
             } else {
                 Truth::True
             };
-            let left = truth(program, first, target, series, now);
+            let left = truth(program, first, target, series, held, now);
             if left == decided {
                 return decided;
             }
-            let right = truth(program, second, target, series, now);
+            let right = truth(program, second, target, series, held, now);
             if decided == Truth::False {
                 left.and(right)
             } else {
                 left.or(right)
             }
         }
-        Condition::Not(c) => truth(program, c, target, series, now).not(),
+        Condition::Not(c) => truth(program, c, target, series, held, now).not(),
+        Condition::Held {
+            condition, clause, ..
+        } => match held {
+            Some(held) => held.get(*clause).copied().unwrap_or(Truth::Unknown),
+            None => truth(program, condition, target, series, held, now),
+        },
         // What `Eval::condition` computes, without a `Verdict` to fill.
         Condition::Status(reason) => status_truth(target, *reason, None),
+        Condition::StatusWas { reason, within } => {
+            status_was_truth(target, *reason, *within, now, false)
+        }
         Condition::Event { .. } if target.unobserved.events => Truth::Unknown,
         Condition::Event {
             reason,
@@ -218,9 +230,9 @@ fn cost(condition: &Condition) -> u32 {
             total
         }
         Condition::Status(_) => 1,
-        Condition::Event { .. } => 2,
+        Condition::Event { .. } | Condition::StatusWas { .. } => 2,
         Condition::And(a, b) | Condition::Or(a, b) => cost(a).saturating_add(cost(b)),
-        Condition::Not(c) => cost(c),
+        Condition::Not(c) | Condition::Held { condition: c, .. } => cost(c),
     }
 }
 
@@ -228,6 +240,8 @@ struct Eval<'a> {
     program: &'a Program,
     target: &'a Target,
     series: &'a [(MetricId, Option<&'a Series>)],
+    /// The truths of the rule's held clauses, by clause number.
+    held: Option<&'a [Truth]>,
     now: i64,
     evidence: bool,
     /// `now` is before the moment the target was observed at.
@@ -256,6 +270,31 @@ impl Eval<'_> {
                 if self.evidence && self.verdict.seen.len() > start {
                     let inner = self.verdict.seen.split_off(start);
                     self.verdict.seen.push(Evidence::Not { inner });
+                }
+                truth
+            }
+            Condition::Held {
+                condition, clause, ..
+            } => {
+                let inner = self.condition(condition);
+                match self.held {
+                    Some(held) => held.get(*clause).copied().unwrap_or(Truth::Unknown),
+                    // Of a past moment, whether the clause had held for its
+                    // `for` by then is not known, only whether it was false.
+                    None if self.past && inner != Truth::False => Truth::Unknown,
+                    None => inner,
+                }
+            }
+            Condition::StatusWas { reason, within } => {
+                let truth = status_was_truth(target, *reason, *within, now, self.past);
+                if target.unobserved.statuses {
+                    self.missing(format!("status {}", reason.name()));
+                }
+                if truth == Truth::True && self.evidence {
+                    self.verdict.seen.push(Evidence::StatusWas {
+                        reason: reason.name().to_string(),
+                        within: *within,
+                    });
                 }
                 truth
             }
@@ -375,6 +414,34 @@ fn status_truth(target: &Target, reason: ir::StatusReason, at: Option<i64>) -> T
             Some(&since) => Truth::of(since <= at),
             None => Truth::Unknown,
         },
+    }
+}
+
+/// Whether `reason` held on `target` at some evaluation within `within` of
+/// `now` (PromQL's `max_over_time(…[D]) >= 1` over the samples the observer
+/// recorded, with the status now besides). Kleene's `or` over the moments
+/// of the window that were observed: true if it held at one, false if it
+/// held at none and the status is known now, unknown if it is not known
+/// now and held at none. Of a past moment (`past`) only a holding is
+/// known: a moment between two samples may have held unseen.
+fn status_was_truth(
+    target: &Target,
+    reason: ir::StatusReason,
+    within: ir::Seconds,
+    now: i64,
+    past: bool,
+) -> Truth {
+    let held_before = target
+        .status_history
+        .get(reason.name())
+        .is_some_and(|history| history.window(within, now).iter().any(|s| s.value >= 1.0));
+    if held_before {
+        return Truth::True;
+    }
+    match status_truth(target, reason, past.then_some(now)) {
+        Truth::True => Truth::True,
+        _ if past => Truth::Unknown,
+        other => other,
     }
 }
 

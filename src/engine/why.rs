@@ -208,8 +208,11 @@ fn absent_statuses(condition: &Condition, target: &Target) -> Vec<String> {
                 walk.push(b);
                 walk.push(a);
             }
-            Condition::Not(c) => walk.push(c),
-            Condition::Compare { .. } | Condition::Relation { .. } | Condition::Event { .. } => {}
+            Condition::Not(c) | Condition::Held { condition: c, .. } => walk.push(c),
+            Condition::Compare { .. }
+            | Condition::Relation { .. }
+            | Condition::StatusWas { .. }
+            | Condition::Event { .. } => {}
         }
     }
     absent

@@ -93,7 +93,17 @@ fn label_match(label: &LabelMatch, source: &str) -> String {
 }
 
 fn when_rule(rule: &Rule, source: &str) -> String {
-    let mut out = format!("when {}", condition(&rule.condition));
+    // A held clause right before `then` would read as the rule's `for`: the
+    // parser never builds one there, a hand-built tree gets brackets.
+    let mut last = &rule.condition;
+    while let Condition::And(_, right) | Condition::Or(_, right) = last {
+        last = right;
+    }
+    let mut out = if matches!(last, Condition::Held { .. }) {
+        format!("when ({})", condition(&rule.condition))
+    } else {
+        format!("when {}", condition(&rule.condition))
+    };
     if let Some(duration) = &rule.for_duration {
         out.push_str(" for ");
         out.push_str(&duration.text());
@@ -120,6 +130,15 @@ fn condition(cond: &Condition) -> String {
         Condition::Not(inner, _) => format!("not {}", operand(inner, 2)),
         Condition::Paren(inner, _) => format!("({})", condition(inner)),
         Condition::Status { reason, .. } => format!("status is {}", reason.name),
+        Condition::StatusWas { reason, within, .. } => {
+            format!("status was {} within {}", reason.name, within.text())
+        }
+        // A held clause inside another gets brackets: `a for 1m for 3m`
+        // does not parse.
+        Condition::Held { inner, hold, .. } => match &**inner {
+            Condition::Held { .. } => format!("({}) for {}", condition(inner), hold.text()),
+            _ => format!("{} for {}", operand(inner, 2), hold.text()),
+        },
         Condition::Event {
             reason,
             op,
@@ -147,9 +166,11 @@ fn condition(cond: &Condition) -> String {
 /// Prints `cond` as an operand of an operator that binds at `level` (1 = `and`,
 /// 2 = `not`), wrapping it in parentheses when it binds more loosely.
 fn operand(cond: &Condition, level: u8) -> String {
+    // A held clause binds as loosely as `and` does: under `not` it needs
+    // brackets, or its `for` would hold the `not`.
     let binds = match cond {
         Condition::Or(..) => 0,
-        Condition::And(..) => 1,
+        Condition::And(..) | Condition::Held { .. } => 1,
         _ => 2,
     };
     if binds < level {

@@ -199,8 +199,8 @@ impl Context<'_> {
             // A second metric or arithmetic: `available_replicas != replicas`,
             // `a / b`. A number is typed, not completed.
             "+" | "-" | "*" | "/" | ">" | ">=" | "<" | "<=" | "==" | "!=" => self.operands(),
-            "status" => keywords(&["is"]),
-            "is" => catalog::STATUS_REASONS
+            "status" => keywords(&["is", "was"]),
+            "is" | "was" => catalog::STATUS_REASONS
                 .iter()
                 .filter(|s| self.kind.is_none_or(|k| s.kinds.contains(k)))
                 .map(|s| {
@@ -231,6 +231,12 @@ impl Context<'_> {
             {
                 keywords(&["count"])
             }
+            _ if prev.kind == Lexeme::Word
+                && self.statement.len() >= 2
+                && self.text(&self.statement[self.statement.len() - 2]) == "was" =>
+            {
+                keywords(&["within"])
+            }
             _ if matches!(prev.kind, Lexeme::Number)
                 || matches!(self.text(prev), "true" | "false" | ")") =>
             {
@@ -247,7 +253,8 @@ impl Context<'_> {
                 if after_count {
                     keywords(&["within"])
                 } else if after_for {
-                    keywords(&["then"])
+                    // The rule's `for`, or a clause's before `and`, `or`.
+                    keywords(&["then", "and", "or"])
                 } else {
                     keywords(&["for", "then", "and", "or"])
                 }

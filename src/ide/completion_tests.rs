@@ -50,7 +50,7 @@ fn keywords_in_context() {
     );
     assert_eq!(
         labels("policy p {\n when memory_percent > 85 for 3m |"),
-        ["then"]
+        ["then", "and", "or"]
     );
     assert_eq!(
         labels("policy p {\n when x > 1 # then |"),
@@ -82,6 +82,18 @@ fn status_reasons_and_events() {
     assert_eq!(
         labels("policy p {\n when event BackOff count > 3 |"),
         ["within"]
+    );
+    assert_eq!(labels("policy p {\n when status |"), ["is", "was"]);
+    let windowed = labels("policy p {\n select nodes\n when status was |");
+    assert!(windowed.contains(&"DiskPressure".to_string()));
+    assert!(!windowed.contains(&"CrashLoopBackOff".to_string()));
+    assert_eq!(
+        labels("policy p {\n when status was CrashLoopBackOff |"),
+        ["within"]
+    );
+    assert_eq!(
+        labels("policy p {\n when status was CrashLoopBackOff within 5m |"),
+        ["for", "then", "and", "or"]
     );
 }
 

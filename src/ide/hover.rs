@@ -93,7 +93,7 @@ fn word_markdown(
     }
     match around.prev {
         Some("select") => return Kind::from_keyword(word).map(kind_markdown),
-        Some("is") => {
+        Some("is" | "was") => {
             let s = catalog::status_reason(word)?;
             return Some(format!(
                 "**{}** — status reason on {}\n\n{}",
@@ -402,6 +402,20 @@ mod tests {
         );
         let pods = hover_at("policy p {\n  select pods\n}\n", "pods");
         assert!(pods.contains("`restart rolling`"), "{pods}");
+    }
+
+    #[test]
+    fn a_status_window_shows_its_reason_and_keywords() {
+        let text = "policy c {\n  select pods\n  when status was CrashLoopBackOff within 5m for 15m then notify \"x\"\n}\n";
+        let reason = hover_at(text, "CrashLoopBackOff");
+        assert!(
+            reason.starts_with("**CrashLoopBackOff** — status reason on pods"),
+            "{reason}"
+        );
+        let was = hover_at(text, "was ");
+        assert!(was.contains("status was REASON within DURATION"), "{was}");
+        let window = hover_at(text, "5m for");
+        assert!(window.contains("duration: 300 s"), "{window}");
     }
 
     #[test]

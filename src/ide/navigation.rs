@@ -60,14 +60,16 @@ fn condition<'a>(c: &'a Condition, out: &mut Vec<Occurrence<'a>>) {
         match c {
             // The right side is pushed first so the left one comes out first.
             Condition::Or(a, b) | Condition::And(a, b) => open.extend([&**b, &**a]),
-            Condition::Not(inner, _) | Condition::Paren(inner, _) => open.push(inner),
+            Condition::Not(inner, _)
+            | Condition::Paren(inner, _)
+            | Condition::Held { inner, .. } => open.push(inner),
             Condition::Compare { metric, value, .. } => {
                 metric_expr(metric, out);
                 if let ast::Value::Expr(right) = value {
                     metric_expr(right, out);
                 }
             }
-            Condition::Status { .. } | Condition::Event { .. } => {}
+            Condition::Status { .. } | Condition::StatusWas { .. } | Condition::Event { .. } => {}
         }
     }
 }

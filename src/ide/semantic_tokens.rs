@@ -73,7 +73,7 @@ fn word_kind(
         Some("metric" | "patch") => return TokenKind::Variable,
         Some("select") => return TokenKind::Type,
         Some(":") if first == Some("metric") => return TokenKind::Type,
-        Some("is" | "event" | "mode") => return TokenKind::EnumMember,
+        Some("is" | "was" | "event" | "mode") => return TokenKind::EnumMember,
         _ => {}
     }
     if next == Some("(") && catalog::FUNCTIONS.iter().any(|f| f.name == word) {

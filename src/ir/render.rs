@@ -64,15 +64,26 @@ impl Program {
     fn render_prec(&self, condition: &Condition, outer: u8) -> String {
         let (text, prec) = match condition {
             Condition::Or(a, b) => (
-                format!("{} or {}", self.render_prec(a, 1), self.render_prec(b, 1)),
+                format!("{} or {}", self.render_prec(a, 1), self.render_right(b, 1)),
                 1,
             ),
             Condition::And(a, b) => (
-                format!("{} and {}", self.render_prec(a, 2), self.render_prec(b, 2)),
+                format!("{} and {}", self.render_prec(a, 2), self.render_right(b, 2)),
                 2,
             ),
             Condition::Not(c) => (format!("not {}", self.render_prec(c, 3)), 3),
+            // A held clause that ends a condition is bracketed (see
+            // `render_right`), or its `for` would read as the rule's.
+            Condition::Held {
+                condition, hold, ..
+            } => (
+                format!("{} for {hold}", self.render_prec(condition, 3)),
+                if outer == 0 { 5 } else { 2 },
+            ),
             Condition::Status(reason) => (format!("status is {}", reason.name()), 4),
+            Condition::StatusWas { reason, within } => {
+                (format!("status was {} within {within}", reason.name()), 4)
+            }
             Condition::Event {
                 reason,
                 op,
@@ -108,10 +119,20 @@ impl Program {
                 4,
             ),
         };
-        if prec < outer {
+        if prec < outer || prec == 5 {
             format!("({text})")
         } else {
             text
+        }
+    }
+
+    /// The right operand of `and` or `or`, which ends the text before it: a
+    /// held clause there is bracketed, as a `for` before `then` is the
+    /// rule's.
+    fn render_right(&self, condition: &Condition, outer: u8) -> String {
+        match condition {
+            Condition::Held { .. } => format!("({})", self.render_prec(condition, outer)),
+            _ => self.render_prec(condition, outer),
         }
     }
 
@@ -222,6 +243,18 @@ impl Program {
             Condition::Status(reason) => {
                 hash.bytes(b"s");
                 hash.bytes(reason.name().as_bytes());
+            }
+            Condition::StatusWas { reason, within } => {
+                hash.bytes(b"w");
+                hash.bytes(reason.name().as_bytes());
+                hash.bytes(&within.0.to_le_bytes());
+            }
+            Condition::Held {
+                condition, hold, ..
+            } => {
+                hash.bytes(b"h");
+                hash.bytes(&hold.0.to_le_bytes());
+                self.hash_condition(hash, condition);
             }
             Condition::Event {
                 reason,

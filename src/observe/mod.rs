@@ -16,7 +16,7 @@ pub mod queries;
 pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 use crate::catalog::{self, Kind};
-use crate::engine::observation::{Metrics, Observations, Target, TargetId};
+use crate::engine::observation::{self, Metrics, Observations, Target, TargetId};
 use crate::engine::series::{self, Sample, Series};
 use k8s_openapi::api::apps::v1::{
     ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
@@ -105,6 +105,10 @@ pub struct History {
     /// the rules' windows need, not a series of every field of every pod.
     /// `None`: every metric keeps its samples.
     read: Option<BTreeSet<String>>,
+    /// The status reasons whose history is kept (each object's truth of
+    /// them at each cycle): those some rule reads over a window (`status
+    /// was R within D`), and no other.
+    statuses_read: BTreeSet<String>,
 }
 
 #[derive(Debug, Default)]
@@ -112,6 +116,8 @@ struct Kept {
     /// Shared with the targets of the last snapshot, which are dropped
     /// before the next one writes, so writing does not copy.
     metrics: Arc<Metrics>,
+    /// Whether each status of `History::statuses_read` held, cycle by cycle.
+    statuses: BTreeMap<String, Arc<Series>>,
     /// OOM kills already counted: (container, when it ended).
     ooms_seen: BTreeSet<(String, i64)>,
     last_seen: i64,
@@ -128,6 +134,7 @@ impl History {
             records: 0,
             declared: BTreeMap::new(),
             read: None,
+            statuses_read: BTreeSet::new(),
         }
     }
 
@@ -135,6 +142,26 @@ impl History {
     /// of every other metric.
     pub fn keep_series_of(&mut self, read: BTreeSet<String>) {
         self.read = Some(read);
+    }
+
+    /// Keeps the history of the status reasons of `read` (what programs read
+    /// over a window, [`crate::ir::Program::status_windows`]), and of no
+    /// other.
+    pub fn keep_status_history_of(&mut self, read: BTreeSet<String>) {
+        self.statuses_read = read;
+    }
+
+    /// Records whether each status whose history is kept holds on `target`
+    /// now (with `append`), and gives the target its history.
+    fn record_statuses(&mut self, target: &mut Target, now: i64, append: bool) {
+        if self.statuses_read.is_empty() {
+            return;
+        }
+        let kept = Self::kept(&mut self.objects, &target.id);
+        if append {
+            observation::record_statuses(&mut kept.statuses, target, &self.statuses_read, now);
+        }
+        target.status_history = kept.statuses.clone();
     }
 
     /// Stores `sample` of `name`: appended where its series is kept,
@@ -285,6 +312,9 @@ impl History {
             // Only what is old is written: the last snapshot's targets still
             // share these maps, and writing one copies it.
             let old = |s: &Arc<Series>| s.samples().first().is_some_and(|s| s.at < cutoff);
+            for series in kept.statuses.values_mut().filter(|s| old(s)) {
+                Arc::make_mut(series).forget_before(cutoff);
+            }
             if !kept.metrics.values().any(old) {
                 continue;
             }
@@ -407,6 +437,10 @@ fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) ->
         let mut target = history.record(observed, now, append);
         target.events = events.remove(&target.id).unwrap_or_default();
         targets.push(target);
+    }
+    // Once every target has its statuses (a workload's are its pods').
+    for target in &mut targets {
+        history.record_statuses(target, now, append);
     }
     Observations { targets }
 }

@@ -196,6 +196,48 @@ fn only_the_metrics_policies_read_keep_their_past() {
 }
 
 #[test]
+fn the_statuses_read_over_a_window_keep_a_history_and_no_other() {
+    let mut history = History::new(600);
+    history.keep_status_history_of(["CrashLoopBackOff".to_string()].into());
+    let mut seen = Observations::default();
+    for (step, status) in [
+        (0, crash_looping(1)),
+        (15, running()),
+        (30, crash_looping(2)),
+    ] {
+        seen = snapshot(
+            &cluster(vec![web_pod("web-1", status)]),
+            &mut history,
+            NOW + step,
+        );
+    }
+    let held = |target: &Target| -> Vec<(i64, f64)> {
+        target.status_history["CrashLoopBackOff"]
+            .samples()
+            .iter()
+            .map(|s| (s.at - NOW, s.value))
+            .collect()
+    };
+    let pod = target(&seen, "web-1");
+    assert_eq!(held(pod), [(0, 1.0), (15, 0.0), (30, 1.0)]);
+    assert_eq!(pod.status_history.len(), 1, "NotReady is read by no window");
+    // A workload's status is its pods': so is its history.
+    let web = seen
+        .targets
+        .iter()
+        .find(|t| t.id.kind == Kind::Deployments)
+        .expect("the deployment");
+    assert_eq!(held(web), [(0, 1.0), (15, 0.0), (30, 1.0)]);
+    // A watch event between cycles reads the history without adding to it.
+    let peeked = peek(
+        &cluster(vec![web_pod("web-1", running())]),
+        &mut history,
+        NOW + 40,
+    );
+    assert_eq!(held(target(&peeked, "web-1")).len(), 3);
+}
+
+#[test]
 fn a_node_under_pressure() {
     let node: Node = serde_json::from_value(json!({
         "metadata": {"name": "node-0", "creationTimestamp": "2027-01-15T00:00:00Z"},

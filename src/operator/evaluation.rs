@@ -246,6 +246,13 @@ async fn cycle(context: &Loop, work: &mut Work) {
             .flat_map(|(_, program)| program.metrics.iter().map(|m| m.name.clone()))
             .collect(),
     );
+    work.history.keep_status_history_of(
+        programs
+            .iter()
+            .flat_map(|(_, program)| program.status_windows())
+            .map(str::to_string)
+            .collect(),
+    );
     let observations = snapshot(&cluster, &mut work.history, now);
     let observed = started.elapsed();
     let recent = evaluate_all(context, work, &observations, now, Pass::Cycle).await;

@@ -269,6 +269,11 @@ fn evidence_record(evidence: &Evidence) -> EvidenceRecord {
             record.kind = "status".into();
             record.subject = Some(reason.clone());
         }
+        Evidence::StatusWas { reason, within } => {
+            record.kind = "status-window".into();
+            record.subject = Some(reason.clone());
+            record.seconds = Some(within.0);
+        }
         Evidence::Event {
             reason,
             count,

@@ -12,7 +12,9 @@
 //!   every following `_` until the next value) removes the metric from the
 //!   target, so both its current value and its windows are unknown.
 //! - A status holds at the intervals whose point is `1`; `0`, `_` and the
-//!   intervals past the end of its timeline mean it does not.
+//!   intervals past the end of its timeline mean it does not. The timeline
+//!   up to `now` is also the status's history, which `status was R within
+//!   D` reads as the operator's observer records it.
 //! - Events are visible from their `at` on.
 //! - The engine runs at t = 0, interval, 2·interval, … up to the last expected
 //!   time, carrying its state over. At each expected time the decisions of
@@ -653,6 +655,10 @@ fn run_case(
 struct Prepared {
     /// Per target, in the case's order: its series.
     series: Vec<Vec<PreparedSeries>>,
+    /// Per target: each status timeline as the history `status was R
+    /// within D` reads (1 where it holds, 0 where it does not), as the
+    /// operator records it at each evaluation.
+    statuses: Vec<BTreeMap<String, Arc<Series>>>,
 }
 
 /// A metric's name, all its samples, and whether it is stale at each step.
@@ -696,7 +702,23 @@ impl Prepared {
                     .collect()
             })
             .collect();
-        Prepared { series }
+        let statuses = case
+            .targets
+            .iter()
+            .map(|input| {
+                input
+                    .status
+                    .iter()
+                    .map(|(reason, holds)| {
+                        let samples = holds.iter().zip(0i64..).map(|(&held, i)| {
+                            Sample::new(i.saturating_mul(interval), f64::from(u8::from(held)))
+                        });
+                        (reason.clone(), Arc::new(Series::new(samples)))
+                    })
+                    .collect()
+            })
+            .collect();
+        Prepared { series, statuses }
     }
 }
 
@@ -707,8 +729,10 @@ fn observe(case: &TestCase, prepared: &Prepared, step: i64, interval: i64) -> Ob
         .targets
         .iter()
         .zip(&prepared.series)
-        .map(|(input, series)| {
+        .zip(&prepared.statuses)
+        .map(|((input, series), statuses)| {
             let mut target = Target::new(input.target.clone());
+            target.status_history = statuses.clone();
             target.labels = input.labels.clone();
             target.owner = input.owner.clone();
             target.node = input.node.clone();

@@ -12,7 +12,7 @@ use super::rng::Rng;
 use super::scenario::{Cause, Fault, Scenario, WorkloadSpec};
 use crate::act::{Executed as Applied, Executor, Order};
 use crate::catalog::{self, Aggregation, Kind};
-use crate::engine::observation::{Event, Observations, Target, TargetId};
+use crate::engine::observation::{record_statuses, Event, Observations, Target, TargetId};
 use crate::engine::series::Sample;
 use crate::ir::{Action, LimitValue, Program, Resource, Scale};
 use serde::Serialize;
@@ -66,6 +66,9 @@ pub struct World {
     interval: i64,
     /// The metrics the program reads: only these are recorded.
     metrics: BTreeSet<String>,
+    /// The statuses the program reads over a window: only their history is
+    /// recorded.
+    statuses: BTreeSet<String>,
     /// How far back windows and event counts read.
     retention: i64,
     nodes: Vec<Node>,
@@ -159,6 +162,11 @@ impl World {
             .flat_map(|p| &p.metrics)
             .map(|m| m.name.clone())
             .collect();
+        let statuses: BTreeSet<String> = programs
+            .iter()
+            .flat_map(|p| p.status_windows())
+            .map(str::to_string)
+            .collect();
         let interval = i64::try_from(scenario.interval.0).unwrap_or(i64::MAX);
         let retention = programs
             .iter()
@@ -170,6 +178,7 @@ impl World {
         let mut world = World {
             interval,
             metrics,
+            statuses,
             retention,
             nodes: scenario
                 .nodes
@@ -297,6 +306,14 @@ impl World {
             node.target.statuses.clear();
             if node.cordoned {
                 node.target.statuses.insert("SchedulingDisabled".into());
+            }
+        }
+        if !self.statuses.is_empty() {
+            let statuses = &self.statuses;
+            for target in Self::targets_mut(&mut self.pods, &mut self.workloads, &mut self.nodes) {
+                let mut history = std::mem::take(&mut target.status_history);
+                record_statuses(&mut history, target, statuses, now);
+                target.status_history = history;
             }
         }
         self.steps += 1;
@@ -641,6 +658,20 @@ impl World {
         }
     }
 
+    /// Every target, pods first, then workloads, then nodes: the order of
+    /// the observations. Takes the fields apart, so that the rest of the
+    /// world can be read meanwhile.
+    fn targets_mut<'a>(
+        pods: &'a mut [Pod],
+        workloads: &'a mut [Workload],
+        nodes: &'a mut [Node],
+    ) -> impl Iterator<Item = &'a mut Target> {
+        pods.iter_mut()
+            .map(|p| &mut p.target)
+            .chain(workloads.iter_mut().map(|w| &mut w.target))
+            .chain(nodes.iter_mut().map(|n| &mut n.target))
+    }
+
     /// Moves the targets out for an evaluation; [`World::restore`] puts them
     /// back. Moving, not cloning: the series stay shared with nobody, so the
     /// next step appends to them in place.
@@ -655,27 +686,18 @@ impl World {
 
     pub fn restore(&mut self, observations: Observations) {
         let mut targets = observations.targets.into_iter();
-        for (slot, target) in self
-            .pods
-            .iter_mut()
-            .map(|p| &mut p.target)
-            .chain(self.workloads.iter_mut().map(|w| &mut w.target))
-            .chain(self.nodes.iter_mut().map(|n| &mut n.target))
-            .zip(&mut targets)
-        {
+        let slots = Self::targets_mut(&mut self.pods, &mut self.workloads, &mut self.nodes);
+        for (slot, target) in slots.zip(&mut targets) {
             *slot = target;
         }
     }
 
     fn trim(&mut self, now: i64) {
         let cutoff = now.saturating_sub(self.retention);
-        let targets = self
-            .pods
-            .iter_mut()
-            .map(|p| &mut p.target)
-            .chain(self.workloads.iter_mut().map(|w| &mut w.target))
-            .chain(self.nodes.iter_mut().map(|n| &mut n.target));
-        for target in targets {
+        for target in Self::targets_mut(&mut self.pods, &mut self.workloads, &mut self.nodes) {
+            for series in target.status_history.values_mut() {
+                Arc::make_mut(series).forget_before(cutoff);
+            }
             for series in target.metrics_mut().values_mut() {
                 Arc::make_mut(series).forget_before(cutoff);
             }

@@ -160,6 +160,20 @@ pub enum Condition {
         reason: Ident,
         span: Span,
     },
+    /// `status was REASON within D`: the status held at some evaluation of
+    /// the last `D`.
+    StatusWas {
+        reason: Ident,
+        within: Literal,
+        span: Span,
+    },
+    /// `CLAUSE for D` inside `and` or `or`: the clause alone must have held
+    /// for `D`. A `for` right before `then` is the rule's, never this.
+    Held {
+        inner: Box<Condition>,
+        hold: Literal,
+        span: Span,
+    },
     Event {
         reason: Ident,
         op: CmpOp,
@@ -194,7 +208,10 @@ impl Condition {
     fn own_span(&self) -> Span {
         match self {
             Condition::Not(_, span) | Condition::Paren(_, span) => *span,
-            Condition::Status { span, .. } | Condition::Event { span, .. } => *span,
+            Condition::Status { span, .. }
+            | Condition::StatusWas { span, .. }
+            | Condition::Held { span, .. }
+            | Condition::Event { span, .. } => *span,
             Condition::Compare { metric, value, .. } => metric.span().to(value.span()),
             Condition::Or(a, b) | Condition::And(a, b) => a.span().to(b.span()),
         }

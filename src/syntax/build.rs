@@ -151,6 +151,7 @@ fn is_token(rule: Rule) -> bool {
             | kw_or
             | kw_status
             | kw_is
+            | kw_was
             | kw_event
             | kw_count
             | kw_within

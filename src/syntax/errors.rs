@@ -31,6 +31,14 @@ pub(crate) fn syntax_error(
     };
     positives.sort_by_key(|rule| *rule as usize);
     positives.dedup();
+    // A clause's `for` looks ahead for `and`, `or` or `)`: a `)` is worth
+    // naming only where a bracket is open.
+    let line = text.get(..pos).unwrap_or("");
+    let line = line.rsplit('\n').next().unwrap_or(line);
+    if line.matches('(').count() <= line.matches(')').count() && positives.contains(&Rule::kw_then)
+    {
+        positives.retain(|rule| *rule != Rule::rparen);
+    }
 
     let found = found_at(text, pos);
     let span = Span::new(pos, pos + found.len()).shifted(offset);
@@ -124,6 +132,22 @@ fn near_miss(
             message: None,
             replacement: Some("==".into()),
             help: "`=` is not a comparison: equality is `==`".into(),
+        });
+    }
+    // `a and b for 1m for 3m then`: the first `for` was the last clause's
+    // only if a bracket closes it, so the second has nowhere to go.
+    let after_for = text
+        .get(..pos)
+        .unwrap_or("")
+        .trim_end()
+        .rsplit_once(char::is_whitespace)
+        .is_some_and(|(before, _)| before.trim_end().ends_with(" for"));
+    if positives.contains(&Rule::kw_then) && found == "for" && after_for {
+        return Some(NearMiss {
+            span: None,
+            message: Some("a second `for` before `then`".into()),
+            replacement: None,
+            help: "a `for` right before `then` times the whole condition; to time the last clause alone as well, bracket it: `a and (b for 1m) for 3m`".into(),
         });
     }
     if positives.contains(&Rule::cmp_op) && found == "is" {
@@ -319,7 +343,7 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         suffix | per_unit => &["a unit"],
         boolean => &["`true` or `false`"],
         string | string_body => &["a string"],
-        condition | conjunction | negation => &["a condition"],
+        condition | conjunction | clause | negation => &["a condition"],
         comparison | paren_expr | call => &["a metric"],
         // Where a side of a comparison or an operand is expected, a number
         // is as welcome as a metric.
@@ -328,11 +352,11 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         // condition lacks when one is missing: naming `+ - * /` there would
         // bury the likely fix.
         add_op | mul_op => &[],
-        status_cond => &["`status`"],
+        status_cond | status_was => &["`status`"],
         event_cond => &["`event`"],
         cmp_op => &["a comparison (`>`, `>=`, `<`, `<=`, `==`, `!=`)"],
         when_rule | kw_when => &["`when`"],
-        for_clause | kw_for => &["`for`"],
+        for_clause | clause_for | kw_for => &["`for`"],
         priority_clause | kw_priority => &["`priority`"],
         action | unknown_action => &["an action"],
         restart_mode => &["`rolling` or `immediate`"],
@@ -356,6 +380,7 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         kw_not => &["`not`"],
         kw_status => &["`status`"],
         kw_is => &["`is`"],
+        kw_was => &["`was`"],
         kw_event => &["`event`"],
         kw_count => &["`count`"],
         kw_within => &["`within`"],
@@ -427,8 +452,9 @@ fn help_for(positives: &[Rule]) -> Option<String> {
     }
     if positives.contains(&Rule::condition) || positives.contains(&Rule::negation) {
         return Some(
-            "a condition is a comparison (`memory_percent > 85`), `status is REASON` or \
-             `event REASON count > N within DURATION`, joined by `and`, `or`, `not`"
+            "a condition is a comparison (`memory_percent > 85`), `status is REASON`, \
+             `status was REASON within DURATION` or `event REASON count > N within DURATION`, \
+             joined by `and`, `or`, `not`"
                 .into(),
         );
     }

@@ -356,17 +356,32 @@ fn rule(
 /// the tree, the text parses (to the tree its precedence says).
 fn condition(c: &mut Choices, kind: Kind, metric: Option<&str>, depth: usize) -> Vec<String> {
     if depth == 0 || !c.chance(40) {
+        if c.chance(10) {
+            // A window over a status: `NotReady` applies to every kind here.
+            let within = c.one(&["15s", "5m", "1h"]);
+            return ["status", "was", "NotReady", "within", within]
+                .map(String::from)
+                .into();
+        }
         return leaf(c, kind, metric);
     }
     let mut out = Vec::new();
+    // A clause's own `for` stands before `and` or `or`.
+    let held = |c: &mut Choices, out: &mut Vec<String>| {
+        if c.chance(25) {
+            out.extend(["for".into(), c.one(&["1m", "15m"]).into()]);
+        }
+    };
     match c.pick(4) {
         0 => {
             out.extend(condition(c, kind, metric, depth - 1));
+            held(c, &mut out);
             out.push("and".into());
             out.extend(condition(c, kind, metric, depth - 1));
         }
         1 => {
             out.extend(condition(c, kind, metric, depth - 1));
+            held(c, &mut out);
             out.push("or".into());
             out.extend(condition(c, kind, metric, depth - 1));
         }

@@ -85,7 +85,7 @@ fn truth_of(source: &str, target: &Target, now: i64) -> (Truth, Vec<String>) {
     let resolved: Vec<(MetricId, Option<&Series>)> = (0..program.metrics.len())
         .map(|i| (MetricId(i), lookup(&program, MetricId(i), target)))
         .collect();
-    let fast = truth(&program, &rule.condition, target, &resolved, now);
+    let fast = truth(&program, &rule.condition, target, &resolved, None, now);
     let full = evaluate(&program, &rule.condition, target, now, true);
     assert_eq!(
         fast, full.truth,

@@ -6,7 +6,7 @@
 
 use super::{ident, is_token, literal, Built, Children, Unbuilt, MAX_DEPTH};
 use crate::span::Span;
-use crate::syntax::ast::{ArithOp, CmpOp, Condition, MetricExpr, Value};
+use crate::syntax::ast::{ArithOp, CmpOp, Condition, Literal, MetricExpr, Value};
 use crate::syntax::grammar::Rule;
 use pest::iterators::Pair;
 
@@ -24,6 +24,8 @@ enum Task<'i> {
     /// Wrap the last built condition in `not`, or in parentheses.
     Not(Span),
     Paren(Span),
+    /// Wrap the last built condition in a clause's own `for`.
+    Held(Literal, Span),
 }
 
 /// Builds a rule's `condition` pair.
@@ -33,7 +35,10 @@ pub(super) fn condition(pair: Pair<'_, Rule>, offset: usize) -> Built<Condition>
     let mut single = pair.clone();
     loop {
         let rule = single.as_rule();
-        if !matches!(rule, Rule::condition | Rule::conjunction | Rule::negation) {
+        if !matches!(
+            rule,
+            Rule::condition | Rule::conjunction | Rule::clause | Rule::negation
+        ) {
             return leaf(rule, Children::of(single, offset), offset, 1);
         }
         let mut inner = single
@@ -82,6 +87,17 @@ pub(super) fn condition(pair: Pair<'_, Rule>, offset: usize) -> Built<Condition>
                             tasks.push(Task::Build(operand, depth + n - i.max(1)));
                         }
                     }
+                    Rule::clause => {
+                        let inner = c.expect()?;
+                        match c.take(Rule::clause_for) {
+                            Some(held) => {
+                                let hold = literal(Children::of(held, offset).expect()?, offset)?;
+                                tasks.push(Task::Held(hold, c.span()));
+                                tasks.push(Task::Build(inner, depth + 1));
+                            }
+                            None => tasks.push(Task::Build(inner, depth)),
+                        }
+                    }
                     Rule::negation => {
                         let first = c.expect()?;
                         match first.as_rule() {
@@ -126,6 +142,14 @@ pub(super) fn condition(pair: Pair<'_, Rule>, offset: usize) -> Built<Condition>
                 let inner = built.pop().ok_or(Unbuilt::Bug(span))?;
                 built.push(Condition::Paren(Box::new(inner), span));
             }
+            Task::Held(hold, span) => {
+                let inner = built.pop().ok_or(Unbuilt::Bug(span))?;
+                built.push(Condition::Held {
+                    inner: Box::new(inner),
+                    hold,
+                    span,
+                });
+            }
         }
     }
     match (built.pop(), built.is_empty()) {
@@ -139,6 +163,11 @@ fn leaf(rule: Rule, mut c: Children<'_>, offset: usize, depth: usize) -> Built<C
     match rule {
         Rule::status_cond => Ok(Condition::Status {
             reason: ident(c.expect()?, offset),
+            span: c.span(),
+        }),
+        Rule::status_was => Ok(Condition::StatusWas {
+            reason: ident(c.expect()?, offset),
+            within: literal(c.expect()?, offset)?,
             span: c.span(),
         }),
         Rule::event_cond => Ok(Condition::Event {
