@@ -8,6 +8,7 @@
 
 mod actions;
 mod metrics;
+mod node_exporter;
 mod object_metrics;
 mod reasons;
 
@@ -276,6 +277,9 @@ pub enum Source {
     /// through the API server, or its `kubelet_volume_stats_*` series through
     /// Prometheus when configured.
     Kubelet,
+    /// node-exporter's series through Prometheus, joined on the node its
+    /// exporter pod runs on; there is no other source of them.
+    NodeExporter,
 }
 
 impl fmt::Display for Source {
@@ -286,6 +290,7 @@ impl fmt::Display for Source {
             Source::MetricsServer => "metrics-server",
             Source::Prometheus => "Prometheus",
             Source::Kubelet => "kubelet volume stats",
+            Source::NodeExporter => "node-exporter",
         })
     }
 }

@@ -5,6 +5,7 @@
 //!
 //! Invariant: static data only, no behaviour beyond lookups.
 
+use super::node_exporter::*;
 use super::object_metrics::*;
 use super::{Aggregation, Kind, Kinds, Series, Source, Unit};
 
@@ -299,6 +300,8 @@ pub static METRICS: &[MetricInfo] = &[
         description: "The node's PIDPressure condition.",
         bounds: Bounds::NONE,
     },
+    MEMORY_AVAILABLE_BYTES,
+    MEMORY_TOTAL_BYTES,
     CORDONED,
     RUNNING_PODS,
     POD_CAPACITY,
@@ -377,6 +380,8 @@ pub fn builtin_promql(metric: &MetricInfo, kind: Kind) -> Option<&'static str> {
         return None;
     }
     match kind {
+        // A metric of nodes alone has no pod query to stand in for.
+        Kind::Nodes if metric.kinds == Kinds::NODES => metric.promql,
         Kind::Nodes => NODE_PROMQL
             .iter()
             .find(|(name, _)| *name == metric.name)
