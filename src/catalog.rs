@@ -33,10 +33,11 @@ pub enum Kind {
     PersistentVolumeClaims,
     PodDisruptionBudgets,
     ResourceQuotas,
+    PersistentVolumes,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Pods,
         Kind::Deployments,
         Kind::StatefulSets,
@@ -47,6 +48,7 @@ impl Kind {
         Kind::PersistentVolumeClaims,
         Kind::PodDisruptionBudgets,
         Kind::ResourceQuotas,
+        Kind::PersistentVolumes,
     ];
 
     /// The word a policy uses: `select deployments`.
@@ -62,6 +64,7 @@ impl Kind {
             Kind::PersistentVolumeClaims => "persistentvolumeclaims",
             Kind::PodDisruptionBudgets => "poddisruptionbudgets",
             Kind::ResourceQuotas => "resourcequotas",
+            Kind::PersistentVolumes => "persistentvolumes",
         }
     }
 
@@ -83,13 +86,13 @@ impl Kind {
     }
 
     pub fn is_namespaced(self) -> bool {
-        self != Kind::Nodes
+        !matches!(self, Kind::Nodes | Kind::PersistentVolumes)
     }
 
     /// Objects whose status the engine reads but whose pods it does not
     /// aggregate: their metrics are the object's own (a Job's pod counts, an
     /// autoscaler's replicas, a claim's volume usage, a budget's healthy pods,
-    /// a quota's use).
+    /// a quota's use, a volume's phase).
     pub fn is_observed_only(self) -> bool {
         matches!(
             self,
@@ -98,6 +101,7 @@ impl Kind {
                 | Kind::PersistentVolumeClaims
                 | Kind::PodDisruptionBudgets
                 | Kind::ResourceQuotas
+                | Kind::PersistentVolumes
         )
     }
 
@@ -129,12 +133,20 @@ impl Kinds {
     pub const CLAIMS: Kinds = Kinds(128);
     pub const BUDGETS: Kinds = Kinds(256);
     pub const QUOTAS: Kinds = Kinds(512);
+    pub const VOLUMES: Kinds = Kinds(1024);
     /// Pods, workloads and nodes: what the v0 contract selected.
     pub const RUNNING: Kinds = Kinds(31);
-    pub const ALL: Kinds = Kinds(1023);
+    pub const ALL: Kinds = Kinds(2047);
+    /// What KubeSkippy only ever tells people about: storage stays
+    /// protected, so `notify` is the one action on a persistent volume.
+    pub const NOTIFY_ONLY: Kinds = Kinds::VOLUMES;
 
     pub const fn with(self, other: Kinds) -> Kinds {
         Kinds(self.0 | other.0)
+    }
+
+    pub const fn except(self, other: Kinds) -> Kinds {
+        Kinds(self.0 & !other.0)
     }
 
     pub fn contains(self, kind: Kind) -> bool {
@@ -419,7 +431,9 @@ pub static PROMQL_PLACEHOLDERS: &[(&str, &str)] = &[
 /// namespace and no pods of its own, a pod no workload name of its own.
 pub fn placeholder_kinds(placeholder: &str) -> Kinds {
     match placeholder {
-        "$namespace" => Kinds::ALL.without(Kind::Nodes),
+        "$namespace" => Kinds::ALL
+            .without(Kind::Nodes)
+            .without(Kind::PersistentVolumes),
         "$pod" => Kinds::PODS.with(Kinds::WORKLOADS),
         "$node" => Kinds::NODES,
         "$workload" => Kinds::WORKLOADS,
@@ -464,8 +478,9 @@ pub const PROTECTED_LABELS: &[(&str, &str)] = &[("kubeskippy.io/protected", "tru
 pub const FORBIDDEN_ACTIONS: &[(&str, Kind)] = &[("delete", Kind::StatefulSets)];
 
 /// Kinds KubeSkippy never acts on; a policy that names one is an error.
+/// (Persistent volumes are selectable, and only `notify` applies to them:
+/// see [`Kinds::NOTIFY_ONLY`].)
 pub const FORBIDDEN_KINDS: &[&str] = &[
-    "persistentvolumes",
     "roles",
     "clusterroles",
     "rolebindings",

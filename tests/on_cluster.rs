@@ -29,4 +29,5 @@ mod on_cluster {
     mod prometheus_source;
     mod shards;
     mod templates;
+    mod volumes;
 }

@@ -87,7 +87,10 @@ impl Checker<'_> {
                         format!("{kind} are not namespaced"),
                     )
                     .label("remove the namespaces")
-                    .help("select nodes by label: `select nodes where node-role = \"worker\"`"),
+                    .help(match kind {
+                        Kind::Nodes => "select nodes by label: `select nodes where node-role = \"worker\"`".to_string(),
+                        _ => format!("{kind} belong to no namespace: select them by label, `select {kind} where …`"),
+                    }),
                 );
                 None
             }
@@ -258,6 +261,7 @@ fn short_name(plural: &str) -> Option<&'static str> {
         "pvcs" => Kind::PersistentVolumeClaims,
         "pdbs" => Kind::PodDisruptionBudgets,
         "quotas" => Kind::ResourceQuotas,
+        "pvs" => Kind::PersistentVolumes,
         "deploys" => Kind::Deployments,
         "sts" => Kind::StatefulSets,
         "ds" => Kind::DaemonSets,

@@ -400,6 +400,14 @@ mod tests {
                 && quotas.contains("- actions: `notify`, `ask ai`\n"),
             "{quotas}"
         );
+        let volumes = hover_at(
+            "policy v {\n  select persistentvolumes\n}\n",
+            "persistentvolumes",
+        );
+        assert!(
+            volumes.contains("watched") && volumes.contains("- actions: `notify`\n"),
+            "{volumes}"
+        );
         let pods = hover_at("policy p {\n  select pods\n}\n", "pods");
         assert!(pods.contains("`restart rolling`"), "{pods}");
     }

@@ -156,6 +156,17 @@ fn cluster() -> Cluster {
             "status": {"hard": {"pods": "4", "requests.memory": "2Gi"},
                        "used": {"pods": "5", "requests.memory": "1536Mi"}}
         }))],
+        // One volume per phase a policy can name; cluster-scoped.
+        volumes: ["Pending", "Failed", "Released"]
+            .into_iter()
+            .map(|phase| {
+                object(json!({
+                    "metadata": {"name": format!("pv-{}", phase.to_lowercase()),
+                                 "creationTimestamp": CREATED},
+                    "status": {"phase": phase, "lastPhaseTransitionTime": CREATED}
+                }))
+            })
+            .collect(),
         events: Vec::new(),
     }
 }
@@ -266,6 +277,13 @@ fn the_values_of_the_newer_kinds_are_their_status_fields() {
         value(Kind::StatefulSets, "db", "update_revision_pending"),
         Some(1.0)
     );
+    let failed = observations
+        .targets
+        .iter()
+        .find(|t| t.id.kind == Kind::PersistentVolumes && t.id.name == "pv-failed")
+        .expect("the failed volume");
+    assert_eq!(failed.id.namespace, None);
+    assert!(failed.status_since.contains_key("Failed"));
     assert_eq!(value(Kind::Pods, "k", "job_owned"), Some(1.0));
     assert_eq!(value(Kind::Pods, "a", "job_owned"), Some(0.0));
 }

@@ -19,7 +19,9 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod, ResourceQuota};
+use k8s_openapi::api::core::v1::{
+    Node, PersistentVolume, PersistentVolumeClaim, Pod, ResourceQuota,
+};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use objects::Observed;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -41,6 +43,8 @@ pub struct Cluster {
     pub claims: Vec<Arc<PersistentVolumeClaim>>,
     pub budgets: Vec<Arc<PodDisruptionBudget>>,
     pub quotas: Vec<Arc<ResourceQuota>>,
+    /// Cluster-scoped, as nodes are.
+    pub volumes: Vec<Arc<PersistentVolume>>,
     /// What a StatefulSet's or DaemonSet's `rollout_age` reads: when the
     /// revision its `status.updateRevision` names was made.
     pub revisions: Vec<Arc<ControllerRevision>>,
@@ -79,6 +83,7 @@ impl Cluster {
             claims: only(&self.claims, &keep),
             budgets: only(&self.budgets, &keep),
             quotas: only(&self.quotas, &keep),
+            volumes: only(&self.volumes, &keep),
             revisions: only(&self.revisions, &keep),
         }
     }
@@ -375,7 +380,8 @@ fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) ->
         )
         .chain(cluster.claims.iter().map(|c| kinds::claim(c, now)))
         .chain(cluster.budgets.iter().map(|b| kinds::budget(b, now)))
-        .chain(cluster.quotas.iter().map(|q| kinds::quota(q, now)));
+        .chain(cluster.quotas.iter().map(|q| kinds::quota(q, now)))
+        .chain(cluster.volumes.iter().map(|v| kinds::volume(v, now)));
     for observed in others {
         let mut target = history.record(observed, now, append);
         target.events = events.remove(&target.id).unwrap_or_default();
