@@ -7,6 +7,7 @@
 //! Invariant: static data only, no behaviour beyond lookups.
 
 mod actions;
+mod cluster_metrics;
 mod metrics;
 mod node_exporter;
 mod object_metrics;
@@ -34,10 +35,13 @@ pub enum Kind {
     PodDisruptionBudgets,
     ResourceQuotas,
     PersistentVolumes,
+    /// The cluster as a whole: one target, for conditions such as an
+    /// overcommit that no single object has.
+    Cluster,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Pods,
         Kind::Deployments,
         Kind::StatefulSets,
@@ -49,6 +53,7 @@ impl Kind {
         Kind::PodDisruptionBudgets,
         Kind::ResourceQuotas,
         Kind::PersistentVolumes,
+        Kind::Cluster,
     ];
 
     /// The word a policy uses: `select deployments`.
@@ -65,11 +70,15 @@ impl Kind {
             Kind::PodDisruptionBudgets => "poddisruptionbudgets",
             Kind::ResourceQuotas => "resourcequotas",
             Kind::PersistentVolumes => "persistentvolumes",
+            Kind::Cluster => "cluster",
         }
     }
 
     /// One object of the kind: `deployment`, `persistentvolumeclaim`.
     pub fn singular(self) -> &'static str {
+        if self == Kind::Cluster {
+            return "cluster";
+        }
         let plural = self.keyword();
         &plural[..plural.len() - 1]
     }
@@ -86,13 +95,14 @@ impl Kind {
     }
 
     pub fn is_namespaced(self) -> bool {
-        !matches!(self, Kind::Nodes | Kind::PersistentVolumes)
+        !matches!(self, Kind::Nodes | Kind::PersistentVolumes | Kind::Cluster)
     }
 
     /// Objects whose status the engine reads but whose pods it does not
     /// aggregate: their metrics are the object's own (a Job's pod counts, an
     /// autoscaler's replicas, a claim's volume usage, a budget's healthy pods,
-    /// a quota's use, a volume's phase).
+    /// a quota's use, a volume's phase, the cluster's requests and
+    /// allocatable resources).
     pub fn is_observed_only(self) -> bool {
         matches!(
             self,
@@ -102,6 +112,7 @@ impl Kind {
                 | Kind::PodDisruptionBudgets
                 | Kind::ResourceQuotas
                 | Kind::PersistentVolumes
+                | Kind::Cluster
         )
     }
 
@@ -134,12 +145,14 @@ impl Kinds {
     pub const BUDGETS: Kinds = Kinds(256);
     pub const QUOTAS: Kinds = Kinds(512);
     pub const VOLUMES: Kinds = Kinds(1024);
+    pub const CLUSTER: Kinds = Kinds(2048);
     /// Pods, workloads and nodes: what the v0 contract selected.
     pub const RUNNING: Kinds = Kinds(31);
-    pub const ALL: Kinds = Kinds(2047);
+    pub const ALL: Kinds = Kinds(4095);
     /// What KubeSkippy only ever tells people about: storage stays
-    /// protected, so `notify` is the one action on a persistent volume.
-    pub const NOTIFY_ONLY: Kinds = Kinds::VOLUMES;
+    /// protected, so `notify` is the one action on a persistent volume; the
+    /// cluster as a whole is no object an action could change.
+    pub const NOTIFY_ONLY: Kinds = Kinds::VOLUMES.with(Kinds::CLUSTER);
 
     pub const fn with(self, other: Kinds) -> Kinds {
         Kinds(self.0 | other.0)
@@ -433,7 +446,8 @@ pub fn placeholder_kinds(placeholder: &str) -> Kinds {
     match placeholder {
         "$namespace" => Kinds::ALL
             .without(Kind::Nodes)
-            .without(Kind::PersistentVolumes),
+            .without(Kind::PersistentVolumes)
+            .without(Kind::Cluster),
         "$pod" => Kinds::PODS.with(Kinds::WORKLOADS),
         "$node" => Kinds::NODES,
         "$workload" => Kinds::WORKLOADS,

@@ -16,6 +16,7 @@ mod on_cluster {
 
     mod ai;
     mod basics;
+    mod cluster_scoped;
     mod crds;
     mod events;
     mod guards;
@@ -29,5 +30,4 @@ mod on_cluster {
     mod prometheus_source;
     mod shards;
     mod templates;
-    mod volumes;
 }

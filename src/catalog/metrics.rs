@@ -5,6 +5,7 @@
 //!
 //! Invariant: static data only, no behaviour beyond lookups.
 
+use super::cluster_metrics::*;
 use super::node_exporter::*;
 use super::object_metrics::*;
 use super::{Aggregation, Kind, Kinds, Series, Source, Unit};
@@ -158,7 +159,8 @@ pub static METRICS: &[MetricInfo] = &[
     MetricInfo {
         name: "age",
         unit: Unit::Duration,
-        kinds: Kinds::ALL,
+        // The cluster as a whole has no creation time.
+        kinds: Kinds::ALL.except(Kinds::CLUSTER),
         source: Source::Metadata,
         series: Series::Gauge,
         aggregation: Aggregation::Average,
@@ -328,6 +330,12 @@ pub static METRICS: &[MetricInfo] = &[
     DISRUPTIONS_ALLOWED,
     QUOTA_USED_RATIO,
     QUOTA_FILLING_RATIO,
+    CPU_REQUESTS,
+    MEMORY_REQUESTS,
+    CPU_ALLOCATABLE,
+    MEMORY_ALLOCATABLE,
+    MAX_NODE_CPU_ALLOCATABLE,
+    MAX_NODE_MEMORY_ALLOCATABLE,
 ];
 
 impl MetricInfo {

@@ -415,7 +415,10 @@ impl Checker<'_> {
                 .filter(|a| a.kinds.contains(kind))
                 .map(|a| format!("`{}`", a.name))
                 .collect();
-            help = if Kinds::NOTIFY_ONLY.contains(kind) {
+            help = if kind == Kind::Cluster {
+                "the cluster as a whole is no object an action could change: only `notify` applies"
+                    .to_string()
+            } else if Kinds::NOTIFY_ONLY.contains(kind) {
                 format!("KubeSkippy never changes {kind}: storage stays protected, and only `notify` applies")
             } else {
                 format!(
@@ -488,6 +491,7 @@ fn articles(kinds: Kinds) -> Vec<&'static str> {
             Kind::PodDisruptionBudgets => "a poddisruptionbudget",
             Kind::ResourceQuotas => "a resourcequota",
             Kind::PersistentVolumes => "a persistentvolume",
+            Kind::Cluster => "the cluster",
         })
         .collect()
 }

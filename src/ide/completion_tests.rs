@@ -42,7 +42,8 @@ fn keywords_in_context() {
             "persistentvolumeclaims",
             "poddisruptionbudgets",
             "resourcequotas",
-            "persistentvolumes"
+            "persistentvolumes",
+            "cluster"
         ]
     );
     assert_eq!(
@@ -218,6 +219,16 @@ fn a_watched_kind_offers_its_own_metrics_reasons_and_only_notify() {
     assert_eq!(
         labels("policy p {\n  select persistentvolumes\n  when age > 1h then |"),
         ["notify"]
+    );
+    assert_eq!(
+        labels("policy p {\n  select cluster\n  when cpu_requests > 1 then |"),
+        ["notify"]
+    );
+    let cluster = labels("policy p {\n  select cluster\n  when |");
+    assert!(
+        cluster.contains(&"max_node_memory_allocatable".to_string())
+            && !cluster.contains(&"age".to_string()),
+        "{cluster:?}"
     );
     assert_eq!(
         labels("policy p {\n  select persistentvolumes\n  when status is |"),

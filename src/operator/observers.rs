@@ -267,7 +267,9 @@ impl Observers {
             quotas: self.quotas.state(),
             volumes: self.volumes.state(),
             revisions: self.revisions.state(),
+            totals: None,
         }
+        .with_totals()
     }
 
     /// The workload each HorizontalPodAutoscaler drives, with its name.

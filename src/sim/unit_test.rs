@@ -338,8 +338,8 @@ pub fn parse_duration(text: &str) -> Result<Seconds, String> {
     Ok(Seconds(total))
 }
 
-/// Reads a target: `KIND/NAMESPACE/NAME`, or `KIND/NAME` of a
-/// cluster-scoped kind (`nodes/NAME`, `persistentvolumes/NAME`).
+/// Reads a target: `KIND/NAMESPACE/NAME`, `KIND/NAME` of a cluster-scoped
+/// kind (`nodes/NAME`, `persistentvolumes/NAME`), or `cluster`.
 pub fn parse_target(text: &str) -> Result<TargetId, String> {
     let parts: Vec<&str> = text.trim().split('/').collect();
     let kind_word = parts.first().copied().unwrap_or_default();
@@ -352,6 +352,8 @@ pub fn parse_target(text: &str) -> Result<TargetId, String> {
     };
     let empty = parts.iter().any(|p| p.is_empty());
     match (kind, parts.as_slice()) {
+        (Kind::Cluster, [_]) => Ok(TargetId::cluster()),
+        (Kind::Cluster, _) => Err(format!("`{text}`: the cluster is written `cluster`")),
         (kind, [_, name]) if !kind.is_namespaced() && !empty => Ok(TargetId {
             kind,
             namespace: None,
