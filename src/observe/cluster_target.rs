@@ -153,6 +153,23 @@ mod tests {
     }
 
     #[test]
+    fn a_part_without_the_nodes_has_no_cluster_target_rather_than_a_partial_sum() {
+        let whole = Cluster {
+            pods: vec![pod("Running", "1", "1Gi")],
+            nodes: vec![node("4", "16Gi"), node("4", "16Gi")],
+            ..Cluster::default()
+        }
+        .with_totals();
+        let watched = whole.in_namespaces(&["shop".to_string()].into());
+        assert_eq!(watched.totals, None);
+        // A shard's part that keeps the nodes keeps the whole cluster's sums.
+        let shard = whole.retain(|namespace| namespace.is_none());
+        assert!(shard.pods.is_empty());
+        let totals = shard.totals.expect("the whole cluster's totals");
+        assert_eq!(totals.cpu_requests, Some(1.25));
+    }
+
+    #[test]
     fn an_empty_cluster_has_no_value_rather_than_zero() {
         let totals = Totals::of(&Cluster::default());
         assert_eq!(totals, Totals::default());
