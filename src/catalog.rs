@@ -7,7 +7,9 @@
 //! Invariant: static data only, no behaviour beyond lookups.
 
 mod actions;
+mod cluster_metrics;
 mod metrics;
+mod node_exporter;
 mod object_metrics;
 mod reasons;
 
@@ -32,10 +34,14 @@ pub enum Kind {
     PersistentVolumeClaims,
     PodDisruptionBudgets,
     ResourceQuotas,
+    PersistentVolumes,
+    /// The cluster as a whole: one target, for conditions such as an
+    /// overcommit that no single object has.
+    Cluster,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Pods,
         Kind::Deployments,
         Kind::StatefulSets,
@@ -46,6 +52,8 @@ impl Kind {
         Kind::PersistentVolumeClaims,
         Kind::PodDisruptionBudgets,
         Kind::ResourceQuotas,
+        Kind::PersistentVolumes,
+        Kind::Cluster,
     ];
 
     /// The word a policy uses: `select deployments`.
@@ -61,11 +69,16 @@ impl Kind {
             Kind::PersistentVolumeClaims => "persistentvolumeclaims",
             Kind::PodDisruptionBudgets => "poddisruptionbudgets",
             Kind::ResourceQuotas => "resourcequotas",
+            Kind::PersistentVolumes => "persistentvolumes",
+            Kind::Cluster => "cluster",
         }
     }
 
     /// One object of the kind: `deployment`, `persistentvolumeclaim`.
     pub fn singular(self) -> &'static str {
+        if self == Kind::Cluster {
+            return "cluster";
+        }
         let plural = self.keyword();
         &plural[..plural.len() - 1]
     }
@@ -82,13 +95,14 @@ impl Kind {
     }
 
     pub fn is_namespaced(self) -> bool {
-        self != Kind::Nodes
+        !matches!(self, Kind::Nodes | Kind::PersistentVolumes | Kind::Cluster)
     }
 
     /// Objects whose status the engine reads but whose pods it does not
     /// aggregate: their metrics are the object's own (a Job's pod counts, an
     /// autoscaler's replicas, a claim's volume usage, a budget's healthy pods,
-    /// a quota's use).
+    /// a quota's use, a volume's phase, the cluster's requests and
+    /// allocatable resources).
     pub fn is_observed_only(self) -> bool {
         matches!(
             self,
@@ -97,6 +111,8 @@ impl Kind {
                 | Kind::PersistentVolumeClaims
                 | Kind::PodDisruptionBudgets
                 | Kind::ResourceQuotas
+                | Kind::PersistentVolumes
+                | Kind::Cluster
         )
     }
 
@@ -128,12 +144,22 @@ impl Kinds {
     pub const CLAIMS: Kinds = Kinds(128);
     pub const BUDGETS: Kinds = Kinds(256);
     pub const QUOTAS: Kinds = Kinds(512);
+    pub const VOLUMES: Kinds = Kinds(1024);
+    pub const CLUSTER: Kinds = Kinds(2048);
     /// Pods, workloads and nodes: what the v0 contract selected.
     pub const RUNNING: Kinds = Kinds(31);
-    pub const ALL: Kinds = Kinds(1023);
+    pub const ALL: Kinds = Kinds(4095);
+    /// What KubeSkippy only ever tells people about: storage stays
+    /// protected, so `notify` is the one action on a persistent volume; the
+    /// cluster as a whole is no object an action could change.
+    pub const NOTIFY_ONLY: Kinds = Kinds::VOLUMES.with(Kinds::CLUSTER);
 
     pub const fn with(self, other: Kinds) -> Kinds {
         Kinds(self.0 | other.0)
+    }
+
+    pub const fn except(self, other: Kinds) -> Kinds {
+        Kinds(self.0 & !other.0)
     }
 
     pub fn contains(self, kind: Kind) -> bool {
@@ -276,6 +302,9 @@ pub enum Source {
     /// through the API server, or its `kubelet_volume_stats_*` series through
     /// Prometheus when configured.
     Kubelet,
+    /// node-exporter's series through Prometheus, joined on the node its
+    /// exporter pod runs on; there is no other source of them.
+    NodeExporter,
 }
 
 impl fmt::Display for Source {
@@ -286,6 +315,7 @@ impl fmt::Display for Source {
             Source::MetricsServer => "metrics-server",
             Source::Prometheus => "Prometheus",
             Source::Kubelet => "kubelet volume stats",
+            Source::NodeExporter => "node-exporter",
         })
     }
 }
@@ -414,7 +444,10 @@ pub static PROMQL_PLACEHOLDERS: &[(&str, &str)] = &[
 /// namespace and no pods of its own, a pod no workload name of its own.
 pub fn placeholder_kinds(placeholder: &str) -> Kinds {
     match placeholder {
-        "$namespace" => Kinds::ALL.without(Kind::Nodes),
+        "$namespace" => Kinds::ALL
+            .without(Kind::Nodes)
+            .without(Kind::PersistentVolumes)
+            .without(Kind::Cluster),
         "$pod" => Kinds::PODS.with(Kinds::WORKLOADS),
         "$node" => Kinds::NODES,
         "$workload" => Kinds::WORKLOADS,
@@ -459,8 +492,9 @@ pub const PROTECTED_LABELS: &[(&str, &str)] = &[("kubeskippy.io/protected", "tru
 pub const FORBIDDEN_ACTIONS: &[(&str, Kind)] = &[("delete", Kind::StatefulSets)];
 
 /// Kinds KubeSkippy never acts on; a policy that names one is an error.
+/// (Persistent volumes are selectable, and only `notify` applies to them:
+/// see [`Kinds::NOTIFY_ONLY`].)
 pub const FORBIDDEN_KINDS: &[&str] = &[
-    "persistentvolumes",
     "roles",
     "clusterroles",
     "rolebindings",

@@ -16,6 +16,7 @@ mod on_cluster {
 
     mod ai;
     mod basics;
+    mod cluster_scoped;
     mod crds;
     mod events;
     mod guards;
@@ -25,6 +26,7 @@ mod on_cluster {
     mod kinds;
     mod metrics;
     mod metrics_server;
+    mod node_exporter;
     mod operations;
     mod prometheus_source;
     mod shards;

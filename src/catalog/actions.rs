@@ -48,7 +48,8 @@ pub static ACTIONS: &[ActionInfo] = &[
     ActionInfo {
         name: "ask ai",
         usage: "ask ai [among [ACTION, …]]",
-        kinds: Kinds::ALL,
+        // Where `notify` is the only action there is nothing to choose.
+        kinds: Kinds::ALL.except(Kinds::NOTIFY_ONLY),
         via_pod: None,
         disruption: 0,
         description:

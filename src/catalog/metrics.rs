@@ -5,6 +5,8 @@
 //!
 //! Invariant: static data only, no behaviour beyond lookups.
 
+use super::cluster_metrics::*;
+use super::node_exporter::*;
 use super::object_metrics::*;
 use super::{Aggregation, Kind, Kinds, Series, Source, Unit};
 
@@ -157,7 +159,8 @@ pub static METRICS: &[MetricInfo] = &[
     MetricInfo {
         name: "age",
         unit: Unit::Duration,
-        kinds: Kinds::ALL,
+        // The cluster as a whole has no creation time.
+        kinds: Kinds::ALL.except(Kinds::CLUSTER),
         source: Source::Metadata,
         series: Series::Gauge,
         aggregation: Aggregation::Average,
@@ -299,6 +302,8 @@ pub static METRICS: &[MetricInfo] = &[
         description: "The node's PIDPressure condition.",
         bounds: Bounds::NONE,
     },
+    MEMORY_AVAILABLE_BYTES,
+    MEMORY_TOTAL_BYTES,
     CORDONED,
     RUNNING_PODS,
     POD_CAPACITY,
@@ -325,6 +330,12 @@ pub static METRICS: &[MetricInfo] = &[
     DISRUPTIONS_ALLOWED,
     QUOTA_USED_RATIO,
     QUOTA_FILLING_RATIO,
+    CPU_REQUESTS,
+    MEMORY_REQUESTS,
+    CPU_ALLOCATABLE,
+    MEMORY_ALLOCATABLE,
+    MAX_NODE_CPU_ALLOCATABLE,
+    MAX_NODE_MEMORY_ALLOCATABLE,
 ];
 
 impl MetricInfo {
@@ -377,6 +388,8 @@ pub fn builtin_promql(metric: &MetricInfo, kind: Kind) -> Option<&'static str> {
         return None;
     }
     match kind {
+        // A metric of nodes alone has no pod query to stand in for.
+        Kind::Nodes if metric.kinds == Kinds::NODES => metric.promql,
         Kind::Nodes => NODE_PROMQL
             .iter()
             .find(|(name, _)| *name == metric.name)

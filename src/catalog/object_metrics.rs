@@ -10,11 +10,17 @@
 use super::metrics::{Bounds, MetricInfo};
 use super::{Aggregation, Kinds, Series, Source, Unit};
 
-/// A count read from the object's own status (or spec) through the API.
-const fn status_count(name: &'static str, kinds: Kinds, description: &'static str) -> MetricInfo {
+/// A non-negative quantity read from the object's own status (or spec)
+/// through the API; summed where objects are summed.
+pub(super) const fn status_gauge(
+    name: &'static str,
+    unit: Unit,
+    kinds: Kinds,
+    description: &'static str,
+) -> MetricInfo {
     MetricInfo {
         name,
-        unit: Unit::Count,
+        unit,
         kinds,
         source: Source::Status,
         series: Series::Gauge,
@@ -23,6 +29,11 @@ const fn status_count(name: &'static str, kinds: Kinds, description: &'static st
         description,
         bounds: Bounds::NOT_NEGATIVE,
     }
+}
+
+/// A count read from the object's own status (or spec) through the API.
+const fn status_count(name: &'static str, kinds: Kinds, description: &'static str) -> MetricInfo {
+    status_gauge(name, Unit::Count, kinds, description)
 }
 
 /// A claim's volume statistic from the kubelet; `promql` is the query when

@@ -43,8 +43,8 @@ pub static STATUS_REASONS: &[StatusInfo] = &[
     },
     StatusInfo {
         name: "Pending",
-        kinds: POD_LIKE.with(Kinds::CLAIMS),
-        description: "The pod is accepted but not running yet; a claim's `status.phase` is `Pending`, not bound to a volume yet (`kube_persistentvolumeclaim_status_phase{phase=\"Pending\"}`).",
+        kinds: POD_LIKE.with(Kinds::CLAIMS).with(Kinds::VOLUMES),
+        description: "The pod is accepted but not running yet; a claim's `status.phase` is `Pending`, not bound to a volume yet (`kube_persistentvolumeclaim_status_phase{phase=\"Pending\"}`); a persistent volume's `status.phase` is `Pending`, not yet available for binding (`kube_persistentvolume_status_phase{phase=\"Pending\"}`).",
     },
     StatusInfo {
         name: "Unschedulable",
@@ -118,8 +118,8 @@ pub static STATUS_REASONS: &[StatusInfo] = &[
     },
     StatusInfo {
         name: "Failed",
-        kinds: Kinds::JOBS,
-        description: "The Job's `Failed` condition is `True`: it hit its backoff limit or its active deadline (`status.conditions`; `kube_job_failed`).",
+        kinds: Kinds::JOBS.with(Kinds::VOLUMES),
+        description: "The Job's `Failed` condition is `True`: it hit its backoff limit or its active deadline (`status.conditions`; `kube_job_failed`); a persistent volume's `status.phase` is `Failed`: its automatic reclamation failed (`kube_persistentvolume_status_phase{phase=\"Failed\"}`).",
     },
     StatusInfo {
         name: "Complete",
@@ -130,6 +130,11 @@ pub static STATUS_REASONS: &[StatusInfo] = &[
         name: "Lost",
         kinds: Kinds::CLAIMS,
         description: "The claim's `status.phase` is `Lost`: its bound volume no longer exists (`kube_persistentvolumeclaim_status_phase{phase=\"Lost\"}`).",
+    },
+    StatusInfo {
+        name: "Released",
+        kinds: Kinds::VOLUMES,
+        description: "The persistent volume's `status.phase` is `Released`: its claim was deleted and the volume, kept by its `Retain` reclaim policy, waits for someone to reclaim it (`kube_persistentvolume_status_phase{phase=\"Released\"}`).",
     },
 ];
 

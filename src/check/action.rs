@@ -93,6 +93,13 @@ impl Checker<'_> {
                 ir::Action::Notify(message.value.clone())
             }
             ast::Action::AskAi { among, .. } => {
+                // Where `notify` is the only action, the AI has nothing to
+                // choose (persistent volumes: storage stays protected).
+                let ask = catalog::action("ask ai").map_or(Kinds::ALL, |a| a.kinds);
+                if !ask.contains(ctx.kind()) {
+                    self.not_for_kind(&ir::Action::AskAi(Vec::new()), ctx.kind(), span);
+                    return None;
+                }
                 let Some(among) = among else {
                     // Filled with the policy's other actions once all its rules
                     // are known (see `Checker::policy`).
@@ -408,10 +415,17 @@ impl Checker<'_> {
                 .filter(|a| a.kinds.contains(kind))
                 .map(|a| format!("`{}`", a.name))
                 .collect();
-            help = format!(
-                "KubeSkippy watches {kind} and changes them only as its actions for them say: {} apply",
-                fitting.join(", ")
-            );
+            help = if kind == Kind::Cluster {
+                "the cluster as a whole is no object an action could change: only `notify` applies"
+                    .to_string()
+            } else if Kinds::NOTIFY_ONLY.contains(kind) {
+                format!("KubeSkippy never changes {kind}: storage stays protected, and only `notify` applies")
+            } else {
+                format!(
+                    "KubeSkippy watches {kind} and changes them only as its actions for them say: {} apply",
+                    fitting.join(", ")
+                )
+            };
         }
         self.report(
             Diagnostic::new(
@@ -476,6 +490,8 @@ fn articles(kinds: Kinds) -> Vec<&'static str> {
             Kind::PersistentVolumeClaims => "a persistentvolumeclaim",
             Kind::PodDisruptionBudgets => "a poddisruptionbudget",
             Kind::ResourceQuotas => "a resourcequota",
+            Kind::PersistentVolumes => "a persistentvolume",
+            Kind::Cluster => "the cluster",
         })
         .collect()
 }

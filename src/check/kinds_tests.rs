@@ -148,14 +148,16 @@ fn rollout_status_reads_on_workloads() {
 }
 
 #[test]
-fn persistent_volumes_stay_forbidden_and_short_names_are_spelled_out() {
-    let source = "policy a {\n  select persistentvolumes\n  cooldown 1h\n  when age > 1h then notify \"x\"\n}\n";
+fn rbac_stays_forbidden_and_short_names_are_spelled_out() {
+    let source =
+        "policy a {\n  select clusterroles\n  cooldown 1h\n  when age > 1h then notify \"x\"\n}\n";
     assert_eq!(codes(source), ["E0402"]);
     for (short, full) in [
         ("hpa", "horizontalpodautoscalers"),
         ("pvc", "persistentvolumeclaims"),
         ("pdbs", "poddisruptionbudgets"),
         ("quota", "resourcequotas"),
+        ("pv", "persistentvolumes"),
         ("job", "jobs"),
     ] {
         let compiled = compile(

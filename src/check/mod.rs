@@ -7,6 +7,8 @@
 //! and one mistake yields one diagnostic, not a cascade.
 
 mod action;
+#[cfg(test)]
+mod cluster_scoped_tests;
 mod condition;
 mod declarations;
 #[cfg(test)]

@@ -88,16 +88,19 @@ fn object_rules(file: &ast::File, source: &str, host: Host) -> Vec<Diagnostic> {
 
 /// What a `select` may reach from `host`.
 fn scope(select: &ast::Select, host: Host) -> Option<Diagnostic> {
-    let nodes = select.kind.name == "nodes";
+    let kind = &select.kind.name;
+    // Nodes and persistent volumes: the kinds that belong to no namespace.
+    let cluster_scoped =
+        crate::catalog::Kind::from_keyword(kind).is_some_and(|k| !k.is_namespaced());
     match (host, &select.namespaces) {
-        (Host::HealingPolicy { .. }, _) if nodes => Some(
+        (Host::HealingPolicy { .. }, _) if cluster_scoped => Some(
             Diagnostic::new(
                 Code::OutsideObjectScope,
                 select.kind.span,
-                "a HealingPolicy acts in its own namespace, and nodes belong to none",
+                format!("a HealingPolicy acts in its own namespace, and {kind} belong to none"),
             )
-            .label("nodes are cluster-scoped")
-            .help("select nodes in a ClusterHealingPolicy"),
+            .label(format!("{kind} are cluster-scoped"))
+            .help(format!("select {kind} in a ClusterHealingPolicy")),
         ),
         (Host::HealingPolicy { .. }, Some(ast::Namespaces::Any(span))) => Some(
             Diagnostic::new(
@@ -124,7 +127,7 @@ fn scope(select: &ast::Select, host: Host) -> Option<Diagnostic> {
                 )
             })
         }
-        (Host::ClusterHealingPolicy, None) if !nodes => Some(
+        (Host::ClusterHealingPolicy, None) if !cluster_scoped => Some(
             Diagnostic::new(
                 Code::OutsideObjectScope,
                 select.span,
@@ -180,6 +183,16 @@ mod tests {
             Code::OutsideObjectScope
         );
         assert_eq!(codes(pods, Host::File), []);
+        let volumes = "policy v {\n  select persistentvolumes\n  cooldown 1h\n  when status is Failed for 5m then notify \"failed\"\n}\n";
+        assert_eq!(codes(volumes, Host::ClusterHealingPolicy), []);
+        assert_eq!(
+            codes(volumes, SHOP),
+            [(
+                Code::OutsideObjectScope,
+                "a HealingPolicy acts in its own namespace, and persistentvolumes belong to none"
+                    .to_string()
+            )]
+        );
     }
 
     #[test]

@@ -13,6 +13,20 @@ impl Checker<'_> {
         let namespaces = kind.and_then(|kind| self.namespaces(kind, select));
         let mut labels = Vec::new();
         let mut labels_ok = true;
+        if let (Some(Kind::Cluster), Some(first)) = (kind, select.labels.first()) {
+            self.report(
+                Diagnostic::new(
+                    Code::InvalidLabel,
+                    first.span,
+                    "the cluster has no labels to match",
+                )
+                .label("never matches")
+                .help(
+                    "`select cluster` is the one target of the whole cluster: remove the `where`",
+                ),
+            );
+            labels_ok = false;
+        }
         for m in &select.labels {
             match self.label_match(m) {
                 Some(label) => labels.push(label),
@@ -87,7 +101,11 @@ impl Checker<'_> {
                         format!("{kind} are not namespaced"),
                     )
                     .label("remove the namespaces")
-                    .help("select nodes by label: `select nodes where node-role = \"worker\"`"),
+                    .help(match kind {
+                        Kind::Nodes => "select nodes by label: `select nodes where node-role = \"worker\"`".to_string(),
+                        Kind::Cluster => "the cluster is one target, in no namespace: write `select cluster`".to_string(),
+                        _ => format!("{kind} belong to no namespace: select them by label, `select {kind} where …`"),
+                    }),
                 );
                 None
             }
@@ -258,6 +276,7 @@ fn short_name(plural: &str) -> Option<&'static str> {
         "pvcs" => Kind::PersistentVolumeClaims,
         "pdbs" => Kind::PodDisruptionBudgets,
         "quotas" => Kind::ResourceQuotas,
+        "pvs" => Kind::PersistentVolumes,
         "deploys" => Kind::Deployments,
         "sts" => Kind::StatefulSets,
         "ds" => Kind::DaemonSets,

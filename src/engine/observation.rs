@@ -23,9 +23,23 @@ pub struct TargetId {
     pub name: String,
 }
 
+impl TargetId {
+    /// The one target of `select cluster`.
+    pub fn cluster() -> TargetId {
+        TargetId {
+            kind: Kind::Cluster,
+            namespace: None,
+            name: "cluster".into(),
+        }
+    }
+}
+
 impl fmt::Display for TargetId {
-    /// `pods/shop/checkout-7d9f`, `nodes/worker-1`.
+    /// `pods/shop/checkout-7d9f`, `nodes/worker-1`, `cluster`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.kind == Kind::Cluster {
+            return f.write_str("cluster");
+        }
         match &self.namespace {
             Some(ns) => write!(f, "{}/{ns}/{}", self.kind, self.name),
             None => write!(f, "{}/{}", self.kind, self.name),

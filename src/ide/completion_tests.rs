@@ -41,7 +41,9 @@ fn keywords_in_context() {
             "horizontalpodautoscalers",
             "persistentvolumeclaims",
             "poddisruptionbudgets",
-            "resourcequotas"
+            "resourcequotas",
+            "persistentvolumes",
+            "cluster"
         ]
     );
     assert_eq!(
@@ -225,6 +227,24 @@ fn a_watched_kind_offers_its_own_metrics_reasons_and_only_notify() {
             && quota.contains(&"quota_filling_ratio".to_string())
             && !quota.contains(&"volume_used_bytes".to_string()),
         "{quota:?}"
+    );
+    assert_eq!(
+        labels("policy p {\n  select persistentvolumes\n  when age > 1h then |"),
+        ["notify"]
+    );
+    assert_eq!(
+        labels("policy p {\n  select cluster\n  when cpu_requests > 1 then |"),
+        ["notify"]
+    );
+    let cluster = labels("policy p {\n  select cluster\n  when |");
+    assert!(
+        cluster.contains(&"max_node_memory_allocatable".to_string())
+            && !cluster.contains(&"age".to_string()),
+        "{cluster:?}"
+    );
+    assert_eq!(
+        labels("policy p {\n  select persistentvolumes\n  when status is |"),
+        ["Pending", "Failed", "Released"]
     );
     let deployment = labels("policy p {\n  select deployments\n  when status is |");
     assert!(

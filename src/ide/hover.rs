@@ -174,7 +174,9 @@ fn kind_markdown(kind: Kind) -> String {
         .filter(|a| a.kinds.contains(kind) || (kind == Kind::Pods && a.via_pod.is_some()))
         .map(|a| format!("`{}`", a.name))
         .collect();
-    let what = if kind.is_observed_only() {
+    let what = if kind == Kind::Cluster {
+        "the cluster as a whole: one target, its metrics summed over its pods and nodes"
+    } else if kind.is_observed_only() {
         "watched: its metrics are its own status"
     } else if kind.is_workload() {
         "a workload: pod metrics are aggregated over its pods"
@@ -399,6 +401,19 @@ mod tests {
                 && quotas.contains("`quota_used_ratio`")
                 && quotas.contains("- actions: `notify`, `ask ai`\n"),
             "{quotas}"
+        );
+        let volumes = hover_at(
+            "policy v {\n  select persistentvolumes\n}\n",
+            "persistentvolumes",
+        );
+        assert!(
+            volumes.contains("watched") && volumes.contains("- actions: `notify`\n"),
+            "{volumes}"
+        );
+        let cluster = hover_at("policy c {\n  select cluster\n}\n", "cluster");
+        assert!(
+            cluster.contains("one target") && cluster.contains("- actions: `notify`\n"),
+            "{cluster}"
         );
         let pods = hover_at("policy p {\n  select pods\n}\n", "pods");
         assert!(pods.contains("`restart rolling`"), "{pods}");

@@ -32,6 +32,7 @@ const KINDS: &[(&str, Kind)] = &[
     ("PersistentVolumeClaim", Kind::PersistentVolumeClaims),
     ("PodDisruptionBudget", Kind::PodDisruptionBudgets),
     ("ResourceQuota", Kind::ResourceQuotas),
+    ("PersistentVolume", Kind::PersistentVolumes),
 ];
 
 pub fn kinds(selector: &Node, notes: &mut Notes) -> Option<Vec<(Kind, Span)>> {

@@ -76,6 +76,14 @@ fn cluster() -> Cluster {
             json!({"phase": "Running"}),
         ),
     ];
+    // What the cluster's requests sum: one pod asks for CPU and memory.
+    let mut pods = pods;
+    pods.push(object(json!({
+        "metadata": meta("n", None),
+        "spec": {"containers": [{"name": "app",
+            "resources": {"requests": {"cpu": "1500m", "memory": "1Gi"}}}]},
+        "status": {"phase": "Running"}
+    })));
     Cluster {
         pods,
         replica_sets: vec![object(
@@ -113,7 +121,9 @@ fn cluster() -> Cluster {
             "spec": {"unschedulable": true, "taints": [
                 {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"},
                 {"key": "ToBeDeletedByClusterAutoscaler", "effect": "NoSchedule"}]},
-            "status": {"capacity": {"pods": "110"}, "conditions": [
+            "status": {"capacity": {"pods": "110"},
+                       "allocatable": {"pods": "110", "cpu": "4", "memory": "16Gi"},
+                       "conditions": [
                 {"type": "Ready", "status": "Unknown"},
                 {"type": "MemoryPressure", "status": "True"},
                 {"type": "DiskPressure", "status": "True"},
@@ -156,8 +166,21 @@ fn cluster() -> Cluster {
             "status": {"hard": {"pods": "4", "requests.memory": "2Gi"},
                        "used": {"pods": "5", "requests.memory": "1536Mi"}}
         }))],
+        // One volume per phase a policy can name; cluster-scoped.
+        volumes: ["Pending", "Failed", "Released"]
+            .into_iter()
+            .map(|phase| {
+                object(json!({
+                    "metadata": {"name": format!("pv-{}", phase.to_lowercase()),
+                                 "creationTimestamp": CREATED},
+                    "status": {"phase": phase, "lastPhaseTransitionTime": CREATED}
+                }))
+            })
+            .collect(),
         events: Vec::new(),
+        totals: None,
     }
+    .with_totals()
 }
 
 /// What the snapshot shows by kind: the metrics with a sample now, and the
@@ -265,6 +288,20 @@ fn the_values_of_the_newer_kinds_are_their_status_fields() {
     assert_eq!(
         value(Kind::StatefulSets, "db", "update_revision_pending"),
         Some(1.0)
+    );
+    let failed = observations
+        .targets
+        .iter()
+        .find(|t| t.id.kind == Kind::PersistentVolumes && t.id.name == "pv-failed")
+        .expect("the failed volume");
+    assert_eq!(failed.id.namespace, None);
+    assert!(failed.status_since.contains_key("Failed"));
+    let on_cluster = |metric: &str| value(Kind::Cluster, "cluster", metric);
+    assert_eq!(on_cluster("cpu_requests"), Some(1.5));
+    assert_eq!(on_cluster("max_node_cpu_allocatable"), Some(4.0));
+    assert_eq!(
+        on_cluster("memory_allocatable"),
+        Some(16.0 * 1024.0 * 1024.0 * 1024.0)
     );
     assert_eq!(value(Kind::Pods, "k", "job_owned"), Some(1.0));
     assert_eq!(value(Kind::Pods, "a", "job_owned"), Some(0.0));

@@ -1,5 +1,5 @@
 //! Jobs, HorizontalPodAutoscalers, PersistentVolumeClaims,
-//! PodDisruptionBudgets and ResourceQuotas as the engine reads them: their own status fields in
+//! PodDisruptionBudgets, ResourceQuotas and PersistentVolumes as the engine reads them: their own status fields in
 //! the catalog's names (the fields kube-state-metrics copies into the
 //! series the kube-prometheus alerts read), and their status reasons. Pure:
 //! objects in, values out.
@@ -10,7 +10,7 @@ use crate::catalog::Kind;
 use crate::engine::observation::{Target, TargetId};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, ResourceQuota};
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, ResourceQuota};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -114,6 +114,27 @@ pub fn claim(claim: &PersistentVolumeClaim, now: i64) -> Observed {
     let phase = claim.status.as_ref().and_then(|s| s.phase.as_deref());
     if let Some(phase @ ("Pending" | "Lost")) = phase {
         observed.target.statuses.insert(phase.to_string());
+    }
+    observed
+}
+
+/// A persistent volume: `Pending`, `Failed` and `Released` (its phase),
+/// since its last phase transition where the API server records one
+/// (`status.lastPhaseTransitionTime`), so that a `for` on it survives a
+/// restart of the operator.
+pub fn volume(volume: &PersistentVolume, now: i64) -> Observed {
+    let mut observed = observed(Kind::PersistentVolumes, &volume.metadata, now);
+    let Some(status) = &volume.status else {
+        return observed;
+    };
+    if let Some(phase @ ("Pending" | "Failed" | "Released")) = status.phase.as_deref() {
+        let target = &mut observed.target;
+        target.statuses.insert(phase.to_string());
+        if let Some(since) = &status.last_phase_transition_time {
+            target
+                .status_since
+                .insert(phase.to_string(), seconds(since));
+        }
     }
     observed
 }

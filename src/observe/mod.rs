@@ -6,6 +6,7 @@
 //! [`snapshot`] is pure: the objects (from the operator's reflectors) and the
 //! history in, the observations out.
 
+pub mod cluster_target;
 pub mod events;
 pub mod kinds;
 pub mod objects;
@@ -24,7 +25,9 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod, ResourceQuota};
+use k8s_openapi::api::core::v1::{
+    Node, PersistentVolume, PersistentVolumeClaim, Pod, ResourceQuota,
+};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use objects::Observed;
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,6 +49,11 @@ pub struct Cluster {
     pub claims: Vec<Arc<PersistentVolumeClaim>>,
     pub budgets: Vec<Arc<PodDisruptionBudget>>,
     pub quotas: Vec<Arc<ResourceQuota>>,
+    /// Cluster-scoped, as nodes are.
+    pub volumes: Vec<Arc<PersistentVolume>>,
+    /// What `select cluster` reads, made from the whole cluster (see
+    /// [`Cluster::with_totals`]); `None`: no cluster target.
+    pub totals: Option<Arc<cluster_target::Totals>>,
     /// What a StatefulSet's or DaemonSet's `rollout_age` reads: when the
     /// revision its `status.updateRevision` names was made.
     pub revisions: Vec<Arc<ControllerRevision>>,
@@ -60,6 +68,13 @@ impl Cluster {
         // tree compares byte by byte.
         let namespaces: HashSet<&str> = namespaces.iter().map(String::as_str).collect();
         self.retain(|namespace| namespace.is_some_and(|ns| namespaces.contains(ns)))
+    }
+
+    /// The cluster with its [`cluster_target::Totals`] summed over all of
+    /// it: call it before taking a part.
+    pub fn with_totals(mut self) -> Cluster {
+        self.totals = Some(Arc::new(cluster_target::Totals::of(&self)));
+        self
     }
 
     /// The objects whose namespace (`None`: a node's, or an Event's about a
@@ -88,6 +103,10 @@ impl Cluster {
             claims: only(&self.claims, &keep),
             budgets: only(&self.budgets, &keep),
             quotas: only(&self.quotas, &keep),
+            volumes: only(&self.volumes, &keep),
+            // Sums over every pod and node: kept whole with the
+            // cluster-scoped objects, never re-summed over a part.
+            totals: self.totals.clone().filter(|_| keep(None)),
             revisions: only(&self.revisions, &keep),
         }
     }
@@ -437,7 +456,9 @@ fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) ->
         )
         .chain(cluster.claims.iter().map(|c| kinds::claim(c, now)))
         .chain(cluster.budgets.iter().map(|b| kinds::budget(b, now)))
-        .chain(cluster.quotas.iter().map(|q| kinds::quota(q, now)));
+        .chain(cluster.quotas.iter().map(|q| kinds::quota(q, now)))
+        .chain(cluster.volumes.iter().map(|v| kinds::volume(v, now)))
+        .chain(cluster.totals.iter().map(|t| t.observed()));
     for observed in others {
         let mut target = history.record(observed, now, append);
         target.events = events.remove(&target.id).unwrap_or_default();

@@ -103,7 +103,10 @@ pub fn wanted(programs: &[Evaluated<'_>]) -> Vec<Wanted> {
                 };
                 let served = matches!(
                     metric.source,
-                    Source::MetricsServer | Source::Prometheus | Source::Kubelet
+                    Source::MetricsServer
+                        | Source::Prometheus
+                        | Source::Kubelet
+                        | Source::NodeExporter
                 );
                 let Some(template) = metric.promql.clone().filter(|_| served) else {
                     continue;

@@ -144,6 +144,37 @@ fn node_queries_run_once_for_the_cluster_with_the_nodes_named() {
 }
 
 #[test]
+fn node_exporter_series_are_joined_on_the_node_of_the_exporter_pod() {
+    let queries = queries(
+        "policy p {\n  select nodes\n  \
+         when memory_available_bytes / memory_total_bytes < 10% for 15m then notify \"full\"\n}\n",
+        None,
+    );
+    let promql: Vec<(&str, &str)> = queries
+        .iter()
+        .map(|q| (q.metric.as_str(), q.promql.as_str()))
+        .collect();
+    assert_eq!(
+        promql,
+        [
+            (
+                "memory_available_bytes",
+                "max by (node) (node_memory_MemAvailable_bytes * on (namespace, pod) group_left (node) \
+                 topk by (namespace, pod) (1, kube_pod_info{node=~\"node-1[.]example\"}))"
+            ),
+            (
+                "memory_total_bytes",
+                "max by (node) (node_memory_MemTotal_bytes * on (namespace, pod) group_left (node) \
+                 topk by (namespace, pod) (1, kube_pod_info{node=~\"node-1[.]example\"}))"
+            ),
+        ]
+    );
+    assert!(queries
+        .iter()
+        .all(|q| q.namespace.is_none() && q.lookback == 0));
+}
+
+#[test]
 fn declared_metrics_fill_every_placeholder() {
     let queries = queries(
         "metric errors: ratio = promql \"sum by (pod) (rate(errs{namespace=\\\"$namespace\\\", pod=~\\\"$pod\\\"}[5m]))\"\n\

@@ -10,7 +10,9 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod, ResourceQuota};
+use k8s_openapi::api::core::v1::{
+    Node, PersistentVolume, PersistentVolumeClaim, Pod, ResourceQuota,
+};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::runtime::reflector::{self, reflector, Store};
 use kube::runtime::{watcher, WatchStreamExt};
@@ -39,6 +41,7 @@ pub struct Observers {
     claims: Store<PersistentVolumeClaim>,
     budgets: Store<PodDisruptionBudget>,
     quotas: Store<ResourceQuota>,
+    volumes: Store<PersistentVolume>,
     /// When a StatefulSet's or DaemonSet's rollout began.
     revisions: Store<ControllerRevision>,
     /// The records: the answers people give them, and what the guards and
@@ -131,6 +134,12 @@ fn trim_job(job: &mut Job) {
     }
 }
 
+/// A persistent volume's phase is all the observations read; its spec
+/// (the volume source, its CSI attributes, node affinity) no rule does.
+fn trim_volume(volume: &mut PersistentVolume) {
+    volume.spec = None;
+}
+
 /// A ReplicaSet leads a pod to its Deployment: its owner is all the
 /// observations read. (The executors read workloads' templates from the
 /// API server when they change one, never from here.)
@@ -187,6 +196,7 @@ impl Observers {
             claims: reflect(client, &mut watches, None, keep),
             budgets: reflect(client, &mut watches, None, keep),
             quotas: reflect(client, &mut watches, None, keep),
+            volumes: reflect(client, &mut watches, None, trim_volume),
             revisions: reflect(client, &mut watches, None, trim_revision),
             events: reflect(client, &mut watches, Some(sender.clone()), keep),
             records: reflect(client, &mut watches, Some(answers), keep),
@@ -211,6 +221,7 @@ impl Observers {
         let _ = self.claims.wait_until_ready().await;
         let _ = self.budgets.wait_until_ready().await;
         let _ = self.quotas.wait_until_ready().await;
+        let _ = self.volumes.wait_until_ready().await;
         let _ = self.revisions.wait_until_ready().await;
         let _ = self.events.wait_until_ready().await;
         let _ = self.records.wait_until_ready().await;
@@ -254,8 +265,11 @@ impl Observers {
             claims: self.claims.state(),
             budgets: self.budgets.state(),
             quotas: self.quotas.state(),
+            volumes: self.volumes.state(),
             revisions: self.revisions.state(),
+            totals: None,
         }
+        .with_totals()
     }
 
     /// The workload each HorizontalPodAutoscaler drives, with its name.

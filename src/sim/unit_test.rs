@@ -340,7 +340,8 @@ pub fn parse_duration(text: &str) -> Result<Seconds, String> {
     Ok(Seconds(total))
 }
 
-/// Reads a target: `KIND/NAMESPACE/NAME`, or `nodes/NAME`.
+/// Reads a target: `KIND/NAMESPACE/NAME`, `KIND/NAME` of a cluster-scoped
+/// kind (`nodes/NAME`, `persistentvolumes/NAME`), or `cluster`.
 pub fn parse_target(text: &str) -> Result<TargetId, String> {
     let parts: Vec<&str> = text.trim().split('/').collect();
     let kind_word = parts.first().copied().unwrap_or_default();
@@ -353,12 +354,18 @@ pub fn parse_target(text: &str) -> Result<TargetId, String> {
     };
     let empty = parts.iter().any(|p| p.is_empty());
     match (kind, parts.as_slice()) {
-        (Kind::Nodes, [_, name]) if !empty => Ok(TargetId {
+        (Kind::Cluster, [_]) => Ok(TargetId::cluster()),
+        (Kind::Cluster, _) => Err(format!("`{text}`: the cluster is written `cluster`")),
+        (kind, [_, name]) if !kind.is_namespaced() && !empty => Ok(TargetId {
             kind,
             namespace: None,
             name: (*name).to_string(),
         }),
-        (Kind::Nodes, _) => Err(format!("`{text}`: a node is written `nodes/NAME`")),
+        (kind, _) if !kind.is_namespaced() => Err(format!(
+            "`{text}`: a {} is written `{}/NAME`",
+            kind.singular(),
+            kind.keyword()
+        )),
         (_, [_, namespace, name]) if !empty => Ok(TargetId {
             kind,
             namespace: Some((*namespace).to_string()),

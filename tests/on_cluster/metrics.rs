@@ -63,17 +63,28 @@ pub fn prometheus_binary() -> Option<std::path::PathBuf> {
     found
 }
 
-#[tokio::test]
-async fn a_real_prometheus_scrapes_what_the_operator_did() {
-    let Some(plane) = control_plane::require() else {
-        return;
-    };
-    let Some(binary) = prometheus_binary() else {
-        return;
-    };
-    let _turn = OPERATORS.lock().await;
+/// What a test against a real Prometheus needs: the control plane, the
+/// Prometheus binary, the operators' turn and an admin client, with the
+/// CRDs installed; `None` (the test is skipped, loudly) without either.
+pub async fn prometheus_bench() -> Option<(
+    &'static ControlPlane,
+    std::path::PathBuf,
+    tokio::sync::MutexGuard<'static, ()>,
+    Client,
+)> {
+    let plane = control_plane::require()?;
+    let binary = prometheus_binary()?;
+    let turn = OPERATORS.lock().await;
     let client = admin(plane).await;
     install_crds(&client).await;
+    Some((plane, binary, turn, client))
+}
+
+#[tokio::test]
+async fn a_real_prometheus_scrapes_what_the_operator_did() {
+    let Some((plane, binary, _turn, client)) = prometheus_bench().await else {
+        return;
+    };
     let ns = namespace(&client, "t-metrics").await;
     let (pods, first) = workload(&client, &ns, "scraped", 1).await;
     let port = free_port();

@@ -6,8 +6,7 @@
 //! and nothing acts; once it is back, a leaking pod is restarted after its
 //! `for`.
 
-use super::control_plane;
-use super::metrics::{free_port, prometheus_binary, prometheus_on};
+use super::metrics::{free_port, prometheus_bench, prometheus_on};
 use super::support::*;
 use kubeskippy::operator::crd::HealingAction;
 use std::collections::BTreeMap;
@@ -44,6 +43,14 @@ fn exposition(namespace: &str, usage: &BTreeMap<String, f64>) -> String {
 
 /// Serves `exposition` on a loopback port until the task is dropped.
 async fn exporter(namespace: String, usage: Usage) -> (String, tokio::task::JoinHandle<()>) {
+    serve(move || exposition(&namespace, &usage.lock().expect("usage").clone())).await
+}
+
+/// Serves what `body` gives at each scrape on a loopback port until the
+/// task is dropped: its address and the task.
+pub async fn serve(
+    body: impl Fn() -> String + Send + 'static,
+) -> (String, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a port for the exporter");
@@ -53,7 +60,7 @@ async fn exporter(namespace: String, usage: Usage) -> (String, tokio::task::Join
             let Ok((mut stream, _)) = listener.accept().await else {
                 continue;
             };
-            let body = exposition(&namespace, &usage.lock().expect("usage").clone());
+            let body = body();
             tokio::spawn(async move {
                 let mut request = [0u8; 4096];
                 let _ = stream.read(&mut request).await;
@@ -81,15 +88,9 @@ fn queries_about(dir: &Path, namespace: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_leak_seen_in_prometheus_is_healed_and_prometheus_down_acts_on_nothing() {
-    let Some(plane) = control_plane::require() else {
+    let Some((plane, binary, _turn, client)) = prometheus_bench().await else {
         return;
     };
-    let Some(binary) = prometheus_binary() else {
-        return;
-    };
-    let _turn = OPERATORS.lock().await;
-    let client = admin(plane).await;
-    install_crds(&client).await;
     let ns = namespace(&client, "t-prometheus").await;
     let (pods, _) = workload(&client, &ns, "leaky", 3).await;
     let names = running_pods(&pods, "leaky", 3).await;

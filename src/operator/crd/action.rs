@@ -128,7 +128,7 @@ pub struct ObjectRef {
 
 /// Each kind the engine knows, as the Kubernetes API names it: its
 /// apiVersion and kind. The one table records, Events and approvals read.
-const API_KINDS: [(Kind, &str, &str); 10] = [
+const API_KINDS: [(Kind, &str, &str); 12] = [
     (Kind::Pods, "v1", "Pod"),
     (Kind::Nodes, "v1", "Node"),
     (Kind::Deployments, "apps/v1", "Deployment"),
@@ -147,6 +147,10 @@ const API_KINDS: [(Kind, &str, &str); 10] = [
         "PodDisruptionBudget",
     ),
     (Kind::ResourceQuotas, "v1", "ResourceQuota"),
+    (Kind::PersistentVolumes, "v1", "PersistentVolume"),
+    // No API object: the records of `select cluster` name it so, and its
+    // Events, like a node's, are in `default`.
+    (Kind::Cluster, "kubeskippy.io/v1alpha1", "Cluster"),
 ];
 
 impl ObjectRef {

@@ -1,0 +1,98 @@
+//! node-exporter's metrics end to end: a real Prometheus scrapes series
+//! shaped as node-exporter's (labelled by the exporter pod's `namespace`
+//! and `pod`, not by node) and kube-state-metrics' `kube_pod_info`; the
+//! operator's query joins them to the harness's nodes, and a node with less
+//! than 10% of its memory available is reported (NodeMemoryHighUtilization).
+
+use super::metrics::{free_port, prometheus_bench, prometheus_on};
+use super::prometheus_source::serve;
+use super::support::*;
+use kubeskippy::operator::crd::{ClusterHealingPolicy, ClusterHealingPolicySpec, HealingAction};
+
+const GIB: f64 = 1_073_741_824.0;
+
+/// One exporter pod per node, its series labelled as a ServiceMonitor
+/// labels them; `available` GiB of 16 on each node.
+fn exposition(available: &[(&str, f64)]) -> String {
+    let mut text = String::from(
+        "# TYPE node_memory_MemAvailable_bytes gauge\n\
+         # TYPE node_memory_MemTotal_bytes gauge\n\
+         # TYPE kube_pod_info gauge\n",
+    );
+    for (node, gib) in available {
+        let labels = format!("namespace=\"monitoring\",pod=\"node-exporter-{node}\"");
+        text.push_str(&format!(
+            "node_memory_MemAvailable_bytes{{{labels}}} {}\n\
+             node_memory_MemTotal_bytes{{{labels}}} {}\n\
+             kube_pod_info{{{labels},node=\"{node}\",host_ip=\"127.0.0.1\"}} 1\n",
+            gib * GIB,
+            16.0 * GIB
+        ));
+    }
+    text
+}
+
+#[tokio::test]
+async fn a_node_short_of_memory_in_node_exporter_is_reported() {
+    let Some((plane, binary, _turn, client)) = prometheus_bench().await else {
+        return;
+    };
+    // Where a node's records are kept: the operator's namespace.
+    ensure_namespace(&client, "kubeskippy-system").await;
+    let [full, roomy] = [&plane.ready.nodes[0], &plane.ready.nodes[1]];
+    // 1 GiB of 16 available (6.25%) on one node, half on the other.
+    let body = exposition(&[(full.as_str(), 1.0), (roomy.as_str(), 8.0)]);
+    let (target, _exporter) = serve(move || body.clone()).await;
+    let dir = plane.ready.log_dir.join("node-exporter");
+    let web = free_port();
+    let _server = prometheus_on(&binary, &dir, &target, web);
+
+    let policies: Api<ClusterHealingPolicy> = Api::all(client.clone());
+    let policy = ClusterHealingPolicy::new(
+        "t-node-memory",
+        ClusterHealingPolicySpec {
+            policy: "policy node-memory {\n  select nodes\n  mode auto\n  cooldown 1h\n  \
+                     when memory_available_bytes / memory_total_bytes < 10% for 2s \
+                     then notify \"more than 90% of the node's memory is in use\"\n}\n"
+                .into(),
+            mode: None,
+        },
+    );
+    policies
+        .create(&PostParams::default(), &policy)
+        .await
+        .expect("the ClusterHealingPolicy is created");
+    let url = format!("http://127.0.0.1:{web}");
+    let _operator = operator_as(
+        plane,
+        "node-exporter",
+        Some("evaluationIntervalSeconds: 1\n"),
+        &plane.ready.kubeconfig,
+        &["--prometheus-url", &url, "--namespace", "kubeskippy-system"],
+    );
+    let actions: Api<HealingAction> = Api::namespaced(client.clone(), "kubeskippy-system");
+    let about = |node: &str, a: &HealingAction| {
+        a.spec.object.kind == "Node" && a.spec.object.name == node && a.spec.action.name == "notify"
+    };
+    let notice = record_where(
+        &actions,
+        "the full node's notice",
+        Duration::from_secs(90),
+        |a| about(full, a) && carried_out(a),
+    )
+    .await;
+    let evidence = serde_json::to_string(&notice.spec.evidence).expect("evidence");
+    assert!(evidence.contains("memory_available_bytes"), "{evidence}");
+    // The other node's series reached the operator too, joined on it: half
+    // its memory available is no notice.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let records = actions.list(&ListParams::default()).await.expect("records");
+    assert!(
+        !records.items.iter().any(|a| about(roomy, a)),
+        "{roomy} has half its memory available"
+    );
+    policies
+        .delete("t-node-memory", &DeleteParams::default())
+        .await
+        .expect("the policy is deleted");
+}
