@@ -94,6 +94,22 @@ impl Kind {
         )
     }
 
+    /// The label a Prometheus series about one object of the kind names it
+    /// by, as cAdvisor and kube-state-metrics label their series: `pod`,
+    /// `deployment`, `node`. `None` where KubeSkippy joins no declared
+    /// metric's series to the kind's objects by a label of their own.
+    pub fn series_label(self) -> Option<&'static str> {
+        match self {
+            Kind::Pods => Some("pod"),
+            Kind::Deployments => Some("deployment"),
+            Kind::StatefulSets => Some("statefulset"),
+            Kind::DaemonSets => Some("daemonset"),
+            Kind::Nodes => Some("node"),
+            Kind::PersistentVolumeClaims => Some("persistentvolumeclaim"),
+            _ => None,
+        }
+    }
+
     pub fn is_namespaced(self) -> bool {
         !matches!(self, Kind::Nodes | Kind::PersistentVolumes | Kind::Cluster)
     }

@@ -6,6 +6,7 @@
 use crate::catalog::{self, Aggregation, Effect, Kind};
 use crate::ir::{self, Action, LabelOp, Mode, Namespaces, Program};
 use crate::safety::{self, join_or, Budget, SafetyConfig};
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
 /// The explanation of `program` as plain text.
@@ -20,8 +21,16 @@ pub fn explain(program: &Program, config: &SafetyConfig) -> String {
     let used = used_metrics(program);
     if !used.is_empty() {
         out.push_str("\nmetrics\n");
-        for metric in used.into_iter().filter_map(|id| program.metric(id)) {
+        for id in used {
+            let Some(metric) = program.metric(id) else {
+                continue;
+            };
             metric_text(&mut out, metric);
+            if !metric.builtin {
+                for kind in reading_kinds(program, id) {
+                    let _ = writeln!(out, "    read on {kind}: {}", read_text(metric, kind));
+                }
+            }
         }
     }
     out
@@ -362,5 +371,41 @@ fn metric_text(out: &mut String, metric: &ir::Metric) {
             "PromQL"
         };
         let _ = writeln!(out, "    {label}: {promql}");
+    }
+}
+
+/// The kinds of the policies whose rules read metric `id`.
+fn reading_kinds(program: &Program, id: ir::MetricId) -> BTreeSet<Kind> {
+    let mut kinds = BTreeSet::new();
+    for policy in &program.policies {
+        let mut ids = Vec::new();
+        for rule in &policy.rules {
+            rule.condition.metrics(&mut ids);
+        }
+        if ids.contains(&id) {
+            kinds.insert(policy.selector.kind);
+        }
+    }
+    kinds
+}
+
+/// How a declared metric's series reach a target of `kind`
+/// ([`ir::Metric::read_on`]), with how a workload combines its pods'.
+fn read_text(metric: &ir::Metric, kind: Kind) -> String {
+    let one = kind.singular();
+    let combined = match metric.aggregation {
+        Some(Aggregation::Sum) => format!("summed over each {one}'s pods"),
+        Some(Aggregation::All) => format!("true when true of all of each {one}'s pods"),
+        Some(Aggregation::Average) | None => format!("averaged over each {one}'s pods"),
+    };
+    let own = kind.series_label().unwrap_or("pod");
+    match metric.read_on(kind) {
+        ir::Read::PerPod if kind == Kind::Pods => "per pod (label `pod`)".to_string(),
+        ir::Read::PerPod => format!("per pod (label `pod`), {combined}"),
+        ir::Read::Own(label) => format!("per {one} (label `{label}`)"),
+        ir::Read::ByLabels => format!(
+            "as each series' labels say: per pod (label `pod`), {combined}; or per {one} (label `{own}`, no `pod`)"
+        ),
+        ir::Read::Unjoined => format!("never: its series name no {one}"),
     }
 }

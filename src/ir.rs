@@ -17,14 +17,16 @@
 //!   with its schema [`VERSION`].
 
 mod action;
+mod metric;
 mod render;
 mod status;
 
 pub use action::{Action, Choice, LimitValue, Resource, RestartMode, SafetyClass, Scale};
+pub use metric::{Metric, Read};
 pub use render::{render_threshold, render_value};
 pub use status::StatusReason;
 
-use crate::catalog::{Aggregation, Effect, Kind, Series, Source, Unit};
+use crate::catalog::{Effect, Kind, Unit};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -32,7 +34,7 @@ use std::fmt;
 /// cache, tools reading `kubeskippy explain --json`) compares it with the
 /// `version` it reads and recompiles on a mismatch; it changes whenever a
 /// field changes meaning or shape.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Program {
@@ -119,33 +121,6 @@ pub struct MetricId(pub usize);
 /// An index into [`Program::patches`]; valid for the program that made it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PatchId(pub usize);
-
-/// A metric some rule reads: a built-in from the catalog or a declared one.
-///
-/// A built-in has one entry per kind of policy that reads it, because where
-/// its value comes from depends on the kind (a node's memory is not a pod's);
-/// a declared metric has one entry, whose query the user wrote for every kind.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Metric {
-    pub name: String,
-    pub unit: Unit,
-    pub series: Series,
-    pub source: Source,
-    /// How a workload's value is made of its pods' values (the engine groups
-    /// the pods' series by owner): set for a built-in pod metric read for a
-    /// workload, and for a declared metric (whose series are per pod, or per
-    /// node); `None` where the target's own value is read (a pod's, a node's,
-    /// a workload's own status such as `unavailable_replicas`).
-    pub aggregation: Option<Aggregation>,
-    /// The kind of target this entry is read for: `Some` for a built-in,
-    /// `None` for a declared metric (the same query for every kind).
-    pub kind: Option<Kind>,
-    /// The PromQL template with `$namespace`/`$pod`/`$node`/`$workload`
-    /// placeholders, for this entry's kind: always set for declared metrics;
-    /// set for built-ins that Prometheus can serve for that kind.
-    pub promql: Option<String>,
-    pub builtin: bool,
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Patch {

@@ -136,3 +136,33 @@ fn arithmetic_explains_the_promql_it_compiles_to() {
         "{text}"
     );
 }
+
+/// Each declared metric says how each kind of policy that reads it reads
+/// it: per pod and combined as its unit says, per workload by the
+/// workload's own label, or by each series' labels where the query's
+/// grouping does not tell.
+#[test]
+fn each_declared_metric_says_how_it_is_read() {
+    let text = explained(
+        "metric unavailable: count = promql \"max by (deployment) (kube_deployment_status_replicas_unavailable{namespace=\\\"$namespace\\\"})\"\n\
+         metric queue: count = promql \"sum by (pod) (queue_depth{namespace=\\\"$namespace\\\"})\"\n\
+         metric errors: ratio = promql \"error_ratio{namespace=\\\"$namespace\\\"}\"\n\
+         policy d {\n  select deployments in shop\n  cooldown 1h\n  when unavailable > 1 and queue > 5 and errors > 5% then notify \"x\"\n}\n\
+         policy p {\n  select pods in shop\n  cooldown 1h\n  when queue > 5 then notify \"y\"\n}\n",
+    );
+    let reads: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("read on"))
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        reads,
+        [
+            "read on deployments: per deployment (label `deployment`)",
+            "read on pods: per pod (label `pod`)",
+            "read on deployments: per pod (label `pod`), summed over each deployment's pods",
+            "read on deployments: as each series' labels say: per pod (label `pod`), averaged over each deployment's pods; or per deployment (label `deployment`, no `pod`)",
+        ],
+        "{text}"
+    );
+}

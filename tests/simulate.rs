@@ -642,3 +642,32 @@ fn a_status_window_remembers_a_crash_loop_after_it_ended() {
         ]
     );
 }
+
+/// A declared count read per pod is summed over the workload's pods, as the
+/// operator sums it; one read per workload (`by (deployment)`) is the
+/// workload's own value, the scenario's baseline for the workload itself.
+#[test]
+fn a_declared_metric_is_read_per_pod_or_per_workload_as_its_grouping_says() {
+    const SCENARIO: &str = "name: backlog\nnamespace: demo\ninterval: 15s\nduration: 10m\nseed: 1\nworkloads:\n  - name: queue\n    replicas: 3\n    baseline: { backlog: 40 }\n";
+    let policy = |grouping: &str| {
+        format!(
+            "metric backlog: count = promql \"sum by ({grouping}) (backlog{{namespace=\\\"$namespace\\\"}})\"\n\npolicy deep {{\n  select deployments in demo\n  mode auto\n  cooldown 1h\n  when backlog > 100 for 1m then notify \"deep\"\n}}\n"
+        )
+    };
+    let notified = |grouping: &str| {
+        outcomes(&simulate(SCENARIO, &[&policy(grouping)]))
+            .into_iter()
+            .filter(|o| o.contains("done: notified"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        notified("pod"),
+        ["60 deployments/demo/queue notify \"deep\" -> done: notified: \"deep\""],
+        "3 pods × 40 is above 100"
+    );
+    assert_eq!(
+        notified("deployment"),
+        [""; 0],
+        "the deployment's own 40 is not"
+    );
+}

@@ -75,6 +75,7 @@ impl Checker<'_> {
                     kind: None,
                     promql: Some(decl.query.value.clone()),
                     builtin: false,
+                    labels: super::promql_labels::grouping(&decl.query.value),
                 });
                 let id = MetricId(self.program.metrics.len() - 1);
                 if decl.unbounded.is_some() {

@@ -292,6 +292,7 @@ impl Checker<'_> {
             kind: Some(kind),
             promql: catalog::builtin_promql(info, kind).map(str::to_string),
             builtin: true,
+            labels: None,
         });
         Some(Ok(MetricId(self.program.metrics.len() - 1)))
     }

@@ -1,8 +1,9 @@
 //! The labels a declared metric's result series certainly carry, read from
-//! its PromQL, and E0505 where a policy's kind joins on one they lack: the
-//! engine reads a declared metric per pod (label `pod`) or per node (label
-//! `node`), so `sum(…)` with no `by`, or `by (namespace)`, would never match
-//! a target and the rule would stay unknown.
+//! its PromQL, and E0505 where a policy's kind joins on labels they lack:
+//! the engine reads a declared metric per pod (label `pod`), per workload
+//! (its kind's label, `deployment`) or per node (label `node`), see
+//! [`ir::Read`], so `sum(…)` with no `by`, or `by (namespace)`, would never
+//! match a target and the rule would stay unknown.
 
 use super::Checker;
 use crate::catalog::Kind;
@@ -122,17 +123,27 @@ fn binary_labels(
     }
 }
 
-/// The label the engine joins a declared metric's series on for `kind`.
-fn join_label(kind: Kind) -> Option<&'static str> {
-    match kind {
-        Kind::Pods | Kind::Deployments | Kind::StatefulSets | Kind::DaemonSets => Some("pod"),
-        Kind::Nodes => Some("node"),
-        _ => None,
-    }
+/// The labels of a declared metric's result, from its query's outermost
+/// grouping (see [`ir::Metric::labels`]); `None` where its shape, or a
+/// query that does not parse, cannot tell.
+pub(super) fn grouping(query: &str) -> Option<Vec<String>> {
+    // The placeholders are filled in with text that parses; what they
+    // stand for does not change the grouping.
+    let filled = crate::catalog::PROMQL_PLACEHOLDERS
+        .iter()
+        .fold(query.to_string(), |q, (p, _)| q.replace(p, "x"));
+    let expr = promql_parser::parser::parse(&filled).ok()?;
+    result_labels(&expr).map(|labels| labels.into_iter().collect())
+}
+
+/// "`pod`", "`pod` or `deployment`".
+fn either(labels: &[&str]) -> String {
+    let quoted: Vec<String> = labels.iter().map(|l| format!("`{l}`")).collect();
+    quoted.join(" or ")
 }
 
 impl Checker<'_> {
-    /// E0505 where the declared metric's result cannot carry the label its
+    /// E0505 where the declared metric's result cannot carry a label its
     /// series are joined on for the policy's kind.
     pub(super) fn join_label_fits(
         &mut self,
@@ -140,51 +151,60 @@ impl Checker<'_> {
         name: &ast::Ident,
         kind: Kind,
     ) -> bool {
-        let Some(query) = self
-            .program
-            .metric(id)
-            .filter(|m| !m.builtin)
-            .and_then(|m| m.promql.clone())
-        else {
+        let Some(metric) = self.program.metric(id).filter(|m| !m.builtin) else {
             return true;
         };
-        let Some(label) = join_label(kind) else {
-            return true;
-        };
-        // The placeholders are filled in with text that parses; what they
-        // stand for does not change the grouping.
-        let filled = crate::catalog::PROMQL_PLACEHOLDERS
-            .iter()
-            .fold(query, |q, (p, _)| q.replace(p, "x"));
-        let Ok(expr) = promql_parser::parser::parse(&filled) else {
-            return true;
-        };
-        let Some(labels) = result_labels(&expr) else {
-            return true;
-        };
-        if labels.contains(label) {
+        // Other kinds join on no label a query must keep.
+        if !(kind == Kind::Pods || kind == Kind::Nodes || kind.is_workload()) {
             return true;
         }
+        if metric.read_on(kind) != ir::Read::Unjoined {
+            return true;
+        }
+        let labels = metric.labels.clone().unwrap_or_default();
         let grouping = if labels.is_empty() {
             "carry no labels".to_string()
         } else {
-            let shown: Vec<&str> = labels.iter().map(String::as_str).collect();
-            format!("carry only {}", shown.join(", "))
+            format!("carry only {}", labels.join(", "))
+        };
+        let wanted = ir::Metric::join_labels(kind);
+        // A workload's own series read by a policy on pods: say where it fits.
+        let workload = Kind::ALL.into_iter().filter(|k| k.is_workload()).find(|k| {
+            k.series_label()
+                .is_some_and(|l| labels.iter().any(|x| x == l))
+        });
+        let help = match (kind, workload) {
+            (Kind::Pods, Some(owner)) => format!(
+                "its series are each {}'s own: read it in a policy on {owner}, or group the query by `pod`: `sum by (pod) (…)`, so each pod gets its own value",
+                owner.singular()
+            ),
+            (k, _) if k.is_workload() => {
+                let own = k.series_label().unwrap_or("pod");
+                format!(
+                    "group the query by `pod` (each pod's value, combined over the {0}'s pods) or by `{own}` (the {0}'s own value): `sum by ({own}) (…)`",
+                    k.singular()
+                )
+            }
+            (k, _) => {
+                let own = wanted.first().copied().unwrap_or("pod");
+                format!(
+                    "group the query by `{own}`: `sum by ({own}) (…)`, so each {} gets its own value",
+                    k.singular()
+                )
+            }
         };
         self.report(
             Diagnostic::new(
                 Code::JoinLabelMissing,
                 name.span,
                 format!(
-                    "`{}` returns series without a `{label}` label, which a policy on {kind} joins on",
-                    name.name
+                    "`{}` returns series without a {} label, which a policy on {kind} joins on",
+                    name.name,
+                    either(&wanted)
                 ),
             )
             .label(format!("its query's series {grouping}"))
-            .help(format!(
-                "group the query by `{label}`: `sum by ({label}) (…)`, so each {} gets its own value",
-                kind.singular()
-            )),
+            .help(help),
         );
         false
     }
@@ -193,6 +213,33 @@ impl Checker<'_> {
 #[cfg(test)]
 mod tests {
     use super::result_labels;
+    use crate::safety::SafetyConfig;
+
+    /// E0505 as a user reads it for `query` in a policy on `kind`.
+    fn rendered(query: &str, kind: &str) -> String {
+        let source = format!(
+            "metric m: count = promql \"{query}\"\npolicy p {{\n  select {kind} in shop\n  cooldown 1h\n  when m > 0 for 5m then notify \"m\"\n}}\n"
+        );
+        let compiled = crate::check::compile(&source, &SafetyConfig::default());
+        crate::diagnostic::render(&compiled.diagnostics, "example.skippy", &source, false)
+    }
+
+    #[test]
+    fn a_workload_policy_joins_on_pod_or_its_own_label() {
+        let per_pod = "sum by (pod) (x{namespace=\\\"$namespace\\\"})";
+        let per_deployment =
+            "max by (deployment) (kube_deployment_status_replicas_unavailable{namespace=\\\"$namespace\\\"})";
+        assert_eq!(rendered(per_pod, "deployments"), "");
+        assert_eq!(rendered(per_deployment, "deployments"), "");
+        insta::assert_snapshot!(
+            "join_label_workload",
+            rendered(per_deployment, "statefulsets")
+        );
+        insta::assert_snapshot!(
+            "join_label_workload_in_pods",
+            rendered(per_deployment, "pods")
+        );
+    }
 
     fn labels(query: &str) -> Option<Vec<String>> {
         let expr = promql_parser::parser::parse(query).expect("a query");

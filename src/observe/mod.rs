@@ -144,6 +144,9 @@ struct Kept {
     statuses: BTreeMap<String, Arc<Series>>,
     /// OOM kills already counted: (container, when it ended).
     ooms_seen: BTreeSet<(String, i64)>,
+    /// The declared metrics Prometheus answered for this workload itself
+    /// (a series per workload): never aggregated from its pods as well.
+    own: BTreeSet<String>,
     last_seen: i64,
 }
 
@@ -219,10 +222,15 @@ impl History {
             if !known(&id) {
                 continue;
             }
-            let kept = Arc::make_mut(&mut self.objects.entry(id).or_default().metrics);
+            let workload = id.kind.is_workload();
+            let kept = self.objects.entry(id).or_default();
+            let metrics = Arc::make_mut(&mut kept.metrics);
             for (name, samples) in series {
                 for sample in samples {
-                    series::append(kept, &name, sample);
+                    series::append(metrics, &name, sample);
+                }
+                if workload {
+                    kept.own.insert(name);
                 }
             }
         }
@@ -271,7 +279,8 @@ impl History {
     /// catalog's aggregation of each metric): at each instant its pods have
     /// samples for since the workload's last one, which is `now` for what
     /// the objects say and, for a window Prometheus filled in, each step of
-    /// it.
+    /// it. A declared metric Prometheus answered for the workload itself is
+    /// its own and wins: its pods' series of it, if any, are not added in.
     fn record_aggregate(&mut self, target: &mut Target, pods: &[&Target], now: i64, append: bool) {
         let kept = Self::kept(&mut self.objects, &target.id);
         if !append {
@@ -288,6 +297,9 @@ impl History {
         let mut new: Vec<(i64, f64)> = Vec::new();
         let mut values: Vec<f64> = Vec::new();
         for (name, aggregation) in builtins.chain(declared) {
+            if kept.own.contains(name) {
+                continue;
+            }
             let after = kept
                 .metrics
                 .get(name)

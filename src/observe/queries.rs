@@ -313,9 +313,11 @@ fn fill(template: &str, fills: &[(&str, String)]) -> String {
 }
 
 /// The target an answer's series is about, by its labels: a pod (its
-/// `namespace` label, or the query's), a claim, or a node; `None` when the
-/// series has none of these labels (the checker refuses such queries, E0505;
-/// an answer is data, not trusted).
+/// `namespace` label, or the query's), a claim, a workload (a
+/// `deployment`, `statefulset` or `daemonset` label and no `pod`: one
+/// series per workload, as kube-state-metrics labels them), or a node;
+/// `None` when the series has none of these labels (the checker refuses
+/// such queries, E0505; an answer is data, not trusted).
 pub fn target_of(labels: &HashMap<String, String>, namespace: Option<&str>) -> Option<TargetId> {
     let namespace = || {
         labels
@@ -336,6 +338,16 @@ pub fn target_of(labels: &HashMap<String, String>, namespace: Option<&str>) -> O
             kind: Kind::PersistentVolumeClaims,
             namespace: Some(namespace()?),
             name: claim.clone(),
+        });
+    }
+    let workload = [Kind::Deployments, Kind::StatefulSets, Kind::DaemonSets]
+        .into_iter()
+        .find_map(|kind| Some((kind, labels.get(kind.series_label()?)?)));
+    if let Some((kind, name)) = workload {
+        return Some(TargetId {
+            kind,
+            namespace: Some(namespace()?),
+            name: name.clone(),
         });
     }
     labels.get("node").map(|node| TargetId {

@@ -319,3 +319,96 @@ fn a_failed_query_makes_its_metric_unknown_in_its_namespace_only() {
         "another namespace keeps its samples"
     );
 }
+
+fn labelled(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn a_series_per_workload_lands_on_the_workload() {
+    let deployment = target_of(&labelled(&[("deployment", "web")]), Some("shop"));
+    assert_eq!(
+        deployment,
+        Some(TargetId {
+            kind: Kind::Deployments,
+            namespace: Some("shop".into()),
+            name: "web".into()
+        })
+    );
+    let set = target_of(
+        &labelled(&[("statefulset", "db"), ("namespace", "blog")]),
+        None,
+    )
+    .expect("a statefulset");
+    assert_eq!(
+        (set.kind, set.namespace.as_deref()),
+        (Kind::StatefulSets, Some("blog"))
+    );
+    let daemons = target_of(&labelled(&[("daemonset", "agent")]), Some("shop"));
+    assert_eq!(daemons.map(|t| t.kind), Some(Kind::DaemonSets));
+    // A pod's series that names its workload too is still the pod's.
+    let pod = target_of(
+        &labelled(&[("pod", "web-a"), ("deployment", "web")]),
+        Some("shop"),
+    );
+    assert_eq!(pod.map(|t| t.kind), Some(Kind::Pods));
+    assert_eq!(target_of(&labelled(&[("deployment", "web")]), None), None);
+}
+
+/// A declared count read per deployment (`by (deployment)`) in `shop`, and
+/// per pod in `blog`: each workload is read as its answers come.
+#[test]
+fn a_workload_s_own_series_wins_over_its_pods() {
+    let cluster = cluster();
+    let mut history = History::new(3_600);
+    let query = |namespace: &str| Query {
+        metric: "unavailable".into(),
+        promql: String::new(),
+        namespace: Some(namespace.into()),
+        lookback: 0,
+    };
+    let mut fetched = Fetched::default();
+    fetched
+        .aggregations
+        .insert("unavailable".into(), crate::catalog::Aggregation::Sum);
+    for _ in 0..2 {
+        // The same answer twice in a cycle: the first wins, nothing doubles.
+        fetched.add(
+            &query("shop"),
+            &labelled(&[("deployment", "web")]),
+            vec![Sample::new(NOW, 2.0)],
+        );
+    }
+    // Pods of `shop` answering too (a query grouped by neither): ignored for
+    // the deployment, which has its own.
+    for pod in ["web-a", "web-b"] {
+        fetched.add(
+            &query("shop"),
+            &pod_labels(pod),
+            vec![Sample::new(NOW, 1.0)],
+        );
+    }
+    fetched.add(
+        &query("blog"),
+        &pod_labels("web-d"),
+        vec![Sample::new(NOW, 3.0)],
+    );
+    history.absorb(fetched, |_| true);
+    let observations = snapshot(&cluster, &mut history, NOW);
+    let unavailable = |namespace: &str| {
+        let web = observations
+            .targets
+            .iter()
+            .find(|t| {
+                t.id.kind == Kind::Deployments && t.id.namespace.as_deref() == Some(namespace)
+            })
+            .expect("a deployment");
+        let series = web.metrics.get("unavailable").expect("a value");
+        series.samples().iter().map(|s| s.value).collect::<Vec<_>>()
+    };
+    assert_eq!(unavailable("shop"), [2.0], "its own, not 2 + 1 + 1");
+    assert_eq!(unavailable("blog"), [3.0], "the sum of its one pod");
+}

@@ -302,7 +302,7 @@ async fn cycle(context: &Loop, work: &mut Work) {
     }
 }
 
-/// The pods, claims and nodes of `cluster`, which a source's answers may be
+/// The pods, claims, workloads and nodes of `cluster`, which a source's answers may be
 /// about.
 fn observed_ids(cluster: &crate::observe::Cluster) -> HashSet<TargetId> {
     let namespaced =
@@ -323,6 +323,24 @@ fn observed_ids(cluster: &crate::observe::Cluster) -> HashSet<TargetId> {
                 .iter()
                 .filter_map(|c| namespaced(Kind::PersistentVolumeClaims, &c.metadata)),
         );
+    // A declared metric may come as one series per workload (`by
+    // (deployment)`), which lands on the workload itself.
+    let workloads = cluster
+        .deployments
+        .iter()
+        .filter_map(|d| namespaced(Kind::Deployments, &d.metadata))
+        .chain(
+            cluster
+                .stateful_sets
+                .iter()
+                .filter_map(|s| namespaced(Kind::StatefulSets, &s.metadata)),
+        )
+        .chain(
+            cluster
+                .daemon_sets
+                .iter()
+                .filter_map(|d| namespaced(Kind::DaemonSets, &d.metadata)),
+        );
     let nodes = cluster.nodes.iter().filter_map(|n| {
         Some(TargetId {
             kind: Kind::Nodes,
@@ -330,7 +348,7 @@ fn observed_ids(cluster: &crate::observe::Cluster) -> HashSet<TargetId> {
             name: n.metadata.name.clone()?,
         })
     });
-    pods.chain(nodes).collect()
+    pods.chain(workloads).chain(nodes).collect()
 }
 
 /// Whether this replica leads now. On taking the lead it resumes each

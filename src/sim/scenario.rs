@@ -103,7 +103,9 @@ pub struct WorkloadSpec {
     pub replicas: u32,
     /// Each pod's metrics at rest, in canonical units. `memory_percent` and
     /// `cpu_percent` are of the limits below; any other name (a declared
-    /// metric such as `error_rate`) is reported as given.
+    /// metric such as `error_rate`) is reported as given: by each pod, or by
+    /// the workload itself where the metric's query is grouped by the
+    /// workload's own label (`by (deployment)`).
     #[serde(default)]
     pub baseline: BTreeMap<String, f64>,
     /// The memory limit of each pod (`512Mi`).

@@ -1175,6 +1175,15 @@ mod tests {
     }
 
     #[test]
+    fn a_workload_is_given_its_own_series_of_a_declared_metric() {
+        // One series per deployment (`by (deployment)`): the test gives the
+        // deployment its values, as the operator stores them on it.
+        let policy = "metric unavailable: count = promql \"max by (deployment) (kube_deployment_status_replicas_unavailable{namespace=\\\"$namespace\\\"})\"\npolicy p {\n  select deployments in shop\n  cooldown 1h\n  when unavailable > 1 for 30s then notify \"short\"\n}\n";
+        let yaml = "namespace: shop\ntests:\n  - name: x\n    targets:\n      - target: deployments/shop/web\n        labels: {app: web}\n        series: {unavailable: '0 2x5'}\n    expect:\n      - at: 30s\n        decisions: []\n      - at: 45s\n        decisions: [{act: 'notify \"short\"', target: deployments/shop/web}]\n";
+        assert_eq!(run_one(yaml, policy), Outcome::Passed);
+    }
+
+    #[test]
     fn stale_makes_a_metric_unknown_until_the_next_value() {
         // Without `stale` the last sample would stand for 5 minutes and the
         // rule would fire at 30s.

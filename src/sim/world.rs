@@ -14,9 +14,9 @@ use crate::act::{Executed as Applied, Executor, Order};
 use crate::catalog::{self, Aggregation, Kind};
 use crate::engine::observation::{record_statuses, Event, Observations, Target, TargetId};
 use crate::engine::series::Sample;
-use crate::ir::{Action, LimitValue, Program, Resource, Scale};
+use crate::ir::{self, Action, LimitValue, Program, Resource, Scale};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// How a crash-looping container's restarts back off, as the kubelet does:
@@ -66,6 +66,9 @@ pub struct World {
     interval: i64,
     /// The metrics the program reads: only these are recorded.
     metrics: BTreeSet<String>,
+    /// The declared metrics the programs read, by name: how a workload
+    /// reads each (its pods' values combined, or its own series).
+    declared: BTreeMap<String, ir::Metric>,
     /// The statuses the program reads over a window: only their history is
     /// recorded.
     statuses: BTreeSet<String>,
@@ -162,6 +165,12 @@ impl World {
             .flat_map(|p| &p.metrics)
             .map(|m| m.name.clone())
             .collect();
+        let declared = programs
+            .iter()
+            .flat_map(|p| &p.metrics)
+            .filter(|m| !m.builtin)
+            .map(|m| (m.name.clone(), m.clone()))
+            .collect();
         let statuses: BTreeSet<String> = programs
             .iter()
             .flat_map(|p| p.status_windows())
@@ -178,6 +187,7 @@ impl World {
         let mut world = World {
             interval,
             metrics,
+            declared,
             statuses,
             retention,
             nodes: scenario
@@ -534,13 +544,9 @@ impl World {
         }
         let workload = &self.workloads[w];
         for name in &self.metrics {
-            let value = values.get(name).or_else(|| {
-                let baseline = workload.spec.baseline.get(name).copied();
-                match &workload.degrade {
-                    Some(d) if &d.metric == name => Some(d.value(now)),
-                    _ => baseline,
-                }
-            });
+            let value = values
+                .get(name)
+                .or_else(|| workload.scenario_value(name, now));
             record(&mut pod.target, &self.metrics, name, now, value);
         }
     }
@@ -599,11 +605,23 @@ impl World {
                 "rollout_age" => Some((now - self.workloads[w].last_rollout) as f64),
                 _ => None,
             };
+            let declared = self.declared.get(name);
+            let kind = self.workloads[w].id.kind;
+            // A declared metric read as the workload's own series (`by
+            // (deployment)`) is the scenario's value for the workload itself.
+            if let Some(ir::Read::Own(_)) = declared.map(|m| m.read_on(kind)) {
+                let value = self.workloads[w].scenario_value(name, now);
+                updates.push((name.clone(), value));
+                continue;
+            }
             let value = own.or_else(|| {
-                let aggregation = catalog::METRICS
-                    .iter()
-                    .find(|m| m.name == name)
-                    .map_or(Aggregation::Average, |m| m.aggregation);
+                let aggregation = declared
+                    .and_then(|m| m.aggregation)
+                    .or_else(|| {
+                        let builtin = catalog::METRICS.iter().find(|m| m.name == name);
+                        builtin.map(|m| m.aggregation)
+                    })
+                    .unwrap_or(Aggregation::Average);
                 let values: Vec<f64> = pods
                     .iter()
                     .filter_map(|&p| latest(&self.pods[p].target, name, now))
@@ -999,6 +1017,17 @@ impl World {
     /// The incidents of the run, those still open included.
     pub fn finish(self) -> Vec<Incident> {
         self.incidents
+    }
+}
+
+impl Workload {
+    /// What the scenario gives each of its pods, or itself, for a metric it
+    /// does not model: the baseline, or the degradation under way.
+    fn scenario_value(&self, name: &str, now: i64) -> Option<f64> {
+        match &self.degrade {
+            Some(d) if d.metric == name => Some(d.value(now)),
+            _ => self.spec.baseline.get(name).copied(),
+        }
     }
 }
 
