@@ -8,12 +8,14 @@
 
 mod actions;
 mod cluster_metrics;
+mod filesystem_metrics;
 mod metrics;
 mod node_exporter;
 mod object_metrics;
 mod reasons;
 
 pub use actions::*;
+pub use filesystem_metrics::{FILESYSTEM_LABELS, MAX_FILESYSTEMS_PER_NODE};
 pub use metrics::*;
 pub use reasons::*;
 
@@ -38,10 +40,14 @@ pub enum Kind {
     /// The cluster as a whole: one target, for conditions such as an
     /// overcommit that no single object has.
     Cluster,
+    /// A node's mounted filesystem as node-exporter reports it: one target
+    /// per (node, mount point), made from Prometheus answers, not from a
+    /// Kubernetes object.
+    Filesystems,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Pods,
         Kind::Deployments,
         Kind::StatefulSets,
@@ -54,6 +60,7 @@ impl Kind {
         Kind::ResourceQuotas,
         Kind::PersistentVolumes,
         Kind::Cluster,
+        Kind::Filesystems,
     ];
 
     /// The word a policy uses: `select deployments`.
@@ -71,6 +78,7 @@ impl Kind {
             Kind::ResourceQuotas => "resourcequotas",
             Kind::PersistentVolumes => "persistentvolumes",
             Kind::Cluster => "cluster",
+            Kind::Filesystems => "filesystems",
         }
     }
 
@@ -111,14 +119,17 @@ impl Kind {
     }
 
     pub fn is_namespaced(self) -> bool {
-        !matches!(self, Kind::Nodes | Kind::PersistentVolumes | Kind::Cluster)
+        !matches!(
+            self,
+            Kind::Nodes | Kind::PersistentVolumes | Kind::Cluster | Kind::Filesystems
+        )
     }
 
     /// Objects whose status the engine reads but whose pods it does not
     /// aggregate: their metrics are the object's own (a Job's pod counts, an
     /// autoscaler's replicas, a claim's volume usage, a budget's healthy pods,
     /// a quota's use, a volume's phase, the cluster's requests and
-    /// allocatable resources).
+    /// allocatable resources, a filesystem's space).
     pub fn is_observed_only(self) -> bool {
         matches!(
             self,
@@ -129,6 +140,7 @@ impl Kind {
                 | Kind::ResourceQuotas
                 | Kind::PersistentVolumes
                 | Kind::Cluster
+                | Kind::Filesystems
         )
     }
 
@@ -162,13 +174,16 @@ impl Kinds {
     pub const QUOTAS: Kinds = Kinds(512);
     pub const VOLUMES: Kinds = Kinds(1024);
     pub const CLUSTER: Kinds = Kinds(2048);
+    pub const FILESYSTEMS: Kinds = Kinds(4096);
     /// Pods, workloads and nodes: what the v0 contract selected.
     pub const RUNNING: Kinds = Kinds(31);
-    pub const ALL: Kinds = Kinds(4095);
+    pub const ALL: Kinds = Kinds(8191);
     /// What KubeSkippy only ever tells people about: storage stays
     /// protected, so `notify` is the one action on a persistent volume; the
-    /// cluster as a whole is no object an action could change.
-    pub const NOTIFY_ONLY: Kinds = Kinds::VOLUMES.with(Kinds::CLUSTER);
+    /// cluster as a whole is no object an action could change, and a node's
+    /// filesystem is a series of node-exporter's, no object at all (freeing
+    /// space means deleting someone's data).
+    pub const NOTIFY_ONLY: Kinds = Kinds::VOLUMES.with(Kinds::CLUSTER).with(Kinds::FILESYSTEMS);
 
     pub const fn with(self, other: Kinds) -> Kinds {
         Kinds(self.0 | other.0)
@@ -463,7 +478,8 @@ pub fn placeholder_kinds(placeholder: &str) -> Kinds {
         "$namespace" => Kinds::ALL
             .without(Kind::Nodes)
             .without(Kind::PersistentVolumes)
-            .without(Kind::Cluster),
+            .without(Kind::Cluster)
+            .without(Kind::Filesystems),
         "$pod" => Kinds::PODS.with(Kinds::WORKLOADS),
         "$node" => Kinds::NODES,
         "$workload" => Kinds::WORKLOADS,

@@ -27,6 +27,7 @@ mod on_cluster {
     mod metrics;
     mod metrics_server;
     mod node_exporter;
+    mod node_filesystems;
     mod operations;
     mod prometheus_source;
     mod shards;

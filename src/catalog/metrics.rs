@@ -6,6 +6,7 @@
 //! Invariant: static data only, no behaviour beyond lookups.
 
 use super::cluster_metrics::*;
+use super::filesystem_metrics::*;
 use super::node_exporter::*;
 use super::object_metrics::*;
 use super::{Aggregation, Kind, Kinds, Series, Source, Unit};
@@ -159,8 +160,9 @@ pub static METRICS: &[MetricInfo] = &[
     MetricInfo {
         name: "age",
         unit: Unit::Duration,
-        // The cluster as a whole has no creation time.
-        kinds: Kinds::ALL.except(Kinds::CLUSTER),
+        // The cluster as a whole has no creation time, nor has a
+        // filesystem as node-exporter reports it.
+        kinds: Kinds::ALL.except(Kinds::CLUSTER).except(Kinds::FILESYSTEMS),
         source: Source::Metadata,
         series: Series::Gauge,
         aggregation: Aggregation::Average,
@@ -304,6 +306,9 @@ pub static METRICS: &[MetricInfo] = &[
     },
     MEMORY_AVAILABLE_BYTES,
     MEMORY_TOTAL_BYTES,
+    AVAILABLE_BYTES,
+    SIZE_BYTES,
+    READONLY,
     CORDONED,
     RUNNING_PODS,
     POD_CAPACITY,

@@ -418,6 +418,9 @@ impl Checker<'_> {
             help = if kind == Kind::Cluster {
                 "the cluster as a whole is no object an action could change: only `notify` applies"
                     .to_string()
+            } else if kind == Kind::Filesystems {
+                "a filesystem is what node-exporter reports of a node's mount, no object an action could change (freeing space means deleting someone's data): only `notify` applies"
+                    .to_string()
             } else if Kinds::NOTIFY_ONLY.contains(kind) {
                 format!("KubeSkippy never changes {kind}: storage stays protected, and only `notify` applies")
             } else {
@@ -492,6 +495,7 @@ fn articles(kinds: Kinds) -> Vec<&'static str> {
             Kind::ResourceQuotas => "a resourcequota",
             Kind::PersistentVolumes => "a persistentvolume",
             Kind::Cluster => "the cluster",
+            Kind::Filesystems => "a filesystem",
         })
         .collect()
 }

@@ -1,6 +1,6 @@
-//! The cluster-scoped kinds beyond nodes: persistent volumes and the
-//! cluster as a whole, which a policy may select to be told about and
-//! never act on.
+//! The cluster-scoped kinds beyond nodes: persistent volumes, the cluster
+//! as a whole and nodes' filesystems, which a policy may select to be told
+//! about and never act on.
 
 use super::lowering_tests::{codes, program};
 use crate::catalog::Kind;
@@ -134,4 +134,60 @@ fn the_clusters_metrics_are_quantities_of_their_own_kind() {
         let found = codes(&cluster(condition, "notify \"x\""));
         assert!(found.is_empty(), "{condition}: {found:?}");
     }
+}
+
+fn filesystems(condition: &str, action: &str) -> String {
+    format!("policy f {{\n  select filesystems where fstype != \"tmpfs\", mountpoint != \"\"\n  cooldown 1h\n  when {condition} for 1h then {action}\n}}\n")
+}
+
+const FILLING_UP: &str = "available_bytes / size_bytes < 15% \
+     and predict(available_bytes, 6h, 4h) < 0 and readonly == false";
+
+#[test]
+fn filesystems_are_selected_by_their_series_labels_without_namespaces() {
+    let program = program(&filesystems(FILLING_UP, "notify \"x\""));
+    let selector = &program.policies[0].selector;
+    assert_eq!(selector.kind, Kind::Filesystems);
+    assert_eq!(selector.namespaces, Namespaces::ClusterScoped);
+    assert_eq!(selector.labels.len(), 2);
+    let namespaced = filesystems(FILLING_UP, "notify \"x\"")
+        .replace("select filesystems", "select filesystems in shop");
+    assert_eq!(codes(&namespaced), ["E0307"]);
+}
+
+#[test]
+fn notify_is_the_only_action_on_a_filesystem() {
+    for action in [
+        "ask ai",
+        "restart",
+        "delete",
+        "cordon",
+        "drain",
+        "expand to 10Gi max 20Gi",
+    ] {
+        let found = codes(&filesystems(FILLING_UP, action));
+        assert!(found.contains(&"E0304"), "{action}: {found:?}");
+    }
+    let compiled = super::compile(
+        &filesystems(FILLING_UP, "delete"),
+        &crate::safety::SafetyConfig::default(),
+    );
+    let help = compiled.diagnostics[0].help.clone().unwrap_or_default();
+    assert!(help.contains("only `notify` applies"), "{help}");
+}
+
+#[test]
+fn the_filesystem_metrics_apply_to_filesystems_only() {
+    for (condition, code) in [
+        ("memory_percent > 90", "E0206"),
+        ("age > 1h", "E0206"),
+        ("status is DiskPressure", "E0207"),
+    ] {
+        let found = codes(&filesystems(condition, "notify \"x\""));
+        assert!(found.contains(&code), "{condition}: {found:?}");
+    }
+    let on_nodes = format!(
+        "policy n {{\n  select nodes\n  cooldown 1h\n  when {FILLING_UP} for 1h then notify \"x\"\n}}\n"
+    );
+    assert!(codes(&on_nodes).contains(&"E0206"));
 }

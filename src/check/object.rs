@@ -185,6 +185,9 @@ mod tests {
         assert_eq!(codes(pods, Host::File), []);
         let volumes = "policy v {\n  select persistentvolumes\n  cooldown 1h\n  when status is Failed for 5m then notify \"failed\"\n}\n";
         assert_eq!(codes(volumes, Host::ClusterHealingPolicy), []);
+        let filesystems = "policy f {\n  select filesystems\n  cooldown 1h\n  when readonly == true for 5m then notify \"read-only\"\n}\n";
+        assert_eq!(codes(filesystems, Host::ClusterHealingPolicy), []);
+        assert_eq!(codes(filesystems, SHOP)[0].0, Code::OutsideObjectScope);
         assert_eq!(
             codes(volumes, SHOP),
             [(

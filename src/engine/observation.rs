@@ -32,6 +32,24 @@ impl TargetId {
             name: "cluster".into(),
         }
     }
+
+    /// A node's filesystem, named `NODE:MOUNTPOINT`: a node's name holds no
+    /// `:`, so the first one splits them back (see [`TargetId::node_of_filesystem`]).
+    pub fn filesystem(node: &str, mountpoint: &str) -> TargetId {
+        TargetId {
+            kind: Kind::Filesystems,
+            namespace: None,
+            name: format!("{node}:{mountpoint}"),
+        }
+    }
+
+    /// The node a filesystem target is on; `None` for any other target.
+    pub fn node_of_filesystem(&self) -> Option<&str> {
+        if self.kind != Kind::Filesystems {
+            return None;
+        }
+        self.name.split_once(':').map(|(node, _)| node)
+    }
 }
 
 impl fmt::Display for TargetId {
@@ -105,6 +123,21 @@ impl Target {
     /// The target's series to change: its own copy if they are shared.
     pub fn metrics_mut(&mut self) -> &mut Metrics {
         Arc::make_mut(&mut self.metrics)
+    }
+
+    /// A node's filesystem with its labels, each of
+    /// [`crate::catalog::FILESYSTEM_LABELS`] present: one the series lacks
+    /// is empty, as PromQL reads it, so that `where fstype != ""` leaves
+    /// it out as the mixin's `fstype!=""` does.
+    pub fn filesystem(node: &str, mountpoint: &str, fstype: &str, device: &str) -> Target {
+        let mut target = Target::new(TargetId::filesystem(node, mountpoint));
+        let values = [node, mountpoint, fstype, device];
+        for (label, value) in crate::catalog::FILESYSTEM_LABELS.iter().zip(values) {
+            target
+                .labels
+                .insert((*label).to_string(), value.to_string());
+        }
+        target
     }
 
     /// A target with nothing observed yet.

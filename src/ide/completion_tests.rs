@@ -43,7 +43,8 @@ fn keywords_in_context() {
             "poddisruptionbudgets",
             "resourcequotas",
             "persistentvolumes",
-            "cluster"
+            "cluster",
+            "filesystems"
         ]
     );
     assert_eq!(

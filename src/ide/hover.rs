@@ -176,6 +176,8 @@ fn kind_markdown(kind: Kind) -> String {
         .collect();
     let what = if kind == Kind::Cluster {
         "the cluster as a whole: one target, its metrics summed over its pods and nodes"
+    } else if kind == Kind::Filesystems {
+        "a node's mounted filesystem as node-exporter reports it, through Prometheus: one target per node and mount point, labelled `node`, `mountpoint`, `fstype` and `device`"
     } else if kind.is_observed_only() {
         "watched: its metrics are its own status"
     } else if kind.is_workload() {
@@ -414,6 +416,13 @@ mod tests {
         assert!(
             cluster.contains("one target") && cluster.contains("- actions: `notify`\n"),
             "{cluster}"
+        );
+        let filesystems = hover_at("policy f {\n  select filesystems\n}\n", "filesystems");
+        assert!(
+            filesystems.contains("`mountpoint`")
+                && filesystems.contains("`available_bytes`")
+                && filesystems.contains("- actions: `notify`\n"),
+            "{filesystems}"
         );
         let pods = hover_at("policy p {\n  select pods\n}\n", "pods");
         assert!(pods.contains("`restart rolling`"), "{pods}");

@@ -8,6 +8,7 @@
 
 pub mod cluster_target;
 pub mod events;
+mod filesystems;
 pub mod kinds;
 pub mod objects;
 pub mod queries;
@@ -133,6 +134,9 @@ pub struct History {
     /// them at each cycle): those some rule reads over a window (`status
     /// was R within D`), and no other.
     statuses_read: BTreeSet<String>,
+    /// The filesystems Prometheus reports, which `select filesystems`
+    /// selects: no Kubernetes object stands for them.
+    filesystems: filesystems::Filesystems,
 }
 
 #[derive(Debug, Default)]
@@ -162,6 +166,7 @@ impl History {
             declared: BTreeMap::new(),
             read: None,
             statuses_read: BTreeSet::new(),
+            filesystems: filesystems::Filesystems::default(),
         }
     }
 
@@ -209,7 +214,10 @@ impl History {
     /// gone is dropped), and forgets the series of failed queries, so that
     /// a metric whose source is down is unknown, not stale. Call before
     /// [`snapshot`], whose workloads aggregate these samples.
-    pub fn absorb(&mut self, fetched: queries::Fetched, known: impl Fn(&TargetId) -> bool) {
+    pub fn absorb(&mut self, mut fetched: queries::Fetched, known: impl Fn(&TargetId) -> bool) {
+        for gone in self.filesystems.absorb(&mut fetched, &known) {
+            self.objects.remove(&gone);
+        }
         for (metric, namespace) in &fetched.failed {
             for (id, kept) in &mut self.objects {
                 let here = namespace.is_none() || id.namespace == *namespace;
@@ -343,6 +351,9 @@ impl History {
             return;
         }
         let cutoff = now.saturating_sub(self.retention);
+        for gone in self.filesystems.forget_before(cutoff) {
+            self.objects.remove(&gone);
+        }
         self.objects.retain(|_, kept| kept.last_seen >= cutoff);
         for kept in self.objects.values_mut() {
             // Only what is old is written: the last snapshot's targets still
@@ -455,6 +466,14 @@ fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) ->
         let mut target = history.record(observed, now, append);
         target.events = events.remove(&target.id).unwrap_or_default();
         targets.push(target);
+    }
+    let nodes: HashSet<&str> = cluster
+        .nodes
+        .iter()
+        .filter_map(|n| n.metadata.name.as_deref())
+        .collect();
+    for observed in history.filesystems.observed(|node| nodes.contains(node)) {
+        targets.push(history.record(observed, now, append));
     }
     let others = cluster
         .jobs
@@ -582,6 +601,8 @@ impl<'c> Rollouts<'c> {
 
 #[cfg(test)]
 mod catalog_tests;
+#[cfg(test)]
+mod filesystems_tests;
 #[cfg(test)]
 mod queries_tests;
 #[cfg(test)]

@@ -369,25 +369,48 @@ pub struct Fetched {
     pub failed: Vec<(String, Option<String>)>,
     /// How a workload aggregates each declared metric its pods have.
     pub aggregations: BTreeMap<String, Aggregation>,
+    /// The filesystems the answers reported, with their labels: what
+    /// `select filesystems` targets are made of (see `observe::filesystems`).
+    pub filesystems: BTreeMap<TargetId, BTreeMap<String, String>>,
+    /// Whether a filesystem metric's query succeeded: a filesystem it did
+    /// not report is then gone.
+    pub filesystems_answered: bool,
 }
 
 impl Fetched {
     /// Adds one series of `query`'s answer; a series whose labels name no
     /// target, or a non-finite value, is dropped.
     pub fn add(&mut self, query: &Query, labels: &HashMap<String, String>, samples: Vec<Sample>) {
+        if super::filesystems::is_filesystem_metric(&query.metric) {
+            return super::filesystems::add(self, query, labels, samples);
+        }
         let Some(id) = target_of(labels, query.namespace.as_deref()) else {
             return;
         };
+        self.keep(id, &query.metric, samples);
+    }
+
+    /// Keeps the finite `samples` of `metric` on `id`, unless a query
+    /// answered for them first.
+    pub(super) fn keep(&mut self, id: TargetId, metric: &str, samples: Vec<Sample>) {
         self.samples
             .entry(id)
             .or_default()
-            .entry(query.metric.clone())
+            .entry(metric.to_string())
             .or_insert_with(|| {
                 samples
                     .into_iter()
                     .filter(|s| s.value.is_finite())
                     .collect()
             });
+    }
+
+    /// Notes that `query` succeeded, whatever it brought (an answer of no
+    /// series too).
+    pub fn answered(&mut self, query: &Query) {
+        if super::filesystems::is_filesystem_metric(&query.metric) {
+            self.filesystems_answered = true;
+        }
     }
 
     pub fn fail(&mut self, query: &Query) {

@@ -175,6 +175,52 @@ fn node_exporter_series_are_joined_on_the_node_of_the_exporter_pod() {
 }
 
 #[test]
+fn filesystem_series_are_read_once_for_the_cluster_by_node_and_mount_point() {
+    let queries = queries(
+        "policy p {\n  select filesystems where fstype != \"tmpfs\"\n  \
+         when available_bytes / size_bytes < 15% and predict(available_bytes, 6h, 4h) < 0 \
+         and readonly == false for 1h then notify \"filling\"\n}\n",
+        None,
+    );
+    let promql: Vec<(&str, &str, i64)> = queries
+        .iter()
+        .map(|q| (q.metric.as_str(), q.promql.as_str(), q.lookback))
+        .collect();
+    let join = "* on (namespace, pod) group_left (node) \
+                topk by (namespace, pod) (1, kube_pod_info{node=~\"node-1[.]example\"}))";
+    assert_eq!(
+        promql,
+        [
+            (
+                "available_bytes",
+                format!(
+                    "max by (node, mountpoint, fstype, device) (node_filesystem_avail_bytes {join}"
+                )
+                .as_str(),
+                6 * 3_600
+            ),
+            (
+                "readonly",
+                format!(
+                    "max by (node, mountpoint, fstype, device) (node_filesystem_readonly {join}"
+                )
+                .as_str(),
+                0
+            ),
+            (
+                "size_bytes",
+                format!(
+                    "max by (node, mountpoint, fstype, device) (node_filesystem_size_bytes {join}"
+                )
+                .as_str(),
+                0
+            ),
+        ]
+    );
+    assert!(queries.iter().all(|q| q.namespace.is_none()));
+}
+
+#[test]
 fn declared_metrics_fill_every_placeholder() {
     let queries = queries(
         "metric errors: ratio = promql \"sum by (pod) (rate(errs{namespace=\\\"$namespace\\\", pod=~\\\"$pod\\\"}[5m]))\"\n\

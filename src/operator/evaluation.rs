@@ -239,7 +239,9 @@ async fn cycle(context: &Loop, work: &mut Work) {
     // the metric source.
     let started = std::time::Instant::now();
     // Samples of objects gone since are dropped.
-    if !fetched.samples.is_empty() || !fetched.failed.is_empty() {
+    // A successful filesystem query with no series still says which
+    // filesystems are gone.
+    if !fetched.samples.is_empty() || !fetched.failed.is_empty() || fetched.filesystems_answered {
         let known = observed_ids(&cluster);
         work.history.absorb(fetched, |id| known.contains(id));
     }
@@ -302,9 +304,9 @@ async fn cycle(context: &Loop, work: &mut Work) {
     }
 }
 
-/// The pods, claims, workloads and nodes of `cluster`, which a source's answers may be
-/// about.
-fn observed_ids(cluster: &crate::observe::Cluster) -> HashSet<TargetId> {
+/// The pods, claims, workloads and nodes of `cluster`, which a source's answers
+/// may be about; a filesystem is known where its node is.
+fn observed_ids(cluster: &crate::observe::Cluster) -> Known {
     let namespaced =
         |kind: Kind, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
             Some(TargetId {
@@ -348,7 +350,23 @@ fn observed_ids(cluster: &crate::observe::Cluster) -> HashSet<TargetId> {
             name: n.metadata.name.clone()?,
         })
     });
-    pods.chain(workloads).chain(nodes).collect()
+    Known(pods.chain(workloads).chain(nodes).collect())
+}
+
+/// The targets a source's answers may be about.
+struct Known(HashSet<TargetId>);
+
+impl Known {
+    fn contains(&self, id: &TargetId) -> bool {
+        match id.node_of_filesystem() {
+            Some(node) => self.0.contains(&TargetId {
+                kind: Kind::Nodes,
+                namespace: None,
+                name: node.to_string(),
+            }),
+            None => self.0.contains(id),
+        }
+    }
 }
 
 /// Whether this replica leads now. On taking the lead it resumes each

@@ -40,10 +40,15 @@ impl Announcer {
         let target_ref = reference(target);
         // An Event's note is at most 1 KiB.
         let note: String = message.chars().take(1_000).collect();
+        // On its node, a filesystem's Event says which filesystem it is about.
+        let about = match target.node_of_filesystem() {
+            Some(_) => format!("{} ({})", record.name_any(), target.name),
+            None => record.name_any(),
+        };
         let about_target = Event {
             type_,
             reason: reason.into(),
-            note: Some(format!("{}: {note}", record.name_any())),
+            note: Some(format!("{about}: {note}").chars().take(1_000).collect()),
             action: action_word(action),
             secondary: Some(record_ref.clone()),
         };
@@ -87,6 +92,16 @@ fn action_word(action: &str) -> String {
 }
 
 fn reference(id: &TargetId) -> ObjectReference {
+    // A filesystem is no API object, and its name (`NODE:/var`) is no valid
+    // Event name: its Events are on its node, whose `describe` then shows
+    // them; the note names the record, which names the filesystem.
+    if let Some(node) = id.node_of_filesystem() {
+        return reference(&TargetId {
+            kind: crate::catalog::Kind::Nodes,
+            namespace: None,
+            name: node.to_string(),
+        });
+    }
     let (api_version, kind) = ObjectRef::api_kind(id.kind);
     ObjectReference {
         api_version: Some(api_version.into()),
@@ -104,5 +119,14 @@ mod tests {
         assert_eq!(super::action_word("restart rolling"), "RestartRolling");
         assert_eq!(super::action_word("ask ai"), "AskAi");
         assert_eq!(super::action_word(""), "");
+    }
+
+    #[test]
+    fn a_filesystems_events_are_on_its_node() {
+        let id = crate::engine::observation::TargetId::filesystem("worker-1", "/var/lib/kubelet");
+        let regarding = super::reference(&id);
+        assert_eq!(regarding.kind.as_deref(), Some("Node"));
+        assert_eq!(regarding.name.as_deref(), Some("worker-1"));
+        assert_eq!(regarding.namespace, None);
     }
 }

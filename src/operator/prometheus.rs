@@ -176,6 +176,7 @@ impl PrometheusSource {
             METRICS.source_query("prometheus", answer.is_ok());
             match answer {
                 Ok(series) => {
+                    fetched.answered(query);
                     for (labels, samples) in series {
                         fetched.add(query, &labels, samples);
                     }

@@ -341,8 +341,19 @@ pub fn parse_duration(text: &str) -> Result<Seconds, String> {
 }
 
 /// Reads a target: `KIND/NAMESPACE/NAME`, `KIND/NAME` of a cluster-scoped
-/// kind (`nodes/NAME`, `persistentvolumes/NAME`), or `cluster`.
+/// kind (`nodes/NAME`, `persistentvolumes/NAME`), `cluster`, or
+/// `filesystems/NODE:MOUNTPOINT`, whose mount point holds `/`.
 pub fn parse_target(text: &str) -> Result<TargetId, String> {
+    if let Some(name) = text.trim().strip_prefix("filesystems/") {
+        return match name.split_once(':') {
+            Some((node, mountpoint)) if !node.is_empty() && !node.contains('/') => {
+                Ok(TargetId::filesystem(node, mountpoint))
+            }
+            _ => Err(format!(
+                "`{text}`: a filesystem is written `filesystems/NODE:MOUNTPOINT`, as `filesystems/worker-1:/var`"
+            )),
+        };
+    }
     let parts: Vec<&str> = text.trim().split('/').collect();
     let kind_word = parts.first().copied().unwrap_or_default();
     let Some(kind) = Kind::from_keyword(kind_word) else {
@@ -738,9 +749,22 @@ fn observe(case: &TestCase, prepared: &Prepared, step: i64, interval: i64) -> Ob
         .zip(&prepared.series)
         .zip(&prepared.statuses)
         .map(|((input, series), statuses)| {
-            let mut target = Target::new(input.target.clone());
+            let mut target = match (input.target.kind, input.target.name.split_once(':')) {
+                (Kind::Filesystems, Some((node, mountpoint))) => {
+                    let given = |l: &str| input.labels.get(l).map_or("", String::as_str);
+                    Target::filesystem(node, mountpoint, given("fstype"), given("device"))
+                }
+                _ => Target::new(input.target.clone()),
+            };
             target.status_history = statuses.clone();
-            target.labels = input.labels.clone();
+            // A filesystem's `node` and `mountpoint` are its name's, as the
+            // operator labels it.
+            for (label, value) in &input.labels {
+                target
+                    .labels
+                    .entry(label.clone())
+                    .or_insert_with(|| value.clone());
+            }
             target.owner = input.owner.clone();
             target.node = input.node.clone();
             for (name, samples, stale_at) in series {
@@ -1093,6 +1117,14 @@ mod tests {
         assert!(parse_target("pods/a").is_err());
         assert!(parse_target("nodes/a/b").is_err());
         assert!(parse_target("pod/shop/a").is_err());
+        let filesystem = parse_target("filesystems/worker-1:/var/lib/kubelet").unwrap();
+        assert_eq!(
+            filesystem.to_string(),
+            "filesystems/worker-1:/var/lib/kubelet"
+        );
+        assert_eq!(filesystem.node_of_filesystem(), Some("worker-1"));
+        assert!(parse_target("filesystems/worker-1").is_err());
+        assert!(parse_target("filesystems/:/var").is_err());
     }
 
     #[test]

@@ -80,6 +80,40 @@ pub async fn prometheus_bench() -> Option<(
     Some((plane, binary, turn, client))
 }
 
+/// Creates the ClusterHealingPolicy `name` holding `source` and starts an
+/// operator (also `name`) reading the Prometheus on port `web`, evaluating
+/// every second, its records in `kubeskippy-system`: what the node-exporter
+/// tests share. The operator runs while the returned child lives.
+pub async fn cluster_policy_on_prometheus(
+    plane: &'static ControlPlane,
+    client: &Client,
+    name: &str,
+    source: &str,
+    web: u16,
+) -> tokio::process::Child {
+    use kubeskippy::operator::crd::{ClusterHealingPolicy, ClusterHealingPolicySpec};
+    let policies: Api<ClusterHealingPolicy> = Api::all(client.clone());
+    let spec = ClusterHealingPolicySpec {
+        policy: source.into(),
+        mode: None,
+    };
+    policies
+        .create(
+            &PostParams::default(),
+            &ClusterHealingPolicy::new(name, spec),
+        )
+        .await
+        .expect("the ClusterHealingPolicy is created");
+    let url = format!("http://127.0.0.1:{web}");
+    operator_as(
+        plane,
+        name,
+        Some("evaluationIntervalSeconds: 1\n"),
+        &plane.ready.kubeconfig,
+        &["--prometheus-url", &url, "--namespace", "kubeskippy-system"],
+    )
+}
+
 #[tokio::test]
 async fn a_real_prometheus_scrapes_what_the_operator_did() {
     let Some((plane, binary, _turn, client)) = prometheus_bench().await else {

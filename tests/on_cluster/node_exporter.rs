@@ -4,10 +4,10 @@
 //! operator's query joins them to the harness's nodes, and a node with less
 //! than 10% of its memory available is reported (NodeMemoryHighUtilization).
 
-use super::metrics::{free_port, prometheus_bench, prometheus_on};
+use super::metrics::{cluster_policy_on_prometheus, free_port, prometheus_bench, prometheus_on};
 use super::prometheus_source::serve;
 use super::support::*;
-use kubeskippy::operator::crd::{ClusterHealingPolicy, ClusterHealingPolicySpec, HealingAction};
+use kubeskippy::operator::crd::{ClusterHealingPolicy, HealingAction};
 
 const GIB: f64 = 1_073_741_824.0;
 
@@ -48,28 +48,16 @@ async fn a_node_short_of_memory_in_node_exporter_is_reported() {
     let _server = prometheus_on(&binary, &dir, &target, web);
 
     let policies: Api<ClusterHealingPolicy> = Api::all(client.clone());
-    let policy = ClusterHealingPolicy::new(
-        "t-node-memory",
-        ClusterHealingPolicySpec {
-            policy: "policy node-memory {\n  select nodes\n  mode auto\n  cooldown 1h\n  \
-                     when memory_available_bytes / memory_total_bytes < 10% for 2s \
-                     then notify \"more than 90% of the node's memory is in use\"\n}\n"
-                .into(),
-            mode: None,
-        },
-    );
-    policies
-        .create(&PostParams::default(), &policy)
-        .await
-        .expect("the ClusterHealingPolicy is created");
-    let url = format!("http://127.0.0.1:{web}");
-    let _operator = operator_as(
+    let _operator = cluster_policy_on_prometheus(
         plane,
-        "node-exporter",
-        Some("evaluationIntervalSeconds: 1\n"),
-        &plane.ready.kubeconfig,
-        &["--prometheus-url", &url, "--namespace", "kubeskippy-system"],
-    );
+        &client,
+        "t-node-memory",
+        "policy node-memory {\n  select nodes\n  mode auto\n  cooldown 1h\n  \
+                     when memory_available_bytes / memory_total_bytes < 10% for 2s \
+                     then notify \"more than 90% of the node's memory is in use\"\n}\n",
+        web,
+    )
+    .await;
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), "kubeskippy-system");
     let about = |node: &str, a: &HealingAction| {
         a.spec.object.kind == "Node" && a.spec.object.name == node && a.spec.action.name == "notify"

@@ -128,7 +128,7 @@ pub struct ObjectRef {
 
 /// Each kind the engine knows, as the Kubernetes API names it: its
 /// apiVersion and kind. The one table records, Events and approvals read.
-const API_KINDS: [(Kind, &str, &str); 12] = [
+const API_KINDS: [(Kind, &str, &str); 13] = [
     (Kind::Pods, "v1", "Pod"),
     (Kind::Nodes, "v1", "Node"),
     (Kind::Deployments, "apps/v1", "Deployment"),
@@ -151,6 +151,9 @@ const API_KINDS: [(Kind, &str, &str); 12] = [
     // No API object: the records of `select cluster` name it so, and its
     // Events, like a node's, are in `default`.
     (Kind::Cluster, "kubeskippy.io/v1alpha1", "Cluster"),
+    // No API object either: a record names the filesystem `NODE:MOUNTPOINT`;
+    // its Events are on the node (see `operator::events`).
+    (Kind::Filesystems, "kubeskippy.io/v1alpha1", "Filesystem"),
 ];
 
 impl ObjectRef {
