@@ -111,6 +111,7 @@ pub async fn run(
         sources,
     };
     let mut last_watch = std::time::Instant::now();
+    let mut last_watch_cost = Duration::ZERO;
     let mut ticker = tokio::time::interval(Duration::from_secs(interval));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -145,17 +146,20 @@ pub async fn run(
                     continue;
                 }
                 // A burst of changes makes one pass, and passes are apart by
-                // at least WATCH_GAP: in a storm of changes each pass would
-                // otherwise read the cluster for the few made during the last.
+                // four times the last one's observing (at most WATCH_GAP): in a
+                // storm of changes each pass would otherwise read the whole
+                // cluster for the few made during the last, and a small
+                // cluster's passes cost too little to need a gap.
                 let mut namespaces = BTreeSet::from([namespace]);
+                let gap = (last_watch_cost * 4).min(WATCH_GAP);
                 let since = last_watch.elapsed();
-                if since < WATCH_GAP {
-                    tokio::time::sleep(WATCH_GAP - since).await;
+                if since < gap {
+                    tokio::time::sleep(gap - since).await;
                 }
                 while let Ok(more) = events.try_recv() {
                     namespaces.insert(more);
                 }
-                watch_pass(&context, &mut work, &namespaces).await;
+                last_watch_cost = watch_pass(&context, &mut work, &namespaces).await;
                 last_watch = std::time::Instant::now();
             }
             _ = alarm(&work.alarms) => {
@@ -173,9 +177,9 @@ pub async fn run(
     }
 }
 
-/// The least time between two watch passes: what a status change may wait
-/// for its pass in a storm of changes (the target from a change to its
-/// HealingAction is 250 ms at the 99th percentile).
+/// The most time kept between two watch passes: what a status change may
+/// wait for its pass in a storm of changes at the largest scale (the target
+/// from a change to its HealingAction is 250 ms at the 99th percentile).
 const WATCH_GAP: Duration = Duration::from_millis(50);
 
 /// Sleeps until the earliest alarm, or for ever without one.
@@ -192,11 +196,16 @@ async fn alarm(alarms: &BTreeMap<i64, BTreeSet<String>>) {
 
 /// The status and event rules on `namespaces`, with their samples as the
 /// last cycle left them.
-async fn watch_pass(context: &Loop, work: &mut Work, namespaces: &BTreeSet<String>) {
+/// Returns how long observing took: the part of a pass that grows with the
+/// cluster (what it then writes waits on the API server, not on the CPU).
+async fn watch_pass(context: &Loop, work: &mut Work, namespaces: &BTreeSet<String>) -> Duration {
+    let started = std::time::Instant::now();
     let now = k8s_openapi::jiff::Timestamp::now().as_second();
     let cluster = context.observers.cluster().in_namespaces(namespaces);
     let observations = peek(&cluster, &mut work.history, now);
+    let observing = started.elapsed();
     evaluate_all(context, work, &observations, now, Pass::Watch).await;
+    observing
 }
 
 /// Carries out or rejects the records people answered.
