@@ -9,6 +9,7 @@
 mod actions;
 mod cluster_metrics;
 mod filesystem_metrics;
+mod kubelet_metrics;
 mod metrics;
 mod node_exporter;
 mod object_metrics;
@@ -328,10 +329,11 @@ pub enum Source {
     MetricsServer,
     /// A PromQL query of the user's.
     Prometheus,
-    /// The kubelet's volume statistics: its summary API
-    /// (`/api/v1/nodes/NODE/proxy/stats/summary`, each volume's `pvcRef`)
-    /// through the API server, or its `kubelet_volume_stats_*` series through
-    /// Prometheus when configured.
+    /// The kubelet's own counts: its volume statistics (its summary API,
+    /// `/api/v1/nodes/NODE/proxy/stats/summary`, each volume's `pvcRef`,
+    /// through the API server, or its `kubelet_volume_stats_*` series
+    /// through Prometheus when configured) and its eviction counter
+    /// (`kubelet_evictions`, through Prometheus only).
     Kubelet,
     /// node-exporter's series through Prometheus, joined on the node its
     /// exporter pod runs on; there is no other source of them.
@@ -345,7 +347,7 @@ impl fmt::Display for Source {
             Source::Metadata => "Kubernetes metadata",
             Source::MetricsServer => "metrics-server",
             Source::Prometheus => "Prometheus",
-            Source::Kubelet => "kubelet volume stats",
+            Source::Kubelet => "kubelet",
             Source::NodeExporter => "node-exporter",
         })
     }

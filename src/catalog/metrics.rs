@@ -7,6 +7,7 @@
 
 use super::cluster_metrics::*;
 use super::filesystem_metrics::*;
+use super::kubelet_metrics::*;
 use super::node_exporter::*;
 use super::object_metrics::*;
 use super::{Aggregation, Kind, Kinds, Series, Source, Unit};
@@ -306,6 +307,7 @@ pub static METRICS: &[MetricInfo] = &[
     },
     MEMORY_AVAILABLE_BYTES,
     MEMORY_TOTAL_BYTES,
+    EVICTIONS,
     AVAILABLE_BYTES,
     SIZE_BYTES,
     READONLY,

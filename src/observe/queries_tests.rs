@@ -143,6 +143,27 @@ fn node_queries_run_once_for_the_cluster_with_the_nodes_named() {
     );
 }
 
+/// KubeNodeEviction's counter: the kubelet's series, by the node its own
+/// `kubelet_node_name` names, backfilled over the window the rule reads.
+#[test]
+fn kubelet_evictions_are_joined_on_the_kubelet_node_name() {
+    let queries = queries(
+        "policy p {\n  select nodes\n  \
+         when increase(evictions, 15m) > 0 then notify \"evicting\"\n}\n",
+        None,
+    );
+    let [query] = queries.as_slice() else {
+        panic!("one query: {queries:?}");
+    };
+    assert_eq!(query.metric, "evictions");
+    assert_eq!(
+        query.promql,
+        "sum by (node) (kubelet_evictions * on (instance) group_left (node) \
+         max by (instance, node) (kubelet_node_name{node=~\"node-1[.]example\"}))"
+    );
+    assert_eq!((query.namespace.as_deref(), query.lookback), (None, 900));
+}
+
 #[test]
 fn node_exporter_series_are_joined_on_the_node_of_the_exporter_pod() {
     let queries = queries(
