@@ -120,10 +120,7 @@ impl Kind {
     }
 
     pub fn is_namespaced(self) -> bool {
-        !matches!(
-            self,
-            Kind::Nodes | Kind::PersistentVolumes | Kind::Cluster | Kind::Filesystems
-        )
+        !Kinds::CLUSTER_SCOPED.contains(self)
     }
 
     /// Objects whose status the engine reads but whose pods it does not
@@ -184,6 +181,11 @@ impl Kinds {
     /// cluster as a whole is no object an action could change, and a node's
     /// filesystem is a series of node-exporter's, no object at all (freeing
     /// space means deleting someone's data).
+    /// The kinds with no namespace.
+    pub const CLUSTER_SCOPED: Kinds = Kinds::NODES
+        .with(Kinds::VOLUMES)
+        .with(Kinds::CLUSTER)
+        .with(Kinds::FILESYSTEMS);
     pub const NOTIFY_ONLY: Kinds = Kinds::VOLUMES.with(Kinds::CLUSTER).with(Kinds::FILESYSTEMS);
 
     pub const fn with(self, other: Kinds) -> Kinds {
@@ -393,7 +395,7 @@ impl Aggregation {
     /// How a metric of `unit` is aggregated when nothing else is said (declared
     /// metrics): the average for percent, ratio, bytes, cores and durations,
     /// the sum for counts, all for booleans, as the built-ins do.
-    pub fn for_unit(unit: Unit) -> Aggregation {
+    pub const fn for_unit(unit: Unit) -> Aggregation {
         match unit {
             Unit::Count => Aggregation::Sum,
             Unit::Bool => Aggregation::All,
@@ -477,11 +479,7 @@ pub static PROMQL_PLACEHOLDERS: &[(&str, &str)] = &[
 /// namespace and no pods of its own, a pod no workload name of its own.
 pub fn placeholder_kinds(placeholder: &str) -> Kinds {
     match placeholder {
-        "$namespace" => Kinds::ALL
-            .without(Kind::Nodes)
-            .without(Kind::PersistentVolumes)
-            .without(Kind::Cluster)
-            .without(Kind::Filesystems),
+        "$namespace" => Kinds::ALL.except(Kinds::CLUSTER_SCOPED),
         "$pod" => Kinds::PODS.with(Kinds::WORKLOADS),
         "$node" => Kinds::NODES,
         "$workload" => Kinds::WORKLOADS,

@@ -11,8 +11,9 @@
 //!
 //! Invariant: static data only.
 
-use super::metrics::{Bounds, MetricInfo};
-use super::{Aggregation, Kinds, Series, Source, Unit};
+use super::metrics::MetricInfo;
+use super::node_exporter::{node_exporter, on_exporter_node};
+use super::{Kinds, Unit};
 
 /// The most filesystems of one node the operator keeps: node-exporter
 /// reports every mount it does not exclude, and a node with thousands of
@@ -24,53 +25,26 @@ pub const MAX_FILESYSTEMS_PER_NODE: usize = 64;
 /// has none, as PromQL reads a missing label).
 pub const FILESYSTEM_LABELS: [&str; 4] = ["node", "mountpoint", "fstype", "device"];
 
-const fn filesystem(
-    name: &'static str,
-    unit: Unit,
-    promql: &'static str,
-    description: &'static str,
-) -> MetricInfo {
-    MetricInfo {
-        name,
-        unit,
-        kinds: Kinds::FILESYSTEMS,
-        source: Source::NodeExporter,
-        series: Series::Gauge,
-        aggregation: if matches!(unit, Unit::Bool) {
-            Aggregation::All
-        } else {
-            Aggregation::Average
-        },
-        promql: Some(promql),
-        description,
-        bounds: if matches!(unit, Unit::Bool) {
-            Bounds::NONE
-        } else {
-            Bounds::NOT_NEGATIVE
-        },
-    }
-}
-
-pub(super) const AVAILABLE_BYTES: MetricInfo = filesystem(
+pub(super) const AVAILABLE_BYTES: MetricInfo = node_exporter(
     "available_bytes",
     Unit::Bytes,
-    "max by (node, mountpoint, fstype, device) (node_filesystem_avail_bytes \
-     * on (namespace, pod) group_left (node) topk by (namespace, pod) (1, kube_pod_info{node=~\"$node\"}))",
+    Kinds::FILESYSTEMS,
+    on_exporter_node!("node, mountpoint, fstype, device", "node_filesystem_avail_bytes"),
     "Space on the filesystem that unprivileged users may still write (`node_filesystem_avail_bytes`, `f_bavail` of statfs): what the root-reserved blocks leave out.",
 );
 
-pub(super) const SIZE_BYTES: MetricInfo = filesystem(
+pub(super) const SIZE_BYTES: MetricInfo = node_exporter(
     "size_bytes",
     Unit::Bytes,
-    "max by (node, mountpoint, fstype, device) (node_filesystem_size_bytes \
-     * on (namespace, pod) group_left (node) topk by (namespace, pod) (1, kube_pod_info{node=~\"$node\"}))",
+    Kinds::FILESYSTEMS,
+    on_exporter_node!("node, mountpoint, fstype, device", "node_filesystem_size_bytes"),
     "The filesystem's size (`node_filesystem_size_bytes`).",
 );
 
-pub(super) const READONLY: MetricInfo = filesystem(
+pub(super) const READONLY: MetricInfo = node_exporter(
     "readonly",
     Unit::Bool,
-    "max by (node, mountpoint, fstype, device) (node_filesystem_readonly \
-     * on (namespace, pod) group_left (node) topk by (namespace, pod) (1, kube_pod_info{node=~\"$node\"}))",
+    Kinds::FILESYSTEMS,
+    on_exporter_node!("node, mountpoint, fstype, device", "node_filesystem_readonly"),
     "Whether the filesystem is mounted read-only (`node_filesystem_readonly`): a read-only filesystem does not fill up.",
 );

@@ -56,6 +56,34 @@ impl Bounds {
 }
 
 impl MetricInfo {
+    /// A gauge read with `promql` from a source Prometheus scrapes (the
+    /// kubelet's, node-exporter's): never negative, unless a bool.
+    pub(super) const fn scraped(
+        name: &'static str,
+        unit: Unit,
+        kinds: Kinds,
+        source: Source,
+        aggregation: Aggregation,
+        promql: &'static str,
+        description: &'static str,
+    ) -> MetricInfo {
+        MetricInfo {
+            name,
+            unit,
+            kinds,
+            source,
+            series: Series::Gauge,
+            aggregation,
+            promql: Some(promql),
+            description,
+            bounds: if matches!(unit, Unit::Bool) {
+                Bounds::NONE
+            } else {
+                Bounds::NOT_NEGATIVE
+            },
+        }
+    }
+
     /// The values the metric can take on an object of `kind`.
     pub fn bounds_on(&self, kind: Kind) -> Bounds {
         match (kind, self.unit) {

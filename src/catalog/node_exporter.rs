@@ -12,38 +12,55 @@
 //!
 //! Invariant: static data only.
 
-use super::metrics::{Bounds, MetricInfo};
-use super::{Aggregation, Kinds, Series, Source, Unit};
+use super::metrics::MetricInfo;
+use super::{Aggregation, Kinds, Source, Unit};
 
-/// A node gauge of node-exporter's, in bytes, by the node its exporter runs on.
-const fn node_bytes(
+/// A gauge of node-exporter's on `kinds`, aggregated as its unit says.
+pub(super) const fn node_exporter(
     name: &'static str,
+    unit: Unit,
+    kinds: Kinds,
     promql: &'static str,
     description: &'static str,
 ) -> MetricInfo {
-    MetricInfo {
+    MetricInfo::scraped(
         name,
-        unit: Unit::Bytes,
-        kinds: Kinds::NODES,
-        source: Source::NodeExporter,
-        series: Series::Gauge,
-        aggregation: Aggregation::Average,
-        promql: Some(promql),
+        unit,
+        kinds,
+        Source::NodeExporter,
+        Aggregation::for_unit(unit),
+        promql,
         description,
-        bounds: Bounds::NOT_NEGATIVE,
-    }
+    )
 }
 
-pub(super) const MEMORY_AVAILABLE_BYTES: MetricInfo = node_bytes(
+/// `max by (LABELS) (SERIES * …)`: node-exporter's `SERIES` labelled with
+/// the node its exporter pod runs on, through `kube_pod_info`.
+macro_rules! on_exporter_node {
+    ($labels:literal, $series:literal) => {
+        concat!(
+            "max by (",
+            $labels,
+            ") (",
+            $series,
+            " * on (namespace, pod) group_left (node) topk by (namespace, pod) (1, kube_pod_info{node=~\"$node\"}))"
+        )
+    };
+}
+pub(super) use on_exporter_node;
+
+pub(super) const MEMORY_AVAILABLE_BYTES: MetricInfo = node_exporter(
     "memory_available_bytes",
-    "max by (node) (node_memory_MemAvailable_bytes \
-     * on (namespace, pod) group_left (node) topk by (namespace, pod) (1, kube_pod_info{node=~\"$node\"}))",
+    Unit::Bytes,
+    Kinds::NODES,
+    on_exporter_node!("node", "node_memory_MemAvailable_bytes"),
     "Memory the kernel estimates is available for new work without swapping: `MemAvailable` of `/proc/meminfo` (`node_memory_MemAvailable_bytes`).",
 );
 
-pub(super) const MEMORY_TOTAL_BYTES: MetricInfo = node_bytes(
+pub(super) const MEMORY_TOTAL_BYTES: MetricInfo = node_exporter(
     "memory_total_bytes",
-    "max by (node) (node_memory_MemTotal_bytes \
-     * on (namespace, pod) group_left (node) topk by (namespace, pod) (1, kube_pod_info{node=~\"$node\"}))",
+    Unit::Bytes,
+    Kinds::NODES,
+    on_exporter_node!("node", "node_memory_MemTotal_bytes"),
     "The node's usable physical memory: `MemTotal` of `/proc/meminfo` (`node_memory_MemTotal_bytes`).",
 );

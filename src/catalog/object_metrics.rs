@@ -44,17 +44,15 @@ const fn volume(
     promql: &'static str,
     description: &'static str,
 ) -> MetricInfo {
-    MetricInfo {
+    MetricInfo::scraped(
         name,
         unit,
-        kinds: Kinds::CLAIMS,
-        source: Source::Kubelet,
-        series: Series::Gauge,
-        aggregation: Aggregation::Sum,
-        promql: Some(promql),
+        Kinds::CLAIMS,
+        Source::Kubelet,
+        Aggregation::Sum,
+        promql,
         description,
-        bounds: Bounds::NOT_NEGATIVE,
-    }
+    )
 }
 
 pub(super) const ROLLOUT_AGE: MetricInfo = MetricInfo {
