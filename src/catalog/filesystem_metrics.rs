@@ -37,7 +37,10 @@ pub(super) const SIZE_BYTES: MetricInfo = node_exporter(
     "size_bytes",
     Unit::Bytes,
     Kinds::FILESYSTEMS,
-    on_exporter_node!("node, mountpoint, fstype, device", "node_filesystem_size_bytes"),
+    on_exporter_node!(
+        "node, mountpoint, fstype, device",
+        "node_filesystem_size_bytes"
+    ),
     "The filesystem's size (`node_filesystem_size_bytes`).",
 );
 

@@ -103,7 +103,7 @@ pub struct Target {
     /// within D`) held at the evaluations before: a sample of 1 where it
     /// held, 0 where it was observed not to, none where it was not
     /// observed. Filled by [`record_statuses`] at each evaluation.
-    pub status_history: BTreeMap<String, Arc<Series>>,
+    pub status_history: Arc<Metrics>,
     pub events: Vec<Event>,
     /// What could not be observed for this target (its source is down): its
     /// statuses or events are then unknown, not absent.
@@ -148,7 +148,7 @@ impl Target {
             metrics: Arc::default(),
             statuses: BTreeSet::new(),
             status_since: BTreeMap::new(),
-            status_history: BTreeMap::new(),
+            status_history: Arc::default(),
             events: Vec::new(),
             unobserved: Unobserved::default(),
             owner: None,
@@ -181,7 +181,7 @@ impl Target {
 /// appended while the target's statuses cannot be observed: a moment not
 /// seen is no moment of the window.
 pub fn record_statuses(
-    history: &mut BTreeMap<String, Arc<Series>>,
+    history: &mut Metrics,
     target: &Target,
     reasons: &BTreeSet<String>,
     now: i64,

@@ -48,9 +48,9 @@ fn allocatable(node: &Node, resource: &str) -> Option<f64> {
 
 impl Totals {
     pub fn of(cluster: &Cluster) -> Totals {
-        let sum = |values: Vec<f64>| values.into_iter().reduce(|a, b| a + b);
-        let max = |values: Vec<f64>| values.into_iter().reduce(f64::max);
-        let requests = |resource| {
+        let sum = |values: &[f64]| values.iter().copied().reduce(|a, b| a + b);
+        let max = |values: &[f64]| values.iter().copied().reduce(f64::max);
+        let requests = |resource| -> Vec<f64> {
             cluster
                 .pods
                 .iter()
@@ -64,13 +64,14 @@ impl Totals {
                 .filter_map(|n| allocatable(n, resource))
                 .collect()
         };
+        let (cpu, memory) = (offered("cpu"), offered("memory"));
         Totals {
-            cpu_requests: sum(requests("cpu")),
-            memory_requests: sum(requests("memory")),
-            cpu_allocatable: sum(offered("cpu")),
-            memory_allocatable: sum(offered("memory")),
-            max_node_cpu_allocatable: max(offered("cpu")),
-            max_node_memory_allocatable: max(offered("memory")),
+            cpu_requests: sum(&requests("cpu")),
+            memory_requests: sum(&requests("memory")),
+            cpu_allocatable: sum(&cpu),
+            memory_allocatable: sum(&memory),
+            max_node_cpu_allocatable: max(&cpu),
+            max_node_memory_allocatable: max(&memory),
         }
     }
 

@@ -102,7 +102,9 @@ pub(super) fn add(
         }
         Admission::Present | Admission::Room => {}
     }
-    fetched.filesystems.insert(id.clone(), labels);
+    // Two series of one mount point (a rootfs beside its ext4): the first
+    // one's labels stay, as its samples do (`Fetched::keep`).
+    fetched.filesystems.entry(id.clone()).or_insert(labels);
     fetched.keep(id, &query.metric, samples);
 }
 

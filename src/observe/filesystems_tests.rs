@@ -28,6 +28,7 @@ fn query(metric: &str) -> Query {
         promql: String::new(),
         namespace: None,
         lookback: 0,
+        filesystems: super::filesystems::is_filesystem_metric(metric),
     }
 }
 

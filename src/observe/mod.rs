@@ -20,7 +20,7 @@ type HashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 
 use crate::catalog::{self, Kind};
 use crate::engine::observation::{self, Metrics, Observations, Target, TargetId};
-use crate::engine::series::{self, Sample, Series};
+use crate::engine::series::{self, Sample};
 use k8s_openapi::api::apps::v1::{
     ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
 };
@@ -144,8 +144,9 @@ struct Kept {
     /// Shared with the targets of the last snapshot, which are dropped
     /// before the next one writes, so writing does not copy.
     metrics: Arc<Metrics>,
-    /// Whether each status of `History::statuses_read` held, cycle by cycle.
-    statuses: BTreeMap<String, Arc<Series>>,
+    /// Whether each status of `History::statuses_read` held, cycle by cycle;
+    /// shared with the last snapshot's targets, as `metrics` is.
+    statuses: Arc<Metrics>,
     /// OOM kills already counted: (container, when it ended).
     ooms_seen: BTreeSet<(String, i64)>,
     /// The declared metrics Prometheus answered for this workload itself
@@ -191,9 +192,10 @@ impl History {
         }
         let kept = Self::kept(&mut self.objects, &target.id);
         if append {
-            observation::record_statuses(&mut kept.statuses, target, &self.statuses_read, now);
+            let statuses = Arc::make_mut(&mut kept.statuses);
+            observation::record_statuses(statuses, target, &self.statuses_read, now);
         }
-        target.status_history = kept.statuses.clone();
+        target.status_history = Arc::clone(&kept.statuses);
     }
 
     /// Stores `sample` of `name`: appended where its series is kept,
@@ -218,11 +220,20 @@ impl History {
         for gone in self.filesystems.absorb(&mut fetched, &known) {
             self.objects.remove(&gone);
         }
-        for (metric, namespace) in &fetched.failed {
+        if !fetched.failed.is_empty() {
+            // One pass over the objects, however many namespaces failed.
+            let failed: HashSet<(&str, Option<&str>)> = fetched
+                .failed
+                .iter()
+                .map(|(metric, namespace)| (metric.as_str(), namespace.as_deref()))
+                .collect();
             for (id, kept) in &mut self.objects {
-                let here = namespace.is_none() || id.namespace == *namespace;
-                if here && kept.metrics.contains_key(metric) {
-                    Arc::make_mut(&mut kept.metrics).remove(metric);
+                let gone = |metric: &String| {
+                    failed.contains(&(metric.as_str(), None))
+                        || failed.contains(&(metric.as_str(), id.namespace.as_deref()))
+                };
+                if kept.metrics.keys().any(gone) {
+                    Arc::make_mut(&mut kept.metrics).retain(|metric, _| !gone(metric));
                 }
             }
         }
@@ -291,6 +302,9 @@ impl History {
     /// its own and wins: its pods' series of it, if any, are not added in.
     fn record_aggregate(&mut self, target: &mut Target, pods: &[&Target], now: i64, append: bool) {
         let kept = Self::kept(&mut self.objects, &target.id);
+        // The map `record` shared with the target: let go of it, or the
+        // first write below copies it.
+        target.metrics = Arc::default();
         if !append {
             target.metrics = Arc::clone(&kept.metrics);
             return;
@@ -356,19 +370,10 @@ impl History {
         }
         self.objects.retain(|_, kept| kept.last_seen >= cutoff);
         for kept in self.objects.values_mut() {
-            // Only what is old is written: the last snapshot's targets still
-            // share these maps, and writing one copies it.
-            let old = |s: &Arc<Series>| s.samples().first().is_some_and(|s| s.at < cutoff);
-            for series in kept.statuses.values_mut().filter(|s| old(s)) {
+            let metrics = Arc::make_mut(&mut kept.metrics);
+            let statuses = Arc::make_mut(&mut kept.statuses);
+            for series in metrics.values_mut().chain(statuses.values_mut()) {
                 Arc::make_mut(series).forget_before(cutoff);
-            }
-            if !kept.metrics.values().any(old) {
-                continue;
-            }
-            for series in Arc::make_mut(&mut kept.metrics).values_mut() {
-                if old(series) {
-                    Arc::make_mut(series).forget_before(cutoff);
-                }
             }
         }
     }
@@ -377,10 +382,12 @@ impl History {
 /// The cluster at `now` as the engine reads it: every pod (with its owning
 /// workload and node), every workload (with its pods' statuses, and their
 /// metrics aggregated as the catalog says) and every node.
+///
+/// The history is trimmed first, while no snapshot shares its maps: trimming
+/// after would copy every map the returned targets hold.
 pub fn snapshot(cluster: &Cluster, history: &mut History, now: i64) -> Observations {
-    let observations = assemble(cluster, history, now, true);
     history.trim(now);
-    observations
+    assemble(cluster, history, now, true)
 }
 
 /// The cluster at `now` as [`snapshot`] sees it, but reading each metric's

@@ -157,6 +157,10 @@ pub struct Query {
     /// The namespace it was filled in for; `None` for a cluster-wide query.
     pub namespace: Option<String>,
     pub lookback: i64,
+    /// Whether its answers are filesystems (`select filesystems`), each
+    /// series a target of its own: decided once when planned, not for
+    /// every series of the answer.
+    pub filesystems: bool,
 }
 
 /// The names of the objects placeholders stand for.
@@ -217,11 +221,13 @@ pub fn plan(wanted: &[Wanted], cluster: &Cluster) -> Vec<Query> {
     let mut queries = BTreeSet::new();
     for want in wanted {
         let has = |p: &str| catalog::placeholder_at(&want.template, p).next().is_some();
+        let filesystems = super::filesystems::is_filesystem_metric(&want.name);
         let query = |promql: String, namespace: Option<&str>| Query {
             metric: want.name.clone(),
             promql,
             namespace: namespace.map(str::to_string),
             lookback: want.lookback,
+            filesystems,
         };
         if has("$namespace") || has("$workload") {
             for (namespace, pods) in &names.pods {
@@ -381,7 +387,7 @@ impl Fetched {
     /// Adds one series of `query`'s answer; a series whose labels name no
     /// target, or a non-finite value, is dropped.
     pub fn add(&mut self, query: &Query, labels: &HashMap<String, String>, samples: Vec<Sample>) {
-        if super::filesystems::is_filesystem_metric(&query.metric) {
+        if query.filesystems {
             return super::filesystems::add(self, query, labels, samples);
         }
         let Some(id) = target_of(labels, query.namespace.as_deref()) else {
@@ -408,7 +414,7 @@ impl Fetched {
     /// Notes that `query` succeeded, whatever it brought (an answer of no
     /// series too).
     pub fn answered(&mut self, query: &Query) {
-        if super::filesystems::is_filesystem_metric(&query.metric) {
+        if query.filesystems {
             self.filesystems_answered = true;
         }
     }

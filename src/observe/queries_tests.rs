@@ -310,6 +310,7 @@ fn memory_query(namespace: &str) -> Query {
         promql: String::new(),
         namespace: Some(namespace.into()),
         lookback: 600,
+        filesystems: false,
     }
 }
 
@@ -436,6 +437,7 @@ fn a_workload_s_own_series_wins_over_its_pods() {
         promql: String::new(),
         namespace: Some(namespace.into()),
         lookback: 0,
+        filesystems: false,
     };
     let mut fetched = Fetched::default();
     fetched
@@ -478,4 +480,43 @@ fn a_workload_s_own_series_wins_over_its_pods() {
     };
     assert_eq!(unavailable("shop"), [2.0], "its own, not 2 + 1 + 1");
     assert_eq!(unavailable("blog"), [3.0], "the sum of its one pod");
+}
+
+/// A failed list of one namespace's pods forgets their series, not a node's
+/// nor another namespace's: a failed query is unknown where it would have
+/// answered, and only there.
+#[test]
+fn a_namespace_s_failure_forgets_only_that_namespace_s_series() {
+    let cluster = cluster();
+    let mut history = History::new(3_600);
+    let mut fetched = Fetched::default();
+    let query = |namespace: Option<&str>| Query {
+        metric: "memory_percent".into(),
+        promql: String::new(),
+        namespace: namespace.map(str::to_string),
+        lookback: 0,
+        filesystems: false,
+    };
+    for (namespace, labels) in [
+        (Some("shop"), pod_labels("web-a")),
+        (Some("blog"), pod_labels("web-d")),
+        (None, labelled(&[("node", "node-1.example")])),
+    ] {
+        fetched.add(&query(namespace), &labels, vec![Sample::new(NOW, 50.0)]);
+    }
+    history.absorb(fetched, |_| true);
+    let mut failed = Fetched::default();
+    failed.fail(&query(Some("shop")));
+    history.absorb(failed, |_| true);
+    let observations = snapshot(&cluster, &mut history, NOW);
+    let has = |name: &str| {
+        observations
+            .targets
+            .iter()
+            .find(|t| t.id.name == name)
+            .is_some_and(|t| t.metrics.contains_key("memory_percent"))
+    };
+    assert!(!has("web-a"), "shop's failed list forgets web-a");
+    assert!(has("web-d"), "blog's series stay");
+    assert!(has("node-1.example"), "the node's series stay");
 }

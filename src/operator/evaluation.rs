@@ -201,7 +201,7 @@ async fn alarm(alarms: &BTreeMap<i64, BTreeSet<String>>) {
 async fn watch_pass(context: &Loop, work: &mut Work, namespaces: &BTreeSet<String>) -> Duration {
     let started = std::time::Instant::now();
     let now = k8s_openapi::jiff::Timestamp::now().as_second();
-    let cluster = context.observers.cluster().in_namespaces(namespaces);
+    let cluster = context.observers.in_namespaces(namespaces);
     let observations = peek(&cluster, &mut work.history, now);
     let observing = started.elapsed();
     evaluate_all(context, work, &observations, now, Pass::Watch).await;

@@ -137,10 +137,7 @@ pub(super) async fn handle(
                 if matches!(carried.outcome, Outcome::HandedToAi(_)) {
                     // What the model is told of the target: as observed now.
                     let seen = decision.target().namespace.clone().map(|ns| {
-                        let cluster = context
-                            .observers
-                            .cluster()
-                            .in_namespaces(&BTreeSet::from([ns]));
+                        let cluster = context.observers.in_namespaces(&BTreeSet::from([ns]));
                         peek(&cluster, &mut work.history, now)
                     });
                     let target = seen
@@ -262,7 +259,6 @@ fn cleared(
     let rule = entry.program.policies.first()?.rules.get(*rule)?;
     let cluster = context
         .observers
-        .cluster()
         .in_namespaces(&BTreeSet::from([namespace]));
     let fresh = peek(&cluster, &mut work.history, now);
     let observed = fresh.targets.iter().find(|t| &t.id == target)?;

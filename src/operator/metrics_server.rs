@@ -95,6 +95,15 @@ impl MetricsServerSource {
         if wanted.is_empty() {
             return;
         }
+        if self
+            .absent_until
+            .is_some_and(|until| std::time::Instant::now() < until)
+        {
+            for metric in SERVED {
+                fetched.fail(&failed(metric, None));
+            }
+            return;
+        }
         let mut namespaces = BTreeSet::new();
         let mut nodes = false;
         for want in &wanted {
@@ -106,15 +115,6 @@ impl MetricsServerSource {
                 }
             }
             nodes |= want.scope == Scope::Cluster;
-        }
-        if self
-            .absent_until
-            .is_some_and(|until| std::time::Instant::now() < until)
-        {
-            for metric in SERVED {
-                fetched.fail(&failed(metric, None));
-            }
-            return;
         }
         let mut first_error = None;
         let pods: HashMap<(&str, &str), &Pod> = cluster
@@ -154,8 +154,12 @@ impl MetricsServerSource {
                 }
                 Err(error) => {
                     first_error.get_or_insert(error);
-                    for metric in SERVED {
-                        fetched.fail(&failed(metric, None));
+                    // The pods' series are unknown, not the nodes': their
+                    // list is its own request.
+                    for ns in &namespaces {
+                        for metric in SERVED {
+                            fetched.fail(&failed(metric, Some(ns)));
+                        }
                     }
                 }
             }
@@ -232,6 +236,7 @@ fn failed(metric: &str, namespace: Option<&str>) -> Query {
         promql: String::new(),
         namespace: namespace.map(str::to_string),
         lookback: 0,
+        filesystems: false,
     }
 }
 

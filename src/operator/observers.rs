@@ -229,13 +229,32 @@ impl Observers {
 
     /// The objects this operator's shard owns: its namespaces' (and, for
     /// shard 0, the nodes).
+    /// The whole cluster's sums (`select cluster`) come with the nodes.
     pub fn cluster(&self) -> Cluster {
-        let cluster = self.whole_cluster();
-        if self.shard.count <= 1 {
+        let shard = self.shard;
+        if !shard.owns(None) {
+            return self
+                .whole_cluster()
+                .retain(|namespace| shard.owns(namespace));
+        }
+        let cluster = self.whole_cluster().with_totals();
+        if shard.count <= 1 {
             return cluster;
         }
-        let shard = self.shard;
         cluster.retain(|namespace| shard.owns(namespace))
+    }
+
+    /// The objects of `namespaces` this shard owns: what a watch pass or a
+    /// second look reads. A part has no whole-cluster sums, so none are
+    /// made for it.
+    pub fn in_namespaces(&self, namespaces: &std::collections::BTreeSet<String>) -> Cluster {
+        let shard = self.shard;
+        let owned = namespaces
+            .iter()
+            .filter(|ns| shard.owns(Some(ns)))
+            .cloned()
+            .collect();
+        self.whole_cluster().in_namespaces(&owned)
     }
 
     /// The records of this shard's decisions: those whose selected object
@@ -269,7 +288,6 @@ impl Observers {
             revisions: self.revisions.state(),
             totals: None,
         }
-        .with_totals()
     }
 
     /// The workload each HorizontalPodAutoscaler drives, with its name.

@@ -266,6 +266,7 @@ mod tests {
             promql: "up".into(),
             namespace: None,
             lookback,
+            filesystems: false,
         }
     }
 

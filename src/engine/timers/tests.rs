@@ -50,7 +50,7 @@ impl Pod {
         // What the operator's observer does at each cycle, before evaluating.
         let read: BTreeSet<String> = ["CrashLoopBackOff".to_string()].into();
         record_statuses(history, &target, &read, now);
-        target.status_history = history.clone();
+        target.status_history = Arc::new(history.clone());
         target
     }
 }

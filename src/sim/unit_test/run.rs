@@ -219,7 +219,7 @@ pub(super) struct Prepared {
     /// Per target: each status timeline as the history `status was R
     /// within D` reads (1 where it holds, 0 where it does not), as the
     /// operator records it at each evaluation.
-    statuses: Vec<BTreeMap<String, Arc<Series>>>,
+    statuses: Vec<Arc<crate::engine::observation::Metrics>>,
 }
 
 /// A metric's name, all its samples, and whether it is stale at each step.
@@ -276,8 +276,9 @@ impl Prepared {
                         });
                         (reason.clone(), Arc::new(Series::new(samples)))
                     })
-                    .collect()
+                    .collect::<BTreeMap<_, _>>()
             })
+            .map(Arc::new)
             .collect();
         Prepared { series, statuses }
     }
@@ -304,7 +305,7 @@ pub(super) fn observe(
                 }
                 _ => Target::new(input.target.clone()),
             };
-            target.status_history = statuses.clone();
+            target.status_history = Arc::clone(statuses);
             // A filesystem's `node` and `mountpoint` are its name's, as the
             // operator labels it.
             for (label, value) in &input.labels {

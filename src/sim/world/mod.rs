@@ -322,7 +322,7 @@ impl World {
             let statuses = &self.statuses;
             for target in Self::targets_mut(&mut self.pods, &mut self.workloads, &mut self.nodes) {
                 let mut history = std::mem::take(&mut target.status_history);
-                record_statuses(&mut history, target, statuses, now);
+                record_statuses(Arc::make_mut(&mut history), target, statuses, now);
                 target.status_history = history;
             }
         }

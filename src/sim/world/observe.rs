@@ -166,7 +166,7 @@ impl World {
     pub(super) fn trim(&mut self, now: i64) {
         let cutoff = now.saturating_sub(self.retention);
         for target in Self::targets_mut(&mut self.pods, &mut self.workloads, &mut self.nodes) {
-            for series in target.status_history.values_mut() {
+            for series in Arc::make_mut(&mut target.status_history).values_mut() {
                 Arc::make_mut(series).forget_before(cutoff);
             }
             for series in target.metrics_mut().values_mut() {
