@@ -115,11 +115,7 @@ fn policy_text(out: &mut String, program: &Program, policy: &ir::Policy, config:
             let _ = writeln!(
                 out,
                 "    patch   {} {}",
-                match patch.patch_type {
-                    ir::PatchType::Merge => "merge",
-                    ir::PatchType::Strategic => "strategic",
-                    ir::PatchType::Json => "json",
-                },
+                patch.patch_type.keyword(),
                 patch.body
             );
         }

@@ -139,6 +139,23 @@ pub enum PatchType {
     Json,
 }
 
+impl PatchType {
+    pub const ALL: [PatchType; 3] = [PatchType::Merge, PatchType::Strategic, PatchType::Json];
+
+    /// How a `patch` declaration names it.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            PatchType::Merge => "merge",
+            PatchType::Strategic => "strategic",
+            PatchType::Json => "json",
+        }
+    }
+
+    pub fn from_keyword(word: &str) -> Option<PatchType> {
+        PatchType::ALL.into_iter().find(|t| t.keyword() == word)
+    }
+}
+
 /// A whole number of seconds.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,

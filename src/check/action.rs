@@ -95,9 +95,9 @@ impl Checker<'_> {
             ast::Action::AskAi { among, .. } => {
                 // Where `notify` is the only action, the AI has nothing to
                 // choose (persistent volumes: storage stays protected).
-                let ask = catalog::action("ask ai").map_or(Kinds::ALL, |a| a.kinds);
-                if !ask.contains(ctx.kind()) {
-                    self.not_for_kind(&ir::Action::AskAi(Vec::new()), ctx.kind(), span);
+                let ask = ir::Action::AskAi(Vec::new());
+                if crate::safety::effect(&ask, ctx.kind()).is_none() {
+                    self.not_for_kind(&ask, ctx.kind(), span);
                     return None;
                 }
                 let Some(among) = among else {

@@ -199,14 +199,13 @@ impl Checker<'_> {
             );
             return false;
         }
-        if let Some(word) = endless_duration(&substituted) {
-            let span = match text.find(&word) {
-                Some(start) => crate::span::Span::new(
-                    query.source_offset(self.source, start),
-                    query.source_offset(self.source, start + word.len()),
-                ),
-                None => query.span,
-            };
+        // Read in the query as written: placeholders are filled in quoted
+        // label values only, so a duration's offset is the same.
+        if let Some((start, word)) = endless_duration(text) {
+            let span = crate::span::Span::new(
+                query.source_offset(self.source, start),
+                query.source_offset(self.source, start + word.len()),
+            );
             self.report(
                 Diagnostic::new(
                     Code::InvalidPromql,
@@ -284,9 +283,10 @@ fn promql_too_complex(query: &str) -> Option<String> {
 }
 
 /// The first duration of `query` (in a range `[…]`, after `offset` or `@`)
-/// longer than any that means something: promql-parser panics turning one
-/// past 2^64 seconds, or an infinite one, into a `Duration`.
-fn endless_duration(query: &str) -> Option<String> {
+/// longer than any that means something, with its byte offset:
+/// promql-parser panics turning one past 2^64 seconds, or an infinite one,
+/// into a `Duration`.
+fn endless_duration(query: &str) -> Option<(usize, String)> {
     /// Longer than this (about 31 million years) is no duration.
     const LONGEST_SECONDS: f64 = 1e15;
     let endless = |word: &str| {
@@ -313,17 +313,21 @@ fn endless_duration(query: &str) -> Option<String> {
     };
     let (mut ranges, mut after_modifier) = (0usize, false);
     let mut word = String::new();
-    for (_, c) in outside_quotes(query).chain([(query.len(), ' ')]) {
+    let mut start = 0;
+    for (at, c) in outside_quotes(query).chain([(query.len(), ' ')]) {
         let exponent_sign = matches!(c, '+' | '-')
             && word.starts_with(|d: char| d.is_ascii_digit())
             && word.ends_with(['e', 'E']);
         if c.is_ascii_alphanumeric() || matches!(c, '.' | '_') || exponent_sign {
+            if word.is_empty() {
+                start = at;
+            }
             word.push(c);
             continue;
         }
         if !word.is_empty() {
             if (ranges > 0 || after_modifier) && endless(&word) {
-                return Some(word);
+                return Some((start, word));
             }
             after_modifier = word.eq_ignore_ascii_case("offset");
             word.clear();

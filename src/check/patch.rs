@@ -11,8 +11,6 @@ use crate::span::Span;
 use crate::syntax::ast;
 use serde_json::Value;
 
-const TYPES: [&str; 3] = ["merge", "strategic", "json"];
-
 impl Checker<'_> {
     pub(super) fn patch_decl(&mut self, decl: &ast::PatchDecl) {
         self.check_name(&decl.name, "patch");
@@ -22,18 +20,17 @@ impl Checker<'_> {
             self.report(d);
             return;
         }
-        let patch_type = match decl.patch_type.name.as_str() {
-            "merge" => Some(PatchType::Merge),
-            "strategic" => Some(PatchType::Strategic),
-            "json" => Some(PatchType::Json),
-            other => {
+        let patch_type = match PatchType::from_keyword(&decl.patch_type.name) {
+            Some(patch_type) => Some(patch_type),
+            None => {
+                let other = decl.patch_type.name.as_str();
                 let d = Diagnostic::new(
                     Code::UnknownPatchType,
                     decl.patch_type.span,
                     format!("unknown patch type `{other}`"),
                 )
                 .label("expected `merge`, `strategic` or `json`");
-                let d = match closest(other, TYPES) {
+                let d = match closest(other, PatchType::ALL.map(PatchType::keyword)) {
                     Some(s) => d.suggest(s),
                     None => d.help("a patch is a JSON merge patch (`merge`), a strategic merge patch (`strategic`) or a JSON patch (`json`, a list of operations)"),
                 };
@@ -160,6 +157,9 @@ impl Checker<'_> {
     }
 }
 
+/// The operations of RFC 6902.
+const OPS: [&str; 6] = ["add", "remove", "replace", "move", "copy", "test"];
+
 /// One operation of a JSON patch (RFC 6902).
 struct Operation<'a> {
     op: &'a str,
@@ -204,9 +204,9 @@ fn operations(value: &Value) -> Result<Vec<Operation<'_>>, Shape> {
         let Some(op) = text("op") else {
             return Err(shape(format!("operation {n} has no `op`"), None));
         };
-        if !matches!(op, "add" | "remove" | "replace" | "move" | "copy" | "test") {
+        if !OPS.contains(&op) {
             let mut message = format!("operation {n}: unknown op `{op}`");
-            if let Some(known) = closest(op, ["add", "remove", "replace", "move", "copy", "test"]) {
+            if let Some(known) = closest(op, OPS) {
                 message.push_str(&format!(" (did you mean `{known}`?)"));
             }
             return Err(shape(message, Some(op)));
@@ -331,6 +331,22 @@ impl PatchRules<'_> {
                 why: "a patch may only set values: `remove` and `move` take fields away (a container, a probe, a limit); write the value with `add` or `replace`",
             });
         }
+        // What a `copy` carries is in the object, not in the patch, so the
+        // checker cannot see whether it holds a forbidden field.
+        if op.op == "copy" {
+            out.push(Forbidden {
+                message: "patches may not `copy` fields".into(),
+                at: At::Value(op.op.to_string()),
+                why: "what a `copy` carries is not in the patch, so no check can see it (a securityContext copied into another container); write the value with `add` or `replace`",
+            });
+        }
+        if op.value.is_some_and(Value::is_null) && op.op != "test" {
+            out.push(Forbidden {
+                message: format!("patches may not `{}` a null", op.op),
+                at: At::Value(op.path.to_string()),
+                why: "a null takes the field's value away, as `remove` would; patches may only set values",
+            });
+        }
         for pointer in std::iter::once(op.path).chain(op.from) {
             let forbidden = segments(pointer).find_map(|s| Some((self.why_forbidden(&s)?, s)));
             if let Some((why, field)) = forbidden {
@@ -440,6 +456,40 @@ mod tests {
         assert!(bad_pointer("/a~").is_some());
         let names: Vec<String> = segments("/metadata/labels/kubeskippy.io~1x~0y").collect();
         assert_eq!(names, ["metadata", "labels", "kubeskippy.io/x~y"]);
+    }
+
+    /// Each way a JSON patch could take a field away, or carry one no check
+    /// sees, is refused, and the ways that only set values are not.
+    #[test]
+    fn only_operations_that_set_values_pass() {
+        let rules = PatchRules {
+            fields: &[],
+            protected_labels: Vec::new(),
+        };
+        let refused = |json: &str| {
+            let value: Value = serde_json::from_str(json).unwrap();
+            let mut out = Vec::new();
+            for op in operations(&value).unwrap_or_else(|s| panic!("{}", s.message)) {
+                rules.operation(&op, &mut out);
+            }
+            out.into_iter().map(|f| f.message).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            refused(r#"[{"op":"copy","from":"/a","path":"/b"}]"#),
+            ["patches may not `copy` fields"]
+        );
+        assert_eq!(
+            refused(r#"[{"op":"replace","path":"/a","value":null}]"#),
+            ["patches may not `replace` a null"]
+        );
+        assert_eq!(
+            refused(r#"[{"op":"move","from":"/a","path":"/b"}]"#),
+            ["patches may not `move` fields"]
+        );
+        assert!(refused(
+            r#"[{"op":"test","path":"/a","value":null},{"op":"add","path":"/a","value":{}}]"#
+        )
+        .is_empty());
     }
 
     #[test]

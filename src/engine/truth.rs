@@ -72,7 +72,24 @@ pub fn evaluate(
     now: i64,
     evidence: bool,
 ) -> Verdict {
-    evaluate_held(program, condition, target, None, now, evidence)
+    let mut verdict = Verdict {
+        truth: Truth::Unknown,
+        seen: Vec::new(),
+        missing: Vec::new(),
+    };
+    let truth = Eval {
+        program,
+        target,
+        series: &[],
+        now,
+        evidence,
+        past: false,
+        negated: false,
+        verdict: &mut verdict,
+    }
+    .condition(condition);
+    verdict.truth = truth;
+    verdict
 }
 
 /// The truth of `condition` on `target` at `at`, a moment before the one the
@@ -94,48 +111,17 @@ pub(super) fn truth_before(
         program,
         target,
         series: &[],
-        held: None,
         now: at,
         evidence: false,
         past: true,
+        negated: false,
         verdict: &mut verdict,
     }
     .condition(condition)
 }
 
-/// Like [`evaluate`], with the truths of the rule's held clauses (by their
-/// `clause` number) as this evaluation's timers decided them. Without them,
-/// a held clause is as true as its condition is now: what a second look
-/// before carrying out an approved action asks.
-pub(super) fn evaluate_held(
-    program: &Program,
-    condition: &Condition,
-    target: &Target,
-    held: Option<&[Truth]>,
-    now: i64,
-    evidence: bool,
-) -> Verdict {
-    let mut verdict = Verdict {
-        truth: Truth::Unknown,
-        seen: Vec::new(),
-        missing: Vec::new(),
-    };
-    let truth = Eval {
-        program,
-        target,
-        series: &[],
-        held,
-        now,
-        evidence,
-        past: false,
-        verdict: &mut verdict,
-    }
-    .condition(condition);
-    verdict.truth = truth;
-    verdict
-}
-
-/// The truth of `condition` alone, as [`evaluate_held`] would find it,
+/// The truth of `condition` alone, as [`evaluate`] would find it (with the
+/// rule's held clauses as its timers decided them),
 /// for the engine's first look at every rule: most conditions are false, and
 /// an `and` with a false side (an `or` with a true one) is decided without
 /// the other, so the cheaper side goes first and a window function's fit is
@@ -240,12 +226,12 @@ struct Eval<'a> {
     program: &'a Program,
     target: &'a Target,
     series: &'a [(MetricId, Option<&'a Series>)],
-    /// The truths of the rule's held clauses, by clause number.
-    held: Option<&'a [Truth]>,
     now: i64,
     evidence: bool,
     /// `now` is before the moment the target was observed at.
     past: bool,
+    /// Under an odd number of `not`s.
+    negated: bool,
     verdict: &'a mut Verdict,
 }
 
@@ -266,23 +252,26 @@ impl Eval<'_> {
             Condition::Not(c) => {
                 // What was seen inside a `not` held the other way round: say so.
                 let start = self.verdict.seen.len();
+                self.negated = !self.negated;
                 let truth = self.condition(c).not();
+                self.negated = !self.negated;
                 if self.evidence && self.verdict.seen.len() > start {
                     let inner = self.verdict.seen.split_off(start);
                     self.verdict.seen.push(Evidence::Not { inner });
                 }
                 truth
             }
-            Condition::Held {
-                condition, clause, ..
-            } => {
+            Condition::Held { condition, .. } => {
+                // Without the rule's timers (a second look before acting, a
+                // verification) a clause is as true as its condition is now:
+                // whether it has held for its `for` is not known. Under `not`
+                // that guess would turn a firing rule false, and of a past
+                // moment only a false is known: both are unknown instead.
                 let inner = self.condition(condition);
-                match self.held {
-                    Some(held) => held.get(*clause).copied().unwrap_or(Truth::Unknown),
-                    // Of a past moment, whether the clause had held for its
-                    // `for` by then is not known, only whether it was false.
-                    None if self.past && inner != Truth::False => Truth::Unknown,
-                    None => inner,
+                if inner != Truth::False && (self.past || self.negated) {
+                    Truth::Unknown
+                } else {
+                    inner
                 }
             }
             Condition::StatusWas { reason, within } => {

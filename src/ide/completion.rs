@@ -13,6 +13,7 @@ use super::keywords::doc as keyword_doc;
 use super::lexer::{lex, Lexeme, Tok};
 use crate::catalog::{self, Kind, Unit};
 use crate::check::units::DURATIONS;
+use crate::ir::PatchType;
 use kubeskippy_lsp::{Completion, CompletionKind, TextRange};
 
 const TOP_LEVEL: &[&str] = &["policy", "metric", "patch"];
@@ -70,7 +71,7 @@ pub fn completions(text: &str, offset: usize) -> Vec<Completion> {
         (Some("limit"), _) if statement.len() == 2 => keywords(&["per"]),
         (Some("metric"), None) => cx.metric_declaration(),
         (Some("patch"), None) if cx.prev() == Some(":") => {
-            keywords(&["merge", "strategic", "json"])
+            keywords(&PatchType::ALL.map(PatchType::keyword))
         }
         (Some("when"), _) => cx.rule(),
         _ => Vec::new(),

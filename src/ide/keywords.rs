@@ -9,7 +9,7 @@ const DOCS: &[(&str, &str)] = &[
     ("promql", "promql \"QUERY\": the PromQL that reads the metric ($namespace, $pod, $node are filled in)"),
     ("merge", "a JSON merge patch (RFC 7386)"),
     ("strategic", "a Kubernetes strategic merge patch"),
-    ("json", "a JSON patch (RFC 6902): a list of add, replace, test or copy operations"),
+    ("json", "a JSON patch (RFC 6902): a list of add, replace or test operations"),
     ("select", "select KIND [in NS, … | in any] [where LABEL-MATCH, …]: what the policy watches"),
     ("in", "in NS, … | in any: the namespaces (default: the HealingPolicy's own); in a label match, in (\"a\", \"b\")"),
     ("any", "every namespace except the protected ones"),

@@ -8,6 +8,7 @@ use super::values;
 use super::yaml::Node;
 use super::Notes;
 use crate::catalog::Kind;
+use crate::ir::PatchType;
 use crate::span::Span;
 
 /// The seed's priority without one (its CRD's default); higher runs first.
@@ -271,11 +272,12 @@ fn patch(
         );
     }
     let type_node = body.get("type");
-    let style = match type_node.and_then(Node::as_str) {
-        Some("strategic") | None => "strategic",
-        Some("merge") => "merge",
-        Some("json") => "json",
-        Some(other) => {
+    // The seed names its patch types as Skippy does.
+    let written = type_node.and_then(Node::as_str);
+    let style = match written.map_or(Some(PatchType::Strategic), PatchType::from_keyword) {
+        Some(style) => style,
+        None => {
+            let other = written.unwrap_or_default();
             notes.error(
                 codes::SKIPPED_ACTION,
                 type_node.unwrap_or(body),
@@ -299,14 +301,15 @@ fn patch(
     };
     // The seed takes the patch as YAML (or JSON, which YAML reads too).
     // A JSON patch is a list of operations; the other two, an object.
-    let shape = if style == "json" {
+    let shape = if style == PatchType::Json {
         "a list of operations"
     } else {
         "an object"
     };
     let json = match serde_yaml::from_str::<serde_json::Value>(patch_node.as_str().unwrap_or("")) {
         Ok(json)
-            if json.is_array() == (style == "json") && (json.is_array() || json.is_object()) =>
+            if json.is_array() == (style == PatchType::Json)
+                && (json.is_array() || json.is_object()) =>
         {
             json
         }
@@ -349,7 +352,8 @@ fn patch(
         &values::name(name, '-', "patch"),
     );
     let text = format!(
-        "patch {patch_name}: {style} {}",
+        "patch {patch_name}: {} {}",
+        style.keyword(),
         values::string(&json.to_string())
     );
     Some((

@@ -233,7 +233,7 @@ pub fn action_spec(program: &Program, action: &Action) -> ActionSpec {
         Action::Patch(id) => {
             if let Some(patch) = program.patch(*id) {
                 spec.patch = Some(patch.name.clone());
-                spec.patch_type = Some(format!("{:?}", patch.patch_type).to_lowercase());
+                spec.patch_type = Some(patch.patch_type.keyword().to_string());
                 spec.patch_body = Some(patch.body.to_string());
             }
         }

@@ -16,10 +16,15 @@ pub const STATEFULSET_POD_LABEL: &str = "statefulset.kubernetes.io/pod-name";
 /// What `action` acts on for a policy selecting `kind`, or `None` when it
 /// cannot act there at all.
 pub fn effect(action: &Action, kind: Kind) -> Option<Effect> {
-    if matches!(action, Action::Notify(_) | Action::AskAi(_)) {
+    if matches!(action, Action::Notify(_)) {
         return Some(Effect::Nothing);
     }
     let info = catalog::action(action.catalog_name())?;
+    // Asking changes nothing itself, where the AI has something to choose
+    // (not where `notify` is the only action).
+    if matches!(action, Action::AskAi(_)) {
+        return info.kinds.contains(kind).then_some(Effect::Nothing);
+    }
     if info.kinds.contains(kind) {
         Some(Effect::Itself)
     } else if kind == Kind::Pods {

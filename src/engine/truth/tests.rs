@@ -310,3 +310,35 @@ fn a_relation_of_two_booleans_shows_both_as_booleans() {
         ["ready=true == memory_pressure=true"]
     );
 }
+
+/// Without the rule's timers (the second look before an action, the
+/// verification after), a held clause is as true as its condition now, but
+/// not under `not`: there the guess would turn a rule that fired false, and
+/// the operator would hold back the action its timers decided.
+#[test]
+fn a_held_clause_without_its_timers_is_unknown_under_not() {
+    let truth = |source: &str, target: &Target| {
+        let program = program(&rule(source));
+        evaluate(
+            &program,
+            &program.policies[0].rules[0].condition,
+            target,
+            600,
+            false,
+        )
+        .truth
+    };
+    let mut crashing = pod(&[]);
+    crashing.statuses.insert("CrashLoopBackOff".into());
+    let held = "(status is CrashLoopBackOff for 5m) and status is CrashLoopBackOff";
+    let negated = "not (status is CrashLoopBackOff for 5m)";
+    assert_eq!(truth(held, &crashing), True);
+    assert_eq!(truth(negated, &crashing), Unknown);
+    let running = pod(&[]);
+    assert_eq!(truth(held, &running), False);
+    assert_eq!(
+        truth(negated, &running),
+        True,
+        "a false clause is known false"
+    );
+}
