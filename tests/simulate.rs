@@ -649,25 +649,27 @@ fn a_status_window_remembers_a_crash_loop_after_it_ended() {
 #[test]
 fn a_declared_metric_is_read_per_pod_or_per_workload_as_its_grouping_says() {
     const SCENARIO: &str = "name: backlog\nnamespace: demo\ninterval: 15s\nduration: 10m\nseed: 1\nworkloads:\n  - name: queue\n    replicas: 3\n    baseline: { backlog: 40 }\n";
-    let policy = |grouping: &str| {
+    let policy = |grouping: &str, threshold: u32| {
         format!(
-            "metric backlog: count = promql \"sum by ({grouping}) (backlog{{namespace=\\\"$namespace\\\"}})\"\n\npolicy deep {{\n  select deployments in demo\n  mode auto\n  cooldown 1h\n  when backlog > 100 for 1m then notify \"deep\"\n}}\n"
+            "metric backlog: count = promql \"sum by ({grouping}) (backlog{{namespace=\\\"$namespace\\\"}})\"\n\npolicy deep {{\n  select deployments in demo\n  mode auto\n  cooldown 1h\n  when backlog > {threshold} for 1m then notify \"deep\"\n}}\n"
         )
     };
-    let notified = |grouping: &str| {
-        outcomes(&simulate(SCENARIO, &[&policy(grouping)]))
+    let notified = |grouping: &str, threshold: u32| {
+        outcomes(&simulate(SCENARIO, &[&policy(grouping, threshold)]))
             .into_iter()
             .filter(|o| o.contains("done: notified"))
             .collect::<Vec<_>>()
     };
+    let fired = ["60 deployments/demo/queue notify \"deep\" -> done: notified: \"deep\""];
+    assert_eq!(notified("pod", 100), fired, "3 pods × 40 is above 100");
     assert_eq!(
-        notified("pod"),
-        ["60 deployments/demo/queue notify \"deep\" -> done: notified: \"deep\""],
-        "3 pods × 40 is above 100"
-    );
-    assert_eq!(
-        notified("deployment"),
+        notified("deployment", 100),
         [""; 0],
         "the deployment's own 40 is not"
+    );
+    assert_eq!(
+        notified("deployment", 30),
+        fired,
+        "the deployment's own 40 is read, and is above 30"
     );
 }

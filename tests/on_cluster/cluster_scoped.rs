@@ -195,15 +195,18 @@ async fn an_overcommitted_cluster_is_reported_once_not_per_node() {
     // Still overcommitted, cycle after cycle: one notice for the cluster,
     // none per node.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let notices = actions
+    let records = actions
         .list(&ListParams::default())
         .await
         .expect("records")
-        .items
-        .into_iter()
-        .filter(|a| about_cluster(a))
-        .count();
+        .items;
+    let notices = records.iter().filter(|a| about_cluster(a)).count();
     assert_eq!(notices, 1, "one notice for the cluster");
+    let per_node: Vec<&HealingAction> = records
+        .iter()
+        .filter(|a| a.spec.policy.name == "t-overcommit" && a.spec.object.kind != "Cluster")
+        .collect();
+    assert!(per_node.is_empty(), "none per node: {per_node:?}");
     policies
         .delete("t-overcommit", &DeleteParams::default())
         .await

@@ -252,3 +252,66 @@ pub fn prometheus_on(binary: &Path, dir: &Path, target: &str, web: u16) -> tokio
         .spawn()
         .expect("prometheus starts")
 }
+
+/// Serves what `body` gives at each scrape on a loopback port until the
+/// task is dropped: its address and the task.
+pub async fn serve(
+    body: impl Fn() -> String + Send + 'static,
+) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port for the exporter");
+    let address = listener.local_addr().expect("its address").to_string();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let body = body();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request).await;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    (address, task)
+}
+
+/// A gibibyte, in bytes.
+pub const GIB: f64 = 1_073_741_824.0;
+
+/// The labels a ServiceMonitor gives the series of the node-exporter pod
+/// on `node`.
+pub fn exporter_labels(node: &str) -> String {
+    format!("namespace=\"monitoring\",pod=\"node-exporter-{node}\"")
+}
+
+/// kube-state-metrics' `kube_pod_info` of the node-exporter pod on `node`:
+/// what the node-exporter queries join its series on.
+pub fn exporter_pod_info(node: &str) -> String {
+    format!(
+        "kube_pod_info{{{},node=\"{node}\",host_ip=\"127.0.0.1\"}} 1\n",
+        exporter_labels(node)
+    )
+}
+
+/// What `body` gives, served for a real Prometheus to scrape every second,
+/// its files under `name` in the control plane's log folder: Prometheus's
+/// web port, and the exporter and the server, stopped when they drop.
+pub async fn scraped(
+    plane: &control_plane::ControlPlane,
+    binary: &Path,
+    name: &str,
+    body: impl Fn() -> String + Send + 'static,
+) -> (u16, tokio::task::JoinHandle<()>, tokio::process::Child) {
+    let (target, exporter) = serve(body).await;
+    let web = free_port();
+    let server = prometheus_on(binary, &plane.ready.log_dir.join(name), &target, web);
+    (web, exporter, server)
+}

@@ -5,19 +5,20 @@
 //! a filesystem filling up is notified once, while a full tmpfs the `where`
 //! leaves out and a filesystem with room are left alone.
 
-use super::metrics::{cluster_policy_on_prometheus, free_port, prometheus_bench, prometheus_on};
-use super::prometheus_source::serve;
+use super::metrics::{
+    cluster_policy_on_prometheus, exporter_labels, exporter_pod_info, prometheus_bench, scraped,
+};
 use super::support::*;
 use kubeskippy::operator::crd::{ClusterHealingPolicy, HealingAction};
 use std::time::Instant;
 
-const GIB: f64 = 1_073_741_824.0;
+use super::metrics::GIB;
 
 /// One filesystem series of each metric, as node-exporter exposes them.
 fn filesystem(text: &mut String, node: &str, mountpoint: &str, fstype: &str, available: f64) {
     let labels = format!(
-        "namespace=\"monitoring\",pod=\"node-exporter-{node}\",mountpoint=\"{mountpoint}\",\
-         fstype=\"{fstype}\",device=\"{fstype}-{node}\""
+        "{},mountpoint=\"{mountpoint}\",fstype=\"{fstype}\",device=\"{fstype}-{node}\"",
+        exporter_labels(node)
     );
     text.push_str(&format!(
         "node_filesystem_avail_bytes{{{labels}}} {available}\n\
@@ -41,9 +42,7 @@ fn exposition(full: &str, roomy: &str, since: Instant) -> String {
     filesystem(&mut text, full, "/run", "tmpfs", filling);
     filesystem(&mut text, roomy, "/", "xfs", 80.0 * GIB);
     for node in [full, roomy] {
-        text.push_str(&format!(
-            "kube_pod_info{{namespace=\"monitoring\",pod=\"node-exporter-{node}\",node=\"{node}\",host_ip=\"127.0.0.1\"}} 1\n"
-        ));
+        text.push_str(&exporter_pod_info(node));
     }
     text
 }
@@ -56,13 +55,11 @@ async fn a_filling_filesystem_is_notified_once_and_the_others_left_alone() {
     ensure_namespace(&client, "kubeskippy-system").await;
     let (full, roomy) = (plane.ready.nodes[0].clone(), plane.ready.nodes[1].clone());
     let since = Instant::now();
-    let (target, _exporter) = {
+    let (web, _exporter, _server) = {
         let (full, roomy) = (full.clone(), roomy.clone());
-        serve(move || exposition(&full, &roomy, since)).await
+        let body = move || exposition(&full, &roomy, since);
+        scraped(plane, &binary, "node-filesystems", body).await
     };
-    let dir = plane.ready.log_dir.join("node-filesystems");
-    let web = free_port();
-    let _server = prometheus_on(&binary, &dir, &target, web);
 
     let policies: Api<ClusterHealingPolicy> = Api::all(client.clone());
     let _operator = cluster_policy_on_prometheus(

@@ -6,12 +6,11 @@
 //! and nothing acts; once it is back, a leaking pod is restarted after its
 //! `for`.
 
-use super::metrics::{free_port, prometheus_bench, prometheus_on};
+use super::metrics::{free_port, prometheus_bench, prometheus_on, serve};
 use super::support::*;
 use kubeskippy::operator::crd::HealingAction;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const LIMIT: f64 = 512.0 * 1_048_576.0;
 
@@ -44,36 +43,6 @@ fn exposition(namespace: &str, usage: &BTreeMap<String, f64>) -> String {
 /// Serves `exposition` on a loopback port until the task is dropped.
 async fn exporter(namespace: String, usage: Usage) -> (String, tokio::task::JoinHandle<()>) {
     serve(move || exposition(&namespace, &usage.lock().expect("usage").clone())).await
-}
-
-/// Serves what `body` gives at each scrape on a loopback port until the
-/// task is dropped: its address and the task.
-pub async fn serve(
-    body: impl Fn() -> String + Send + 'static,
-) -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port for the exporter");
-    let address = listener.local_addr().expect("its address").to_string();
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let body = body();
-            tokio::spawn(async move {
-                let mut request = [0u8; 4096];
-                let _ = stream.read(&mut request).await;
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n\
-                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-            });
-        }
-    });
-    (address, task)
 }
 
 /// The queries Prometheus ran that name `namespace`.

@@ -186,8 +186,14 @@ fn a_watch_event_keeps_the_clause_timers_of_the_rules_it_does_not_run() {
     let observations = Observations {
         targets: vec![pod.at(40, &mut Default::default())],
     };
+    let target = &observations.targets[0].id;
+    let key = clause_key(&program.policies[0].rules[0].fingerprint, 0);
+    let clause = state
+        .timer(0, &key, target)
+        .expect("the clause's timer runs");
     let context = Context::new(INTERVAL, Some("shop"));
     let watched = evaluate_watch(&program, &observations, 40, state, &context);
+    assert_eq!(watched.state.timer(0, &key, target), Some(clause));
     assert_eq!(&watched.state, state);
 }
 
