@@ -270,6 +270,75 @@ fn the_most_urgent_priority_wins_and_a_tie_is_ambiguous() {
 }
 
 #[test]
+fn a_notification_neither_ties_with_nor_waits_on_a_remedy() {
+    let obs = observe(vec![with_metric(pod("a"), "restarts", &[(0, 4.0)])]);
+    // Tied on priority with a restart: both go, neither is the AI's case.
+    let tied = "policy p {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when restarts > 3 then restart\n  when restarts > 2 then notify \"crashing\"\n}\n";
+    let e = evaluate(&program(tied), &obs, 0, &State::default(), &context());
+    let actions: Vec<&Action> = e
+        .decisions
+        .iter()
+        .map(|d| match d {
+            Decision::Act { action, .. } => action,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert!(
+        matches!(
+            actions.as_slice(),
+            [Action::Restart(RestartMode::Immediate), Action::Notify(_)]
+        ),
+        "{actions:?}"
+    );
+    // A more urgent notification outranks the remedy: "tell, do not act".
+    let told = "policy p {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when restarts > 3 then restart\n  when restarts > 2 then notify \"crashing\" priority 1\n}\n";
+    let e = evaluate(&program(told), &obs, 0, &State::default(), &context());
+    let [Decision::Act {
+        rule: 1,
+        action: Action::Notify(_),
+        ..
+    }] = e.decisions.as_slice()
+    else {
+        panic!("{:?}", e.decisions);
+    };
+    // Two tied notifications: the first in the policy speaks.
+    let two = "policy p {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when restarts > 3 then notify \"one\"\n  when restarts > 2 then notify \"two\"\n}\n";
+    let e = evaluate(&program(two), &obs, 0, &State::default(), &context());
+    let [Decision::Act { rule: 0, .. }] = e.decisions.as_slice() else {
+        panic!("{:?}", e.decisions);
+    };
+    // A more urgent remedy held back by its cooldown does not silence a
+    // less urgent notification: the restart at 0 spends the pod's
+    // cooldown, and at 60 the notification its restarts now call for goes.
+    let ranked = "policy p {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when restarts > 3 then restart priority 1\n  when restarts > 5 then notify \"still crashing\"\n}\n";
+    let program = program(ranked);
+    let restarts = |n: f64| {
+        observe(vec![with_metric(
+            pod("a"),
+            "restarts",
+            &[(0, 4.0), (60, n)],
+        )])
+    };
+    let first = step(&program, &restarts(4.0), 0, &State::default());
+    let [Decision::Act { rule: 0, .. }] = first.decisions.as_slice() else {
+        panic!("{:?}", first.decisions);
+    };
+    let later = step(&program, &restarts(6.0), 60, &first.state);
+    let [Decision::Blocked {
+        rule: 0,
+        by: Block::Cooldown,
+        ..
+    }, Decision::Act {
+        rule: 1,
+        action: Action::Notify(_),
+        ..
+    }] = later.decisions.as_slice()
+    else {
+        panic!("{:?}", later.decisions);
+    };
+}
+
+#[test]
 fn ask_ai_hands_over_its_choices() {
     let source = "policy p {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when restarts > 3 then ask ai among [restart, scale up 1 max 5]\n}\n";
     let program = program(source);

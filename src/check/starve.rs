@@ -10,7 +10,10 @@
 //! is not: `notify` (it has a budget of its own), two rules with the same
 //! action (the object got that remedy either way), `scale up` against
 //! `scale down` (the cooldown between them is the hysteresis), identical
-//! conditions (W0101 says so), and rules of one priority.
+//! conditions held for the same time (W0101 says so), and rules of one
+//! priority. One condition held for different times is the common case, not
+//! an exception: a restart after 1m that spends the cooldown a rollback
+//! after 4m then waits on.
 
 use super::Checker;
 use crate::catalog::Effect;
@@ -59,9 +62,11 @@ impl Checker<'_> {
 
 /// Whether `spender` acting spends a cooldown `held` then waits on: an
 /// action of one (an `ask ai` may take any of its choices) that differs from
-/// an action of the other and lands on the same object.
+/// an action of the other and lands on the same object. Two rules that hold
+/// at the same evaluations fire together, and W0101 reports them.
 fn can_starve(spender: &ir::Rule, held: &ir::Rule) -> bool {
-    spender.condition != held.condition && shared_object(spender, held).is_some()
+    let together = spender.condition == held.condition && spender.hold == held.hold;
+    !together && shared_object(spender, held).is_some()
 }
 
 /// The object an action of `a` and a different action of `b` both land on,

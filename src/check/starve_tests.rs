@@ -66,6 +66,32 @@ fn a_rule_that_lands_on_the_object_of_a_more_urgent_one_is_flagged() {
         ),
         ["W0118"]
     );
+    // One condition held for different times: the restart after a minute
+    // spends the cooldown the rollback after four then waits on.
+    assert_eq!(
+        starving(
+            "deployments",
+            &[
+                "status is CrashLoopBackOff for 1m then restart rolling",
+                "status is CrashLoopBackOff for 4m then rollback priority 1"
+            ]
+        ),
+        ["W0118"]
+    );
+}
+
+#[test]
+fn rules_that_fire_together_are_w0101s_not_w0118s() {
+    let codes = codes(&policy(
+        "deployments",
+        "  cooldown 10m\n",
+        &[
+            "status is CrashLoopBackOff for 4m then restart rolling",
+            "status is CrashLoopBackOff for 4m then rollback priority 1",
+        ],
+    ));
+    assert!(codes.contains(&"W0101"), "{codes:?}");
+    assert!(!codes.contains(&"W0118"), "{codes:?}");
 }
 
 #[test]

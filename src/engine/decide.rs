@@ -384,12 +384,8 @@ fn evaluate_target(visit: &Visit, policy_visit: &mut PolicyVisit, out: &mut Eval
         policy_visit.timers.push((target.id.clone(), running));
     }
     let decided_before = out.decisions.len();
-    if let Some(most_urgent) = fired.iter().map(|(i, _)| policy.rules[*i].priority).min() {
-        let top: Vec<(usize, Option<i64>)> = fired
-            .into_iter()
-            .filter(|(i, _)| policy.rules[*i].priority == most_urgent)
-            .collect();
-        decide(visit, policy_visit, &top, out);
+    if !fired.is_empty() {
+        decide_fired(visit, policy_visit, fired, out);
     }
     if explaining {
         let standings = why::standings(
@@ -399,10 +395,73 @@ fn evaluate_target(visit: &Visit, policy_visit: &mut PolicyVisit, out: &mut Eval
             target,
             now,
             &noted,
-            out.decisions.get(decided_before),
+            &out.decisions[decided_before..],
         );
         out.standings.extend(standings);
     }
+}
+
+/// The decisions of the fired rules: the most urgent priority wins, and a
+/// tie between remedies is the AI's case. A `notify` changes nothing and
+/// spends a budget of its own, so it is no remedy to choose among: tied with
+/// remedies, it goes beside them, and when the remedy that outranks it is
+/// held back by a cooldown, a limit or an open request, it goes instead of
+/// nothing. A more urgent `notify` still outranks the remedies, as its author
+/// meant ("tell, do not act").
+fn decide_fired(
+    visit: &Visit,
+    policy_visit: &mut PolicyVisit,
+    fired: Vec<(usize, Option<i64>)>,
+    out: &mut Evaluation,
+) {
+    let rules = &visit.policy.rules;
+    let most_urgent = |group: &[(usize, Option<i64>)]| -> Vec<(usize, Option<i64>)> {
+        let Some(p) = group.iter().map(|(i, _)| rules[*i].priority).min() else {
+            return Vec::new();
+        };
+        group
+            .iter()
+            .filter(|(i, _)| rules[*i].priority == p)
+            .copied()
+            .collect()
+    };
+    let top = most_urgent(&fired);
+    let (top_notices, remedies): (Vec<_>, Vec<_>) =
+        top.into_iter().partition(|(i, _)| is_notice(&rules[*i]));
+    if remedies.is_empty() {
+        // Tied notifications are no choice for the AI to make: the first in
+        // the policy speaks (one notification per object per cooldown either
+        // way).
+        decide(visit, policy_visit, &top_notices[..1], out);
+        return;
+    }
+    let before = out.decisions.len();
+    decide(visit, policy_visit, &remedies, out);
+    let notices = if top_notices.is_empty() {
+        let held_back = matches!(
+            out.decisions.get(before),
+            Some(Decision::Blocked { by, .. }) if *by != Block::SameObject
+        );
+        if !held_back {
+            return;
+        }
+        let notices: Vec<_> = fired
+            .into_iter()
+            .filter(|(i, _)| is_notice(&rules[*i]))
+            .collect();
+        most_urgent(&notices)
+    } else {
+        top_notices
+    };
+    if let Some(first) = notices.first() {
+        decide(visit, policy_visit, std::slice::from_ref(first), out);
+    }
+}
+
+/// Whether a rule's action is a plain `notify`, which decides apart from
+/// the remedies (an `ask ai` among notify and others is a remedy's case).
+pub(super) fn is_notice(rule: &Rule) -> bool {
+    matches!(rule.action, Action::Notify(_))
 }
 
 fn waiting(

@@ -8,6 +8,7 @@
 //! `kubeskippy test` asks at the times a case expects something, and
 //! `simulate --explain` for the one rule it follows.
 
+use super::decide::is_notice;
 use super::decision::{Block, Decision};
 use super::evidence::{compare_holds, Evidence};
 use super::observation::{Target, TargetId};
@@ -129,43 +130,46 @@ pub(super) fn standings(
     target: &Target,
     now: i64,
     noted: &[Noted],
-    decision: Option<&Decision>,
+    decisions: &[Decision],
 ) -> Vec<Standing> {
     let Some(policy) = program.policies.get(policy_index) else {
         return Vec::new();
     };
-    // The rules that decided are the fired ones of the most urgent
-    // priority: a block names only the first of them, but holds them all.
-    let urgent = decision
-        .and_then(|d| d.rules().first())
-        .and_then(|r| policy.rules.get(*r))
-        .map(|r| r.priority);
+    // A notification and a remedy decide apart (see `decide::decide_fired`):
+    // a fired rule stands with the decision of its own priority and group
+    // (a block names only the first of the tied rules, but holds them all),
+    // and is otherwise outranked by the visit's first decision.
+    let first_rule = |d: &Decision| d.rules().first().and_then(|r| policy.rules.get(*r));
     noted
         .iter()
         .filter(|n| explain.covers_rule(policy_index, n.rule))
         .filter_map(|n| {
             let rule = policy.rules.get(n.rule)?;
+            let own = decisions.iter().find(|d| {
+                first_rule(d)
+                    .is_some_and(|r| r.priority == rule.priority && is_notice(r) == is_notice(rule))
+            });
             let verdict = truth::evaluate(program, &rule.condition, target, now, true);
-            let stood = match (n.truth, n.timer, decision) {
-                (_, _, Some(d)) if n.fired && Some(rule.priority) == urgent => match d {
+            let stood = match (n.truth, n.timer, own, decisions.first()) {
+                (_, _, Some(d), _) if n.fired => match d {
                     Decision::Blocked { by, until, .. } => Stood::Blocked {
                         by: *by,
                         until: *until,
                     },
                     _ => Stood::Fired,
                 },
-                (_, _, Some(d)) if n.fired => Stood::Outranked {
+                (_, _, None, Some(d)) if n.fired => Stood::Outranked {
                     by: d.rules().first().copied().unwrap_or(0),
                 },
-                (Truth::True, Some(t), _) => Stood::Holding {
+                (Truth::True, Some(t), _, _) => Stood::Holding {
                     since: t.since,
                     needed: needed(rule),
                 },
                 // Fired without a decision cannot happen (a fired rule always
                 // decides or is blocked); say what the truth was.
-                (Truth::True, _, _) => Stood::Fired,
-                (Truth::False, _, _) => Stood::False,
-                (Truth::Unknown, _, _) => Stood::Unknown {
+                (Truth::True, _, _, _) => Stood::Fired,
+                (Truth::False, _, _, _) => Stood::False,
+                (Truth::Unknown, _, _, _) => Stood::Unknown {
                     missing: verdict.missing.clone(),
                 },
             };

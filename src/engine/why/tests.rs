@@ -295,3 +295,25 @@ fn explaining_changes_nothing_else_and_is_off_by_default() {
     }
     assert_eq!(Context::new(INTERVAL, None).explain, Explain::Off);
 }
+
+#[test]
+fn a_notification_stands_apart_from_the_remedy_that_outranks_it() {
+    let source = "policy p {\n  select pods where app = \"shop\"\n  cooldown 5m\n  when memory_percent > 85 then restart priority 5\n  when memory_percent > 80 then notify \"high\"\n}\n";
+    let program = program(source);
+    let high = pod(&[("memory_percent", 90.0)]);
+    // The restart acts: the notification is outranked.
+    let e = until(&program, &high, 0, Explain::All);
+    assert_eq!(
+        described(&e)[1],
+        "fired, but rule 1 is more urgent and decided: memory_percent=90% > 80%"
+    );
+    // The restart is in its cooldown: the notification goes instead.
+    let e = until(&program, &high, 15, Explain::All);
+    assert_eq!(
+        described(&e),
+        [
+            "fired, but blocked by cooldown until 5m (4m45s from now): memory_percent=90% > 85%",
+            "fired: memory_percent=90% > 80%"
+        ]
+    );
+}
