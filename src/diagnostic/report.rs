@@ -180,6 +180,8 @@ struct Cut {
     at: usize,
     end: usize,
     marked: usize,
+    /// The characters of the line before what was kept.
+    skipped: usize,
 }
 
 impl Excerpt {
@@ -225,6 +227,7 @@ impl Excerpt {
             }
             cuts.push(Cut {
                 line: start..end,
+                skipped: source[start..kept.start].chars().count(),
                 kept,
                 at,
                 end: text.len(),
@@ -256,15 +259,22 @@ impl Excerpt {
         }
     }
 
-    /// The source's column (in bytes, as miette counts) of the excerpt's
-    /// byte `offset`, whose column in the excerpt is `column`.
+    /// The source's column in characters (as `--format json` and the
+    /// language server count; miette counts bytes) of the excerpt's byte
+    /// `offset`, whose byte column in the excerpt is `column`.
     fn column(&self, offset: usize, column: usize) -> usize {
+        let chars = |range: std::ops::Range<usize>| {
+            self.text
+                .get(range)
+                .map_or(column, |text| text.chars().count())
+        };
         let i = self.cuts.partition_point(|cut| cut.at <= offset);
         match i.checked_sub(1).map(|i| &self.cuts[i]) {
             Some(cut) if offset <= cut.end => {
-                (offset - cut.at).saturating_sub(cut.marked) + (cut.kept.start - cut.line.start)
+                let kept = cut.at + cut.marked;
+                chars(kept..offset.max(kept)) + cut.skipped
             }
-            _ => column,
+            _ => chars(offset.saturating_sub(column)..offset),
         }
     }
 }
@@ -387,6 +397,21 @@ mod tests {
         let rendered = render(&[diagnostic], "f.skippy", &source, false);
         assert!(rendered.contains(" 10 │ x = 10"), "{rendered}");
         assert!(rendered.contains(" 50 │ x = 50"), "{rendered}");
+    }
+
+    #[test]
+    fn the_header_counts_characters_as_json_does_on_short_and_cut_lines() {
+        for width in [10, 2_000] {
+            let source = format!("x = \"{}\" bad\n", "é".repeat(width));
+            let at = source.find("bad").expect("the word");
+            let diagnostic = Diagnostic::new(Code::Syntax, Span::new(at, at + 3), "here");
+            let column = LineIndex::new(&source).line_col(&source, at).column;
+            let rendered = render(&[diagnostic], "u.skippy", &source, false);
+            assert!(
+                rendered.contains(&format!("[u.skippy:1:{column}]")),
+                "column {column}: {rendered}"
+            );
+        }
     }
 
     #[test]
