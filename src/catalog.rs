@@ -17,6 +17,12 @@ mod reasons;
 
 pub use actions::*;
 pub use filesystem_metrics::{FILESYSTEM_LABELS, MAX_FILESYSTEMS_PER_NODE};
+
+/// The label a container target carries its own name in, beside its pod's
+/// labels (which it shadows: `where container = "app"` is the container's
+/// name, whatever label the pod has), as cAdvisor and kube-state-metrics
+/// name it.
+pub const CONTAINER_LABEL: &str = "container";
 pub use metrics::*;
 pub use reasons::*;
 
@@ -45,10 +51,14 @@ pub enum Kind {
     /// per (node, mount point), made from Prometheus answers, not from a
     /// Kubernetes object.
     Filesystems,
+    /// A pod's regular container (`spec.containers`): one target per
+    /// (namespace, pod, container), named `POD/CONTAINER`, made from the
+    /// pods the observer holds, not from an object of its own.
+    Containers,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Pods,
         Kind::Deployments,
         Kind::StatefulSets,
@@ -62,6 +72,7 @@ impl Kind {
         Kind::PersistentVolumes,
         Kind::Cluster,
         Kind::Filesystems,
+        Kind::Containers,
     ];
 
     /// The word a policy uses: `select deployments`.
@@ -80,6 +91,7 @@ impl Kind {
             Kind::PersistentVolumes => "persistentvolumes",
             Kind::Cluster => "cluster",
             Kind::Filesystems => "filesystems",
+            Kind::Containers => "containers",
         }
     }
 
@@ -105,8 +117,10 @@ impl Kind {
 
     /// The label a Prometheus series about one object of the kind names it
     /// by, as cAdvisor and kube-state-metrics label their series: `pod`,
-    /// `deployment`, `node`. `None` where KubeSkippy joins no declared
-    /// metric's series to the kind's objects by a label of their own.
+    /// `deployment`, `node`, `container` (with its pod's `pod`: a
+    /// container's name is unique only within its pod). `None` where
+    /// KubeSkippy joins no declared metric's series to the kind's objects
+    /// by a label of their own.
     pub fn series_label(self) -> Option<&'static str> {
         match self {
             Kind::Pods => Some("pod"),
@@ -115,6 +129,7 @@ impl Kind {
             Kind::DaemonSets => Some("daemonset"),
             Kind::Nodes => Some("node"),
             Kind::PersistentVolumeClaims => Some("persistentvolumeclaim"),
+            Kind::Containers => Some("container"),
             _ => None,
         }
     }
@@ -127,7 +142,7 @@ impl Kind {
     /// aggregate: their metrics are the object's own (a Job's pod counts, an
     /// autoscaler's replicas, a claim's volume usage, a budget's healthy pods,
     /// a quota's use, a volume's phase, the cluster's requests and
-    /// allocatable resources, a filesystem's space).
+    /// allocatable resources, a filesystem's space, a container's state).
     pub fn is_observed_only(self) -> bool {
         matches!(
             self,
@@ -139,6 +154,7 @@ impl Kind {
                 | Kind::PersistentVolumes
                 | Kind::Cluster
                 | Kind::Filesystems
+                | Kind::Containers
         )
     }
 
@@ -173,20 +189,26 @@ impl Kinds {
     pub const VOLUMES: Kinds = Kinds(1024);
     pub const CLUSTER: Kinds = Kinds(2048);
     pub const FILESYSTEMS: Kinds = Kinds(4096);
+    pub const CONTAINERS: Kinds = Kinds(8192);
     /// Pods, workloads and nodes: what the v0 contract selected.
     pub const RUNNING: Kinds = Kinds(31);
-    pub const ALL: Kinds = Kinds(8191);
-    /// What KubeSkippy only ever tells people about: storage stays
-    /// protected, so `notify` is the one action on a persistent volume; the
-    /// cluster as a whole is no object an action could change, and a node's
-    /// filesystem is a series of node-exporter's, no object at all (freeing
-    /// space means deleting someone's data).
+    pub const ALL: Kinds = Kinds(16383);
     /// The kinds with no namespace.
     pub const CLUSTER_SCOPED: Kinds = Kinds::NODES
         .with(Kinds::VOLUMES)
         .with(Kinds::CLUSTER)
         .with(Kinds::FILESYSTEMS);
-    pub const NOTIFY_ONLY: Kinds = Kinds::VOLUMES.with(Kinds::CLUSTER).with(Kinds::FILESYSTEMS);
+    /// What KubeSkippy only ever tells people about: storage stays
+    /// protected, so `notify` is the one action on a persistent volume; the
+    /// cluster as a whole is no object an action could change, and a node's
+    /// filesystem is a series of node-exporter's, no object at all (freeing
+    /// space means deleting someone's data). A container is part of its
+    /// pod: Kubernetes restarts a container only by itself, and what an
+    /// action could do (restart, delete, roll out) it does to the pod.
+    pub const NOTIFY_ONLY: Kinds = Kinds::VOLUMES
+        .with(Kinds::CLUSTER)
+        .with(Kinds::FILESYSTEMS)
+        .with(Kinds::CONTAINERS);
 
     pub const fn with(self, other: Kinds) -> Kinds {
         Kinds(self.0 | other.0)
@@ -480,7 +502,7 @@ pub static PROMQL_PLACEHOLDERS: &[(&str, &str)] = &[
 pub fn placeholder_kinds(placeholder: &str) -> Kinds {
     match placeholder {
         "$namespace" => Kinds::ALL.except(Kinds::CLUSTER_SCOPED),
-        "$pod" => Kinds::PODS.with(Kinds::WORKLOADS),
+        "$pod" => Kinds::PODS.with(Kinds::WORKLOADS).with(Kinds::CONTAINERS),
         "$node" => Kinds::NODES,
         "$workload" => Kinds::WORKLOADS,
         _ => Kinds::NONE,

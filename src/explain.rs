@@ -398,6 +398,7 @@ fn read_text(metric: &ir::Metric, kind: Kind) -> String {
     match metric.read_on(kind) {
         ir::Read::PerPod if kind == Kind::Pods => "per pod (label `pod`)".to_string(),
         ir::Read::PerPod => format!("per pod (label `pod`), {combined}"),
+        ir::Read::PerContainer => "per container (labels `pod` and `container`)".to_string(),
         ir::Read::Own(label) => format!("per {one} (label `{label}`)"),
         ir::Read::ByLabels => format!(
             "as each series' labels say: per pod (label `pod`), {combined}; or per {one} (label `{own}`, no `pod`)"

@@ -98,11 +98,18 @@ impl MetricInfo {
     }
 }
 
+/// Where CPU and memory usage is measured: a pod's (its containers'
+/// summed), a workload's (its pods' averaged), a node's, a container's.
+const USAGE_KINDS: Kinds = Kinds::PODS
+    .with(Kinds::WORKLOADS)
+    .with(Kinds::NODES)
+    .with(Kinds::CONTAINERS);
+
 pub static METRICS: &[MetricInfo] = &[
     MetricInfo {
         name: "memory_percent",
         unit: Unit::Percent,
-        kinds: Kinds::PODS.with(Kinds::WORKLOADS).with(Kinds::NODES),
+        kinds: USAGE_KINDS,
         source: Source::MetricsServer,
         series: Series::Gauge,
         aggregation: Aggregation::Average,
@@ -110,13 +117,13 @@ pub static METRICS: &[MetricInfo] = &[
             "100 * sum by (pod) (container_memory_working_set_bytes{namespace=\"$namespace\", container!=\"\"}) \
              / sum by (pod) (kube_pod_container_resource_limits{namespace=\"$namespace\", resource=\"memory\"})",
         ),
-        description: "Working-set memory as a percent of the memory limit (of allocatable memory on nodes).",
+        description: "Working-set memory as a percent of the memory limit (a container's own on containers; of allocatable memory on nodes).",
         bounds: Bounds::OF_LIMIT,
     },
     MetricInfo {
         name: "memory_bytes",
         unit: Unit::Bytes,
-        kinds: Kinds::PODS.with(Kinds::WORKLOADS).with(Kinds::NODES),
+        kinds: USAGE_KINDS,
         source: Source::MetricsServer,
         series: Series::Gauge,
         aggregation: Aggregation::Average,
@@ -129,7 +136,7 @@ pub static METRICS: &[MetricInfo] = &[
     MetricInfo {
         name: "cpu_percent",
         unit: Unit::Percent,
-        kinds: Kinds::PODS.with(Kinds::WORKLOADS).with(Kinds::NODES),
+        kinds: USAGE_KINDS,
         source: Source::MetricsServer,
         series: Series::Gauge,
         aggregation: Aggregation::Average,
@@ -137,13 +144,13 @@ pub static METRICS: &[MetricInfo] = &[
             "100 * sum by (pod) (rate(container_cpu_usage_seconds_total{namespace=\"$namespace\", container!=\"\"}[5m])) \
              / sum by (pod) (kube_pod_container_resource_limits{namespace=\"$namespace\", resource=\"cpu\"})",
         ),
-        description: "CPU usage as a percent of the CPU limit (of allocatable CPU on nodes).",
+        description: "CPU usage as a percent of the CPU limit (a container's own on containers; of allocatable CPU on nodes).",
         bounds: Bounds::OF_LIMIT,
     },
     MetricInfo {
         name: "cpu_cores",
         unit: Unit::Cores,
-        kinds: Kinds::PODS.with(Kinds::WORKLOADS).with(Kinds::NODES),
+        kinds: USAGE_KINDS,
         source: Source::MetricsServer,
         series: Series::Gauge,
         aggregation: Aggregation::Average,
@@ -156,34 +163,34 @@ pub static METRICS: &[MetricInfo] = &[
     MetricInfo {
         name: "restarts",
         unit: Unit::Count,
-        kinds: Kinds::PODS.with(Kinds::WORKLOADS),
+        kinds: Kinds::PODS.with(Kinds::WORKLOADS).with(Kinds::CONTAINERS),
         source: Source::Status,
         series: Series::Counter,
         aggregation: Aggregation::Sum,
         promql: None,
-        description: "Container restarts since the pod started (the sum of its containers' restart counts).",
+        description: "Container restarts since the pod started (the sum of its containers' restart counts; a container's own `restartCount` on containers).",
         bounds: Bounds::NOT_NEGATIVE,
     },
     MetricInfo {
         name: "oom_kills",
         unit: Unit::Count,
-        kinds: Kinds::PODS.with(Kinds::WORKLOADS),
+        kinds: Kinds::PODS.with(Kinds::WORKLOADS).with(Kinds::CONTAINERS),
         source: Source::Status,
         series: Series::Counter,
         aggregation: Aggregation::Sum,
         promql: None,
-        description: "Containers of the pod whose last termination was OOMKilled, counted as they happen.",
+        description: "Containers of the pod whose last termination was OOMKilled, counted as they happen (on containers, the container's own OOM kills).",
         bounds: Bounds::NOT_NEGATIVE,
     },
     MetricInfo {
         name: "ready",
         unit: Unit::Bool,
-        kinds: Kinds::PODS.with(Kinds::WORKLOADS).with(Kinds::NODES),
+        kinds: Kinds::RUNNING.with(Kinds::CONTAINERS),
         source: Source::Status,
         series: Series::Gauge,
         aggregation: Aggregation::All,
         promql: None,
-        description: "The Ready condition: of the pod, of every pod of a workload, of the node (false when the node's condition is `False` or `Unknown`, its kubelet silent, as `kube_node_status_condition{condition=\"Ready\", status=\"true\"} == 0`).",
+        description: "The Ready condition: of the pod, of every pod of a workload, of the node (false when the node's condition is `False` or `Unknown`, its kubelet silent, as `kube_node_status_condition{condition=\"Ready\", status=\"true\"} == 0`); a container's `ready` (`kube_pod_container_status_ready`).",
         bounds: Bounds::NONE,
     },
     MetricInfo {
@@ -196,7 +203,7 @@ pub static METRICS: &[MetricInfo] = &[
         series: Series::Gauge,
         aggregation: Aggregation::Average,
         promql: None,
-        description: "Time since the object was created.",
+        description: "Time since the object was created (a container's pod's).",
         bounds: Bounds::NOT_NEGATIVE,
     },
     MetricInfo {
@@ -413,11 +420,37 @@ pub static NODE_PROMQL: &[(&str, &str)] = &[
     ),
 ];
 
+/// The container queries of the built-in metrics Prometheus can serve for
+/// containers: the pod queries' cAdvisor and kube-state-metrics series,
+/// `by (pod, container)` so that each container's series is its own (one
+/// throttled or full container among idle ones is not averaged away).
+pub static CONTAINER_PROMQL: &[(&str, &str)] = &[
+    (
+        "memory_percent",
+        "100 * sum by (pod, container) (container_memory_working_set_bytes{namespace=\"$namespace\", container!=\"\"}) \
+         / sum by (pod, container) (kube_pod_container_resource_limits{namespace=\"$namespace\", resource=\"memory\"})",
+    ),
+    (
+        "memory_bytes",
+        "sum by (pod, container) (container_memory_working_set_bytes{namespace=\"$namespace\", container!=\"\"})",
+    ),
+    (
+        "cpu_percent",
+        "100 * sum by (pod, container) (rate(container_cpu_usage_seconds_total{namespace=\"$namespace\", container!=\"\"}[5m])) \
+         / sum by (pod, container) (kube_pod_container_resource_limits{namespace=\"$namespace\", resource=\"cpu\"})",
+    ),
+    (
+        "cpu_cores",
+        "sum by (pod, container) (rate(container_cpu_usage_seconds_total{namespace=\"$namespace\", container!=\"\"}[5m]))",
+    ),
+];
+
 /// The PromQL of a built-in metric for a policy selecting `kind`: the pod
 /// query for pods and for workloads (the engine aggregates the pods' series by
 /// owner, see [`MetricInfo::aggregation`]), the node query for nodes, the
-/// claim query for claims; `None` when Prometheus does not serve the metric
-/// for that kind or the metric does not apply to it.
+/// container query for containers, the claim query for claims; `None` when
+/// Prometheus does not serve the metric for that kind or the metric does not
+/// apply to it.
 pub fn builtin_promql(metric: &MetricInfo, kind: Kind) -> Option<&'static str> {
     if !metric.kinds.contains(kind) {
         return None;
@@ -426,6 +459,10 @@ pub fn builtin_promql(metric: &MetricInfo, kind: Kind) -> Option<&'static str> {
         // A metric of nodes alone has no pod query to stand in for.
         Kind::Nodes if metric.kinds == Kinds::NODES => metric.promql,
         Kind::Nodes => NODE_PROMQL
+            .iter()
+            .find(|(name, _)| *name == metric.name)
+            .map(|(_, query)| *query),
+        Kind::Containers => CONTAINER_PROMQL
             .iter()
             .find(|(name, _)| *name == metric.name)
             .map(|(_, query)| *query),

@@ -1,5 +1,5 @@
-//! The reasons a policy names: pod, workload and node states (`status is`)
-//! and Kubernetes event reasons (`event`).
+//! The reasons a policy names: pod, container, workload and node states
+//! (`status is`) and Kubernetes event reasons (`event`).
 //!
 //! Invariant: static data only, no behaviour beyond lookups.
 
@@ -14,31 +14,34 @@ pub struct StatusInfo {
 }
 
 const POD_LIKE: Kinds = Kinds::PODS.with(Kinds::WORKLOADS);
+/// A container's state (`state`, `lastState`): a pod's and its workload's
+/// when any of its containers is in it, a container's when it is.
+const CONTAINER_STATE: Kinds = POD_LIKE.with(Kinds::CONTAINERS);
 
 pub static STATUS_REASONS: &[StatusInfo] = &[
     StatusInfo {
         name: "CrashLoopBackOff",
-        kinds: POD_LIKE,
+        kinds: CONTAINER_STATE,
         description: "A container keeps crashing and Kubernetes backs off restarting it.",
     },
     StatusInfo {
         name: "ImagePullBackOff",
-        kinds: POD_LIKE,
+        kinds: CONTAINER_STATE,
         description: "The image cannot be pulled and Kubernetes backs off retrying.",
     },
     StatusInfo {
         name: "ErrImagePull",
-        kinds: POD_LIKE,
+        kinds: CONTAINER_STATE,
         description: "The last pull of the image failed.",
     },
     StatusInfo {
         name: "OOMKilled",
-        kinds: POD_LIKE,
+        kinds: CONTAINER_STATE,
         description: "A container was killed for exceeding its memory limit.",
     },
     StatusInfo {
         name: "Error",
-        kinds: POD_LIKE,
+        kinds: CONTAINER_STATE,
         description: "A container exited with an error.",
     },
     StatusInfo {
@@ -63,7 +66,7 @@ pub static STATUS_REASONS: &[StatusInfo] = &[
     },
     StatusInfo {
         name: "ContainerCreating",
-        kinds: POD_LIKE,
+        kinds: CONTAINER_STATE,
         description: "A container is still being created.",
     },
     StatusInfo {
@@ -73,7 +76,7 @@ pub static STATUS_REASONS: &[StatusInfo] = &[
     },
     StatusInfo {
         name: "ContainerWaiting",
-        kinds: POD_LIKE,
+        kinds: CONTAINER_STATE,
         description: "A container is waiting, for any reason (`state.waiting`; `kube_pod_container_status_waiting_reason`): the known reasons above, `CreateContainerConfigError`, `InvalidImageName` and any other.",
     },
     StatusInfo {

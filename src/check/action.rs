@@ -421,6 +421,9 @@ impl Checker<'_> {
             } else if kind == Kind::Filesystems {
                 "a filesystem is what node-exporter reports of a node's mount, no object an action could change (freeing space means deleting someone's data): only `notify` applies"
                     .to_string()
+            } else if kind == Kind::Containers {
+                "a container is restarted by restarting its pod: select pods for remedies (`select pods … then restart`); only `notify` applies to containers"
+                    .to_string()
             } else if Kinds::NOTIFY_ONLY.contains(kind) {
                 format!("KubeSkippy never changes {kind}: storage stays protected, and only `notify` applies")
             } else {
@@ -496,6 +499,7 @@ fn articles(kinds: Kinds) -> Vec<&'static str> {
             Kind::PersistentVolumes => "a persistentvolume",
             Kind::Cluster => "the cluster",
             Kind::Filesystems => "a filesystem",
+            Kind::Containers => "a container",
         })
         .collect()
 }

@@ -183,6 +183,18 @@ impl Checker<'_> {
                 within,
                 ..
             } => {
+                if ctx.kind() == Kind::Containers {
+                    self.report(
+                        Diagnostic::new(
+                            Code::StatusNotForKind,
+                            reason.span,
+                            format!("`event {}` does not apply to containers", reason.name),
+                        )
+                        .label("this policy selects containers")
+                        .help("Kubernetes Events are about the pod, not one of its containers: count them in a policy on pods (`select pods`)"),
+                    );
+                    return None;
+                }
                 self.event_reason(reason);
                 let count = self.ok(units::count(count));
                 let within_value = self.ok(units::duration(within));

@@ -10,6 +10,8 @@ mod action;
 #[cfg(test)]
 mod cluster_scoped_tests;
 mod condition;
+#[cfg(test)]
+mod containers_tests;
 mod declarations;
 #[cfg(test)]
 mod depth_tests;

@@ -155,7 +155,8 @@ impl Checker<'_> {
             return true;
         };
         // Other kinds join on no label a query must keep.
-        if !(kind == Kind::Pods || kind == Kind::Nodes || kind.is_workload()) {
+        let joined = matches!(kind, Kind::Pods | Kind::Nodes | Kind::Containers);
+        if !(joined || kind.is_workload()) {
             return true;
         }
         if metric.read_on(kind) != ir::Read::Unjoined {
@@ -174,6 +175,7 @@ impl Checker<'_> {
                 .is_some_and(|l| labels.iter().any(|x| x == l))
         });
         let help = match (kind, workload) {
+            (Kind::Containers, _) => "group the query by both: `sum by (pod, container) (…)`, so each container gets its own value (a container's name is unique only in its pod)".to_string(),
             (Kind::Pods, Some(owner)) => format!(
                 "its series are each {}'s own: read it in a policy on {owner}, or group the query by `pod`: `sum by (pod) (…)`, so each pod gets its own value",
                 owner.singular()
@@ -193,18 +195,22 @@ impl Checker<'_> {
                 )
             }
         };
-        self.report(
-            Diagnostic::new(
-                Code::JoinLabelMissing,
-                name.span,
-                format!(
-                    "`{}` returns series without a {} label, which a policy on {kind} joins on",
-                    name.name,
-                    either(&wanted)
-                ),
+        let message = if kind == Kind::Containers {
+            format!(
+                "`{}` returns series without both `pod` and `container` labels, which a policy on containers joins on",
+                name.name
             )
-            .label(format!("its query's series {grouping}"))
-            .help(help),
+        } else {
+            format!(
+                "`{}` returns series without a {} label, which a policy on {kind} joins on",
+                name.name,
+                either(&wanted)
+            )
+        };
+        self.report(
+            Diagnostic::new(Code::JoinLabelMissing, name.span, message)
+                .label(format!("its query's series {grouping}"))
+                .help(help),
         );
         false
     }
@@ -239,6 +245,18 @@ mod tests {
             "join_label_workload_in_pods",
             rendered(per_deployment, "pods")
         );
+    }
+
+    #[test]
+    fn a_container_policy_joins_on_pod_and_container_together() {
+        let per_container =
+            "sum by (pod, container) (increase(container_cpu_cfs_throttled_periods_total{namespace=\\\"$namespace\\\"}[5m]))";
+        let raw = "container_cpu_cfs_periods_total{namespace=\\\"$namespace\\\"}";
+        assert_eq!(rendered(per_container, "containers"), "");
+        assert_eq!(rendered(raw, "containers"), "");
+        let per_pod =
+            "sum by (pod) (container_cpu_cfs_periods_total{namespace=\\\"$namespace\\\"})";
+        insta::assert_snapshot!("join_label_containers", rendered(per_pod, "containers"));
     }
 
     fn labels(query: &str) -> Option<Vec<String>> {

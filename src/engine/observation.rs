@@ -43,6 +43,36 @@ impl TargetId {
         }
     }
 
+    /// A pod's container, named `POD/CONTAINER`: neither name can hold a
+    /// `/` (both are DNS labels or subdomains), so the first one splits
+    /// them back (see [`TargetId::container_of_pod`]).
+    pub fn container(namespace: &str, pod: &str, container: &str) -> TargetId {
+        TargetId {
+            kind: Kind::Containers,
+            namespace: Some(namespace.to_string()),
+            name: format!("{pod}/{container}"),
+        }
+    }
+
+    /// A container target's pod and container names; `None` for any other
+    /// target.
+    pub fn container_of_pod(&self) -> Option<(&str, &str)> {
+        if self.kind != Kind::Containers {
+            return None;
+        }
+        self.name.split_once('/')
+    }
+
+    /// The pod a container target is in; `None` for any other target.
+    pub fn pod_of_container(&self) -> Option<TargetId> {
+        let (pod, _) = self.container_of_pod()?;
+        Some(TargetId {
+            kind: Kind::Pods,
+            namespace: self.namespace.clone(),
+            name: pod.to_string(),
+        })
+    }
+
     /// The node a filesystem target is on; `None` for any other target.
     pub fn node_of_filesystem(&self) -> Option<&str> {
         if self.kind != Kind::Filesystems {
@@ -53,7 +83,8 @@ impl TargetId {
 }
 
 impl fmt::Display for TargetId {
-    /// `pods/shop/checkout-7d9f`, `nodes/worker-1`, `cluster`.
+    /// `pods/shop/checkout-7d9f`, `nodes/worker-1`, `cluster`,
+    /// `containers/shop/checkout-7d9f/app`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.kind == Kind::Cluster {
             return f.write_str("cluster");

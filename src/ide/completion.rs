@@ -113,6 +113,24 @@ impl Context<'_> {
         self.statement.iter().map(|t| self.text(t))
     }
 
+    /// The label keys a selected kind always has: a container's
+    /// `container`, a filesystem's series labels. Other kinds' labels are
+    /// their objects', which no file tells.
+    fn known_label_keys(&self) -> Vec<Completion> {
+        let kind = self
+            .statement
+            .get(1)
+            .and_then(|t| Kind::from_keyword(self.text(t)));
+        let keys: &[&str] = match kind {
+            Some(Kind::Containers) => &[catalog::CONTAINER_LABEL],
+            Some(Kind::Filesystems) => &catalog::FILESYSTEM_LABELS,
+            _ => &[],
+        };
+        keys.iter()
+            .map(|key| item(key, CompletionKind::Value, Some("label"), None))
+            .collect()
+    }
+
     fn select(&self) -> Vec<Completion> {
         if self.statement.len() == 1 {
             return Kind::ALL
@@ -122,6 +140,8 @@ impl Context<'_> {
         }
         match self.prev() {
             Some("in") => keywords(&["any"]),
+            // A label key: the kinds whose labels KubeSkippy makes know them.
+            Some("where" | ",") if self.words().any(|w| w == "where") => self.known_label_keys(),
             Some("where" | "," | "=" | "!=" | "not") => Vec::new(),
             // After a label key: how to match it.
             _ if self.words().any(|w| w == "where") => {

@@ -44,8 +44,29 @@ fn keywords_in_context() {
             "resourcequotas",
             "persistentvolumes",
             "cluster",
-            "filesystems"
+            "filesystems",
+            "containers"
         ]
+    );
+    assert_eq!(
+        labels("policy p { select containers where |"),
+        ["container"]
+    );
+    assert_eq!(
+        labels("policy p { select containers in shop where app = \"api\", |"),
+        ["container"]
+    );
+    assert_eq!(
+        labels("policy p { select filesystems where |"),
+        ["node", "mountpoint", "fstype", "device"]
+    );
+    assert_eq!(
+        labels("policy p { select pods where |"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        labels("policy p { select containers in shop, |"),
+        Vec::<String>::new()
     );
     assert_eq!(
         labels("policy p {\n when memory_percent > 85 |"),

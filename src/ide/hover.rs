@@ -178,6 +178,8 @@ fn kind_markdown(kind: Kind) -> String {
         "the cluster as a whole: one target, its metrics summed over its pods and nodes"
     } else if kind == Kind::Filesystems {
         "a node's mounted filesystem as node-exporter reports it, through Prometheus: one target per node and mount point, labelled `node`, `mountpoint`, `fstype` and `device`"
+    } else if kind == Kind::Containers {
+        "a pod's regular container: one target per pod and container, named `POD/CONTAINER`, labelled with its pod's labels and `container`, its own name"
     } else if kind.is_observed_only() {
         "watched: its metrics are its own status"
     } else if kind.is_workload() {
@@ -423,6 +425,14 @@ mod tests {
                 && filesystems.contains("`available_bytes`")
                 && filesystems.contains("- actions: `notify`\n"),
             "{filesystems}"
+        );
+        let containers = hover_at("policy c {\n  select containers\n}\n", "containers");
+        assert!(
+            containers.contains("`POD/CONTAINER`")
+                && containers.contains("`restarts`")
+                && containers.contains("`cpu_percent`")
+                && containers.contains("- actions: `notify`\n"),
+            "{containers}"
         );
         let pods = hover_at("policy p {\n  select pods\n}\n", "pods");
         assert!(pods.contains("`restart rolling`"), "{pods}");

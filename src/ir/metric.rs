@@ -45,6 +45,9 @@ pub enum Read {
     /// One series per pod (label `pod`); a workload's value is its pods'
     /// combined as [`Metric::aggregation`] says.
     PerPod,
+    /// One series per container, named by its `pod` and `container`
+    /// labels together (a container's name is unique only in its pod).
+    PerContainer,
     /// One series per object of the kind, named by this label of its own
     /// (`deployment` for a Deployment, `node` for a node).
     Own(&'static str),
@@ -53,7 +56,8 @@ pub enum Read {
     /// label and no `pod` is the workload's.
     ByLabels,
     /// Its series can name no object of the kind: the rule stays unknown
-    /// (the checker refuses this for pods, workloads and nodes, E0505).
+    /// (the checker refuses this for pods, workloads, nodes and containers,
+    /// E0505).
     Unjoined,
 }
 
@@ -64,6 +68,15 @@ impl Metric {
             return Read::Unjoined;
         };
         let per_pod = kind == Kind::Pods || kind.is_workload();
+        if kind == Kind::Containers {
+            let has = |label: &str| self.labels.iter().flatten().any(|l| l == label);
+            // A shape that does not tell: each series' labels decide.
+            return if self.labels.is_none() || (has("pod") && has(own)) {
+                Read::PerContainer
+            } else {
+                Read::Unjoined
+            };
+        }
         match &self.labels {
             None if kind.is_workload() => Read::ByLabels,
             None if kind == Kind::Pods => Read::PerPod,
@@ -87,6 +100,7 @@ impl Metric {
     pub fn join_labels(kind: Kind) -> Vec<&'static str> {
         match kind {
             Kind::Pods => vec!["pod"],
+            Kind::Containers => vec!["pod", "container"],
             k if k.is_workload() => ["pod"].into_iter().chain(k.series_label()).collect(),
             k => k.series_label().into_iter().collect(),
         }
@@ -139,5 +153,22 @@ mod tests {
             ["pod", "statefulset"]
         );
         assert_eq!(Metric::join_labels(Kind::Nodes), ["node"]);
+    }
+
+    #[test]
+    fn a_container_is_read_by_its_pod_and_its_name_together() {
+        let by_container = declared(Some(&["container", "namespace", "pod"]));
+        assert_eq!(by_container.read_on(Kind::Containers), Read::PerContainer);
+        assert_eq!(declared(None).read_on(Kind::Containers), Read::PerContainer);
+        for labels in [&["pod"][..], &["container"], &[]] {
+            assert_eq!(
+                declared(Some(labels)).read_on(Kind::Containers),
+                Read::Unjoined,
+                "{labels:?}"
+            );
+        }
+        // A pod's policy reads the same series per pod, as before.
+        assert_eq!(by_container.read_on(Kind::Pods), Read::PerPod);
+        assert_eq!(Metric::join_labels(Kind::Containers), ["pod", "container"]);
     }
 }

@@ -186,7 +186,9 @@ fn cluster() -> Cluster {
 /// What the snapshot shows by kind: the metrics with a sample now, and the
 /// status reasons.
 fn observed() -> BTreeMap<Kind, (BTreeSet<String>, BTreeSet<String>)> {
-    let observations = snapshot(&cluster(), &mut History::new(3_600), NOW);
+    let mut history = History::new(3_600);
+    history.observe_containers(true);
+    let observations = snapshot(&cluster(), &mut history, NOW);
     let mut by_kind: BTreeMap<Kind, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
     for target in observations.targets {
         let seen = by_kind.entry(target.id.kind).or_default();

@@ -7,6 +7,7 @@
 //! history in, the observations out.
 
 pub mod cluster_target;
+mod containers;
 pub mod events;
 mod filesystems;
 pub mod kinds;
@@ -137,6 +138,10 @@ pub struct History {
     /// The filesystems Prometheus reports, which `select filesystems`
     /// selects: no Kubernetes object stands for them.
     filesystems: filesystems::Filesystems,
+    /// Whether the pods' containers are targets (some policy selects
+    /// containers): at 10,000 pods, one or more targets per container
+    /// would double every cycle's work for nothing otherwise.
+    containers: bool,
 }
 
 #[derive(Debug, Default)]
@@ -168,7 +173,14 @@ impl History {
             read: None,
             statuses_read: BTreeSet::new(),
             filesystems: filesystems::Filesystems::default(),
+            containers: false,
         }
+    }
+
+    /// Makes each pod's regular containers targets of their own, or stops
+    /// (what `select containers` selects).
+    pub fn observe_containers(&mut self, on: bool) {
+        self.containers = on;
     }
 
     /// Keeps the samples of `read` across cycles, and only the latest value
@@ -238,7 +250,10 @@ impl History {
             }
         }
         for (id, series) in fetched.samples {
-            if !known(&id) {
+            // A container is known where its pod is; one its pod does not
+            // have is never recorded, and goes at the next trim.
+            let pod = id.pod_of_container();
+            if !known(pod.as_ref().unwrap_or(&id)) {
                 continue;
             }
             let workload = id.kind.is_workload();
@@ -271,7 +286,7 @@ impl History {
         }
         kept.last_seen = now;
         let mut values = values;
-        if target.id.kind == Kind::Pods {
+        if matches!(target.id.kind, Kind::Pods | Kind::Containers) {
             for kill in oom_kills {
                 kept.ooms_seen.insert(kill);
             }
@@ -381,7 +396,8 @@ impl History {
 
 /// The cluster at `now` as the engine reads it: every pod (with its owning
 /// workload and node), every workload (with its pods' statuses, and their
-/// metrics aggregated as the catalog says) and every node.
+/// metrics aggregated as the catalog says), every node, and each pod's
+/// containers where [`History::observe_containers`] says so.
 ///
 /// The history is trimmed first, while no snapshot shares its maps: trimming
 /// after would copy every map the returned targets hold.
@@ -457,6 +473,13 @@ fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) ->
         workload_targets.push(target);
     }
     targets.extend(workload_targets);
+    if history.containers {
+        for pod in &cluster.pods {
+            for observed in containers::of_pod(pod, now) {
+                targets.push(history.record(observed, now, append));
+            }
+        }
+    }
     let mut running_on: HashMap<&str, usize> = HashMap::default();
     for pod in &cluster.pods {
         let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
@@ -608,6 +631,8 @@ impl<'c> Rollouts<'c> {
 
 #[cfg(test)]
 mod catalog_tests;
+#[cfg(test)]
+mod containers_tests;
 #[cfg(test)]
 mod filesystems_tests;
 #[cfg(test)]

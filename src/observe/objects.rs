@@ -8,6 +8,7 @@ use crate::engine::observation::{Target, TargetId};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{ContainerStatus, Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use std::collections::BTreeSet;
 
 /// An object as observed now: its target (without metric series) and the
 /// current value of each metric it has, to append to its history.
@@ -43,7 +44,7 @@ fn base(kind: Kind, meta: &ObjectMeta) -> Target {
     target
 }
 
-fn age(meta: &ObjectMeta, now: i64) -> Option<(&'static str, f64)> {
+pub(super) fn age(meta: &ObjectMeta, now: i64) -> Option<(&'static str, f64)> {
     let created = seconds(meta.creation_timestamp.as_ref()?);
     Some(("age", now.saturating_sub(created).max(0) as f64))
 }
@@ -55,7 +56,7 @@ fn since(target: &mut Target, reason: &str, time: Option<&Time>) {
     }
 }
 
-fn flag(value: bool) -> f64 {
+pub(super) fn flag(value: bool) -> f64 {
     if value {
         1.0
     } else {
@@ -131,44 +132,11 @@ pub fn pod(pod: &Pod, owner: Option<TargetId>, now: i64) -> Observed {
         .flatten()
         .collect();
     for c in &containers {
-        let waiting = c.state.as_ref().and_then(|s| s.waiting.as_ref());
-        if waiting.is_some() {
-            target.statuses.insert("ContainerWaiting".into());
-        }
-        if let Some(reason) = waiting.and_then(|w| w.reason.as_deref()) {
-            if matches!(
-                reason,
-                "CrashLoopBackOff" | "ImagePullBackOff" | "ErrImagePull" | "ContainerCreating"
-            ) {
-                target.statuses.insert(reason.to_string());
-            }
-        }
-        let terminated = [c.state.as_ref(), c.last_state.as_ref()]
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.terminated.as_ref());
-        for t in terminated {
-            match t.reason.as_deref() {
-                Some("OOMKilled") => {
-                    target.statuses.insert("OOMKilled".into());
-                }
-                Some("Error") => {
-                    target.statuses.insert("Error".into());
-                }
-                _ => {}
-            }
-        }
+        container_states(c, &mut target.statuses);
     }
     let restarts: i64 = containers.iter().map(|c| i64::from(c.restart_count)).sum();
     values.push(("restarts", restarts as f64));
-    let oom_kills: Vec<(String, i64)> = containers
-        .iter()
-        .filter_map(|c| {
-            let t = c.last_state.as_ref()?.terminated.as_ref()?;
-            (t.reason.as_deref() == Some("OOMKilled"))
-                .then(|| (c.name.clone(), t.finished_at.as_ref().map_or(0, seconds)))
-        })
-        .collect();
+    let oom_kills: Vec<(String, i64)> = containers.iter().filter_map(|c| oom_kill(c)).collect();
     let condition = |kind: &str| status.conditions.iter().flatten().find(|c| c.type_ == kind);
     match phase {
         "Pending" => {
@@ -209,6 +177,40 @@ pub fn pod(pod: &Pod, owner: Option<TargetId>, now: i64) -> Observed {
         values,
         oom_kills,
     }
+}
+
+/// Adds the status reasons a container's state shows (`state` and
+/// `lastState`): a pod's are its containers', a container's its own.
+pub fn container_states(c: &ContainerStatus, statuses: &mut BTreeSet<String>) {
+    let waiting = c.state.as_ref().and_then(|s| s.waiting.as_ref());
+    if waiting.is_some() {
+        statuses.insert("ContainerWaiting".into());
+    }
+    if let Some(reason) = waiting.and_then(|w| w.reason.as_deref()) {
+        if matches!(
+            reason,
+            "CrashLoopBackOff" | "ImagePullBackOff" | "ErrImagePull" | "ContainerCreating"
+        ) {
+            statuses.insert(reason.to_string());
+        }
+    }
+    let terminated = [c.state.as_ref(), c.last_state.as_ref()]
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.terminated.as_ref());
+    for t in terminated {
+        if let Some(reason @ ("OOMKilled" | "Error")) = t.reason.as_deref() {
+            statuses.insert(reason.into());
+        }
+    }
+}
+
+/// A container's last termination if it was an OOM kill: its name and
+/// when it ended, which the history counts once (`oom_kills`).
+pub fn oom_kill(c: &ContainerStatus) -> Option<(String, i64)> {
+    let t = c.last_state.as_ref()?.terminated.as_ref()?;
+    (t.reason.as_deref() == Some("OOMKilled"))
+        .then(|| (c.name.clone(), t.finished_at.as_ref().map_or(0, seconds)))
 }
 
 /// The taints that announce a node's removal (`BeingRemoved`).

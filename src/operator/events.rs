@@ -40,10 +40,12 @@ impl Announcer {
         let target_ref = reference(target);
         // An Event's note is at most 1 KiB.
         let note: String = message.chars().take(1_000).collect();
-        // On its node, a filesystem's Event says which filesystem it is about.
-        let about = match target.node_of_filesystem() {
-            Some(_) => format!("{} ({})", record.name_any(), target.name),
-            None => record.name_any(),
+        // On its node, a filesystem's Event says which filesystem it is
+        // about; on its pod, a container's which container.
+        let about = match (target.node_of_filesystem(), target.container_of_pod()) {
+            (Some(_), _) => format!("{} ({})", record.name_any(), target.name),
+            (_, Some((_, container))) => format!("{} (container {container})", record.name_any()),
+            _ => record.name_any(),
         };
         let about_target = Event {
             type_,
@@ -102,6 +104,18 @@ fn reference(id: &TargetId) -> ObjectReference {
             name: node.to_string(),
         });
     }
+    // A container is no API object either: its Events are on its pod, with
+    // the field path the kubelet's own Events about it carry.
+    if let Some((pod, container)) = id.container_of_pod() {
+        return ObjectReference {
+            field_path: Some(format!("spec.containers{{{container}}}")),
+            ..reference(&TargetId {
+                kind: crate::catalog::Kind::Pods,
+                namespace: id.namespace.clone(),
+                name: pod.to_string(),
+            })
+        };
+    }
     let (api_version, kind) = ObjectRef::api_kind(id.kind);
     ObjectReference {
         api_version: Some(api_version.into()),
@@ -128,5 +142,19 @@ mod tests {
         assert_eq!(regarding.kind.as_deref(), Some("Node"));
         assert_eq!(regarding.name.as_deref(), Some("worker-1"));
         assert_eq!(regarding.namespace, None);
+    }
+
+    #[test]
+    fn a_containers_events_are_on_its_pod_at_its_field_path() {
+        let id = crate::engine::observation::TargetId::container("shop", "web-1", "app");
+        let regarding = super::reference(&id);
+        assert_eq!(regarding.kind.as_deref(), Some("Pod"));
+        assert_eq!(regarding.api_version.as_deref(), Some("v1"));
+        assert_eq!(regarding.name.as_deref(), Some("web-1"));
+        assert_eq!(regarding.namespace.as_deref(), Some("shop"));
+        assert_eq!(
+            regarding.field_path.as_deref(),
+            Some("spec.containers{app}")
+        );
     }
 }

@@ -128,7 +128,7 @@ pub struct ObjectRef {
 
 /// Each kind the engine knows, as the Kubernetes API names it: its
 /// apiVersion and kind. The one table records, Events and approvals read.
-const API_KINDS: [(Kind, &str, &str); 13] = [
+const API_KINDS: [(Kind, &str, &str); 14] = [
     (Kind::Pods, "v1", "Pod"),
     (Kind::Nodes, "v1", "Node"),
     (Kind::Deployments, "apps/v1", "Deployment"),
@@ -154,6 +154,10 @@ const API_KINDS: [(Kind, &str, &str); 13] = [
     // No API object either: a record names the filesystem `NODE:MOUNTPOINT`;
     // its Events are on the node (see `operator::events`).
     (Kind::Filesystems, "kubeskippy.io/v1alpha1", "Filesystem"),
+    // A container is no API object of its own: a record names it
+    // `POD/CONTAINER` in its pod's namespace; its Events are on the pod,
+    // with the container's field path, as the kubelet's are.
+    (Kind::Containers, "kubeskippy.io/v1alpha1", "Container"),
 ];
 
 impl ObjectRef {

@@ -341,9 +341,20 @@ pub fn parse_duration(text: &str) -> Result<Seconds, String> {
 }
 
 /// Reads a target: `KIND/NAMESPACE/NAME`, `KIND/NAME` of a cluster-scoped
-/// kind (`nodes/NAME`, `persistentvolumes/NAME`), `cluster`, or
-/// `filesystems/NODE:MOUNTPOINT`, whose mount point holds `/`.
+/// kind (`nodes/NAME`, `persistentvolumes/NAME`), `cluster`,
+/// `filesystems/NODE:MOUNTPOINT`, whose mount point holds `/`, or
+/// `containers/NAMESPACE/POD/CONTAINER`.
 pub fn parse_target(text: &str) -> Result<TargetId, String> {
+    if let Some(name) = text.trim().strip_prefix("containers/") {
+        return match name.split('/').collect::<Vec<_>>().as_slice() {
+            [namespace, pod, container] if ![namespace, pod, container].iter().any(|p| p.is_empty()) => {
+                Ok(TargetId::container(namespace, pod, container))
+            }
+            _ => Err(format!(
+                "`{text}`: a container is written `containers/NAMESPACE/POD/CONTAINER`, as `containers/shop/web-1/app`"
+            )),
+        };
+    }
     if let Some(name) = text.trim().strip_prefix("filesystems/") {
         return match name.split_once(':') {
             Some((node, mountpoint)) if !node.is_empty() && !node.contains('/') => {

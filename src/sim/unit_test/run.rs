@@ -303,11 +303,21 @@ pub(super) fn observe(
                     let given = |l: &str| input.labels.get(l).map_or("", String::as_str);
                     Target::filesystem(node, mountpoint, given("fstype"), given("device"))
                 }
+                (Kind::Containers, _) => {
+                    let mut target = Target::new(input.target.clone());
+                    if let Some((_, container)) = input.target.container_of_pod() {
+                        target.labels.insert(
+                            crate::catalog::CONTAINER_LABEL.to_string(),
+                            container.to_string(),
+                        );
+                    }
+                    target
+                }
                 _ => Target::new(input.target.clone()),
             };
             target.status_history = Arc::clone(statuses);
-            // A filesystem's `node` and `mountpoint` are its name's, as the
-            // operator labels it.
+            // A filesystem's `node` and `mountpoint` are its name's, and a
+            // container's `container`, as the operator labels them.
             for (label, value) in &input.labels {
                 target
                     .labels

@@ -37,6 +37,16 @@ fn targets() {
     assert_eq!(filesystem.node_of_filesystem(), Some("worker-1"));
     assert!(parse_target("filesystems/worker-1").is_err());
     assert!(parse_target("filesystems/:/var").is_err());
+    let container = parse_target("containers/shop/web-1/app").unwrap();
+    assert_eq!(container.to_string(), "containers/shop/web-1/app");
+    assert_eq!(container.container_of_pod(), Some(("web-1", "app")));
+    for bad in [
+        "containers/shop/web-1",
+        "containers/shop//app",
+        "containers/web-1/app/x/y",
+    ] {
+        assert!(parse_target(bad).is_err(), "{bad}");
+    }
 }
 
 #[test]

@@ -1,0 +1,197 @@
+//! The observer's container targets: made from the pods it holds, each
+//! read from its own status, and only when some policy selects them.
+
+use super::*;
+use crate::engine::observation::TargetId;
+use crate::engine::series::Sample;
+use serde_json::{json, Value};
+
+const NOW: i64 = 1_800_000_000;
+
+/// A pod of two regular containers, an init container and an ephemeral
+/// one, labelled with a `container` label of its own; `app` in `app`,
+/// `sidecar` in `sidecar`.
+fn pod(app: Value, sidecar: Value) -> Arc<Pod> {
+    Arc::new(
+        serde_json::from_value(json!({
+            "metadata": {"name": "web-1", "namespace": "shop", "creationTimestamp": "2027-01-15T07:00:00Z",
+                         "labels": {"app": "web", "container": "from-the-pod"}},
+            "spec": {"nodeName": "node-0",
+                     "initContainers": [{"name": "migrate"}],
+                     "containers": [{"name": "app"}, {"name": "sidecar"}],
+                     "ephemeralContainers": [{"name": "debugger"}]},
+            "status": {"phase": "Running",
+                       "conditions": [{"type": "Ready", "status": "False"}],
+                       "initContainerStatuses": [{"name": "migrate", "image": "x", "imageID": "",
+                           "ready": false, "restartCount": 9,
+                           "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}],
+                       "containerStatuses": [
+                           status("app", app), status("sidecar", sidecar)]}
+        }))
+        .expect("a pod"),
+    )
+}
+
+fn status(name: &str, mut fields: Value) -> Value {
+    fields["name"] = json!(name);
+    fields["image"] = json!("x");
+    fields["imageID"] = json!("");
+    fields
+}
+
+fn crash_looping(restarts: i32) -> Value {
+    json!({"ready": false, "restartCount": restarts,
+           "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+           "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled",
+                                         "finishedAt": format!("2027-01-15T07:{:02}:00Z", 50 + restarts)}}})
+}
+
+fn running() -> Value {
+    json!({"ready": true, "restartCount": 0, "state": {"running": {}}})
+}
+
+fn observed(pods: Vec<Arc<Pod>>, history: &mut History, at: i64) -> Observations {
+    snapshot(
+        &Cluster {
+            pods,
+            ..Cluster::default()
+        },
+        history,
+        at,
+    )
+}
+
+fn containers_history() -> History {
+    let mut history = History::new(3_600);
+    history.observe_containers(true);
+    history
+}
+
+fn container<'a>(seen: &'a Observations, name: &str) -> &'a Target {
+    let id = TargetId::container("shop", "web-1", name);
+    seen.targets
+        .iter()
+        .find(|t| t.id == id)
+        .unwrap_or_else(|| panic!("{id} is observed"))
+}
+
+fn last(target: &Target, metric: &str) -> Option<f64> {
+    Some(target.metrics.get(metric)?.samples().last()?.value)
+}
+
+#[test]
+fn each_regular_container_is_a_target_of_its_own_state() {
+    let seen = observed(
+        vec![pod(crash_looping(4), running())],
+        &mut containers_history(),
+        NOW,
+    );
+    let names: Vec<String> = seen
+        .targets
+        .iter()
+        .filter(|t| t.id.kind == Kind::Containers)
+        .map(|t| t.id.to_string())
+        .collect();
+    // Neither the init container nor the ephemeral one.
+    assert_eq!(
+        names,
+        ["containers/shop/web-1/app", "containers/shop/web-1/sidecar"]
+    );
+    let app = container(&seen, "app");
+    let sidecar = container(&seen, "sidecar");
+    assert_eq!(
+        app.statuses,
+        ["CrashLoopBackOff", "ContainerWaiting", "OOMKilled"]
+            .map(String::from)
+            .into()
+    );
+    assert!(sidecar.statuses.is_empty(), "{:?}", sidecar.statuses);
+    assert_eq!(last(app, "restarts"), Some(4.0));
+    assert_eq!(last(sidecar, "restarts"), Some(0.0));
+    assert_eq!(
+        (last(app, "ready"), last(sidecar, "ready")),
+        (Some(0.0), Some(1.0))
+    );
+    assert_eq!(
+        (last(app, "oom_kills"), last(sidecar, "oom_kills")),
+        (Some(1.0), Some(0.0))
+    );
+    // The pod's age, and the pod's labels with the container's own name.
+    assert_eq!(last(app, "age"), Some(3_600.0));
+    assert_eq!(app.labels["app"], "web");
+    assert_eq!(app.labels["container"], "app");
+    assert_eq!(sidecar.labels["container"], "sidecar");
+    // The pod still reads all of its containers, the init one included.
+    let pod = seen
+        .targets
+        .iter()
+        .find(|t| t.id.kind == Kind::Pods)
+        .expect("the pod");
+    assert_eq!(last(pod, "restarts"), Some(13.0));
+}
+
+#[test]
+fn without_a_policy_on_containers_there_are_none() {
+    let seen = observed(
+        vec![pod(crash_looping(4), running())],
+        &mut History::new(3_600),
+        NOW,
+    );
+    assert!(seen.targets.iter().all(|t| t.id.kind != Kind::Containers));
+    assert_eq!(seen.targets.len(), 1);
+}
+
+#[test]
+fn a_containers_oom_kills_and_statuses_are_counted_as_they_happen() {
+    let mut history = containers_history();
+    history.keep_status_history_of(["CrashLoopBackOff".to_string()].into());
+    let mut seen = Observations::default();
+    for (step, app) in [
+        (0, crash_looping(1)),
+        (15, running()),
+        (30, crash_looping(2)),
+    ] {
+        seen = observed(vec![pod(app, running())], &mut history, NOW + step);
+    }
+    let app = container(&seen, "app");
+    // Two kills, each counted once although its pod showed it twice.
+    assert_eq!(last(app, "oom_kills"), Some(2.0));
+    let held: Vec<(i64, f64)> = app.status_history["CrashLoopBackOff"]
+        .samples()
+        .iter()
+        .map(|s| (s.at - NOW, s.value))
+        .collect();
+    assert_eq!(held, [(0, 1.0), (15, 0.0), (30, 1.0)]);
+    let sidecar = container(&seen, "sidecar");
+    let never: Vec<f64> = sidecar.status_history["CrashLoopBackOff"]
+        .samples()
+        .iter()
+        .map(|s| s.value)
+        .collect();
+    assert_eq!(never, [0.0, 0.0, 0.0]);
+}
+
+#[test]
+fn a_source_answer_lands_on_a_container_of_a_known_pod() {
+    let mut history = containers_history();
+    let mut fetched = queries::Fetched::default();
+    let sample = |value| vec![Sample::new(NOW, value)];
+    for (pod, container, value) in [("web-1", "app", 92.0), ("gone-1", "app", 50.0)] {
+        fetched.samples.insert(
+            TargetId::container("shop", pod, container),
+            [("cpu_percent".to_string(), sample(value))].into(),
+        );
+    }
+    let known = TargetId {
+        kind: Kind::Pods,
+        namespace: Some("shop".into()),
+        name: "web-1".into(),
+    };
+    history.absorb(fetched, |id| *id == known);
+    let seen = observed(vec![pod(running(), running())], &mut history, NOW);
+    assert_eq!(last(container(&seen, "app"), "cpu_percent"), Some(92.0));
+    assert_eq!(last(container(&seen, "sidecar"), "cpu_percent"), None);
+    assert!(!history
+        .objects
+        .contains_key(&TargetId::container("shop", "gone-1", "app")));
+}
