@@ -63,6 +63,11 @@ impl Program {
         self.metrics.get(id.0)
     }
 
+    /// Whether a policy of the program selects `kind`.
+    pub fn selects(&self, kind: crate::catalog::Kind) -> bool {
+        self.policies.iter().any(|p| p.selector.kind == kind)
+    }
+
     /// The longest window or event span any rule reads, in seconds: how
     /// far back an observer keeps samples and events for it.
     pub fn longest_window(&self) -> u64 {

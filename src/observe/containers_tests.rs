@@ -195,3 +195,122 @@ fn a_source_answer_lands_on_a_container_of_a_known_pod() {
         .objects
         .contains_key(&TargetId::container("shop", "gone-1", "app")));
 }
+
+/// The queries a cycle runs for `source`'s policies over one pod of shop.
+fn planned(source: &str) -> Vec<queries::Query> {
+    let compiled = crate::check::compile(source, &crate::safety::SafetyConfig::default());
+    assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
+    let wanted = queries::wanted(&[queries::Evaluated {
+        program: &compiled.program,
+        namespace: Some("shop"),
+    }]);
+    let cluster = Cluster {
+        pods: vec![pod(running(), running())],
+        ..Cluster::default()
+    };
+    queries::plan(&wanted, &cluster)
+}
+
+const THROTTLED: &str = "metric throttled: counter count = promql \"sum by (pod, container) (container_cpu_cfs_throttled_periods_total{namespace=\\\"$namespace\\\", container!=\\\"\\\"})\"\n";
+
+#[test]
+fn a_containers_queries_are_grouped_by_pod_and_container_and_land_on_containers() {
+    let source = format!(
+        "{THROTTLED}policy c {{\n  select containers\n  \
+         when increase(throttled, 5m) > 100 and cpu_percent > 90% for 15m then notify \"x\"\n}}\n\
+         policy p {{\n  select pods\n  when cpu_percent > 90% and increase(throttled, 5m) > 100 then notify \"y\"\n}}\n"
+    );
+    let queries = planned(&source);
+    let seen: Vec<(&str, bool, queries::Landing)> = queries
+        .iter()
+        .map(|q| {
+            (
+                q.metric.as_str(),
+                q.promql.contains("by (pod, container)"),
+                q.landing,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            // The pods' query, then the containers' (each kind its own).
+            ("cpu_percent", false, queries::Landing::Objects),
+            ("cpu_percent", true, queries::Landing::Containers),
+            // One query for both policies' declared metric.
+            ("throttled", true, queries::Landing::Both),
+        ]
+    );
+    assert!(queries
+        .iter()
+        .all(|q| q.namespace.as_deref() == Some("shop")));
+}
+
+#[test]
+fn a_series_lands_by_namespace_pod_and_container_where_its_query_says() {
+    let labels = |pairs: &[(&str, &str)]| -> std::collections::HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let query = |landing| queries::Query {
+        metric: "throttled".into(),
+        promql: String::new(),
+        namespace: Some("shop".into()),
+        lookback: 0,
+        filesystems: false,
+        landing,
+    };
+    let app = labels(&[("pod", "web-1"), ("container", "app")]);
+    let landed = |landing, series: &[std::collections::HashMap<String, String>]| {
+        let mut fetched = queries::Fetched::default();
+        for (i, labels) in series.iter().enumerate() {
+            fetched.add(&query(landing), labels, vec![Sample::new(NOW, i as f64)]);
+        }
+        fetched
+            .samples
+            .into_iter()
+            .map(|(id, series)| (id.to_string(), series["throttled"][0].value))
+            .collect::<Vec<_>>()
+    };
+    let sidecar = labels(&[("pod", "web-1"), ("container", "sidecar")]);
+    assert_eq!(
+        landed(
+            queries::Landing::Containers,
+            &[app.clone(), sidecar.clone()]
+        ),
+        [
+            ("containers/shop/web-1/app".to_string(), 0.0),
+            ("containers/shop/web-1/sidecar".to_string(), 1.0)
+        ]
+    );
+    // A pod's query keeps landing on the pod, its first series first.
+    assert_eq!(
+        landed(queries::Landing::Objects, &[app.clone(), sidecar.clone()]),
+        [("pods/shop/web-1".to_string(), 0.0)]
+    );
+    assert_eq!(
+        landed(queries::Landing::Both, &[app]),
+        [
+            ("pods/shop/web-1".to_string(), 0.0),
+            ("containers/shop/web-1/app".to_string(), 0.0)
+        ]
+    );
+    // cAdvisor's pod-level cgroup (`container=""`), a series of another
+    // namespace by its own label, and one without a pod.
+    let pod_level = labels(&[("pod", "web-1"), ("container", "")]);
+    let elsewhere = labels(&[
+        ("pod", "api-1"),
+        ("container", "app"),
+        ("namespace", "blog"),
+    ]);
+    let no_pod = labels(&[("container", "app")]);
+    assert_eq!(
+        landed(
+            queries::Landing::Containers,
+            &[pod_level, elsewhere, no_pod]
+        ),
+        [("containers/blog/api-1/app".to_string(), 1.0)]
+    );
+}

@@ -29,6 +29,7 @@ fn query(metric: &str) -> Query {
         namespace: None,
         lookback: 0,
         filesystems: super::filesystems::is_filesystem_metric(metric),
+        landing: super::queries::Landing::Objects,
     }
 }
 

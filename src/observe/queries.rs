@@ -35,6 +35,53 @@ pub struct Wanted {
     pub lookback: i64,
     /// The namespaces whose objects the policies select.
     pub scope: Scope,
+    /// Whether its series land on containers, on the other kinds' targets,
+    /// or on both.
+    pub landing: Landing,
+}
+
+/// Which targets a query's series land on: decided by the kinds of the
+/// policies that read it, when planned, so that a pod's query whose series
+/// carry a `container` label (a declared metric's raw selector) still lands
+/// on the pod, and a container's query never on its pod.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Landing {
+    /// Pods, workloads, claims and nodes, as each series' labels name them
+    /// (see [`target_of`]).
+    #[default]
+    Objects,
+    /// Containers, by their `pod` and `container` labels together (see
+    /// [`container_of`]).
+    Containers,
+    /// Both: a declared metric read by policies on containers and on
+    /// another kind.
+    Both,
+}
+
+impl Landing {
+    fn of(kind: Kind) -> Landing {
+        if kind == Kind::Containers {
+            Landing::Containers
+        } else {
+            Landing::Objects
+        }
+    }
+
+    fn widen(self, other: Landing) -> Landing {
+        if self == other {
+            self
+        } else {
+            Landing::Both
+        }
+    }
+
+    fn on_containers(self) -> bool {
+        self != Landing::Objects
+    }
+
+    fn on_objects(self) -> bool {
+        self != Landing::Containers
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -93,6 +140,7 @@ pub fn wanted(programs: &[Evaluated<'_>]) -> Vec<Wanted> {
                 Namespaces::AnyExcept(except) => Scope::Every(except.iter().cloned().collect()),
                 Namespaces::ClusterScoped => Scope::Cluster,
             };
+            let landing = Landing::of(policy.selector.kind);
             let mut reads: BTreeMap<usize, i64> = BTreeMap::new();
             for rule in &policy.rules {
                 windows(&rule.condition, &mut reads);
@@ -116,6 +164,7 @@ pub fn wanted(programs: &[Evaluated<'_>]) -> Vec<Wanted> {
                     Some(entry) => {
                         entry.lookback = entry.lookback.max(lookback);
                         entry.scope.widen(scope.clone());
+                        entry.landing = entry.landing.widen(landing);
                     }
                     None => {
                         wanted.insert(
@@ -128,6 +177,7 @@ pub fn wanted(programs: &[Evaluated<'_>]) -> Vec<Wanted> {
                                     .flatten(),
                                 lookback,
                                 scope: scope.clone(),
+                                landing,
                             },
                         );
                     }
@@ -161,6 +211,8 @@ pub struct Query {
     /// series a target of its own: decided once when planned, not for
     /// every series of the answer.
     pub filesystems: bool,
+    /// Whether its series land on containers, on other targets or on both.
+    pub landing: Landing,
 }
 
 /// The names of the objects placeholders stand for.
@@ -228,6 +280,7 @@ pub fn plan(wanted: &[Wanted], cluster: &Cluster) -> Vec<Query> {
             namespace: namespace.map(str::to_string),
             lookback: want.lookback,
             filesystems,
+            landing: want.landing,
         };
         if has("$namespace") || has("$workload") {
             for (namespace, pods) in &names.pods {
@@ -363,6 +416,17 @@ pub fn target_of(labels: &HashMap<String, String>, namespace: Option<&str>) -> O
     })
 }
 
+/// The container an answer's series is about: its `pod` and non-empty
+/// `container` labels together, in its `namespace` label's namespace (or
+/// the query's); `None` without them (cAdvisor's pod-level series has an
+/// empty `container`).
+pub fn container_of(labels: &HashMap<String, String>, namespace: Option<&str>) -> Option<TargetId> {
+    let namespace = labels.get("namespace").map(String::as_str).or(namespace)?;
+    let pod = labels.get("pod").filter(|p| !p.is_empty())?;
+    let container = labels.get("container").filter(|c| !c.is_empty())?;
+    Some(TargetId::container(namespace, pod, container))
+}
+
 /// What a cycle's queries brought back, for [`super::History::absorb`].
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Fetched {
@@ -390,10 +454,25 @@ impl Fetched {
         if query.filesystems {
             return super::filesystems::add(self, query, labels, samples);
         }
-        let Some(id) = target_of(labels, query.namespace.as_deref()) else {
-            return;
-        };
-        self.keep(id, &query.metric, samples);
+        let namespace = query.namespace.as_deref();
+        let container = query
+            .landing
+            .on_containers()
+            .then(|| container_of(labels, namespace))
+            .flatten();
+        let object = query
+            .landing
+            .on_objects()
+            .then(|| target_of(labels, namespace))
+            .flatten();
+        match (container, object) {
+            (Some(container), Some(object)) => {
+                self.keep(container, &query.metric, samples.clone());
+                self.keep(object, &query.metric, samples);
+            }
+            (Some(id), None) | (None, Some(id)) => self.keep(id, &query.metric, samples),
+            (None, None) => {}
+        }
     }
 
     /// Keeps the finite `samples` of `metric` on `id`, unless a query

@@ -311,6 +311,7 @@ fn memory_query(namespace: &str) -> Query {
         namespace: Some(namespace.into()),
         lookback: 600,
         filesystems: false,
+        landing: Landing::Objects,
     }
 }
 
@@ -438,6 +439,7 @@ fn a_workload_s_own_series_wins_over_its_pods() {
         namespace: Some(namespace.into()),
         lookback: 0,
         filesystems: false,
+        landing: Landing::Objects,
     };
     let mut fetched = Fetched::default();
     fetched
@@ -496,6 +498,7 @@ fn a_namespace_s_failure_forgets_only_that_namespace_s_series() {
         namespace: namespace.map(str::to_string),
         lookback: 0,
         filesystems: false,
+        landing: Landing::Objects,
     };
     for (namespace, labels) in [
         (Some("shop"), pod_labels("web-a")),

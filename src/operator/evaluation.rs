@@ -277,6 +277,11 @@ async fn cycle(context: &Loop, work: &mut Work) {
             .map(str::to_string)
             .collect(),
     );
+    work.history.observe_containers(
+        programs
+            .iter()
+            .any(|(_, program)| program.selects(Kind::Containers)),
+    );
     let observations = snapshot(&cluster, &mut work.history, now);
     let observed = started.elapsed();
     let recent = evaluate_all(context, work, &observations, now, Pass::Cycle).await;

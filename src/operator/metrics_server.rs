@@ -4,7 +4,8 @@
 //! namespace would be a hundred requests a cycle on a hundred namespaces),
 //! through the API server's aggregation layer, divided by the pods' limits
 //! (their requests where no container has a limit) and the nodes'
-//! allocatable resources.
+//! allocatable resources; for `select containers`, each container's usage
+//! (`containers[].usage`) by its own limit (or request).
 //!
 //! metrics-server keeps no history: each cycle appends the current usage,
 //! and a window fills as cycles pass. When the API is not served (no
@@ -16,7 +17,7 @@ use crate::act::quantity;
 use crate::catalog::Kind;
 use crate::engine::observation::TargetId;
 use crate::engine::series::Sample;
-use crate::observe::queries::{Fetched, Query, Scope, Wanted};
+use crate::observe::queries::{Fetched, Landing, Query, Scope, Wanted};
 use crate::observe::Cluster;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use serde::Deserialize;
@@ -106,6 +107,12 @@ impl MetricsServerSource {
         }
         let mut namespaces = BTreeSet::new();
         let mut nodes = false;
+        // A policy on containers reads each container's usage: the same
+        // list, divided by that container's own limit.
+        let containers = wanted.iter().any(|w| w.landing != Landing::Objects);
+        let pods_too = wanted
+            .iter()
+            .any(|w| w.landing != Landing::Containers && w.scope != Scope::Cluster);
         for want in &wanted {
             for pod in &cluster.pods {
                 if let Some(ns) = pod.metadata.namespace.as_deref() {
@@ -144,12 +151,20 @@ impl MetricsServerSource {
                             continue;
                         }
                         let spec = pods.get(&(ns, item.metadata.name.as_str())).copied();
-                        let id = TargetId {
-                            kind: Kind::Pods,
-                            namespace: Some(ns.to_string()),
-                            name: item.metadata.name.clone(),
-                        };
-                        add(fetched, &id, pod_values(&item, spec), now);
+                        if pods_too {
+                            let id = TargetId {
+                                kind: Kind::Pods,
+                                namespace: Some(ns.to_string()),
+                                name: item.metadata.name.clone(),
+                            };
+                            add(fetched, &id, pod_values(&item, spec), now);
+                        }
+                        if containers {
+                            for (container, values) in container_values(&item, spec) {
+                                let id = TargetId::container(ns, &item.metadata.name, container);
+                                add(fetched, &id, values, now);
+                            }
+                        }
                     }
                 }
                 Err(error) => {
@@ -237,6 +252,7 @@ fn failed(metric: &str, namespace: Option<&str>) -> Query {
         namespace: namespace.map(str::to_string),
         lookback: 0,
         filesystems: false,
+        landing: Landing::Objects,
     }
 }
 
@@ -249,16 +265,20 @@ fn add(fetched: &mut Fetched, id: &TargetId, values: Vec<(&str, f64)>, now: i64)
     }
 }
 
+/// Each resource metrics-server measures, with the metrics of its amount
+/// and of its share.
+const RESOURCES: [(&str, &str, &str); 2] = [
+    ("memory", "memory_bytes", "memory_percent"),
+    ("cpu", "cpu_cores", "cpu_percent"),
+];
+
 /// A pod's usage, and its share of its limits (of its requests where no
 /// container has a limit for the resource): only the containers that have
 /// one count toward the share, as a container without a limit has no share
 /// of one.
 pub fn pod_values(metrics: &PodMetrics, pod: Option<&Pod>) -> Vec<(&'static str, f64)> {
     let mut values = Vec::new();
-    for (resource, amount, percent) in [
-        ("memory", "memory_bytes", "memory_percent"),
-        ("cpu", "cpu_cores", "cpu_percent"),
-    ] {
+    for (resource, amount, percent) in RESOURCES {
         let usage: Vec<(&str, f64)> = metrics
             .containers
             .iter()
@@ -271,45 +291,83 @@ pub fn pod_values(metrics: &PodMetrics, pod: Option<&Pod>) -> Vec<(&'static str,
         let Some(pod) = pod else {
             continue;
         };
-        let bound = |field: fn(
-            &k8s_openapi::api::core::v1::ResourceRequirements,
-        ) -> Option<
-            &BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
-        >| {
+        let bound = |field: Field| {
             let (mut used, mut allowed) = (0.0, 0.0);
             for (name, value) in &usage {
-                let container = pod
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.containers.iter().find(|c| c.name == *name));
-                let limit = container
-                    .and_then(|c| c.resources.as_ref())
-                    .and_then(field)
-                    .and_then(|m| m.get(resource))
-                    .and_then(|q| quantity::parse(&q.0))
-                    .filter(|l| *l > 0.0);
-                if let Some(limit) = limit {
+                if let Some(limit) = declared(pod, name, resource, field) {
                     used += value;
                     allowed += limit;
                 }
             }
             (allowed > 0.0).then(|| 100.0 * used / allowed)
         };
-        if let Some(share) = bound(|r| r.limits.as_ref()).or_else(|| bound(|r| r.requests.as_ref()))
-        {
+        if let Some(share) = bound(Field::Limits).or_else(|| bound(Field::Requests)) {
             values.push((percent, share));
         }
     }
     values
 }
 
+/// Which of a container's resource amounts bounds its share.
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    Limits,
+    Requests,
+}
+
+/// The amount of `resource` the container `name` of `pod` declares in
+/// `field`; `None` where it declares none above 0.
+fn declared(pod: &Pod, name: &str, resource: &str, field: Field) -> Option<f64> {
+    let resources = pod
+        .spec
+        .as_ref()?
+        .containers
+        .iter()
+        .find(|c| c.name == name)?
+        .resources
+        .as_ref()?;
+    let amounts = match field {
+        Field::Limits => resources.limits.as_ref(),
+        Field::Requests => resources.requests.as_ref(),
+    }?;
+    quantity::parse(&amounts.get(resource)?.0).filter(|amount| *amount > 0.0)
+}
+
+/// Each container's usage, and its share of its own limit (of its request
+/// where it has no limit for the resource), as [`pod_values`] reads a pod
+/// but without summing: one busy container among idle ones is its own.
+pub fn container_values<'m>(
+    metrics: &'m PodMetrics,
+    pod: Option<&Pod>,
+) -> Vec<(&'m str, Vec<(&'static str, f64)>)> {
+    metrics
+        .containers
+        .iter()
+        .filter(|c| !c.name.is_empty())
+        .map(|c| {
+            let mut values = Vec::new();
+            for (resource, amount, percent) in RESOURCES {
+                let Some(usage) = c.usage.get(resource).and_then(|q| quantity::parse(q)) else {
+                    continue;
+                };
+                values.push((amount, usage));
+                let share = pod.and_then(|pod| {
+                    declared(pod, &c.name, resource, Field::Limits)
+                        .or_else(|| declared(pod, &c.name, resource, Field::Requests))
+                });
+                if let Some(share) = share {
+                    values.push((percent, 100.0 * usage / share));
+                }
+            }
+            (c.name.as_str(), values)
+        })
+        .collect()
+}
+
 /// A node's usage and its share of the node's allocatable resources.
 pub fn node_values(metrics: &NodeMetrics, node: Option<&Node>) -> Vec<(&'static str, f64)> {
     let mut values = Vec::new();
-    for (resource, amount, percent) in [
-        ("memory", "memory_bytes", "memory_percent"),
-        ("cpu", "cpu_cores", "cpu_percent"),
-    ] {
+    for (resource, amount, percent) in RESOURCES {
         let Some(usage) = metrics.usage.get(resource).and_then(|q| quantity::parse(q)) else {
             continue;
         };
@@ -386,6 +444,41 @@ mod tests {
     }
 
     #[test]
+    fn each_containers_share_is_of_its_own_limit_or_request() {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "web-a", "namespace": "shop"},
+            "spec": {"containers": [
+                {"name": "app", "resources": {"limits": {"memory": "512Mi", "cpu": "500m"},
+                                              "requests": {"memory": "256Mi"}}},
+                {"name": "sidecar", "resources": {"requests": {"memory": "32Mi", "cpu": "2m"}}}]}
+        }))
+        .expect("a pod");
+        let metrics = pod_metrics();
+        let values = container_values(&metrics, Some(&pod));
+        let of = |name: &str| {
+            values
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+                .expect("the container")
+        };
+        let (app, sidecar) = (of("app"), of("sidecar"));
+        assert_eq!(value(&app, "memory_bytes"), Some(384.0 * 1_048_576.0));
+        assert_eq!(value(&app, "memory_percent"), Some(75.0), "of its limit");
+        assert_eq!(value(&app, "cpu_cores"), Some(0.25));
+        assert_eq!(value(&app, "cpu_percent"), Some(50.0));
+        // No limit: of its own request, not summed with the app's.
+        assert_eq!(value(&sidecar, "memory_percent"), Some(50.0));
+        assert_eq!(value(&sidecar, "cpu_percent"), Some(50.0));
+        assert_eq!(value(&sidecar, "memory_bytes"), Some(16.0 * 1_048_576.0));
+        // Without the pod, usage only.
+        let unknown = container_values(&metrics, None);
+        assert!(unknown
+            .iter()
+            .all(|(_, v)| value(v, "cpu_percent").is_none() && value(v, "cpu_cores").is_some()));
+    }
+
+    #[test]
     fn a_nodes_share_is_of_its_allocatable_resources() {
         let metrics: NodeMetrics = serde_json::from_value(json!({
             "metadata": {"name": "node-1"}, "timestamp": "2026-12-07T10:00:00Z", "window": "20s",
@@ -410,5 +503,6 @@ mod tests {
         }))
         .expect("PodMetrics");
         assert_eq!(pod_values(&metrics, None), []);
+        assert_eq!(container_values(&metrics, None), [("app", vec![])]);
     }
 }

@@ -267,6 +267,7 @@ mod tests {
             namespace: None,
             lookback,
             filesystems: false,
+            landing: crate::observe::queries::Landing::Objects,
         }
     }
 
