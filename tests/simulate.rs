@@ -127,6 +127,38 @@ fn a_broken_scenario_or_policy_is_reported_not_run() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn a_policy_on_a_kind_the_world_does_not_model_is_said_to_never_fire() {
+    let dir = std::env::temp_dir().join(format!("kubeskippy-sim-kinds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("s.yaml");
+    std::fs::write(
+        &scenario,
+        "name: s\npolicies: [p.skippy]\nnamespace: shop\nduration: 5m\nworkloads:\n  - name: web\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("p.skippy"),
+        "policy on-containers {\n  select containers\n  cooldown 1h\n  when restarts > 3 then notify \"x\"\n}\n\
+         policy on-pods {\n  select pods\n  cooldown 1h\n  when restarts > 3 then notify \"x\"\n}\n",
+    )
+    .unwrap();
+    let output = kubeskippy(&["simulate", scenario.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let notes: Vec<String> = stderr(&output)
+        .lines()
+        .filter(|l| l.starts_with("note: "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].contains("policy `on-containers` selects containers")
+            && notes[0].contains("never fires"),
+        "{notes:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 const LEAKY: &str = "name: leak\nnamespace: shop\nduration: 1h\nworkloads:\n  - name: cart\n    replicas: 2\n    baseline: { memory_percent: 40 }\n    faults:\n      - memory_leak: { per_minute: 3 }\n";
 
 #[test]

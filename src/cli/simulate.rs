@@ -126,6 +126,7 @@ fn simulate(
             let shown = path.display().to_string();
             let _ = err.write_all(render(&compiled.diagnostics, &shown, &source, false).as_bytes());
         } else {
+            unmodelled(&compiled.program, path, err);
             programs.push(compiled.program);
         }
     }
@@ -169,6 +170,24 @@ fn simulate(
     });
     write_report(&report, args.format, out)?;
     Ok(SUCCESS)
+}
+
+/// Says of each policy of `program` whose kind the simulated world has no
+/// objects of that it never fires here, rather than leave a run without
+/// its decisions to look like a policy that found nothing wrong.
+fn unmodelled(program: &Program, path: &Path, err: &mut dyn Write) {
+    for policy in &program.policies {
+        let kind = policy.selector.kind;
+        if crate::sim::world::MODELLED.contains(kind) {
+            continue;
+        }
+        let _ = writeln!(
+            err,
+            "note: {}: policy `{}` selects {kind}, which the simulated world does not model: it never fires here (test it with `kubeskippy test`)",
+            path.display(),
+            policy.name,
+        );
+    }
 }
 
 /// Runs `f` with a progress callback that shows a bar on stderr once the

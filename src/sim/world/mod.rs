@@ -31,6 +31,10 @@ const TRIM_EVERY: u64 = 64;
 /// The most replicas a workload may be scaled to, as the scenario allows.
 pub const MAX_REPLICAS: u32 = super::scenario::MAX_REPLICAS;
 
+/// The kinds the world has objects of: pods, workloads and nodes. A policy
+/// selecting any other kind has no targets in it and never fires.
+pub const MODELLED: catalog::Kinds = catalog::Kinds::RUNNING;
+
 /// Every simulated node's `pod_capacity`: the kubelet's default `maxPods`.
 const POD_CAPACITY: u32 = 110;
 
