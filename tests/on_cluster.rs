@@ -17,6 +17,7 @@ mod on_cluster {
     mod ai;
     mod basics;
     mod cluster_scoped;
+    mod containers;
     mod crds;
     mod events;
     mod guards;

@@ -202,6 +202,9 @@ async fn watch_pass(context: &Loop, work: &mut Work, namespaces: &BTreeSet<Strin
     let started = std::time::Instant::now();
     let now = k8s_openapi::jiff::Timestamp::now().as_second();
     let cluster = context.observers.in_namespaces(namespaces);
+    // A policy on containers registered since the last cycle is heard now.
+    work.history
+        .observe_containers(context.registry.selects(Kind::Containers));
     let observations = peek(&cluster, &mut work.history, now);
     let observing = started.elapsed();
     evaluate_all(context, work, &observations, now, Pass::Watch).await;
@@ -277,11 +280,8 @@ async fn cycle(context: &Loop, work: &mut Work) {
             .map(str::to_string)
             .collect(),
     );
-    work.history.observe_containers(
-        programs
-            .iter()
-            .any(|(_, program)| program.selects(Kind::Containers)),
-    );
+    work.history
+        .observe_containers(context.registry.selects(Kind::Containers));
     let observations = snapshot(&cluster, &mut work.history, now);
     let observed = started.elapsed();
     let recent = evaluate_all(context, work, &observations, now, Pass::Cycle).await;

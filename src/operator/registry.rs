@@ -159,6 +159,12 @@ impl Registry {
             .collect()
     }
 
+    /// Whether some registered policy selects `kind`, without copying the
+    /// programs: a watch pass asks it before each observation.
+    pub fn selects(&self, kind: crate::catalog::Kind) -> bool {
+        self.lock().values().any(|e| e.program.selects(kind))
+    }
+
     /// A copy of the entry of `uid`.
     pub fn get(&self, uid: &str) -> Option<Entry> {
         self.lock().get(uid).cloned()
