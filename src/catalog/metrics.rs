@@ -27,7 +27,7 @@ pub struct MetricInfo {
     pub promql: Option<&'static str>,
     pub description: &'static str,
     /// The values it can take, in its unit's canonical form (a percent from
-    /// 0 to 100, a duration in seconds), on pods and workloads: see
+    /// 0 to 100, a duration in seconds), on pods, containers and workloads: see
     /// [`MetricInfo::bounds_on`].
     pub bounds: Bounds,
 }

@@ -422,7 +422,7 @@ impl Checker<'_> {
                 "a filesystem is what node-exporter reports of a node's mount, no object an action could change (freeing space means deleting someone's data): only `notify` applies"
                     .to_string()
             } else if kind == Kind::Containers {
-                "a container is restarted by restarting its pod: select pods for remedies (`select pods … then restart`); only `notify` applies to containers"
+                "a container is restarted by restarting its pod: select pods for a remedy (`select pods`); only `notify` applies to containers"
                     .to_string()
             } else if Kinds::NOTIFY_ONLY.contains(kind) {
                 format!("KubeSkippy never changes {kind}: storage stays protected, and only `notify` applies")

@@ -157,3 +157,24 @@ fn a_declared_metric_on_containers_needs_pod_and_container_in_its_grouping() {
         ["E0504"]
     );
 }
+
+/// The diagnostics of `source` as `kubeskippy check` prints them.
+fn rendered(source: &str) -> String {
+    let compiled = compile(source, &SafetyConfig::default());
+    crate::diagnostic::render(&compiled.diagnostics, "containers.skippy", source, false)
+}
+
+#[test]
+fn what_a_user_reads_of_a_remedy_or_an_event_on_containers() {
+    insta::assert_snapshot!(
+        "restart_on_containers",
+        rendered(&containers("status is CrashLoopBackOff", "restart"))
+    );
+    insta::assert_snapshot!(
+        "event_on_containers",
+        rendered(&containers(
+            "event BackOff count > 3 within 10m",
+            "notify \"x\""
+        ))
+    );
+}
