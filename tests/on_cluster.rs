@@ -15,6 +15,7 @@ mod on_cluster {
     pub mod support;
 
     mod ai;
+    mod autoscalers;
     mod basics;
     mod cluster_scoped;
     mod crds;
@@ -31,5 +32,6 @@ mod on_cluster {
     mod operations;
     mod prometheus_source;
     mod shards;
+    mod statuses;
     mod templates;
 }
