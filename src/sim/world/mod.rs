@@ -83,6 +83,9 @@ pub struct World {
     next_node: usize,
     /// The most pods that may run at once (see [`World::limit_pods`]).
     max_pods: usize,
+    scripted: scripted::Scripted,
+    /// The time of the current step.
+    now: i64,
 }
 
 struct Node {
@@ -210,6 +213,8 @@ impl World {
             steps: 0,
             next_node: 0,
             max_pods: usize::MAX,
+            scripted: scripted::Scripted::new(&scenario.objects, interval),
+            now: 0,
         };
         for spec in &scenario.workloads {
             let id = TargetId {
@@ -274,6 +279,7 @@ impl World {
     /// Advances the world to `now`: faults progress, every target gets its
     /// samples for this step.
     pub fn step(&mut self, now: i64) {
+        self.now = now;
         for w in 0..self.workloads.len() {
             self.inject(w, now);
         }
@@ -397,5 +403,6 @@ fn secs(s: u64) -> i64 {
 mod actions;
 mod faults;
 mod observe;
+mod scripted;
 
 use observe::{push_event, record};
