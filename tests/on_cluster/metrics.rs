@@ -4,18 +4,10 @@
 
 use super::control_plane;
 use super::support::*;
+pub use crate::real_prometheus::{free_port, prometheus_binary, prometheus_on, serve};
 use kubeskippy::operator::crd::HealingAction;
 use prometheus_http_query::Client as Prometheus;
-use std::process::Stdio;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A port nothing listens on now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// The status code and body of `GET path` on 127.0.0.1:`port` (a minimal
 /// HTTP/1.0 client: the test asks its own operator, nothing else).
@@ -42,25 +34,6 @@ async fn get(port: u16, path: &str) -> Result<(u16, String), String> {
         .map(|(_, b)| b)
         .unwrap_or("");
     Ok((code, body.to_string()))
-}
-
-/// The Prometheus binary: `$KUBESKIPPY_PROMETHEUS`, or `prometheus` on the
-/// PATH. Without it the test is skipped loudly, and fails under CI.
-pub fn prometheus_binary() -> Option<std::path::PathBuf> {
-    if let Some(path) = std::env::var_os("KUBESKIPPY_PROMETHEUS") {
-        return Some(path.into());
-    }
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("prometheus"))
-            .find(|candidate| candidate.is_file())
-    });
-    if found.is_none() {
-        let why = "no `prometheus` on the PATH (Debian package `prometheus`; .ci/run installs it)";
-        assert!(std::env::var_os("CI").is_none(), "{why}");
-        eprintln!("SKIPPED: {why}");
-    }
-    found
 }
 
 /// What a test against a real Prometheus needs: the control plane, the
@@ -220,67 +193,6 @@ pub fn scraping(
     let child = prometheus_on(binary, &plane.ready.log_dir.join(name), target, web);
     let prometheus = Prometheus::try_from(format!("http://127.0.0.1:{web}")).expect("a client");
     (child, prometheus)
-}
-
-/// A real Prometheus on 127.0.0.1:`web` scraping `target` every second,
-/// its configuration, data, log and query log (`queries.log`: every query it
-/// ran) in `dir`; killed when the child drops.
-pub fn prometheus_on(binary: &Path, dir: &Path, target: &str, web: u16) -> tokio::process::Child {
-    std::fs::create_dir_all(dir).expect("a directory for Prometheus");
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  query_log_file: {}\nscrape_configs:\n  - job_name: kubeskippy\n    \
-             static_configs:\n      - targets: ['{target}']\n",
-            dir.join("queries.log").display()
-        ),
-    )
-    .expect("the Prometheus configuration");
-    let log = std::fs::File::create(dir.join("prometheus.log")).expect("a log");
-    tokio::process::Command::new(binary)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{web}"))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("a log handle"))
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("prometheus starts")
-}
-
-/// Serves what `body` gives at each scrape on a loopback port until the
-/// task is dropped: its address and the task.
-pub async fn serve(
-    body: impl Fn() -> String + Send + 'static,
-) -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port for the exporter");
-    let address = listener.local_addr().expect("its address").to_string();
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let body = body();
-            tokio::spawn(async move {
-                let mut request = [0u8; 4096];
-                let _ = stream.read(&mut request).await;
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n\
-                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-            });
-        }
-    });
-    (address, task)
 }
 
 /// A gibibyte, in bytes.
