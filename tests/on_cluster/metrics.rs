@@ -1,10 +1,12 @@
 //! The operator's `/metrics`, `/healthz` and `/readyz`, scraped by a real
 //! Prometheus server (the Debian package `.ci/run` installs) while it heals
-//! a crash-looping pod on the real API server.
+//! a crash-looping pod on the real API server, holds back a scale that an
+//! autoscaler drives, and evaluates a rule whose metric has no source.
 
 use super::control_plane;
 use super::support::*;
 pub use crate::real_prometheus::{free_port, prometheus_binary, prometheus_on, serve};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use kubeskippy::operator::crd::HealingAction;
 use prometheus_http_query::Client as Prometheus;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -99,7 +101,7 @@ async fn a_real_prometheus_scrapes_what_the_operator_did() {
     let _operator = operator_as(
         plane,
         "metrics",
-        Some("evaluationIntervalSeconds: 1\n"),
+        Some("evaluationIntervalSeconds: 1\nverification: {afterSeconds: 2}\n"),
         &plane.ready.kubeconfig,
         &["--metrics-address", &address],
     );
@@ -120,13 +122,30 @@ async fn a_real_prometheus_scrapes_what_the_operator_did() {
 
     healing_policy(&client, &ns, "crashloop", "policy crashloop {\n  select pods where app = \"scraped\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n").await;
     crash_loop(&pods, &first).await;
+    // A safety block: an autoscaler drives the Deployment, so a scale of it
+    // is held.
+    let hpa: HorizontalPodAutoscaler = serde_json::from_value(json!({"metadata": {"name": "scraped-hpa"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "scraped"},
+                 "minReplicas": 1, "maxReplicas": 3}}))
+    .expect("an HPA");
+    Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &hpa)
+        .await
+        .expect("the HPA is created");
+    healing_policy(&client, &ns, "grow", "policy grow {\n  select deployments where app = \"scraped\"\n  mode auto\n  cooldown 10m\n  when replicas < 5 then scale up 1 max 5\n}\n").await;
+    // An unknown metric: a declared PromQL metric, and no Prometheus given.
+    healing_policy(&client, &ns, "errors", "metric error_rate: ratio = promql \"sum by (pod) (rate(errors_total{namespace=\\\"$namespace\\\"}[1m]))\"\npolicy errors {\n  select pods where app = \"scraped\"\n  mode auto\n  cooldown 10m\n  when error_rate > 50% then restart\n}\n").await;
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
     record_where(
         &actions,
-        "the restart",
+        "the restart verified healed",
         Duration::from_secs(60),
-        carried_out,
+        |a| a.status.as_ref().and_then(|s| s.healed) == Some(true),
     )
+    .await;
+    record_where(&actions, "the scale held", Duration::from_secs(60), |a| {
+        a.status.as_ref().and_then(|s| s.reason.as_deref()) == Some("autoscaler")
+    })
     .await;
 
     // A real Prometheus, scraping every second.
@@ -173,11 +192,29 @@ async fn a_real_prometheus_scrapes_what_the_operator_did() {
         .collect();
     for name in [
         "kubeskippy_healing_actions_total",
+        "kubeskippy_safety_blocks_total",
         "kubeskippy_rule_evaluations_total",
         "kubeskippy_evaluation_duration_seconds_count",
+        "kubeskippy_time_to_heal_seconds_count",
         "kubeskippy_circuit_breaker_open",
+        "kubeskippy_metric_unknown_total",
     ] {
         assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    // What the operator did, counted: a histogram is exposed (at zero)
+    // before anything is observed, so its count must have moved.
+    for (what, counted) in [
+        (
+            "the block",
+            "kubeskippy_safety_blocks_total{reason=\"autoscaler\"} >= 1",
+        ),
+        ("the heal", "kubeskippy_time_to_heal_seconds_count >= 1"),
+        (
+            "the unknown metric",
+            "kubeskippy_metric_unknown_total{metric=\"error_rate\"} >= 1",
+        ),
+    ] {
+        eventually(what, Duration::from_secs(30), || query(counted)).await;
     }
 }
 
