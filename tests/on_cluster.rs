@@ -9,6 +9,10 @@ mod helm;
 // The Grafana dashboard's queries, shared with tests/dashboard.rs.
 #[path = "common/dashboard.rs"]
 mod dashboard_file;
+// A real Prometheus and the exporter it scrapes, shared with
+// tests/prometheus_access.rs.
+#[path = "common/prometheus.rs"]
+mod real_prometheus;
 
 mod on_cluster {
     pub mod control_plane;
