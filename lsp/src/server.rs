@@ -47,8 +47,8 @@ pub struct Config {
     /// The largest document analysed, in bytes. The server has one thread: a
     /// larger one would block every request behind its analysis, so it gets
     /// one diagnostic saying so and its requests are refused. At 1 MiB (about
-    /// 15,000 rules, far past any policy file) one analysis takes a fraction
-    /// of a second (`cargo bench --bench lsp`); at 4 MiB it took two.
+    /// 10,000 rules, far past any policy file) one analysis takes about a
+    /// tenth of a second (`cargo bench --bench lsp`); at 4 MiB it took two.
     pub max_document_bytes: usize,
     /// The name and version the server gives the editor (`serverInfo`).
     pub name: String,
