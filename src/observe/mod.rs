@@ -13,6 +13,7 @@ pub mod kinds;
 pub mod objects;
 pub mod queries;
 mod rollouts;
+pub mod watches;
 
 /// A hash map with a fast hash seeded per process: the observer's maps
 /// are looked up once per object per cycle.
@@ -60,6 +61,9 @@ pub struct Cluster {
     /// What a StatefulSet's or DaemonSet's `rollout_age` reads: when the
     /// revision its `status.updateRevision` names was made.
     pub revisions: Vec<Arc<ControllerRevision>>,
+    /// The watches that are down: the statuses and events they feed are
+    /// unknown (see [`watches::Watch::of_statuses`]).
+    pub down: watches::Down,
 }
 
 impl Cluster {
@@ -111,6 +115,7 @@ impl Cluster {
             // cluster-scoped objects, never re-summed over a part.
             totals: self.totals.clone().filter(|_| keep(None)),
             revisions: only(&self.revisions, &keep),
+            down: self.down.clone(),
         }
     }
 }
@@ -504,8 +509,10 @@ fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) ->
         target.events = events.remove(&target.id).unwrap_or_default();
         targets.push(target);
     }
-    // Once every target has its statuses (a workload's are its pods').
+    // Once every target has its statuses (a workload's are its pods'),
+    // and knows which of them a watch that is down leaves unknown.
     for target in &mut targets {
+        target.unobserved = cluster.down.unobserved(target.id.kind);
         history.record_statuses(target, now, append);
     }
     Observations { targets }

@@ -108,6 +108,7 @@ pub async fn run(
         reported: Default::default(),
         collected: 0,
         without_data: Default::default(),
+        watches_down: Default::default(),
         sources,
     };
     let mut last_watch = std::time::Instant::now();
@@ -279,6 +280,8 @@ async fn cycle(context: &Loop, work: &mut Work) {
     );
     let observations = snapshot(&cluster, &mut work.history, now);
     let observed = started.elapsed();
+    // What each policy's status names of the watches that are down.
+    work.watches_down = context.registry.watches_down(&cluster.down);
     let recent = evaluate_all(context, work, &observations, now, Pass::Cycle).await;
     // What the scale harness reads (benches/scale.rs): the cycle's own
     // time, observing and evaluating, before the records' upkeep.
@@ -411,6 +414,9 @@ pub(super) struct Work {
     collected: i64,
     /// What each policy's last cycle had no data for, by uid.
     pub(super) without_data: std::collections::HashMap<String, BTreeSet<String>>,
+    /// The watches down at the last cycle that feed what each policy reads,
+    /// by uid.
+    pub(super) watches_down: std::collections::HashMap<String, Vec<String>>,
     /// Prometheus or metrics-server.
     sources: super::sources::Sources,
 }

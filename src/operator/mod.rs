@@ -28,6 +28,7 @@ pub mod serve;
 pub mod shard;
 pub mod sources;
 pub mod verify;
+pub mod watch;
 
 use crate::safety::SafetyConfig;
 use futures::StreamExt;

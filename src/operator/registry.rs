@@ -7,8 +7,9 @@ use super::crd::{PolicyKind, SourceSpan};
 use crate::check::Compiled;
 use crate::engine::state::State;
 use crate::ir::{Mode, Program};
+use crate::observe::watches::Down;
 use crate::span::LineIndex;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 /// One compiled policy object.
@@ -156,6 +157,23 @@ impl Registry {
         self.lock()
             .values()
             .map(|e| (e.namespace.clone(), e.program.clone()))
+            .collect()
+    }
+
+    /// The watches of `down` that feed what each policy reads (see
+    /// [`Down::feeding`]), by uid, for the policies some watch down feeds:
+    /// what their status names.
+    pub fn watches_down(&self, down: &Down) -> HashMap<String, Vec<String>> {
+        if down.is_empty() {
+            return HashMap::new();
+        }
+        self.lock()
+            .iter()
+            .filter_map(|(uid, entry)| {
+                let feeding = down.feeding(&entry.program);
+                (!feeding.is_empty())
+                    .then(|| (uid.clone(), feeding.iter().map(|w| w.to_string()).collect()))
+            })
             .collect()
     }
 
