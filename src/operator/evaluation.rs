@@ -45,6 +45,9 @@ pub struct Loop {
     pub shard: super::shard::Shard,
     /// Where `notify` posts, beside its record and Events.
     pub webhooks: crate::act::webhooks::Webhooks,
+    /// Seconds of a gap the data says nothing about that a `for` timer
+    /// survives (`run --outage-tolerance`).
+    pub outage_tolerance: i64,
 }
 
 /// Which evaluation a pass runs.
@@ -436,7 +439,6 @@ async fn evaluate_all(
     now: i64,
     pass: Pass,
 ) -> Recent {
-    let interval = context.safety.evaluation_interval_seconds.max(1);
     let recent = Recent::gather(
         &context.observers.records(),
         observations,
@@ -447,19 +449,11 @@ async fn evaluate_all(
         work.without_data.clear();
     }
     for entry in context.registry.snapshot() {
-        let engine = Context {
-            protected_namespaces: context.safety.protected_namespaces.clone(),
-            protected_labels: context
-                .safety
-                .protected_labels
-                .clone()
-                .into_iter()
-                .collect(),
-            ..Context::new(
-                i64::try_from(interval).unwrap_or(i64::MAX),
-                entry.namespace.as_deref(),
-            )
-        };
+        let engine = engine_context(
+            &context.safety,
+            context.outage_tolerance,
+            entry.namespace.as_deref(),
+        );
         let started = std::time::Instant::now();
         let evaluation = match pass {
             Pass::Cycle => evaluate(&entry.program, observations, now, &entry.state, &engine),
@@ -525,3 +519,20 @@ async fn evaluate_all(
 
 /// The most names a policy's status lists as without data.
 const MAX_WITHOUT_DATA: usize = 20;
+
+/// What the engine is told besides a policy's program: the safety
+/// configuration's interval and protections, and the outage tolerance the
+/// operator was started with, for a policy object in `home_namespace`.
+pub fn engine_context(
+    safety: &SafetyConfig,
+    outage_tolerance: i64,
+    home_namespace: Option<&str>,
+) -> Context {
+    let interval = safety.evaluation_interval_seconds.max(1);
+    Context {
+        protected_namespaces: safety.protected_namespaces.clone(),
+        protected_labels: safety.protected_labels.clone().into_iter().collect(),
+        outage_tolerance,
+        ..Context::new(i64::try_from(interval).unwrap_or(i64::MAX), home_namespace)
+    }
+}
