@@ -103,10 +103,7 @@ pub async fn run(
     let mut work = Work {
         history: History::new(3_600),
         recorded: Recorded(HashSet::new()),
-        executor: KubeExecutor {
-            client: context.client.clone(),
-            webhooks: context.webhooks.clone(),
-        },
+        executor: KubeExecutor::new(context.client.clone(), context.webhooks.clone()),
         alarms: BTreeMap::new(),
         reported: Default::default(),
         collected: 0,
