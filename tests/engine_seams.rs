@@ -100,7 +100,7 @@ fn cycle(
     observations: &Observations,
     now: i64,
     state: &State,
-    executor: &mut Recording,
+    executor: &mut impl Executor,
 ) -> (Evaluation, Vec<Outcome>) {
     let mut e = evaluate(program, observations, now, state, &context());
     let config = SafetyConfig::default();
@@ -115,7 +115,7 @@ fn cycle(
             now,
             n,
         ))
-        .expect("the recording executor answers at once");
+        .expect("the test doubles answer at once");
         outcomes.push(carried.outcome);
     }
     (e, outcomes)
@@ -437,6 +437,43 @@ fn a_refusal_spends_nothing_and_a_dry_run_spends_as_if_done() {
         e.decisions
     );
     assert!(executor.done.is_empty(), "nothing was carried out");
+}
+
+/// An executor whose every action fails, as when the API server refuses or
+/// does not answer (a test double).
+struct Failing;
+
+impl Executor for Failing {
+    fn execute(&mut self, _: Order<'_>) -> impl std::future::Future<Output = Executed> + Send {
+        std::future::ready(Executed::Failed("timed out".into()))
+    }
+}
+
+#[test]
+fn a_failure_spends_neither_the_limit_nor_the_cooldown() {
+    let source = "policy p {\n  select pods where app = \"checkout\"\n  mode auto\n  limit 1 per 1h\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n";
+    let program = program(source);
+    let obs = observe(vec![crashing("a")]);
+    let (e, outcomes) = cycle(&program, &obs, 0, &State::default(), &mut Failing);
+    assert_eq!(outcomes, [Outcome::Failed("timed out".into())]);
+    assert!(
+        e.state.policies[0].history.is_empty(),
+        "a failure is not charged"
+    );
+    // The next evaluation tries again, held back by neither the limit of
+    // one nor the cooldown; what is done then is charged.
+    let mut executor = Recording::default();
+    let (e, outcomes) = cycle(&program, &obs, 15, &e.state, &mut executor);
+    assert!(
+        matches!(outcomes.as_slice(), [Outcome::Done(_)]),
+        "{outcomes:?}"
+    );
+    assert_eq!(executor.done, ["pods/shop/a"]);
+    let (_, outcomes) = cycle(&program, &obs, 30, &e.state, &mut executor);
+    assert!(
+        matches!(outcomes.as_slice(), [Outcome::Blocked(_)]),
+        "{outcomes:?}"
+    );
 }
 
 #[test]

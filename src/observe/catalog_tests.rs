@@ -179,6 +179,7 @@ fn cluster() -> Cluster {
             .collect(),
         events: Vec::new(),
         totals: None,
+        down: Default::default(),
     }
     .with_totals()
 }
