@@ -6,7 +6,10 @@
 //!   positions — what happens once typing pauses (target: under 20 ms);
 //! - `completion`: proposals after `then ` in a rule in the middle of the
 //!   file, and on the last line (target: under 5 ms);
-//! - `hover`: on a metric, for comparison.
+//! - `hover`: on a metric, for comparison;
+//! - `largest document`: the diagnostics of the largest document the server
+//!   analyses (`Config::max_document_bytes`), after an edit: how long the
+//!   one-threaded server can be busy with one document.
 //!
 //! Run with `cargo bench --bench lsp`. Results are in `docs/lsp.md`.
 
@@ -77,6 +80,24 @@ fn benches(c: &mut Criterion) {
     let metric = source[middle..].find("when ").expect("a rule") + middle + "when ".len() + 1;
     group.bench_function("hover", |b| {
         b.iter(|| black_box(ide.hover(doc.source(), black_box(metric))))
+    });
+    group.finish();
+
+    let limit = kubeskippy_lsp::Config::default().max_document_bytes;
+    let per_policy = source.len() / POLICIES;
+    let largest = generator::generate(limit / per_policy - 1);
+    assert!(largest.len() <= limit, "{} bytes", largest.len());
+    let doc = Document::new(largest, 1, DocumentKind::Skippy);
+    let mut group = c.benchmark_group("lsp/largest-document");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(10));
+    group.bench_function("diagnostics", |b| {
+        b.iter(|| {
+            let diagnostics = ide.diagnostics(doc.source());
+            black_box(kubeskippy_lsp::lsp_diagnostics(&doc, &uri, &diagnostics))
+        })
     });
     group.finish();
 }

@@ -95,10 +95,7 @@ async fn run(client: Client, action: Action, object: &TargetId) -> Executed {
 
 /// `action` of `program` (whose declarations it may name) on `object`.
 async fn run_in(program: &Program, client: Client, action: Action, object: &TargetId) -> Executed {
-    let mut executor = KubeExecutor {
-        client,
-        webhooks: Default::default(),
-    };
+    let mut executor = KubeExecutor::new(client, Default::default());
     executor
         .execute(Order {
             program,
@@ -521,5 +518,42 @@ async fn a_rollback_replaces_the_template_with_the_previous_revisions() {
             .get("pod-template-hash")
             .is_none(),
         "the ReplicaSet's own label stays its own"
+    );
+}
+
+/// An API server that does not answer in time (here: after an hour, with a
+/// success): the executor gives up at its timeout with a reason that says
+/// so, instead of holding the evaluation loop for as long as kube's client
+/// would wait. On tokio's paused clock, so the wait passes at once.
+#[tokio::test(start_paused = true)]
+async fn a_request_that_times_out_fails_at_the_executors_timeout() {
+    let service = tower::service_fn(|_request: Request<Body>| async {
+        tokio::time::sleep(std::time::Duration::from_secs(3_600)).await;
+        let body = json!({"kind": "Status", "status": "Success"}).to_string();
+        Ok::<_, Infallible>(
+            Response::builder()
+                .status(201)
+                .header("content-type", "application/json")
+                .body(Body::from(body.into_bytes()))
+                .expect("a response"),
+        )
+    });
+    let started = tokio::time::Instant::now();
+    let executed = run(
+        Client::new(service, "default"),
+        Action::Restart(RestartMode::Immediate),
+        &object(Kind::Pods, "web-1"),
+    )
+    .await;
+    let waited = started.elapsed();
+    let timeout = kubeskippy::act::cluster::ACTION_TIMEOUT;
+    assert!(
+        matches!(&executed, Executed::Failed(why)
+            if why.starts_with("timed out") && why.contains(&format!("{}s", timeout.as_secs()))),
+        "{executed:?}"
+    );
+    assert!(
+        waited >= timeout && waited < timeout + std::time::Duration::from_secs(1),
+        "waited {waited:?} for a timeout of {timeout:?}"
     );
 }

@@ -140,7 +140,9 @@ fn the_deployment_runs_two_replicas_with_flags_the_binary_has() {
             "--log-format",
             "text",
             "--lease-seconds",
-            "15"
+            "15",
+            "--outage-tolerance",
+            "2m"
         ]
     );
     // No invented flag: each is one `kubeskippy run --help` lists.
@@ -414,6 +416,11 @@ fn what_is_not_available_or_wrong_is_refused_at_render() {
         (
             "ai.enabled=true,ai.backend=bard,ai.url=http://x,ai.model=m",
             "value must be one of 'ollama', 'openai'",
+        ),
+        // Not a duration `run --outage-tolerance` reads.
+        (
+            "outageTolerance=2 minutes",
+            "'/outageTolerance': '2 minutes' does not match pattern",
         ),
     ] {
         let refused = helm::template(helm, RELEASE, NAMESPACE, &["--set", set])

@@ -45,6 +45,25 @@ fn an_aliased_long_series_is_charged_at_each_use() {
 }
 
 #[test]
+fn a_scenarios_scripted_objects_are_charged_as_a_test_files_targets() {
+    let object = |i: usize| {
+        let series = if i == 0 {
+            format!("&s '{}'", million())
+        } else {
+            "*s".to_string()
+        };
+        format!("  - {{target: jobs/shop/j{i}, series: {{active_pods: {series}}}}}\n")
+    };
+    let objects: String = (0..100).map(object).collect();
+    let err = kubeskippy::sim::scenario::parse(&format!("name: t\nobjects:\n{objects}"))
+        .expect_err("past the budget");
+    assert!(
+        err.message.contains("counting each use of a YAML alias"),
+        "{err}"
+    );
+}
+
+#[test]
 fn an_aliased_long_test_counts_toward_the_files_evaluations() {
     // Each case runs a million evaluations, the most one may; 30 of them
     // through one alias are 30 million.

@@ -9,12 +9,17 @@ mod helm;
 // The Grafana dashboard's queries, shared with tests/dashboard.rs.
 #[path = "common/dashboard.rs"]
 mod dashboard_file;
+// A real Prometheus and the exporter it scrapes, shared with
+// tests/prometheus_access.rs.
+#[path = "common/prometheus.rs"]
+mod real_prometheus;
 
 mod on_cluster {
     pub mod control_plane;
     pub mod support;
 
     mod ai;
+    mod autoscalers;
     mod basics;
     mod cluster_scoped;
     mod containers;
@@ -32,5 +37,6 @@ mod on_cluster {
     mod operations;
     mod prometheus_source;
     mod shards;
+    mod statuses;
     mod templates;
 }

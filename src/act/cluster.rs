@@ -16,18 +16,39 @@ use super::template::{self, patch_workload};
 use super::webhooks::{Notification, Webhooks};
 use super::{Executed, Executor, Order};
 use crate::catalog::Kind;
+use crate::engine::observation::TargetId;
 use crate::ir::{Action, RestartMode, Scale};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{DeleteParams, EvictParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use std::future::Future;
+use std::time::Duration;
 
 /// Carries out actions with `client`; `notify` also calls `webhooks`.
 #[derive(Clone)]
 pub struct KubeExecutor {
     pub client: Client,
     pub webhooks: Webhooks,
+    /// How long an action may wait on the API server, all its requests
+    /// together; past it, it fails.
+    pub timeout: Duration,
+}
+
+/// What an action may wait on the API server: kube's client waits up to
+/// 295 s for an answer, and the evaluation loop waits for each action it
+/// carries out, so a hung API server would hold every other policy back.
+pub const ACTION_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl KubeExecutor {
+    /// Actions through `client`, each bounded by [`ACTION_TIMEOUT`].
+    pub fn new(client: Client, webhooks: Webhooks) -> KubeExecutor {
+        KubeExecutor {
+            client,
+            webhooks,
+            timeout: ACTION_TIMEOUT,
+        }
+    }
 }
 
 impl Executor for KubeExecutor {
@@ -45,99 +66,127 @@ impl Executor for KubeExecutor {
         let target = order.target.clone();
         let at = order.at;
         let webhooks = self.webhooks.clone();
+        let timeout = self.timeout;
         async move {
-            let namespace = object.namespace.clone().unwrap_or_else(|| "default".into());
-            match (&action, object.kind) {
-                (Action::Restart(RestartMode::Immediate), Kind::Pods) => {
-                    let pods: Api<Pod> = Api::namespaced(client, &namespace);
-                    outcome(
-                        pods.evict(&object.name, &EvictParams::default())
-                            .await
-                            .map(|_| ()),
-                        || "evicted; its controller replaces it".to_string(),
-                    )
-                }
-                (Action::Delete, Kind::Pods) => {
-                    let pods: Api<Pod> = Api::namespaced(client, &namespace);
-                    outcome(
-                        pods.delete(&object.name, &DeleteParams::default())
-                            .await
-                            .map(|_| ()),
-                        || "deleted".to_string(),
-                    )
-                }
-                (Action::Restart(_), kind) if kind.is_workload() => {
-                    rolling_restart(client, kind, &namespace, &object.name, at).await
-                }
-                (Action::Scale(scale), Kind::Deployments | Kind::StatefulSets) => {
-                    self::scale(client, object.kind, &namespace, &object.name, *scale).await
-                }
-                (
-                    Action::SetLimit {
-                        resource,
-                        value,
-                        max,
-                    },
-                    kind,
-                ) if kind.is_workload() => {
-                    template::set_limit(
-                        client,
-                        kind,
-                        &namespace,
-                        &object.name,
-                        (*resource, *value, *max),
-                    )
-                    .await
-                }
-                (Action::Patch(_), kind) if kind.is_workload() => match &declared {
-                    Some((name, patch_type, body)) => {
-                        template::patch(
-                            client,
-                            kind,
-                            &namespace,
-                            &object.name,
-                            (name, *patch_type, body),
-                        )
-                        .await
-                    }
-                    None => Executed::Failed("the patch is not declared in the program".into()),
-                },
-                (Action::Rollback, Kind::Deployments) => {
-                    template::rollback(client, &namespace, &object.name).await
-                }
-                (Action::Rerun, Kind::Jobs) => {
-                    claims_and_jobs::rerun(client, &namespace, &object.name).await
-                }
-                (Action::Expand { value, max }, Kind::PersistentVolumeClaims) => {
-                    claims_and_jobs::expand(client, &namespace, &object.name, *value, *max).await
-                }
-                (Action::Cordon, Kind::Nodes) => cordon(client, &object.name).await,
-                (Action::Drain, Kind::Nodes) => drain(client, &object.name).await,
-                // The record and its Events are the notification, and the
-                // webhooks' calls.
-                (Action::Notify(message), _) if webhooks.is_empty() => {
-                    Executed::Done(format!("notified: {message}"))
-                }
-                (Action::Notify(message), _) => {
-                    let notice = Notification::new(message, &object, &target, at);
-                    let (delivered, failed) = webhooks.send(&notice).await;
-                    let mut done = format!("notified: {message}; webhooks: {delivered} delivered");
-                    if !failed.is_empty() {
-                        done.push_str(&format!(
-                            ", {} failed ({})",
-                            failed.len(),
-                            failed.join("; ")
-                        ));
-                    }
-                    Executed::Done(done)
-                }
-                _ => Executed::Failed(format!(
-                    "`{}` on {} is not carried out by this build of the operator yet",
-                    action.catalog_name(),
-                    object.kind
-                )),
+            let notify = matches!(action, Action::Notify(_));
+            let carrying = carry(client, &action, &object, &target, declared, at, &webhooks);
+            // The webhooks bound their own calls.
+            if notify {
+                return carrying.await;
             }
+            tokio::time::timeout(timeout, carrying)
+                .await
+                .unwrap_or_else(|_| {
+                    Executed::Failed(format!(
+                        "timed out: the API server did not answer within {}s (a part already \
+                         done is not undone)",
+                        timeout.as_secs()
+                    ))
+                })
         }
+    }
+}
+
+/// `action` on `object`, each request to the API server in turn.
+async fn carry(
+    client: Client,
+    action: &Action,
+    object: &TargetId,
+    target: &TargetId,
+    declared: Option<(String, crate::ir::PatchType, serde_json::Value)>,
+    at: i64,
+    webhooks: &Webhooks,
+) -> Executed {
+    let namespace = object.namespace.clone().unwrap_or_else(|| "default".into());
+    match (action, object.kind) {
+        (Action::Restart(RestartMode::Immediate), Kind::Pods) => {
+            let pods: Api<Pod> = Api::namespaced(client, &namespace);
+            outcome(
+                pods.evict(&object.name, &EvictParams::default())
+                    .await
+                    .map(|_| ()),
+                || "evicted; its controller replaces it".to_string(),
+            )
+        }
+        (Action::Delete, Kind::Pods) => {
+            let pods: Api<Pod> = Api::namespaced(client, &namespace);
+            outcome(
+                pods.delete(&object.name, &DeleteParams::default())
+                    .await
+                    .map(|_| ()),
+                || "deleted".to_string(),
+            )
+        }
+        (Action::Restart(_), kind) if kind.is_workload() => {
+            rolling_restart(client, kind, &namespace, &object.name, at).await
+        }
+        (Action::Scale(scale), Kind::Deployments | Kind::StatefulSets) => {
+            self::scale(client, object.kind, &namespace, &object.name, *scale).await
+        }
+        (
+            Action::SetLimit {
+                resource,
+                value,
+                max,
+            },
+            kind,
+        ) if kind.is_workload() => {
+            template::set_limit(
+                client,
+                kind,
+                &namespace,
+                &object.name,
+                (*resource, *value, *max),
+            )
+            .await
+        }
+        (Action::Patch(_), kind) if kind.is_workload() => match &declared {
+            Some((name, patch_type, body)) => {
+                template::patch(
+                    client,
+                    kind,
+                    &namespace,
+                    &object.name,
+                    (name, *patch_type, body),
+                )
+                .await
+            }
+            None => Executed::Failed("the patch is not declared in the program".into()),
+        },
+        (Action::Rollback, Kind::Deployments) => {
+            template::rollback(client, &namespace, &object.name).await
+        }
+        (Action::Rerun, Kind::Jobs) => {
+            claims_and_jobs::rerun(client, &namespace, &object.name).await
+        }
+        (Action::Expand { value, max }, Kind::PersistentVolumeClaims) => {
+            claims_and_jobs::expand(client, &namespace, &object.name, *value, *max).await
+        }
+        (Action::Cordon, Kind::Nodes) => cordon(client, &object.name).await,
+        (Action::Drain, Kind::Nodes) => drain(client, &object.name).await,
+        // The record and its Events are the notification, and the
+        // webhooks' calls.
+        (Action::Notify(message), _) if webhooks.is_empty() => {
+            Executed::Done(format!("notified: {message}"))
+        }
+        (Action::Notify(message), _) => {
+            let notice = Notification::new(message, object, target, at);
+            let (delivered, failed) = webhooks.send(&notice).await;
+            let mut done = format!("notified: {message}; webhooks: {delivered} delivered");
+            if !failed.is_empty() {
+                done.push_str(&format!(
+                    ", {} failed ({})",
+                    failed.len(),
+                    failed.join("; ")
+                ));
+            }
+            Executed::Done(done)
+        }
+        _ => Executed::Failed(format!(
+            "`{}` on {} is not carried out by this build of the operator yet",
+            action.catalog_name(),
+            object.kind
+        )),
     }
 }
 

@@ -322,3 +322,27 @@ fn a_quota_used_past_its_limit_is_a_ratio_above_one_but_one_still_filling_is_not
     ));
     assert!(past.contains(&"W0114"), "{past:?}");
 }
+
+#[test]
+fn event_conditions_apply_to_every_kind_with_kubernetes_events() {
+    // The controllers of these kinds write Events about them (a Job's
+    // BackoffLimitExceeded, a claim's ProvisioningFailed, an autoscaler's
+    // FailedGetResourceMetric): `event` conditions select them as on pods.
+    let mut sources: Vec<String> = WATCHED
+        .iter()
+        .map(|(kind, _)| {
+            format!("policy a {{\n  select {kind} in shop\n  cooldown 1h\n  when event FailedCreate count > 3 within 10m then notify \"x\"\n}}\n")
+        })
+        .collect();
+    sources.push("policy a {\n  select persistentvolumes\n  cooldown 1h\n  when event FailedCreate count > 3 within 10m then notify \"x\"\n}\n".into());
+    for source in sources {
+        let program = program(&source);
+        assert!(
+            matches!(
+                program.policies[0].rules[0].condition,
+                crate::ir::Condition::Event { .. }
+            ),
+            "{source}"
+        );
+    }
+}

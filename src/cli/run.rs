@@ -38,6 +38,17 @@ pub struct RunArgs {
     /// over within this long after the leader stops
     #[arg(long, value_name = "SECONDS", default_value_t = 15)]
     pub lease_seconds: u64,
+    /// How much of a gap in evaluations (a restart, a leader failover) that
+    /// the data says nothing about a running `for` timer survives (`90s`,
+    /// `5m`); past it the timer starts again from what the data showed
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "KUBESKIPPY_OUTAGE_TOLERANCE",
+        default_value = "2m",
+        value_parser = crate::sim::unit_test::parse_duration
+    )]
+    pub outage_tolerance: crate::ir::Seconds,
     /// How log lines are written: `text` for people, `json` (one object per
     /// line, with its time) for a log pipeline; `KUBESKIPPY_LOG` filters them
     #[arg(
@@ -215,8 +226,14 @@ async fn start(
         prometheus,
         shard,
         webhooks,
+        outage_tolerance: outage_tolerance(args),
     };
     Ok((client, settings, endpoints))
+}
+
+/// `--outage-tolerance` in seconds, as the engine counts them.
+fn outage_tolerance(args: &RunArgs) -> i64 {
+    i64::try_from(args.outage_tolerance.0).unwrap_or(i64::MAX)
 }
 
 async fn client(args: &RunArgs) -> Result<Client, String> {
@@ -322,4 +339,45 @@ fn analysis(args: &RunArgs) -> Result<crate::operator::analysis::Analysis, Strin
     crate::ai::http::HttpAnalyzer::new(config)
         .map(Analysis::Http)
         .map_err(|e| format!("the AI analyzer: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Run {
+        #[command(flatten)]
+        args: RunArgs,
+    }
+
+    fn parse(flags: &[&str]) -> Result<RunArgs, clap::Error> {
+        Run::try_parse_from(std::iter::once("run").chain(flags.iter().copied())).map(|r| r.args)
+    }
+
+    #[test]
+    fn the_outage_tolerance_reaches_the_engine() {
+        let engine = |args: &RunArgs| {
+            crate::operator::evaluation::engine_context(
+                &crate::safety::SafetyConfig::default(),
+                outage_tolerance(args),
+                Some("shop"),
+            )
+        };
+        let args = parse(&["--outage-tolerance", "10m"]).expect("a duration");
+        assert_eq!(engine(&args).outage_tolerance, 600);
+        let args = parse(&["--outage-tolerance", "1m30s"]).expect("a duration");
+        assert_eq!(engine(&args).outage_tolerance, 90);
+        let default = parse(&[]).expect("no flags");
+        assert_eq!(
+            engine(&default).outage_tolerance,
+            crate::engine::OUTAGE_TOLERANCE
+        );
+        let refused = parse(&["--outage-tolerance", "2 minutes"]).expect_err("not a duration");
+        assert!(
+            refused.to_string().contains("expected a duration"),
+            "{refused}"
+        );
+    }
 }

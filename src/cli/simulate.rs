@@ -126,7 +126,7 @@ fn simulate(
             let shown = path.display().to_string();
             let _ = err.write_all(render(&compiled.diagnostics, &shown, &source, false).as_bytes());
         } else {
-            unmodelled(&compiled.program, path, err);
+            unmodelled(&compiled.program, &scenario, path, err);
             programs.push(compiled.program);
         }
     }
@@ -172,18 +172,20 @@ fn simulate(
     Ok(SUCCESS)
 }
 
-/// Says of each policy of `program` whose kind the simulated world has no
-/// objects of that it never fires here, rather than leave a run without
-/// its decisions to look like a policy that found nothing wrong.
-fn unmodelled(program: &Program, path: &Path, err: &mut dyn Write) {
+/// Says of each policy of `program` whose kind the world does not simulate
+/// and `scenario` scripts no object of that it never fires here, rather than
+/// leave a run without its decisions to look like a policy that found
+/// nothing wrong.
+fn unmodelled(program: &Program, scenario: &scenario::Scenario, path: &Path, err: &mut dyn Write) {
     for policy in &program.policies {
         let kind = policy.selector.kind;
-        if crate::sim::world::MODELLED.contains(kind) {
+        let scripted = scenario.objects.iter().any(|o| o.target.kind == kind);
+        if scenario::SIMULATED.contains(&kind) || scripted {
             continue;
         }
         let _ = writeln!(
             err,
-            "note: {}: policy `{}` selects {kind}, which the simulated world does not model: it never fires here (test it with `kubeskippy test`)",
+            "note: {}: policy `{}` selects {kind}, which the simulated world does not model and the scenario scripts none of: it never fires here (script some under `objects`, or test it with `kubeskippy test`)",
             path.display(),
             policy.name,
         );

@@ -127,8 +127,11 @@ pub struct Target {
     /// Status reasons that hold now (`CrashLoopBackOff`, `MemoryPressure`, …).
     pub statuses: BTreeSet<String>,
     /// Since when a status of `statuses` has held, where the source says (a
-    /// condition's `lastTransitionTime`, a container's `startedAt`): what
+    /// condition's `lastTransitionTime`, a node taint's `timeAdded`): what
     /// lets a `for` timer bridge a gap in evaluations (see `engine::gap`).
+    /// A container's waiting reason has no such time (its last
+    /// termination's `finishedAt` is only its latest back-off, not the
+    /// crash loop's start), so `CrashLoopBackOff` has none.
     pub status_since: BTreeMap<String, i64>,
     /// Whether each status some rule reads over a window (`status was R
     /// within D`) held at the evaluations before: a sample of 1 where it

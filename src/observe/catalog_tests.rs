@@ -179,6 +179,7 @@ fn cluster() -> Cluster {
             .collect(),
         events: Vec::new(),
         totals: None,
+        down: Default::default(),
     }
     .with_totals()
 }
@@ -307,4 +308,65 @@ fn the_values_of_the_newer_kinds_are_their_status_fields() {
     );
     assert_eq!(value(Kind::Pods, "k", "job_owned"), Some(1.0));
     assert_eq!(value(Kind::Pods, "a", "job_owned"), Some(0.0));
+}
+
+/// The `kind` of an Event's `regarding` for an object of `kind`; `None` for
+/// what is no Kubernetes object. No wildcard: a new kind must say.
+fn api_kind(kind: Kind) -> Option<&'static str> {
+    match kind {
+        Kind::Pods => Some("Pod"),
+        Kind::Deployments => Some("Deployment"),
+        Kind::StatefulSets => Some("StatefulSet"),
+        Kind::DaemonSets => Some("DaemonSet"),
+        Kind::Nodes => Some("Node"),
+        Kind::Jobs => Some("Job"),
+        Kind::HorizontalPodAutoscalers => Some("HorizontalPodAutoscaler"),
+        Kind::PersistentVolumeClaims => Some("PersistentVolumeClaim"),
+        Kind::PodDisruptionBudgets => Some("PodDisruptionBudget"),
+        Kind::ResourceQuotas => Some("ResourceQuota"),
+        Kind::PersistentVolumes => Some("PersistentVolume"),
+        // A container's Events are its pod's (no policy on containers reads
+        // them: E0207).
+        Kind::Cluster | Kind::Filesystems | Kind::Containers => None,
+    }
+}
+
+#[test]
+fn an_event_about_an_object_of_every_kind_reaches_its_target() {
+    let mut cluster = cluster();
+    let targets = snapshot(&cluster, &mut History::new(3_600), NOW).targets;
+    let mut about = BTreeSet::new();
+    for target in &targets {
+        let Some(kind) = api_kind(target.id.kind) else {
+            continue;
+        };
+        // Events about cluster-scoped objects live in `default`.
+        let namespace = target.id.namespace.as_deref().unwrap_or("default");
+        let name = &target.id.name;
+        cluster.events.push(object(json!({
+            "metadata": {"name": format!("{name}.{kind}"), "namespace": namespace},
+            "reason": format!("Seen{kind}"),
+            "eventTime": "2027-01-15T07:59:00.000000Z",
+            "regarding": {"kind": kind, "namespace": target.id.namespace, "name": name},
+        })));
+        about.insert(target.id.kind);
+    }
+    // Every kind of object the language selects is among the cluster's.
+    let objects: BTreeSet<Kind> = Kind::ALL
+        .into_iter()
+        .filter(|k| api_kind(*k).is_some())
+        .collect();
+    assert_eq!(about, objects);
+    let observations = snapshot(&cluster, &mut History::new(3_600), NOW);
+    let mut missing = Vec::new();
+    for target in &observations.targets {
+        let Some(kind) = api_kind(target.id.kind) else {
+            continue;
+        };
+        let reason = format!("Seen{kind}");
+        if !target.events.iter().any(|e| e.reason == reason) {
+            missing.push(format!("{:?}", target.id));
+        }
+    }
+    assert!(missing.is_empty(), "no Event on {missing:#?}");
 }

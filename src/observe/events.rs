@@ -17,7 +17,9 @@ use std::sync::Arc;
 /// The most occurrences one Event is spread into.
 pub const SPREAD: u32 = 20;
 
-/// The kind of an Event's `regarding` object, as the engine names it.
+/// The kind of an Event's `regarding` object, as the engine names it: every
+/// kind a policy can select that is a Kubernetes object (the cluster and a
+/// node's filesystems are not, and no Event is about them).
 fn kind(kind: &str) -> Option<Kind> {
     Some(match kind {
         "Pod" => Kind::Pods,
@@ -25,6 +27,12 @@ fn kind(kind: &str) -> Option<Kind> {
         "Deployment" => Kind::Deployments,
         "StatefulSet" => Kind::StatefulSets,
         "DaemonSet" => Kind::DaemonSets,
+        "Job" => Kind::Jobs,
+        "HorizontalPodAutoscaler" => Kind::HorizontalPodAutoscalers,
+        "PersistentVolumeClaim" => Kind::PersistentVolumeClaims,
+        "PodDisruptionBudget" => Kind::PodDisruptionBudgets,
+        "ResourceQuota" => Kind::ResourceQuotas,
+        "PersistentVolume" => Kind::PersistentVolumes,
         _ => return None,
     })
 }
@@ -99,10 +107,12 @@ pub fn by_object(events: &[Arc<Event>]) -> HashMap<TargetId, Vec<Occurrence>> {
         };
         let id = TargetId {
             kind,
-            namespace: if kind == Kind::Nodes {
-                None
-            } else {
+            // A cluster-scoped object's Event is in some namespace
+            // (`default`), which names nothing about the object.
+            namespace: if kind.is_namespaced() {
                 regarding.namespace.clone()
+            } else {
+                None
             },
             name,
         };
@@ -168,5 +178,25 @@ mod tests {
         let on_node = &found[&node];
         assert_eq!(on_node.iter().map(|o| o.count).sum::<u32>(), 3);
         assert_eq!(on_node.last().map(|o| o.at), Some(1_796_551_500));
+    }
+
+    #[test]
+    fn an_event_about_a_cluster_scoped_object_names_no_namespace() {
+        // Events about a volume are written in `default` and may name it in
+        // `regarding`: the volume's target has no namespace all the same.
+        let event: Event = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "pv.1", "namespace": "default"},
+            "reason": "VolumeFailedDelete",
+            "eventTime": "2026-12-06T10:00:00.000000Z",
+            "regarding": {"kind": "PersistentVolume", "namespace": "default", "name": "pv-1"}
+        }))
+        .expect("an event");
+        let found = by_object(&[Arc::new(event)]);
+        let volume = TargetId {
+            kind: Kind::PersistentVolumes,
+            namespace: None,
+            name: "pv-1".into(),
+        };
+        assert_eq!(found[&volume].len(), 1, "{found:?}");
     }
 }

@@ -13,6 +13,8 @@ mod filesystems;
 pub mod kinds;
 pub mod objects;
 pub mod queries;
+mod rollouts;
+pub mod watches;
 
 /// A hash map with a fast hash seeded per process: the observer's maps
 /// are looked up once per object per cycle.
@@ -32,6 +34,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use objects::Observed;
+use rollouts::Rollouts;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -59,6 +62,9 @@ pub struct Cluster {
     /// What a StatefulSet's or DaemonSet's `rollout_age` reads: when the
     /// revision its `status.updateRevision` names was made.
     pub revisions: Vec<Arc<ControllerRevision>>,
+    /// The watches that are down: the statuses and events they feed are
+    /// unknown (see [`watches::Watch::of_statuses`]).
+    pub down: watches::Down,
 }
 
 impl Cluster {
@@ -110,6 +116,7 @@ impl Cluster {
             // cluster-scoped objects, never re-summed over a part.
             totals: self.totals.clone().filter(|_| keep(None)),
             revisions: only(&self.revisions, &keep),
+            down: self.down.clone(),
         }
     }
 }
@@ -525,108 +532,13 @@ fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) ->
         target.events = events.remove(&target.id).unwrap_or_default();
         targets.push(target);
     }
-    // Once every target has its statuses (a workload's are its pods').
+    // Once every target has its statuses (a workload's are its pods'),
+    // and knows which of them a watch that is down leaves unknown.
     for target in &mut targets {
+        target.unobserved = cluster.down.unobserved(target.id.kind);
         history.record_statuses(target, now, append);
     }
     Observations { targets }
-}
-
-/// When each workload's newest rollout began: its newest ReplicaSet's
-/// creation (a Deployment), or its update revision's (a StatefulSet or
-/// DaemonSet, whose ControllerRevisions it owns).
-struct Rollouts<'c> {
-    /// The newest creation of the ReplicaSets and ControllerRevisions of
-    /// each (namespace, owner kind, owner name).
-    newest: HashMap<(&'c str, &'c str, &'c str), i64>,
-    /// Each revision's creation by (namespace, name).
-    revisions: HashMap<(&'c str, &'c str), i64>,
-}
-
-impl<'c> Rollouts<'c> {
-    fn of(cluster: &'c Cluster) -> Rollouts<'c> {
-        let mut newest: HashMap<(&str, &str, &str), i64> = HashMap::default();
-        let mut revisions = HashMap::default();
-        let metas = cluster
-            .replica_sets
-            .iter()
-            .map(|r| &r.metadata)
-            .chain(cluster.revisions.iter().map(|r| &r.metadata));
-        for meta in metas {
-            let (Some(ns), Some(created)) = (meta.namespace.as_deref(), &meta.creation_timestamp)
-            else {
-                continue;
-            };
-            let created = objects::seconds(created);
-            if let Some(name) = meta.name.as_deref() {
-                revisions.insert((ns, name), created);
-            }
-            let owner = meta
-                .owner_references
-                .iter()
-                .flatten()
-                .find(|o| o.controller == Some(true));
-            if let Some(owner) = owner {
-                let at = newest
-                    .entry((ns, owner.kind.as_str(), owner.name.as_str()))
-                    .or_insert(created);
-                *at = (*at).max(created);
-            }
-        }
-        Rollouts { newest, revisions }
-    }
-
-    /// `observed` with its `rollout_age`: since `began`, or its `age`
-    /// before its first rollout is seen.
-    fn with_age(
-        mut observed: objects::Observed,
-        began: Option<i64>,
-        now: i64,
-    ) -> objects::Observed {
-        let age = observed
-            .values
-            .iter()
-            .find(|(n, _)| *n == "age")
-            .map(|(_, v)| *v);
-        let since = began.map(|at| now.saturating_sub(at).max(0) as f64);
-        if let Some(value) = since.or(age) {
-            observed.values.push(("rollout_age", value));
-        }
-        observed
-    }
-
-    fn of_deployment(&self, observed: objects::Observed, now: i64) -> objects::Observed {
-        let id = &observed.target.id;
-        let began = id.namespace.as_deref().and_then(|ns| {
-            self.newest
-                .get(&(ns, "Deployment", id.name.as_str()))
-                .copied()
-        });
-        Self::with_age(observed, began, now)
-    }
-
-    /// A StatefulSet's (`kind` of `observed`) or DaemonSet's rollout: its
-    /// `revision` where its status names one, else its newest.
-    fn of_revision(
-        &self,
-        observed: objects::Observed,
-        revision: Option<&str>,
-        now: i64,
-    ) -> objects::Observed {
-        let id = &observed.target.id;
-        let owner_kind = match id.kind {
-            Kind::StatefulSets => "StatefulSet",
-            _ => "DaemonSet",
-        };
-        let began = id.namespace.as_deref().and_then(|ns| match revision {
-            Some(name) => self.revisions.get(&(ns, name)).copied(),
-            None => self
-                .newest
-                .get(&(ns, owner_kind, id.name.as_str()))
-                .copied(),
-        });
-        Self::with_age(observed, began, now)
-    }
 }
 
 #[cfg(test)]

@@ -353,3 +353,45 @@ fn a_workloads_status_gives_every_replica_count_and_its_generations() {
     assert_eq!(values.get("misscheduled_pods"), Some(&1.0));
     assert_eq!(values.get("unavailable_replicas"), Some(&2.0));
 }
+
+/// A watch that is down leaves the statuses it feeds unknown, not absent:
+/// a rule on the absence of one decides nothing on the cached objects.
+#[test]
+fn a_down_pods_watch_makes_the_statuses_it_feeds_unknown() {
+    use crate::engine::{evaluate, Context, WaitReason};
+    let source = "policy p {\n  select pods where app = \"web\"\n  mode auto\n  when not status is NotReady then notify \"ready\"\n}\n";
+    let compiled = crate::check::compile(source, &crate::safety::SafetyConfig::default());
+    assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
+    let decide = |cluster: &Cluster| {
+        let seen = snapshot(cluster, &mut History::new(600), NOW);
+        let context = Context::new(15, Some("shop"));
+        (
+            seen.clone(),
+            evaluate(&compiled.program, &seen, NOW, &Default::default(), &context),
+        )
+    };
+    let pods = vec![web_pod("web-1", running())];
+    let (_, up) = decide(&cluster(pods.clone()));
+    assert_eq!(up.decisions.len(), 1, "ready, and seen to be: {up:?}");
+
+    let mut down = cluster(pods);
+    down.down = watches::Down([watches::Watch::Pods].into_iter().collect());
+    let (seen, evaluation) = decide(&down);
+    assert!(target(&seen, "web-1").unobserved.statuses);
+    assert!(
+        target(&seen, "web").unobserved.statuses,
+        "a Deployment has its pods' statuses"
+    );
+    assert!(
+        evaluation.decisions.is_empty(),
+        "{:?}",
+        evaluation.decisions
+    );
+    let missing: Vec<&WaitReason> = evaluation.waiting.iter().map(|w| &w.why).collect();
+    assert_eq!(
+        missing,
+        [&WaitReason::Unknown {
+            missing: vec!["status NotReady".into()]
+        }]
+    );
+}

@@ -1,5 +1,5 @@
-//! Each policy's circuit breaker, hourly count and the data its rules
-//! lacked, where people look: the
+//! Each policy's circuit breaker, hourly count, the data its rules lacked
+//! and the watches down that it reads from, where people look: the
 //! policy's status (`kubectl get healingpolicy -o yaml`), and an Event on the
 //! policy when its breaker opens or closes. Both are computed from the
 //! records (see [`super::recent`]), so they say the same after a restart.
@@ -17,7 +17,16 @@ use kube::{Api, Resource};
 use std::collections::HashMap;
 
 /// What was last written on each policy's status, by uid.
-pub type Reported = HashMap<String, (BreakerState, u32, Vec<String>)>;
+pub type Reported = HashMap<String, Said>;
+
+/// What a policy's status says of its runtime.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Said {
+    pub breaker: BreakerState,
+    pub actions_this_hour: u32,
+    pub without_data: Vec<String>,
+    pub watches_down: Vec<String>,
+}
 
 /// Writes each policy's breaker state and hourly count where they changed.
 pub(super) async fn report(context: &Loop, work: &mut Work, recent: &Recent, now: i64) {
@@ -45,7 +54,16 @@ pub(super) async fn report(context: &Loop, work: &mut Work, recent: &Recent, now
                 policy: label(&entry),
             })
             .set(i64::from(open.is_some()));
-        let now_said = (state, count, without);
+        let now_said = Said {
+            breaker: state,
+            actions_this_hour: count,
+            without_data: without,
+            watches_down: work
+                .watches_down
+                .get(&entry.uid)
+                .cloned()
+                .unwrap_or_default(),
+        };
         let before = work.reported.get(&entry.uid).cloned();
         if before.as_ref() == Some(&now_said) {
             continue;
@@ -55,7 +73,7 @@ pub(super) async fn report(context: &Loop, work: &mut Work, recent: &Recent, now
             continue;
         }
         work.reported.insert(entry.uid.clone(), now_said);
-        let changed = before.as_ref().map(|(s, _, _)| *s) != Some(state);
+        let changed = before.as_ref().map(|s| s.breaker) != Some(state);
         if changed && (state == BreakerState::Open || before.is_some()) {
             announce(context, &entry, state, open, history.failures.len()).await;
         }
@@ -73,14 +91,20 @@ fn label(entry: &Entry) -> String {
     }
 }
 
-async fn write(
-    context: &Loop,
-    entry: &Entry,
-    (state, count, without): &(BreakerState, u32, Vec<String>),
-) -> Result<(), kube::Error> {
-    let patch = serde_json::json!({
-        "status": { "breaker": state, "actionsThisHour": count, "withoutData": without }
-    });
+/// The merge patch of a policy's status that says `said`.
+fn status_patch(said: &Said) -> serde_json::Value {
+    serde_json::json!({
+        "status": {
+            "breaker": said.breaker,
+            "actionsThisHour": said.actions_this_hour,
+            "withoutData": said.without_data,
+            "watchesDown": said.watches_down,
+        }
+    })
+}
+
+async fn write(context: &Loop, entry: &Entry, said: &Said) -> Result<(), kube::Error> {
+    let patch = status_patch(said);
     let params = PatchParams::default();
     match (entry.kind, &entry.namespace) {
         (PolicyKind::HealingPolicy, Some(namespace)) => {
@@ -146,4 +170,28 @@ async fn announce(
     };
     context.announcer.publish(&event, &regarding).await;
     tracing::warn!(policy = %entry.name, ?state, failures, "circuit breaker");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::operator::crd::PolicyStatus;
+
+    /// The patch's keys are the status's fields: the API server prunes a
+    /// key its schema does not have, silently.
+    #[test]
+    fn the_status_patch_says_what_had_no_data_and_which_watches_are_down() {
+        let said = Said {
+            breaker: BreakerState::Closed,
+            actions_this_hour: 2,
+            without_data: vec!["status NotReady".into()],
+            watches_down: vec!["pods".into()],
+        };
+        let status: PolicyStatus =
+            serde_json::from_value(status_patch(&said)["status"].clone()).expect("a status");
+        assert_eq!(status.breaker, Some(BreakerState::Closed));
+        assert_eq!(status.actions_this_hour, Some(2));
+        assert_eq!(status.without_data, ["status NotReady"]);
+        assert_eq!(status.watches_down, ["pods"]);
+    }
 }

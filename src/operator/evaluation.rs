@@ -45,6 +45,9 @@ pub struct Loop {
     pub shard: super::shard::Shard,
     /// Where `notify` posts, beside its record and Events.
     pub webhooks: crate::act::webhooks::Webhooks,
+    /// Seconds of a gap the data says nothing about that a `for` timer
+    /// survives (`run --outage-tolerance`).
+    pub outage_tolerance: i64,
 }
 
 /// Which evaluation a pass runs.
@@ -100,14 +103,12 @@ pub async fn run(
     let mut work = Work {
         history: History::new(3_600),
         recorded: Recorded(HashSet::new()),
-        executor: KubeExecutor {
-            client: context.client.clone(),
-            webhooks: context.webhooks.clone(),
-        },
+        executor: KubeExecutor::new(context.client.clone(), context.webhooks.clone()),
         alarms: BTreeMap::new(),
         reported: Default::default(),
         collected: 0,
         without_data: Default::default(),
+        watches_down: Default::default(),
         sources,
     };
     let mut last_watch = std::time::Instant::now();
@@ -284,6 +285,8 @@ async fn cycle(context: &Loop, work: &mut Work) {
         .observe_containers(context.registry.selects(Kind::Containers));
     let observations = snapshot(&cluster, &mut work.history, now);
     let observed = started.elapsed();
+    // What each policy's status names of the watches that are down.
+    work.watches_down = context.registry.watches_down(&cluster.down);
     let recent = evaluate_all(context, work, &observations, now, Pass::Cycle).await;
     // What the scale harness reads (benches/scale.rs): the cycle's own
     // time, observing and evaluating, before the records' upkeep.
@@ -416,6 +419,9 @@ pub(super) struct Work {
     collected: i64,
     /// What each policy's last cycle had no data for, by uid.
     pub(super) without_data: std::collections::HashMap<String, BTreeSet<String>>,
+    /// The watches down at the last cycle that feed what each policy reads,
+    /// by uid.
+    pub(super) watches_down: std::collections::HashMap<String, Vec<String>>,
     /// Prometheus or metrics-server.
     sources: super::sources::Sources,
 }
@@ -435,7 +441,6 @@ async fn evaluate_all(
     now: i64,
     pass: Pass,
 ) -> Recent {
-    let interval = context.safety.evaluation_interval_seconds.max(1);
     let recent = Recent::gather(
         &context.observers.records(),
         observations,
@@ -446,19 +451,11 @@ async fn evaluate_all(
         work.without_data.clear();
     }
     for entry in context.registry.snapshot() {
-        let engine = Context {
-            protected_namespaces: context.safety.protected_namespaces.clone(),
-            protected_labels: context
-                .safety
-                .protected_labels
-                .clone()
-                .into_iter()
-                .collect(),
-            ..Context::new(
-                i64::try_from(interval).unwrap_or(i64::MAX),
-                entry.namespace.as_deref(),
-            )
-        };
+        let engine = engine_context(
+            &context.safety,
+            context.outage_tolerance,
+            entry.namespace.as_deref(),
+        );
         let started = std::time::Instant::now();
         let evaluation = match pass {
             Pass::Cycle => evaluate(&entry.program, observations, now, &entry.state, &engine),
@@ -524,3 +521,20 @@ async fn evaluate_all(
 
 /// The most names a policy's status lists as without data.
 const MAX_WITHOUT_DATA: usize = 20;
+
+/// What the engine is told besides a policy's program: the safety
+/// configuration's interval and protections, and the outage tolerance the
+/// operator was started with, for a policy object in `home_namespace`.
+pub fn engine_context(
+    safety: &SafetyConfig,
+    outage_tolerance: i64,
+    home_namespace: Option<&str>,
+) -> Context {
+    let interval = safety.evaluation_interval_seconds.max(1);
+    Context {
+        protected_namespaces: safety.protected_namespaces.clone(),
+        protected_labels: safety.protected_labels.clone().into_iter().collect(),
+        outage_tolerance,
+        ..Context::new(i64::try_from(interval).unwrap_or(i64::MAX), home_namespace)
+    }
+}

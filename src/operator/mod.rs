@@ -28,6 +28,7 @@ pub mod serve;
 pub mod shard;
 pub mod sources;
 pub mod verify;
+pub mod watch;
 
 use crate::safety::SafetyConfig;
 use futures::StreamExt;
@@ -57,6 +58,8 @@ pub struct Settings {
     pub shard: shard::Shard,
     /// Where `notify` posts.
     pub webhooks: crate::act::webhooks::Webhooks,
+    /// Seconds of a gap without data that a `for` timer survives.
+    pub outage_tolerance: i64,
 }
 
 /// Runs the operator on `client` until a shutdown signal (SIGTERM, Ctrl-C):
@@ -72,6 +75,7 @@ pub async fn run(client: Client, settings: Settings, endpoints: tokio::net::TcpL
         prometheus,
         shard,
         webhooks,
+        outage_tolerance,
     } = settings;
     let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let serving = tokio::spawn(serve::serve(endpoints, ready.clone()));
@@ -130,6 +134,7 @@ pub async fn run(client: Client, settings: Settings, endpoints: tokio::net::TcpL
             answers,
             shard,
             webhooks,
+            outage_tolerance,
         },
         wakeups,
         verdicts,

@@ -2,7 +2,9 @@
 //! by watches, and what wakes the evaluation loop between cycles.
 
 use super::crd::{HealingAction, ObjectRef};
+use super::watch::{restarting, Health};
 use crate::engine::observation::TargetId;
+use crate::observe::watches::Watch;
 use crate::observe::Cluster;
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{
@@ -15,7 +17,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::runtime::reflector::{self, reflector, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::WatchStreamExt;
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -49,16 +51,26 @@ pub struct Observers {
     records: Store<HealingAction>,
     /// What this operator owns of the cluster.
     shard: super::shard::Shard,
+    /// Which watches are down.
+    health: Health,
 }
 
 type Watches = Vec<std::pin::Pin<Box<dyn futures::Future<Output = ()> + Send>>>;
 
-/// A reflector on every `K` of the cluster; with `notify`, the namespace of
-/// each object that changes is sent there (dropped when the loop is behind:
-/// the next cycle sees the change anyway).
+/// Where the reflectors are started: their client, the futures that drive
+/// them, and where each says whether it is up.
+struct Reflectors<'a> {
+    client: &'a Client,
+    watches: &'a mut Watches,
+    health: &'a Health,
+}
+
+/// A reflector on every `K` of the cluster, whose health is `watch`'s;
+/// with `notify`, the namespace of each object that changes is sent there
+/// (dropped when the loop is behind: the next cycle sees the change anyway).
 fn reflect<K>(
-    client: &Client,
-    watches: &mut Watches,
+    at: &mut Reflectors<'_>,
+    watch: Watch,
     notify: Option<mpsc::Sender<String>>,
     trim: fn(&mut K),
 ) -> Store<K>
@@ -67,9 +79,10 @@ where
     K::DynamicType: Eq + Hash + Clone,
 {
     let (reader, writer) = reflector::store();
+    let health = at.health.clone();
     let stream = reflector(
         writer,
-        watcher(Api::<K>::all(client.clone()), watcher::Config::default()).modify(move |o| {
+        restarting(Api::<K>::all(at.client.clone())).modify(move |o| {
             // What no rule reads and every object carries: at 10,000 pods
             // the managed fields alone are a large share of the cache.
             o.meta_mut().managed_fields = None;
@@ -80,6 +93,7 @@ where
         }),
     )
     .default_backoff()
+    .inspect(move |item| health.note(watch, item))
     .touched_objects()
     .map(move |item| {
         if let (Ok(object), Some(notify)) = (&item, &notify) {
@@ -89,7 +103,8 @@ where
         }
         item
     });
-    watches.push(Box::pin(drain(stream, K::kind(&()).to_string())));
+    at.watches
+        .push(Box::pin(drain(stream, K::kind(&()).to_string())));
     reader
 }
 
@@ -155,7 +170,7 @@ where
     let mut stream = std::pin::pin!(stream);
     while let Some(item) = stream.next().await {
         if let Err(error) = item {
-            tracing::warn!(%kind, %error, "watch failed; retrying with backoff");
+            tracing::warn!(%kind, %error, "watch failed; listing again after a backoff");
         }
     }
 }
@@ -176,31 +191,38 @@ impl Observers {
     /// changes arrive on the receiver.
     pub fn start(client: &Client, shard: super::shard::Shard) -> (Observers, Watches, Wakeups) {
         let mut watches: Watches = Vec::new();
+        let health = Health::default();
         let (sender, receiver) = mpsc::channel(1_024);
         let (answers, answered) = mpsc::channel(1_024);
+        let at = &mut Reflectors {
+            client,
+            watches: &mut watches,
+            health: &health,
+        };
         let observers = Observers {
-            pods: reflect(client, &mut watches, Some(sender.clone()), trim_pod),
-            replica_sets: reflect(client, &mut watches, None, trim_replica_set),
-            deployments: reflect(client, &mut watches, None, |d: &mut Deployment| {
+            pods: reflect(at, Watch::Pods, Some(sender.clone()), trim_pod),
+            replica_sets: reflect(at, Watch::ReplicaSets, None, trim_replica_set),
+            deployments: reflect(at, Watch::Deployments, None, |d: &mut Deployment| {
                 d.spec.template = Default::default()
             }),
-            stateful_sets: reflect(client, &mut watches, None, |s: &mut StatefulSet| {
+            stateful_sets: reflect(at, Watch::StatefulSets, None, |s: &mut StatefulSet| {
                 s.spec.template = Default::default()
             }),
-            daemon_sets: reflect(client, &mut watches, None, |d: &mut DaemonSet| {
+            daemon_sets: reflect(at, Watch::DaemonSets, None, |d: &mut DaemonSet| {
                 d.spec.template = Default::default()
             }),
-            nodes: reflect(client, &mut watches, None, keep),
-            autoscalers: reflect(client, &mut watches, None, keep),
-            jobs: reflect(client, &mut watches, Some(sender.clone()), trim_job),
-            claims: reflect(client, &mut watches, None, keep),
-            budgets: reflect(client, &mut watches, None, keep),
-            quotas: reflect(client, &mut watches, None, keep),
-            volumes: reflect(client, &mut watches, None, trim_volume),
-            revisions: reflect(client, &mut watches, None, trim_revision),
-            events: reflect(client, &mut watches, Some(sender.clone()), keep),
-            records: reflect(client, &mut watches, Some(answers), keep),
+            nodes: reflect(at, Watch::Nodes, None, keep),
+            autoscalers: reflect(at, Watch::HorizontalPodAutoscalers, None, keep),
+            jobs: reflect(at, Watch::Jobs, Some(sender.clone()), trim_job),
+            claims: reflect(at, Watch::PersistentVolumeClaims, None, keep),
+            budgets: reflect(at, Watch::PodDisruptionBudgets, None, keep),
+            quotas: reflect(at, Watch::ResourceQuotas, None, keep),
+            volumes: reflect(at, Watch::PersistentVolumes, None, trim_volume),
+            revisions: reflect(at, Watch::ControllerRevisions, None, trim_revision),
+            events: reflect(at, Watch::Events, Some(sender.clone()), keep),
+            records: reflect(at, Watch::HealingActions, Some(answers), keep),
             shard,
+            health,
         };
         let wakeups = Wakeups {
             pods: receiver,
@@ -287,6 +309,7 @@ impl Observers {
             volumes: self.volumes.state(),
             revisions: self.revisions.state(),
             totals: None,
+            down: self.health.down(),
         }
     }
 
@@ -317,6 +340,7 @@ mod tests {
     use http_body_util::BodyExt;
     use kube::client::Body;
     use std::sync::{Arc, Mutex};
+    use tokio::sync::Semaphore;
 
     fn pod_list(names: &[&str], version: &str) -> String {
         let items: Vec<serde_json::Value> = names
@@ -328,33 +352,51 @@ mod tests {
         .to_string()
     }
 
-    /// A test double of the API server whose first watch breaks (410 Gone,
-    /// as when the watch's resourceVersion is too old), so the reflector
-    /// must list again; the second list has a pod the first did not.
-    fn breaking_server() -> (Client, Arc<Mutex<Vec<String>>>) {
+    /// The watch event of an error `code`, as the API server streams it.
+    fn watch_error(code: u16) -> String {
+        serde_json::json!({"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1",
+            "status": "Failure", "code": code, "message": "the watch broke"}})
+        .to_string()
+            + "\n"
+    }
+
+    /// A test double of the API server whose first watch breaks with
+    /// `error` (410 Gone, as when the watch's resourceVersion is too old, or
+    /// any other), so the reflector must list again; the second list, which
+    /// waits for `gate` when given, has a pod the first did not.
+    fn breaking_server(
+        error: u16,
+        gate: Option<Arc<Semaphore>>,
+    ) -> (Client, Arc<Mutex<Vec<String>>>) {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let lists = Arc::new(Mutex::new(0));
         let log = seen.clone();
         let service = tower::service_fn(move |request: Request<Body>| {
-            let (log, lists) = (log.clone(), lists.clone());
+            let (log, lists, gate) = (log.clone(), lists.clone(), gate.clone());
             async move {
                 let query = request.uri().query().unwrap_or("").to_string();
                 let _ = request.into_body().collect().await;
                 log.lock().expect("log").push(query.clone());
                 let body = if query.contains("watch=true") {
                     if *lists.lock().expect("lists") == 1 {
-                        r#"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","code":410,"reason":"Expired","message":"too old resource version"}}"#.to_string() + "\n"
+                        watch_error(error)
                     } else {
                         // Resumed: the watch stays open with nothing new.
                         tokio::time::sleep(std::time::Duration::from_secs(30)).await;
                         String::new()
                     }
                 } else {
-                    let mut n = lists.lock().expect("lists");
-                    *n += 1;
-                    if *n == 1 {
+                    let n = {
+                        let mut n = lists.lock().expect("lists");
+                        *n += 1;
+                        *n
+                    };
+                    if n == 1 {
                         pod_list(&["web-1"], "1")
                     } else {
+                        if let Some(gate) = gate {
+                            gate.acquire().await.expect("the gate").forget();
+                        }
                         pod_list(&["web-1", "web-2"], "5")
                     }
                 };
@@ -370,29 +412,87 @@ mod tests {
         (Client::new(service, "default"), seen)
     }
 
+    /// Whether `holds` came true within 20 s.
+    async fn within_deadline(holds: impl Fn() -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !holds() {
+            if tokio::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        true
+    }
+
+    fn names(pods: &Store<Pod>) -> Vec<String> {
+        let mut names: Vec<String> = pods
+            .state()
+            .iter()
+            .filter_map(|p| p.metadata.name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The pods' reflector on `client`, and the futures that drive it.
+    fn pods_of(client: &Client, health: &Health) -> (Store<Pod>, Watches) {
+        let mut watches: Watches = Vec::new();
+        let at = &mut Reflectors {
+            client,
+            watches: &mut watches,
+            health,
+        };
+        let pods = reflect(at, Watch::Pods, None, keep);
+        (pods, watches)
+    }
+
     #[tokio::test]
     async fn a_broken_watch_is_resumed_by_listing_again() {
-        let (client, seen) = breaking_server();
-        let mut watches: Watches = Vec::new();
-        let pods: Store<Pod> = reflect(&client, &mut watches, None, keep);
+        let (client, seen) = breaking_server(410, None);
+        let (pods, watches) = pods_of(&client, &Health::default());
         let driving = tokio::spawn(futures::future::join_all(watches));
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-        let names = loop {
-            let mut names: Vec<String> = pods
-                .state()
-                .iter()
-                .filter_map(|p| p.metadata.name.clone())
-                .collect();
-            names.sort();
-            if names.len() == 2 || tokio::time::Instant::now() > deadline {
-                break names;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        };
+        within_deadline(|| names(&pods).len() == 2).await;
         driving.abort();
-        assert_eq!(names, ["web-1", "web-2"], "the store after the watch broke");
+        assert_eq!(
+            names(&pods),
+            ["web-1", "web-2"],
+            "the store after the watch broke"
+        );
         let seen = seen.lock().expect("log").clone();
         let lists = seen.iter().filter(|q| !q.contains("watch=true")).count();
         assert!(lists >= 2, "listed again after the 410: {seen:#?}");
+    }
+
+    /// kube's watcher resumes a watch broken by anything but a 410 without
+    /// listing, and a resumed watch of a quiet kind says nothing: here any
+    /// error lists again, and the watch is down until that list is whole.
+    #[tokio::test]
+    async fn a_watch_is_down_from_its_error_until_it_has_listed_again() {
+        let gate = Arc::new(Semaphore::new(0));
+        let (client, seen) = breaking_server(500, Some(gate.clone()));
+        let health = Health::default();
+        let (pods, watches) = pods_of(&client, &health);
+        let driving = tokio::spawn(futures::future::join_all(watches));
+        let pods_down = || health.down().0.contains(&Watch::Pods);
+        assert!(within_deadline(pods_down).await, "down after the 500");
+        // The list that starts it over has not answered: still down, with
+        // what was last known.
+        let asked_again = || {
+            let seen = seen.lock().expect("log");
+            seen.iter().filter(|q| !q.contains("watch=true")).count() >= 2
+        };
+        assert!(
+            within_deadline(asked_again).await,
+            "listed again after the 500"
+        );
+        assert!(pods_down(), "down while the list has not answered");
+        assert_eq!(names(&pods), ["web-1"], "the cache is kept meanwhile");
+        gate.add_permits(1);
+        assert!(
+            within_deadline(|| health.down().is_empty()).await,
+            "up once the list completed"
+        );
+        driving.abort();
+        assert_eq!(names(&pods), ["web-1", "web-2"]);
     }
 }

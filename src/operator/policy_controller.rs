@@ -217,6 +217,7 @@ pub fn status_for<K: PolicyObject>(
         actions_this_hour: previous.and_then(|s| s.actions_this_hour),
         breaker: previous.and_then(|s| s.breaker),
         without_data: previous.map(|s| s.without_data.clone()).unwrap_or_default(),
+        watches_down: previous.map(|s| s.watches_down.clone()).unwrap_or_default(),
     }
 }
 

@@ -157,11 +157,10 @@ impl PrometheusSource {
                 if let Some(value) = authorization.clone() {
                     request = request.header(reqwest::header::AUTHORIZATION, value);
                 }
+                let timeout = self.config.timeout;
                 async move {
-                    (
-                        i,
-                        request.get().await.map_err(|e| e.to_string()).map(series),
-                    )
+                    let answer = request.get().await;
+                    (i, answer.map_err(|e| reason(&e, timeout)).map(series))
                 }
             })
             .collect();
@@ -213,6 +212,33 @@ impl PrometheusSource {
 }
 
 type Series = (HashMap<String, String>, Vec<Sample>);
+
+/// Why a query failed, in words that name a fix: the client's own message
+/// says only "failed to send request to server" or "invalid media type";
+/// the cause (a 401, an unknown certificate issuer, the timeout) is in what
+/// it wraps, whose own text repeats the whole URL.
+fn reason(error: &prometheus_http_query::Error, timeout: Duration) -> String {
+    let prometheus_http_query::Error::Client(client) = error else {
+        return error.to_string();
+    };
+    let Some(cause) = client.inner() else {
+        return client.to_string();
+    };
+    if let Some(status) = cause.status() {
+        return format!("Prometheus answered HTTP {status}");
+    }
+    if cause.is_timeout() {
+        return format!("no answer within {timeout:?} (--prometheus-timeout-seconds)");
+    }
+    let mut text = client.to_string();
+    let mut source = std::error::Error::source(cause);
+    while let Some(next) = source {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        source = next.source();
+    }
+    text
+}
 
 /// An answer's series with their samples at whole seconds.
 fn series(answer: prometheus_http_query::response::PromqlResult) -> Vec<Series> {

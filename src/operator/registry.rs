@@ -7,8 +7,9 @@ use super::crd::{PolicyKind, SourceSpan};
 use crate::check::Compiled;
 use crate::engine::state::State;
 use crate::ir::{Mode, Program};
+use crate::observe::watches::Down;
 use crate::span::LineIndex;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 /// One compiled policy object.
@@ -165,6 +166,23 @@ impl Registry {
         self.lock().values().any(|e| e.program.selects(kind))
     }
 
+    /// The watches of `down` that feed what each policy reads (see
+    /// [`Down::feeding`]), by uid, for the policies some watch down feeds:
+    /// what their status names.
+    pub fn watches_down(&self, down: &Down) -> HashMap<String, Vec<String>> {
+        if down.is_empty() {
+            return HashMap::new();
+        }
+        self.lock()
+            .iter()
+            .filter_map(|(uid, entry)| {
+                let feeding = down.feeding(&entry.program);
+                (!feeding.is_empty())
+                    .then(|| (uid.clone(), feeding.iter().map(|w| w.to_string()).collect()))
+            })
+            .collect()
+    }
+
     /// A copy of the entry of `uid`.
     pub fn get(&self, uid: &str) -> Option<Entry> {
         self.lock().get(uid).cloned()
@@ -192,4 +210,98 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Kind;
+    use crate::engine::observation::{Observations, Target, TargetId};
+    use crate::engine::series::{Sample, Series};
+    use crate::engine::{evaluate, Context};
+    use crate::observe::watches::Watch;
+    use std::sync::Arc;
+
+    fn entry(uid: &str, source: &str) -> Entry {
+        let compiled = crate::check::compile(source, &crate::safety::SafetyConfig::default());
+        assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
+        Entry::new(
+            PolicyKind::HealingPolicy,
+            Some("shop".into()),
+            "web".into(),
+            uid.into(),
+            source,
+            &compiled,
+            None,
+        )
+    }
+
+    /// A crash-looping pod of `web` at 95% of its memory since 0 s.
+    fn observed() -> Observations {
+        let mut pod = Target::new(TargetId {
+            kind: Kind::Pods,
+            namespace: Some("shop".into()),
+            name: "web-1".into(),
+        });
+        pod.labels.insert("app".into(), "web".into());
+        pod.statuses.insert("CrashLoopBackOff".into());
+        let memory = Series::new([Sample::new(0, 95.0), Sample::new(15, 95.0)]);
+        pod.metrics_mut()
+            .insert("memory_percent".into(), Arc::new(memory));
+        Observations { targets: vec![pod] }
+    }
+
+    /// The policy `name`: a status rule, and a memory rule at `threshold`.
+    fn source(name: &str, threshold: u32) -> String {
+        format!(
+            "policy {name} {{\n  select pods where app = \"web\"\n  mode auto\n  \
+             when status is CrashLoopBackOff for 3m then restart\n  \
+             when memory_percent > {threshold} for 5m then restart\n}}\n"
+        )
+    }
+
+    #[test]
+    fn an_edit_of_a_policy_object_keeps_its_state_and_its_unchanged_rules_timers() {
+        let registry = Registry::default();
+        registry.put(entry("uid-1", &source("web", 90)));
+        let before = registry.get("uid-1").expect("put");
+        let context = Context::new(15, Some("shop"));
+        let first = evaluate(&before.program, &observed(), 0, &before.state, &context);
+        assert_eq!(first.state.timer_count(), 2, "both rules hold");
+        registry.update_state("uid-1", first.state.clone());
+        registry.mark_saved("uid-1", 7, 0);
+
+        // `spec.policy` edited: the policy renamed, the memory rule's
+        // threshold changed. Same object, same uid.
+        registry.put(entry("uid-1", &source("web-renamed", 80)));
+        let after = registry.get("uid-1").expect("still there");
+        assert_ne!(after.program_hash, before.program_hash, "the new source");
+        assert_eq!(after.state, first.state, "the state is the object's");
+        assert_eq!(after.saved, Some((7, 0)));
+
+        let pod = &observed().targets[0].id;
+        let rule = |entry: &Entry, n: usize| entry.program.policies[0].rules[n].fingerprint.clone();
+        let next = evaluate(&after.program, &observed(), 15, &after.state, &context);
+        let since = |n: usize| next.state.timer(0, &rule(&after, n), pod).map(|t| t.since);
+        assert_eq!(since(0), Some(0), "the unchanged rule's timer runs on");
+        assert_eq!(since(1), Some(15), "the changed rule's starts over");
+        assert_eq!(next.state.timer(0, &rule(&before, 1), pod), None);
+
+        // Another object of the same source has its own state.
+        registry.put(entry("uid-2", &source("web-renamed", 80)));
+        assert_eq!(registry.get("uid-2").expect("put").state, State::default());
+    }
+
+    #[test]
+    fn a_policy_names_the_watches_down_that_feed_what_it_reads() {
+        let registry = Registry::default();
+        registry.put(entry("status", &source("web", 90)));
+        let metric = "policy m {\n  select pods where app = \"web\"\n  mode auto\n  when memory_percent > 90 then restart\n}\n";
+        registry.put(entry("metric", metric));
+        assert!(registry.watches_down(&Down::default()).is_empty());
+        let down = Down([Watch::Pods, Watch::Nodes].into_iter().collect());
+        let named = registry.watches_down(&down);
+        assert_eq!(named.len(), 1, "{named:?}");
+        assert_eq!(named["status"], ["pods"]);
+    }
 }

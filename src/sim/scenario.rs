@@ -16,6 +16,9 @@
 //!     baseline: { memory_percent: 35, cpu_percent: 20 }
 //!     faults:
 //!       - memory_leak: { per_minute: 2, after: 5m }
+//! objects:                       # the kinds the world does not simulate
+//!   - target: jobs/demo/nightly  # scripted as `kubeskippy test` targets
+//!     status: { Failed: '0x10 1x50' }
 //! ```
 //!
 //! Values are in the metric's canonical unit (percent in points, ratios as
@@ -24,7 +27,7 @@
 use super::FormatError;
 use crate::catalog::{Kind, BYTE_SUFFIXES};
 use crate::ir::Seconds;
-use crate::sim::unit_test::parse_duration;
+use crate::sim::unit_test::{parse_duration, TargetInput};
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 
@@ -66,7 +69,13 @@ pub struct Scenario {
     /// Node names; pods are spread over them.
     #[serde(default = "default_nodes")]
     pub nodes: Vec<String>,
+    #[serde(default)]
     pub workloads: Vec<WorkloadSpec>,
+    /// The objects the world does not simulate (jobs, autoscalers, claims,
+    /// budgets, quotas, volumes, the cluster, filesystems), each scripted as
+    /// a `kubeskippy test` target: one point per interval from the start.
+    #[serde(default, deserialize_with = "crate::sim::budget::list")]
+    pub objects: Vec<TargetInput>,
 }
 
 fn default_namespace() -> String {
@@ -313,9 +322,21 @@ impl WorkloadSpec {
     }
 }
 
+/// The kinds the world simulates: a scenario describes them as `workloads`
+/// and `nodes`, and scripts only the others as `objects`.
+pub const SIMULATED: [Kind; 5] = [
+    Kind::Pods,
+    Kind::Deployments,
+    Kind::StatefulSets,
+    Kind::DaemonSets,
+    Kind::Nodes,
+];
+
 /// Parses and validates a scenario.
 pub fn parse(text: &str) -> Result<Scenario, FormatError> {
-    let scenario: Scenario = super::from_yaml(text)?;
+    // The scripted objects' series are charged to one budget, as a test
+    // file's are.
+    let scenario: Scenario = super::budget::scoped(|| super::from_yaml(text))?;
     validate(&scenario).map_err(|message| FormatError {
         location: None,
         message,
@@ -335,8 +356,21 @@ fn validate(scenario: &Scenario) -> Result<(), String> {
     if let Some(twice) = scenario.nodes.iter().find(|n| !nodes.insert(n.as_str())) {
         return Err(format!("node `{twice}` is named twice"));
     }
-    if scenario.workloads.is_empty() {
-        return Err("the scenario has no `workloads`".into());
+    if scenario.workloads.is_empty() && scenario.objects.is_empty() {
+        return Err("the scenario has no `workloads` and no `objects`".into());
+    }
+    let mut scripted = std::collections::BTreeSet::new();
+    for object in &scenario.objects {
+        let id = &object.target;
+        if SIMULATED.contains(&id.kind) {
+            return Err(format!(
+                "object `{id}`: {} are simulated from `workloads` and `nodes`, not scripted",
+                id.kind
+            ));
+        }
+        if !scripted.insert(id) {
+            return Err(format!("object `{id}` is scripted twice"));
+        }
     }
     let mut names = std::collections::BTreeSet::new();
     for w in &scenario.workloads {
@@ -411,12 +445,13 @@ pub fn check_size(scenario: &Scenario, until: Seconds) -> Result<(), String> {
         .iter()
         .map(|w| u64::from(w.replicas))
         .sum();
-    // Nodes are simulated at every step as pods are.
+    // Nodes and scripted objects are observed at every step as pods are.
     let nodes = u64::try_from(scenario.nodes.len()).unwrap_or(u64::MAX);
-    let objects = pods.saturating_add(nodes).max(1);
+    let scripted = u64::try_from(scenario.objects.len()).unwrap_or(u64::MAX);
+    let objects = pods.saturating_add(nodes).saturating_add(scripted).max(1);
     if steps.saturating_mul(objects) > MAX_POD_STEPS {
         return Err(format!(
-            "{pods} pods and {nodes} nodes for {steps} steps is more than {MAX_POD_STEPS} pod-steps (a node counts as a pod): use fewer pods or nodes, a longer `interval` or a shorter run"
+            "{pods} pods, {nodes} nodes and {scripted} objects for {steps} steps is more than {MAX_POD_STEPS} pod-steps (a node or an object counts as a pod): use fewer, a longer `interval` or a shorter run"
         ));
     }
     Ok(())

@@ -1,21 +1,15 @@
 //! The operator's `/metrics`, `/healthz` and `/readyz`, scraped by a real
 //! Prometheus server (the Debian package `.ci/run` installs) while it heals
-//! a crash-looping pod on the real API server.
+//! a crash-looping pod on the real API server, holds back a scale that an
+//! autoscaler drives, and evaluates a rule whose metric has no source.
 
 use super::control_plane;
 use super::support::*;
+pub use crate::real_prometheus::{free_port, prometheus_binary, prometheus_on, serve};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use kubeskippy::operator::crd::HealingAction;
 use prometheus_http_query::Client as Prometheus;
-use std::process::Stdio;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A port nothing listens on now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// The status code and body of `GET path` on 127.0.0.1:`port` (a minimal
 /// HTTP/1.0 client: the test asks its own operator, nothing else).
@@ -42,25 +36,6 @@ async fn get(port: u16, path: &str) -> Result<(u16, String), String> {
         .map(|(_, b)| b)
         .unwrap_or("");
     Ok((code, body.to_string()))
-}
-
-/// The Prometheus binary: `$KUBESKIPPY_PROMETHEUS`, or `prometheus` on the
-/// PATH. Without it the test is skipped loudly, and fails under CI.
-pub fn prometheus_binary() -> Option<std::path::PathBuf> {
-    if let Some(path) = std::env::var_os("KUBESKIPPY_PROMETHEUS") {
-        return Some(path.into());
-    }
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("prometheus"))
-            .find(|candidate| candidate.is_file())
-    });
-    if found.is_none() {
-        let why = "no `prometheus` on the PATH (Debian package `prometheus`; .ci/run installs it)";
-        assert!(std::env::var_os("CI").is_none(), "{why}");
-        eprintln!("SKIPPED: {why}");
-    }
-    found
 }
 
 /// What a test against a real Prometheus needs: the control plane, the
@@ -126,7 +101,7 @@ async fn a_real_prometheus_scrapes_what_the_operator_did() {
     let _operator = operator_as(
         plane,
         "metrics",
-        Some("evaluationIntervalSeconds: 1\n"),
+        Some("evaluationIntervalSeconds: 1\nverification: {afterSeconds: 2}\n"),
         &plane.ready.kubeconfig,
         &["--metrics-address", &address],
     );
@@ -147,13 +122,30 @@ async fn a_real_prometheus_scrapes_what_the_operator_did() {
 
     healing_policy(&client, &ns, "crashloop", "policy crashloop {\n  select pods where app = \"scraped\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n").await;
     crash_loop(&pods, &first).await;
+    // A safety block: an autoscaler drives the Deployment, so a scale of it
+    // is held.
+    let hpa: HorizontalPodAutoscaler = serde_json::from_value(json!({"metadata": {"name": "scraped-hpa"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "scraped"},
+                 "minReplicas": 1, "maxReplicas": 3}}))
+    .expect("an HPA");
+    Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &hpa)
+        .await
+        .expect("the HPA is created");
+    healing_policy(&client, &ns, "grow", "policy grow {\n  select deployments where app = \"scraped\"\n  mode auto\n  cooldown 10m\n  when replicas < 5 then scale up 1 max 5\n}\n").await;
+    // An unknown metric: a declared PromQL metric, and no Prometheus given.
+    healing_policy(&client, &ns, "errors", "metric error_rate: ratio = promql \"sum by (pod) (rate(errors_total{namespace=\\\"$namespace\\\"}[1m]))\"\npolicy errors {\n  select pods where app = \"scraped\"\n  mode auto\n  cooldown 10m\n  when error_rate > 50% then restart\n}\n").await;
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
     record_where(
         &actions,
-        "the restart",
+        "the restart verified healed",
         Duration::from_secs(60),
-        carried_out,
+        |a| a.status.as_ref().and_then(|s| s.healed) == Some(true),
     )
+    .await;
+    record_where(&actions, "the scale held", Duration::from_secs(60), |a| {
+        a.status.as_ref().and_then(|s| s.reason.as_deref()) == Some("autoscaler")
+    })
     .await;
 
     // A real Prometheus, scraping every second.
@@ -200,11 +192,29 @@ async fn a_real_prometheus_scrapes_what_the_operator_did() {
         .collect();
     for name in [
         "kubeskippy_healing_actions_total",
+        "kubeskippy_safety_blocks_total",
         "kubeskippy_rule_evaluations_total",
         "kubeskippy_evaluation_duration_seconds_count",
+        "kubeskippy_time_to_heal_seconds_count",
         "kubeskippy_circuit_breaker_open",
+        "kubeskippy_metric_unknown_total",
     ] {
         assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    // What the operator did, counted: a histogram is exposed (at zero)
+    // before anything is observed, so its count must have moved.
+    for (what, counted) in [
+        (
+            "the block",
+            "kubeskippy_safety_blocks_total{reason=\"autoscaler\"} >= 1",
+        ),
+        ("the heal", "kubeskippy_time_to_heal_seconds_count >= 1"),
+        (
+            "the unknown metric",
+            "kubeskippy_metric_unknown_total{metric=\"error_rate\"} >= 1",
+        ),
+    ] {
+        eventually(what, Duration::from_secs(30), || query(counted)).await;
     }
 }
 
@@ -220,67 +230,6 @@ pub fn scraping(
     let child = prometheus_on(binary, &plane.ready.log_dir.join(name), target, web);
     let prometheus = Prometheus::try_from(format!("http://127.0.0.1:{web}")).expect("a client");
     (child, prometheus)
-}
-
-/// A real Prometheus on 127.0.0.1:`web` scraping `target` every second,
-/// its configuration, data, log and query log (`queries.log`: every query it
-/// ran) in `dir`; killed when the child drops.
-pub fn prometheus_on(binary: &Path, dir: &Path, target: &str, web: u16) -> tokio::process::Child {
-    std::fs::create_dir_all(dir).expect("a directory for Prometheus");
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  query_log_file: {}\nscrape_configs:\n  - job_name: kubeskippy\n    \
-             static_configs:\n      - targets: ['{target}']\n",
-            dir.join("queries.log").display()
-        ),
-    )
-    .expect("the Prometheus configuration");
-    let log = std::fs::File::create(dir.join("prometheus.log")).expect("a log");
-    tokio::process::Command::new(binary)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{web}"))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("a log handle"))
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("prometheus starts")
-}
-
-/// Serves what `body` gives at each scrape on a loopback port until the
-/// task is dropped: its address and the task.
-pub async fn serve(
-    body: impl Fn() -> String + Send + 'static,
-) -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port for the exporter");
-    let address = listener.local_addr().expect("its address").to_string();
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let body = body();
-            tokio::spawn(async move {
-                let mut request = [0u8; 4096];
-                let _ = stream.read(&mut request).await;
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n\
-                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-            });
-        }
-    });
-    (address, task)
 }
 
 /// A gibibyte, in bytes.

@@ -3,14 +3,16 @@
 //! double of metrics-server (this file's, TLS, answering in metrics-server's
 //! exact wire format) behind a Service whose endpoint is this machine's
 //! non-loopback address (the API server refuses loopback endpoints, and
-//! routes to endpoints itself: `--enable-aggregator-routing`). The operator,
-//! with no Prometheus, reads CPU and memory from it.
+//! routes to endpoints itself: `--enable-aggregator-routing`); on a machine
+//! with none, a dummy interface the test adds gives it one. The operator,
+//! with no Prometheus and only its least-privilege role, reads the pods' and
+//! the nodes' CPU and memory from it.
 
 use super::control_plane;
 use super::support::*;
 use k8s_openapi::api::core::v1::{Endpoints, Service};
 use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
-use kubeskippy::operator::crd::HealingAction;
+use kubeskippy::operator::crd::{ClusterHealingPolicy, ClusterHealingPolicySpec, HealingAction};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,11 +21,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const LIMIT: f64 = 512.0 * 1_048_576.0;
 
+/// The ClusterHealingPolicy that tells about nodes short of memory.
+const NODE_POLICY: &str = "t-metrics-server-nodes";
+
 /// What the double serves and what it was asked.
 #[derive(Default)]
 struct Double {
     /// Each pod's working set, as a share of its 512Mi limit.
     usage: Mutex<BTreeMap<String, f64>>,
+    /// Each node's working set, in metrics-server's quantity.
+    nodes: Mutex<BTreeMap<String, String>>,
     /// false: every request is answered 503, as a metrics-server that is
     /// down would be by the aggregation layer.
     answering: AtomicBool,
@@ -43,6 +50,41 @@ fn routable_address() -> Option<IpAddr> {
         let ip: IpAddr = address.parse().ok()?;
         (local && !ip.is_loopback()).then_some(ip)
     })
+}
+
+/// A non-loopback address to serve on: the machine's own, or else one of
+/// TEST-NET-1 on a dummy interface this test adds (it needs root and
+/// `ip`). Without either the test cannot run: a skip outside CI, a failure
+/// under it.
+fn address_to_serve_on() -> Option<IpAddr> {
+    if let Some(ip) = routable_address() {
+        return Some(ip);
+    }
+    let ip = |args: &[&str]| {
+        std::process::Command::new("ip")
+            .args(args)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    let added = ip(&["link", "add", "kubeskippy0", "type", "dummy"])
+        && ip(&["addr", "add", "192.0.2.77/32", "dev", "kubeskippy0"])
+        && ip(&["link", "set", "kubeskippy0", "up"]);
+    if let Some(ip) = routable_address() {
+        return Some(ip);
+    }
+    let why = format!(
+        "no non-loopback IPv4 address to serve metrics.k8s.io on (a dummy interface {}: \
+         the test needs root and `ip`)",
+        if added {
+            "was added but holds none"
+        } else {
+            "could not be added"
+        }
+    );
+    assert!(std::env::var_os("CI").is_none(), "{why}");
+    eprintln!("*** SKIPPED: {why}");
+    None
 }
 
 /// The double's answer to `path`, in metrics-server v0.7's wire format.
@@ -68,9 +110,23 @@ fn answer(double: &Double, namespace: &str, path: &str) -> (u16, String) {
                 {"name": "pods", "singularName": "", "namespaced": true, "kind": "PodMetrics", "verbs": ["get", "list"]}
             ]
         }),
-        "/apis/metrics.k8s.io/v1beta1/nodes" => json!({
-            "kind": "NodeMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {}, "items": []
-        }),
+        "/apis/metrics.k8s.io/v1beta1/nodes" => {
+            let items: Vec<serde_json::Value> = double
+                .nodes
+                .lock()
+                .expect("nodes")
+                .iter()
+                .map(|(node, memory)| {
+                    json!({
+                        "metadata": {"name": node, "creationTimestamp": "2026-12-07T10:00:00Z"},
+                        "timestamp": "2026-12-07T10:00:00Z", "window": "20.05s",
+                        "usage": {"cpu": "250000000n", "memory": memory}
+                    })
+                })
+                .collect();
+            json!({"kind": "NodeMetricsList", "apiVersion": "metrics.k8s.io/v1beta1",
+                   "metadata": {}, "items": items})
+        }
         p if p == "/apis/metrics.k8s.io/v1beta1/pods"
             || p == format!("/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods") =>
         {
@@ -277,15 +333,13 @@ async fn a_leak_seen_by_metrics_server_through_the_aggregation_layer_is_healed()
     let Some(plane) = control_plane::require() else {
         return;
     };
-    let Some(address) = routable_address() else {
-        // Not a missing install: this machine has no address the API
-        // server may route an aggregated API to.
-        eprintln!("SKIPPED: no non-loopback IPv4 address to serve metrics.k8s.io on");
+    let Some(address) = address_to_serve_on() else {
         return;
     };
     let _turn = OPERATORS.lock().await;
     let client = admin(plane).await;
     install_crds(&client).await;
+    let kubeconfig = least_privilege(plane, &client).await;
     let ns = namespace(&client, "t-metrics-server").await;
     let double = Arc::new(Double::default());
     double.answering.store(true, Ordering::SeqCst);
@@ -304,7 +358,50 @@ async fn a_leak_seen_by_metrics_server_through_the_aggregation_layer_is_healed()
          when memory_percent > 85 for 2s then restart\n}\n",
     )
     .await;
-    let _operator = fast_operator(plane, "metrics-server");
+    // One node far past its allocatable memory, the others nearly idle.
+    let nodes: Vec<String> = Api::<Node>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .expect("the nodes")
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    let full = nodes.first().cloned().expect("a node");
+    *double.nodes.lock().expect("nodes") = nodes
+        .iter()
+        .map(|n| {
+            (
+                n.clone(),
+                if *n == full { "4096Gi" } else { "1Ki" }.to_string(),
+            )
+        })
+        .collect();
+    // Nodes have no namespace: a ClusterHealingPolicy selects them, and
+    // its records are kept in the operator's namespace.
+    let node_policies: Api<ClusterHealingPolicy> = Api::all(client.clone());
+    node_policies
+        .create(
+            &PostParams::default(),
+            &ClusterHealingPolicy::new(
+                NODE_POLICY,
+                ClusterHealingPolicySpec {
+                    policy: "policy node-memory {\n  select nodes\n  mode auto\n  cooldown 1h\n  \
+                             when memory_percent > 90 then notify \"node memory is nearly exhausted\"\n}\n"
+                        .into(),
+                    mode: None,
+                },
+            ),
+        )
+        .await
+        .expect("the ClusterHealingPolicy is created");
+    let _operator = operator_as(
+        plane,
+        "metrics-server",
+        Some("evaluationIntervalSeconds: 1\n"),
+        &kubeconfig,
+        &["--namespace", "kubeskippy-system"],
+    );
     let pods_path = "/apis/metrics.k8s.io/v1beta1/pods".to_string();
     let listed = || {
         double
@@ -342,6 +439,31 @@ async fn a_leak_seen_by_metrics_server_through_the_aggregation_layer_is_healed()
         lists.len()
     );
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
+    // NodeMetrics over the nodes' allocatable memory: the full node only.
+    let operators: Api<HealingAction> = Api::namespaced(client.clone(), "kubeskippy-system");
+    let of_node_policy = |a: &HealingAction| a.spec.policy.name == NODE_POLICY;
+    let told = record_where(
+        &operators,
+        "the full node is told about",
+        Duration::from_secs(30),
+        |a| of_node_policy(a) && carried_out(a),
+    )
+    .await;
+    assert_eq!(told.spec.object.name, full);
+    let listed = operators
+        .list(&ListParams::default())
+        .await
+        .expect("records");
+    let about: Vec<&str> = listed
+        .items
+        .iter()
+        .filter(|a| of_node_policy(a) && carried_out(a))
+        .map(|a| a.spec.object.name.as_str())
+        .collect();
+    assert_eq!(about, [full.as_str()]);
+    let _ = node_policies
+        .delete(NODE_POLICY, &DeleteParams::default())
+        .await;
     assert_eq!(record_count(&actions).await, 0, "40% is no leak");
 
     // metrics-server fails: the metric is unknown, nothing acts.

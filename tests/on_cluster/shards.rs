@@ -3,6 +3,7 @@
 //! the shard its name hashes to, once.
 
 use super::support::*;
+use k8s_openapi::api::coordination::v1::Lease;
 use kubeskippy::operator::crd::HealingAction;
 use kubeskippy::operator::shard::{Shard, SHARD_LABEL};
 
@@ -107,5 +108,17 @@ async fn each_namespace_is_handled_by_exactly_one_shard() {
         );
         let restarts = records.iter().filter(|r| carried_out(r)).count();
         assert_eq!(restarts, 1, "{ns}: one restart");
+    }
+    // Each shard leads on a Lease of its own, held by its own operator.
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "kubeskippy-system");
+    for shard in &shards {
+        let name = format!("kubeskippy-leader-{}-of-2", shard.index);
+        let lease = leases.get(&name).await.expect("the shard's Lease");
+        let holder = lease.spec.and_then(|s| s.holder_identity);
+        assert_eq!(
+            holder.as_deref(),
+            Some(format!("shard-{}", shard.index).as_str()),
+            "{name}"
+        );
     }
 }

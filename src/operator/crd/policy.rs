@@ -152,6 +152,11 @@ pub struct PolicyStatus {
     /// Metrics, statuses or events the last evaluation had no data for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub without_data: Vec<String>,
+    /// The operator's watches (by resource: `pods`, `events`, …) that were
+    /// down at the last evaluation and feed the statuses or events this
+    /// policy reads: rules on those are unknown until the watch lists again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watches_down: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -476,6 +476,7 @@ mod report;
 mod run;
 
 pub use report::render_failure;
+pub(crate) use run::{observe as observe_inputs, Prepared};
 pub use run::{run, CaseReport, Mismatch, Outcome, Shown};
 
 #[cfg(test)]

@@ -153,7 +153,7 @@ pub(super) fn run_case(
     let Some(&last) = expected.keys().next_back() else {
         return Outcome::Passed;
     };
-    let prepared = Prepared::new(case, interval);
+    let prepared = Prepared::new(&case.targets, interval);
     let explaining = Context {
         explain: Explain::All,
         ..context.clone()
@@ -166,7 +166,7 @@ pub(super) fn run_case(
         if now > last {
             break;
         }
-        let observations = observe(case, &prepared, step, interval);
+        let observations = observe(&case.targets, &prepared, step, interval);
         let wanted = expected.get(&now);
         // Where the rules stood is asked only at the expected times, for a
         // failure's report: the steps between stay as cheap as the operator's.
@@ -208,13 +208,13 @@ pub(super) fn run_case(
     }
 }
 
-/// What the targets look like at evaluation `step` (at `step · interval`).
 /// A target's series prepared once per case: every sample as a shared
 /// series (the engine never reads past `now`), and for each step whether the
 /// series is stale there. Rebuilding the visible prefix at every step made a
-/// run quadratic in its length.
-pub(super) struct Prepared {
-    /// Per target, in the case's order: its series.
+/// run quadratic in its length. The simulator's scripted objects are
+/// prepared the same way.
+pub(crate) struct Prepared {
+    /// Per target, in the inputs' order: its series.
     series: Vec<Vec<PreparedSeries>>,
     /// Per target: each status timeline as the history `status was R
     /// within D` reads (1 where it holds, 0 where it does not), as the
@@ -226,9 +226,8 @@ pub(super) struct Prepared {
 type PreparedSeries = (String, Arc<Series>, Vec<bool>);
 
 impl Prepared {
-    fn new(case: &TestCase, interval: i64) -> Prepared {
-        let series = case
-            .targets
+    pub(crate) fn new(targets: &[TargetInput], interval: i64) -> Prepared {
+        let series = targets
             .iter()
             .map(|input| {
                 input
@@ -263,8 +262,7 @@ impl Prepared {
                     .collect()
             })
             .collect();
-        let statuses = case
-            .targets
+        let statuses = targets
             .iter()
             .map(|input| {
                 input
@@ -284,16 +282,17 @@ impl Prepared {
     }
 }
 
-pub(super) fn observe(
-    case: &TestCase,
+/// The targets `inputs` describe, as observed at evaluation `step` (at
+/// `step · interval`).
+pub(crate) fn observe(
+    inputs: &[TargetInput],
     prepared: &Prepared,
     step: i64,
     interval: i64,
 ) -> Observations {
     let now = step.saturating_mul(interval);
     let index = usize::try_from(step).unwrap_or(usize::MAX);
-    let targets = case
-        .targets
+    let targets = inputs
         .iter()
         .zip(&prepared.series)
         .zip(&prepared.statuses)

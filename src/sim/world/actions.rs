@@ -25,6 +25,13 @@ impl World {
             }
             _ => {}
         }
+        if self.scripted.holds(object) {
+            return Applied::Done(format!(
+                "{} recorded; a scripted {} follows its script",
+                action.catalog_name(),
+                object.kind.singular()
+            ));
+        }
         let healed = IncidentOutcome::Healed { by: entry };
         match object.kind {
             Kind::Pods => {

@@ -31,10 +31,6 @@ const TRIM_EVERY: u64 = 64;
 /// The most replicas a workload may be scaled to, as the scenario allows.
 pub const MAX_REPLICAS: u32 = super::scenario::MAX_REPLICAS;
 
-/// The kinds the world has objects of: pods, workloads and nodes. A policy
-/// selecting any other kind has no targets in it and never fires.
-pub const MODELLED: catalog::Kinds = catalog::Kinds::RUNNING;
-
 /// Every simulated node's `pod_capacity`: the kubelet's default `maxPods`.
 const POD_CAPACITY: u32 = 110;
 
@@ -87,6 +83,9 @@ pub struct World {
     next_node: usize,
     /// The most pods that may run at once (see [`World::limit_pods`]).
     max_pods: usize,
+    scripted: scripted::Scripted,
+    /// The time of the current step.
+    now: i64,
 }
 
 struct Node {
@@ -214,6 +213,8 @@ impl World {
             steps: 0,
             next_node: 0,
             max_pods: usize::MAX,
+            scripted: scripted::Scripted::new(&scenario.objects, interval),
+            now: 0,
         };
         for spec in &scenario.workloads {
             let id = TargetId {
@@ -278,6 +279,7 @@ impl World {
     /// Advances the world to `now`: faults progress, every target gets its
     /// samples for this step.
     pub fn step(&mut self, now: i64) {
+        self.now = now;
         for w in 0..self.workloads.len() {
             self.inject(w, now);
         }
@@ -401,5 +403,6 @@ fn secs(s: u64) -> i64 {
 mod actions;
 mod faults;
 mod observe;
+mod scripted;
 
 use observe::{push_event, record};

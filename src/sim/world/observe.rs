@@ -152,9 +152,12 @@ impl World {
         targets.extend(self.pods.iter_mut().map(|p| take(&mut p.target)));
         targets.extend(self.workloads.iter_mut().map(|w| take(&mut w.target)));
         targets.extend(self.nodes.iter_mut().map(|n| take(&mut n.target)));
+        targets.extend(self.scripted.at(self.now));
         Observations { targets }
     }
 
+    /// Puts the simulated targets back; the scripted ones, made anew at
+    /// every step, are dropped.
     pub fn restore(&mut self, observations: Observations) {
         let mut targets = observations.targets.into_iter();
         let slots = Self::targets_mut(&mut self.pods, &mut self.workloads, &mut self.nodes);
