@@ -461,9 +461,16 @@ async fn a_leak_seen_by_metrics_server_through_the_aggregation_layer_is_healed()
         .map(|a| a.spec.object.name.as_str())
         .collect();
     assert_eq!(about, [full.as_str()]);
+    // The policy and its records go: later tests' operators share the
+    // cluster and the operator's namespace.
     let _ = node_policies
         .delete(NODE_POLICY, &DeleteParams::default())
         .await;
+    for record in listed.items.iter().filter(|a| of_node_policy(a)) {
+        if let Some(name) = &record.metadata.name {
+            let _ = operators.delete(name, &DeleteParams::default()).await;
+        }
+    }
     assert_eq!(record_count(&actions).await, 0, "40% is no leak");
 
     // metrics-server fails: the metric is unknown, nothing acts.

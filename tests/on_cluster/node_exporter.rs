@@ -60,8 +60,12 @@ async fn a_node_short_of_memory_in_node_exporter_is_reported() {
     )
     .await;
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), "kubeskippy-system");
+    // Other tests' node records share the operator's namespace.
     let about = |node: &str, a: &HealingAction| {
-        a.spec.object.kind == "Node" && a.spec.object.name == node && a.spec.action.name == "notify"
+        a.spec.policy.name == "t-node-memory"
+            && a.spec.object.kind == "Node"
+            && a.spec.object.name == node
+            && a.spec.action.name == "notify"
     };
     let notice = record_where(
         &actions,
