@@ -1,118 +1,18 @@
-//! The engine on a virtual clock: `for` timers, three-valued logic, priority,
-//! ties, `ask ai`, `limit` and `cooldown`, selection — each against a program
-//! compiled from real Skippy source.
+//! The engine on a virtual clock: `for` timers, three-valued logic,
+//! selection, status and event conditions, evidence — each against a program
+//! compiled from real Skippy source. Priority, ties, `ask ai`, `limit` and
+//! `cooldown` are `engine_priority.rs`'s.
+
+#[path = "common/engine.rs"]
+mod engine;
 
 use kubeskippy::catalog::Kind;
-use kubeskippy::check::compile;
-use kubeskippy::engine::observation::{Event, Observations, Target, TargetId};
-use kubeskippy::engine::series::{Sample, Series};
+use kubeskippy::engine::observation::{Event, Target, TargetId};
 use kubeskippy::engine::state::State;
-use kubeskippy::engine::{evaluate, Block, Context, Decision, Evaluation, WaitReason};
-use kubeskippy::ir::{Action, Program, RestartMode, Scale};
-use kubeskippy::safety::SafetyConfig;
+use kubeskippy::engine::{evaluate, Block, Decision, WaitReason};
+use kubeskippy::ir::{Action, RestartMode};
 
-const INTERVAL: i64 = 15;
-
-fn program(source: &str) -> Program {
-    let compiled = compile(source, &SafetyConfig::default());
-    assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
-    compiled.program
-}
-
-fn context() -> Context {
-    let safety = SafetyConfig::default();
-    Context {
-        protected_namespaces: safety.protected_namespaces.clone(),
-        protected_labels: safety.protected_labels.into_iter().collect(),
-        ..Context::new(INTERVAL, Some("shop"))
-    }
-}
-
-fn pod(name: &str) -> Target {
-    let mut target = Target::new(TargetId {
-        kind: Kind::Pods,
-        namespace: Some("shop".into()),
-        name: name.into(),
-    });
-    target.labels.insert("app".into(), "checkout".into());
-    target
-}
-
-/// A pod whose metric has had `value` at every interval up to `now`.
-fn with_metric(mut target: Target, metric: &str, samples: &[(i64, f64)]) -> Target {
-    let series = Series::new(samples.iter().map(|&(at, v)| Sample::new(at, v)));
-    target
-        .metrics_mut()
-        .insert(metric.into(), std::sync::Arc::new(series));
-    target
-}
-
-fn observe(targets: Vec<Target>) -> Observations {
-    Observations { targets }
-}
-
-/// Runs one evaluation per interval from `start` to `end` (inclusive), with
-/// observations made by `at(now)`, and returns each time's evaluation.
-fn run(
-    program: &Program,
-    start: i64,
-    end: i64,
-    mut at: impl FnMut(i64) -> Observations,
-) -> Vec<(i64, Evaluation)> {
-    let mut state = State::default();
-    let mut out = Vec::new();
-    let mut now = start;
-    while now <= end {
-        let evaluation = step(program, &at(now), now, &state);
-        state = evaluation.state.clone();
-        out.push((now, evaluation));
-        now += INTERVAL;
-    }
-    out
-}
-
-/// One evaluation whose actions are all carried out: each `Act` is committed
-/// to the state it returns, as the operator commits what its executor did.
-fn step(program: &Program, observations: &Observations, now: i64, state: &State) -> Evaluation {
-    let mut evaluation = evaluate(program, observations, now, state, &context());
-    for decision in &evaluation.decisions {
-        if let Some(charge) = decision.charge(now) {
-            evaluation.state.commit(decision.policy_index(), charge);
-        }
-    }
-    evaluation
-}
-
-fn actions(candidates: &[kubeskippy::engine::Candidate]) -> Vec<Action> {
-    candidates.iter().map(|c| c.action.clone()).collect()
-}
-
-/// Evidence as a person reads it.
-fn said(evidence: &[kubeskippy::engine::Evidence]) -> Vec<String> {
-    kubeskippy::engine::evidence::render(evidence)
-}
-
-/// The evaluation decided one thing: a block by `by`.
-fn assert_only_blocked_by(e: &Evaluation, by: Block) {
-    assert!(
-        matches!(e.decisions.as_slice(), [Decision::Blocked { by: b, .. }] if *b == by),
-        "{:?}",
-        e.decisions
-    );
-}
-
-fn fired_at(runs: &[(i64, Evaluation)]) -> Vec<i64> {
-    runs.iter()
-        .filter(|(_, e)| {
-            e.decisions
-                .iter()
-                .any(|d| matches!(d, Decision::Act { .. }))
-        })
-        .map(|(t, _)| *t)
-        .collect()
-}
-
-const MEMORY: &str = "policy memory {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when memory_percent > 85 for 1m then restart rolling\n}\n";
+use engine::*;
 
 #[test]
 fn for_fires_exactly_when_the_condition_has_held_for_its_duration() {
@@ -237,160 +137,6 @@ fn the_state_survives_a_serialize_and_deserialize() {
         blocked,
         "the rule fired again and the cooldown held it back"
     );
-}
-
-#[test]
-fn the_most_urgent_priority_wins_and_a_tie_is_ambiguous() {
-    let source = "policy p {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when restarts > 3 then restart priority 5\n  when restarts > 2 then delete\n  when restarts > 1 then notify \"crashing\"\n}\n";
-    let program = program(source);
-    let obs = observe(vec![with_metric(pod("a"), "restarts", &[(0, 4.0)])]);
-    let e = evaluate(&program, &obs, 0, &State::default(), &context());
-    let [Decision::Act { rule, action, .. }] = e.decisions.as_slice() else {
-        panic!("{:?}", e.decisions);
-    };
-    assert_eq!(
-        (*rule, action),
-        (0, &Action::Restart(RestartMode::Immediate))
-    );
-
-    let tie = "policy p {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when restarts > 3 then restart\n  when restarts > 2 then delete\n}\n";
-    let program = self::program(tie);
-    let e = evaluate(&program, &obs, 0, &State::default(), &context());
-    let [Decision::Ambiguous {
-        rules, candidates, ..
-    }] = e.decisions.as_slice()
-    else {
-        panic!("{:?}", e.decisions);
-    };
-    assert_eq!(rules, &[0, 1]);
-    assert_eq!(
-        actions(candidates),
-        [Action::Restart(RestartMode::Immediate), Action::Delete]
-    );
-}
-
-#[test]
-fn a_notification_neither_ties_with_nor_waits_on_a_remedy() {
-    let obs = observe(vec![with_metric(pod("a"), "restarts", &[(0, 4.0)])]);
-    // Tied on priority with a restart: both go, neither is the AI's case.
-    let tied = "policy p {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when restarts > 3 then restart\n  when restarts > 2 then notify \"crashing\"\n}\n";
-    let e = evaluate(&program(tied), &obs, 0, &State::default(), &context());
-    let actions: Vec<&Action> = e
-        .decisions
-        .iter()
-        .map(|d| match d {
-            Decision::Act { action, .. } => action,
-            other => panic!("{other:?}"),
-        })
-        .collect();
-    assert!(
-        matches!(
-            actions.as_slice(),
-            [Action::Restart(RestartMode::Immediate), Action::Notify(_)]
-        ),
-        "{actions:?}"
-    );
-    // A more urgent notification outranks the remedy: "tell, do not act".
-    let told = "policy p {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when restarts > 3 then restart\n  when restarts > 2 then notify \"crashing\" priority 1\n}\n";
-    let e = evaluate(&program(told), &obs, 0, &State::default(), &context());
-    let [Decision::Act {
-        rule: 1,
-        action: Action::Notify(_),
-        ..
-    }] = e.decisions.as_slice()
-    else {
-        panic!("{:?}", e.decisions);
-    };
-    // Two tied notifications: the first in the policy speaks.
-    let two = "policy p {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when restarts > 3 then notify \"one\"\n  when restarts > 2 then notify \"two\"\n}\n";
-    let e = evaluate(&program(two), &obs, 0, &State::default(), &context());
-    let [Decision::Act { rule: 0, .. }] = e.decisions.as_slice() else {
-        panic!("{:?}", e.decisions);
-    };
-    // A more urgent remedy held back by its cooldown does not silence a
-    // less urgent notification: the restart at 0 spends the pod's
-    // cooldown, and at 60 the notification its restarts now call for goes.
-    let ranked = "policy p {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when restarts > 3 then restart priority 1\n  when restarts > 5 then notify \"still crashing\"\n}\n";
-    let program = program(ranked);
-    let restarts = |n: f64| {
-        observe(vec![with_metric(
-            pod("a"),
-            "restarts",
-            &[(0, 4.0), (60, n)],
-        )])
-    };
-    let first = step(&program, &restarts(4.0), 0, &State::default());
-    let [Decision::Act { rule: 0, .. }] = first.decisions.as_slice() else {
-        panic!("{:?}", first.decisions);
-    };
-    let later = step(&program, &restarts(6.0), 60, &first.state);
-    let [Decision::Blocked {
-        rule: 0,
-        by: Block::Cooldown,
-        ..
-    }, Decision::Act {
-        rule: 1,
-        action: Action::Notify(_),
-        ..
-    }] = later.decisions.as_slice()
-    else {
-        panic!("{:?}", later.decisions);
-    };
-}
-
-#[test]
-fn ask_ai_hands_over_its_choices() {
-    let source = "policy p {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when restarts > 3 then ask ai among [restart, scale up 1 max 5]\n}\n";
-    let program = program(source);
-    let obs = observe(vec![with_metric(pod("a"), "restarts", &[(0, 4.0)])]);
-    let e = evaluate(&program, &obs, 0, &State::default(), &context());
-    let [Decision::Ambiguous {
-        candidates,
-        evidence,
-        ..
-    }] = e.decisions.as_slice()
-    else {
-        panic!("{:?}", e.decisions);
-    };
-    assert_eq!(
-        actions(candidates),
-        [
-            Action::Restart(RestartMode::Immediate),
-            Action::Scale(Scale::Up {
-                by: 1,
-                max: Some(5)
-            })
-        ]
-    );
-    assert_eq!(said(evidence), ["restarts=4 > 3"]);
-}
-
-#[test]
-fn limit_and_cooldown_block_and_say_so() {
-    let source = "policy p {\n  select pods where app = \"checkout\"\n  limit 2 per 1h\n  cooldown 5m\n  when restarts > 3 then restart\n}\n";
-    let program = program(source);
-    let crashing = |names: &[&str]| {
-        observe(
-            names
-                .iter()
-                .map(|n| with_metric(pod(n), "restarts", &[(0, 9.0), (600, 9.0), (1200, 9.0)]))
-                .collect(),
-        )
-    };
-    let e = step(&program, &crashing(&["a", "b", "c"]), 0, &State::default());
-    let kinds: Vec<_> = e
-        .decisions
-        .iter()
-        .map(|d| match d {
-            Decision::Act { target, .. } => format!("act {}", target.name),
-            Decision::Blocked { target, by, .. } => format!("blocked {} by {by:?}", target.name),
-            Decision::Ambiguous { .. } => "ambiguous".into(),
-        })
-        .collect();
-    assert_eq!(kinds, ["act a", "act b", "blocked c by Limit"]);
-    // Two minutes later, a is in its cooldown.
-    let e = evaluate(&program, &crashing(&["a"]), 120, &e.state, &context());
-    assert_only_blocked_by(&e, Block::Cooldown);
 }
 
 #[test]
@@ -568,16 +314,6 @@ fn in_any_skips_protected_namespaces_and_not_equals_matches_a_missing_label() {
 }
 
 #[test]
-fn a_target_observed_twice_is_decided_once() {
-    let source = "policy p {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when restarts > 3 then restart\n}\n";
-    let program = program(source);
-    let twice = with_metric(pod("a"), "restarts", &[(0, 9.0)]);
-    let obs = observe(vec![twice.clone(), twice]);
-    let e = evaluate(&program, &obs, 0, &State::default(), &context());
-    assert_eq!(e.decisions.len(), 1, "{:?}", e.decisions);
-}
-
-#[test]
 fn evidence_inside_not_says_so_and_history_is_kept_only_for_limits_and_cooldowns() {
     let source = "policy p {\n  select pods where app = \"checkout\"\n  when not (memory_percent > 85) then notify \"calm\"\n}\n";
     let program = program(source);
@@ -592,73 +328,6 @@ fn evidence_inside_not_says_so_and_history_is_kept_only_for_limits_and_cooldowns
         e.state.policies[0].history.is_empty(),
         "no limit, no cooldown: nothing to remember"
     );
-}
-
-#[test]
-fn pods_of_one_workload_roll_it_once_and_its_cooldown_holds_for_every_pod() {
-    let source = "policy p {\n  select pods where app = \"checkout\"\n  cooldown 10m\n  when memory_percent > 90% then restart rolling\n}\n";
-    let program = program(source);
-    let owner = TargetId {
-        kind: Kind::Deployments,
-        namespace: Some("shop".into()),
-        name: "checkout".into(),
-    };
-    let leaking = |names: &[&str]| {
-        observe(
-            names
-                .iter()
-                .map(|n| {
-                    let mut p = with_metric(pod(n), "memory_percent", &[(0, 95.0), (300, 95.0)]);
-                    p.owner = Some(owner.clone());
-                    p
-                })
-                .collect(),
-        )
-    };
-    let e = step(&program, &leaking(&["a", "b", "c"]), 0, &State::default());
-    let shown: Vec<String> = e
-        .decisions
-        .iter()
-        .map(|d| match d {
-            Decision::Act { target, object, .. } => format!("act {} on {object}", target.name),
-            Decision::Blocked { target, by, .. } => {
-                format!("blocked {} by {}", target.name, by.as_str())
-            }
-            Decision::Ambiguous { .. } => "ambiguous".into(),
-        })
-        .collect();
-    assert_eq!(
-        shown,
-        [
-            "act a on deployments/shop/checkout",
-            "blocked b by same-object",
-            "blocked c by same-object"
-        ]
-    );
-    // Five minutes later the rolled pods are new, but the Deployment is still
-    // in its cooldown, whichever of its pods asks.
-    let e = evaluate(&program, &leaking(&["d"]), 300, &e.state, &context());
-    assert_only_blocked_by(&e, Block::Cooldown);
-}
-
-#[test]
-fn cordon_lands_on_the_pods_node() {
-    let source =
-        "policy p {\n  select pods where app = \"checkout\"\n  when restarts > 3 then cordon\n}\n";
-    let program = program(source);
-    let mut p = with_metric(pod("a"), "restarts", &[(0, 9.0)]);
-    p.node = Some("worker-2".into());
-    let e = evaluate(
-        &program,
-        &observe(vec![p]),
-        0,
-        &State::default(),
-        &context(),
-    );
-    match e.decisions.as_slice() {
-        [Decision::Act { object, .. }] => assert_eq!(object.to_string(), "nodes/worker-2"),
-        other => panic!("{other:?}"),
-    }
 }
 
 #[test]
@@ -698,44 +367,6 @@ fn evidence_is_rounded_but_never_to_the_threshold_it_beat() {
         }
         other => panic!("{other:?}"),
     }
-}
-
-#[test]
-fn pods_blocked_as_the_same_object_start_over_instead_of_acting_next() {
-    // No cooldown: without restarting the siblings' timers, each pod would
-    // roll the Deployment again, one evaluation after the other.
-    let source = "policy p {\n  select pods where app = \"checkout\"\n  when memory_percent > 90% for 30s then restart rolling\n}\n";
-    let program = program(source);
-    let owner = TargetId {
-        kind: Kind::Deployments,
-        namespace: Some("shop".into()),
-        name: "checkout".into(),
-    };
-    let samples: Vec<(i64, f64)> = (0..=20).map(|i| (i * INTERVAL, 95.0)).collect();
-    let runs = run(&program, 0, 75, |_| {
-        observe(
-            ["a", "b", "c"]
-                .iter()
-                .map(|n| {
-                    let mut p = with_metric(pod(n), "memory_percent", &samples);
-                    p.owner = Some(owner.clone());
-                    p
-                })
-                .collect(),
-        )
-    });
-    let acts: Vec<(i64, String)> = runs
-        .iter()
-        .flat_map(|(now, e)| {
-            e.decisions.iter().filter_map(move |d| match d {
-                Decision::Act { target, .. } => Some((*now, target.name.clone())),
-                _ => None,
-            })
-        })
-        .collect();
-    // Fires at 30s; all three pods start over (their timers start again at
-    // 45s) and fire together again at 75s, rolling once each time.
-    assert_eq!(acts, [(30, "a".to_string()), (75, "a".to_string())]);
 }
 
 /// Two metrics compared: the rule fires on both values at one moment, its

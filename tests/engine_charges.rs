@@ -3,9 +3,12 @@
 //! failure; an AI case is charged once answered, to the object its choice
 //! lands on. Each failed before the engine's commit step existed.
 
+#[path = "common/engine.rs"]
+mod engine;
 #[path = "common/seams.rs"]
 mod seams;
 
+use engine::*;
 use kubeskippy::act::Outcome;
 use kubeskippy::act::{carry_out_choice, now_or_never, Executed, Executor, Order};
 use kubeskippy::catalog::Kind;

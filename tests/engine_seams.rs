@@ -4,9 +4,12 @@
 //! before these seams existed. Charging only what was carried out is in
 //! `engine_charges.rs`.
 
+#[path = "common/engine.rs"]
+mod engine;
 #[path = "common/seams.rs"]
 mod seams;
 
+use engine::*;
 use kubeskippy::engine::state::State;
 use kubeskippy::engine::{evaluate, evaluate_watch, Block, Context, Decision, WaitReason};
 use kubeskippy::ir::Action;
@@ -51,7 +54,7 @@ fn a_status_whose_own_timestamp_covers_the_gap_keeps_its_timer() {
 fn metric_samples_that_cover_the_gap_vouch_for_it() {
     let program = program(MEMORY);
     let samples: Vec<(i64, f64)> = (0..=615).step_by(15).map(|t| (t, 95.0)).collect();
-    let obs = observe(vec![with_samples(pod("a"), "memory_percent", &samples)]);
+    let obs = observe(vec![with_metric(pod("a"), "memory_percent", &samples)]);
     let seen = evaluate(&program, &obs, 15, &State::default(), &context());
     let after = evaluate(&program, &obs, 615, &seen.state, &context());
     assert_eq!(acts(&after), ["a"], "Prometheus kept the samples");
@@ -65,7 +68,7 @@ fn a_false_sample_inside_the_gap_restarts_the_timer_after_it() {
         .step_by(15)
         .map(|t| (t, if t == 540 { 50.0 } else { 95.0 }))
         .collect();
-    let obs = observe(vec![with_samples(pod("a"), "memory_percent", &samples)]);
+    let obs = observe(vec![with_metric(pod("a"), "memory_percent", &samples)]);
     let seen = evaluate(&program, &obs, 15, &State::default(), &context());
     let after = evaluate(&program, &obs, 615, &seen.state, &context());
     assert!(after.decisions.is_empty(), "{:?}", after.decisions);
@@ -147,7 +150,7 @@ fn two_programs_with_their_own_states_do_not_touch_each_other() {
     let memory = program(MEMORY);
     let samples: Vec<(i64, f64)> = (0..=180).step_by(15).map(|t| (t, 95.0)).collect();
     let mut target = crashing("a");
-    target = with_samples(target, "memory_percent", &samples);
+    target = with_metric(target, "memory_percent", &samples);
     let obs = observe(vec![target]);
     let (mut a, mut b) = (State::default(), State::default());
     let mut fired = Vec::new();
@@ -205,7 +208,7 @@ fn a_watch_event_leaves_other_targets_timers_untouched() {
 fn a_watch_event_runs_status_rules_and_mixed_ones_but_not_metric_rules() {
     let source = "policy p {\n  select pods where app = \"checkout\"\n  mode auto\n  when memory_percent > 85 then restart\n  when status is CrashLoopBackOff and memory_percent > 50 then delete\n}\n";
     let program = program(source);
-    let target = with_samples(crashing("a"), "memory_percent", &[(0, 95.0)]);
+    let target = with_metric(crashing("a"), "memory_percent", &[(0, 95.0)]);
     let e = evaluate_watch(
         &program,
         &observe(vec![target.clone()]),

@@ -16,6 +16,7 @@
 //!   missing data stays unknown (LANGUAGE.md §4) instead of becoming a value.
 
 mod batch;
+mod choose;
 mod decide;
 mod decision;
 pub mod evidence;

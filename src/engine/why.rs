@@ -8,7 +8,7 @@
 //! `kubeskippy test` asks at the times a case expects something, and
 //! `simulate --explain` for the one rule it follows.
 
-use super::decide::is_notice;
+use super::choose::is_notice;
 use super::decision::{Block, Decision};
 use super::evidence::{compare_holds, Evidence};
 use super::observation::{Target, TargetId};
@@ -135,7 +135,7 @@ pub(super) fn standings(
     let Some(policy) = program.policies.get(policy_index) else {
         return Vec::new();
     };
-    // A notification and a remedy decide apart (see `decide::decide_fired`):
+    // A notification and a remedy decide apart (see `choose::decide_fired`):
     // a fired rule stands with the decision of its own priority and group
     // (a block names only the first of the tied rules, but holds them all),
     // and is otherwise outranked by the visit's first decision.

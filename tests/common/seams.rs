@@ -1,31 +1,17 @@
-//! What the engine-seam tests share: programs, pods, and the shared step
-//! after `evaluate` with a test-double executor.
+//! What the engine-seam tests share beside `engine.rs`'s helpers: crashing
+//! pods, and the shared step after `evaluate` with a test-double executor.
 
 #![allow(dead_code)]
 
+use super::engine::*;
 use kubeskippy::act::Outcome;
 use kubeskippy::act::{carry_out, now_or_never, Executed, Executor, Order};
 use kubeskippy::catalog::Kind;
-use kubeskippy::check::compile;
 use kubeskippy::engine::observation::{Observations, Target, TargetId};
-use kubeskippy::engine::series::{Sample, Series};
 use kubeskippy::engine::state::State;
-use kubeskippy::engine::{evaluate, Context, Decision, Evaluation};
+use kubeskippy::engine::{evaluate, Decision, Evaluation};
 use kubeskippy::ir::Program;
 use kubeskippy::safety::SafetyConfig;
-use std::sync::Arc;
-
-pub const INTERVAL: i64 = 15;
-
-pub fn program(source: &str) -> Program {
-    let compiled = compile(source, &SafetyConfig::default());
-    assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
-    compiled.program
-}
-
-pub fn context() -> Context {
-    Context::new(INTERVAL, Some("shop"))
-}
 
 pub fn id(kind: Kind, name: &str) -> TargetId {
     TargetId {
@@ -35,26 +21,10 @@ pub fn id(kind: Kind, name: &str) -> TargetId {
     }
 }
 
-pub fn pod(name: &str) -> Target {
-    let mut target = Target::new(id(Kind::Pods, name));
-    target.labels.insert("app".into(), "checkout".into());
-    target
-}
-
-pub fn with_samples(mut target: Target, metric: &str, samples: &[(i64, f64)]) -> Target {
-    let series = Series::new(samples.iter().map(|&(at, v)| Sample::new(at, v)));
-    target.metrics_mut().insert(metric.into(), Arc::new(series));
-    target
-}
-
 pub fn crashing(name: &str) -> Target {
     let mut target = pod(name);
     target.statuses.insert("CrashLoopBackOff".into());
     target
-}
-
-pub fn observe(targets: Vec<Target>) -> Observations {
-    Observations { targets }
 }
 
 /// The first evaluation of `program` on `target` alone.
