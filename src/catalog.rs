@@ -23,6 +23,11 @@ pub use filesystem_metrics::{FILESYSTEM_LABELS, MAX_FILESYSTEMS_PER_NODE};
 /// name, whatever label the pod has), as cAdvisor and kube-state-metrics
 /// name it.
 pub const CONTAINER_LABEL: &str = "container";
+
+/// The label a quota resource target carries the resource's name in
+/// (`requests.cpu`, `count/deployments.apps`), beside its quota's labels,
+/// as kube-state-metrics' `kube_resourcequota` names it.
+pub const RESOURCE_LABEL: &str = "resource";
 pub use metrics::*;
 pub use reasons::*;
 

@@ -38,7 +38,7 @@ fn scripted_objects_of_every_other_kind_are_evaluated_as_in_a_cluster() {
         ("jobs/shop/nightly", 35 * 60),
         ("horizontalpodautoscalers/shop/web", 45 * 60),
         ("poddisruptionbudgets/shop/web", 75 * 60),
-        ("resourcequotas/shop/compute", 15 * 60),
+        ("resourcequotas/shop/compute/requests.cpu", 15 * 60),
         ("persistentvolumes/pv-archive", 50 * 60),
         ("cluster", 10 * 60),
         ("filesystems/worker-1:/var", 30 * 60),

@@ -203,9 +203,8 @@ pub(super) const DISRUPTIONS_ALLOWED: MetricInfo = status_count(
     "Voluntary disruptions the budget allows now: `status.disruptionsAllowed` (`kube_poddisruptionbudget_status_pod_disruptions_allowed`).",
 );
 
-/// A quota's use of its hard limits, read from its own status; its
-/// resources' ratios are folded into one value because a policy acts on the
-/// quota, not on each resource.
+/// A quota resource's use of its hard limit, read from the quota's own
+/// status; each resource is a target of its own, as the alerts time each.
 const fn quota_ratio(name: &'static str, bounds: Bounds, description: &'static str) -> MetricInfo {
     MetricInfo {
         name,
@@ -225,17 +224,17 @@ const fn quota_ratio(name: &'static str, bounds: Bounds, description: &'static s
 pub(super) const QUOTA_USED_RATIO: MetricInfo = quota_ratio(
     "quota_used_ratio",
     Bounds::NOT_NEGATIVE,
-    "The fullest of the quota's resources: the highest `status.used` / `status.hard` over the resources whose hard limit is above 0 (`kube_resourcequota{type=\"used\"} / (kube_resourcequota{type=\"hard\"} > 0)`, per resource); above 1 when a resource is used beyond its limit.",
+    "The resource's use of its hard limit: `status.used` / `status.hard` of the quota's resource (`kube_resourcequota{type=\"used\"} / ignoring(instance, job, type) (kube_resourcequota{type=\"hard\"} > 0)`); above 1 when it is used beyond its limit.",
 );
-// Below 1 by definition: the resources at or past their limit are left out,
-// so that a quota with one resource exceeded still says how full the others are.
+// Below 1 by definition: at or past its limit a resource is exceeded, not
+// filling, so `quota_filling_ratio > 0.9` is the alert's `> 0.9 < 1`.
 pub(super) const QUOTA_FILLING_RATIO: MetricInfo = quota_ratio(
     "quota_filling_ratio",
     Bounds {
         min: Some(0.0),
         max: Some(1.0),
     },
-    "The fullest of the quota's resources still below their hard limit: the highest `status.used` / `status.hard` under 1 (`kube_resourcequota{type=\"used\"} / (kube_resourcequota{type=\"hard\"} > 0) < 1`, per resource); unknown when every resource is at or past its limit.",
+    "The resource's use of its hard limit while it is below it (`… < 1`, KubeQuotaAlmostFull's upper bound); unknown at or past the limit.",
 );
 
 pub(super) const CORDONED: MetricInfo = MetricInfo {

@@ -54,6 +54,26 @@ impl TargetId {
         }
     }
 
+    /// One resource of a ResourceQuota, named `QUOTA/RESOURCE`: a quota's
+    /// name cannot hold a `/` (a resource's can: `count/deployments.apps`),
+    /// so the first one splits them back (see [`TargetId::quota_of_resource`]).
+    pub fn quota_resource(namespace: &str, quota: &str, resource: &str) -> TargetId {
+        TargetId {
+            kind: Kind::ResourceQuotas,
+            namespace: Some(namespace.to_string()),
+            name: format!("{quota}/{resource}"),
+        }
+    }
+
+    /// A quota resource target's quota and resource names; `None` for any
+    /// other target.
+    pub fn quota_of_resource(&self) -> Option<(&str, &str)> {
+        if self.kind != Kind::ResourceQuotas {
+            return None;
+        }
+        self.name.split_once('/')
+    }
+
     /// A container target's pod and container names; `None` for any other
     /// target.
     pub fn container_of_pod(&self) -> Option<(&str, &str)> {

@@ -114,7 +114,8 @@ impl Context<'_> {
     }
 
     /// The label keys a selected kind always has: a container's
-    /// `container`, a filesystem's series labels. Other kinds' labels are
+    /// `container`, a quota resource's `resource`, a filesystem's series
+    /// labels. Other kinds' labels are
     /// their objects', which no file tells.
     fn known_label_keys(&self) -> Vec<Completion> {
         let kind = self
@@ -123,6 +124,7 @@ impl Context<'_> {
             .and_then(|t| Kind::from_keyword(self.text(t)));
         let keys: &[&str] = match kind {
             Some(Kind::Containers) => &[catalog::CONTAINER_LABEL],
+            Some(Kind::ResourceQuotas) => &[catalog::RESOURCE_LABEL],
             Some(Kind::Filesystems) => &catalog::FILESYSTEM_LABELS,
             _ => &[],
         };

@@ -57,6 +57,10 @@ fn keywords_in_context() {
         ["container"]
     );
     assert_eq!(
+        labels("policy p { select resourcequotas where |"),
+        ["resource"]
+    );
+    assert_eq!(
         labels("policy p { select filesystems where |"),
         ["node", "mountpoint", "fstype", "device"]
     );

@@ -277,12 +277,21 @@ fn the_values_of_the_newer_kinds_are_their_status_fields() {
         value(Kind::PodDisruptionBudgets, "web", "current_healthy"),
         Some(1.0)
     );
+    // Each of a quota's resources is a target of its own.
     assert_eq!(
-        value(Kind::ResourceQuotas, "compute", "quota_used_ratio"),
+        value(Kind::ResourceQuotas, "compute/pods", "quota_used_ratio"),
         Some(1.25)
     );
     assert_eq!(
-        value(Kind::ResourceQuotas, "compute", "quota_filling_ratio"),
+        value(Kind::ResourceQuotas, "compute/pods", "quota_filling_ratio"),
+        None
+    );
+    assert_eq!(
+        value(
+            Kind::ResourceQuotas,
+            "compute/requests.memory",
+            "quota_filling_ratio"
+        ),
         Some(0.75)
     );
     // Five pods in phase Running (two restarted after a termination).
@@ -340,9 +349,13 @@ fn an_event_about_an_object_of_every_kind_reaches_its_target() {
         let Some(kind) = api_kind(target.id.kind) else {
             continue;
         };
-        // Events about cluster-scoped objects live in `default`.
+        // Events about cluster-scoped objects live in `default`; those
+        // about a quota are about each of its resources.
         let namespace = target.id.namespace.as_deref().unwrap_or("default");
-        let name = &target.id.name;
+        let name = target
+            .id
+            .quota_of_resource()
+            .map_or(target.id.name.as_str(), |(quota, _)| quota);
         cluster.events.push(object(json!({
             "metadata": {"name": format!("{name}.{kind}"), "namespace": namespace},
             "reason": format!("Seen{kind}"),

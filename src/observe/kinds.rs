@@ -158,39 +158,50 @@ pub fn budget(pdb: &PodDisruptionBudget, now: i64) -> Observed {
     observed
 }
 
-/// A quota: its fullest resource's use of its hard limit, and the fullest
-/// of those still below it. A resource without a hard limit above 0 has no
-/// ratio, as kube-state-metrics' `(kube_resourcequota{type="hard"} > 0)`
-/// drops it; without any, the quota has neither value.
-pub fn quota(quota: &ResourceQuota, now: i64) -> Observed {
-    let mut observed = observed(Kind::ResourceQuotas, &quota.metadata, now);
+/// A quota's resources, each a target of its own (`QUOTA/RESOURCE`), as
+/// kube-state-metrics has a `kube_resourcequota` series per resource and the
+/// alerts time each: its use of its hard limit, and the same ratio while it
+/// is below 1. A resource without a hard limit above 0 has no ratio, as
+/// `(kube_resourcequota{type="hard"} > 0)` drops it, and no target.
+pub fn quota(quota: &ResourceQuota, now: i64) -> Vec<Observed> {
+    let whole = observed(Kind::ResourceQuotas, &quota.metadata, now);
     let Some(status) = &quota.status else {
-        return observed;
+        return Vec::new();
     };
-    let (Some(used), Some(hard)) = (&status.used, &status.hard) else {
-        return observed;
+    let Some(hard) = &status.hard else {
+        return Vec::new();
     };
-    let ratios: Vec<f64> = hard
-        .iter()
+    let used = status.used.as_ref();
+    hard.iter()
         .filter_map(|(resource, hard)| {
             let hard = quantity::parse(&hard.0).filter(|h| *h > 0.0)?;
-            Some(quantity::parse(&used.get(resource)?.0)? / hard)
+            let mut target = Target::new(TargetId::quota_resource(
+                whole.target.id.namespace.as_deref().unwrap_or_default(),
+                &whole.target.id.name,
+                resource,
+            ));
+            target.labels = whole.target.labels.clone();
+            target
+                .labels
+                .insert(crate::catalog::RESOURCE_LABEL.into(), resource.clone());
+            let mut values = whole.values.clone();
+            let ratio = used
+                .and_then(|u| u.get(resource))
+                .and_then(|u| quantity::parse(&u.0))
+                .map(|u| u / hard);
+            if let Some(ratio) = ratio {
+                values.push(("quota_used_ratio", ratio));
+                if ratio < 1.0 {
+                    values.push(("quota_filling_ratio", ratio));
+                }
+            }
+            Some(Observed {
+                target,
+                values,
+                oom_kills: Vec::new(),
+            })
         })
-        .collect();
-    let highest = |below_one: bool| {
-        ratios
-            .iter()
-            .copied()
-            .filter(|r| !below_one || *r < 1.0)
-            .reduce(f64::max)
-    };
-    if let Some(used) = highest(false) {
-        observed.values.push(("quota_used_ratio", used));
-    }
-    if let Some(filling) = highest(true) {
-        observed.values.push(("quota_filling_ratio", filling));
-    }
-    observed
+        .collect()
 }
 
 #[cfg(test)]
@@ -209,7 +220,11 @@ mod tests {
         )
     }
 
-    fn values(used: &[(&str, &str)], hard: &[(&str, &str)]) -> Vec<(&'static str, f64)> {
+    /// Each resource's target name and values, `age` left out.
+    fn values(
+        used: &[(&str, &str)],
+        hard: &[(&str, &str)],
+    ) -> Vec<(String, Vec<(&'static str, f64)>)> {
         let mut q = ResourceQuota::default();
         q.metadata.name = Some("compute".into());
         q.metadata.namespace = Some("shop".into());
@@ -217,49 +232,82 @@ mod tests {
             used: quantities(used),
             hard: quantities(hard),
         });
-        let mut values = quota(&q, 0).values;
-        values.sort_by(|a, b| a.0.cmp(b.0));
-        values
+        quota(&q, 0)
+            .into_iter()
+            .map(|o| {
+                let mut values = o.values;
+                values.sort_by(|a, b| a.0.cmp(b.0));
+                assert_eq!(
+                    o.target.labels.get("resource").map(String::as_str),
+                    o.target.id.name.split_once('/').map(|(_, r)| r)
+                );
+                (o.target.id.name, values)
+            })
+            .collect()
     }
 
     #[test]
-    fn the_fullest_resource_is_read_across_units() {
+    fn each_resource_is_a_target_with_its_own_ratio_across_units() {
         let values = values(
             &[
                 ("requests.memory", "1843Mi"),
                 ("requests.cpu", "500m"),
-                ("pods", "3"),
+                ("count/deployments.apps", "3"),
             ],
             &[
                 ("requests.memory", "2Gi"),
                 ("requests.cpu", "2"),
-                ("pods", "10"),
+                ("count/deployments.apps", "10"),
             ],
         );
-        let used = 1843.0 / 2048.0;
+        let memory = 1843.0 / 2048.0;
         assert_eq!(
             values,
-            [("quota_filling_ratio", used), ("quota_used_ratio", used)]
+            [
+                (
+                    "compute/count/deployments.apps".to_string(),
+                    vec![("quota_filling_ratio", 0.3), ("quota_used_ratio", 0.3)]
+                ),
+                (
+                    "compute/requests.cpu".to_string(),
+                    vec![("quota_filling_ratio", 0.25), ("quota_used_ratio", 0.25)]
+                ),
+                (
+                    "compute/requests.memory".to_string(),
+                    vec![
+                        ("quota_filling_ratio", memory),
+                        ("quota_used_ratio", memory)
+                    ]
+                ),
+            ]
         );
     }
 
     #[test]
-    fn a_resource_past_its_limit_leaves_the_filling_ratio_to_the_others() {
+    fn a_resource_past_its_limit_has_no_filling_ratio() {
         let values = values(
             &[("pods", "3"), ("services", "19"), ("secrets", "4")],
             &[("pods", "2"), ("services", "20"), ("secrets", "0")],
         );
         assert_eq!(
             values,
-            [("quota_filling_ratio", 0.95), ("quota_used_ratio", 1.5)]
+            [
+                ("compute/pods".to_string(), vec![("quota_used_ratio", 1.5)]),
+                (
+                    "compute/services".to_string(),
+                    vec![("quota_filling_ratio", 0.95), ("quota_used_ratio", 0.95)]
+                ),
+            ]
         );
     }
 
     #[test]
-    fn a_quota_without_a_limit_above_zero_or_a_status_has_no_ratio() {
+    fn a_resource_without_a_limit_above_zero_is_no_target_and_one_without_use_has_no_ratio() {
         assert!(values(&[("pods", "1")], &[("pods", "0")]).is_empty());
-        assert!(values(&[], &[("pods", "3")]).is_empty());
-        let unobserved = ResourceQuota::default();
-        assert!(quota(&unobserved, 0).values.is_empty());
+        assert_eq!(
+            values(&[], &[("pods", "3")]),
+            [("compute/pods".to_string(), vec![])]
+        );
+        assert!(quota(&ResourceQuota::default(), 0).is_empty());
     }
 }

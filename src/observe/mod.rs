@@ -524,12 +524,22 @@ fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) ->
         )
         .chain(cluster.claims.iter().map(|c| kinds::claim(c, now)))
         .chain(cluster.budgets.iter().map(|b| kinds::budget(b, now)))
-        .chain(cluster.quotas.iter().map(|q| kinds::quota(q, now)))
+        .chain(cluster.quotas.iter().flat_map(|q| kinds::quota(q, now)))
         .chain(cluster.volumes.iter().map(|v| kinds::volume(v, now)))
         .chain(cluster.totals.iter().map(|t| t.observed()));
     for observed in others {
         let mut target = history.record(observed, now, append);
-        target.events = events.remove(&target.id).unwrap_or_default();
+        target.events = match target.id.quota_of_resource() {
+            // The Events about a quota are about each of its resources.
+            Some((quota, _)) => {
+                let quota = TargetId {
+                    name: quota.to_string(),
+                    ..target.id.clone()
+                };
+                events.get(&quota).cloned().unwrap_or_default()
+            }
+            None => events.remove(&target.id).unwrap_or_default(),
+        };
         targets.push(target);
     }
     // Once every target has its statuses (a workload's are its pods'),

@@ -41,10 +41,18 @@ impl Announcer {
         // An Event's note is at most 1 KiB.
         let note: String = message.chars().take(1_000).collect();
         // On its node, a filesystem's Event says which filesystem it is
-        // about; on its pod, a container's which container.
-        let about = match (target.node_of_filesystem(), target.container_of_pod()) {
-            (Some(_), _) => format!("{} ({})", record.name_any(), target.name),
-            (_, Some((_, container))) => format!("{} (container {container})", record.name_any()),
+        // about; on its pod, a container's which container; on its quota, a
+        // resource's which resource.
+        let about = match (
+            target.node_of_filesystem(),
+            target.container_of_pod(),
+            target.quota_of_resource(),
+        ) {
+            (Some(_), _, _) => format!("{} ({})", record.name_any(), target.name),
+            (_, Some((_, container)), _) => {
+                format!("{} (container {container})", record.name_any())
+            }
+            (_, _, Some((_, resource))) => format!("{} (resource {resource})", record.name_any()),
             _ => record.name_any(),
         };
         let about_target = Event {
@@ -116,6 +124,18 @@ fn reference(id: &TargetId) -> ObjectReference {
             })
         };
     }
+    // A quota's resource is a field of the quota: its Events are on the
+    // quota, at that resource's hard limit.
+    if let Some((quota, resource)) = id.quota_of_resource() {
+        return ObjectReference {
+            field_path: Some(format!("spec.hard[{resource}]")),
+            ..reference(&TargetId {
+                kind: crate::catalog::Kind::ResourceQuotas,
+                namespace: id.namespace.clone(),
+                name: quota.to_string(),
+            })
+        };
+    }
     let (api_version, kind) = ObjectRef::api_kind(id.kind);
     ObjectReference {
         api_version: Some(api_version.into()),
@@ -142,6 +162,23 @@ mod tests {
         assert_eq!(regarding.kind.as_deref(), Some("Node"));
         assert_eq!(regarding.name.as_deref(), Some("worker-1"));
         assert_eq!(regarding.namespace, None);
+    }
+
+    #[test]
+    fn a_quota_resources_events_are_on_its_quota_at_its_hard_limit() {
+        let id = crate::engine::observation::TargetId::quota_resource(
+            "shop",
+            "compute",
+            "count/deployments.apps",
+        );
+        let regarding = super::reference(&id);
+        assert_eq!(regarding.kind.as_deref(), Some("ResourceQuota"));
+        assert_eq!(regarding.name.as_deref(), Some("compute"));
+        assert_eq!(regarding.namespace.as_deref(), Some("shop"));
+        assert_eq!(
+            regarding.field_path.as_deref(),
+            Some("spec.hard[count/deployments.apps]")
+        );
     }
 
     #[test]

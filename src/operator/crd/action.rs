@@ -146,6 +146,8 @@ const API_KINDS: [(Kind, &str, &str); 14] = [
         "policy/v1",
         "PodDisruptionBudget",
     ),
+    // A record names a quota's resource `QUOTA/RESOURCE`; its Events are on
+    // the quota, at that resource's hard limit (see `operator::events`).
     (Kind::ResourceQuotas, "v1", "ResourceQuota"),
     (Kind::PersistentVolumes, "v1", "PersistentVolume"),
     // No API object: the records of `select cluster` name it so, and its

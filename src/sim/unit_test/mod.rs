@@ -355,6 +355,18 @@ pub fn parse_target(text: &str) -> Result<TargetId, String> {
             )),
         };
     }
+    if let Some(name) = text.trim().strip_prefix("resourcequotas/") {
+        return match name.split_once('/').map(|(ns, rest)| (ns, rest.split_once('/'))) {
+            Some((namespace, Some((quota, resource))))
+                if ![namespace, quota, resource].iter().any(|p| p.is_empty()) =>
+            {
+                Ok(TargetId::quota_resource(namespace, quota, resource))
+            }
+            _ => Err(format!(
+                "`{text}`: a quota's resource is written `resourcequotas/NAMESPACE/QUOTA/RESOURCE`, as `resourcequotas/shop/compute/requests.cpu`"
+            )),
+        };
+    }
     if let Some(name) = text.trim().strip_prefix("filesystems/") {
         return match name.split_once(':') {
             Some((node, mountpoint)) if !node.is_empty() && !node.contains('/') => {
