@@ -119,11 +119,12 @@ fn a_refusal_spends_nothing_and_a_dry_run_spends_as_if_done() {
 
 /// An executor whose every action fails, as when the API server refuses or
 /// does not answer (a test double).
-struct Failing;
+/// An executor that answers every order with `answer` (a test double).
+struct Answering(Executed);
 
-impl Executor for Failing {
+impl Executor for Answering {
     fn execute(&mut self, _: Order<'_>) -> impl std::future::Future<Output = Executed> + Send {
-        std::future::ready(Executed::Failed("timed out".into()))
+        std::future::ready(self.0.clone())
     }
 }
 
@@ -132,8 +133,9 @@ fn a_failure_spends_neither_the_limit_nor_the_cooldown() {
     let source = "policy p {\n  select pods where app = \"checkout\"\n  mode auto\n  limit 1 per 1h\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n";
     let program = program(source);
     let obs = observe(vec![crashing("a")]);
-    let (e, outcomes) = cycle(&program, &obs, 0, &State::default(), &mut Failing);
-    assert_eq!(outcomes, [Outcome::Failed("timed out".into())]);
+    let mut failing = Answering(Executed::Failed("forbidden".into()));
+    let (e, outcomes) = cycle(&program, &obs, 0, &State::default(), &mut failing);
+    assert_eq!(outcomes, [Outcome::Failed("forbidden".into())]);
     assert!(
         e.state.policies[0].history.is_empty(),
         "a failure is not charged"
@@ -148,6 +150,23 @@ fn a_failure_spends_neither_the_limit_nor_the_cooldown() {
     );
     assert_eq!(executor.done, ["pods/shop/a"]);
     let (_, outcomes) = cycle(&program, &obs, 30, &e.state, &mut executor);
+    assert!(
+        matches!(outcomes.as_slice(), [Outcome::Blocked(_)]),
+        "{outcomes:?}"
+    );
+}
+
+/// A request the server did not confirm in time may be carried out still:
+/// the record fails, but the cooldown holds the next try back.
+#[test]
+fn a_timed_out_action_fails_and_is_charged() {
+    let source = "policy p {\n  select pods where app = \"checkout\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n";
+    let program = program(source);
+    let obs = observe(vec![crashing("a")]);
+    let mut slow = Answering(Executed::TimedOut("timed out".into()));
+    let (e, outcomes) = cycle(&program, &obs, 0, &State::default(), &mut slow);
+    assert_eq!(outcomes, [Outcome::Failed("timed out".into())]);
+    let (_, outcomes) = cycle(&program, &obs, 15, &e.state, &mut Recording::default());
     assert!(
         matches!(outcomes.as_slice(), [Outcome::Blocked(_)]),
         "{outcomes:?}"

@@ -281,3 +281,58 @@ fn pods_blocked_as_the_same_object_start_over_instead_of_acting_next() {
     // 45s) and fire together again at 75s, rolling once each time.
     assert_eq!(acts, [(30, "a".to_string()), (75, "a".to_string())]);
 }
+
+/// A remedy folded into another pod's decision on the same workload is no
+/// block a notification stands in for: the rollout decided for the first
+/// pod covers the others, which are not told about one by one. A `limit`
+/// that holds the remedy back lets the notification through.
+#[test]
+fn a_notification_stands_in_for_a_held_remedy_but_not_for_a_shared_one() {
+    let source = "policy p {\n  select pods where app = \"checkout\"\n  limit 1 per 1h\n  cooldown 10m\n  when memory_percent > 90% then restart rolling priority 1\n  when memory_percent > 80% then notify \"leaking\"\n}\n";
+    let program = program(source);
+    let owner = |name: &str| TargetId {
+        kind: Kind::Deployments,
+        namespace: Some("shop".into()),
+        name: name.into(),
+    };
+    let leaking = |pods: &[(&str, &str)]| {
+        observe(
+            pods.iter()
+                .map(|(n, workload)| {
+                    let mut p = with_metric(pod(n), "memory_percent", &[(0, 95.0)]);
+                    p.owner = Some(owner(workload));
+                    p
+                })
+                .collect(),
+        )
+    };
+    let e = evaluate(
+        &program,
+        &leaking(&[("a", "checkout"), ("b", "checkout"), ("c", "cart")]),
+        0,
+        &State::default(),
+        &context(),
+    );
+    let shown: Vec<String> = e
+        .decisions
+        .iter()
+        .map(|d| match d {
+            Decision::Act { target, action, .. } => {
+                format!("{} {}", target.name, action.catalog_name())
+            }
+            Decision::Blocked { target, by, .. } => {
+                format!("{} blocked by {}", target.name, by.as_str())
+            }
+            Decision::Ambiguous { .. } => "ambiguous".into(),
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "a restart rolling",
+            "b blocked by same-object",
+            "c blocked by limit",
+            "c notify"
+        ]
+    );
+}

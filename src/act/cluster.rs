@@ -77,9 +77,10 @@ impl Executor for KubeExecutor {
             tokio::time::timeout(timeout, carrying)
                 .await
                 .unwrap_or_else(|_| {
-                    Executed::Failed(format!(
-                        "timed out: the API server did not answer within {}s (a part already \
-                         done is not undone)",
+                    Executed::TimedOut(format!(
+                        "timed out: the API server did not answer within {}s; the action may \
+                         have taken effect (a part already done is not undone), so the \
+                         cooldown holds the next try back",
                         timeout.as_secs()
                     ))
                 })

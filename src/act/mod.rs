@@ -56,6 +56,11 @@ pub enum Executed {
     Missing,
     /// It could not be carried out: why.
     Failed(String),
+    /// It was sent but not confirmed in time: it may have taken effect in
+    /// part or in full. The record fails with why, but it is charged as if
+    /// done, so that `cooldown` and `limit` hold the next try back rather
+    /// than repeat an action the server may be carrying out.
+    TimedOut(String),
 }
 
 /// Carries out admitted actions on the cluster, real or simulated.
@@ -232,6 +237,7 @@ impl Step<'_> {
             },
             self.config,
         );
+        let mut timed_out = false;
         let outcome = match &admission {
             Admission::Refuse(why) => Outcome::Refused(why.clone()),
             Admission::AwaitApproval(why) => Outcome::AwaitingApproval(why.clone()),
@@ -251,6 +257,10 @@ impl Step<'_> {
                     Executed::Done(what) => Outcome::Done(format!("{object}: {what}")),
                     Executed::Missing => Outcome::Missing(format!("{object} is gone")),
                     Executed::Failed(why) => Outcome::Failed(why),
+                    Executed::TimedOut(why) => {
+                        timed_out = true;
+                        Outcome::Failed(why)
+                    }
                 }
             }
         };
@@ -263,6 +273,7 @@ impl Step<'_> {
             Outcome::Done(_) | Outcome::DryRun | Outcome::Monitored => {
                 state.commit(self.policy_index, charge)
             }
+            Outcome::Failed(_) if timed_out => state.commit(self.policy_index, charge),
             Outcome::AwaitingApproval(_) => state.open(self.policy_index, charge),
             _ => {}
         }

@@ -135,22 +135,34 @@ pub(super) fn standings(
     let Some(policy) = program.policies.get(policy_index) else {
         return Vec::new();
     };
-    // A notification and a remedy decide apart (see `choose::decide_fired`):
-    // a fired rule stands with the decision of its own priority and group
-    // (a block names only the first of the tied rules, but holds them all),
-    // and is otherwise outranked by the visit's first decision.
+    // A notification and a remedy decide apart (see `choose::decide_fired`).
+    // A fired rule stands with the decision that holds it: its own, or for
+    // a remedy the one of its tied rules (a block names only the first of
+    // them, but holds them all). Otherwise it was outranked: by its own
+    // group's decision (a more urgent notification, or the first of tied
+    // ones, which alone speaks), or else by the visit's first.
     let first_rule = |d: &Decision| d.rules().first().and_then(|r| policy.rules.get(*r));
     noted
         .iter()
         .filter(|n| explain.covers_rule(policy_index, n.rule))
         .filter_map(|n| {
             let rule = policy.rules.get(n.rule)?;
-            let own = decisions.iter().find(|d| {
-                first_rule(d)
-                    .is_some_and(|r| r.priority == rule.priority && is_notice(r) == is_notice(rule))
-            });
+            let group =
+                |d: &&Decision| first_rule(d).is_some_and(|r| is_notice(r) == is_notice(rule));
+            let own = decisions
+                .iter()
+                .find(|d| d.rules().contains(&n.rule))
+                .or_else(|| {
+                    let tied = |d: &&Decision| {
+                        group(d) && first_rule(d).is_some_and(|r| r.priority == rule.priority)
+                    };
+                    (!is_notice(rule))
+                        .then(|| decisions.iter().find(tied))
+                        .flatten()
+                });
+            let outranking = decisions.iter().find(group).or(decisions.first());
             let verdict = truth::evaluate(program, &rule.condition, target, now, true);
-            let stood = match (n.truth, n.timer, own, decisions.first()) {
+            let stood = match (n.truth, n.timer, own, outranking) {
                 (_, _, Some(d), _) if n.fired => match d {
                     Decision::Blocked { by, until, .. } => Stood::Blocked {
                         by: *by,

@@ -149,6 +149,9 @@ pub struct History {
     /// containers): at 10,000 pods, one or more targets per container
     /// would double every cycle's work for nothing otherwise.
     containers: bool,
+    /// The watches down during the snapshot under way: the values of the
+    /// objects they feed are not sampled (see [`watches::Down::stale_objects`]).
+    down: watches::Down,
 }
 
 #[derive(Debug, Default)]
@@ -181,6 +184,7 @@ impl History {
             statuses_read: BTreeSet::new(),
             filesystems: filesystems::Filesystems::default(),
             containers: false,
+            down: watches::Down::default(),
         }
     }
 
@@ -286,8 +290,9 @@ impl History {
             values,
             oom_kills,
         } = observed;
+        let stale = self.down.stale_objects(target.id.kind);
         let kept = Self::kept(&mut self.objects, &target.id);
-        if !append {
+        if !append || stale {
             target.metrics = Arc::clone(&kept.metrics);
             return target;
         }
@@ -421,6 +426,7 @@ pub fn peek(cluster: &Cluster, history: &mut History, now: i64) -> Observations 
 }
 
 fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) -> Observations {
+    history.down = cluster.down.clone();
     let replica_sets: HashMap<(&str, &str), &ReplicaSet> = cluster
         .replica_sets
         .iter()

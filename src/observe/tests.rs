@@ -395,3 +395,55 @@ fn a_down_pods_watch_makes_the_statuses_it_feeds_unknown() {
         }]
     );
 }
+
+/// While the pods' watch is down its cached pods are no longer sampled:
+/// their values age out as an unanswered query's do, and a rule such as
+/// `restarts > 3 for 10m` is unknown then, not held on a frozen cache.
+#[test]
+fn a_down_watch_samples_nothing_from_its_stale_cache() {
+    let mut history = History::new(3_600);
+    let pods = vec![web_pod("web-1", crash_looping(5))];
+    let up = cluster(pods.clone());
+    snapshot(&up, &mut history, NOW);
+    let mut down = cluster(pods);
+    down.down = watches::Down([watches::Watch::Pods].into_iter().collect());
+    for step in 1..=40 {
+        snapshot(&down, &mut history, NOW + step * 15);
+    }
+    let later = NOW + 41 * 15;
+    let seen = snapshot(&down, &mut history, later);
+    let pod = target(&seen, "web-1");
+    let times: Vec<i64> = pod.metrics["restarts"]
+        .samples()
+        .iter()
+        .map(|s| s.at)
+        .collect();
+    assert_eq!(times, [NOW], "only the sample from before the outage");
+    use crate::engine::{evaluate, Context, WaitReason};
+    let source = "policy p {\n  select pods where app = \"web\"\n  when restarts > 3 then notify \"crashing\"\n}\n";
+    let compiled = crate::check::compile(source, &crate::safety::SafetyConfig::default());
+    let context = Context::new(15, Some("shop"));
+    let evaluation = evaluate(
+        &compiled.program,
+        &seen,
+        later,
+        &Default::default(),
+        &context,
+    );
+    assert!(
+        evaluation.decisions.is_empty(),
+        "{:?}",
+        evaluation.decisions
+    );
+    assert!(
+        evaluation
+            .waiting
+            .iter()
+            .any(|w| matches!(&w.why, WaitReason::Unknown { missing } if missing.contains(&"restarts".to_string()))),
+        "ten minutes on, the frozen sample is stale: {:?}",
+        evaluation.waiting
+    );
+    // The watch is back: the pod is sampled again.
+    let seen = snapshot(&up, &mut history, later + 15);
+    assert_eq!(value(target(&seen, "web-1"), "restarts"), Some(5.0));
+}

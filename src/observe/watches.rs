@@ -105,6 +105,31 @@ impl Down {
         self.0.is_empty()
     }
 
+    /// Whether the objects a target of `kind` is made of may be out of
+    /// date: the watch of the object itself (a container's pod's, the
+    /// cluster's pods' or nodes') is down. Their values are then not sampled
+    /// again, so they go stale as an unanswered query's do, rather than be
+    /// read afresh from a cache that no longer follows the cluster.
+    pub fn stale_objects(&self, kind: Kind) -> bool {
+        let own: &[Watch] = match kind {
+            Kind::Pods | Kind::Containers => &[Watch::Pods],
+            Kind::Deployments => &[Watch::Deployments],
+            Kind::StatefulSets => &[Watch::StatefulSets],
+            Kind::DaemonSets => &[Watch::DaemonSets],
+            Kind::Nodes => &[Watch::Nodes],
+            Kind::Jobs => &[Watch::Jobs],
+            Kind::HorizontalPodAutoscalers => &[Watch::HorizontalPodAutoscalers],
+            Kind::PersistentVolumeClaims => &[Watch::PersistentVolumeClaims],
+            Kind::PodDisruptionBudgets => &[Watch::PodDisruptionBudgets],
+            Kind::ResourceQuotas => &[Watch::ResourceQuotas],
+            Kind::PersistentVolumes => &[Watch::PersistentVolumes],
+            Kind::Cluster => &[Watch::Pods, Watch::Nodes],
+            // Prometheus answers, which fail on their own.
+            Kind::Filesystems => &[],
+        };
+        own.iter().any(|w| self.0.contains(w))
+    }
+
     /// What a target of `kind` cannot be observed for while these are down.
     pub fn unobserved(&self, kind: Kind) -> Unobserved {
         let any_down = |watches: &[Watch]| watches.iter().any(|w| self.0.contains(w));

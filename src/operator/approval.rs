@@ -255,6 +255,23 @@ async fn carry_out_approved<E: Executor>(
             executed: true,
             ..Answered::is(ActionPhase::Failed, format!("approved, but {why}"))
         },
+        Executed::TimedOut(why) => {
+            // It may have taken effect: charged, as in the cycle.
+            registry.with_state(&entry.uid, |state| {
+                state.commit(
+                    0,
+                    Charge {
+                        object: object.clone(),
+                        at,
+                        ledger: Ledger::of(&action),
+                    },
+                )
+            });
+            Answered {
+                executed: true,
+                ..Answered::is(ActionPhase::Failed, format!("approved, but {why}"))
+            }
+        }
     }
 }
 

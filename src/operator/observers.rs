@@ -293,6 +293,10 @@ impl Observers {
     }
 
     fn whole_cluster(&self) -> Cluster {
+        // Which watches are down is read before the caches: a watch that
+        // lists again in between is then taken as down one cycle too long,
+        // never an old cache as up to date.
+        let down = self.health.down();
         Cluster {
             pods: self.pods.state(),
             replica_sets: self.replica_sets.state(),
@@ -309,7 +313,7 @@ impl Observers {
             volumes: self.volumes.state(),
             revisions: self.revisions.state(),
             totals: None,
-            down: self.health.down(),
+            down,
         }
     }
 

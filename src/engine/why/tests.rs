@@ -317,3 +317,40 @@ fn a_notification_stands_apart_from_the_remedy_that_outranks_it() {
         ]
     );
 }
+
+#[test]
+fn a_notification_is_outranked_by_the_one_that_spoke_not_by_a_blocked_remedy() {
+    let source = "policy p {\n  select pods where app = \"shop\"\n  cooldown 5m\n  when memory_percent > 85 then restart priority 1\n  when memory_percent > 80 then notify \"high\" priority 5\n  when memory_percent > 70 then notify \"rising\"\n  when memory_percent > 60 then notify \"warm\"\n}\n";
+    let e = until(
+        &program(source),
+        &pod(&[("memory_percent", 90.0)]),
+        15,
+        Explain::All,
+    );
+    let stood: Vec<&Stood> = e.standings.iter().map(|s| &s.stood).collect();
+    assert!(
+        matches!(
+            stood.as_slice(),
+            [
+                Stood::Blocked { .. },
+                Stood::Fired,
+                Stood::Outranked { by: 1 },
+                Stood::Outranked { by: 1 }
+            ]
+        ),
+        "{stood:?}"
+    );
+    // Of tied notifications the first speaks; the other is outranked by it.
+    let tied = "policy p {\n  select pods where app = \"shop\"\n  cooldown 5m\n  when memory_percent > 80 then notify \"high\"\n  when memory_percent > 70 then notify \"rising\"\n}\n";
+    let e = until(
+        &program(tied),
+        &pod(&[("memory_percent", 90.0)]),
+        0,
+        Explain::All,
+    );
+    let stood: Vec<&Stood> = e.standings.iter().map(|s| &s.stood).collect();
+    assert!(
+        matches!(stood.as_slice(), [Stood::Fired, Stood::Outranked { by: 0 }]),
+        "{stood:?}"
+    );
+}
