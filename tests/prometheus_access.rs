@@ -100,7 +100,7 @@ fn assert_answered(fetched: &Fetched, metric: &str) {
 
 /// Whether `fetched` left `metric` unknown.
 fn unknown(fetched: &Fetched, metric: &str) -> bool {
-    fetched.failed.iter().any(|(m, _)| m == metric)
+    fetched.failed.iter().any(|(m, _, _)| m == metric)
 }
 
 /// What the operator logs while the guard lives (on this thread: the

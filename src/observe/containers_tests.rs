@@ -246,14 +246,15 @@ fn a_containers_queries_are_grouped_by_pod_and_container_and_land_on_containers(
         .all(|q| q.namespace.as_deref() == Some("shop")));
 }
 
+fn labels(pairs: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 #[test]
 fn a_series_lands_by_namespace_pod_and_container_where_its_query_says() {
-    let labels = |pairs: &[(&str, &str)]| -> std::collections::HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    };
     let query = |landing| queries::Query {
         metric: "throttled".into(),
         promql: String::new(),
@@ -312,5 +313,55 @@ fn a_series_lands_by_namespace_pod_and_container_where_its_query_says() {
             &[pod_level, elsewhere, no_pod]
         ),
         [("containers/blog/api-1/app".to_string(), 1.0)]
+    );
+}
+
+/// A pods policy and a containers policy both read `cpu_percent`, through
+/// two queries: the containers' failing forgets the containers' samples,
+/// never the pods'.
+#[test]
+fn a_failed_container_query_leaves_the_pods_series_of_the_same_metric() {
+    let query = |landing| queries::Query {
+        metric: "cpu_percent".into(),
+        promql: String::new(),
+        namespace: Some("shop".into()),
+        lookback: 0,
+        filesystems: false,
+        landing,
+    };
+    let mut history = History::new(600);
+    let mut fetched = queries::Fetched::default();
+    let app = labels(&[("pod", "web-1"), ("container", "app")]);
+    fetched.add(
+        &query(queries::Landing::Objects),
+        &labels(&[("pod", "web-1")]),
+        vec![Sample::new(NOW - 10, 30.0)],
+    );
+    fetched.add(
+        &query(queries::Landing::Containers),
+        &app,
+        vec![Sample::new(NOW - 10, 60.0)],
+    );
+    history.absorb(fetched, |_| true);
+    let mut failed = queries::Fetched::default();
+    failed.fail(&query(queries::Landing::Containers));
+    history.absorb(failed, |_| true);
+    let has = |id: TargetId| {
+        history
+            .objects
+            .get(&id)
+            .is_some_and(|kept| kept.metrics.contains_key("cpu_percent"))
+    };
+    assert!(
+        !has(TargetId::container("shop", "web-1", "app")),
+        "forgotten"
+    );
+    assert!(
+        has(TargetId {
+            kind: Kind::Pods,
+            namespace: Some("shop".into()),
+            name: "web-1".into(),
+        }),
+        "the pod's own query answered"
     );
 }

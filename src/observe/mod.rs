@@ -245,15 +245,22 @@ impl History {
         }
         if !fetched.failed.is_empty() {
             // One pass over the objects, however many namespaces failed.
-            let failed: HashSet<(&str, Option<&str>)> = fetched
+            let failed: HashSet<(&str, Option<&str>, queries::Landing)> = fetched
                 .failed
                 .iter()
-                .map(|(metric, namespace)| (metric.as_str(), namespace.as_deref()))
+                .map(|(metric, namespace, landing)| {
+                    (metric.as_str(), namespace.as_deref(), *landing)
+                })
                 .collect();
             for (id, kept) in &mut self.objects {
+                let landings = queries::Landing::ALL
+                    .into_iter()
+                    .filter(|l| l.reaches(id.kind));
                 let gone = |metric: &String| {
-                    failed.contains(&(metric.as_str(), None))
-                        || failed.contains(&(metric.as_str(), id.namespace.as_deref()))
+                    landings.clone().any(|landing| {
+                        failed.contains(&(metric.as_str(), None, landing))
+                            || failed.contains(&(metric.as_str(), id.namespace.as_deref(), landing))
+                    })
                 };
                 if kept.metrics.keys().any(gone) {
                     Arc::make_mut(&mut kept.metrics).retain(|metric, _| !gone(metric));

@@ -59,6 +59,8 @@ pub enum Landing {
 }
 
 impl Landing {
+    pub const ALL: [Landing; 3] = [Landing::Objects, Landing::Containers, Landing::Both];
+
     fn of(kind: Kind) -> Landing {
         if kind == Kind::Containers {
             Landing::Containers
@@ -81,6 +83,15 @@ impl Landing {
 
     fn on_objects(self) -> bool {
         self != Landing::Containers
+    }
+
+    /// Whether a series of this landing can be on a target of `kind`.
+    pub(super) fn reaches(self, kind: Kind) -> bool {
+        if kind == Kind::Containers {
+            self.on_containers()
+        } else {
+            self.on_objects()
+        }
     }
 }
 
@@ -434,9 +445,11 @@ pub struct Fetched {
     /// first query answering for a name wins.
     pub samples: BTreeMap<TargetId, BTreeMap<String, Vec<Sample>>>,
     /// The series a failed query would have brought, with the namespace it
-    /// was for (`None`: every namespace): their samples are forgotten, so
-    /// the metric is unknown rather than stale.
-    pub failed: Vec<(String, Option<String>)>,
+    /// was for (`None`: every namespace) and the targets it lands on: their
+    /// samples are forgotten, so the metric is unknown rather than stale.
+    /// Another query of the same metric for other targets (a pods policy's
+    /// `cpu_percent` beside a containers policy's) keeps its own.
+    pub failed: Vec<(String, Option<String>, Landing)>,
     /// How a workload aggregates each declared metric its pods have.
     pub aggregations: BTreeMap<String, Aggregation>,
     /// The filesystems the answers reported, with their labels: what
@@ -500,6 +513,6 @@ impl Fetched {
 
     pub fn fail(&mut self, query: &Query) {
         self.failed
-            .push((query.metric.clone(), query.namespace.clone()));
+            .push((query.metric.clone(), query.namespace.clone(), query.landing));
     }
 }
