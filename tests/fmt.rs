@@ -190,3 +190,16 @@ proptest! {
         invariants(text).map_err(|e| TestCaseError::fail(format!("{e}\n--- generated\n{text}")))?;
     }
 }
+
+/// Found by the `fmt_roundtrip` fuzz target: a comment ended by a lone
+/// `\r`, which the grammar reads as a line break, took the line after it
+/// into the comment, so the formatted file lost its `policy` line.
+#[test]
+fn a_comment_ended_by_a_lone_carriage_return_keeps_the_code_after_it() {
+    let found = "# expect: error E0209 lin\u{1}\0\0\rpolicy bytes-per-core {\n  select pods in shop\n  cooldown 10m\n  when memory_bytes / cpu_cores > 1 then restart\n}\n";
+    let formatted = invariants(found).expect("formats");
+    assert!(
+        formatted.starts_with("# expect: error E0209 lin\u{1}\0\0\npolicy bytes-per-core {\n"),
+        "{formatted:?}"
+    );
+}

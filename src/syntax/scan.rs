@@ -19,20 +19,17 @@ pub(crate) fn comments(source: &str) -> Vec<Comment> {
         match bytes[i] {
             b'\\' if in_string => i += 1,
             b'"' => in_string = !in_string,
-            b'\n' => in_string = false,
+            // `\n`, `\r\n` and a lone `\r` all end a line, as the grammar's
+            // NEWLINE does.
+            b'\n' | b'\r' => in_string = false,
             b'#' if !in_string => {
                 let end = bytes[i..]
                     .iter()
-                    .position(|&c| c == b'\n')
+                    .position(|&c| c == b'\n' || c == b'\r')
                     .map_or(bytes.len(), |n| i + n);
-                let code_end = if end > i && bytes[end - 1] == b'\r' {
-                    end - 1
-                } else {
-                    end
-                };
                 out.push(Comment {
-                    text: source[i..code_end].to_string(),
-                    span: Span::new(i, code_end),
+                    text: source[i..end].to_string(),
+                    span: Span::new(i, end),
                 });
                 i = end;
                 continue;
@@ -479,5 +476,15 @@ mod tests {
         let found = comments("a \"# no\" # yes\r\n# two");
         let texts: Vec<_> = found.iter().map(|c| c.text.as_str()).collect();
         assert_eq!(texts, ["# yes", "# two"]);
+    }
+
+    /// A lone `\r` ends a comment as NEWLINE does in the grammar: the text
+    /// after it is code, which the formatter must not fold into the comment
+    /// (found by the `fmt_roundtrip` fuzz target).
+    #[test]
+    fn a_lone_carriage_return_ends_a_comment_and_a_string() {
+        let found = comments("# one\rpolicy p { # two\r\n\"open\r# three");
+        let texts: Vec<_> = found.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(texts, ["# one", "# two", "# three"]);
     }
 }
