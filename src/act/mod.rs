@@ -63,6 +63,15 @@ pub enum Executed {
     TimedOut(String),
 }
 
+impl Executed {
+    /// Whether it spends `limit` and `cooldown`: what was done, and what may
+    /// have been (a request not confirmed in time), but not what failed or
+    /// found its object gone.
+    pub fn is_charged(&self) -> bool {
+        matches!(self, Executed::Done(_) | Executed::TimedOut(_))
+    }
+}
+
 /// Carries out admitted actions on the cluster, real or simulated.
 pub trait Executor {
     fn execute(&mut self, order: Order<'_>) -> impl Future<Output = Executed> + Send;
@@ -237,7 +246,9 @@ impl Step<'_> {
             },
             self.config,
         );
-        let mut timed_out = false;
+        // Whether what the executor did spends the budget; a dry run and a
+        // monitored decision spend it as if carried out.
+        let mut charged = false;
         let outcome = match &admission {
             Admission::Refuse(why) => Outcome::Refused(why.clone()),
             Admission::AwaitApproval(why) => Outcome::AwaitingApproval(why.clone()),
@@ -252,15 +263,13 @@ impl Step<'_> {
                     at: self.now,
                     ordinal: self.ordinal,
                 };
-                match executor.execute(order).await {
+                let executed = executor.execute(order).await;
+                charged = executed.is_charged();
+                match executed {
                     Executed::Done(what) if object == target => Outcome::Done(what),
                     Executed::Done(what) => Outcome::Done(format!("{object}: {what}")),
                     Executed::Missing => Outcome::Missing(format!("{object} is gone")),
-                    Executed::Failed(why) => Outcome::Failed(why),
-                    Executed::TimedOut(why) => {
-                        timed_out = true;
-                        Outcome::Failed(why)
-                    }
+                    Executed::Failed(why) | Executed::TimedOut(why) => Outcome::Failed(why),
                 }
             }
         };
@@ -270,10 +279,8 @@ impl Step<'_> {
             ledger: Ledger::of(action),
         };
         match &outcome {
-            Outcome::Done(_) | Outcome::DryRun | Outcome::Monitored => {
-                state.commit(self.policy_index, charge)
-            }
-            Outcome::Failed(_) if timed_out => state.commit(self.policy_index, charge),
+            _ if charged => state.commit(self.policy_index, charge),
+            Outcome::DryRun | Outcome::Monitored => state.commit(self.policy_index, charge),
             Outcome::AwaitingApproval(_) => state.open(self.policy_index, charge),
             _ => {}
         }

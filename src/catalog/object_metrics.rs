@@ -207,15 +207,9 @@ pub(super) const DISRUPTIONS_ALLOWED: MetricInfo = status_count(
 /// status; each resource is a target of its own, as the alerts time each.
 const fn quota_ratio(name: &'static str, bounds: Bounds, description: &'static str) -> MetricInfo {
     MetricInfo {
-        name,
-        unit: Unit::Ratio,
-        kinds: Kinds::QUOTAS,
-        source: Source::Status,
-        series: Series::Gauge,
         aggregation: Aggregation::Average,
-        promql: None,
-        description,
         bounds,
+        ..status_gauge(name, Unit::Ratio, Kinds::QUOTAS, description)
     }
 }
 

@@ -61,11 +61,24 @@ impl Watch {
     /// may be missing from the workload, so its statuses are not known.
     pub fn of_statuses(kind: Kind) -> &'static [Watch] {
         match kind {
-            // A container's statuses are its pod's status's.
-            Kind::Pods | Kind::Containers => &[Watch::Pods],
             Kind::Deployments => &[Watch::Deployments, Watch::Pods, Watch::ReplicaSets],
             Kind::StatefulSets => &[Watch::StatefulSets, Watch::Pods],
             Kind::DaemonSets => &[Watch::DaemonSets, Watch::Pods],
+            // Sums and Prometheus answers: no status reasons.
+            Kind::Cluster | Kind::Filesystems => &[],
+            other => Watch::of_objects(other),
+        }
+    }
+
+    /// The watches of the objects a target of `kind` is made of: its own
+    /// kind's (a container's: its pod's; the cluster's sums: the pods' and
+    /// the nodes'); none for a filesystem, made of Prometheus answers.
+    pub fn of_objects(kind: Kind) -> &'static [Watch] {
+        match kind {
+            Kind::Pods | Kind::Containers => &[Watch::Pods],
+            Kind::Deployments => &[Watch::Deployments],
+            Kind::StatefulSets => &[Watch::StatefulSets],
+            Kind::DaemonSets => &[Watch::DaemonSets],
             Kind::Nodes => &[Watch::Nodes],
             Kind::Jobs => &[Watch::Jobs],
             Kind::HorizontalPodAutoscalers => &[Watch::HorizontalPodAutoscalers],
@@ -73,8 +86,8 @@ impl Watch {
             Kind::PodDisruptionBudgets => &[Watch::PodDisruptionBudgets],
             Kind::ResourceQuotas => &[Watch::ResourceQuotas],
             Kind::PersistentVolumes => &[Watch::PersistentVolumes],
-            // Sums and Prometheus answers: no status reasons.
-            Kind::Cluster | Kind::Filesystems => &[],
+            Kind::Cluster => &[Watch::Pods, Watch::Nodes],
+            Kind::Filesystems => &[],
         }
     }
 
@@ -106,27 +119,12 @@ impl Down {
     }
 
     /// Whether the objects a target of `kind` is made of may be out of
-    /// date: the watch of the object itself (a container's pod's, the
-    /// cluster's pods' or nodes') is down. Their values are then not sampled
-    /// again, so they go stale as an unanswered query's do, rather than be
-    /// read afresh from a cache that no longer follows the cluster.
+    /// date: one of their watches ([`Watch::of_objects`]) is down. Their
+    /// values are then not sampled again, so they go stale as an unanswered
+    /// query's do, rather than be read afresh from a cache that no longer
+    /// follows the cluster.
     pub fn stale_objects(&self, kind: Kind) -> bool {
-        let own: &[Watch] = match kind {
-            Kind::Pods | Kind::Containers => &[Watch::Pods],
-            Kind::Deployments => &[Watch::Deployments],
-            Kind::StatefulSets => &[Watch::StatefulSets],
-            Kind::DaemonSets => &[Watch::DaemonSets],
-            Kind::Nodes => &[Watch::Nodes],
-            Kind::Jobs => &[Watch::Jobs],
-            Kind::HorizontalPodAutoscalers => &[Watch::HorizontalPodAutoscalers],
-            Kind::PersistentVolumeClaims => &[Watch::PersistentVolumeClaims],
-            Kind::PodDisruptionBudgets => &[Watch::PodDisruptionBudgets],
-            Kind::ResourceQuotas => &[Watch::ResourceQuotas],
-            Kind::PersistentVolumes => &[Watch::PersistentVolumes],
-            Kind::Cluster => &[Watch::Pods, Watch::Nodes],
-            // Prometheus answers, which fail on their own.
-            Kind::Filesystems => &[],
-        };
+        let own = Watch::of_objects(kind);
         own.iter().any(|w| self.0.contains(w))
     }
 

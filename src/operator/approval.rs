@@ -220,18 +220,21 @@ async fn carry_out_approved<E: Executor>(
         ordinal: 0,
     };
     let at = order.at;
-    match executor.execute(order).await {
+    let executed = executor.execute(order).await;
+    if executed.is_charged() {
+        registry.with_state(&entry.uid, |state| {
+            state.commit(
+                0,
+                Charge {
+                    object: object.clone(),
+                    at,
+                    ledger: Ledger::of(&action),
+                },
+            )
+        });
+    }
+    match executed {
         Executed::Done(what) => {
-            registry.with_state(&entry.uid, |state| {
-                state.commit(
-                    0,
-                    Charge {
-                        object: object.clone(),
-                        at,
-                        ledger: Ledger::of(&action),
-                    },
-                )
-            });
             let verify_after = verify::due(&action, &rule.condition, safety, at);
             let phase = if verify_after.is_some() {
                 ActionPhase::Verifying
@@ -251,27 +254,10 @@ async fn carry_out_approved<E: Executor>(
                 format!("approved, but {object} is gone"),
             )
         },
-        Executed::Failed(why) => Answered {
+        Executed::Failed(why) | Executed::TimedOut(why) => Answered {
             executed: true,
             ..Answered::is(ActionPhase::Failed, format!("approved, but {why}"))
         },
-        Executed::TimedOut(why) => {
-            // It may have taken effect: charged, as in the cycle.
-            registry.with_state(&entry.uid, |state| {
-                state.commit(
-                    0,
-                    Charge {
-                        object: object.clone(),
-                        at,
-                        ledger: Ledger::of(&action),
-                    },
-                )
-            });
-            Answered {
-                executed: true,
-                ..Answered::is(ActionPhase::Failed, format!("approved, but {why}"))
-            }
-        }
     }
 }
 
