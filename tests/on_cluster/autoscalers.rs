@@ -68,13 +68,7 @@ async fn an_autoscaler_at_its_maximum_is_told_about_and_one_with_room_is_not() {
          when current_replicas == max_replicas for 2s then notify \"the autoscaler is at its maximum\"\n}\n",
     )
     .await;
-    let _operator = operator_as(
-        plane,
-        "autoscalers",
-        Some("evaluationIntervalSeconds: 1\n"),
-        &kubeconfig,
-        &["--namespace", "kubeskippy-system"],
-    );
+    let _operator = role_operator(plane, "autoscalers", &kubeconfig);
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
     let told = record_where(
         &actions,

@@ -34,13 +34,7 @@ async fn watched_by(
         .create(&PostParams::default(), &object)
         .await
         .expect("the ClusterHealingPolicy is created");
-    let operator = operator_as(
-        plane,
-        name,
-        Some("evaluationIntervalSeconds: 1\n"),
-        &kubeconfig,
-        &["--namespace", "kubeskippy-system"],
-    );
+    let operator = role_operator(plane, name, &kubeconfig);
     let actions = Api::namespaced(client, "kubeskippy-system");
     (policies, operator, actions)
 }

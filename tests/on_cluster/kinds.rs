@@ -173,13 +173,7 @@ async fn a_quota_lowered_below_its_use_is_reported() {
          when quota_used_ratio > 1 for 2s then notify \"a quota is exceeded\"\n}\n",
     )
     .await;
-    let _operator = operator_as(
-        plane,
-        "quotas",
-        Some("evaluationIntervalSeconds: 1\n"),
-        &kubeconfig,
-        &["--namespace", "kubeskippy-system"],
-    );
+    let _operator = role_operator(plane, "quotas", &kubeconfig);
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
     let notice = record_where(
         &actions,

@@ -395,13 +395,7 @@ async fn a_leak_seen_by_metrics_server_through_the_aggregation_layer_is_healed()
         )
         .await
         .expect("the ClusterHealingPolicy is created");
-    let _operator = operator_as(
-        plane,
-        "metrics-server",
-        Some("evaluationIntervalSeconds: 1\n"),
-        &kubeconfig,
-        &["--namespace", "kubeskippy-system"],
-    );
+    let _operator = role_operator(plane, "metrics-server", &kubeconfig);
     let pods_path = "/apis/metrics.k8s.io/v1beta1/pods".to_string();
     let listed = || {
         double

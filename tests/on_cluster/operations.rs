@@ -26,13 +26,7 @@ async fn the_operator_heals_with_its_least_privilege_role_and_no_more() {
 
     let ns = namespace(&client, "t-rbac").await;
     let (pods, pod) = workload(&client, &ns, "least", 1).await;
-    let _operator = operator_as(
-        plane,
-        "rbac",
-        Some("evaluationIntervalSeconds: 1\n"),
-        &kubeconfig,
-        &["--namespace", "kubeskippy-system"],
-    );
+    let _operator = role_operator(plane, "rbac", &kubeconfig);
     healing_policy(&client, &ns, "crashloop", "policy crashloop {\n  select pods where app = \"least\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff for 2s then restart\n}\n").await;
     let policies: Api<HealingPolicy> = Api::namespaced(client.clone(), &ns);
     crash_loop(&pods, &pod).await;
@@ -334,13 +328,7 @@ async fn rolling_restart_and_scale_act_on_the_pods_workload_with_the_role() {
     }
     let roll_pod = running_pod(&pods, "roll").await;
     let grow_pod = running_pod(&pods, "grow").await;
-    let _operator = operator_as(
-        plane,
-        "workloads",
-        Some("evaluationIntervalSeconds: 1\n"),
-        &kubeconfig,
-        &["--namespace", "kubeskippy-system"],
-    );
+    let _operator = role_operator(plane, "workloads", &kubeconfig);
     let policies: Api<HealingPolicy> = Api::namespaced(client.clone(), &ns);
     for (name, app, action) in [
         ("roll", "roll", "restart rolling"),

@@ -243,6 +243,18 @@ pub fn operator_as(
         .expect("kubeskippy run starts")
 }
 
+/// `kubeskippy run` with `kubeconfig` (the least-privilege role's) in the
+/// operator's namespace, evaluating every second.
+pub fn role_operator(plane: &ControlPlane, name: &str, kubeconfig: &Path) -> tokio::process::Child {
+    operator_as(
+        plane,
+        name,
+        Some("evaluationIntervalSeconds: 1\n"),
+        kubeconfig,
+        &["--namespace", "kubeskippy-system"],
+    )
+}
+
 pub fn operator(plane: &ControlPlane, name: &str) -> tokio::process::Child {
     operator_with(plane, name, None)
 }

@@ -93,13 +93,7 @@ async fn set_patch_and_rollback_change_the_template_with_the_role() {
         .await
         .expect("the new image");
     at_revision(&deployments, "undo", "2").await;
-    let _operator = operator_as(
-        plane,
-        "templates",
-        Some("evaluationIntervalSeconds: 1\n"),
-        &kubeconfig,
-        &["--namespace", "kubeskippy-system"],
-    );
+    let _operator = role_operator(plane, "templates", &kubeconfig);
     for (name, source) in [
         ("grow", "policy grow {\n  select deployments where app = \"grow\"\n  mode auto\n  cooldown 1h\n  when replicas >= 1 then set memory_limit = current * 3 max 512Mi\n}\n"),
         ("tune", "patch verbose: strategic \"{\\\"spec\\\":{\\\"template\\\":{\\\"spec\\\":{\\\"containers\\\":[{\\\"name\\\":\\\"app\\\",\\\"env\\\":[{\\\"name\\\":\\\"LOG_LEVEL\\\",\\\"value\\\":\\\"debug\\\"}]}]}}}}\"\n\npolicy tune {\n  select deployments where app = \"tune\"\n  mode auto\n  cooldown 1h\n  when replicas >= 1 then patch verbose\n}\n"),
