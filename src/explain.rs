@@ -77,7 +77,7 @@ fn policy_text(out: &mut String, program: &Program, policy: &ir::Policy, config:
             "    when    {}",
             program.render_condition(&rule.condition)
         );
-        relation_promql(out, program, &rule.condition);
+        relation_promql(out, program, policy.selector.kind, &rule.condition);
         status_windows(out, &rule.condition);
         rule.condition.for_each_held(&mut |condition, hold, _| {
             let _ = writeln!(
@@ -142,7 +142,7 @@ fn status_windows(out: &mut String, condition: &ir::Condition) {
 /// object's own status, or a workload's value that KubeSkippy aggregates
 /// from its pods' series — one line names those metrics instead. (A single
 /// metric's template is in the metrics section.)
-fn relation_promql(out: &mut String, program: &Program, condition: &ir::Condition) {
+fn relation_promql(out: &mut String, program: &Program, kind: Kind, condition: &ir::Condition) {
     let mut queries = Vec::new();
     let mut unqueried: Vec<String> = Vec::new();
     let mut open = vec![condition];
@@ -151,8 +151,8 @@ fn relation_promql(out: &mut String, program: &Program, condition: &ir::Conditio
             ir::Condition::And(a, b) | ir::Condition::Or(a, b) => open.extend([&**b, &**a]),
             ir::Condition::Not(c) | ir::Condition::Held { condition: c, .. } => open.push(c),
             ir::Condition::Relation { left, op, right } => {
-                let l = promql_side(program, left, &mut unqueried);
-                let r = promql_side(program, right, &mut unqueried);
+                let l = promql_side(program, kind, left, &mut unqueried);
+                let r = promql_side(program, kind, right, &mut unqueried);
                 if let (Some(l), Some(r)) = (l, r) {
                     queries.push(format!("{l} {} {r}", op.as_str()));
                 }
@@ -180,8 +180,15 @@ fn relation_promql(out: &mut String, program: &Program, condition: &ir::Conditio
 /// added to `unqueried`. A window
 /// function over a template is a subquery (`avg_over_time((Q)[5m:])`);
 /// `trend` is `deriv` (per second, as the IR holds it) and `predict` is
-/// `predict_linear` with its look-ahead in seconds.
-fn promql_side(program: &Program, expr: &ir::Expr, unqueried: &mut Vec<String>) -> Option<String> {
+/// `predict_linear` with its look-ahead in seconds. A counter's `increase`
+/// or `rate` is summed by the labels of a target of `kind`: each of its
+/// series grows on its own (see `observe::counters`).
+fn promql_side(
+    program: &Program,
+    kind: Kind,
+    expr: &ir::Expr,
+    unqueried: &mut Vec<String>,
+) -> Option<String> {
     match expr {
         ir::Expr::Metric(m) => {
             let metric = program.metric(m.metric)?;
@@ -213,7 +220,13 @@ fn promql_side(program: &Program, expr: &ir::Expr, unqueried: &mut Vec<String>) 
                                 ir::WindowFn::Changes => "changes",
                                 ir::WindowFn::Predict => "predict_linear",
                             };
-                            format!("{function}(({query})[{range}:])")
+                            let over = format!("{function}(({query})[{range}:])");
+                            let counted = metric.series == catalog::Series::Counter
+                                && matches!(f, ir::WindowFn::Increase | ir::WindowFn::Rate);
+                            match target_labels(kind).filter(|_| counted) {
+                                Some(labels) => format!("sum by ({labels}) ({over})"),
+                                None => over,
+                            }
                         }
                     }
                 }
@@ -223,11 +236,23 @@ fn promql_side(program: &Program, expr: &ir::Expr, unqueried: &mut Vec<String>) 
         ir::Expr::Binary {
             op, left, right, ..
         } => {
-            let l = promql_side(program, left, unqueried);
-            let r = promql_side(program, right, unqueried);
+            let l = promql_side(program, kind, left, unqueried);
+            let r = promql_side(program, kind, right, unqueried);
             Some(format!("({} {} {})", l?, op.as_str(), r?))
         }
     }
+}
+
+/// The labels that name one target of `kind` in an answer, as the
+/// operator matches series to targets; `None` for the kinds that no
+/// series names.
+fn target_labels(kind: Kind) -> Option<String> {
+    let own = kind.series_label()?;
+    Some(match kind {
+        Kind::Nodes => own.to_string(),
+        Kind::Containers => "namespace, pod, container".to_string(),
+        _ => format!("namespace, {own}"),
+    })
 }
 
 /// A canonical number as PromQL reads it: `0.9`, `536870912`.
@@ -367,6 +392,12 @@ fn metric_text(out: &mut String, metric: &ir::Metric) {
             "PromQL"
         };
         let _ = writeln!(out, "    {label}: {promql}");
+        if metric.series == catalog::Series::Counter {
+            let _ = writeln!(
+                out,
+                "    its series on one target: combined by each one's growth, as sum(increase(…)) counts it"
+            );
+        }
     }
 }
 

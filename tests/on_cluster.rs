@@ -30,6 +30,7 @@ mod on_cluster {
     mod helm;
     mod in_cluster;
     mod kinds;
+    mod kubelet;
     mod metrics;
     mod metrics_server;
     mod node_exporter;

@@ -45,6 +45,7 @@ fn query(metric: &str, promql: &str) -> Query {
         lookback: 0,
         filesystems: false,
         landing: Default::default(),
+        counter: false,
     }
 }
 
@@ -353,7 +354,7 @@ async fn guarded_prometheus(
         serve(|| format!("# TYPE probe gauge\nprobe{{namespace=\"{NAMESPACE}\",pod=\"p\"}} 0.5\n"))
             .await;
     let web = free_port();
-    let server = prometheus_serving(&binary, dir, &target, web, Some(web_config));
+    let server = prometheus_serving(&binary, dir, &[&target], web, Some(web_config));
     Some((web, exporter, server))
 }
 

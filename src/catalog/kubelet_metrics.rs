@@ -17,14 +17,15 @@ pub(super) const EVICTIONS: MetricInfo = MetricInfo {
     source: Source::Kubelet,
     series: Series::Counter,
     aggregation: Aggregation::Sum,
-    // Summed over eviction signals before the engine takes the increase: a
-    // kubelet's restart resets all of them at once, which the engine counts
-    // as growth from zero, and a signal's first eviction (a new series)
-    // counts, where a rate over that series alone would miss it.
+    // One series per eviction signal (and scrape job), each joined to its
+    // node: the operator combines a node's series by their growth, as the
+    // mixin's `sum by (eviction_signal, instance) (rate(…))` reads them,
+    // where a sum taken first would read a signal's first eviction (a new
+    // series) or a series gone as growth of the whole.
     promql: Some(
-        "sum by (node) (kubelet_evictions \
-         * on (instance) group_left (node) max by (instance, node) (kubelet_node_name{node=~\"$node\"}))",
+        "kubelet_evictions \
+         * on (instance) group_left (node) max by (instance, node) (kubelet_node_name{node=~\"$node\"})",
     ),
-    description: "Pods the kubelet has evicted since it started, for any eviction signal (memory, disk, PIDs): its `kubelet_evictions` counter, summed over signals.",
+    description: "Pods the kubelet has evicted, for any eviction signal (memory, disk, PIDs): its `kubelet_evictions` counters, combined over signals by their growth, so a kubelet's restart does not set it back.",
     bounds: Bounds::NOT_NEGATIVE,
 };

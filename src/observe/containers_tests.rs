@@ -262,6 +262,7 @@ fn a_series_lands_by_namespace_pod_and_container_where_its_query_says() {
         lookback: 0,
         filesystems: false,
         landing,
+        counter: false,
     };
     let app = labels(&[("pod", "web-1"), ("container", "app")]);
     let landed = |landing, series: &[std::collections::HashMap<String, String>]| {
@@ -328,6 +329,7 @@ fn a_failed_container_query_leaves_the_pods_series_of_the_same_metric() {
         lookback: 0,
         filesystems: false,
         landing,
+        counter: false,
     };
     let mut history = History::new(600);
     let mut fetched = queries::Fetched::default();

@@ -30,6 +30,7 @@ fn query(metric: &str) -> Query {
         lookback: 0,
         filesystems: super::filesystems::is_filesystem_metric(metric),
         landing: super::queries::Landing::Objects,
+        counter: false,
     }
 }
 

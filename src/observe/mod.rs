@@ -8,6 +8,7 @@
 
 pub mod cluster_target;
 mod containers;
+pub mod counters;
 pub mod events;
 mod filesystems;
 pub mod kinds;
@@ -167,6 +168,8 @@ struct Kept {
     /// The declared metrics Prometheus answered for this workload itself
     /// (a series per workload): never aggregated from its pods as well.
     own: BTreeSet<String>,
+    /// The running total of each counter read through Prometheus.
+    counters: BTreeMap<String, counters::Total>,
     last_seen: i64,
 }
 
@@ -264,6 +267,27 @@ impl History {
                 };
                 if kept.metrics.keys().any(gone) {
                     Arc::make_mut(&mut kept.metrics).retain(|metric, _| !gone(metric));
+                }
+                // Read again from its first answer, as a new total.
+                kept.counters.retain(|metric, _| !gone(metric));
+            }
+        }
+        for (id, answered) in std::mem::take(&mut fetched.counters) {
+            let pod = id.pod_of_container();
+            if !known(pod.as_ref().unwrap_or(&id)) {
+                continue;
+            }
+            let workload = id.kind.is_workload();
+            let kept = self.objects.entry(id).or_default();
+            for (name, answered) in answered {
+                let total = kept.counters.entry(name.clone()).or_default();
+                let samples = total.advance(&answered);
+                let metrics = Arc::make_mut(&mut kept.metrics);
+                for sample in samples {
+                    series::append(metrics, &name, sample);
+                }
+                if workload {
+                    kept.own.insert(name);
                 }
             }
         }
@@ -568,6 +592,8 @@ fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) ->
 mod catalog_tests;
 #[cfg(test)]
 mod containers_tests;
+#[cfg(test)]
+mod counters_tests;
 #[cfg(test)]
 mod filesystems_tests;
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! Pure: the compiled programs and the cluster's objects in, queries out;
 //! labels in, targets out. The operator's Prometheus source runs them.
 
+use super::counters::{Answered, SeriesKey};
 use super::Cluster;
 use crate::catalog::{self, Aggregation, Kind, Source};
 use crate::engine::observation::TargetId;
@@ -38,6 +39,9 @@ pub struct Wanted {
     /// Whether its series land on containers, on the other kinds' targets,
     /// or on both.
     pub landing: Landing,
+    /// Whether it is a counter: the series of its answer that land on one
+    /// target are combined by their growth (see [`super::counters`]).
+    pub counter: bool,
 }
 
 /// Which targets a query's series land on: decided by the kinds of the
@@ -189,6 +193,7 @@ pub fn wanted(programs: &[Evaluated<'_>]) -> Vec<Wanted> {
                                 lookback,
                                 scope: scope.clone(),
                                 landing,
+                                counter: metric.series == catalog::Series::Counter,
                             },
                         );
                     }
@@ -224,6 +229,8 @@ pub struct Query {
     pub filesystems: bool,
     /// Whether its series land on containers, on other targets or on both.
     pub landing: Landing,
+    /// Whether its answers are counters, combined by their growth.
+    pub counter: bool,
 }
 
 /// The names of the objects placeholders stand for.
@@ -292,6 +299,7 @@ pub fn plan(wanted: &[Wanted], cluster: &Cluster) -> Vec<Query> {
             lookback: want.lookback,
             filesystems,
             landing: want.landing,
+            counter: want.counter,
         };
         if has("$namespace") || has("$workload") {
             for (namespace, pods) in &names.pods {
@@ -458,6 +466,9 @@ pub struct Fetched {
     /// Whether a filesystem metric's query succeeded: a filesystem it did
     /// not report is then gone.
     pub filesystems_answered: bool,
+    /// The series of counters, by target and metric, each kept apart for
+    /// [`super::counters::Total::advance`].
+    pub counters: BTreeMap<TargetId, BTreeMap<String, Answered>>,
 }
 
 impl Fetched {
@@ -478,6 +489,13 @@ impl Fetched {
             .on_objects()
             .then(|| target_of(labels, namespace))
             .flatten();
+        if query.counter {
+            let key = super::counters::series_key(labels);
+            for id in [container, object].into_iter().flatten() {
+                self.count(id, query, key, samples.clone());
+            }
+            return;
+        }
         match (container, object) {
             (Some(container), Some(object)) => {
                 self.keep(container, &query.metric, samples.clone());
@@ -485,6 +503,24 @@ impl Fetched {
             }
             (Some(id), None) | (None, Some(id)) => self.keep(id, &query.metric, samples),
             (None, None) => {}
+        }
+    }
+
+    /// Keeps one series of the counter `query` reads on `id`, beside its
+    /// other series there, unless another query answered for it first.
+    fn count(&mut self, id: TargetId, query: &Query, key: SeriesKey, samples: Vec<Sample>) {
+        let answered = self
+            .counters
+            .entry(id)
+            .or_default()
+            .entry(query.metric.clone())
+            .or_insert_with(|| Answered {
+                promql: query.promql.clone(),
+                lookback: query.lookback,
+                series: BTreeMap::new(),
+            });
+        if answered.promql == query.promql {
+            answered.add(key, samples);
         }
     }
 
@@ -501,6 +537,15 @@ impl Fetched {
                     .filter(|s| s.value.is_finite())
                     .collect()
             });
+    }
+
+    /// Whether it holds nothing for the history: no samples, no failure,
+    /// and no filesystem answer (an answer of none says which are gone).
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+            && self.counters.is_empty()
+            && self.failed.is_empty()
+            && !self.filesystems_answered
     }
 
     /// Notes that `query` succeeded, whatever it brought (an answer of no

@@ -143,8 +143,9 @@ fn node_queries_run_once_for_the_cluster_with_the_nodes_named() {
     );
 }
 
-/// KubeNodeEviction's counter: the kubelet's series, by the node its own
-/// `kubelet_node_name` names, backfilled over the window the rule reads.
+/// KubeNodeEviction's counter: the kubelet's series of each signal, by the
+/// node its own `kubelet_node_name` names, backfilled over the window the
+/// rule reads.
 #[test]
 fn kubelet_evictions_are_joined_on_the_kubelet_node_name() {
     let queries = queries(
@@ -158,10 +159,12 @@ fn kubelet_evictions_are_joined_on_the_kubelet_node_name() {
     assert_eq!(query.metric, "evictions");
     assert_eq!(
         query.promql,
-        "sum by (node) (kubelet_evictions * on (instance) group_left (node) \
-         max by (instance, node) (kubelet_node_name{node=~\"node-1[.]example\"}))"
+        "kubelet_evictions * on (instance) group_left (node) \
+         max by (instance, node) (kubelet_node_name{node=~\"node-1[.]example\"})"
     );
     assert_eq!((query.namespace.as_deref(), query.lookback), (None, 900));
+    // A series per signal, combined on the node by their growth.
+    assert!(query.counter);
 }
 
 #[test]
@@ -312,6 +315,7 @@ fn memory_query(namespace: &str) -> Query {
         lookback: 600,
         filesystems: false,
         landing: Landing::Objects,
+        counter: false,
     }
 }
 
@@ -440,6 +444,7 @@ fn a_workload_s_own_series_wins_over_its_pods() {
         lookback: 0,
         filesystems: false,
         landing: Landing::Objects,
+        counter: false,
     };
     let mut fetched = Fetched::default();
     fetched
@@ -499,6 +504,7 @@ fn a_namespace_s_failure_forgets_only_that_namespace_s_series() {
         lookback: 0,
         filesystems: false,
         landing: Landing::Objects,
+        counter: false,
     };
     for (namespace, labels) in [
         (Some("shop"), pod_labels("web-a")),

@@ -252,9 +252,7 @@ async fn cycle(context: &Loop, work: &mut Work) {
     // the metric source.
     let started = std::time::Instant::now();
     // Samples of objects gone since are dropped.
-    // A successful filesystem query with no series still says which
-    // filesystems are gone.
-    if !fetched.samples.is_empty() || !fetched.failed.is_empty() || fetched.filesystems_answered {
+    if !fetched.is_empty() {
         let known = observed_ids(&cluster);
         work.history.absorb(fetched, |id| known.contains(id));
     }

@@ -253,6 +253,7 @@ fn failed(metric: &str, namespace: Option<&str>) -> Query {
         lookback: 0,
         filesystems: false,
         landing: Landing::Objects,
+        counter: false,
     }
 }
 

@@ -294,6 +294,7 @@ mod tests {
             lookback,
             filesystems: false,
             landing: crate::observe::queries::Landing::Objects,
+            counter: false,
         }
     }
 

@@ -41,26 +41,29 @@ pub fn prometheus_binary() -> Option<PathBuf> {
 /// its configuration, data, log and query log (`queries.log`: every query it
 /// ran) in `dir`; killed when the child drops.
 pub fn prometheus_on(binary: &Path, dir: &Path, target: &str, web: u16) -> tokio::process::Child {
-    prometheus_serving(binary, dir, target, web, None)
+    prometheus_serving(binary, dir, &[target], web, None)
 }
 
-/// [`prometheus_on`] with its web server configured by `web_config`, the
-/// YAML of Prometheus's `--web.config.file` (`tls_server_config`,
+/// [`prometheus_on`] scraping each of `targets` (each its own `instance`),
+/// with its web server configured by `web_config`, the YAML of
+/// Prometheus's `--web.config.file` (`tls_server_config`,
 /// `basic_auth_users`).
 pub fn prometheus_serving(
     binary: &Path,
     dir: &Path,
-    target: &str,
+    targets: &[&str],
     web: u16,
     web_config: Option<&str>,
 ) -> tokio::process::Child {
+    let targets: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+    let targets = targets.join(", ");
     std::fs::create_dir_all(dir).expect("a directory for Prometheus");
     let config = dir.join("prometheus.yml");
     std::fs::write(
         &config,
         format!(
             "global:\n  scrape_interval: 1s\n  query_log_file: {}\nscrape_configs:\n  - job_name: kubeskippy\n    \
-             static_configs:\n      - targets: ['{target}']\n",
+             static_configs:\n      - targets: [{targets}]\n",
             dir.join("queries.log").display()
         ),
     )

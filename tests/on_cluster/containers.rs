@@ -185,10 +185,12 @@ async fn only_the_throttled_container_of_a_pod_is_notified() {
         &client,
         &ns,
         "throttling",
-        "metric throttled_periods: counter count = promql \"sum by (pod, container) \
-         (container_cpu_cfs_throttled_periods_total{namespace=\\\"$namespace\\\", container!=\\\"\\\"})\"\n\
-         metric cpu_periods: counter count = promql \"sum by (pod, container) \
-         (container_cpu_cfs_periods_total{namespace=\\\"$namespace\\\", container!=\\\"\\\"})\"\n\
+        // The library's queries (cpu-throttling.skippy): raw selectors,
+        // each series combined on its container by its own growth.
+        "metric throttled_periods: counter count = promql \"\
+         container_cpu_cfs_throttled_periods_total{namespace=\\\"$namespace\\\", container!=\\\"\\\"}\"\n\
+         metric cpu_periods: counter count = promql \"\
+         container_cpu_cfs_periods_total{namespace=\\\"$namespace\\\", container!=\\\"\\\"}\"\n\
          policy throttling {\n  select containers where app = \"throttled\"\n  mode auto\n  cooldown 1h\n  \
          when increase(throttled_periods, 30s) / increase(cpu_periods, 30s) > 25% for 3s \
          then notify \"more than 25% of the container's CPU periods are throttled\"\n}\n",
