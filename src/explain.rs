@@ -223,7 +223,7 @@ fn promql_side(
                             let over = format!("{function}(({query})[{range}:])");
                             let counted = metric.series == catalog::Series::Counter
                                 && matches!(f, ir::WindowFn::Increase | ir::WindowFn::Rate);
-                            match target_labels(kind).filter(|_| counted) {
+                            match target_labels(metric, kind).filter(|_| counted) {
                                 Some(labels) => format!("sum by ({labels}) ({over})"),
                                 None => over,
                             }
@@ -243,16 +243,28 @@ fn promql_side(
     }
 }
 
-/// The labels that name one target of `kind` in an answer, as the
-/// operator matches series to targets; `None` for the kinds that no
-/// series names.
-fn target_labels(kind: Kind) -> Option<String> {
+/// The labels by which the operator matches `metric`'s series to targets
+/// of `kind` (`observe::queries::target_of`): what a counter's growth is
+/// summed by; `None` where the series' own labels decide as they come, or
+/// name no target.
+fn target_labels(metric: &ir::Metric, kind: Kind) -> Option<String> {
     let own = kind.series_label()?;
-    Some(match kind {
+    let labels = |own: &str| match kind {
         Kind::Nodes => own.to_string(),
-        Kind::Containers => "namespace, pod, container".to_string(),
         _ => format!("namespace, {own}"),
-    })
+    };
+    if metric.builtin {
+        return Some(match kind {
+            Kind::Containers => "namespace, pod, container".to_string(),
+            _ => labels(own),
+        });
+    }
+    match metric.read_on(kind) {
+        ir::Read::PerPod => Some(labels("pod")),
+        ir::Read::PerContainer => Some("namespace, pod, container".to_string()),
+        ir::Read::Own(label) => Some(labels(label)),
+        ir::Read::ByLabels | ir::Read::Unjoined => None,
+    }
 }
 
 /// A canonical number as PromQL reads it: `0.9`, `536870912`.

@@ -166,3 +166,38 @@ fn each_declared_metric_says_how_it_is_read() {
         "{text}"
     );
 }
+
+/// A counter's increase is summed by the labels its series reach a target
+/// by, as the operator combines them; where the series' labels decide as
+/// they come, no grouping is claimed.
+#[test]
+fn a_counters_increase_is_summed_by_the_labels_that_name_its_target() {
+    let promql_line = |source: &str| -> String {
+        let text = explained(source);
+        text.lines()
+            .find(|l| l.trim_start().starts_with("promql"))
+            .expect("a promql line")
+            .trim()
+            .to_string()
+    };
+    let per_pod = "metric errors: counter count = promql \"sum by (pod) (http_errors_total{namespace=\\\"$namespace\\\"})\"\n\
+                   metric requests: counter count = promql \"sum by (pod) (http_requests_total{namespace=\\\"$namespace\\\"})\"\n";
+    assert_eq!(
+        promql_line(&format!(
+            "{per_pod}policy p {{\n  select pods in shop\n  cooldown 1h\n  \
+             when increase(errors, 5m) / increase(requests, 5m) > 5% then notify \"errors\"\n}}\n"
+        )),
+        "promql  (sum by (namespace, pod) (increase((sum by (pod) (http_errors_total{namespace=\"$namespace\"}))[5m:])) \
+         / sum by (namespace, pod) (increase((sum by (pod) (http_requests_total{namespace=\"$namespace\"}))[5m:]))) > 0.05"
+    );
+    let raw = "metric errors: counter count = promql \"http_errors_total{namespace=\\\"$namespace\\\"}\"\n\
+               metric requests: counter count = promql \"http_requests_total{namespace=\\\"$namespace\\\"}\"\n";
+    assert_eq!(
+        promql_line(&format!(
+            "{raw}policy p {{\n  select deployments in shop\n  cooldown 1h\n  \
+             when increase(errors, 5m) / increase(requests, 5m) > 5% then notify \"errors\"\n}}\n"
+        )),
+        "promql  (increase((http_errors_total{namespace=\"$namespace\"})[5m:]) \
+         / increase((http_requests_total{namespace=\"$namespace\"})[5m:])) > 0.05"
+    );
+}

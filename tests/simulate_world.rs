@@ -447,3 +447,51 @@ fn a_declared_metric_is_read_per_pod_or_per_workload_as_its_grouping_says() {
         "the deployment's own 40 is read, and is above 30"
     );
 }
+
+/// A Deployment's `restarts` is its pods' sum, but a pod replaced takes its
+/// restarts with it: the workload's count grows by each pod's growth (as
+/// the operator's observer counts it), so one pod replaced after both
+/// were OOM-killed is no restart of the Deployment.
+#[test]
+fn a_pod_replaced_is_no_restart_of_its_workload() {
+    let report = simulate(
+        LEAKY,
+        &[
+            "policy replace-one {\n  select pods where app = \"cart\"\n  mode auto\n  limit 1 per 1h\n  cooldown 1h\n  when memory_percent > 80% and restarts > 0 then restart\n}\n",
+            "policy restarted {\n  select deployments where app = \"cart\"\n  mode auto\n  limit 10 per 1h\n  cooldown 5m\n  when increase(restarts, 10m) > 0 then notify \"restarted\"\n}\n",
+        ],
+    );
+    let lines = outcomes(&report);
+    let replaced: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains(" restart -> done"))
+        .collect();
+    assert_eq!(replaced.len(), 1, "{lines:#?}");
+    let at = |line: &str| -> i64 {
+        line.split(' ')
+            .next()
+            .and_then(|t| t.parse().ok())
+            .expect("a time")
+    };
+    let replaced_at = at(replaced[0]);
+    // The OOM kills at 20m restart both pods, and the one not replaced is
+    // killed again at 40m; the pod replaced between them (at 80% again,
+    // 13 minutes after 20m) is no restart.
+    let notices: Vec<i64> = lines
+        .iter()
+        .filter(|l| {
+            l.starts_with(char::is_numeric)
+                && l.contains("notify \"restarted\"")
+                && l.contains("done")
+        })
+        .map(|l| at(l))
+        .collect();
+    assert!(
+        notices.contains(&1_200) && notices.contains(&2_400),
+        "{lines:#?}"
+    );
+    assert!(
+        !notices.iter().any(|&t| (replaced_at..2_400).contains(&t)),
+        "the replacement at {replaced_at} read as a restart: {lines:#?}"
+    );
+}

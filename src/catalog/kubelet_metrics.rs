@@ -18,13 +18,15 @@ pub(super) const EVICTIONS: MetricInfo = MetricInfo {
     series: Series::Counter,
     aggregation: Aggregation::Sum,
     // One series per eviction signal (and scrape job), each joined to its
-    // node: the operator combines a node's series by their growth, as the
-    // mixin's `sum by (eviction_signal, instance) (rate(…))` reads them,
-    // where a sum taken first would read a signal's first eviction (a new
-    // series) or a series gone as growth of the whole.
+    // node, with no other label (a scrape's own `pod` or `namespace` would
+    // land it elsewhere): the operator combines a node's series by their
+    // growth, as the mixin's `sum by (eviction_signal, instance)
+    // (rate(…))` reads them, where a sum over signals would read a
+    // signal's first eviction (a new series) or a series gone as growth of
+    // the whole.
     promql: Some(
-        "kubelet_evictions \
-         * on (instance) group_left (node) max by (instance, node) (kubelet_node_name{node=~\"$node\"})",
+        "sum by (node, eviction_signal, instance, job) (kubelet_evictions \
+         * on (instance) group_left (node) max by (instance, node) (kubelet_node_name{node=~\"$node\"}))",
     ),
     description: "Pods the kubelet has evicted, for any eviction signal (memory, disk, PIDs): its `kubelet_evictions` counters, combined over signals by their growth, so a kubelet's restart does not set it back.",
     bounds: Bounds::NOT_NEGATIVE,

@@ -17,6 +17,7 @@
 
 mod batch;
 mod choose;
+pub mod counter_total;
 mod decide;
 mod decision;
 pub mod evidence;

@@ -6,6 +6,7 @@
 //! [`snapshot`] is pure: the objects (from the operator's reflectors) and the
 //! history in, the observations out.
 
+mod aggregate;
 pub mod cluster_target;
 mod containers;
 pub mod counters;
@@ -23,6 +24,7 @@ pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::
 type HashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 
 use crate::catalog::{self, Kind};
+use crate::engine::counter_total;
 use crate::engine::observation::{self, Metrics, Observations, Target, TargetId};
 use crate::engine::series::{self, Sample};
 use k8s_openapi::api::apps::v1::{
@@ -133,6 +135,8 @@ pub struct History {
     /// How a workload aggregates the declared metrics its pods have (the
     /// built-ins aggregate as the catalog says).
     declared: BTreeMap<String, catalog::Aggregation>,
+    /// The declared metrics that are counters.
+    declared_counters: BTreeSet<String>,
     /// The metrics whose samples are kept across cycles: those the policies
     /// read. Every other keeps its latest value only (what records and AI
     /// cases show of it), so that at 10,000 pods the history holds what
@@ -183,6 +187,7 @@ impl History {
             objects: HashMap::default(),
             records: 0,
             declared: BTreeMap::new(),
+            declared_counters: BTreeSet::new(),
             read: None,
             statuses_read: BTreeSet::new(),
             filesystems: filesystems::Filesystems::default(),
@@ -272,7 +277,31 @@ impl History {
                 kept.counters.retain(|metric, _| !gone(metric));
             }
         }
-        for (id, answered) in std::mem::take(&mut fetched.counters) {
+        for (id, series) in fetched.samples {
+            // A container is known where its pod is; one its pod does not
+            // have is never recorded, and goes at the next trim.
+            let pod = id.pod_of_container();
+            if !known(pod.as_ref().unwrap_or(&id)) {
+                continue;
+            }
+            let workload = id.kind.is_workload();
+            // A name another program declares a counter is read as one.
+            let counted = fetched.counters.get(&id);
+            let kept = self.objects.entry(id).or_default();
+            let metrics = Arc::make_mut(&mut kept.metrics);
+            for (name, samples) in series {
+                if counted.is_some_and(|c| c.contains_key(&name)) {
+                    continue;
+                }
+                for sample in samples {
+                    series::append(metrics, &name, sample);
+                }
+                if workload {
+                    kept.own.insert(name);
+                }
+            }
+        }
+        for (id, answered) in fetched.counters {
             let pod = id.pod_of_container();
             if !known(pod.as_ref().unwrap_or(&id)) {
                 continue;
@@ -281,7 +310,7 @@ impl History {
             let kept = self.objects.entry(id).or_default();
             for (name, answered) in answered {
                 let total = kept.counters.entry(name.clone()).or_default();
-                let samples = total.advance(&answered);
+                let samples = answered.advance(total);
                 let metrics = Arc::make_mut(&mut kept.metrics);
                 for sample in samples {
                     series::append(metrics, &name, sample);
@@ -291,26 +320,8 @@ impl History {
                 }
             }
         }
-        for (id, series) in fetched.samples {
-            // A container is known where its pod is; one its pod does not
-            // have is never recorded, and goes at the next trim.
-            let pod = id.pod_of_container();
-            if !known(pod.as_ref().unwrap_or(&id)) {
-                continue;
-            }
-            let workload = id.kind.is_workload();
-            let kept = self.objects.entry(id).or_default();
-            let metrics = Arc::make_mut(&mut kept.metrics);
-            for (name, samples) in series {
-                for sample in samples {
-                    series::append(metrics, &name, sample);
-                }
-                if workload {
-                    kept.own.insert(name);
-                }
-            }
-        }
         self.declared.extend(fetched.aggregations);
+        self.declared_counters.extend(fetched.declared_counters);
     }
 
     /// Appends `observed`'s values at `now` (with `append`) and returns its
@@ -350,71 +361,6 @@ impl History {
             objects.insert(id.clone(), Kept::default());
         }
         objects.get_mut(id).expect("inserted above")
-    }
-
-    /// Appends a workload's values aggregated from its pods (see the
-    /// catalog's aggregation of each metric): at each instant its pods have
-    /// samples for since the workload's last one, which is `now` for what
-    /// the objects say and, for a window Prometheus filled in, each step of
-    /// it. A declared metric Prometheus answered for the workload itself is
-    /// its own and wins: its pods' series of it, if any, are not added in.
-    fn record_aggregate(&mut self, target: &mut Target, pods: &[&Target], now: i64, append: bool) {
-        let kept = Self::kept(&mut self.objects, &target.id);
-        // The map `record` shared with the target: let go of it, or the
-        // first write below copies it.
-        target.metrics = Arc::default();
-        if !append {
-            target.metrics = Arc::clone(&kept.metrics);
-            return;
-        }
-        let builtins = catalog::METRICS
-            .iter()
-            // The workload's own age is its own, not its pods'.
-            .filter(|m| m.kinds.contains(Kind::Pods) && m.name != "age")
-            .map(|m| (m.name, m.aggregation));
-        let declared = self.declared.iter().map(|(n, a)| (n.as_str(), *a));
-        // Reused across metrics: one workload's pods' new samples, by time.
-        let mut new: Vec<(i64, f64)> = Vec::new();
-        let mut values: Vec<f64> = Vec::new();
-        for (name, aggregation) in builtins.chain(declared) {
-            if kept.own.contains(name) {
-                continue;
-            }
-            let after = kept
-                .metrics
-                .get(name)
-                .and_then(|s| s.samples().last())
-                .map_or(i64::MIN, |s| s.at);
-            new.clear();
-            for pod in pods {
-                let Some(series) = pod.metrics.get(name) else {
-                    continue;
-                };
-                for sample in series.samples().iter().rev() {
-                    if sample.at <= after {
-                        break;
-                    }
-                    if sample.at <= now {
-                        new.push((sample.at, sample.value));
-                    }
-                }
-            }
-            // Stable: each instant's values stay in the pods' order.
-            new.sort_by_key(|&(at, _)| at);
-            for instant in new.chunk_by(|a, b| a.0 == b.0) {
-                values.clear();
-                values.extend(instant.iter().map(|&(_, value)| value));
-                if let Some(value) = aggregation.combine(&values) {
-                    Self::store(
-                        &self.read,
-                        Arc::make_mut(&mut kept.metrics),
-                        name,
-                        Sample::new(instant[0].0, value),
-                    );
-                }
-            }
-        }
-        target.metrics = Arc::clone(&kept.metrics);
     }
 
     fn trim(&mut self, now: i64) {

@@ -460,6 +460,9 @@ pub struct Fetched {
     pub failed: Vec<(String, Option<String>, Landing)>,
     /// How a workload aggregates each declared metric its pods have.
     pub aggregations: BTreeMap<String, Aggregation>,
+    /// The declared metrics among them that are counters: a workload's sum
+    /// of them grows by each pod's growth (see `History::record_aggregate`).
+    pub declared_counters: BTreeSet<String>,
     /// The filesystems the answers reported, with their labels: what
     /// `select filesystems` targets are made of (see `observe::filesystems`).
     pub filesystems: BTreeMap<TargetId, BTreeMap<String, String>>,
@@ -507,21 +510,27 @@ impl Fetched {
     }
 
     /// Keeps one series of the counter `query` reads on `id`, beside its
-    /// other series there, unless another query answered for it first.
+    /// other series there. Of two queries of one metric (two templates) the
+    /// one whose text sorts first feeds the total, whichever answers first,
+    /// so that the total never mixes their series from cycle to cycle.
     fn count(&mut self, id: TargetId, query: &Query, key: SeriesKey, samples: Vec<Sample>) {
+        let fresh = || Answered {
+            promql: query.promql.clone(),
+            lookback: query.lookback,
+            series: BTreeMap::new(),
+        };
         let answered = self
             .counters
             .entry(id)
             .or_default()
             .entry(query.metric.clone())
-            .or_insert_with(|| Answered {
-                promql: query.promql.clone(),
-                lookback: query.lookback,
-                series: BTreeMap::new(),
-            });
-        if answered.promql == query.promql {
-            answered.add(key, samples);
+            .or_insert_with(fresh);
+        match query.promql.cmp(&answered.promql) {
+            std::cmp::Ordering::Less => *answered = fresh(),
+            std::cmp::Ordering::Equal => {}
+            std::cmp::Ordering::Greater => return,
         }
+        answered.add(key, samples);
     }
 
     /// Keeps the finite `samples` of `metric` on `id`, unless a query

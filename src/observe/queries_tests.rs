@@ -159,8 +159,9 @@ fn kubelet_evictions_are_joined_on_the_kubelet_node_name() {
     assert_eq!(query.metric, "evictions");
     assert_eq!(
         query.promql,
-        "kubelet_evictions * on (instance) group_left (node) \
-         max by (instance, node) (kubelet_node_name{node=~\"node-1[.]example\"})"
+        "sum by (node, eviction_signal, instance, job) (kubelet_evictions \
+         * on (instance) group_left (node) \
+         max by (instance, node) (kubelet_node_name{node=~\"node-1[.]example\"}))"
     );
     assert_eq!((query.namespace.as_deref(), query.lookback), (None, 900));
     // A series per signal, combined on the node by their growth.

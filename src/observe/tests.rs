@@ -167,6 +167,62 @@ fn samples_accumulate_across_cycles_and_an_oom_kill_counts_once() {
     }
 }
 
+/// A Deployment's `restarts` is its pods' sum, but a pod replaced takes
+/// its restarts with it: the workload's count grows by each pod's growth,
+/// so the drop is no reset that `increase` would read as growth.
+#[test]
+fn a_pod_replaced_does_not_read_as_restarts_of_its_workload() {
+    let mut history = History::new(600);
+    history.keep_series_of(["restarts".to_string()].into());
+    let cycles = [
+        vec![
+            web_pod("web-1", crash_looping(5)),
+            web_pod("web-2", crash_looping(3)),
+        ],
+        vec![
+            web_pod("web-1", crash_looping(6)),
+            web_pod("web-2", crash_looping(3)),
+        ],
+        // web-1 is replaced by a new pod.
+        vec![
+            web_pod("web-3", running()),
+            web_pod("web-2", crash_looping(3)),
+        ],
+        vec![
+            web_pod("web-3", running()),
+            web_pod("web-2", crash_looping(3)),
+        ],
+        vec![
+            web_pod("web-3", crash_looping(2)),
+            web_pod("web-2", crash_looping(3)),
+        ],
+    ];
+    let mut seen = Vec::new();
+    for (i, pods) in cycles.into_iter().enumerate() {
+        let now = NOW + 15 * i as i64;
+        let observed = snapshot(&cluster(pods), &mut history, now);
+        let web = target(&observed, "web");
+        let increase = crate::engine::window::apply_series(
+            crate::ir::WindowFn::Increase,
+            crate::ir::Seconds(60),
+            &web.metrics["restarts"],
+            now,
+        );
+        seen.push((value(web, "restarts"), increase));
+    }
+    assert_eq!(
+        seen,
+        [
+            (Some(8.0), None),
+            (Some(9.0), Some(1.0)),
+            // The pods' sum is 3 now: read as a reset, it would be 3 more.
+            (Some(9.0), Some(1.0)),
+            (Some(9.0), Some(1.0)),
+            (Some(11.0), Some(2.0)),
+        ]
+    );
+}
+
 #[test]
 fn only_the_metrics_policies_read_keep_their_past() {
     let mut history = History::new(600);

@@ -51,6 +51,11 @@ impl Sources {
                 .iter()
                 .filter_map(|w| Some((w.name.clone(), w.aggregation?)))
                 .collect(),
+            declared_counters: wanted
+                .iter()
+                .filter(|w| w.counter && w.aggregation.is_some())
+                .map(|w| w.name.clone())
+                .collect(),
             ..Fetched::default()
         };
         if wanted.is_empty() {

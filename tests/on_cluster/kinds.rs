@@ -108,8 +108,21 @@ async fn a_failed_job_and_a_short_disruption_budget_are_acted_on() {
     assert!(evidence.contains("current_healthy"), "{evidence}");
     // Both conditions still hold: the cooldown keeps them to one notice
     // each, and its block is recorded once, not every cycle.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    for kind in ["Job", "PodDisruptionBudget"] {
+        record_where(
+            &actions,
+            &format!("the {kind}'s cooldown block"),
+            Duration::from_secs(60),
+            |a| {
+                a.spec.object.kind == kind
+                    && a.status.as_ref().and_then(|s| s.phase)
+                        == Some(kubeskippy::operator::crd::ActionPhase::Blocked)
+            },
+        )
+        .await;
+    }
     let settled = record_count(&actions).await;
+    assert_eq!(settled, 4, "a notice and a block per object");
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(record_count(&actions).await, settled, "no record per cycle");
     let carried = actions

@@ -120,6 +120,9 @@ struct Workload {
     /// When the last rollout began (creation, a bad release, a rolling
     /// restart, a rollback, a new limit): `rollout_age` counts from it.
     last_rollout: i64,
+    /// The counters summed over its pods (`restarts`), each growing by its
+    /// pods' growth: a pod replaced takes its count with it.
+    counters: BTreeMap<String, crate::engine::counter_total::Total>,
 }
 
 struct Degradation {
@@ -248,6 +251,7 @@ impl World {
                 overload_fix: None,
                 degrade: None,
                 last_rollout: 0,
+                counters: BTreeMap::new(),
                 spec: spec.clone(),
             });
             let w = world.workloads.len() - 1;

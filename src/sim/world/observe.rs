@@ -2,6 +2,7 @@
 //! events, appended step by step, and a workload's values from its pods'.
 
 use super::*;
+use crate::engine::counter_total;
 
 impl World {
     /// A pod's CPU use in cores: its share of the workload's load.
@@ -67,20 +68,41 @@ impl World {
                 updates.push((name.clone(), value));
                 continue;
             }
-            let value = own.or_else(|| {
-                let aggregation = declared
-                    .and_then(|m| m.aggregation)
-                    .or_else(|| {
-                        let builtin = catalog::METRICS.iter().find(|m| m.name == name);
-                        builtin.map(|m| m.aggregation)
-                    })
-                    .unwrap_or(Aggregation::Average);
-                let values: Vec<f64> = pods
-                    .iter()
-                    .filter_map(|&p| latest(&self.pods[p].target, name, now))
-                    .collect();
-                aggregation.combine(&values)
-            });
+            if own.is_some() {
+                updates.push((name.clone(), own));
+                continue;
+            }
+            let builtin = catalog::METRICS.iter().find(|m| m.name == name);
+            let aggregation = declared
+                .and_then(|m| m.aggregation)
+                .or_else(|| builtin.map(|m| m.aggregation))
+                .unwrap_or(Aggregation::Average);
+            let series = declared
+                .map(|m| m.series)
+                .or_else(|| builtin.map(|m| m.series));
+            let values: Vec<(u64, f64)> = pods
+                .iter()
+                .filter_map(|&p| {
+                    let target = &self.pods[p].target;
+                    Some((counter_total::key(&target.id), latest(target, name, now)?))
+                })
+                .collect();
+            let value =
+                if series == Some(catalog::Series::Counter) && aggregation == Aggregation::Sum {
+                    // As the operator's observer counts it: a pod replaced
+                    // takes its count with it, which is no reset.
+                    let samples: Vec<(u64, [Sample; 1])> = values
+                        .iter()
+                        .map(|&(key, value)| (key, [Sample::new(now, value)]))
+                        .collect();
+                    let total = self.workloads[w].counters.entry(name.clone()).or_default();
+                    let gap = counter_total::gap(0);
+                    let series = samples.iter().map(|(key, s)| (*key, &s[..]));
+                    total.advance(series, gap).last().map(|s| s.value)
+                } else {
+                    let values: Vec<f64> = values.iter().map(|&(_, v)| v).collect();
+                    aggregation.combine(&values)
+                };
             updates.push((name.clone(), value));
         }
         let workload = &mut self.workloads[w];

@@ -1,0 +1,99 @@
+//! A workload's values made of its pods': each metric as the catalog (or
+//! the declared metric) aggregates it, at each instant its pods have
+//! samples for, and a counter summed over its pods grown by each pod's own
+//! growth, so that a pod replaced is no reset of the workload's count.
+
+use super::{catalog, counter_total, History, Kind, Sample, Target};
+use std::sync::Arc;
+
+impl History {
+    /// Appends a workload's values aggregated from its pods (see the
+    /// catalog's aggregation of each metric): at each instant its pods have
+    /// samples for since the workload's last one, which is `now` for what
+    /// the objects say and, for a window Prometheus filled in, each step of
+    /// it. A declared metric Prometheus answered for the workload itself is
+    /// its own and wins: its pods' series of it, if any, are not added in.
+    pub(super) fn record_aggregate(
+        &mut self,
+        target: &mut Target,
+        pods: &[&Target],
+        now: i64,
+        append: bool,
+    ) {
+        let kept = Self::kept(&mut self.objects, &target.id);
+        // The map `record` shared with the target: let go of it, or the
+        // first write below copies it.
+        target.metrics = Arc::default();
+        if !append {
+            target.metrics = Arc::clone(&kept.metrics);
+            return;
+        }
+        let builtins = catalog::METRICS
+            .iter()
+            // The workload's own age is its own, not its pods'.
+            .filter(|m| m.kinds.contains(Kind::Pods) && m.name != "age")
+            .map(|m| (m.name, m.aggregation, m.series == catalog::Series::Counter));
+        let declared = self
+            .declared
+            .iter()
+            .map(|(n, a)| (n.as_str(), *a, self.declared_counters.contains(n)));
+        // Reused across metrics: one workload's pods' new samples, by time.
+        let mut new: Vec<(i64, f64)> = Vec::new();
+        let mut values: Vec<f64> = Vec::new();
+        for (name, aggregation, counter) in builtins.chain(declared) {
+            if kept.own.contains(name) {
+                continue;
+            }
+            let after = kept
+                .metrics
+                .get(name)
+                .and_then(|s| s.samples().last())
+                .map_or(i64::MIN, |s| s.at);
+            if counter && aggregation == catalog::Aggregation::Sum {
+                // A pod replaced takes its count with it: the sum would
+                // drop, and read as a reset of the whole workload's.
+                let total = kept.counters.entry(name.to_string()).or_default();
+                let series = pods.iter().filter_map(|pod| {
+                    let samples = pod.metrics.get(name)?.samples();
+                    let from = samples.partition_point(|s| s.at <= after);
+                    let to = samples.partition_point(|s| s.at <= now);
+                    Some((counter_total::key(&pod.id), samples.get(from..to)?))
+                });
+                let gap = counter_total::gap(0);
+                for sample in total.advance(series, gap) {
+                    Self::store(&self.read, Arc::make_mut(&mut kept.metrics), name, sample);
+                }
+                continue;
+            }
+            new.clear();
+            for pod in pods {
+                let Some(series) = pod.metrics.get(name) else {
+                    continue;
+                };
+                for sample in series.samples().iter().rev() {
+                    if sample.at <= after {
+                        break;
+                    }
+                    if sample.at <= now {
+                        new.push((sample.at, sample.value));
+                    }
+                }
+            }
+            // Stable: each instant's values stay in the pods' order.
+            new.sort_by_key(|&(at, _)| at);
+            for instant in new.chunk_by(|a, b| a.0 == b.0) {
+                values.clear();
+                values.extend(instant.iter().map(|&(_, value)| value));
+                if let Some(value) = aggregation.combine(&values) {
+                    Self::store(
+                        &self.read,
+                        Arc::make_mut(&mut kept.metrics),
+                        name,
+                        Sample::new(instant[0].0, value),
+                    );
+                }
+            }
+        }
+        target.metrics = Arc::clone(&kept.metrics);
+    }
+}
