@@ -80,29 +80,30 @@ impl World {
             let series = declared
                 .map(|m| m.series)
                 .or_else(|| builtin.map(|m| m.series));
-            let values: Vec<(u64, f64)> = pods
-                .iter()
-                .filter_map(|&p| {
-                    let target = &self.pods[p].target;
-                    Some((counter_total::key(&target.id), latest(target, name, now)?))
-                })
-                .collect();
-            let value =
-                if series == Some(catalog::Series::Counter) && aggregation == Aggregation::Sum {
-                    // As the operator's observer counts it: a pod replaced
-                    // takes its count with it, which is no reset.
-                    let samples: Vec<(u64, [Sample; 1])> = values
-                        .iter()
-                        .map(|&(key, value)| (key, [Sample::new(now, value)]))
-                        .collect();
-                    let total = self.workloads[w].counters.entry(name.clone()).or_default();
-                    let gap = counter_total::gap(0);
-                    let series = samples.iter().map(|(key, s)| (*key, &s[..]));
-                    total.advance(series, gap).last().map(|s| s.value)
-                } else {
-                    let values: Vec<f64> = values.iter().map(|&(_, v)| v).collect();
-                    aggregation.combine(&values)
-                };
+            let counted =
+                series == Some(catalog::Series::Counter) && aggregation == Aggregation::Sum;
+            let value = if counted {
+                // As the operator's observer counts it: a pod replaced
+                // takes its count with it, which is no reset.
+                let samples: Vec<(u64, [Sample; 1])> = pods
+                    .iter()
+                    .filter_map(|&p| {
+                        let target = &self.pods[p].target;
+                        let value = latest(target, name, now)?;
+                        Some((counter_total::key(&target.id), [Sample::new(now, value)]))
+                    })
+                    .collect();
+                let total = self.workloads[w].counters.entry(name.clone()).or_default();
+                let series = samples.iter().map(|(key, s)| (*key, &s[..]));
+                let totals = total.advance(series, counter_total::gap(0));
+                totals.last().map(|s| s.value)
+            } else {
+                let values: Vec<f64> = pods
+                    .iter()
+                    .filter_map(|&p| latest(&self.pods[p].target, name, now))
+                    .collect();
+                aggregation.combine(&values)
+            };
             updates.push((name.clone(), value));
         }
         let workload = &mut self.workloads[w];
