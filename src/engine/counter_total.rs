@@ -19,7 +19,7 @@
 //! sample at or before the total's last instant is not taken again.
 
 use super::series::Sample;
-use std::collections::{BTreeMap, HashMap};
+use std::hash::Hasher;
 
 /// The most series of one counter followed on one target: a kubelet has a
 /// handful of eviction signals, a pod a handful of containers, a workload
@@ -30,12 +30,28 @@ pub const MAX_SERIES: usize = 4096;
 pub type SeriesKey = u64;
 
 /// The key of the series `name` names: a hash, so that the state stays
-/// small whatever the name's length.
+/// small whatever the name's length. FNV-1a, the same on every machine
+/// and cheap for short names: the operator keys every pod of every
+/// workload each cycle. Two names of one target that collide are counted
+/// as one series, which only their own target's count could notice.
 pub fn key(name: &impl std::hash::Hash) -> SeriesKey {
-    use std::hash::Hasher;
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let mut hasher = Fnv(0xcbf2_9ce4_8422_2325);
     name.hash(&mut hasher);
     hasher.finish()
+}
+
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 /// The longest gap across which a series' samples are compared, for
@@ -52,8 +68,9 @@ pub struct Total {
     value: f64,
     /// The instant of the total's last sample; `None` before the first.
     at: Option<i64>,
-    /// Each followed series' last sample.
-    last: HashMap<SeriesKey, Sample>,
+    /// Each followed series' last sample, by key: a few series, looked up
+    /// every cycle, sit closer together in a sorted vector than in a map.
+    last: Vec<(SeriesKey, Sample)>,
 }
 
 impl Total {
@@ -71,41 +88,48 @@ impl Total {
         gap: i64,
     ) -> Vec<Sample> {
         let after = self.at.unwrap_or(i64::MIN);
-        let mut by_instant: BTreeMap<i64, Vec<(SeriesKey, f64)>> = BTreeMap::new();
-        for (key, samples) in series {
-            for sample in samples {
-                if sample.at > after && sample.value.is_finite() {
-                    by_instant
-                        .entry(sample.at)
-                        .or_default()
-                        .push((key, sample.value));
-                }
-            }
-        }
-        let mut totals = Vec::with_capacity(by_instant.len());
-        for (at, values) in by_instant {
+        let mut taken: Vec<(i64, SeriesKey, f64)> = series
+            .into_iter()
+            .flat_map(|(key, samples)| samples.iter().map(move |s| (s.at, key, s.value)))
+            .filter(|&(at, _, value)| at > after && value.is_finite())
+            .collect();
+        // Stable: each instant's series stay in the order given.
+        taken.sort_by_key(|&(at, _, _)| at);
+        let mut totals = Vec::new();
+        for instant in taken.chunk_by(|a, b| a.0 == b.0) {
+            let at = instant[0].0;
             let previous = self.at;
-            for (key, value) in values {
-                let growth = match self.last.get(&key) {
-                    Some(last)
-                        if Some(last.at) == previous || at.saturating_sub(last.at) <= gap =>
-                    {
-                        if value >= last.value {
-                            value - last.value
-                        } else {
+            for &(_, key, value) in instant {
+                let growth = match self.last.binary_search_by_key(&key, |&(k, _)| k) {
+                    Ok(i) => {
+                        let last = &mut self.last[i].1;
+                        let compared =
+                            Some(last.at) == previous || at.saturating_sub(last.at) <= gap;
+                        let growth = match compared {
+                            true if value >= last.value => value - last.value,
+                            true => value,
+                            // Back after a gap: it starts again.
+                            false => 0.0,
+                        };
+                        *last = Sample::new(at, value);
+                        growth
+                    }
+                    Err(i) => {
+                        if self.last.len() < MAX_SERIES {
+                            self.last.insert(i, (key, Sample::new(at, value)));
+                        }
+                        // Where the total starts, a series' value is its
+                        // level; a series new after that has not grown yet.
+                        if previous.is_none() {
                             value
+                        } else {
+                            0.0
                         }
                     }
-                    // Where the total starts, a series' value is its level.
-                    _ if previous.is_none() => value,
-                    _ => 0.0,
                 };
                 let next = self.value + growth.max(0.0);
                 if next.is_finite() {
                     self.value = next;
-                }
-                if self.last.len() < MAX_SERIES || self.last.contains_key(&key) {
-                    self.last.insert(key, Sample::new(at, value));
                 }
             }
             self.at = Some(at);
@@ -115,7 +139,7 @@ impl Total {
         // gone: it would start again.
         if let Some(now) = self.at {
             self.last
-                .retain(|_, last| last.at == now || now.saturating_sub(last.at) <= gap);
+                .retain(|(_, last)| last.at == now || now.saturating_sub(last.at) <= gap);
         }
         totals
     }

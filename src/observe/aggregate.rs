@@ -49,14 +49,26 @@ impl History {
                 .get(name)
                 .and_then(|s| s.samples().last())
                 .map_or(i64::MIN, |s| s.at);
-            if counter && aggregation == catalog::Aggregation::Sum {
+            // Only for the counters rules read: one only shown (in records
+            // and AI cases) keeps its latest sum, at no cost per pod.
+            let read = self.read.as_ref().is_none_or(|read| read.contains(name));
+            if counter && read && aggregation == catalog::Aggregation::Sum {
                 // A pod replaced takes its count with it: the sum would
                 // drop, and read as a reset of the whole workload's.
-                let total = kept.counters.entry(name.to_string()).or_default();
+                if !kept.counters.contains_key(name) {
+                    kept.counters.insert(name.to_string(), Default::default());
+                }
+                let Some(total) = kept.counters.get_mut(name) else {
+                    continue;
+                };
                 let series = pods.iter().filter_map(|pod| {
+                    // Walked back from the end, as `Series::window` is: a
+                    // binary search's probes are cache misses, measured.
                     let samples = pod.metrics.get(name)?.samples();
-                    let from = samples.partition_point(|s| s.at <= after);
-                    let to = samples.partition_point(|s| s.at <= now);
+                    let later = samples.iter().rev().take_while(|s| s.at > now).count();
+                    let to = samples.len() - later;
+                    let upto = samples.get(..to)?;
+                    let from = to - upto.iter().rev().take_while(|s| s.at > after).count();
                     Some((counter_total::key(&pod.id), samples.get(from..to)?))
                 });
                 let gap = counter_total::gap(0);
