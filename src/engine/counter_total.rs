@@ -30,7 +30,7 @@ pub const MAX_SERIES: usize = 4096;
 pub type SeriesKey = u64;
 
 /// The key of the series `name` names: a hash, so that the state stays
-/// small whatever the name's length. FNV-1a, the same on every machine
+/// small whatever the name's length. FNV-1a, fixed (no per-process seed)
 /// and cheap for short names: the operator keys every pod of every
 /// workload each cycle. Two names of one target that collide are counted
 /// as one series, which only their own target's count could notice.
@@ -62,6 +62,19 @@ pub fn gap(lookback: i64) -> i64 {
     lookback.max(super::truth::STALENESS_SECONDS)
 }
 
+/// Which earlier sample of a series its next sample is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pairing {
+    /// One at most this many seconds before ([`gap`]): Prometheus' range
+    /// reads bring every step, so a series missing for longer than the
+    /// rules' windows was gone, as PromQL's `increase` sees it.
+    Within(i64),
+    /// One at the total's previous instant, however long ago (a series
+    /// sampled once a cycle: a workload's pods), or at most this many
+    /// seconds before.
+    EachRead(i64),
+}
+
 /// The running total of one counter on one target.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Total {
@@ -77,16 +90,19 @@ impl Total {
     /// Takes in each series' samples after the last instant taken, and
     /// returns the total at each of their instants, in time order.
     ///
-    /// A series' sample is compared with its previous one when that one was
-    /// at the total's previous instant (the series was there at the last
-    /// read, however long ago) or at most `gap` seconds before; otherwise
-    /// the series starts again, as after a gap no window of `gap` holds
-    /// both samples.
+    /// A series' sample is compared with its previous one as `pairing`
+    /// says; otherwise the series starts again, as after a gap no window
+    /// holds both samples. A second sample of one series at one instant
+    /// replaces the first, with no growth.
     pub fn advance<'s>(
         &mut self,
         series: impl IntoIterator<Item = (SeriesKey, &'s [Sample])>,
-        gap: i64,
+        pairing: Pairing,
     ) -> Vec<Sample> {
+        let (gap, each_read) = match pairing {
+            Pairing::Within(gap) => (gap, false),
+            Pairing::EachRead(gap) => (gap, true),
+        };
         let after = self.at.unwrap_or(i64::MIN);
         let mut taken: Vec<(i64, SeriesKey, f64)> = series
             .into_iter()
@@ -103,9 +119,10 @@ impl Total {
                 let growth = match self.last.binary_search_by_key(&key, |&(k, _)| k) {
                     Ok(i) => {
                         let last = &mut self.last[i].1;
-                        let compared =
-                            Some(last.at) == previous || at.saturating_sub(last.at) <= gap;
+                        let compared = (each_read && Some(last.at) == previous)
+                            || at.saturating_sub(last.at) <= gap;
                         let growth = match compared {
+                            _ if last.at == at => 0.0,
                             true if value >= last.value => value - last.value,
                             true => value,
                             // Back after a gap: it starts again.
@@ -138,8 +155,9 @@ impl Total {
         // A series not sampled at the last instant nor within the gap is
         // gone: it would start again.
         if let Some(now) = self.at {
-            self.last
-                .retain(|(_, last)| last.at == now || now.saturating_sub(last.at) <= gap);
+            self.last.retain(|(_, last)| {
+                (each_read && last.at == now) || now.saturating_sub(last.at) <= gap
+            });
         }
         totals
     }

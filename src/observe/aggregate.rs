@@ -36,7 +36,7 @@ impl History {
         let declared = self
             .declared
             .iter()
-            .map(|(n, a)| (n.as_str(), *a, self.declared_counters.contains(n)));
+            .map(|(n, &(aggregation, counter))| (n.as_str(), aggregation, counter));
         // Reused across metrics: one workload's pods' new samples, by time.
         let mut new: Vec<(i64, f64)> = Vec::new();
         let mut values: Vec<f64> = Vec::new();
@@ -71,11 +71,16 @@ impl History {
                     let from = to - upto.iter().rev().take_while(|s| s.at > after).count();
                     Some((counter_total::key(&pod.id), samples.get(from..to)?))
                 });
-                let gap = counter_total::gap(0);
-                for sample in total.advance(series, gap) {
+                let pairing = counter_total::Pairing::EachRead(counter_total::gap(self.retention));
+                for sample in total.advance(series, pairing) {
                     Self::store(&self.read, Arc::make_mut(&mut kept.metrics), name, sample);
                 }
                 continue;
+            }
+            if counter {
+                // Read again later, its total starts from the pods' sum
+                // then, not from what it was before.
+                kept.counters.remove(name);
             }
             new.clear();
             for pod in pods {

@@ -7,7 +7,7 @@
 //! Invariants: pure; at most [`MAX_SERIES`] series of one metric land on
 //! one target in one answer, whatever Prometheus sends.
 
-use crate::engine::counter_total::{gap, key};
+use crate::engine::counter_total::{gap, key, Pairing};
 pub use crate::engine::counter_total::{SeriesKey, Total};
 use crate::engine::series::Sample;
 use std::collections::BTreeMap;
@@ -52,6 +52,6 @@ impl Answered {
     /// each of their instants.
     pub fn advance(&self, total: &mut Total) -> Vec<Sample> {
         let series = self.series.iter().map(|(key, s)| (*key, s.as_slice()));
-        total.advance(series, gap(self.lookback))
+        total.advance(series, Pairing::Within(gap(self.lookback)))
     }
 }

@@ -134,9 +134,8 @@ pub struct History {
     records: u64,
     /// How a workload aggregates the declared metrics its pods have (the
     /// built-ins aggregate as the catalog says).
-    declared: BTreeMap<String, catalog::Aggregation>,
-    /// The declared metrics that are counters.
-    declared_counters: BTreeSet<String>,
+    /// and whether each is a counter.
+    declared: BTreeMap<String, (catalog::Aggregation, bool)>,
     /// The metrics whose samples are kept across cycles: those the policies
     /// read. Every other keeps its latest value only (what records and AI
     /// cases show of it), so that at 10,000 pods the history holds what
@@ -187,7 +186,6 @@ impl History {
             objects: HashMap::default(),
             records: 0,
             declared: BTreeMap::new(),
-            declared_counters: BTreeSet::new(),
             read: None,
             statuses_read: BTreeSet::new(),
             filesystems: filesystems::Filesystems::default(),
@@ -309,19 +307,26 @@ impl History {
             let workload = id.kind.is_workload();
             let kept = self.objects.entry(id).or_default();
             for (name, answered) in answered {
+                if workload && kept.own.insert(name.clone()) {
+                    // The workload's own series from now on: what its pods'
+                    // aggregate made of it is not carried on.
+                    kept.counters.remove(&name);
+                    Arc::make_mut(&mut kept.metrics).remove(&name);
+                }
                 let total = kept.counters.entry(name.clone()).or_default();
                 let samples = answered.advance(total);
                 let metrics = Arc::make_mut(&mut kept.metrics);
                 for sample in samples {
                     series::append(metrics, &name, sample);
                 }
-                if workload {
-                    kept.own.insert(name);
-                }
             }
         }
-        self.declared.extend(fetched.aggregations);
-        self.declared_counters.extend(fetched.declared_counters);
+        let counters = fetched.declared_counters;
+        self.declared
+            .extend(fetched.aggregations.into_iter().map(|(name, aggregation)| {
+                let counter = counters.contains(&name);
+                (name, (aggregation, counter))
+            }));
     }
 
     /// Appends `observed`'s values at `now` (with `append`) and returns its

@@ -223,6 +223,43 @@ fn a_pod_replaced_does_not_read_as_restarts_of_its_workload() {
     );
 }
 
+/// A counter no policy reads keeps its pods' plain sum; read again, its
+/// total starts from that sum, not from a total left from before.
+#[test]
+fn a_workload_counter_read_again_starts_from_its_pods_sum() {
+    let mut history = History::new(600);
+    // One cycle: which metrics are read, web-2's restarts, and whether
+    // web-1 (5 restarts) has been replaced by web-3 (none).
+    let mut cycle = |step: i64, read: bool, web_2: i32, replaced: bool| -> Vec<f64> {
+        let metrics = if read {
+            vec!["restarts".to_string()]
+        } else {
+            vec![]
+        };
+        history.keep_series_of(metrics.into_iter().collect());
+        let first = match replaced {
+            false => web_pod("web-1", crash_looping(5)),
+            true => web_pod("web-3", running()),
+        };
+        let pods = vec![first, web_pod("web-2", crash_looping(web_2))];
+        let observed = snapshot(&cluster(pods), &mut history, NOW + step);
+        let samples = target(&observed, "web").metrics["restarts"].samples();
+        samples.iter().map(|s| s.value).collect()
+    };
+    assert_eq!(cycle(0, true, 3, false), [8.0]);
+    assert_eq!(
+        cycle(15, true, 3, true),
+        [8.0, 8.0],
+        "web-1 replaced: no reset"
+    );
+    assert_eq!(cycle(30, false, 3, true), [3.0], "not read: the pods' sum");
+    assert_eq!(
+        cycle(45, true, 4, true),
+        [3.0, 4.0],
+        "one restart since, from the pods' sum"
+    );
+}
+
 #[test]
 fn only_the_metrics_policies_read_keep_their_past() {
     let mut history = History::new(600);

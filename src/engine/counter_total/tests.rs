@@ -7,15 +7,26 @@ use crate::engine::window;
 use crate::ir::{Seconds, WindowFn};
 use proptest::prelude::*;
 
-fn advance(total: &mut Total, gap: i64, series: &[(u64, &[(i64, f64)])]) -> Vec<(i64, f64)> {
-    let series: Vec<(u64, Vec<Sample>)> = series
+fn samples(series: &[(u64, &[(i64, f64)])]) -> Vec<(u64, Vec<Sample>)> {
+    series
         .iter()
         .map(|(key, samples)| {
             let samples = samples.iter().map(|(at, v)| Sample::new(*at, *v)).collect();
             (*key, samples)
         })
-        .collect();
-    let totals = total.advance(series.iter().map(|(k, s)| (*k, s.as_slice())), gap);
+        .collect()
+}
+
+fn advance(total: &mut Total, gap: i64, series: &[(u64, &[(i64, f64)])]) -> Vec<(i64, f64)> {
+    advance_paired(total, Pairing::Within(gap), &samples(series))
+}
+
+fn advance_paired(
+    total: &mut Total,
+    pairing: Pairing,
+    series: &[(u64, Vec<Sample>)],
+) -> Vec<(i64, f64)> {
+    let totals = total.advance(series.iter().map(|(k, s)| (*k, s.as_slice())), pairing);
     totals.iter().map(|s| (s.at, s.value)).collect()
 }
 
@@ -67,15 +78,35 @@ fn a_series_back_after_a_gap_starts_again() {
 }
 
 #[test]
-fn a_series_at_the_last_read_is_compared_however_long_ago_it_was() {
-    // Reads an hour apart (a slow evaluation interval): each series was
-    // there at the total's previous instant, so its rise is growth.
+fn a_pods_count_at_the_last_read_is_compared_however_long_ago_it_was() {
+    // A workload's pods, read an hour apart (a slow evaluation interval):
+    // each was there at the total's previous instant, so its rise is growth.
     let mut total = Total::default();
-    advance(&mut total, 300, &[(1, &[(0, 1.0)])]);
+    let each_read = Pairing::EachRead(300);
+    advance_paired(&mut total, each_read, &samples(&[(1, &[(0, 1.0)])]));
+    let read = samples(&[(1, &[(3_600, 3.0)])]);
+    assert_eq!(advance_paired(&mut total, each_read, &read), [(3_600, 3.0)]);
+}
+
+#[test]
+fn a_whole_target_silent_for_longer_than_the_window_starts_again() {
+    // A kubelet unscraped for 20 minutes, back restarted with one new
+    // eviction: no window of the rules holds both samples, so PromQL's
+    // increase sees no growth, and neither does the total.
+    let mut total = Total::default();
+    advance(&mut total, 600, &[(1, &[(0, 5.0)])]);
     assert_eq!(
-        advance(&mut total, 300, &[(1, &[(3_600, 3.0)])]),
-        [(3_600, 3.0)]
+        advance(&mut total, 600, &[(1, &[(1_200, 1.0)])]),
+        [(1_200, 5.0)]
     );
+}
+
+#[test]
+fn a_second_sample_of_a_series_at_one_instant_is_no_growth() {
+    let mut total = Total::default();
+    advance(&mut total, 600, &[(1, &[(0, 1.0)])]);
+    let read = [(1, &[(10, 5.0)][..]), (1, &[(10, 2.0)]), (1, &[(10, 5.0)])];
+    assert_eq!(advance(&mut total, 600, &read), [(10, 5.0)]);
 }
 
 #[test]
@@ -83,7 +114,7 @@ fn no_more_than_the_cap_of_series_is_followed() {
     let mut total = Total::default();
     let samples = [Sample::new(0, 1.0)];
     let many = (0..(MAX_SERIES as u64 + 50)).map(|key| (key, &samples[..]));
-    total.advance(many, 300);
+    total.advance(many, Pairing::Within(300));
     assert_eq!(total.last.len(), MAX_SERIES);
 }
 
@@ -167,7 +198,7 @@ proptest! {
                     (key as u64, part.collect())
                 })
                 .collect();
-            samples.extend(total.advance(parts.iter().map(|(k, s)| (*k, s.as_slice())), 0));
+            samples.extend(total.advance(parts.iter().map(|(k, s)| (*k, s.as_slice())), Pairing::Within(STEP)));
             from = until;
         }
         let total = Series::new(samples);

@@ -95,7 +95,8 @@ impl World {
                     .collect();
                 let total = self.workloads[w].counters.entry(name.clone()).or_default();
                 let series = samples.iter().map(|(key, s)| (*key, &s[..]));
-                let totals = total.advance(series, counter_total::gap(0));
+                let pairing = counter_total::Pairing::EachRead(counter_total::gap(0));
+                let totals = total.advance(series, pairing);
                 totals.last().map(|s| s.value)
             } else {
                 let values: Vec<f64> = pods
