@@ -1,6 +1,6 @@
 //! What spends a policy's `limit` and `cooldown`: only what was carried out
-//! (or recorded as a dry run), never a refusal, a pending approval or a
-//! failure; an AI case is charged once answered, to the object its choice
+//! (or recorded as a dry run, or sent and not confirmed in time), never a
+//! refusal, a pending approval or a failure; an AI case is charged once answered, to the object its choice
 //! lands on. Each failed before the engine's commit step existed.
 
 #[path = "common/engine.rs"]
@@ -117,8 +117,6 @@ fn a_refusal_spends_nothing_and_a_dry_run_spends_as_if_done() {
     assert!(executor.done.is_empty(), "nothing was carried out");
 }
 
-/// An executor whose every action fails, as when the API server refuses or
-/// does not answer (a test double).
 /// An executor that answers every order with `answer` (a test double).
 struct Answering(Executed);
 
@@ -166,9 +164,10 @@ fn a_timed_out_action_fails_and_is_charged() {
     let mut slow = Answering(Executed::TimedOut("timed out".into()));
     let (e, outcomes) = cycle(&program, &obs, 0, &State::default(), &mut slow);
     assert_eq!(outcomes, [Outcome::Failed("timed out".into())]);
+    assert_eq!(e.state.policies[0].history.len(), 1, "charged");
     let (_, outcomes) = cycle(&program, &obs, 15, &e.state, &mut Recording::default());
     assert!(
-        matches!(outcomes.as_slice(), [Outcome::Blocked(_)]),
+        matches!(outcomes.as_slice(), [Outcome::Blocked(by)] if by == "cooldown"),
         "{outcomes:?}"
     );
 }

@@ -42,10 +42,7 @@ fn query(metric: &str, promql: &str) -> Query {
         metric: metric.into(),
         promql: promql.into(),
         namespace: Some(NAMESPACE.into()),
-        lookback: 0,
-        filesystems: false,
-        landing: Default::default(),
-        counter: false,
+        ..Query::default()
     }
 }
 

@@ -3,6 +3,8 @@
 //! The world's faults and actions are `simulate_world.rs`'s.
 
 mod common;
+#[path = "common/engine.rs"]
+mod engine;
 #[path = "common/sim.rs"]
 mod sim;
 

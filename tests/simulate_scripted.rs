@@ -4,6 +4,8 @@
 //! its targets and evaluated by the same engine.
 
 mod common;
+#[path = "common/engine.rs"]
+mod engine;
 #[path = "common/sim.rs"]
 mod sim;
 

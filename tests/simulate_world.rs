@@ -3,6 +3,8 @@
 //! pods, workloads and nodes.
 
 mod common;
+#[path = "common/engine.rs"]
+mod engine;
 #[path = "common/sim.rs"]
 mod sim;
 
@@ -474,6 +476,9 @@ fn a_pod_replaced_is_no_restart_of_its_workload() {
             .expect("a time")
     };
     let replaced_at = at(replaced[0]);
+    // Between the two rounds of OOM kills, so that neither is in the window
+    // checked below.
+    assert!((1_800..2_400).contains(&replaced_at), "{lines:#?}");
     // The OOM kills at 20m restart both pods, and the one not replaced is
     // killed again at 40m; the pod replaced between them (at 80% again,
     // 13 minutes after 20m) is no restart.

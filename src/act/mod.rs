@@ -246,14 +246,14 @@ impl Step<'_> {
             },
             self.config,
         );
-        // Whether what the executor did spends the budget; a dry run and a
-        // monitored decision spend it as if carried out.
-        let mut charged = false;
-        let outcome = match &admission {
-            Admission::Refuse(why) => Outcome::Refused(why.clone()),
-            Admission::AwaitApproval(why) => Outcome::AwaitingApproval(why.clone()),
-            Admission::DryRun => Outcome::DryRun,
-            Admission::Monitor => Outcome::Monitored,
+        // The outcome, and whether it spends the budget: what the executor
+        // did says; a dry run and a monitored decision spend it as if
+        // carried out.
+        let (outcome, charged) = match &admission {
+            Admission::Refuse(why) => (Outcome::Refused(why.clone()), false),
+            Admission::AwaitApproval(why) => (Outcome::AwaitingApproval(why.clone()), false),
+            Admission::DryRun => (Outcome::DryRun, true),
+            Admission::Monitor => (Outcome::Monitored, true),
             Admission::Execute => {
                 let order = Order {
                     program: self.program,
@@ -264,13 +264,14 @@ impl Step<'_> {
                     ordinal: self.ordinal,
                 };
                 let executed = executor.execute(order).await;
-                charged = executed.is_charged();
-                match executed {
+                let charged = executed.is_charged();
+                let outcome = match executed {
                     Executed::Done(what) if object == target => Outcome::Done(what),
                     Executed::Done(what) => Outcome::Done(format!("{object}: {what}")),
                     Executed::Missing => Outcome::Missing(format!("{object} is gone")),
                     Executed::Failed(why) | Executed::TimedOut(why) => Outcome::Failed(why),
-                }
+                };
+                (outcome, charged)
             }
         };
         let charge = Charge {
@@ -278,11 +279,10 @@ impl Step<'_> {
             at: self.now,
             ledger: Ledger::of(action),
         };
-        match &outcome {
-            _ if charged => state.commit(self.policy_index, charge),
-            Outcome::DryRun | Outcome::Monitored => state.commit(self.policy_index, charge),
-            Outcome::AwaitingApproval(_) => state.open(self.policy_index, charge),
-            _ => {}
+        if charged {
+            state.commit(self.policy_index, charge);
+        } else if matches!(outcome, Outcome::AwaitingApproval(_)) {
+            state.open(self.policy_index, charge);
         }
         Carried {
             admission: Some(admission),

@@ -93,6 +93,16 @@ impl TargetId {
         })
     }
 
+    /// The quota a quota resource target is of; `None` for any other target.
+    pub fn quota_of_resource_id(&self) -> Option<TargetId> {
+        let (quota, _) = self.quota_of_resource()?;
+        Some(TargetId {
+            kind: Kind::ResourceQuotas,
+            namespace: self.namespace.clone(),
+            name: quota.to_string(),
+        })
+    }
+
     /// The node a filesystem target is on; `None` for any other target.
     pub fn node_of_filesystem(&self) -> Option<&str> {
         if self.kind != Kind::Filesystems {

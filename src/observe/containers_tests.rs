@@ -259,10 +259,8 @@ fn a_series_lands_by_namespace_pod_and_container_where_its_query_says() {
         metric: "throttled".into(),
         promql: String::new(),
         namespace: Some("shop".into()),
-        lookback: 0,
-        filesystems: false,
         landing,
-        counter: false,
+        ..queries::Query::default()
     };
     let app = labels(&[("pod", "web-1"), ("container", "app")]);
     let landed = |landing, series: &[std::collections::HashMap<String, String>]| {
@@ -326,10 +324,8 @@ fn a_failed_container_query_leaves_the_pods_series_of_the_same_metric() {
         metric: "cpu_percent".into(),
         promql: String::new(),
         namespace: Some("shop".into()),
-        lookback: 0,
-        filesystems: false,
         landing,
-        counter: false,
+        ..queries::Query::default()
     };
     let mut history = History::new(600);
     let mut fetched = queries::Fetched::default();
@@ -345,15 +341,17 @@ fn a_failed_container_query_leaves_the_pods_series_of_the_same_metric() {
         vec![Sample::new(NOW - 10, 60.0)],
     );
     history.absorb(fetched, |_| true);
-    let mut failed = queries::Fetched::default();
-    failed.fail(&query(queries::Landing::Containers));
-    history.absorb(failed, |_| true);
-    let has = |id: TargetId| {
+    let has = |history: &History, id: TargetId| {
         history
             .objects
             .get(&id)
             .is_some_and(|kept| kept.metrics.contains_key("cpu_percent"))
     };
+    assert!(has(&history, TargetId::container("shop", "web-1", "app")));
+    let mut failed = queries::Fetched::default();
+    failed.fail(&query(queries::Landing::Containers));
+    history.absorb(failed, |_| true);
+    let has = |id: TargetId| has(&history, id);
     assert!(
         !has(TargetId::container("shop", "web-1", "app")),
         "forgotten"

@@ -4,7 +4,7 @@
 //! apart, by their labels, for the target's [`Total`], which grows by each
 //! series' own growth (see [`crate::engine::counter_total`]).
 //!
-//! Invariants: pure; at most [`MAX_SERIES`] series of one metric land on
+//! Invariants: pure; at most [`MAX_SERIES_PER_ANSWER`] series of one metric land on
 //! one target in one answer, whatever Prometheus sends.
 
 use crate::engine::counter_total::{gap, key, Pairing};
@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 /// kubelet has a handful of eviction signals, a pod a handful of
 /// containers; an answer with more is not trusted to be about one target,
 /// and the rest is dropped.
-pub const MAX_SERIES: usize = 256;
+pub const MAX_SERIES_PER_ANSWER: usize = 256;
 
 /// One series, by a hash of its sorted labels: its labels are not needed
 /// again, and a hash keeps the state small whatever the labels' length.
@@ -41,7 +41,7 @@ pub struct Answered {
 impl Answered {
     /// Adds one series, unless it is one too many.
     pub fn add(&mut self, key: SeriesKey, samples: Vec<Sample>) {
-        if self.series.len() >= MAX_SERIES && !self.series.contains_key(&key) {
+        if self.series.len() >= MAX_SERIES_PER_ANSWER && !self.series.contains_key(&key) {
             return;
         }
         let kept = self.series.entry(key).or_default();

@@ -2,8 +2,8 @@
 //! by their labels, capped per target, and combined on their target by the
 //! history.
 
-use super::counters::{series_key, Answered, MAX_SERIES};
-use super::queries::{Fetched, Landing, Query};
+use super::counters::{series_key, Answered, MAX_SERIES_PER_ANSWER};
+use super::queries::{Fetched, Query};
 use super::{snapshot, Cluster, History};
 use crate::engine::counter_total::Total;
 use crate::engine::observation::TargetId;
@@ -24,13 +24,16 @@ fn an_answer_brings_no_more_than_the_cap_of_series_to_a_target() {
         lookback: 900,
         series: BTreeMap::new(),
     };
-    for key in 0..(MAX_SERIES as u64 + 50) {
+    for key in 0..(MAX_SERIES_PER_ANSWER as u64 + 50) {
         read.add(key, vec![Sample::new(0, 1.0), Sample::new(10, f64::NAN)]);
     }
-    assert_eq!(read.series.len(), MAX_SERIES);
+    assert_eq!(read.series.len(), MAX_SERIES_PER_ANSWER);
     assert!(read.series.values().all(|s| s.len() == 1));
     let mut total = Total::default();
-    assert_eq!(values(&read.advance(&mut total)), [(0, MAX_SERIES as f64)]);
+    assert_eq!(
+        values(&read.advance(&mut total)),
+        [(0, MAX_SERIES_PER_ANSWER as f64)]
+    );
 }
 
 #[test]
@@ -60,9 +63,8 @@ fn evictions() -> Query {
         promql: "kubelet_evictions".into(),
         namespace: None,
         lookback: 900,
-        filesystems: false,
-        landing: Landing::Objects,
         counter: true,
+        ..Query::default()
     }
 }
 
@@ -162,13 +164,19 @@ fn one_template_feeds_a_total_whatever_the_order_of_the_answers() {
         ..evictions()
     };
     let labels = signal("worker-1", "memory.available");
-    for order in [[&first, &second], [&second, &first]] {
+    // The first template's sample is 3 in either order.
+    for order in [
+        [(&first, 3.0), (&second, 7.0)],
+        [(&second, 7.0), (&first, 3.0)],
+    ] {
         let mut fetched = Fetched::default();
-        for (query, value) in order.into_iter().zip([3.0, 7.0]) {
+        for (query, value) in order {
             fetched.add(query, &labels, vec![Sample::new(NOW, value)]);
         }
         let answered = &fetched.counters[&node("worker-1")]["evictions"];
         assert_eq!(answered.promql, "kubelet_evictions");
         assert_eq!(answered.series.len(), 1);
+        let samples: Vec<&Vec<Sample>> = answered.series.values().collect();
+        assert_eq!(samples, [&vec![Sample::new(NOW, 3.0)]]);
     }
 }

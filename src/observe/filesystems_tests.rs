@@ -27,10 +27,8 @@ fn query(metric: &str) -> Query {
         metric: metric.into(),
         promql: String::new(),
         namespace: None,
-        lookback: 0,
         filesystems: super::filesystems::is_filesystem_metric(metric),
-        landing: super::queries::Landing::Objects,
-        counter: false,
+        ..Query::default()
     }
 }
 

@@ -276,16 +276,12 @@ impl History {
             }
         }
         for (id, series) in fetched.samples {
-            // A container is known where its pod is; one its pod does not
-            // have is never recorded, and goes at the next trim.
-            let pod = id.pod_of_container();
-            if !known(pod.as_ref().unwrap_or(&id)) {
-                continue;
-            }
             let workload = id.kind.is_workload();
             // A name another program declares a counter is read as one.
             let counted = fetched.counters.get(&id);
-            let kept = self.objects.entry(id).or_default();
+            let Some(kept) = Self::kept_if_known(&mut self.objects, id, &known) else {
+                continue;
+            };
             let metrics = Arc::make_mut(&mut kept.metrics);
             for (name, samples) in series {
                 if counted.is_some_and(|c| c.contains_key(&name)) {
@@ -300,12 +296,10 @@ impl History {
             }
         }
         for (id, answered) in fetched.counters {
-            let pod = id.pod_of_container();
-            if !known(pod.as_ref().unwrap_or(&id)) {
-                continue;
-            }
             let workload = id.kind.is_workload();
-            let kept = self.objects.entry(id).or_default();
+            let Some(kept) = Self::kept_if_known(&mut self.objects, id, &known) else {
+                continue;
+            };
             for (name, answered) in answered {
                 if workload && kept.own.insert(name.clone()) {
                     // The workload's own series from now on: what its pods'
@@ -321,12 +315,7 @@ impl History {
                 }
             }
         }
-        let counters = fetched.declared_counters;
-        self.declared
-            .extend(fetched.aggregations.into_iter().map(|(name, aggregation)| {
-                let counter = counters.contains(&name);
-                (name, (aggregation, counter))
-            }));
+        self.declared.extend(fetched.aggregations);
     }
 
     /// Appends `observed`'s values at `now` (with `append`) and returns its
@@ -357,6 +346,19 @@ impl History {
         }
         target.metrics = Arc::clone(&kept.metrics);
         target
+    }
+
+    /// What is kept of `id`, made if need be, where the cluster has it: an
+    /// answer about an object gone is dropped. A container is known where
+    /// its pod is; one its pod does not have is never recorded, and goes at
+    /// the next trim.
+    fn kept_if_known<'h>(
+        objects: &'h mut HashMap<TargetId, Kept>,
+        id: TargetId,
+        known: &impl Fn(&TargetId) -> bool,
+    ) -> Option<&'h mut Kept> {
+        let pod = id.pod_of_container();
+        known(pod.as_ref().unwrap_or(&id)).then(|| objects.entry(id).or_default())
     }
 
     /// What is kept of `id`, found without copying `id` when it is there:
@@ -517,15 +519,9 @@ fn assemble(cluster: &Cluster, history: &mut History, now: i64, append: bool) ->
         .chain(cluster.totals.iter().map(|t| t.observed()));
     for observed in others {
         let mut target = history.record(observed, now, append);
-        target.events = match target.id.quota_of_resource() {
+        target.events = match target.id.quota_of_resource_id() {
             // The Events about a quota are about each of its resources.
-            Some((quota, _)) => {
-                let quota = TargetId {
-                    name: quota.to_string(),
-                    ..target.id.clone()
-                };
-                events.get(&quota).cloned().unwrap_or_default()
-            }
+            Some(quota) => events.get(&quota).cloned().unwrap_or_default(),
             None => events.remove(&target.id).unwrap_or_default(),
         };
         targets.push(target);

@@ -215,7 +215,7 @@ fn windows(condition: &Condition, reads: &mut BTreeMap<usize, i64>) {
 }
 
 /// One query of a cycle.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Query {
     /// The series name its answers land on.
     pub metric: String,
@@ -458,11 +458,10 @@ pub struct Fetched {
     /// Another query of the same metric for other targets (a pods policy's
     /// `cpu_percent` beside a containers policy's) keeps its own.
     pub failed: Vec<(String, Option<String>, Landing)>,
-    /// How a workload aggregates each declared metric its pods have.
-    pub aggregations: BTreeMap<String, Aggregation>,
-    /// The declared metrics among them that are counters: a workload's sum
-    /// of them grows by each pod's growth (see `History::record_aggregate`).
-    pub declared_counters: BTreeSet<String>,
+    /// How a workload aggregates each declared metric its pods have, and
+    /// whether it is a counter: a workload's sum of one grows by each pod's
+    /// growth (see `History::record_aggregate`).
+    pub aggregations: BTreeMap<String, (Aggregation, bool)>,
     /// The filesystems the answers reported, with their labels: what
     /// `select filesystems` targets are made of (see `observe::filesystems`).
     pub filesystems: BTreeMap<TargetId, BTreeMap<String, String>>,
@@ -492,20 +491,26 @@ impl Fetched {
             .on_objects()
             .then(|| target_of(labels, namespace))
             .flatten();
-        if query.counter {
-            let key = super::counters::series_key(labels);
-            for id in [container, object].into_iter().flatten() {
-                self.count(id, query, key, samples.clone());
-            }
-            return;
-        }
+        // A counter's series is keyed by its labels, sorted: only when it
+        // lands somewhere.
+        let key = (query.counter && (container.is_some() || object.is_some()))
+            .then(|| super::counters::series_key(labels));
         match (container, object) {
             (Some(container), Some(object)) => {
-                self.keep(container, &query.metric, samples.clone());
-                self.keep(object, &query.metric, samples);
+                self.put(container, query, key, samples.clone());
+                self.put(object, query, key, samples);
             }
-            (Some(id), None) | (None, Some(id)) => self.keep(id, &query.metric, samples),
+            (Some(id), None) | (None, Some(id)) => self.put(id, query, key, samples),
             (None, None) => {}
+        }
+    }
+
+    /// Keeps `samples` of `query` on `id`: beside the counter's other
+    /// series there (`key`), or as the gauge's series.
+    fn put(&mut self, id: TargetId, query: &Query, key: Option<SeriesKey>, samples: Vec<Sample>) {
+        match key {
+            Some(key) => self.count(id, query, key, samples),
+            None => self.keep(id, &query.metric, samples),
         }
     }
 

@@ -314,9 +314,7 @@ fn memory_query(namespace: &str) -> Query {
         promql: String::new(),
         namespace: Some(namespace.into()),
         lookback: 600,
-        filesystems: false,
-        landing: Landing::Objects,
-        counter: false,
+        ..Query::default()
     }
 }
 
@@ -442,15 +440,13 @@ fn a_workload_s_own_series_wins_over_its_pods() {
         metric: "unavailable".into(),
         promql: String::new(),
         namespace: Some(namespace.into()),
-        lookback: 0,
-        filesystems: false,
-        landing: Landing::Objects,
-        counter: false,
+        ..Query::default()
     };
     let mut fetched = Fetched::default();
-    fetched
-        .aggregations
-        .insert("unavailable".into(), crate::catalog::Aggregation::Sum);
+    fetched.aggregations.insert(
+        "unavailable".into(),
+        (crate::catalog::Aggregation::Sum, false),
+    );
     for _ in 0..2 {
         // The same answer twice in a cycle: the first wins, nothing doubles.
         fetched.add(
@@ -502,10 +498,7 @@ fn a_namespace_s_failure_forgets_only_that_namespace_s_series() {
         metric: "memory_percent".into(),
         promql: String::new(),
         namespace: namespace.map(str::to_string),
-        lookback: 0,
-        filesystems: false,
-        landing: Landing::Objects,
-        counter: false,
+        ..Query::default()
     };
     for (namespace, labels) in [
         (Some("shop"), pod_labels("web-a")),

@@ -118,22 +118,24 @@ impl Down {
         self.0.is_empty()
     }
 
+    fn any_down(&self, watches: &[Watch]) -> bool {
+        watches.iter().any(|w| self.0.contains(w))
+    }
+
     /// Whether the objects a target of `kind` is made of may be out of
     /// date: one of their watches ([`Watch::of_objects`]) is down. Their
     /// values are then not sampled again, so they go stale as an unanswered
     /// query's do, rather than be read afresh from a cache that no longer
     /// follows the cluster.
     pub fn stale_objects(&self, kind: Kind) -> bool {
-        let own = Watch::of_objects(kind);
-        own.iter().any(|w| self.0.contains(w))
+        self.any_down(Watch::of_objects(kind))
     }
 
     /// What a target of `kind` cannot be observed for while these are down.
     pub fn unobserved(&self, kind: Kind) -> Unobserved {
-        let any_down = |watches: &[Watch]| watches.iter().any(|w| self.0.contains(w));
         Unobserved {
-            statuses: any_down(Watch::of_statuses(kind)),
-            events: any_down(Watch::of_events(kind)),
+            statuses: self.any_down(Watch::of_statuses(kind)),
+            events: self.any_down(Watch::of_events(kind)),
         }
     }
 

@@ -114,26 +114,19 @@ fn reference(id: &TargetId) -> ObjectReference {
     }
     // A container is no API object either: its Events are on its pod, with
     // the field path the kubelet's own Events about it carry.
-    if let Some((pod, container)) = id.container_of_pod() {
+    if let (Some((_, container)), Some(pod)) = (id.container_of_pod(), id.pod_of_container()) {
         return ObjectReference {
             field_path: Some(format!("spec.containers{{{container}}}")),
-            ..reference(&TargetId {
-                kind: crate::catalog::Kind::Pods,
-                namespace: id.namespace.clone(),
-                name: pod.to_string(),
-            })
+            ..reference(&pod)
         };
     }
     // A quota's resource is a field of the quota: its Events are on the
     // quota, at that resource's hard limit.
-    if let Some((quota, resource)) = id.quota_of_resource() {
+    if let (Some((_, resource)), Some(quota)) = (id.quota_of_resource(), id.quota_of_resource_id())
+    {
         return ObjectReference {
             field_path: Some(format!("spec.hard[{resource}]")),
-            ..reference(&TargetId {
-                kind: crate::catalog::Kind::ResourceQuotas,
-                namespace: id.namespace.clone(),
-                name: quota.to_string(),
-            })
+            ..reference(&quota)
         };
     }
     let (api_version, kind) = ObjectRef::api_kind(id.kind);

@@ -250,10 +250,7 @@ fn failed(metric: &str, namespace: Option<&str>) -> Query {
         metric: metric.to_string(),
         promql: String::new(),
         namespace: namespace.map(str::to_string),
-        lookback: 0,
-        filesystems: false,
-        landing: Landing::Objects,
-        counter: false,
+        ..Query::default()
     }
 }
 

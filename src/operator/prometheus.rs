@@ -292,9 +292,7 @@ mod tests {
             promql: "up".into(),
             namespace: None,
             lookback,
-            filesystems: false,
-            landing: crate::observe::queries::Landing::Objects,
-            counter: false,
+            ..Query::default()
         }
     }
 

@@ -49,12 +49,7 @@ impl Sources {
         let mut fetched = Fetched {
             aggregations: wanted
                 .iter()
-                .filter_map(|w| Some((w.name.clone(), w.aggregation?)))
-                .collect(),
-            declared_counters: wanted
-                .iter()
-                .filter(|w| w.counter && w.aggregation.is_some())
-                .map(|w| w.name.clone())
+                .filter_map(|w| Some((w.name.clone(), (w.aggregation?, w.counter))))
                 .collect(),
             ..Fetched::default()
         };

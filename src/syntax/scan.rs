@@ -23,10 +23,7 @@ pub(crate) fn comments(source: &str) -> Vec<Comment> {
             // NEWLINE does.
             b'\n' | b'\r' => in_string = false,
             b'#' if !in_string => {
-                let end = bytes[i..]
-                    .iter()
-                    .position(|&c| c == b'\n' || c == b'\r')
-                    .map_or(bytes.len(), |n| i + n);
+                let end = comment_end(bytes, i);
                 out.push(Comment {
                     text: source[i..end].to_string(),
                     span: Span::new(i, end),
@@ -71,14 +68,14 @@ pub(crate) fn declaration_chunks(source: &str) -> Vec<Span> {
         match b {
             b'"' => in_string = true,
             b'#' => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
+                i = comment_end(bytes, i);
                 continue;
             }
             b'{' => depth += 1,
             b'}' => depth = depth.saturating_sub(1),
+            // A lone `\r` ends a line too, as the grammar's NEWLINE does.
             b'\n' => line_start = i + 1,
+            b'\r' if bytes.get(i + 1) != Some(&b'\n') => line_start = i + 1,
             b' ' | b'\t' | b'\r' => {}
             // Only ASCII letters start a keyword, and slicing at them is safe:
             // a byte of a multi-byte character is never one.
@@ -209,9 +206,7 @@ fn for_each_code_byte(
         match bytes[i] {
             b'"' => i = string_end(bytes, i + 1),
             b'#' => {
-                while i < bytes.len() && !matches!(bytes[i], b'\n' | b'\r') {
-                    i += 1;
-                }
+                i = comment_end(bytes, i);
             }
             b => {
                 f(i, b)?;
@@ -239,6 +234,15 @@ fn string_end(bytes: &[u8], start: usize) -> usize {
         }
     }
     bytes.len()
+}
+
+/// Where the comment starting at `start` ends: at the line break after it
+/// (`\n`, or `\r` alone or before `\n`, as the grammar's NEWLINE), or at the end.
+fn comment_end(bytes: &[u8], start: usize) -> usize {
+    bytes[start..]
+        .iter()
+        .position(|&c| c == b'\n' || c == b'\r')
+        .map_or(bytes.len(), |n| start + n)
 }
 
 /// Whether `bytes[start..end]` holds only blanks. Called for the first letter of
@@ -287,6 +291,17 @@ mod tests {
             .into_iter()
             .map(|s| &source[s.start..s.end])
             .collect()
+    }
+
+    #[test]
+    fn a_comment_and_a_line_end_at_a_lone_carriage_return() {
+        let source = "# a\rpolicy p {\n}\rmetric m: count = promql \"x\"\n";
+        assert_eq!(
+            chunk_texts(source),
+            ["policy p {\n}\r", "metric m: count = promql \"x\"\n"]
+        );
+        let texts: Vec<String> = comments(source).into_iter().map(|c| c.text).collect();
+        assert_eq!(texts, ["# a"]);
     }
 
     #[test]

@@ -1,9 +1,8 @@
-//! What the simulator's tests share: compiling a policy, running a
+//! What the simulator's tests share: running a
 //! scenario in process, and reading a report's outcomes.
 
 #![allow(dead_code)]
 
-use kubeskippy::check::compile;
 use kubeskippy::ir::Program;
 use kubeskippy::safety::SafetyConfig;
 use kubeskippy::sim::scenario;
@@ -12,11 +11,8 @@ use kubeskippy::sim::simulate::{self, Options, Outcome, Report};
 /// Two pods leaking 3 points a minute: OOM-killed after 20 minutes.
 pub const LEAKY: &str = "name: leak\nnamespace: shop\nduration: 1h\nworkloads:\n  - name: cart\n    replicas: 2\n    baseline: { memory_percent: 40 }\n    faults:\n      - memory_leak: { per_minute: 3 }\n";
 
-pub fn program(source: &str) -> Program {
-    let compiled = compile(source, &SafetyConfig::default());
-    assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
-    compiled.program
-}
+/// The engine tests' own: a program compiled clean.
+pub use crate::engine::program;
 
 pub fn simulate(scenario_yaml: &str, policies: &[&str]) -> Report {
     let scenario = scenario::parse(scenario_yaml).expect("a valid scenario");

@@ -29,6 +29,31 @@ fn kubelet(node: &str, evictions: &[(&str, u32)]) -> String {
     text
 }
 
+/// How many times the operator has asked Prometheus for the counters.
+fn queries(dir: &std::path::Path) -> usize {
+    let log = std::fs::read_to_string(dir.join("queries.log")).unwrap_or_default();
+    log.lines()
+        .filter(|l| l.contains("kubelet_evictions"))
+        .count()
+}
+
+/// Waits for the operator to ask for the counters `n` times more: cycles
+/// that evaluated what Prometheus holds now.
+async fn more_queries(dir: &std::path::Path, n: usize) {
+    let from = queries(dir);
+    eventually(
+        &format!("{n} more queries of the counters"),
+        Duration::from_secs(60),
+        || async {
+            let now = queries(dir);
+            (now >= from + n)
+                .then_some(())
+                .ok_or_else(|| format!("{now}"))
+        },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_nodes_evictions_are_counted_per_signal_as_the_alert_counts_them() {
     let Some((plane, binary, _turn, client)) = prometheus_bench().await else {
@@ -88,15 +113,15 @@ async fn a_nodes_evictions_are_counted_per_signal_as_the_alert_counts_them() {
                 .await
                 .map_err(|e| e.to_string())?;
             let series = answer.data().as_vector().map_or(0, |v| v.len());
-            let log = std::fs::read_to_string(dir.join("queries.log")).unwrap_or_default();
-            match (series, log.contains("kubelet_evictions")) {
-                (3, true) => Ok(()),
+            match (series, queries(&dir)) {
+                (3, read) if read > 0 => Ok(()),
                 other => Err(format!("{other:?}")),
             }
         },
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Cycles that read the counters still, before any check of nothing.
+    more_queries(&dir, 3).await;
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), "kubeskippy-system");
     let about = |node: &str, a: &HealingAction| {
         a.spec.policy.name == "t-evictions"
@@ -122,7 +147,7 @@ async fn a_nodes_evictions_are_counted_per_signal_as_the_alert_counts_them() {
     .await;
     // The quiet node's series changed in the same scrape; a few more
     // cycles for a wrong notice to show.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    more_queries(&dir, 3).await;
     let records = actions.list(&ListParams::default()).await.expect("records");
     let wrong: Vec<String> = records
         .items
