@@ -118,33 +118,46 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = ticker.tick() => {
-                if lead(&context, &leading, &mut was_leading).await {
+                if lead(&context, &leading, &mut was_leading).await != Lead::Follows {
                     cycle(&context, &mut work).await;
                 }
             }
             // On taking the lead, a cycle at once: what changed while this
             // replica followed is seen now, not at the next tick.
             Ok(()) = leading.changed() => {
-                let before = was_leading;
-                if lead(&context, &leading, &mut was_leading).await && !before {
+                if lead(&context, &leading, &mut was_leading).await == Lead::Takes {
                     cycle(&context, &mut work).await;
                 }
             }
             Some(_) = answers.recv() => {
                 while answers.try_recv().is_ok() {}
-                if lead(&context, &leading, &mut was_leading).await {
-                    answer(&context, &mut work).await;
+                match lead(&context, &leading, &mut was_leading).await {
+                    Lead::Follows => {}
+                    // A cycle answers the records too.
+                    Lead::Takes => cycle(&context, &mut work).await,
+                    Lead::Holds => answer(&context, &mut work).await,
                 }
             }
             Some(answered) = verdicts.recv() => {
                 // A follower's case is asked again by the leader.
-                if lead(&context, &leading, &mut was_leading).await {
-                    super::analysis::decided(&context, &mut work, answered).await;
+                match lead(&context, &leading, &mut was_leading).await {
+                    Lead::Follows => {}
+                    Lead::Takes => {
+                        cycle(&context, &mut work).await;
+                        super::analysis::decided(&context, &mut work, answered).await;
+                    }
+                    Lead::Holds => super::analysis::decided(&context, &mut work, answered).await,
                 }
             }
             Some(namespace) = events.recv() => {
-                if !lead(&context, &leading, &mut was_leading).await {
-                    continue;
+                match lead(&context, &leading, &mut was_leading).await {
+                    Lead::Follows => continue,
+                    // The cycle reads every namespace, this one among them.
+                    Lead::Takes => {
+                        cycle(&context, &mut work).await;
+                        continue;
+                    }
+                    Lead::Holds => {}
                 }
                 // A burst of changes makes one pass, and passes are apart by
                 // four times the last one's observing (at most WATCH_GAP): in a
@@ -170,8 +183,13 @@ pub async fn run(
                 for at in due {
                     namespaces.extend(work.alarms.remove(&at).unwrap_or_default());
                 }
-                if lead(&context, &leading, &mut was_leading).await && !namespaces.is_empty() {
-                    watch_pass(&context, &mut work, &namespaces).await;
+                match lead(&context, &leading, &mut was_leading).await {
+                    Lead::Follows => {}
+                    Lead::Takes => cycle(&context, &mut work).await,
+                    Lead::Holds if namespaces.is_empty() => {}
+                    Lead::Holds => {
+                        watch_pass(&context, &mut work, &namespaces).await;
+                    }
                 }
             }
         }
@@ -384,22 +402,38 @@ impl Known {
     }
 }
 
+/// Whether this replica leads, and whether it has just taken the lead.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Lead {
+    Follows,
+    /// Leads since this call. Whatever woke the loop, a cycle runs first:
+    /// a watch pass reads the samples the last cycle took, and this
+    /// replica has taken none yet (an AI case made then would tell the
+    /// model nothing of the target's restarts).
+    Takes,
+    Holds,
+}
+
 /// Whether this replica leads now. On taking the lead it resumes each
 /// policy's state as the previous leader saved it.
-async fn lead(context: &Loop, leading: &watch::Receiver<bool>, was_leading: &mut bool) -> bool {
+async fn lead(context: &Loop, leading: &watch::Receiver<bool>, was_leading: &mut bool) -> Lead {
     let now_leading = *leading.borrow();
-    if now_leading && !*was_leading {
-        for entry in context.registry.snapshot() {
-            if let Some(state) =
-                super::persist::load(&context.client, &entry, &context.namespace, context.shard)
-                    .await
-            {
-                context.registry.update_state(&entry.uid, state);
+    let before = std::mem::replace(was_leading, now_leading);
+    match (before, now_leading) {
+        (_, false) => Lead::Follows,
+        (true, true) => Lead::Holds,
+        (false, true) => {
+            for entry in context.registry.snapshot() {
+                if let Some(state) =
+                    super::persist::load(&context.client, &entry, &context.namespace, context.shard)
+                        .await
+                {
+                    context.registry.update_state(&entry.uid, state);
+                }
             }
+            Lead::Takes
         }
     }
-    *was_leading = now_leading;
-    now_leading
 }
 
 /// What the loop keeps between passes.
