@@ -37,6 +37,21 @@ pub fn answer(record: &HealingAction) -> Option<bool> {
     }
 }
 
+/// The records of `records` a person answered that this run has not
+/// handled as they are: until the record cache shows what was written of
+/// an answered record, it still looks answered, and must not run twice.
+pub fn to_answer(
+    records: &[Arc<HealingAction>],
+    handled: &super::record::Recorded,
+) -> Vec<Arc<HealingAction>> {
+    records
+        .iter()
+        .filter(|r| answer(r).is_some())
+        .filter(|r| !handled.contains(&super::record::Recorded::version_of(r)))
+        .cloned()
+        .collect()
+}
+
 /// What the cluster is like as a person's answers are carried out: the
 /// guards' history, and the freshest observations to re-check each trigger
 /// on.
@@ -325,11 +340,12 @@ fn allowed_choice(
 mod tests {
     use super::*;
 
-    #[test]
-    fn only_a_waiting_record_with_an_answer_is_answered() {
-        let mut record: HealingAction = serde_json::from_value(serde_json::json!({
+    /// A record waiting for a person, who approved it.
+    fn approved_record() -> HealingAction {
+        serde_json::from_value(serde_json::json!({
             "apiVersion": "kubeskippy.io/v1alpha1", "kind": "HealingAction",
-            "metadata": {"name": "r", "annotations": {APPROVE: "true"}},
+            "metadata": {"name": "r", "uid": "u-1", "resourceVersion": "7",
+                         "annotations": {APPROVE: "true"}},
             "spec": {
                 "policy": {"kind": "HealingPolicy", "name": "p", "uid": "u", "programHash": "h"},
                 "rule": {"number": 1, "fingerprint": "f", "text": "t"},
@@ -339,7 +355,12 @@ mod tests {
             },
             "status": {"phase": "AwaitingApproval"}
         }))
-        .expect("a record");
+        .expect("a record")
+    }
+
+    #[test]
+    fn only_a_waiting_record_with_an_answer_is_answered() {
+        let mut record = approved_record();
         assert_eq!(answer(&record), Some(true));
         record
             .annotations_mut()
@@ -357,5 +378,23 @@ mod tests {
             .annotations_mut()
             .insert(APPROVE.into(), "true".into());
         assert_eq!(answer(&record), None, "answered once");
+    }
+
+    #[test]
+    fn an_answered_record_is_handled_once_until_it_changes() {
+        let record = approved_record();
+        let mut handled = super::super::record::Recorded::default();
+        let records = vec![Arc::new(record.clone())];
+        let first = to_answer(&records, &handled);
+        assert_eq!(first.len(), 1);
+        for r in &first {
+            handled.insert(super::super::record::Recorded::version_of(r));
+        }
+        // The cache has not yet shown what was written: the same version.
+        assert!(to_answer(&records, &handled).is_empty(), "not twice");
+        // A person answered again: another version of the record.
+        let mut again = record;
+        again.metadata.resource_version = Some("9".into());
+        assert_eq!(to_answer(&[Arc::new(again)], &handled).len(), 1);
     }
 }

@@ -9,9 +9,11 @@
 //! or another operator before, and nothing runs again. Nothing is done
 //! unrecorded: when the record cannot be written, the action does not run.
 
+use super::crd::HealingAction;
 use super::metrics::{MetricLabels, METRICS};
 use super::observers::{Observers, Wakeups};
 use super::recent::Recent;
+use super::record::Recorded;
 use super::registry::Registry;
 use crate::act::cluster::KubeExecutor;
 use crate::catalog::Kind;
@@ -59,25 +61,6 @@ enum Pass {
     Watch,
 }
 
-/// The records written this run, so a block held for many cycles is not
-/// asked of the API server again each cycle; bounded.
-pub(super) struct Recorded(HashSet<String>);
-
-impl Recorded {
-    const MAX: usize = 100_000;
-
-    pub(super) fn contains(&self, name: &str) -> bool {
-        self.0.contains(name)
-    }
-
-    pub(super) fn insert(&mut self, name: String) {
-        if self.0.len() >= Self::MAX {
-            self.0.clear();
-        }
-        self.0.insert(name);
-    }
-}
-
 /// Runs a cycle every `evaluationIntervalSeconds`, and between cycles the
 /// status and event rules on each pod change (`events`), until the task is
 /// dropped: a crash loop is acted on when it is reported, not at the next
@@ -102,7 +85,8 @@ pub async fn run(
     tracing::info!(interval, "evaluation loop started");
     let mut work = Work {
         history: History::new(3_600),
-        recorded: Recorded(HashSet::new()),
+        recorded: Recorded::default(),
+        handled: Recorded::default(),
         executor: KubeExecutor::new(context.client.clone(), context.webhooks.clone()),
         alarms: BTreeMap::new(),
         reported: Default::default(),
@@ -121,6 +105,12 @@ pub async fn run(
                 if lead(&context, &leading, &mut was_leading).await != Lead::Follows {
                     cycle(&context, &mut work).await;
                 }
+            }
+            // A policy new or changed: its first evaluation comes soon, not
+            // a whole interval later; registrations a moment apart (an
+            // operator's start, `kubectl apply` of a folder) make one cycle.
+            _ = context.registry.changed() => {
+                ticker.reset_after(POLICY_SETTLE);
             }
             // On taking the lead, a cycle at once: what changed while this
             // replica followed is seen now, not at the next tick.
@@ -196,6 +186,10 @@ pub async fn run(
     }
 }
 
+/// How long the loop waits after a policy changed before its cycle, for
+/// other changes of the same burst.
+const POLICY_SETTLE: Duration = Duration::from_millis(250);
+
 /// The most time kept between two watch passes: what a status change may
 /// wait for its pass in a storm of changes at the largest scale (the target
 /// from a change to its HealingAction is 250 ms at the 99th percentile).
@@ -232,18 +226,25 @@ async fn watch_pass(context: &Loop, work: &mut Work, namespaces: &BTreeSet<Strin
 
 /// Carries out or rejects the records people answered.
 async fn answer(context: &Loop, work: &mut Work) {
-    let records = context.observers.records();
-    if !records.iter().any(|r| super::approval::answer(r).is_some()) {
+    let all = context.observers.records();
+    let answered = super::approval::to_answer(&all, &work.handled);
+    if answered.is_empty() {
         return;
+    }
+    // Handled whatever comes of it: an action carried out whose record
+    // could not be written must not run again. A record changed since (a
+    // person answers again) has another version, and is answered again.
+    for record in &answered {
+        work.handled.insert(Recorded::version_of(record));
     }
     let now = k8s_openapi::jiff::Timestamp::now().as_second();
     let observations = peek(&context.observers.cluster(), &mut work.history, now);
-    let recent = Recent::gather(&records, &observations, context.observers.autoscaled());
+    let recent = Recent::gather(&all, &observations, context.observers.autoscaled());
     super::approval::process(
         &context.client,
         &context.safety,
         &context.registry,
-        records,
+        answered,
         &mut work.executor,
         &super::approval::Now {
             recent: &recent,
@@ -314,16 +315,28 @@ async fn cycle(context: &Loop, work: &mut Work) {
         "cycle"
     );
     answer(context, work).await;
-    super::verify::verify_due(
+    let due: Vec<Arc<HealingAction>> = context
+        .observers
+        .records()
+        .into_iter()
+        .filter(|r| !work.handled.contains(&Recorded::version_of(r)))
+        .collect();
+    let verified = super::verify::verify_due(
         &context.client,
         &context.registry,
-        &context.observers.records(),
-        &observations,
+        &due,
+        &super::verify::Seen {
+            observations: &observations,
+            leaving: &super::verify::leaving(&cluster),
+        },
         &context.safety,
         &context.announcer,
         now,
     )
     .await;
+    for record in &verified {
+        work.handled.insert(Recorded::version_of(record));
+    }
     super::breaker::report(context, work, &recent, now).await;
     if now.saturating_sub(work.collected) >= super::retention::EVERY {
         work.collected = now;
@@ -424,10 +437,22 @@ async fn lead(context: &Loop, leading: &watch::Receiver<bool>, was_leading: &mut
         (true, true) => Lead::Holds,
         (false, true) => {
             for entry in context.registry.snapshot() {
-                if let Some(state) =
-                    super::persist::load(&context.client, &entry, &context.namespace, context.shard)
-                        .await
-                {
+                let Some(state) = super::persist::load(
+                    &context.client,
+                    &entry,
+                    &context.namespace,
+                    context.shard,
+                )
+                .await
+                else {
+                    continue;
+                };
+                // What this replica wrote last: it led until a moment ago
+                // (a renewal too slow), and what it holds is newer.
+                let ours = entry
+                    .saved
+                    .is_some_and(|(written, _)| written == super::persist::fingerprint(&state));
+                if !ours {
                     context.registry.update_state(&entry.uid, state);
                 }
             }
@@ -440,6 +465,11 @@ async fn lead(context: &Loop, leading: &watch::Receiver<bool>, was_leading: &mut
 pub(super) struct Work {
     pub(super) history: History,
     pub(super) recorded: Recorded,
+    /// The records answered or verified this run, as they were then
+    /// ([`Recorded::version_of`]): until the record cache shows what was
+    /// written, a record still looks approved or due, and must not be
+    /// carried out or verified twice.
+    pub(super) handled: Recorded,
     pub(super) executor: KubeExecutor,
     /// When a `for` that holds now ends (seconds), and in which namespaces:
     /// a watch pass runs then, so a status rule fires when its `for` ends

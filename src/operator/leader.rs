@@ -13,6 +13,7 @@ use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// The lease's name, in the operator's namespace.
 pub const LEASE: &str = "kubeskippy-leader";
@@ -48,20 +49,46 @@ impl Candidate {
 
 /// Runs for ever: tries to hold the lease, renews it while held, and
 /// publishes whether this replica leads on `leading`.
+///
+/// A leader whose renewal fails tries again until two thirds of the lease
+/// have passed since its last renewal, then steps down, whatever its
+/// request still waits on: by then another replica may be a third of a
+/// lease away from taking over, and two must never act.
 pub async fn campaign(client: Client, me: Candidate, leading: watch::Sender<bool>) {
     let leases: Api<Lease> = Api::namespaced(client, &me.namespace);
     let period = (me.duration / 3).max(Duration::from_millis(500));
+    let renew_deadline = (me.duration * 2 / 3).max(period);
+    // When the last renewal that succeeded began: the lease holds from then.
+    let mut renewed: Option<Instant> = None;
     loop {
-        let now_leading = match attempt(&leases, &me).await {
-            Ok(held) => held,
-            Err(error) => {
-                // Unable to renew, a leader steps down at once: another
-                // replica may take the lease when it expires, and two must
-                // never act.
+        let started = Instant::now();
+        let leads = *leading.borrow();
+        let deadline = match renewed {
+            Some(at) if leads => at + renew_deadline,
+            _ => started + renew_deadline,
+        };
+        let now_leading = match tokio::time::timeout_at(deadline, attempt(&leases, &me)).await {
+            Ok(Ok(held)) => {
+                renewed = held.then_some(started);
+                held
+            }
+            Ok(Err(error)) => {
                 tracing::warn!(%error, "leader election: cannot read or write the lease");
+                // A failed request is not yet a lost lease: the next
+                // attempt still has until the deadline.
+                leads && renewed.is_some() && Instant::now() < deadline
+            }
+            Err(_) => {
+                tracing::warn!(
+                    waited_ms = started.elapsed().as_millis() as u64,
+                    "leader election: the lease was not renewed in time"
+                );
                 false
             }
         };
+        if !now_leading {
+            renewed = None;
+        }
         if *leading.borrow() != now_leading {
             if now_leading {
                 tracing::info!(identity = %me.identity, "leading: this replica evaluates and acts");
@@ -70,7 +97,10 @@ pub async fn campaign(client: Client, me: Candidate, leading: watch::Sender<bool
             }
             let _ = leading.send(now_leading);
         }
-        tokio::time::sleep(period).await;
+        // A leader whose renewal failed tries again soon, for several tries
+        // before its deadline.
+        let failed = now_leading && renewed != Some(started);
+        tokio::time::sleep(if failed { period / 4 } else { period }).await;
     }
 }
 
@@ -115,10 +145,15 @@ async fn attempt(leases: &Api<Lease>, me: &Candidate) -> Result<bool, kube::Erro
     let spec = current.spec.clone().unwrap_or_default();
     let ours = spec.holder_identity.as_deref() == Some(me.identity.as_str());
     let duration = i64::from(spec.lease_duration_seconds.unwrap_or(seconds));
-    let expired = spec
-        .renew_time
-        .as_ref()
-        .is_none_or(|renewed| renewed.0.as_second().saturating_add(duration) < now.as_second());
+    // In milliseconds: in whole seconds a lease renewed late in a second
+    // would expire up to a second early.
+    let expired = spec.renew_time.as_ref().is_none_or(|renewed| {
+        renewed
+            .0
+            .as_millisecond()
+            .saturating_add(duration.saturating_mul(1_000))
+            < now.as_millisecond()
+    });
     if !ours && !expired {
         return Ok(false);
     }
@@ -130,5 +165,119 @@ async fn attempt(leases: &Api<Lease>, me: &Candidate) -> Result<bool, kube::Erro
         // Another replica changed it first: it leads.
         Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
         Err(error) => Err(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{Method, Request, Response};
+    use http_body_util::BodyExt;
+    use kube::client::Body;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A test double of the API server: no lease at first, the lease
+    /// created as asked; once `hang` is set every request hangs (an API
+    /// server or etcd stalled), and while `fail` is above 0 each request
+    /// fails with a 500 and takes one off.
+    fn stalling_server(hang: Arc<AtomicBool>, fail: Arc<AtomicUsize>) -> Client {
+        let service = tower::service_fn(move |request: Request<Body>| {
+            let (hang, fail) = (hang.clone(), fail.clone());
+            async move {
+                if hang.load(Ordering::SeqCst) {
+                    std::future::pending::<()>().await;
+                }
+                let failing = fail
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
+                if failing {
+                    let broken = serde_json::json!({"kind": "Status", "apiVersion": "v1",
+                        "status": "Failure", "reason": "InternalError", "code": 500});
+                    return Ok(Response::builder()
+                        .status(500)
+                        .header("content-type", "application/json")
+                        .body(Body::from(broken.to_string().into_bytes()))
+                        .expect("a response"));
+                }
+                let method = request.method().clone();
+                let body = request.into_body().collect().await.expect("a body");
+                let (status, body) = if method == Method::POST {
+                    (201, body.to_bytes().to_vec())
+                } else {
+                    let missing = serde_json::json!({"kind": "Status", "apiVersion": "v1",
+                        "status": "Failure", "reason": "NotFound", "code": 404});
+                    (404, missing.to_string().into_bytes())
+                };
+                Ok::<_, std::convert::Infallible>(
+                    Response::builder()
+                        .status(status)
+                        .header("content-type", "application/json")
+                        .body(Body::from(body))
+                        .expect("a response"),
+                )
+            }
+        });
+        Client::new(service, "default")
+    }
+
+    fn candidate(duration: Duration) -> Candidate {
+        Candidate {
+            identity: "me".into(),
+            lease: LEASE.into(),
+            namespace: "kubeskippy-system".into(),
+            duration,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_leader_whose_renewal_hangs_steps_down_before_its_lease_can_expire() {
+        let hang = Arc::new(AtomicBool::new(false));
+        let me = candidate(Duration::from_secs(3));
+        let (sender, mut leading) = watch::channel(false);
+        let acquired = Instant::now();
+        let server = stalling_server(hang.clone(), Arc::default());
+        tokio::spawn(campaign(server, me, sender));
+        leading.changed().await.expect("the campaign runs");
+        assert!(*leading.borrow(), "the free lease is taken");
+        hang.store(true, Ordering::SeqCst);
+        tokio::time::timeout(Duration::from_secs(30), leading.changed())
+            .await
+            .expect("the leader steps down though its renewal never answers")
+            .expect("the campaign runs");
+        assert!(!*leading.borrow());
+        // Another replica may take the lease 3 s after it was renewed.
+        let stepped_down = acquired.elapsed();
+        assert!(stepped_down < Duration::from_secs(3), "{stepped_down:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_renewal_that_fails_once_is_tried_again_before_stepping_down() {
+        let fail = Arc::new(AtomicUsize::new(0));
+        let me = candidate(Duration::from_secs(15));
+        let (sender, mut leading) = watch::channel(false);
+        let server = stalling_server(Arc::default(), fail.clone());
+        tokio::spawn(campaign(server, me, sender));
+        leading.changed().await.expect("the campaign runs");
+        assert!(*leading.borrow(), "the free lease is taken");
+        // One renewal fails (5 s after the lease was taken); the next comes
+        // soon, well within the 10 s deadline.
+        fail.store(1, Ordering::SeqCst);
+        let stepped_down = tokio::time::timeout(Duration::from_secs(30), leading.changed()).await;
+        assert!(
+            stepped_down.is_err(),
+            "it still leads: {:?}",
+            *leading.borrow()
+        );
+        assert_eq!(fail.load(Ordering::SeqCst), 0, "the failure was met");
+        // Every renewal fails: it steps down at the deadline.
+        fail.store(usize::MAX, Ordering::SeqCst);
+        let failing_since = Instant::now();
+        tokio::time::timeout(Duration::from_secs(30), leading.changed())
+            .await
+            .expect("it steps down")
+            .expect("the campaign runs");
+        assert!(!*leading.borrow());
+        assert!(failing_since.elapsed() <= Duration::from_secs(10));
     }
 }

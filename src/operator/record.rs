@@ -17,6 +17,7 @@ use crate::engine::observation::TargetId;
 use crate::engine::{Decision, Evidence};
 use crate::ir::{Action, LimitValue, Program, Resource, Scale, Threshold};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use std::collections::HashSet;
 
 /// When the decision's condition began to hold: `now` less how long it
 /// held (`for`), or `now` for a rule without `for`.
@@ -294,4 +295,39 @@ fn evidence_record(evidence: &Evidence) -> EvidenceRecord {
         }
     }
     record
+}
+
+/// Records by name (or version, [`Recorded::version_of`]) written or
+/// handled this run, so a block held for many cycles is not
+/// asked of the API server again each cycle; bounded.
+#[derive(Default)]
+pub struct Recorded(HashSet<String>);
+
+impl Recorded {
+    const MAX: usize = 100_000;
+
+    /// A record's name as it is now: the same record changed since (its
+    /// resourceVersion moved) is another.
+    pub fn version_of(record: &HealingAction) -> String {
+        format!(
+            "{}@{}",
+            record.metadata.uid.as_deref().unwrap_or_default(),
+            record
+                .metadata
+                .resource_version
+                .as_deref()
+                .unwrap_or_default()
+        )
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains(name)
+    }
+
+    pub fn insert(&mut self, name: String) {
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        self.0.insert(name);
+    }
 }

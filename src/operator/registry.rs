@@ -100,6 +100,9 @@ impl Entry {
 #[derive(Debug, Default)]
 pub struct Registry {
     entries: Mutex<BTreeMap<String, Entry>>,
+    /// Told when a policy is new or its program changed, so that the loop
+    /// evaluates it at once rather than a whole interval later.
+    changed: tokio::sync::Notify,
 }
 
 impl Registry {
@@ -108,11 +111,26 @@ impl Registry {
     /// change (they are keyed by fingerprint).
     pub fn put(&self, mut entry: Entry) {
         let mut entries = self.lock();
-        if let Some(previous) = entries.remove(&entry.uid) {
+        let previous = entries.remove(&entry.uid);
+        let changed = previous
+            .as_ref()
+            .is_none_or(|p| p.program_hash != entry.program_hash);
+        if let Some(previous) = previous {
             entry.state = previous.state;
             entry.saved = previous.saved;
         }
         entries.insert(entry.uid.clone(), entry);
+        drop(entries);
+        if changed {
+            // One permit is kept however many policies change before the
+            // loop looks: a burst of them makes one evaluation.
+            self.changed.notify_one();
+        }
+    }
+
+    /// Resolves once a policy was put in new or changed since the last call.
+    pub async fn changed(&self) {
+        self.changed.notified().await;
     }
 
     /// Whether the policy of `uid` is here (its state then is too).
@@ -303,5 +321,24 @@ mod tests {
         let named = registry.watches_down(&down);
         assert_eq!(named.len(), 1, "{named:?}");
         assert_eq!(named["status"], ["pods"]);
+    }
+
+    #[tokio::test]
+    async fn a_new_or_edited_policy_wakes_the_loop_and_a_reconcile_of_the_same_does_not() {
+        let registry = Registry::default();
+        let woken =
+            |registry: &Registry| futures::FutureExt::now_or_never(registry.changed()).is_some();
+        assert!(!woken(&registry), "nothing put yet");
+        registry.put(entry("uid-1", &source("web", 90)));
+        registry.put(entry("uid-2", &source("api", 90)));
+        assert!(woken(&registry), "new policies");
+        assert!(
+            !woken(&registry),
+            "two puts before the loop looked wake it once"
+        );
+        registry.put(entry("uid-1", &source("web", 90)));
+        assert!(!woken(&registry), "the same program reconciled again");
+        registry.put(entry("uid-1", &source("web", 80)));
+        assert!(woken(&registry), "an edit");
     }
 }

@@ -5,7 +5,9 @@
 //! for, then recorded as not verified, which feeds nothing.
 //!
 //! What "what it was about" means: the target itself while it is there; a
-//! pod that was replaced (a restart evicts it) by its workload's pods now. The
+//! pod that was replaced (a restart evicts it) by its workload's pods now,
+//! the pod itself among them no more once its deletion has begun: through
+//! its grace period it still shows the fault it was evicted for. The
 //! condition is evaluated without its `for`: verification asks whether the
 //! fault is still there, not whether it has lasted again.
 
@@ -22,7 +24,7 @@ use crate::safety::SafetyConfig;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::events::EventType;
 use kube::{Api, Client, ResourceExt};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 /// What re-evaluating a condition found.
@@ -38,19 +40,44 @@ pub enum Verified {
     Gone,
 }
 
+/// The cluster as verification reads it.
+pub struct Seen<'a> {
+    pub observations: &'a Observations,
+    /// The pods whose deletion has begun ([`leaving`]).
+    pub leaving: &'a HashSet<TargetId>,
+}
+
+/// The pods of `cluster` whose deletion has begun.
+pub fn leaving(cluster: &crate::observe::Cluster) -> HashSet<TargetId> {
+    cluster
+        .pods
+        .iter()
+        .filter(|pod| pod.metadata.deletion_timestamp.is_some())
+        .filter_map(|pod| {
+            Some(TargetId {
+                kind: Kind::Pods,
+                namespace: pod.metadata.namespace.clone(),
+                name: pod.metadata.name.clone()?,
+            })
+        })
+        .collect()
+}
+
 /// What the condition of an action on `target` is re-evaluated on.
 pub fn subjects<'a>(
-    observations: &'a Observations,
+    seen: &Seen<'a>,
     target: &TargetId,
     owner: Option<&TargetId>,
 ) -> Vec<&'a Target> {
-    if let Some(found) = observations.targets.iter().find(|t| &t.id == target) {
+    let staying = |t: &&Target| !seen.leaving.contains(&t.id);
+    let targets = &seen.observations.targets;
+    if let Some(found) = targets.iter().filter(staying).find(|t| &t.id == target) {
         return vec![found];
     }
     match owner {
-        Some(owner) if target.kind == Kind::Pods => observations
-            .targets
+        Some(owner) if target.kind == Kind::Pods => targets
             .iter()
+            .filter(staying)
             .filter(|t| t.id.kind == Kind::Pods && t.owner.as_ref() == Some(owner))
             .collect(),
         _ => Vec::new(),
@@ -136,18 +163,19 @@ pub fn values(evidence: &[Evidence]) -> BTreeMap<String, f64> {
         .collect()
 }
 
-/// Verifies every record whose verification is due; returns the uids of
-/// the policies whose actions failed to heal now.
+/// Verifies every record whose verification is due; returns those whose
+/// verdict was written (the record cache may show them as due a while
+/// longer, and a verdict is given once).
 pub async fn verify_due(
     client: &Client,
     registry: &Registry,
     records: &[Arc<HealingAction>],
-    observations: &Observations,
+    seen: &Seen<'_>,
     config: &SafetyConfig,
     announcer: &Announcer,
     now: i64,
-) -> Vec<String> {
-    let mut failed = Vec::new();
+) -> Vec<Arc<HealingAction>> {
+    let mut written = Vec::new();
     for record in records {
         let Some(status) = &record.status else {
             continue;
@@ -157,14 +185,10 @@ pub async fn verify_due(
             continue;
         }
         let due = due.unwrap_or(now);
-        let Some((phase, healed, message, after)) =
-            judge(registry, record, observations, config, due, now)
+        let Some((phase, healed, message, after)) = judge(registry, record, seen, config, due, now)
         else {
             continue;
         };
-        if healed == Some(false) {
-            failed.push(record.spec.policy.uid.clone());
-        }
         let status = HealingActionStatus {
             phase: Some(phase),
             message: Some(message.clone()),
@@ -179,6 +203,7 @@ pub async fn verify_due(
             tracing::warn!(%error, record = %record.name_any(), "cannot write the verification");
             continue;
         }
+        written.push(record.clone());
         tracing::info!(record = %record.name_any(), ?healed, detail = %message, "verified");
         super::metrics::count(record, phase, None);
         if healed == Some(true) {
@@ -198,7 +223,7 @@ pub async fn verify_due(
                 .await;
         }
     }
-    failed
+    written
 }
 
 type Judged = (ActionPhase, Option<bool>, String, BTreeMap<String, f64>);
@@ -207,7 +232,7 @@ type Judged = (ActionPhase, Option<bool>, String, BTreeMap<String, f64>);
 fn judge(
     registry: &Registry,
     record: &HealingAction,
-    observations: &Observations,
+    seen: &Seen<'_>,
     config: &SafetyConfig,
     due: i64,
     now: i64,
@@ -231,8 +256,9 @@ fn judge(
         ));
     };
     let owner = record.spec.owner.as_ref().and_then(|o| o.target_id());
-    let subjects = subjects(observations, &target, owner.as_ref());
+    let subjects = subjects(seen, &target, owner.as_ref());
     let give_up = i64::try_from(config.verification.give_up_seconds).unwrap_or(i64::MAX);
+    let waiting = now < due.saturating_add(give_up);
     Some(
         match verdict(&entry.program, &rule.condition, &subjects, now) {
             Verified::Healed(seen) => (
@@ -253,7 +279,9 @@ fn judge(
                 ),
                 values(&seen),
             ),
-            Verified::Unknown(_) if now < due.saturating_add(give_up) => return None,
+            Verified::Unknown(_) if waiting => return None,
+            // A pod whose workload has not yet made its replacement.
+            Verified::Gone if waiting && owner.is_some() => return None,
             Verified::Unknown(missing) => (
                 ActionPhase::Succeeded,
                 None,
@@ -318,7 +346,12 @@ mod tests {
             name: "web-old".into(),
         };
         let owner = observations.targets[0].owner.clone();
-        let found = subjects(&observations, &gone, owner.as_ref());
+        let none = HashSet::new();
+        let seen = |observations| Seen {
+            observations,
+            leaving: &none,
+        };
+        let found = subjects(&seen(&observations), &gone, owner.as_ref());
         assert_eq!(found.len(), 1, "only the workload's own pods");
         assert!(matches!(
             verdict(&program, condition, &found, 0),
@@ -327,7 +360,7 @@ mod tests {
         let observations = Observations {
             targets: vec![pod("web-new", Some("web"), &["CrashLoopBackOff"])],
         };
-        let found = subjects(&observations, &gone, owner.as_ref());
+        let found = subjects(&seen(&observations), &gone, owner.as_ref());
         match verdict(&program, condition, &found, 0) {
             Verified::NotHealed(on, _) => assert_eq!(on.name, "web-new"),
             other => panic!("expected not healed, got {other:?}"),
@@ -336,12 +369,49 @@ mod tests {
             verdict(
                 &program,
                 condition,
-                &subjects(&observations, &gone, None),
+                &subjects(&seen(&observations), &gone, None),
                 0
             ),
             Verified::Gone,
             "a bare pod that is gone leaves nothing to verify"
         );
+    }
+
+    #[test]
+    fn an_evicted_pod_in_its_grace_period_is_verified_on_its_replacement() {
+        let program = program(CRASHLOOP);
+        let condition = &program.policies[0].rules[0].condition;
+        // The evicted pod still shows the crash loop until it is gone.
+        let old = pod("web-old", Some("web"), &["CrashLoopBackOff"]);
+        let owner = old.owner.clone();
+        let leaving = HashSet::from([old.id.clone()]);
+        let alone = Observations {
+            targets: vec![old.clone()],
+        };
+        let seen = Seen {
+            observations: &alone,
+            leaving: &leaving,
+        };
+        assert!(
+            subjects(&seen, &old.id, owner.as_ref()).is_empty(),
+            "a pod on its way out is no subject, and nothing replaced it yet"
+        );
+        let replaced = Observations {
+            targets: vec![old.clone(), pod("web-new", Some("web"), &[])],
+        };
+        let seen = Seen {
+            observations: &replaced,
+            leaving: &leaving,
+        };
+        let found = subjects(&seen, &old.id, owner.as_ref());
+        assert_eq!(
+            found.iter().map(|t| t.id.name.as_str()).collect::<Vec<_>>(),
+            ["web-new"]
+        );
+        assert!(matches!(
+            verdict(&program, condition, &found, 0),
+            Verified::Healed(_)
+        ));
     }
 
     #[test]

@@ -87,7 +87,7 @@ async fn an_autoscaler_at_its_maximum_is_told_about_and_one_with_room_is_not() {
     let evidence = serde_json::to_string(&told.spec.evidence).expect("evidence");
     assert!(evidence.contains("current_replicas"), "{evidence}");
     // Given more cycles, the autoscaler with room is still not told about.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    cycles(plane, "autoscalers", 4).await;
     let about: Vec<String> = actions
         .list(&ListParams::default())
         .await

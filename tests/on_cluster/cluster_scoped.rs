@@ -126,7 +126,7 @@ async fn an_overcommitted_cluster_is_reported_once_not_per_node() {
     let Some(bench) = role_bench("t-overcommit").await else {
         return;
     };
-    let (_, client, _, ns) = bench.parts();
+    let (plane, client, _, ns) = bench.parts();
     // The harness's nodes offer 8 cores each: without the largest, the
     // cluster has 8 less than it has. A pod that requests 9 fits on no node
     // and stays Pending, which the mixin's requests count too.
@@ -188,7 +188,7 @@ async fn an_overcommitted_cluster_is_reported_once_not_per_node() {
     assert!(evidence.contains("max_node_cpu_allocatable"), "{evidence}");
     // Still overcommitted, cycle after cycle: one notice for the cluster,
     // none per node.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    cycles(plane, "t-overcommit", 5).await;
     let records = actions
         .list(&ListParams::default())
         .await

@@ -216,7 +216,7 @@ async fn only_the_throttled_container_of_a_pod_is_notified() {
     let evidence = serde_json::to_string(&record.spec.evidence).expect("evidence");
     assert!(evidence.contains("throttled_periods"), "{evidence}");
     // Cycles later: one notice, none about the sidecar nor the pod.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    cycles(plane, "container-throttling", 4).await;
     let (notices, seen) = notices_of(&actions, &throttled).await;
     assert_eq!(notices, 1, "{seen:?}");
     let only = format!("Container {throttled}");

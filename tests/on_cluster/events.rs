@@ -16,6 +16,7 @@ use kubeskippy::operator::crd::HealingAction;
 /// BackOff count > 3 within 10m`), running while the bench lives.
 struct Bench {
     _turn: tokio::sync::MutexGuard<'static, ()>,
+    plane: &'static control_plane::ControlPlane,
     client: Client,
     ns: String,
     pods: Api<Pod>,
@@ -46,6 +47,7 @@ async fn bench(name: &str, replicas: usize, interval: u32) -> Option<Bench> {
     healing_policy(&client, &ns, "backoff", &policy).await;
     Some(Bench {
         _turn: turn,
+        plane,
         client,
         ns,
         pods,
@@ -149,7 +151,7 @@ async fn a_folded_series_counts_only_its_share_inside_the_window() {
     let actions = restarted(&bench, burst, 10.0).await;
     // Both Events were seen before the burst fired (created first, on the
     // same watch); a few more cycles, and the trickle still has no record.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    cycles(bench.plane, "event-series", 3).await;
     let all = actions.list(&ListParams::default()).await.expect("records");
     let about_trickle: Vec<_> = all
         .items

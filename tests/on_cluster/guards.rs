@@ -91,11 +91,11 @@ async fn a_restart_that_does_not_heal_opens_the_breaker_which_holds_the_next() {
         plane,
         "breaker",
         Some(
-            "evaluationIntervalSeconds: 1\nverification: {afterSeconds: 6}\n\
+            "evaluationIntervalSeconds: 1\nverification: {afterSeconds: 15}\n\
              circuitBreaker: {failures: 1, windowSeconds: 3600, openSeconds: 3600}\n",
         ),
     );
-    healing_policy(&client, &ns, "relapse", "policy relapse {\n  select pods where app = \"relapse\"\n  mode auto\n  when status is CrashLoopBackOff for 10s then restart\n}\n").await;
+    healing_policy(&client, &ns, "relapse", "policy relapse {\n  select pods where app = \"relapse\"\n  mode auto\n  when status is CrashLoopBackOff for 30s then restart\n}\n").await;
     crash_loop(&pods, &first).await;
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
     record_where(
@@ -208,7 +208,7 @@ async fn most_of_a_workload_failing_at_once_is_a_storm_not_a_restart() {
         "{:?}",
         held.status
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    cycles(plane, "storm", 3).await;
     let list = actions.list(&ListParams::default()).await.expect("records");
     assert!(
         !list.items.iter().any(carried_out),

@@ -188,7 +188,7 @@ async fn a_crash_looping_pod_is_recorded_and_restarted_through_an_eviction() {
     })
     .await;
     // One firing, one record: later cycles neither record nor act again.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    cycles(plane, "heal", 3).await;
     let records = actions.list(&ListParams::default()).await.expect("records");
     let acted: Vec<_> = records.items.iter().filter(|a| carried_out(a)).collect();
     assert_eq!(acted.len(), 1, "{:#?}", records.items);
@@ -220,7 +220,7 @@ async fn a_dry_run_records_the_decision_and_leaves_the_pod_alone() {
     // The dry run spent the cooldown: the rule, true every second, is
     // blocked from now on, and that episode makes one record, not one per
     // cycle.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    cycles(plane, "dryrun", 4).await;
     let all = actions.list(&ListParams::default()).await.expect("records");
     let mut phases: Vec<String> = all
         .items
@@ -301,7 +301,7 @@ async fn a_killed_operator_resumes_its_timers_and_acts_once() {
         since <= killed && since >= began - 2,
         "the timer ran from before the kill ({began}..{killed}), not from the restart: {since}"
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    cycles(plane, "restart-2", 3).await;
     let all = actions.list(&ListParams::default()).await.expect("records");
     let succeeded = all.items.iter().filter(|a| carried_out(a)).count();
     assert_eq!(succeeded, 1, "one firing, one action: {:#?}", all.items);

@@ -123,7 +123,7 @@ async fn a_failed_job_and_a_short_disruption_budget_are_acted_on() {
     }
     let settled = record_count(&actions).await;
     assert_eq!(settled, 4, "a notice and a block per object");
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    cycles(plane, "kinds", 3).await;
     assert_eq!(record_count(&actions).await, settled, "no record per cycle");
     let carried = actions
         .list(&ListParams::default())

@@ -96,6 +96,16 @@ async fn a_real_prometheus_scrapes_what_the_operator_did() {
     };
     let ns = namespace(&client, "t-metrics").await;
     let (pods, first) = workload(&client, &ns, "scraped", 1).await;
+    // The autoscaler is there before the operator starts, so no cycle can
+    // see the `grow` policy without it.
+    let hpa: HorizontalPodAutoscaler = serde_json::from_value(json!({"metadata": {"name": "scraped-hpa"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "scraped"},
+                 "minReplicas": 1, "maxReplicas": 3}}))
+    .expect("an HPA");
+    Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &hpa)
+        .await
+        .expect("the HPA is created");
     let port = free_port();
     let address = format!("127.0.0.1:{port}");
     let _operator = operator_as(
@@ -122,16 +132,8 @@ async fn a_real_prometheus_scrapes_what_the_operator_did() {
 
     healing_policy(&client, &ns, "crashloop", "policy crashloop {\n  select pods where app = \"scraped\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff then restart\n}\n").await;
     crash_loop(&pods, &first).await;
-    // A safety block: an autoscaler drives the Deployment, so a scale of it
-    // is held.
-    let hpa: HorizontalPodAutoscaler = serde_json::from_value(json!({"metadata": {"name": "scraped-hpa"},
-        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "scraped"},
-                 "minReplicas": 1, "maxReplicas": 3}}))
-    .expect("an HPA");
-    Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), &ns)
-        .create(&PostParams::default(), &hpa)
-        .await
-        .expect("the HPA is created");
+    // A safety block (the `grow` policy below): an autoscaler drives the
+    // Deployment, so a scale of it is held.
     healing_policy(&client, &ns, "grow", "policy grow {\n  select deployments where app = \"scraped\"\n  mode auto\n  cooldown 10m\n  when replicas < 5 then scale up 1 max 5\n}\n").await;
     // An unknown metric: a declared PromQL metric, and no Prometheus given.
     healing_policy(&client, &ns, "errors", "metric error_rate: ratio = promql \"sum by (pod) (rate(errors_total{namespace=\\\"$namespace\\\"}[1m]))\"\npolicy errors {\n  select pods where app = \"scraped\"\n  mode auto\n  cooldown 10m\n  when error_rate > 50% then restart\n}\n").await;

@@ -475,7 +475,7 @@ async fn a_leak_seen_by_metrics_server_through_the_aggregation_layer_is_healed()
         .expect("usage")
         .insert(names[0].clone(), 0.95);
     without_data(&client, &ns, "leak", "memory_percent", true).await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    cycles(plane, "metrics-server", 4).await;
     assert_eq!(
         record_count(&actions).await,
         0,

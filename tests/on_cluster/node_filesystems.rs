@@ -90,7 +90,7 @@ async fn a_filling_filesystem_is_notified_once_and_the_others_left_alone() {
     // Cycles later: one notice carried out (the cooldown holds the next
     // firing, recorded as blocked), none about the tmpfs the `where` leaves
     // out, nor about the filesystem with room.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    cycles(plane, "t-node-filesystems", 4).await;
     let records = actions.list(&ListParams::default()).await.expect("records");
     let count = |name: &str| records.items.iter().filter(|a| about(name, a)).count();
     let notified = records

@@ -119,7 +119,7 @@ async fn a_leak_seen_in_prometheus_is_healed_and_prometheus_down_acts_on_nothing
     drop(server);
     usage.lock().expect("usage").insert(names[0].clone(), 0.95);
     without_data(&client, &ns, "leak", "memory_percent", true).await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    cycles(plane, "prometheus-source", 5).await;
     assert_eq!(
         record_count(&actions).await,
         0,

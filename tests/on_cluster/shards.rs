@@ -83,7 +83,9 @@ async fn each_namespace_is_handled_by_exactly_one_shard() {
         assert_eq!(decided_by, Some(owner.to_string()), "{ns}");
     }
     // Given time, no shard acts where the other does.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    for shard in &shards {
+        cycles(plane, &format!("shard-{}", shard.index), 3).await;
+    }
     for (ns, owner) in &chosen {
         let actions: Api<HealingAction> = Api::namespaced(client.clone(), ns);
         let records = actions

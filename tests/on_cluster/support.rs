@@ -67,6 +67,34 @@ where
     }
 }
 
+/// How many cycles the operator `name` (of [`operator_as`]) has logged.
+fn cycles_logged(plane: &ControlPlane, name: &str) -> usize {
+    let log = plane.ready.log_dir.join(format!("operator-{name}.log"));
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.contains("operator::evaluation: cycle "))
+        .count()
+}
+
+/// Waits until the operator `name` has run `n` more cycles: what a check
+/// that something did *not* happen waits for, so that a slow machine makes
+/// it wait longer rather than check less.
+pub async fn cycles(plane: &ControlPlane, name: &str, n: usize) {
+    let before = cycles_logged(plane, name);
+    eventually(
+        &format!("{n} more cycles of the operator {name}"),
+        Duration::from_secs(60),
+        || async {
+            let now = cycles_logged(plane, name);
+            (now >= before + n)
+                .then_some(())
+                .ok_or_else(|| format!("{} of them", now - before))
+        },
+    )
+    .await;
+}
+
 /// Whether a record's action was carried out: it waits for its
 /// verification, or passed it.
 pub fn carried_out(record: &kubeskippy::operator::crd::HealingAction) -> bool {
