@@ -57,6 +57,7 @@ pub struct Answered {
 
 /// Asks the analyzer about `decision`, whose record is `record` in
 /// `namespace`, on a task of its own; the verdict arrives on `answers`.
+/// Whether it was asked.
 pub fn ask(
     context: &Loop,
     entry: &Entry,
@@ -65,9 +66,9 @@ pub fn ask(
     target: Option<&crate::engine::observation::Target>,
     recent: &[Arc<HealingAction>],
     now: i64,
-) {
+) -> bool {
     let Decision::Ambiguous { object, .. } = decision else {
-        return;
+        return false;
     };
     let history = recent
         .iter()
@@ -130,7 +131,7 @@ pub fn ask(
         Ok(case) => case,
         Err(error) => {
             tracing::warn!(%error, record, "cannot build the AI's case");
-            return;
+            return false;
         }
     };
     let answered = Answered {
@@ -157,6 +158,7 @@ pub fn ask(
             })
             .await;
     });
+    true
 }
 
 /// Where verdicts come back.
@@ -173,6 +175,7 @@ pub(super) async fn decided(context: &Loop, work: &mut Work, answered: Answered)
         decision,
         verdict,
     } = answered;
+    work.asking.remove(&record);
     let metrics = &super::metrics::METRICS;
     metrics
         .ai_seconds

@@ -83,7 +83,9 @@ impl Answered {
 }
 
 /// Carries out (or rejects) every answered record of `records`; what came
-/// of each is written to it.
+/// of each is written to it. Returns those handled: written, or carried
+/// out though the write failed (an action must not run twice); a record
+/// whose rejection or refusal could not be written is answered again.
 pub async fn process<E: Executor>(
     client: &Client,
     safety: &SafetyConfig,
@@ -91,7 +93,8 @@ pub async fn process<E: Executor>(
     records: Vec<Arc<HealingAction>>,
     executor: &mut E,
     now: &Now<'_>,
-) {
+) -> Vec<Arc<HealingAction>> {
+    let mut handled = Vec::new();
     for record in records {
         let Some(approved) = answer(&record) else {
             continue;
@@ -122,8 +125,12 @@ pub async fn process<E: Executor>(
                 carry_out_approved(safety, registry, &entry, &record, executor, now).await
             }
         };
-        write(client, &record, answered).await;
+        let executed = answered.executed;
+        if write(client, &record, answered).await || executed {
+            handled.push(record);
+        }
     }
+    handled
 }
 
 async fn carry_out_approved<E: Executor>(
@@ -276,7 +283,8 @@ async fn carry_out_approved<E: Executor>(
     }
 }
 
-async fn write(client: &Client, record: &HealingAction, answered: Answered) {
+/// Whether it was written.
+async fn write(client: &Client, record: &HealingAction, answered: Answered) -> bool {
     let Answered {
         phase,
         message,
@@ -301,11 +309,13 @@ async fn write(client: &Client, record: &HealingAction, answered: Answered) {
     }
     match super::record::write_status(&actions, &record.name_any(), status).await {
         Err(error) => {
-            tracing::warn!(%error, record = %record.name_any(), "cannot write the answered record")
+            tracing::warn!(%error, record = %record.name_any(), "cannot write the answered record");
+            false
         }
         Ok(status) => {
             tracing::info!(record = %record.name_any(), phase = ?phase, "answered record");
             super::metrics::count(record, phase, status.reason.as_deref());
+            true
         }
     }
 }

@@ -50,6 +50,9 @@ pub struct Loop {
     /// Seconds of a gap the data says nothing about that a `for` timer
     /// survives (`run --outage-tolerance`).
     pub outage_tolerance: i64,
+    /// Whether this replica leads now: a decision is not recorded once it
+    /// does not, though its pass began while it did.
+    pub leading: watch::Receiver<super::leader::Leading>,
 }
 
 /// Which evaluation a pass runs.
@@ -69,7 +72,7 @@ pub async fn run(
     context: Loop,
     wakeups: Wakeups,
     mut verdicts: super::analysis::Answers,
-    mut leading: watch::Receiver<bool>,
+    mut leading: watch::Receiver<super::leader::Leading>,
     sources: super::sources::Sources,
 ) {
     let Wakeups {
@@ -80,13 +83,14 @@ pub async fn run(
     context
         .ready
         .store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut was_leading = false;
+    let mut was_leading = None;
     let interval = context.safety.evaluation_interval_seconds.max(1);
     tracing::info!(interval, "evaluation loop started");
     let mut work = Work {
         history: History::new(3_600),
         recorded: Recorded::default(),
         handled: Recorded::default(),
+        asking: HashSet::new(),
         executor: KubeExecutor::new(context.client.clone(), context.webhooks.clone()),
         alarms: BTreeMap::new(),
         reported: Default::default(),
@@ -99,9 +103,12 @@ pub async fn run(
     let mut last_watch_cost = Duration::ZERO;
     let mut ticker = tokio::time::interval(Duration::from_secs(interval));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Whether a cycle is due soon for a policy that changed.
+    let mut settling = false;
     loop {
         tokio::select! {
             _ = ticker.tick() => {
+                settling = false;
                 if lead(&context, &leading, &mut was_leading).await != Lead::Follows {
                     cycle(&context, &mut work).await;
                 }
@@ -110,7 +117,12 @@ pub async fn run(
             // a whole interval later; registrations a moment apart (an
             // operator's start, `kubectl apply` of a folder) make one cycle.
             _ = context.registry.changed() => {
-                ticker.reset_after(POLICY_SETTLE);
+                // From the first change: later ones must not put the cycle
+                // off, however steadily they come.
+                if !settling {
+                    settling = true;
+                    ticker.reset_after(POLICY_SETTLE);
+                }
             }
             // On taking the lead, a cycle at once: what changed while this
             // replica followed is seen now, not at the next tick.
@@ -129,9 +141,12 @@ pub async fn run(
                 }
             }
             Some(answered) = verdicts.recv() => {
-                // A follower's case is asked again by the leader.
+                // A follower drops the verdict: the leader's sweep ends the
+                // case and asks it again (see `interrupted`).
                 match lead(&context, &leading, &mut was_leading).await {
-                    Lead::Follows => {}
+                    Lead::Follows => {
+                        work.asking.remove(&answered.record);
+                    }
                     Lead::Takes => {
                         cycle(&context, &mut work).await;
                         super::analysis::decided(&context, &mut work, answered).await;
@@ -187,7 +202,7 @@ pub async fn run(
 }
 
 /// How long the loop waits after a policy changed before its cycle, for
-/// other changes of the same burst.
+/// other changes of the same burst (counted from the first).
 const POLICY_SETTLE: Duration = Duration::from_millis(250);
 
 /// The most time kept between two watch passes: what a status change may
@@ -231,16 +246,10 @@ async fn answer(context: &Loop, work: &mut Work) {
     if answered.is_empty() {
         return;
     }
-    // Handled whatever comes of it: an action carried out whose record
-    // could not be written must not run again. A record changed since (a
-    // person answers again) has another version, and is answered again.
-    for record in &answered {
-        work.handled.insert(Recorded::version_of(record));
-    }
     let now = k8s_openapi::jiff::Timestamp::now().as_second();
     let observations = peek(&context.observers.cluster(), &mut work.history, now);
     let recent = Recent::gather(&all, &observations, context.observers.autoscaled());
-    super::approval::process(
+    let handled = super::approval::process(
         &context.client,
         &context.safety,
         &context.registry,
@@ -253,6 +262,11 @@ async fn answer(context: &Loop, work: &mut Work) {
         },
     )
     .await;
+    // A record changed since (a person answers again) has another
+    // version, and is answered again.
+    for record in &handled {
+        work.handled.insert(Recorded::version_of(record));
+    }
 }
 
 /// One cycle: the whole cluster, every rule, each metric's sample appended;
@@ -337,6 +351,7 @@ async fn cycle(context: &Loop, work: &mut Work) {
     for record in &verified {
         work.handled.insert(Recorded::version_of(record));
     }
+    super::interrupted::sweep(context, work, &context.observers.records()).await;
     super::breaker::report(context, work, &recent, now).await;
     if now.saturating_sub(work.collected) >= super::retention::EVERY {
         work.collected = now;
@@ -427,15 +442,19 @@ enum Lead {
     Holds,
 }
 
-/// Whether this replica leads now. On taking the lead it resumes each
-/// policy's state as the previous leader saved it.
-async fn lead(context: &Loop, leading: &watch::Receiver<bool>, was_leading: &mut bool) -> Lead {
+/// Whether this replica leads now. On taking the lead (a new term) it
+/// resumes each policy's state as the previous leader saved it.
+async fn lead(
+    context: &Loop,
+    leading: &watch::Receiver<super::leader::Leading>,
+    was_leading: &mut super::leader::Leading,
+) -> Lead {
     let now_leading = *leading.borrow();
     let before = std::mem::replace(was_leading, now_leading);
     match (before, now_leading) {
-        (_, false) => Lead::Follows,
-        (true, true) => Lead::Holds,
-        (false, true) => {
+        (_, None) => Lead::Follows,
+        (Some(was), Some(is)) if was == is => Lead::Holds,
+        (_, Some(_)) => {
             for entry in context.registry.snapshot() {
                 let Some(state) = super::persist::load(
                     &context.client,
@@ -447,8 +466,8 @@ async fn lead(context: &Loop, leading: &watch::Receiver<bool>, was_leading: &mut
                 else {
                     continue;
                 };
-                // What this replica wrote last: it led until a moment ago
-                // (a renewal too slow), and what it holds is newer.
+                // What this replica wrote last: nobody wrote since, and
+                // what it holds is as new (it led until a moment ago).
                 let ours = entry
                     .saved
                     .is_some_and(|(written, _)| written == super::persist::fingerprint(&state));
@@ -470,6 +489,8 @@ pub(super) struct Work {
     /// written, a record still looks approved or due, and must not be
     /// carried out or verified twice.
     pub(super) handled: Recorded,
+    /// The records of the AI cases this process asked and awaits.
+    pub(super) asking: HashSet<String>,
     pub(super) executor: KubeExecutor,
     /// When a `for` that holds now ends (seconds), and in which namespaces:
     /// a watch pass runs then, so a status rule fires when its `for` ends

@@ -35,6 +35,10 @@ pub(super) async fn handle(
     recent: &Recent,
     now: i64,
 ) {
+    // The lead lost during the pass: the next leader decides this again.
+    if context.leading.borrow().is_none() {
+        return;
+    }
     let since = firing_since(decision, now);
     let guarded = guards(entry, decision, recent, now, context);
     // An action's record is one per firing; a block's, one per episode: the
@@ -72,7 +76,7 @@ pub(super) async fn handle(
     let retry = match backoff(recent, entry, decision, now) {
         Backoff::Wait => return,
         Backoff::Retry(existing) => Some((*existing).clone()),
-        Backoff::Go => None,
+        Backoff::Go => super::interrupted::retried(context, decision, &name),
     };
     if retry.is_none() && work.recorded.contains(&name) {
         return;
@@ -143,7 +147,7 @@ pub(super) async fn handle(
                     let target = seen
                         .as_ref()
                         .and_then(|o| o.targets.iter().find(|t| &t.id == decision.target()));
-                    super::analysis::ask(
+                    let asked = super::analysis::ask(
                         context,
                         entry,
                         decision,
@@ -152,6 +156,9 @@ pub(super) async fn handle(
                         &context.observers.records(),
                         now,
                     );
+                    if asked {
+                        work.asking.insert(name.clone());
+                    }
                 }
                 let mut status =
                     outcome_status(entry, decision, &carried.outcome, checks, now, context);

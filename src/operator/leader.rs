@@ -47,6 +47,12 @@ impl Candidate {
     }
 }
 
+/// Whether this replica leads, and which of its terms: `Some(n)` from the
+/// n-th time it took the lease, `None` while it follows. A lead lost and
+/// taken back between two looks is another term, so the loop still sees
+/// that another replica may have led in between.
+pub type Leading = Option<u64>;
+
 /// Runs for ever: tries to hold the lease, renews it while held, and
 /// publishes whether this replica leads on `leading`.
 ///
@@ -54,15 +60,16 @@ impl Candidate {
 /// have passed since its last renewal, then steps down, whatever its
 /// request still waits on: by then another replica may be a third of a
 /// lease away from taking over, and two must never act.
-pub async fn campaign(client: Client, me: Candidate, leading: watch::Sender<bool>) {
+pub async fn campaign(client: Client, me: Candidate, leading: watch::Sender<Leading>) {
     let leases: Api<Lease> = Api::namespaced(client, &me.namespace);
     let period = (me.duration / 3).max(Duration::from_millis(500));
     let renew_deadline = (me.duration * 2 / 3).max(period);
     // When the last renewal that succeeded began: the lease holds from then.
     let mut renewed: Option<Instant> = None;
+    let mut terms = 0;
     loop {
         let started = Instant::now();
-        let leads = *leading.borrow();
+        let leads = leading.borrow().is_some();
         let deadline = match renewed {
             Some(at) if leads => at + renew_deadline,
             _ => started + renew_deadline,
@@ -89,18 +96,21 @@ pub async fn campaign(client: Client, me: Candidate, leading: watch::Sender<bool
         if !now_leading {
             renewed = None;
         }
-        if *leading.borrow() != now_leading {
+        if leads != now_leading {
             if now_leading {
-                tracing::info!(identity = %me.identity, "leading: this replica evaluates and acts");
+                terms += 1;
+                tracing::info!(identity = %me.identity, term = terms, "leading: this replica evaluates and acts");
+                let _ = leading.send(Some(terms));
             } else {
                 tracing::info!(identity = %me.identity, "following: another replica leads");
+                let _ = leading.send(None);
             }
-            let _ = leading.send(now_leading);
         }
-        // A leader whose renewal failed tries again soon, for several tries
-        // before its deadline.
+        // Each attempt a period after the last began, so a slow renewal
+        // does not shorten the next one's time to its deadline; a leader
+        // whose renewal failed tries again sooner, several times before it.
         let failed = now_leading && renewed != Some(started);
-        tokio::time::sleep(if failed { period / 4 } else { period }).await;
+        tokio::time::sleep_until(started + if failed { period / 4 } else { period }).await;
     }
 }
 
@@ -174,20 +184,30 @@ mod tests {
     use http::{Method, Request, Response};
     use http_body_util::BodyExt;
     use kube::client::Body;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
     use std::sync::Arc;
 
+    /// What the test double of the API server does: once `hang` is set
+    /// every request hangs (an API server or etcd stalled); while `fail` is
+    /// above 0 each request fails with a 500 and takes one off; each
+    /// request takes `slow` milliseconds.
+    #[derive(Default, Clone)]
+    struct Faults {
+        hang: Arc<AtomicBool>,
+        fail: Arc<AtomicUsize>,
+        slow: Arc<AtomicU64>,
+    }
+
     /// A test double of the API server: no lease at first, the lease
-    /// created as asked; once `hang` is set every request hangs (an API
-    /// server or etcd stalled), and while `fail` is above 0 each request
-    /// fails with a 500 and takes one off.
-    fn stalling_server(hang: Arc<AtomicBool>, fail: Arc<AtomicUsize>) -> Client {
+    /// created as asked, with `faults`.
+    fn stalling_server(faults: Faults) -> Client {
         let service = tower::service_fn(move |request: Request<Body>| {
-            let (hang, fail) = (hang.clone(), fail.clone());
+            let Faults { hang, fail, slow } = faults.clone();
             async move {
                 if hang.load(Ordering::SeqCst) {
                     std::future::pending::<()>().await;
                 }
+                tokio::time::sleep(Duration::from_millis(slow.load(Ordering::SeqCst))).await;
                 let failing = fail
                     .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                     .is_ok();
@@ -232,20 +252,20 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_leader_whose_renewal_hangs_steps_down_before_its_lease_can_expire() {
-        let hang = Arc::new(AtomicBool::new(false));
+        let faults = Faults::default();
         let me = candidate(Duration::from_secs(3));
-        let (sender, mut leading) = watch::channel(false);
+        let (sender, mut leading) = watch::channel(None);
         let acquired = Instant::now();
-        let server = stalling_server(hang.clone(), Arc::default());
+        let server = stalling_server(faults.clone());
         tokio::spawn(campaign(server, me, sender));
         leading.changed().await.expect("the campaign runs");
-        assert!(*leading.borrow(), "the free lease is taken");
-        hang.store(true, Ordering::SeqCst);
+        assert_eq!(*leading.borrow(), Some(1), "the free lease is taken");
+        faults.hang.store(true, Ordering::SeqCst);
         tokio::time::timeout(Duration::from_secs(30), leading.changed())
             .await
             .expect("the leader steps down though its renewal never answers")
             .expect("the campaign runs");
-        assert!(!*leading.borrow());
+        assert_eq!(*leading.borrow(), None);
         // Another replica may take the lease 3 s after it was renewed.
         let stepped_down = acquired.elapsed();
         assert!(stepped_down < Duration::from_secs(3), "{stepped_down:?}");
@@ -253,13 +273,14 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_renewal_that_fails_once_is_tried_again_before_stepping_down() {
-        let fail = Arc::new(AtomicUsize::new(0));
+        let faults = Faults::default();
+        let fail = faults.fail.clone();
         let me = candidate(Duration::from_secs(15));
-        let (sender, mut leading) = watch::channel(false);
-        let server = stalling_server(Arc::default(), fail.clone());
+        let (sender, mut leading) = watch::channel(None);
+        let server = stalling_server(faults);
         tokio::spawn(campaign(server, me, sender));
         leading.changed().await.expect("the campaign runs");
-        assert!(*leading.borrow(), "the free lease is taken");
+        assert_eq!(*leading.borrow(), Some(1), "the free lease is taken");
         // One renewal fails (5 s after the lease was taken); the next comes
         // soon, well within the 10 s deadline.
         fail.store(1, Ordering::SeqCst);
@@ -277,7 +298,30 @@ mod tests {
             .await
             .expect("it steps down")
             .expect("the campaign runs");
-        assert!(!*leading.borrow());
+        assert_eq!(*leading.borrow(), None);
         assert!(failing_since.elapsed() <= Duration::from_secs(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_leader_whose_renewals_are_slow_but_succeed_keeps_the_lead() {
+        let faults = Faults::default();
+        // A renewal (a read, a write) takes 0.9 s, 0.3 of the 3 s lease:
+        // the next, a period (1 s) after it began, ends within the 2 s
+        // deadline.
+        faults.slow.store(450, Ordering::SeqCst);
+        let (sender, mut leading) = watch::channel(None);
+        tokio::spawn(campaign(
+            stalling_server(faults),
+            candidate(Duration::from_secs(3)),
+            sender,
+        ));
+        leading.changed().await.expect("the campaign runs");
+        assert_eq!(*leading.borrow(), Some(1));
+        let changed = tokio::time::timeout(Duration::from_secs(60), leading.changed()).await;
+        assert!(
+            changed.is_err(),
+            "the lead flapped: {:?}",
+            *leading.borrow()
+        );
     }
 }

@@ -13,6 +13,7 @@ pub mod crd;
 pub mod evaluation;
 pub mod events;
 mod handle;
+pub mod interrupted;
 pub mod leader;
 pub mod metrics;
 pub mod metrics_server;
@@ -79,7 +80,7 @@ pub async fn run(client: Client, settings: Settings, endpoints: tokio::net::TcpL
     } = settings;
     let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let serving = tokio::spawn(serve::serve(endpoints, ready.clone()));
-    let (leading_tx, leading) = tokio::sync::watch::channel(false);
+    let (leading_tx, leading) = tokio::sync::watch::channel(None);
     let candidate = leader::Candidate::this_process(&namespace, shard.lease(), lease);
     if shard.count > 1 {
         tracing::info!(%shard, lease = %shard.lease(), "sharded: this operator owns its share of the namespaces");
@@ -135,6 +136,7 @@ pub async fn run(client: Client, settings: Settings, endpoints: tokio::net::TcpL
             shard,
             webhooks,
             outage_tolerance,
+            leading: leading.clone(),
         },
         wakeups,
         verdicts,

@@ -84,6 +84,24 @@ pub fn subjects<'a>(
     }
 }
 
+/// Whether a replacement of a pod owned by `owner` is to come: the
+/// workload is there and wants replicas (a workload deleted or scaled to
+/// none replaces nothing).
+pub fn replacement_expected(seen: &Seen<'_>, owner: Option<&TargetId>) -> bool {
+    let Some(owner) = owner else {
+        return false;
+    };
+    let Some(workload) = seen.observations.targets.iter().find(|t| &t.id == owner) else {
+        return false;
+    };
+    let wanted = workload
+        .metrics
+        .get("replicas")
+        .and_then(|series| series.samples().last())
+        .map(|sample| sample.value);
+    wanted.is_none_or(|replicas| replicas > 0.0)
+}
+
 /// Whether `condition` still holds on any of `subjects` at `now`.
 pub fn verdict(
     program: &Program,
@@ -281,7 +299,7 @@ fn judge(
             ),
             Verified::Unknown(_) if waiting => return None,
             // A pod whose workload has not yet made its replacement.
-            Verified::Gone if waiting && owner.is_some() => return None,
+            Verified::Gone if waiting && replacement_expected(seen, owner.as_ref()) => return None,
             Verified::Unknown(missing) => (
                 ActionPhase::Succeeded,
                 None,
@@ -412,6 +430,47 @@ mod tests {
             verdict(&program, condition, &found, 0),
             Verified::Healed(_)
         ));
+    }
+
+    #[test]
+    fn a_replacement_is_waited_for_only_where_a_workload_wants_replicas() {
+        let none = HashSet::new();
+        let web = TargetId {
+            kind: Kind::Deployments,
+            namespace: Some("shop".into()),
+            name: "web".into(),
+        };
+        let workload = |replicas: Option<f64>| {
+            let mut target = Target::new(web.clone());
+            if let Some(replicas) = replicas {
+                let series =
+                    crate::engine::series::Series::new([crate::engine::series::Sample::new(
+                        0, replicas,
+                    )]);
+                target
+                    .metrics_mut()
+                    .insert("replicas".into(), Arc::new(series));
+            }
+            target
+        };
+        let expected = |targets: Vec<Target>, owner: Option<&TargetId>| {
+            let observations = Observations { targets };
+            replacement_expected(
+                &Seen {
+                    observations: &observations,
+                    leaving: &none,
+                },
+                owner,
+            )
+        };
+        assert!(expected(vec![workload(Some(2.0))], Some(&web)));
+        assert!(expected(vec![workload(None)], Some(&web)), "not told: wait");
+        assert!(
+            !expected(vec![workload(Some(0.0))], Some(&web)),
+            "scaled to none"
+        );
+        assert!(!expected(vec![], Some(&web)), "the workload deleted");
+        assert!(!expected(vec![workload(Some(2.0))], None), "a bare pod");
     }
 
     #[test]

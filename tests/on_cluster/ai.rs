@@ -11,14 +11,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 
-/// A test double of an OpenAI-compatible chat endpoint that answers every
-/// request with `content` as the assistant's message; how many requests it
-/// got.
-async fn fake_model(content: String) -> (String, Arc<AtomicUsize>, Arc<std::sync::Mutex<String>>) {
+/// A listener on a free loopback port, and its URL.
+async fn listen() -> (tokio::net::TcpListener, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a port");
     let url = format!("http://{}", listener.local_addr().expect("an address"));
+    (listener, url)
+}
+
+/// A test double of an OpenAI-compatible chat endpoint that answers every
+/// request with `content` as the assistant's message; how many requests it
+/// got.
+async fn fake_model(content: String) -> (String, Arc<AtomicUsize>, Arc<std::sync::Mutex<String>>) {
+    let (listener, url) = listen().await;
     let asked = Arc::new(AtomicUsize::new(0));
     let counter = asked.clone();
     let last = Arc::new(std::sync::Mutex::new(String::new()));
@@ -53,6 +59,38 @@ async fn fake_model(content: String) -> (String, Arc<AtomicUsize>, Arc<std::sync
     (url, asked, last)
 }
 
+/// The first record of `actions` in `phase`, once one is (within a minute).
+async fn in_phase(actions: &Api<HealingAction>, what: &str, phase: ActionPhase) -> HealingAction {
+    record_where(actions, what, Duration::from_secs(60), |a| {
+        a.status.as_ref().and_then(|s| s.phase) == Some(phase)
+    })
+    .await
+}
+
+/// `kubeskippy run` with the admin's kubeconfig and `safety`, asking the
+/// OpenAI-compatible endpoint at `url`.
+fn operator_asking(
+    plane: &control_plane::ControlPlane,
+    name: &str,
+    safety: &str,
+    url: &str,
+) -> tokio::process::Child {
+    operator_as(
+        plane,
+        name,
+        Some(safety),
+        &plane.ready.kubeconfig,
+        &[
+            "--ai-endpoint",
+            url,
+            "--ai-model",
+            "fake",
+            "--ai-kind",
+            "openai",
+        ],
+    )
+}
+
 const POLICY: &str = "policy asked {\n  select pods where app = \"asked-ai\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff then ask ai among [restart, notify \"look at it\"]\n}\n";
 
 #[tokio::test]
@@ -76,26 +114,12 @@ async fn the_ais_choice_waits_for_a_person_then_runs() {
     // cycles reads the samples the last cycle took.
     healing_policy(&client, &ns, "asked", POLICY).await;
     crash_loop(&pods, &pod).await;
-    let _operator = operator_as(
-        plane,
-        "ai",
-        Some("evaluationIntervalSeconds: 1\n"),
-        &plane.ready.kubeconfig,
-        &[
-            "--ai-endpoint",
-            &url,
-            "--ai-model",
-            "fake",
-            "--ai-kind",
-            "openai",
-        ],
-    );
+    let _operator = operator_asking(plane, "ai", "evaluationIntervalSeconds: 1\n", &url);
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
-    let waiting = record_where(
+    let waiting = in_phase(
         &actions,
         "the AI's choice waits",
-        Duration::from_secs(60),
-        |a| a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::AwaitingApproval),
+        ActionPhase::AwaitingApproval,
     )
     .await;
     assert!(asked.load(Ordering::SeqCst) >= 1, "the model was asked");
@@ -156,19 +180,11 @@ async fn an_answer_outside_the_policy_is_rejected_and_the_fallback_taken() {
         "alternatives": []
     });
     let (url, _, _) = fake_model(answer.to_string()).await;
-    let _operator = operator_as(
+    let _operator = operator_asking(
         plane,
         "ai-bounds",
-        Some("evaluationIntervalSeconds: 1\naiAutoApproveConfidence: 0.5\n"),
-        &plane.ready.kubeconfig,
-        &[
-            "--ai-endpoint",
-            &url,
-            "--ai-model",
-            "fake",
-            "--ai-kind",
-            "openai",
-        ],
+        "evaluationIntervalSeconds: 1\naiAutoApproveConfidence: 0.5\n",
+        &url,
     );
     healing_policy(&client, &ns, "asked", POLICY).await;
     crash_loop(&pods, &pod).await;
@@ -197,5 +213,108 @@ async fn an_answer_outside_the_policy_is_rejected_and_the_fallback_taken() {
     assert!(
         left.metadata.deletion_timestamp.is_none(),
         "nothing deleted"
+    );
+}
+
+/// A test double of an OpenAI-compatible endpoint that takes every request
+/// and never answers (a model server stuck); how many requests it got.
+async fn silent_model() -> (String, Arc<AtomicUsize>) {
+    let (listener, url) = listen().await;
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            if read_request(&mut socket).await.is_some() {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+            held.push(socket);
+        }
+    });
+    (url, asked)
+}
+
+#[tokio::test]
+async fn a_case_whose_operator_died_before_the_answer_is_ended_and_asked_again() {
+    let Some(plane) = control_plane::require() else {
+        return;
+    };
+    let _turn = OPERATORS.lock().await;
+    let client = admin(plane).await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "t-ai-lost").await;
+    let (pods, pod) = workload(&client, &ns, "lost-ai", 1).await;
+    healing_policy(
+        &client,
+        &ns,
+        "asked",
+        &POLICY.replace("asked-ai", "lost-ai"),
+    )
+    .await;
+    crash_loop(&pods, &pod).await;
+    let (silent, waited_on) = silent_model().await;
+    let mut first = operator_asking(
+        plane,
+        "ai-lost-1",
+        "evaluationIntervalSeconds: 1\n",
+        &silent,
+    );
+    let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
+    let waiting = in_phase(&actions, "the case handed to the AI", ActionPhase::Pending).await;
+    eventually("the model is asked", Duration::from_secs(30), || async {
+        (waited_on.load(Ordering::SeqCst) >= 1)
+            .then_some(())
+            .ok_or_else(|| "not yet".to_string())
+    })
+    .await;
+    // kill -9 while the model thinks: its answer can never arrive.
+    first.kill().await.expect("the operator is killed");
+    let answer = json!({
+        "action": "restart", "target": format!("pods/{ns}/{pod}"), "parameters": {},
+        "confidence": 0.9, "reasoning": ["the pod crash-loops"], "alternatives": []
+    });
+    let (url, asked, _) = fake_model(answer.to_string()).await;
+    let _second = operator_asking(plane, "ai-lost-2", "evaluationIntervalSeconds: 1\n", &url);
+    let name = waiting.metadata.name.clone().expect("a name");
+    let ended = record_where(
+        &actions,
+        "the lost case ended as interrupted",
+        Duration::from_secs(60),
+        |a| {
+            a.metadata.name.as_deref() == Some(name.as_str())
+                && a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::Failed)
+        },
+    )
+    .await;
+    let status = ended.status.expect("a status");
+    assert_eq!(
+        status.ai.as_ref().map(|a| a.origin.as_str()),
+        Some("interrupted")
+    );
+    assert!(status.transitions.contains_key("Pending"), "{status:?}");
+    // The rule still fires: the case is asked again (on the same record
+    // within a `for`'s episode; here, a rule without `for`, on a new one)
+    // and the second model answers it.
+    let answered = record_where(
+        &actions,
+        "the case asked again and answered",
+        Duration::from_secs(60),
+        |a| {
+            a.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::AwaitingApproval)
+                && a.status
+                    .as_ref()
+                    .and_then(|s| s.ai.as_ref())
+                    .is_some_and(|ai| ai.origin == "ai")
+        },
+    )
+    .await;
+    assert_eq!(answered.spec.object.name, pod);
+    assert!(
+        asked.load(Ordering::SeqCst) >= 1,
+        "the second model was asked"
+    );
+    assert!(
+        pods.get(&pod).await.is_ok(),
+        "nothing ran before a person approves"
     );
 }

@@ -90,7 +90,7 @@ async fn the_crash_looping_container_of_two_is_notified_alone() {
          cooldown 1h\n  when status is CrashLoopBackOff then notify \"the container crash-loops\"\n}\n",
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    settled(plane, "containers", &format!("{ns}/crashing-containers")).await;
     app_crash_loops(&pods, &pod).await;
 
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);

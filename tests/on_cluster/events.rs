@@ -63,7 +63,7 @@ async fn a_pods_folded_events_fire_an_event_rule() {
         return;
     };
     let (client, ns, pod) = (&bench.client, &bench.ns, &bench.names[0]);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    settled(bench.plane, "events", &format!("{ns}/backoff")).await;
     let now = k8s_openapi::jiff::Timestamp::now();
     let event: Event = serde_json::from_value(json!({
         "metadata": {"name": format!("{pod}.backoff"), "namespace": ns},

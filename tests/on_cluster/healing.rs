@@ -351,7 +351,7 @@ async fn a_status_change_is_acted_on_at_once_not_at_the_next_cycle() {
         }
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    settled(plane, "watch", &format!("{ns}/crashloop")).await;
     crash_loop(&pods, &pod).await;
     let actions: Api<HealingAction> = Api::namespaced(client.clone(), &ns);
     let record = record_where(
@@ -373,7 +373,7 @@ async fn a_status_change_is_acted_on_at_once_not_at_the_next_cycle() {
         "policy held {\n  select pods where app = \"held\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff for 4s then restart\n}\n",
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    settled(plane, "watch", &format!("{ns}/held")).await;
     crash_loop(&pods, &held).await;
     let record = record_where(
         &actions,

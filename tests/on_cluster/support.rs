@@ -77,6 +77,32 @@ fn cycles_logged(plane: &ControlPlane, name: &str) -> usize {
         .count()
 }
 
+/// Waits until the operator `name` has compiled `policy` (`NAMESPACE/NAME`)
+/// and run a cycle since (a changed policy wakes one): from then, only a
+/// watch event makes an operator of slow cycles act.
+pub async fn settled(plane: &ControlPlane, name: &str, policy: &str) {
+    let log = plane.ready.log_dir.join(format!("operator-{name}.log"));
+    let compiled = format!("compiled policy={policy} ");
+    eventually(
+        &format!("the operator {name} compiles {policy} and cycles"),
+        Duration::from_secs(60),
+        || async {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let at = lines
+                .iter()
+                .rposition(|line| line.contains(&compiled))
+                .ok_or("not compiled")?;
+            lines[at..]
+                .iter()
+                .any(|line| line.contains("operator::evaluation: cycle "))
+                .then_some(())
+                .ok_or_else(|| "no cycle since".to_string())
+        },
+    )
+    .await;
+}
+
 /// Waits until the operator `name` has run `n` more cycles: what a check
 /// that something did *not* happen waits for, so that a slow machine makes
 /// it wait longer rather than check less.
