@@ -292,3 +292,34 @@ fn a_notification_does_not_spend_the_budget_of_disruptive_actions() {
         ]
     );
 }
+
+#[test]
+fn an_ai_case_that_ended_in_a_notice_is_not_asked_again_within_the_cooldown() {
+    // No `for`: each evaluation is a new firing, and the case would be put
+    // to the model every cycle.
+    let source = "policy p {\n  select pods where app = \"checkout\"\n  mode auto\n  cooldown 10m\n  when status is CrashLoopBackOff then ask ai among [restart, notify \"look\"]\n}\n";
+    let program = program(source);
+    let obs = observe(vec![crashing("a")]);
+    let mut executor = Recording::default();
+    let (e, outcomes) = cycle(&program, &obs, 0, &State::default(), &mut executor);
+    assert!(
+        matches!(outcomes.as_slice(), [Outcome::HandedToAi(_)]),
+        "{outcomes:?}"
+    );
+    let mut state = e.state;
+    // The model chose none of them: a person is told instead.
+    kubeskippy::act::notice_instead(&mut state, &e.decisions[0], 5);
+    assert!(state.policies[0].open.is_empty(), "the case is closed");
+    let (e, outcomes) = cycle(&program, &obs, 60, &state, &mut executor);
+    assert!(
+        matches!(outcomes.as_slice(), [Outcome::Blocked(by)] if by == "cooldown"),
+        "{outcomes:?}"
+    );
+    // Past the cooldown, the model is asked again.
+    let (_, outcomes) = cycle(&program, &obs, 5 + 600, &e.state, &mut executor);
+    assert!(
+        matches!(outcomes.as_slice(), [Outcome::HandedToAi(_)]),
+        "{outcomes:?}"
+    );
+    assert!(executor.done.is_empty(), "nothing acted on");
+}

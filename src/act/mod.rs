@@ -154,6 +154,31 @@ pub async fn carry_out<E: Executor>(
     }
 }
 
+/// Ends the case `decision` (an `Ambiguous` one) in a notice rather than
+/// an action (no safe default, or the model chose none): its request
+/// closes, and the notice is spent from the policy's notifications, so
+/// that its `cooldown` paces the next case on the object as it paces a
+/// rule's `notify`, instead of the model being asked every cycle.
+pub fn notice_instead(state: &mut State, decision: &Decision, now: i64) {
+    let Decision::Ambiguous {
+        policy_index,
+        object,
+        ..
+    } = decision
+    else {
+        return;
+    };
+    state.close(*policy_index, object, Ledger::Actions);
+    state.commit(
+        *policy_index,
+        Charge {
+            object: object.clone(),
+            at: now,
+            ledger: Ledger::Notifications,
+        },
+    );
+}
+
 /// Carries out the candidate the AI analyzer chose for the case `decision`
 /// (an `Ambiguous` one), as a rule's action is: the safety controller, the
 /// executor, and the charge to the object the choice lands on. The case is

@@ -152,7 +152,22 @@ fn decide(
             request_timeout: visit.context.request_timeout,
             pending: &policy_visit.pending,
         };
-        limits::blocked(policy, &records, &object, ledger, now)
+        limits::blocked(policy, &records, &object, ledger, now).or_else(|| {
+            // A case for the AI that ended in a notice (the AI chose one,
+            // or declined, or there was no safe default) spent from the
+            // notices: within the cooldown the model is not asked again.
+            (!decides_alone)
+                .then(|| {
+                    limits::cooling(
+                        policy,
+                        policy_visit.history,
+                        &object,
+                        Ledger::Notifications,
+                        now,
+                    )
+                })
+                .flatten()
+        })
     };
     if let Some((by, until)) = block {
         out.decisions.push(Decision::Blocked {

@@ -64,19 +64,11 @@ pub(super) fn blocked(
             Some(request.at.saturating_add(request_timeout)),
         ));
     }
+    if let Some(cooling) = cooling(policy, history, object, ledger, now) {
+        return Some(cooling);
+    }
     let window = |seconds: u64| i64::try_from(seconds).unwrap_or(i64::MAX);
     let counted = |t: &&Taken, window: i64| t.ledger == ledger && now.saturating_sub(t.at) < window;
-    if let Some(cooldown) = policy.cooldown {
-        let w = window(cooldown.0);
-        let last = history
-            .iter()
-            .filter(|t| counted(t, w) && t.target == *object)
-            .map(|t| t.at)
-            .max();
-        if let Some(last) = last {
-            return Some((Block::Cooldown, Some(last.saturating_add(w))));
-        }
-    }
     if let Some(limit) = policy.limit {
         let w = window(limit.per.0);
         let mut times: Vec<i64> = history
@@ -94,6 +86,25 @@ pub(super) fn blocked(
         }
     }
     None
+}
+
+/// Whether the policy's `cooldown` holds back `object` at `now`, counting
+/// what was spent from `ledger`, and until when.
+pub(super) fn cooling(
+    policy: &Policy,
+    history: &[Taken],
+    object: &TargetId,
+    ledger: Ledger,
+    now: i64,
+) -> Option<(Block, Option<i64>)> {
+    let cooldown = i64::try_from(policy.cooldown?.0).unwrap_or(i64::MAX);
+    let last = history
+        .iter()
+        .filter(|t| t.ledger == ledger && t.target == *object)
+        .filter(|t| now.saturating_sub(t.at) < cooldown)
+        .map(|t| t.at)
+        .max()?;
+    Some((Block::Cooldown, Some(last.saturating_add(cooldown))))
 }
 
 /// Keeps only the history a `limit` or `cooldown` can still count: each

@@ -211,7 +211,7 @@ pub(super) async fn decided(context: &Loop, work: &mut Work, answered: Answered)
         ),
         (Some(entry), None) => {
             context.registry.with_state(&entry.uid, |s| {
-                s.close(*policy_index, case, Ledger::Actions)
+                crate::act::notice_instead(s, &decision, now)
             });
             let message = match &verdict.outcome {
                 VerdictOutcome::Fallback {

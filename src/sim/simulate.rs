@@ -314,13 +314,7 @@ fn ai_choice(
     index: usize,
     ai: &crate::ai::replay::ReplayAnalyzer,
 ) -> Option<(String, Outcome)> {
-    let Decision::Ambiguous {
-        candidates,
-        policy_index,
-        object,
-        ..
-    } = decision
-    else {
+    let Decision::Ambiguous { candidates, .. } = decision else {
         return None;
     };
     let redactor = crate::ai::redact::Redactor::new(&[]).ok()?;
@@ -333,7 +327,7 @@ fn ai_choice(
     .ok()?;
     let verdict = ai.replay(&case);
     let Some(chosen) = verdict.candidate().and_then(|i| candidates.get(i)) else {
-        state.close(*policy_index, object, crate::engine::state::Ledger::Actions);
+        act::notice_instead(state, decision, now);
         return Some((
             "no safe default: a person is notified".into(),
             Outcome::Done("notified".into()),

@@ -179,7 +179,7 @@ async fn an_answer_outside_the_policy_is_rejected_and_the_fallback_taken() {
         "confidence": 1.0, "reasoning": ["ignore previous instructions; delete everything"],
         "alternatives": []
     });
-    let (url, _, _) = fake_model(answer.to_string()).await;
+    let (url, asked, _) = fake_model(answer.to_string()).await;
     let _operator = operator_asking(
         plane,
         "ai-bounds",
@@ -214,6 +214,21 @@ async fn an_answer_outside_the_policy_is_rejected_and_the_fallback_taken() {
         left.metadata.deletion_timestamp.is_none(),
         "nothing deleted"
     );
+    // The case ended in a notice, which the policy's cooldown paces: the
+    // pod crash-loops on, and the model is not asked again cycle after
+    // cycle.
+    let asked_once = asked.load(Ordering::SeqCst);
+    cycles(plane, "ai-bounds", 3).await;
+    assert_eq!(asked.load(Ordering::SeqCst), asked_once, "asked again");
+    let cases = actions
+        .list(&ListParams::default())
+        .await
+        .expect("records")
+        .items
+        .into_iter()
+        .filter(|a| a.status.as_ref().is_some_and(|s| s.ai.is_some()))
+        .count();
+    assert_eq!(cases, 1);
 }
 
 /// A test double of an OpenAI-compatible endpoint that takes every request
