@@ -19,6 +19,20 @@ use kubeskippy::ir::{Action, RestartMode};
 use kubeskippy::safety::SafetyConfig;
 use seams::*;
 
+/// The first cycle, from no state, on the crash-looping pod `a`.
+fn first_on_crashing_a(
+    program: &kubeskippy::ir::Program,
+    executor: &mut Recording,
+) -> (kubeskippy::engine::Evaluation, Vec<Outcome>) {
+    cycle(
+        program,
+        &observe(vec![crashing("a")]),
+        0,
+        &State::default(),
+        executor,
+    )
+}
+
 // --- Only what was carried out spends `limit` and `cooldown`.
 
 #[test]
@@ -26,13 +40,7 @@ fn a_pending_approval_does_not_spend_the_limit() {
     let source = "policy p {\n  select pods where app = \"checkout\"\n  mode approve\n  limit 1 per 1h\n  when status is CrashLoopBackOff then restart\n}\n";
     let program = program(source);
     let mut executor = Recording::default();
-    let (e, outcomes) = cycle(
-        &program,
-        &observe(vec![crashing("a")]),
-        0,
-        &State::default(),
-        &mut executor,
-    );
+    let (e, outcomes) = first_on_crashing_a(&program, &mut executor);
     assert!(
         matches!(outcomes.as_slice(), [Outcome::AwaitingApproval(_)]),
         "{outcomes:?}"
@@ -322,4 +330,23 @@ fn an_ai_case_that_ended_in_a_notice_is_not_asked_again_within_the_cooldown() {
         "{outcomes:?}"
     );
     assert!(executor.done.is_empty(), "nothing acted on");
+}
+
+#[test]
+fn a_rules_own_notify_does_not_hold_back_a_case_for_the_ai() {
+    let source = "policy p {\n  select pods where app = \"checkout\"\n  mode auto\n  cooldown 30m\n  when status is CrashLoopBackOff then notify \"it crash-loops\"\n  when status is OOMKilled then ask ai among [restart]\n}\n";
+    let program = program(source);
+    let mut executor = Recording::default();
+    let (e, outcomes) = first_on_crashing_a(&program, &mut executor);
+    assert!(
+        matches!(outcomes.as_slice(), [Outcome::Done(_)]),
+        "the notice: {outcomes:?}"
+    );
+    let mut oom = crashing("a");
+    oom.statuses.insert("OOMKilled".into());
+    let (_, outcomes) = cycle(&program, &observe(vec![oom]), 60, &e.state, &mut executor);
+    assert!(
+        outcomes.iter().any(|o| matches!(o, Outcome::HandedToAi(_))),
+        "the case goes to the AI within the notice's cooldown: {outcomes:?}"
+    );
 }

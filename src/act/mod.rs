@@ -155,10 +155,10 @@ pub async fn carry_out<E: Executor>(
 }
 
 /// Ends the case `decision` (an `Ambiguous` one) in a notice rather than
-/// an action (no safe default, or the model chose none): its request
-/// closes, and the notice is spent from the policy's notifications, so
-/// that its `cooldown` paces the next case on the object as it paces a
-/// rule's `notify`, instead of the model being asked every cycle.
+/// an action (no safe default, the model chose none, or it chose `notify`):
+/// its request closes, and the case is spent from the policy's
+/// [`Ledger::Cases`], so that its `cooldown` paces the next case on the
+/// object instead of the model being asked every cycle.
 pub fn notice_instead(state: &mut State, decision: &Decision, now: i64) {
     let Decision::Ambiguous {
         policy_index,
@@ -174,7 +174,7 @@ pub fn notice_instead(state: &mut State, decision: &Decision, now: i64) {
         Charge {
             object: object.clone(),
             at: now,
-            ledger: Ledger::Notifications,
+            ledger: Ledger::Cases,
         },
     );
 }
@@ -229,14 +229,22 @@ pub async fn carry_out_choice<E: Executor>(
         now,
         ordinal,
     };
-    step.run(
-        state,
-        executor,
-        &candidate.action,
-        &candidate.safety,
-        &candidate.object,
-    )
-    .await
+    let carried = step
+        .run(
+            state,
+            executor,
+            &candidate.action,
+            &candidate.safety,
+            &candidate.object,
+        )
+        .await;
+    // A notice sent is what the case ended in; an action spent its own.
+    if Ledger::of(chosen) == Ledger::Notifications
+        && matches!(carried.outcome, Outcome::Done(_) | Outcome::DryRun)
+    {
+        notice_instead(state, decision, now);
+    }
+    carried
 }
 
 /// One action of one policy on one target, on its way to the cluster.

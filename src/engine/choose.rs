@@ -154,18 +154,10 @@ fn decide(
         };
         limits::blocked(policy, &records, &object, ledger, now).or_else(|| {
             // A case for the AI that ended in a notice (the AI chose one,
-            // or declined, or there was no safe default) spent from the
-            // notices: within the cooldown the model is not asked again.
+            // or declined, or there was no safe default) spent a case:
+            // within the cooldown the model is not asked again.
             (!decides_alone)
-                .then(|| {
-                    limits::cooling(
-                        policy,
-                        policy_visit.history,
-                        &object,
-                        Ledger::Notifications,
-                        now,
-                    )
-                })
+                .then(|| limits::cooling(policy, policy_visit.history, &object, Ledger::Cases, now))
                 .flatten()
         })
     };

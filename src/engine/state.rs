@@ -145,6 +145,10 @@ pub enum Ledger {
     #[default]
     Actions,
     Notifications,
+    /// Cases put to the AI that ended in a notice rather than an action:
+    /// what the `cooldown` paces the next case on the object by, apart from
+    /// a rule's own `notify`.
+    Cases,
 }
 
 impl Ledger {

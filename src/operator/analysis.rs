@@ -47,6 +47,8 @@ impl Analysis {
 
 /// A verdict on its way back to the loop, with what it is about.
 pub struct Answered {
+    /// The term of the lead it was asked in.
+    pub term: super::leader::Leading,
     pub uid: String,
     pub program_hash: String,
     pub namespace: String,
@@ -135,6 +137,7 @@ pub fn ask(
         }
     };
     let answered = Answered {
+        term: *context.leading.borrow(),
         uid: entry.uid.clone(),
         program_hash: entry.program_hash.clone(),
         namespace: namespace.to_string(),
@@ -174,6 +177,7 @@ pub(super) async fn decided(context: &Loop, work: &mut Work, answered: Answered)
         record,
         decision,
         verdict,
+        ..
     } = answered;
     work.asking.remove(&record);
     let metrics = &super::metrics::METRICS;
@@ -332,7 +336,12 @@ pub(super) async fn decided(context: &Loop, work: &mut Work, answered: Answered)
             }
         }
     };
-    write(context, &namespace, &record, target, status).await;
+    if !write(context, &namespace, &record, target, status).await {
+        // Still in flight as far as the sweep is concerned: what came of
+        // the answer (an action, maybe) is not on the record, and a sweep
+        // would put the case again.
+        work.asking.insert(record);
+    }
 }
 
 fn status(phase: ActionPhase, message: String, ai: AiChoice) -> HealingActionStatus {
@@ -363,20 +372,22 @@ fn ai_choice(verdict: &Verdict) -> AiChoice {
     ai
 }
 
+/// Writes the answer on the case's record; whether it was written (or the
+/// record is gone, and nothing is left to write).
 async fn write(
     context: &Loop,
     namespace: &str,
     name: &str,
     target: &crate::engine::observation::TargetId,
     status: HealingActionStatus,
-) {
+) -> bool {
     let actions: Api<HealingAction> = Api::namespaced(context.client.clone(), namespace);
     let Ok(record) = actions.get(name).await else {
         tracing::warn!(
             record = name,
             "the case's record is gone; the AI's answer is dropped"
         );
-        return;
+        return true;
     };
     let phase = status.phase.unwrap_or(ActionPhase::Pending);
     let message = status.message.clone().unwrap_or_default();
@@ -384,7 +395,7 @@ async fn write(
         Ok(status) => status,
         Err(error) => {
             tracing::warn!(%error, record = name, "cannot write the AI's answer");
-            return;
+            return false;
         }
     };
     let written = HealingAction {
@@ -410,4 +421,5 @@ async fn write(
         .announcer
         .tell(&written, target, &written.spec.action.name, event, &message)
         .await;
+    true
 }

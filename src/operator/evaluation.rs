@@ -83,7 +83,6 @@ pub async fn run(
     context
         .ready
         .store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut was_leading = None;
     let interval = context.safety.evaluation_interval_seconds.max(1);
     tracing::info!(interval, "evaluation loop started");
     let mut work = Work {
@@ -91,6 +90,7 @@ pub async fn run(
         recorded: Recorded::default(),
         handled: Recorded::default(),
         asking: HashSet::new(),
+        term: None,
         executor: KubeExecutor::new(context.client.clone(), context.webhooks.clone()),
         alarms: BTreeMap::new(),
         reported: Default::default(),
@@ -103,13 +103,12 @@ pub async fn run(
     let mut last_watch_cost = Duration::ZERO;
     let mut ticker = tokio::time::interval(Duration::from_secs(interval));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Whether a cycle is due soon for a policy that changed.
     let mut settling = false;
     loop {
         tokio::select! {
             _ = ticker.tick() => {
                 settling = false;
-                if lead(&context, &leading, &mut was_leading).await != Lead::Follows {
+                if lead(&context, &leading, &mut work).await != Lead::Follows {
                     cycle(&context, &mut work).await;
                 }
             }
@@ -127,13 +126,13 @@ pub async fn run(
             // On taking the lead, a cycle at once: what changed while this
             // replica followed is seen now, not at the next tick.
             Ok(()) = leading.changed() => {
-                if lead(&context, &leading, &mut was_leading).await == Lead::Takes {
+                if lead(&context, &leading, &mut work).await == Lead::Takes {
                     cycle(&context, &mut work).await;
                 }
             }
             Some(_) = answers.recv() => {
                 while answers.try_recv().is_ok() {}
-                match lead(&context, &leading, &mut was_leading).await {
+                match lead(&context, &leading, &mut work).await {
                     Lead::Follows => {}
                     // A cycle answers the records too.
                     Lead::Takes => cycle(&context, &mut work).await,
@@ -141,21 +140,22 @@ pub async fn run(
                 }
             }
             Some(answered) = verdicts.recv() => {
-                // A follower drops the verdict: the leader's sweep ends the
-                // case and asks it again (see `interrupted`).
-                match lead(&context, &leading, &mut was_leading).await {
+                // A verdict asked in another term is dropped, as a follower
+                // drops it: the lead passed in between, and the leader's
+                // sweep ends the case and asks it again (see `interrupted`).
+                match lead(&context, &leading, &mut work).await {
                     Lead::Follows => {
                         work.asking.remove(&answered.record);
                     }
-                    Lead::Takes => {
-                        cycle(&context, &mut work).await;
-                        super::analysis::decided(&context, &mut work, answered).await;
+                    Lead::Takes => cycle(&context, &mut work).await,
+                    Lead::Holds if answered.term != work.term => {
+                        work.asking.remove(&answered.record);
                     }
                     Lead::Holds => super::analysis::decided(&context, &mut work, answered).await,
                 }
             }
             Some(namespace) = events.recv() => {
-                match lead(&context, &leading, &mut was_leading).await {
+                match lead(&context, &leading, &mut work).await {
                     Lead::Follows => continue,
                     // The cycle reads every namespace, this one among them.
                     Lead::Takes => {
@@ -188,7 +188,7 @@ pub async fn run(
                 for at in due {
                     namespaces.extend(work.alarms.remove(&at).unwrap_or_default());
                 }
-                match lead(&context, &leading, &mut was_leading).await {
+                match lead(&context, &leading, &mut work).await {
                     Lead::Follows => {}
                     Lead::Takes => cycle(&context, &mut work).await,
                     Lead::Holds if namespaces.is_empty() => {}
@@ -318,6 +318,9 @@ async fn cycle(context: &Loop, work: &mut Work) {
     let observed = started.elapsed();
     // What each policy's status names of the watches that are down.
     work.watches_down = context.registry.watches_down(&cluster.down);
+    // Before the rules: a lost case's request, closed, lets its rule put
+    // the case again in this cycle rather than be held by the request.
+    super::interrupted::sweep(context, work, &context.observers.records()).await;
     let recent = evaluate_all(context, work, &observations, now, Pass::Cycle).await;
     // What the scale harness reads (benches/scale.rs): the cycle's own
     // time, observing and evaluating, before the records' upkeep.
@@ -351,7 +354,6 @@ async fn cycle(context: &Loop, work: &mut Work) {
     for record in &verified {
         work.handled.insert(Recorded::version_of(record));
     }
-    super::interrupted::sweep(context, work, &context.observers.records()).await;
     super::breaker::report(context, work, &recent, now).await;
     if now.saturating_sub(work.collected) >= super::retention::EVERY {
         work.collected = now;
@@ -442,19 +444,22 @@ enum Lead {
     Holds,
 }
 
-/// Whether this replica leads now. On taking the lead (a new term) it
-/// resumes each policy's state as the previous leader saved it.
+/// Whether this replica leads now (its term kept in `work.term`). On
+/// taking the lead (a new term) it resumes each policy's state as the
+/// previous leader saved it, and forgets the questions it asked the AI
+/// before: their answers are dropped.
 async fn lead(
     context: &Loop,
     leading: &watch::Receiver<super::leader::Leading>,
-    was_leading: &mut super::leader::Leading,
+    work: &mut Work,
 ) -> Lead {
     let now_leading = *leading.borrow();
-    let before = std::mem::replace(was_leading, now_leading);
+    let before = std::mem::replace(&mut work.term, now_leading);
     match (before, now_leading) {
         (_, None) => Lead::Follows,
         (Some(was), Some(is)) if was == is => Lead::Holds,
         (_, Some(_)) => {
+            work.asking.clear();
             for entry in context.registry.snapshot() {
                 let Some(state) = super::persist::load(
                     &context.client,
@@ -491,6 +496,9 @@ pub(super) struct Work {
     pub(super) handled: Recorded,
     /// The records of the AI cases this process asked and awaits.
     pub(super) asking: HashSet<String>,
+    /// The term of the lead this replica holds, as the loop last looked
+    /// ([`super::leader::Leading`]): a pass acts only while it still holds.
+    pub(super) term: super::leader::Leading,
     pub(super) executor: KubeExecutor,
     /// When a `for` that holds now ends (seconds), and in which namespaces:
     /// a watch pass runs then, so a status rule fires when its `for` ends

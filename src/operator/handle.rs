@@ -35,8 +35,9 @@ pub(super) async fn handle(
     recent: &Recent,
     now: i64,
 ) {
-    // The lead lost during the pass: the next leader decides this again.
-    if context.leading.borrow().is_none() {
+    // The lead lost (or lost and taken back) during the pass: the leader
+    // decides this again on its own state.
+    if *context.leading.borrow() != work.term {
         return;
     }
     let since = firing_since(decision, now);
@@ -76,7 +77,7 @@ pub(super) async fn handle(
     let retry = match backoff(recent, entry, decision, now) {
         Backoff::Wait => return,
         Backoff::Retry(existing) => Some((*existing).clone()),
-        Backoff::Go => super::interrupted::retried(context, decision, &name),
+        Backoff::Go => super::interrupted::retried(context, entry, decision, &name).await,
     };
     if retry.is_none() && work.recorded.contains(&name) {
         return;

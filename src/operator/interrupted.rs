@@ -12,6 +12,7 @@
 use super::crd::{ActionPhase, AiChoice, HealingAction, HealingActionStatus};
 use super::evaluation::{Loop, Work};
 use super::record::Recorded;
+use super::registry::Entry;
 use crate::engine::state::Ledger;
 use crate::engine::Decision;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -24,9 +25,9 @@ use std::sync::Arc;
 /// The `ai.origin` of a case whose answer will not come.
 pub const INTERRUPTED: &str = "interrupted";
 
-const MESSAGE: &str = "the AI's answer will not come: the operator that asked stopped or \
-                       lost the lead before it came, or could not put the case; nothing was \
-                       carried out, and the case is asked again if the rule still fires";
+const MESSAGE: &str = "the AI's answer is not on the record: the operator that asked \
+                       stopped or lost the lead before it could write it, or could not put \
+                       the case; the case is asked again if the rule still fires";
 
 /// The records of `records` that wait for the AI with no question in flight
 /// in this process (`asking`), and that were not ended already as they are.
@@ -56,7 +57,11 @@ pub(super) async fn sweep(context: &Loop, work: &mut Work, records: &[Arc<Healin
         .cloned()
         .collect();
     for cached in lost {
-        work.handled.insert(Recorded::version_of(&cached));
+        // The lead lost since the cycle began: the leader may be asking
+        // this case again, and its verdict must not be overwritten.
+        if *context.leading.borrow() != work.term {
+            return;
+        }
         let name = cached.name_any();
         let actions: Api<HealingAction> = Api::namespaced(
             context.client.clone(),
@@ -64,7 +69,11 @@ pub(super) async fn sweep(context: &Loop, work: &mut Work, records: &[Arc<Healin
         );
         let record = match actions.get_opt(&name).await {
             Ok(Some(record)) if phase(&record) == Some(ActionPhase::Pending) => record,
-            Ok(_) => continue,
+            Ok(_) => {
+                work.handled.insert(Recorded::version_of(&cached));
+                continue;
+            }
+            // Tried again at the next cycle.
             Err(error) => {
                 tracing::warn!(%error, record = %name, "cannot read the AI case's record");
                 continue;
@@ -85,7 +94,8 @@ pub(super) async fn sweep(context: &Loop, work: &mut Work, records: &[Arc<Healin
         status
             .transitions
             .insert("Failed".into(), Time(k8s_openapi::jiff::Timestamp::now()));
-        // The resourceVersion read: a 409 if the record changed since.
+        // At the resourceVersion read: an answer written since must not be
+        // overwritten.
         let patch = serde_json::json!({
             "metadata": {"resourceVersion": record.resource_version()},
             "status": &status,
@@ -93,9 +103,17 @@ pub(super) async fn sweep(context: &Loop, work: &mut Work, records: &[Arc<Healin
         let written = actions
             .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await;
-        if let Err(error) = written {
-            tracing::warn!(%error, record = %name, "cannot end the lost AI case");
-            continue;
+        match written {
+            Ok(_) => work.handled.insert(Recorded::version_of(&cached)),
+            // Changed since it was read: an answer came after all.
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                work.handled.insert(Recorded::version_of(&cached));
+                continue;
+            }
+            Err(error) => {
+                tracing::warn!(%error, record = %name, "cannot end the lost AI case");
+                continue;
+            }
         }
         // A policy object holds one policy.
         context
@@ -133,17 +151,46 @@ pub fn was_interrupted(record: &HealingAction) -> bool {
 }
 
 /// The record named `name` when `decision` is an AI case that [`sweep`]
-/// ended: the case is asked again on it.
-pub(super) fn retried(context: &Loop, decision: &Decision, name: &str) -> Option<HealingAction> {
+/// ended, for the same program and target: the case is asked again on it,
+/// its interrupted answer cleared. A policy edited since (another hash)
+/// or a target replaced keeps its ended record.
+pub(super) async fn retried(
+    context: &Loop,
+    entry: &Entry,
+    decision: &Decision,
+    name: &str,
+) -> Option<HealingAction> {
     if !matches!(decision, Decision::Ambiguous { .. }) {
         return None;
     }
-    context
+    let mut record = context
         .observers
         .records()
         .into_iter()
         .find(|r| r.name_any() == name && was_interrupted(r))
-        .map(|r| (*r).clone())
+        .map(|r| (*r).clone())?;
+    let same = record.spec.policy.program_hash == entry.program_hash
+        && record.spec.target.target_id().as_ref() == Some(decision.target());
+    if !same {
+        return None;
+    }
+    // A merge patch keeps what it leaves out: `null` clears the answer.
+    let actions: Api<HealingAction> = Api::namespaced(
+        context.client.clone(),
+        &record.namespace().unwrap_or_default(),
+    );
+    let clear = serde_json::json!({"status": {"ai": null}});
+    if let Err(error) = actions
+        .patch_status(name, &PatchParams::default(), &Patch::Merge(&clear))
+        .await
+    {
+        tracing::warn!(%error, record = name, "cannot put the interrupted case again");
+        return None;
+    }
+    if let Some(status) = record.status.as_mut() {
+        status.ai = None;
+    }
+    Some(record)
 }
 
 #[cfg(test)]
