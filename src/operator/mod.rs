@@ -28,6 +28,7 @@ pub mod retention;
 pub mod serve;
 pub mod shard;
 pub mod sources;
+mod term;
 pub mod verify;
 pub mod watch;
 
