@@ -316,7 +316,7 @@ fn an_ai_case_that_ended_in_a_notice_is_not_asked_again_within_the_cooldown() {
     );
     let mut state = e.state;
     // The model chose none of them: a person is told instead.
-    kubeskippy::act::notice_instead(&mut state, &e.decisions[0], 5);
+    kubeskippy::act::end_without_action(&mut state, &e.decisions[0], 5);
     assert!(state.policies[0].open.is_empty(), "the case is closed");
     let (e, outcomes) = cycle(&program, &obs, 60, &state, &mut executor);
     assert!(

@@ -154,12 +154,13 @@ pub async fn carry_out<E: Executor>(
     }
 }
 
-/// Ends the case `decision` (an `Ambiguous` one) in a notice rather than
-/// an action (no safe default, the model chose none, or it chose `notify`):
-/// its request closes, and the case is spent from the policy's
-/// [`Ledger::Cases`], so that its `cooldown` paces the next case on the
-/// object instead of the model being asked every cycle.
-pub fn notice_instead(state: &mut State, decision: &Decision, now: i64) {
+/// Ends the case `decision` (an `Ambiguous` one) without an action: in a
+/// notice (no safe default, the model chose none, or it chose `notify`),
+/// or with its choice held by a guard. Its request closes, and the case is
+/// spent from the policy's [`Ledger::Cases`], so that its `cooldown` paces
+/// the next case on the object instead of the model being asked every
+/// cycle.
+pub fn end_without_action(state: &mut State, decision: &Decision, now: i64) {
     let Decision::Ambiguous {
         policy_index,
         object,
@@ -242,7 +243,7 @@ pub async fn carry_out_choice<E: Executor>(
     if Ledger::of(chosen) == Ledger::Notifications
         && matches!(carried.outcome, Outcome::Done(_) | Outcome::DryRun)
     {
-        notice_instead(state, decision, now);
+        end_without_action(state, decision, now);
     }
     carried
 }

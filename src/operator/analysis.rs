@@ -18,7 +18,6 @@ use crate::ai::case::{Context as CaseContext, EventNote, PastAction};
 use crate::ai::http::HttpAnalyzer;
 use crate::ai::redact::Redactor;
 use crate::ai::{Analyzer, Case, FallbackChoice, Verdict, VerdictOutcome};
-use crate::engine::state::Ledger;
 use crate::engine::Decision;
 use crate::observe::objects::seconds;
 use crate::safety::{guard, Situation};
@@ -194,11 +193,7 @@ pub(super) async fn decided(context: &Loop, work: &mut Work, answered: Answered)
     let now = k8s_openapi::jiff::Timestamp::now().as_second();
     let mut ai = ai_choice(&verdict);
     let Decision::Ambiguous {
-        candidates,
-        policy_index,
-        target,
-        object: case,
-        ..
+        candidates, target, ..
     } = &decision
     else {
         return;
@@ -215,7 +210,7 @@ pub(super) async fn decided(context: &Loop, work: &mut Work, answered: Answered)
         ),
         (Some(entry), None) => {
             context.registry.with_state(&entry.uid, |s| {
-                crate::act::notice_instead(s, &decision, now)
+                crate::act::end_without_action(s, &decision, now)
             });
             let message = match &verdict.outcome {
                 VerdictOutcome::Fallback {
@@ -263,8 +258,10 @@ pub(super) async fn decided(context: &Loop, work: &mut Work, answered: Answered)
                 .zip(threshold)
                 .is_some_and(|(c, t)| c >= t);
             if let Some(held) = guarded.held {
+                // Asked again at every cycle, the model would be held
+                // again as long as the guard holds.
                 context.registry.with_state(&entry.uid, |s| {
-                    s.close(*policy_index, case, Ledger::Actions)
+                    crate::act::end_without_action(s, &decision, now)
                 });
                 HealingActionStatus {
                     reason: Some(held.reason().into()),

@@ -327,7 +327,7 @@ fn ai_choice(
     .ok()?;
     let verdict = ai.replay(&case);
     let Some(chosen) = verdict.candidate().and_then(|i| candidates.get(i)) else {
-        act::notice_instead(state, decision, now);
+        act::end_without_action(state, decision, now);
         return Some((
             "no safe default: a person is notified".into(),
             Outcome::Done("notified".into()),
