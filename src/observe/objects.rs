@@ -26,7 +26,8 @@ pub fn seconds(time: &Time) -> i64 {
     time.0.as_second()
 }
 
-fn id(kind: Kind, meta: &ObjectMeta) -> TargetId {
+/// The target id of the object `meta` of `kind`.
+pub fn id(kind: Kind, meta: &ObjectMeta) -> TargetId {
     TargetId {
         kind,
         namespace: if kind.is_namespaced() {

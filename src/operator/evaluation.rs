@@ -9,7 +9,7 @@
 //! or another operator before, and nothing runs again. Nothing is done
 //! unrecorded: when the record cannot be written, the action does not run.
 
-use super::crd::HealingAction;
+use super::crd::{ActionPhase, HealingAction};
 use super::metrics::{MetricLabels, METRICS};
 use super::observers::{Observers, Wakeups};
 use super::recent::Recent;
@@ -333,19 +333,27 @@ async fn cycle(context: &Loop, work: &mut Work) {
         "cycle"
     );
     answer(context, work).await;
+    // The phase first: naming a record's version costs an allocation, and
+    // most records are long done.
     let due: Vec<Arc<HealingAction>> = context
         .observers
         .records()
         .into_iter()
+        .filter(|r| r.status.as_ref().and_then(|s| s.phase) == Some(ActionPhase::Verifying))
         .filter(|r| !work.handled.contains(&Recorded::version_of(r)))
         .collect();
+    let leaving = if due.is_empty() {
+        HashSet::new()
+    } else {
+        super::verify::leaving(&cluster)
+    };
     let verified = super::verify::verify_due(
         &context.client,
         &context.registry,
         &due,
         &super::verify::Seen {
             observations: &observations,
-            leaving: &super::verify::leaving(&cluster),
+            leaving: &leaving,
         },
         &context.safety,
         &context.announcer,

@@ -15,7 +15,6 @@ use super::record::Recorded;
 use super::registry::Entry;
 use crate::engine::state::Ledger;
 use crate::engine::Decision;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
@@ -82,7 +81,7 @@ pub(super) async fn sweep(context: &Loop, work: &mut Work, records: &[Arc<Healin
         let Some(object) = record.spec.object.target_id() else {
             continue;
         };
-        let mut status = HealingActionStatus {
+        let status = HealingActionStatus {
             phase: Some(ActionPhase::Failed),
             message: Some(MESSAGE.into()),
             ai: Some(AiChoice {
@@ -91,20 +90,16 @@ pub(super) async fn sweep(context: &Loop, work: &mut Work, records: &[Arc<Healin
             }),
             ..HealingActionStatus::default()
         };
-        status
-            .transitions
-            .insert("Failed".into(), Time(k8s_openapi::jiff::Timestamp::now()));
-        // At the resourceVersion read: an answer written since must not be
+        // At the version read: an answer written since must not be
         // overwritten.
-        let patch = serde_json::json!({
-            "metadata": {"resourceVersion": record.resource_version()},
-            "status": &status,
-        });
-        let written = actions
-            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await;
-        match written {
-            Ok(_) => work.handled.insert(Recorded::version_of(&cached)),
+        let version = record.resource_version();
+        let written =
+            super::record::write_status_at(&actions, &name, status, version.as_deref()).await;
+        let status = match written {
+            Ok(status) => {
+                work.handled.insert(Recorded::version_of(&cached));
+                status
+            }
             // Changed since it was read: an answer came after all.
             Err(kube::Error::Api(status)) if status.code == 409 => {
                 work.handled.insert(Recorded::version_of(&cached));
@@ -114,7 +109,7 @@ pub(super) async fn sweep(context: &Loop, work: &mut Work, records: &[Arc<Healin
                 tracing::warn!(%error, record = %name, "cannot end the lost AI case");
                 continue;
             }
-        }
+        };
         // A policy object holds one policy.
         context
             .registry

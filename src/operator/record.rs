@@ -153,7 +153,19 @@ pub fn healing_action(
 pub async fn write_status(
     actions: &kube::Api<HealingAction>,
     name: &str,
+    status: super::crd::HealingActionStatus,
+) -> Result<super::crd::HealingActionStatus, kube::Error> {
+    write_status_at(actions, name, status, None).await
+}
+
+/// [`write_status`], only while the record is at `version` when one is
+/// given (the API server answers 409 otherwise): what was written since
+/// it was read must not be overwritten.
+pub async fn write_status_at(
+    actions: &kube::Api<HealingAction>,
+    name: &str,
     mut status: super::crd::HealingActionStatus,
+    version: Option<&str>,
 ) -> Result<super::crd::HealingActionStatus, kube::Error> {
     if let Some(phase) = status.phase {
         status.transitions.insert(
@@ -161,7 +173,10 @@ pub async fn write_status(
             Time(k8s_openapi::jiff::Timestamp::now()),
         );
     }
-    let patch = serde_json::json!({ "status": status });
+    let mut patch = serde_json::json!({ "status": status });
+    if let Some(version) = version {
+        patch["metadata"] = serde_json::json!({ "resourceVersion": version });
+    }
     actions
         .patch_status(
             name,

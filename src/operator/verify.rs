@@ -53,13 +53,7 @@ pub fn leaving(cluster: &crate::observe::Cluster) -> HashSet<TargetId> {
         .pods
         .iter()
         .filter(|pod| pod.metadata.deletion_timestamp.is_some())
-        .filter_map(|pod| {
-            Some(TargetId {
-                kind: Kind::Pods,
-                namespace: pod.metadata.namespace.clone(),
-                name: pod.metadata.name.clone()?,
-            })
-        })
+        .map(|pod| crate::observe::objects::id(Kind::Pods, &pod.metadata))
         .collect()
 }
 
